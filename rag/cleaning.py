@@ -1,0 +1,375 @@
+"""Cleaning PDF-extracted (mostly Chinese) text into a Document: body, sections, footnotes, metadata.
+
+The input has lines broken mid-sentence, blank lines between column lines, fullwidth digits and
+Latin, circled footnote markers in the body and footnotes at page bottoms or in an endnote block,
+page numbers and running headers. Each line is classified, then body lines are re-joined.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.loading import SourceFile
+from rag.records import Document, Footnote
+from rag.text import is_cjk
+
+# circled numbers survive NFKC only as plain digits, so they become private-use markers first
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+_CIRCLED = {chr(0x2460 + i): i + 1 for i in range(20)}
+_CIRCLED.update({chr(0x3251 + i): i + 21 for i in range(15)})
+_CIRCLED.update({chr(0x32B1 + i): i + 36 for i in range(15)})
+_CIRCLED.update({chr(0x2776 + i): i + 1 for i in range(10)})  # dingbat negative circled
+_CIRCLE_RE = re.compile(r"\^?\s?([" + "".join(_CIRCLED) + r"])")
+_MARK_RE = re.compile(_MARK_OPEN + r"(\d+)" + _MARK_CLOSE)
+
+_CN_NUM = "一二三四五六七八九十"
+_HEADING_PATTERNS = [
+    (1, re.compile(rf"^[{_CN_NUM}]{{1,3}}\s*[、.．]\s*\S")),
+    (1, re.compile(rf"^[{_CN_NUM}]{{1,3}}\s+\S")),
+    (1, re.compile(r"^第[" + _CN_NUM + r"\d]{1,3}[章节部分]")),
+    (2, re.compile(rf"^[(（][{_CN_NUM}]{{1,3}}[)）]\s*\S")),
+    (3, re.compile(r"^\d{1,2}\s*[.．、]\s*\S")),
+    (1, re.compile(r"^(\d{1,2}(\.\d{1,2}){0,2})\s+[A-Z]")),
+]
+_STANDALONE_HEADINGS = {
+    "引言", "导言", "前言", "结语", "结论", "结束语", "余论", "注释", "参考文献", "附录",
+    "abstract", "introduction", "conclusion", "conclusions", "references", "notes", "bibliography",
+}
+_NOTES_HEADINGS = {"注释", "参考文献", "references", "notes", "bibliography", "尾注"}
+_META_PREFIX = re.compile(
+    r"^(关键词|关键字|中图分类号|文献标识码|文章编号|DOI|doi|基金项目|作者简介|收稿日期|来稿日期|"
+    r"责任编辑|\(责任编辑|\(来稿日期|\(编号|JEL|Keywords|Key words|Received|E-?mail|通讯作者)"
+)
+_ABSTRACT_PREFIX = re.compile(r"^(内容提要|内容摘要|摘要|提要|Abstract)\s*[:：]?\s*")
+_BIO = re.compile(r"^\S{2,4}系.{2,40}(大学|学院|研究院|研究所|研究中心).{0,40}(教授|研究员|博士|讲师|学者)")
+_PAGE_NO = re.compile(r"^(\d{1,4}|[-–—]\s*\d{1,4}\s*[-–—]|第\s*\d{1,4}\s*页|\d{1,4}\s*\|.*|.*\|\s*\d{1,4})$")
+_TERMINAL = set("。！？!?…；;”」』.")
+_CJK_PUNCT = set("，。、；：？！“”‘’（）《》〈〉【】「」『』…—·")
+
+
+@dataclass
+class _Line:
+    text: str
+    kind: str = "body"  # body | blank | heading | footnote | meta | furniture | abstract
+    level: int = 0
+
+
+@dataclass
+class _State:
+    body: list[str] = field(default_factory=list)  # paragraphs
+    sections: list[tuple[int, str]] = field(default_factory=list)
+    footnotes: list[Footnote] = field(default_factory=list)
+    heading_path: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def section(self) -> str:
+        return " / ".join(h for _, h in self.heading_path)
+
+
+def normalize(raw: str) -> str:
+    """NFKC (fullwidth digits, Latin, spaces) with footnote circles turned into markers first."""
+    raw = raw.replace("\ufeff", "")
+    raw = _CIRCLE_RE.sub(lambda m: f"{_MARK_OPEN}{_CIRCLED[m.group(1)]}{_MARK_CLOSE}", raw)
+    text = unicodedata.normalize("NFKC", raw)
+    return text.replace("\u2217", "*").replace("\t", " ")
+
+
+def _squeeze(s: str) -> str:
+    """Drop spaces between Han characters, CJK punctuation and digits; collapse the rest."""
+    s = re.sub(r"[ \u00a0]+", " ", s).strip()
+
+    def tight(ch: str) -> bool:
+        return is_cjk(ch) or ch in _CJK_PUNCT
+
+    out = []
+    for i, ch in enumerate(s):
+        if ch == " " and 0 < i < len(s) - 1:
+            a, b = s[i - 1], s[i + 1]
+            if (tight(a) and (tight(b) or b.isdigit())) or (a.isdigit() and tight(b)):
+                continue
+        out.append(ch)
+    return "".join(out)
+
+
+_FW = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
+
+
+def _cjk_punct(s: str) -> str:
+    """Restore fullwidth punctuation that NFKC made ASCII, where it follows Han text."""
+    chars = list(s)
+    for i, ch in enumerate(chars):
+        if ch in _FW and i > 0:
+            prev = chars[i - 1]
+            if is_cjk(prev) or prev in "”」》）":
+                chars[i] = _FW[ch]
+    return "".join(chars)
+
+
+def _heading_level(t: str) -> int:
+    """Heading level of a short line, or 0 for body text."""
+    core = _MARK_RE.sub("", t).strip().rstrip("*")
+    if not core or len(core) > 48:
+        return 0
+    if core.lower().rstrip(":：") in _STANDALONE_HEADINGS or core.replace(" ", "") in _STANDALONE_HEADINGS:
+        return 1
+    if any(c in core for c in "。！？!?；;") or core.endswith(("，", ",", "、")):
+        return 0
+    for level, pat in _HEADING_PATTERNS:
+        if pat.match(core):
+            return 0 if level == 3 and any(c in core for c in "，,") else level
+    return 0
+
+
+def _heading_text(t: str) -> str:
+    """Cleaned heading, keeping the space in '一 标题' that squeezing would remove."""
+    t = _MARK_RE.sub("", t).strip().rstrip("*").lstrip("#").strip()
+    m = re.match(rf"^([{_CN_NUM}]{{1,3}})\s+(?=\S)", t)
+    if m:
+        return m.group(1) + " " + _squeeze(_cjk_punct(t[m.end():]))
+    return _squeeze(_cjk_punct(t))
+
+
+def _classify(lines: list[str], title_key: str) -> list[_Line]:
+    """Label each line: body, heading, footnote, metadata, page furniture or blank."""
+    out = [_Line(t.strip()) for t in lines]
+    short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
+    in_notes = False
+    prev_kind = "blank"
+    for i, ln in enumerate(out):
+        t = ln.text
+        if not t:
+            ln.kind = "blank"
+            continue
+        key = re.sub(r"\s+", "", t)
+        if _PAGE_NO.match(t) or (short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
+            ln.kind = "furniture"
+        elif title_key and key.rstrip("*") == title_key and i > 12:
+            ln.kind = "furniture"  # running header repeating the title
+        elif re.fullmatch(r"【[^】]{1,12}】", key):
+            ln.kind = "furniture"  # journal column name
+        elif in_notes:
+            ln.kind = "footnote"
+        elif t.startswith(_MARK_OPEN):
+            ln.kind = "footnote"
+        elif prev_kind == "footnote" and _continues_note(out, i):
+            ln.kind = "footnote"
+        elif _META_PREFIX.match(t) or _BIO.match(t):
+            ln.kind = "meta"
+        elif prev_kind == "meta" and len(t) <= 20 and not any(c in t for c in "。，,") and not _heading_level(t):
+            ln.kind = "meta"  # wrapped keyword line
+        elif _ABSTRACT_PREFIX.match(t.replace(" ", "")) and len(t) > 30:
+            ln.kind = "abstract"
+        elif m := re.match(r"^(#{1,6})\s+\S", t):
+            ln.kind, ln.level = "heading", len(m.group(1))  # Markdown heading
+        elif level := _heading_level(t):
+            ln.kind, ln.level = "heading", level
+            if t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:
+                in_notes = True
+        if ln.kind != "blank":
+            prev_kind = ln.kind
+    return out
+
+
+def _continues_note(lines: list[_Line], i: int) -> bool:
+    """A line right after a footnote continues it when the note is unfinished and the line is short."""
+    j = i - 1
+    while j >= 0 and not lines[j].text:
+        j -= 1
+    prev, t = lines[j].text, lines[i].text
+    if t.startswith(("<", "http", "[")):
+        return True
+    return prev[-1:] not in "。.」)>]" and len(t) < 150 and not _heading_level(t)
+
+
+def _join(a: str, b: str) -> str:
+    """Join a line broken mid-sentence: no space between Han text, a space between words."""
+    if not a:
+        return b
+    x, y = a[-1], b[:1]
+    if is_cjk(x) or x in _CJK_PUNCT or is_cjk(y) or y in _CJK_PUNCT:
+        return a + b
+    if x == "-" and len(a) > 1 and a[-2].islower() and y.islower():
+        return a[:-1] + b  # de-hyphenate "gover-\nnance"
+    return a + " " + b
+
+
+def _split_notes(t: str) -> list[tuple[str, str]]:
+    """Split a footnote line (possibly holding several notes) into (label, text) pairs."""
+    parts = _MARK_RE.split(t)
+    lead = parts[0].strip()
+    notes = [("", lead)] if lead else []  # text before the first marker continues the previous note
+    for k in range(1, len(parts), 2):
+        notes.append((parts[k], parts[k + 1].strip()))
+    return notes
+
+
+def _title_and_authors(lines: list[_Line], fallback: str) -> tuple[str, tuple[str, ...], int]:
+    """Title (longest short line before the abstract), authors (the line after it), and the title's index."""
+    head = []
+    for i, ln in enumerate(lines[:40]):
+        if ln.kind in ("abstract", "meta") or len(ln.text) > 120:
+            break
+        if ln.text.startswith("#"):
+            return ln.text.lstrip("#").strip(), (), i
+        if ln.kind == "heading":
+            break  # the title comes before the first section
+        if ln.kind not in ("blank", "furniture", "footnote") and not ln.text.rstrip().endswith("。"):
+            head.append((i, ln))
+    if not head:
+        return fallback, (), -1
+    ti, tl = max(head, key=lambda p: len(p[1].text))
+    if len(tl.text) < 6:
+        return fallback, (), -1
+    title = _squeeze(_cjk_punct(_MARK_RE.sub("", tl.text))).rstrip("*").strip()
+    authors: tuple[str, ...] = ()
+    for i, ln in head:
+        if i > ti and len(ln.text) <= 40 and ln.kind == "body":
+            authors = _split_names(ln.text)
+            break
+    return title, authors, ti
+
+
+def _split_names(t: str) -> tuple[str, ...]:
+    """Author names from a byline; spaced-out Han names are grouped at their widest gaps."""
+    t = _MARK_RE.sub("", t).strip().rstrip("*")
+    if not any(is_cjk(c) for c in t):
+        return tuple(n.strip() for n in re.split(r",|，|、| and ", t) if n.strip())
+    tokens = re.split(r"(\s+)", t)
+    words, gaps = tokens[0::2], [len(g) for g in tokens[1::2]]
+    if not gaps:
+        return (t,)
+    if all(len(w) >= 2 for w in words):
+        return tuple(words)
+    cut = (min(gaps) + max(gaps)) / 2
+    names, cur = [], words[0]
+    for w, g in zip(words[1:], gaps):
+        if g > cut:
+            names.append(cur)
+            cur = w
+        else:
+            cur += w
+    names.append(cur)
+    return tuple(names)
+
+
+def clean_document(src: SourceFile) -> Document:
+    """Turn one decoded source file into a cleaned Document with sections, footnotes and metadata."""
+    text = normalize(src.text)
+    raw_lines = text.replace("\f", "\n").split("\n")
+    provisional = _classify(raw_lines, "")
+    title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
+    lines = _classify(raw_lines, re.sub(r"\s+", "", title))
+    if title_idx >= 0:
+        for ln in lines[:title_idx]:
+            if ln.kind == "body":
+                ln.kind = "furniture"  # journal column names above the title
+        lines[title_idx].kind = "meta"
+        for ln in lines[title_idx + 1 : title_idx + 3]:
+            if ln.kind == "body" and len(ln.text) <= 40 and authors:
+                ln.kind = "meta"  # the byline
+                break
+    if not authors:
+        authors = _bio_authors(lines)
+
+    st = _State()
+    para = ""
+
+    def flush() -> None:
+        nonlocal para
+        if para:
+            st.body.append(_squeeze(_cjk_punct(_MARK_RE.sub("", para))))
+            para = ""
+
+    articles = 0
+    for idx, ln in enumerate(lines):
+        if ln.kind == "furniture" and re.match(r"^\d{1,4}\s*\|\s*[A-Z]", ln.text):
+            articles += 1
+            if articles > 1:
+                break  # a journal's abstract page: what follows belongs to the next article
+        if ln.kind == "meta" and st.heading_path and st.heading_path[0][1] in ("摘要", "Abstract"):
+            flush()
+            st.heading_path = []  # the abstract ends where the keywords begin
+            st.sections.append((_next_offset(st.body), ""))
+        if ln.kind in ("blank", "furniture", "meta"):
+            continue
+        if ln.kind == "footnote":
+            for label, note in _split_notes(ln.text):
+                note = _squeeze(_cjk_punct(note))
+                if label == "" and st.footnotes:  # continuation line of the previous note
+                    last = st.footnotes[-1]
+                    st.footnotes[-1] = Footnote(last.label, _join(last.text, note), last.section)
+                elif note:
+                    st.footnotes.append(Footnote(label, note, st.section))
+            continue
+        if ln.kind == "heading":
+            heading = _heading_text(ln.text)
+            nxt = _next_text(lines, idx)
+            if nxt is not None and nxt.kind == "body" and len(nxt.text) <= 14 and len(ln.text) >= 14 \
+                    and nxt.text[0] not in "“\"《(（[" and not any(c in nxt.text for c in "。，,；;：:"):
+                heading += _squeeze(nxt.text)  # heading wrapped onto a second line
+                nxt.kind = "blank"
+            if heading.lower().rstrip(":：") in _NOTES_HEADINGS:
+                continue
+            flush()
+            while st.heading_path and st.heading_path[-1][0] >= ln.level:
+                st.heading_path.pop()
+            st.heading_path.append((ln.level, heading))
+            st.sections.append((_next_offset(st.body), st.section))
+            st.body.append(heading)
+            continue
+        t = ln.text
+        if ln.kind == "abstract":
+            flush()
+            label = _ABSTRACT_PREFIX.match(t.replace(" ", ""))
+            t = re.sub(r"^(内容提要|内容摘要|摘\s*要|提\s*要|Abstract)\s*[:：]?\s*", "", t)
+            name = "摘要" if label and not label.group(1).startswith("Abstract") else "Abstract"
+            st.heading_path = [(1, name)]
+            st.sections.append((_next_offset(st.body), st.section))
+        # a new paragraph starts only after a finished sentence
+        if para and para.rstrip()[-1:] in _TERMINAL and (ln.kind == "abstract" or _starts_paragraph(lines, idx)):
+            flush()
+        para = _join(para, t)
+    flush()
+    body = "\n".join(st.body)
+    sections = tuple((min(s, len(body)), h) for s, h in st.sections)
+    return Document(
+        doc_id=src.doc_id,
+        path=src.path,
+        title=title,
+        authors=authors,
+        text=body,
+        sections=sections,
+        footnotes=tuple(st.footnotes),
+        sha256=src.sha256,
+    )
+
+
+def _next_offset(paragraphs: list[str]) -> int:
+    """Where the next paragraph will start in the '\\n'-joined body."""
+    return sum(len(p) for p in paragraphs) + len(paragraphs)
+
+
+def _next_text(lines: list[_Line], idx: int) -> _Line | None:
+    for ln in lines[idx + 1 : idx + 4]:
+        if ln.kind != "blank":
+            return ln
+    return None
+
+
+def _starts_paragraph(lines: list[_Line], idx: int) -> bool:
+    """After a finished sentence, a following line opens a paragraph unless the layout is one line per column row."""
+    prev = next((ln for ln in reversed(lines[:idx]) if ln.kind == "body"), None)
+    return prev is None or len(prev.text) > 60 or lines[idx - 1].kind == "blank"
+
+
+def _bio_authors(lines: list[_Line]) -> tuple[str, ...]:
+    """Authors from an '作者简介：NAME，...' or 'NAME系...大学' line."""
+    for ln in lines[:80]:
+        m = re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", ln.text)
+        if m:
+            return (m.group(1),)
+    return ()

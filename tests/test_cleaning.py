@@ -1,0 +1,77 @@
+"""Cleaning PDF-extracted Chinese text: NFKC, re-joined lines, furniture out, footnotes kept apart."""
+
+from __future__ import annotations
+
+from rag.cleaning import clean_document
+from rag.loading import load_sources
+
+
+def _doc(corpus, name):
+    sources, _ = load_sources([corpus / name])
+    return clean_document(sources[0])
+
+
+def test_title_authors_and_abstract(fixture_corpus):
+    d = _doc(fixture_corpus, "zh_paper.txt")
+    assert d.title == "数字丝绸之路与东南亚数据治理合作"
+    assert d.authors == ("李明", "王芳")  # spaced-out names grouped at the widest gaps
+    assert d.text.startswith("数字丝绸之路建设推动了中国与东南亚国家在数据治理领域的合作。")
+    assert d.section_at(0) == "摘要"
+    assert "关键词" not in d.text and "国际观察" not in d.text
+
+
+def test_fullwidth_normalised_and_lines_rejoined(fixture_corpus):
+    d = _doc(fixture_corpus, "zh_paper.txt")
+    # "２０１８ 年 １２ 月" split over two lines with blank lines between them in the source
+    assert "2018年12月，东盟数字部长会议通过了《东盟数字数据治理框架》，该框架确立了数据生命周期管理、跨境数据流动" in d.text
+    assert "数据成为区域合作的新要素。" in d.text
+    assert "２" not in d.text and "\ue000" not in d.text
+
+
+def test_page_furniture_dropped(fixture_corpus):
+    d = _doc(fixture_corpus, "zh_paper.txt")
+    assert "国际数据治理研究" not in d.text  # running header, three times in the source
+    assert "\n12\n" not in d.text and "\n13\n" not in d.text  # page numbers
+    assert not any(line.strip().isdigit() for line in d.text.split("\n"))
+
+
+def test_footnotes_out_of_body_but_kept(fixture_corpus):
+    d = _doc(fixture_corpus, "zh_paper.txt")
+    assert "东盟秘书处" not in d.text
+    assert [(f.label, f.section) for f in d.footnotes] == [
+        ("1", "二、跨境数据流动规则"),
+        ("2", "二、跨境数据流动规则"),
+        ("3", "三、数字基础设施合作"),
+    ]
+    assert d.footnotes[1].text == "东盟秘书处：《东盟数字数据治理框架》，雅加达，2018年12月，第3页。"
+
+
+def test_sections_follow_headings(fixture_corpus):
+    d = _doc(fixture_corpus, "zh_paper.txt")
+    headings = [h for _, h in d.sections]
+    assert headings == ["摘要", "", "一、引言", "二、跨境数据流动规则", "三、数字基础设施合作"]
+    for start, heading in d.sections:
+        if heading and heading != "摘要":
+            assert d.text[start:].startswith(heading)
+    assert d.section_at(d.text.index("新加坡个人数据保护委员会")) == "二、跨境数据流动规则"
+
+
+def test_markdown_headings_and_english_joining(fixture_corpus):
+    d = _doc(fixture_corpus, "en_notes.md")
+    assert d.title == "Submarine Cables and Internet Resilience"
+    assert [h for _, h in d.sections] == ["Background", "Incidents", "Governance"]
+    assert "The first transatlantic telegraph cable was completed in 1858" in d.text
+
+
+def test_endnote_block_split_into_notes(tmp_path):
+    raw = (
+        "网络治理研究\n\n一、问题\n\n正文第一句。①正文第二句。②\n\n注释\n\n"
+        "①作者：《第一本书》，出版社，\n２０２０ 年。 ②Ｊｏｈｎ Ｓｍｉｔｈ， Ｂｏｏｋ Ｔｗｏ．\n"
+    )
+    (tmp_path / "p.txt").write_text(raw, encoding="utf-8")
+    d = _doc(tmp_path, "p.txt")
+    assert d.text == "一、问题\n正文第一句。正文第二句。"
+    assert [(f.label, f.text) for f in d.footnotes] == [
+        ("1", "作者：《第一本书》，出版社，2020年。"),
+        ("2", "John Smith, Book Two."),
+    ]

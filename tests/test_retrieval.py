@@ -1,0 +1,72 @@
+"""Hybrid retrieval over a real index: fusion, de-duplication, filters, query normalisation."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from rag.errors import InvalidInputError
+from rag.retrieval import Scored, dedup, fuse, normalize_query
+from rag.settings import load_settings
+
+
+def test_query_normalisation():
+    assert normalize_query("  網絡空間 治理　２０２０年？ ") == "网络空间 治理 2020年?"
+    assert normalize_query("ＩＣＡＮＮ board") == "ICANN board"
+
+
+def test_rrf_and_weighted_fusion_exact():
+    sc = Scored(dense={0: 0.9, 1: 0.8, 2: 0.1}, bm25={1: 5.0, 3: 2.0}, best_sentence={})
+    rrf = fuse(sc, load_settings(fusion="rrf", rrf_k=60))
+    assert rrf == pytest.approx({0: 1 / 61, 1: 1 / 62 + 1 / 61, 2: 1 / 63, 3: 1 / 62})
+    w = fuse(sc, load_settings(fusion="weighted", dense_weight=1.0, bm25_weight=0.5))
+    assert w == pytest.approx({0: 1.0, 1: 0.875 + 0.5, 2: 0.0, 3: 0.0})
+    assert fuse(sc, load_settings(fusion="dense")) == sc.dense
+    assert fuse(sc, load_settings(fusion="bm25")) == sc.bm25
+
+
+@pytest.mark.parametrize(
+    "question,doc",
+    [
+        ("东盟数字数据治理框架是什么时候通过的？", "zh_paper.txt"),
+        ("墨子号卫星是哪一年发射的？", "gbk_paper.txt"),
+        ("What share of intercontinental data traffic travels through submarine cables?", "en_notes.md"),
+        ("東盟數字數據治理框架是什麼時候通過的？", "zh_paper.txt"),  # traditional characters
+    ],
+)
+def test_right_document_first(assistant, question, doc):
+    hits = assistant.retriever.retrieve(question, 3)
+    assert hits[0].chunk.doc_id == doc
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_top_k_and_document_filter(assistant):
+    hits = assistant.retriever.retrieve("数据保护", 2, docs=["gbk_paper.txt"])
+    assert len(hits) == 2 and {h.chunk.doc_id for h in hits} == {"gbk_paper.txt"}
+    assert len(assistant.retriever.retrieve("数据保护", 7)) == 7
+    with pytest.raises(InvalidInputError, match="none of the selected documents"):
+        assistant.retriever.retrieve("数据保护", 2, docs=["nope.txt"])
+
+
+def test_overlapping_chunks_are_deduplicated(assistant):
+    idx = assistant.retriever.index
+    body = [i for i, c in enumerate(idx.chunks) if c.kind == "body" and c.doc_id == "zh_paper.txt"]
+    a = body[0]
+    # a chunk fully inside another is dropped; a disjoint one is kept
+    from dataclasses import replace
+
+    inner = replace(idx.chunks[a], chunk_id="x", start=idx.chunks[a].start + 2, end=idx.chunks[a].end - 2)
+    idx.chunks.append(inner)
+    try:
+        assert dedup(idx, [a, len(idx.chunks) - 1, body[2]]) == [a, body[2]]
+    finally:
+        idx.chunks.pop()
+
+
+def test_langchain_retriever_interface(assistant):
+    lc = assistant.retriever.as_langchain()
+    docs = lc.invoke("墨子号")
+    assert docs and isinstance(docs[0], Document)
+    assert docs[0].metadata["doc"] == "gbk_paper.txt"
+    assert set(docs[0].metadata) == {"doc", "chunk_id", "title", "section", "score", "rank"}
