@@ -118,12 +118,13 @@ def read_source(path: Path, doc_id: str) -> SourceFile:
     if not data.strip():
         raise _Skip("empty file")
     sha = hashlib.sha256(data).hexdigest()
+    where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
-        return SourceFile(doc_id, str(path), _read_pdf(data), sha, "pdf")
+        return SourceFile(doc_id, where, _read_pdf(data), sha, "pdf")
     text, enc = decode(data)
     if not text.strip():
         raise _Skip("empty file")
-    return SourceFile(doc_id, str(path), text.replace("\r\n", "\n").replace("\r", "\n"), sha, enc)
+    return SourceFile(doc_id, where, text.replace("\r\n", "\n").replace("\r", "\n"), sha, enc)
 
 
 def load_sources(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skipped]]:
