@@ -41,6 +41,9 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
     out: list[Chunk] = []
     for n, (a, b) in enumerate(pack(spans, size, overlap, _section_starts(doc))):
         out.append(Chunk(f"{doc.doc_id}#{n}", doc.doc_id, doc.title, doc.section_at(a), doc.text[a:b], a, b))
+    if doc.front_matter:
+        fm = doc.front_matter[: max(size, 1) * 2]
+        out.append(Chunk(f"{doc.doc_id}#meta", doc.doc_id, doc.title, "题名与作者信息", fm, 0, len(fm), kind="meta"))
     for m, note in enumerate(doc.footnotes):
         pieces = pack(split_sentences(note.text, max_len=size), size, overlap)
         for p, (a, b) in enumerate(pieces):

@@ -285,6 +285,7 @@ def clean_document(src: SourceFile) -> Document:
             para = ""
 
     articles = 0
+    front: list[str] = []  # byline, author notes, keywords, funding: searchable as their own passage
     for idx, ln in enumerate(lines):
         if ln.kind == "furniture" and re.match(r"^\d{1,4}\s*\|\s*[A-Z]", ln.text):
             articles += 1
@@ -294,6 +295,8 @@ def clean_document(src: SourceFile) -> Document:
             flush()
             st.heading_path = []  # the abstract ends where the keywords begin
             st.sections.append((_next_offset(st.body), ""))
+        if ln.kind == "meta" and idx != title_idx and not _NOISE_META.match(ln.text):
+            front.append(" ".join(_cjk_punct(_MARK_RE.sub("", ln.text)).split()))
         if ln.kind in ("blank", "furniture", "meta"):
             continue
         if ln.kind == "footnote":
@@ -345,7 +348,18 @@ def clean_document(src: SourceFile) -> Document:
         sections=sections,
         footnotes=tuple(st.footnotes),
         sha256=src.sha256,
+        front_matter=_front_matter(title, authors, front),
     )
+
+
+_NOISE_META = re.compile(r"^(中图分类号|文献标识码|文章编号|DOI|doi|JEL)")
+
+
+def _front_matter(title: str, authors: tuple[str, ...], lines: list[str]) -> str:
+    """Title, authors and the metadata lines, one per line (a byline already named is not repeated)."""
+    head = [title] + (["作者：" + "、".join(authors)] if authors else [])
+    rest = lines  # the byline stays verbatim too: quotes of it must still match
+    return "\n".join(head + rest)
 
 
 def _next_offset(paragraphs: list[str]) -> int:

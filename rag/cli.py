@@ -181,6 +181,158 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     typer.echo(f"size:       {_human_size(info['size_bytes'])}")
 
 
+@app.command("eval")
+def eval_cmd(
+    gold: Path = typer.Argument(..., help="Gold questions: .jsonl (shared format) or .csv."),
+    index: Optional[str] = IndexOpt,
+    report: Optional[Path] = typer.Option(None, "--report", help="Write PATH.json, PATH.md and PATH.html."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Earlier JSON report to gate against."),
+    k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Passages per answer. [default: 5]"),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed drop per aggregate metric."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score retrieval, answers and abstention on gold questions; exit 3 if a metric dropped below the baseline."""
+    from rag.evaluation import DEFAULT_TOLERANCE, compare, evaluate, load_gold
+    from rag.pipeline import Assistant
+    from rag.reporting import write_reports
+
+    questions = load_gold(gold)
+    base = _read_baseline(baseline) if baseline else None
+    settings = _settings(index=index, top_k=k)
+    assistant = Assistant.open(settings)
+    with _progress(enabled=not as_json) as progress:
+        result = evaluate(assistant, questions, k=settings.top_k,
+                          progress=(lambda d, t: progress("evaluating", d, t)) if progress else None)
+    comparison = compare(result, base, DEFAULT_TOLERANCE if tolerance is None else tolerance) if base else None
+    if report:
+        for f in write_reports(result, report, comparison, base):
+            _warn(f"wrote {f}")
+    if as_json:
+        _emit({**result, "comparison": comparison} if comparison else result)
+    else:
+        typer.echo(_eval_summary(result, comparison))
+    if comparison and not comparison["ok"]:
+        raise typer.Exit(3)
+
+
+def _read_baseline(path: Path) -> dict:
+    from rag.errors import InvalidInputError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["summary"]["overall"], data["questions"]  # noqa: B018 - shape check
+        return data
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InvalidInputError(f"baseline {path} is not a rag eval JSON report; write one with: rag eval GOLD --report PATH") from None
+
+
+def _eval_summary(result: dict, comparison: dict | None) -> str:
+    o = result["summary"]["overall"]
+    lines = [f"{int(o['n'])} questions ({int(o['n_answerable'])} answerable), k={result['meta']['k']}"]
+    for key in ("recall@5", "mrr@10", "ndcg@10", "key_fact_coverage", "citation_support", "cited_sentence_share",
+                "correct_refusal_rate", "false_refusal_rate", "answered_precision", "pass_rate"):
+        if key in o:
+            lines.append(f"  {key:22} {o[key]:.3f}")
+    lines.append(f"  {'latency p50/p95 (ms)':22} {o['latency_p50_ms']:.1f} / {o['latency_p95_ms']:.1f}")
+    for group in ("by_lang", "by_kind"):
+        lines.append(group.replace("_", " ") + ": " + ", ".join(
+            f"{g} R@5={v.get('recall@5', float('nan')):.2f}" for g, v in result["summary"][group].items() if "recall@5" in v))
+    failed = [q for q in result["questions"] if not q["pass"]]
+    if failed:
+        lines.append("failed:")
+        lines += [f"  {q['id']}: {'; '.join(q['reasons'])}" for q in failed]
+    if comparison:
+        if comparison["ok"]:
+            lines.append(f"gate: OK (no aggregate metric dropped more than {comparison['tolerance']:g})")
+        else:
+            lines.append("gate: FAILED")
+            lines += [f"  {d['metric']}: {d['baseline']:.3f} -> {d['current']:.3f}" for d in comparison["drops"]]
+        lines += [f"  pass->fail {q['id']}: {'; '.join(q['reasons'])}" for q in comparison["pass_to_fail"]]
+    return "\n".join(lines)
+
+
+@app.command("batch")
+def batch_cmd(
+    questions: Path = typer.Argument(..., help="Questions: .txt (one per line), .csv or .xlsx (a 'question' column), .jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Answers: .jsonl, .csv, .xlsx or .md. Rerun with the same file to resume."),
+    index: Optional[str] = IndexOpt,
+    k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Number of passages to retrieve. [default: 5]"),
+    workers: int = typer.Option(2, "--workers", help="Questions answered in parallel."),
+    by_doc: bool = typer.Option(False, "--by-doc", help="Answer every question against each paper separately."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Answer a file of questions into a review-ready table with citations and one reference list."""
+    from rag.batch import read_questions, run_batch, validate
+    from rag.pipeline import Assistant
+
+    qs = read_questions(questions)
+    for p in qs.problems:
+        _warn(p.describe(questions))
+    validate(qs, out, workers)
+    settings = _settings(index=index, top_k=k)
+    assistant = Assistant.open(settings)
+    with _rate_bar(enabled=not as_json, unit="answer" if by_doc else "q") as bar:
+        report = run_batch(assistant, qs, out, k=k, workers=workers, by_doc=by_doc, progress=bar)
+    if report.repaired:
+        _warn(f"dropped an unfinished record at the end of {report.journal}; it was asked again")
+    for p in report.failed:
+        _warn(p.describe(questions))
+    if as_json:
+        _emit({**report.to_dict(), "malformed": [{"line": p.line, "error": p.message} for p in qs.problems]})
+    else:
+        unit = "answers (question x paper)" if by_doc else "questions"
+        rate = f" ({report.new / report.seconds:.1f}/s)" if report.seconds and report.new else ""
+        typer.echo(f"{report.total} {unit}: {report.answered} answered, {report.abstained} abstained, "
+                   f"{len(report.failed)} failed; {report.new} asked in {report.seconds:.1f} s{rate}, "
+                   f"{report.resumed} already done")
+        typer.echo(f"wrote {report.out}" + (f" (unfinished work kept in {report.journal})" if report.journal.exists()
+                                            and report.journal != report.out else ""))
+    if report.failed or qs.problems:
+        _warn(f"error: {len(report.failed)} failed, {len(qs.problems)} malformed rows skipped (see above); "
+              "fix them and rerun with the same --out to answer only those")
+        raise typer.Exit(1)
+
+
+class _rate_bar:
+    """A tqdm bar on stderr with count, rate and ETA (silent when not wanted or not a terminal)."""
+
+    def __init__(self, enabled: bool, unit: str):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.unit = unit
+        self._bar = None
+
+    def __enter__(self):
+        return self.update if self.enabled else None
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            # `initial` keeps answers resumed from an earlier run out of the rate
+            self._bar = tqdm(total=total, initial=done, unit=self.unit, desc="answering", file=sys.stderr,
+                             dynamic_ncols=True, leave=False)
+        else:
+            self._bar.update(done - self._bar.n)
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.close()
+        return False
+
+
+@app.command("app")
+def app_cmd(
+    index: Optional[str] = IndexOpt,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to serve on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(7860, "--port", help="Port to serve on."),
+) -> None:
+    """Start the browser app (chat with cited answers, sources panel, document uploads) on the index."""
+    from app.ui import launch_app
+
+    settings = _settings(index=index)
+    launch_app(settings, host=host, port=port, block=True)
+
+
 def main() -> None:
     """Console entry point: run the CLI, turning RagErrors into one line and exit code 1."""
     try:

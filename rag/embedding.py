@@ -209,14 +209,18 @@ class VectorCache:
         return sqlite3.connect(self.path, timeout=30)
 
     @staticmethod
-    def key(text: str) -> str:
-        """Cache key of a passage text."""
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    def key(text: str, role: str = "passage") -> str:
+        """Cache key of a text embedded as a passage (or, with role='query', as a query)."""
+        raw = text if role == "passage" else f"{role}\0{text}"
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
-    def embed_passages(self, texts: Sequence[str], progress: Progress | None = None, batch: int = 64) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], progress: Progress | None = None, batch: int = 64, role: str = "passage"
+    ) -> np.ndarray:
         """Vectors for ``texts``: cached ones read back, the rest embedded (with progress) and stored."""
         dim = self.embedder.dim
-        keys = [self.key(t) for t in texts]
+        embed = self.embedder.embed_passages if role == "passage" else self.embedder.embed_queries
+        keys = [self.key(t, role) for t in texts]
         found: dict[str, np.ndarray] = {}
         with self._connect() as db:
             unique = list(dict.fromkeys(keys))
@@ -235,17 +239,40 @@ class VectorCache:
             progress(0, len(todo))
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            vecs = self.embedder.embed_passages(part)
+            vecs = embed(part)
             with self._connect() as db:
                 db.executemany(
                     "INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)",
-                    [(self.key(t), v.astype(np.float32).tobytes()) for t, v in zip(part, vecs)],
+                    [(self.key(t, role), v.astype(np.float32).tobytes()) for t, v in zip(part, vecs)],
                 )
             for t, v in zip(part, vecs):
-                found[self.key(t)] = v
+                found[self.key(t, role)] = v
             done += len(part)
             if progress:
                 progress(done, len(todo))
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
         return np.ascontiguousarray(np.vstack([found[k] for k in keys]), dtype=np.float32)
+
+
+ANCHORS = Path(__file__).with_name("data") / "anchors.jsonl"
+LANGS = ("zh", "en")
+
+
+def language_means(cache: VectorCache) -> dict[str, np.ndarray]:
+    """Mean query vector per language over parallel English/Chinese anchor questions.
+
+    Their difference is the model's language offset: adding ``mean[L] - mean[lang(q)]`` to a query
+    moves it into language L's region, so an English question can be compared with Chinese passages
+    on content rather than language (cross-lingual mean-shift alignment).
+    """
+    import json
+
+    rows = [json.loads(line) for line in ANCHORS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = [r for r in rows if r["role"] == "query"]
+    return {lang: cache.embed_passages([r[lang] for r in questions], role="query").mean(axis=0) for lang in LANGS}
+
+
+def anchors_digest() -> str:
+    """Fingerprint of the anchor set, recorded in index params."""
+    return hashlib.sha256(ANCHORS.read_bytes()).hexdigest()[:12]

@@ -40,3 +40,7 @@ class GoldFileError(RagError):
 
 class GeneratorError(RagError):
     """The answer generator (e.g. an LLM endpoint) failed."""
+
+
+class BatchOutputError(RagError):
+    """A `rag batch` output file cannot be used (another run writes it, or it is not ours)."""

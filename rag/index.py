@@ -18,14 +18,15 @@ import numpy as np
 from rag import __version__
 from rag.chunking import chunk_document, chunk_sentences
 from rag.cleaning import clean_document
-from rag.embedding import Embedder, VectorCache, embedder_id, make_embedder
+from rag.embedding import LANGS, Embedder, VectorCache, anchors_digest, embedder_id, language_means, make_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
 from rag.loading import Skipped, load_sources
 from rag.records import Chunk, Document
 from rag.settings import Settings
-from rag.text import tokenize
+from rag.text import detect_lang, tokenize
+from rag.translation import build_glossary, save_glossary
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -76,7 +77,7 @@ def passage_text(chunk: Chunk, context: str) -> str:
 
 def chunking_params(s: Settings) -> dict:
     """The chunking settings an index is tied to."""
-    return {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v1"}
+    return {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v2"}
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -162,12 +163,22 @@ def build_index(
         t_embed = time.perf_counter()
         chunk_vecs = cache.embed_passages(texts, progress=tick("embedding passages"))
         sent_vecs = cache.embed_passages(sent_texts, progress=tick("embedding sentences"))
+        means = language_means(cache)
         report.embed_seconds = time.perf_counter() - t_embed
         report.embedded, report.cached = cache.misses, cache.hits
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        _write(tmp, docs, chunks, texts, chunk_vecs, sent_rows, sent_vecs, embedder, settings, progress)
+        chunk_lang = np.array([LANGS.index(detect_lang(c.text)) for c in chunks], dtype=np.uint8)
+        langs = {
+            "chunk_lang": chunk_lang,
+            "sent_lang": np.array([LANGS.index(detect_lang(t)) for t in sent_texts], dtype=np.uint8),
+            **{f"mean_{k}": v for k, v in means.items()},
+            # per-language passage centroids: a query's similarity to them is its baseline in that language
+            **{f"centroid_{k}": (chunk_vecs[chunk_lang == i].mean(axis=0) if (chunk_lang == i).any()
+                                 else np.zeros(embedder.dim, np.float32)) for i, k in enumerate(LANGS)},
+        }
+        _write(tmp, docs, chunks, texts, chunk_vecs, sent_rows, sent_vecs, langs, embedder, settings, progress)
         _swap(tmp, target)
     report.seconds = time.perf_counter() - t0
     return report
@@ -186,7 +197,7 @@ def _is_current(target: Path, docs: list[Document], settings: Settings) -> bool:
     )
 
 
-def _write(tmp, docs, chunks, texts, chunk_vecs, sent_rows, sent_vecs, embedder, settings, progress) -> None:
+def _write(tmp, docs, chunks, texts, chunk_vecs, sent_rows, sent_vecs, langs, embedder, settings, progress) -> None:
     import bm25s
     import faiss
 
@@ -197,9 +208,12 @@ def _write(tmp, docs, chunks, texts, chunk_vecs, sent_rows, sent_vecs, embedder,
     faiss.write_index(dense, str(tmp / "dense.faiss"))
     np.save(tmp / "sentence_vectors.npy", sent_vecs)
     np.save(tmp / "sentences.npy", np.asarray(sent_rows, dtype=np.int32).reshape(-1, 3))
+    np.savez(tmp / "languages.npz", **langs)
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
     bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
     bm25.save(str(tmp / "bm25"))
+    has_zh = bool((langs["chunk_lang"] == LANGS.index("zh")).any())
+    save_glossary(build_glossary(set(bm25.vocab_dict)) if has_zh else {}, tmp / "glossary.json")
     with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
         for c in chunks:
             fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
@@ -218,6 +232,7 @@ def _write(tmp, docs, chunks, texts, chunk_vecs, sent_rows, sent_vecs, embedder,
         "embedder": {"id": embedder.id, "dimension": embedder.dim, "normalized": True},
         "chunking": chunking_params(settings),
         "bm25": {"tokenizer": "jieba-search+latin-v1", "k1": 1.2, "b": 0.75},
+        "alignment": {"method": "anchor-mean-shift", "languages": list(LANGS), "anchors": anchors_digest()},
         "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sent_rows)},
         "sources": sources_manifest(docs),
     }
@@ -263,6 +278,11 @@ class Index:
     sent_vecs: np.ndarray
     sent_rows: np.ndarray  # (chunk index, start, end) per sentence
     bm25: object  # bm25s.BM25
+    chunk_lang: np.ndarray  # per chunk: index into LANGS
+    sent_lang: np.ndarray  # per sentence: index into LANGS
+    lang_means: dict[str, np.ndarray]  # mean anchor query vector per language
+    centroids: np.ndarray  # (len(LANGS), dim) mean passage vector per language
+    glossary: dict[str, list[str]]  # English -> Chinese terms of this index (query translation)
     chunk_sentences: list[range] = field(default_factory=list)
 
     @property
@@ -302,6 +322,11 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         sent_vecs = np.load(path / "sentence_vectors.npy", mmap_mode="r")
         sent_rows = np.load(path / "sentences.npy")
         bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True)
+        with np.load(path / "languages.npz") as z:
+            chunk_lang, sent_lang = z["chunk_lang"], z["sent_lang"]
+            means = {lang: z[f"mean_{lang}"] for lang in LANGS}
+            centroids = np.stack([z[f"centroid_{lang}"] for lang in LANGS])
+        glossary = json.loads((path / "glossary.json").read_text("utf-8"))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index at {path} is damaged ({type(exc).__name__}); rebuild it with: rag index PATH") from None
     if dense.ntotal != len(chunks) or len(sent_rows) != len(sent_vecs):
@@ -310,4 +335,4 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
     starts = np.searchsorted(sent_rows[:, 0], np.arange(len(chunks) + 1)) if len(sent_rows) else np.zeros(len(chunks) + 1, int)
     for i in range(len(chunks)):
         ranges.append(range(int(starts[i]), int(starts[i + 1])))
-    return Index(path, params, docs, chunks, dense, sent_vecs, sent_rows, bm25, ranges)
+    return Index(path, params, docs, chunks, dense, sent_vecs, sent_rows, bm25, chunk_lang, sent_lang, means, centroids, glossary, ranges)

@@ -19,6 +19,7 @@ def make_generator(settings: Settings) -> Generator:
     return ExtractiveGenerator(
         max_sentences=settings.max_answer_sentences,
         threshold=settings.abstain_threshold,
+        cross_threshold=settings.abstain_threshold_crosslingual,
     )
 
 

@@ -26,6 +26,7 @@ class Document:
     sections: tuple[tuple[int, str], ...] = ()  # (start offset in text, heading path)
     footnotes: tuple[Footnote, ...] = ()
     sha256: str = ""
+    front_matter: str = ""  # title, authors, affiliations, keywords, funding (not in the body text)
 
     def section_at(self, offset: int) -> str:
         """Heading path in force at a character offset of the cleaned text."""
@@ -48,7 +49,7 @@ class Chunk:
     text: str
     start: int  # character span in the cleaned document text (footnotes: in the note)
     end: int
-    kind: str = "body"  # "body" | "footnote"
+    kind: str = "body"  # "body" | "footnote" | "meta" (front matter)
 
 
 @dataclass(frozen=True)

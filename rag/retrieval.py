@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -13,12 +13,13 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.embedding import Embedder
+from rag.embedding import LANGS, Embedder
 from rag.errors import InvalidInputError
 from rag.index import Index
 from rag.records import Hit
 from rag.settings import Settings
 from rag.text import detect_lang, tokenize
+from rag.translation import structured_bm25, translate
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +46,20 @@ class Query:
     vec: np.ndarray
     tokens: list[str]
     lang: str
+    aligned: np.ndarray  # (len(LANGS), dim): the query moved into each language's region
+
+    def vecs_for(self, langs: np.ndarray) -> np.ndarray:
+        """The aligned query vector for each item of a per-item language array."""
+        return self.aligned[langs]
+
+
+def align(vec: np.ndarray, lang: str, means: dict[str, np.ndarray], strength: float) -> np.ndarray:
+    """Query vectors for every language: shifted by the anchor mean offset, renormalised."""
+    out = []
+    for target in LANGS:
+        v = vec if target == lang or strength == 0 else vec + strength * (means[target] - means[lang])
+        out.append(v / np.linalg.norm(v))
+    return np.asarray(out, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -54,29 +69,45 @@ class Scored:
     dense: dict[int, float]
     bm25: dict[int, float]
     best_sentence: dict[int, int]  # chunk -> index of its best-matching sentence (dense)
+    translated: dict[int, float] = field(default_factory=dict)  # BM25 of the dictionary-translated query
+    calibrated: dict[int, float] = field(default_factory=dict)  # dense minus the query's baseline in that language
 
 
-def score_candidates(index: Index, qvec: np.ndarray, tokens: list[str], depth: int) -> Scored:
-    """Dense scores (a chunk scores the max of its own and its sentences' similarity) and BM25 scores."""
+def score_candidates(index: Index, query: Query, depth: int) -> Scored:
+    """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
+    with the query aligned to its language) and BM25 scores."""
     n = len(index.chunks)
     depth = min(depth, n)
-    sims, ids = index.dense.search(qvec.reshape(1, -1).astype(np.float32), depth)
-    dense = {int(i): float(s) for i, s in zip(ids[0], sims[0]) if i >= 0}
+    dense: dict[int, float] = {}
+    present = np.unique(index.chunk_lang)
+    sims, ids = index.dense.search(query.aligned[present], min(n, depth * len(present)))
+    for lang, row_s, row_i in zip(present, sims, ids):
+        for i, sim in zip(row_i, row_s):
+            if i >= 0 and index.chunk_lang[i] == lang and len(dense) < depth * len(present):
+                dense[int(i)] = float(sim)
     best_sentence: dict[int, int] = {}
     if len(index.sent_rows):
-        ssims = np.asarray(index.sent_vecs @ qvec, dtype=np.float32)
+        per_lang = np.asarray(index.sent_vecs @ query.aligned.T, dtype=np.float32)
+        ssims = per_lang[np.arange(len(per_lang)), index.sent_lang]
         top = np.argpartition(-ssims, min(depth * 3, len(ssims) - 1))[: depth * 3]
         for si in top[np.argsort(-ssims[top])]:
             ci = int(index.sent_rows[si, 0])
             if ci not in best_sentence:
                 best_sentence[ci] = int(si)
                 dense[ci] = max(dense.get(ci, -1.0), float(ssims[si]))
-    bm25: dict[int, float] = {}
-    if tokens:
-        scores = index.bm25.get_scores(tokens)
-        top = np.argpartition(-scores, min(depth, n - 1))[:depth]
-        bm25 = {int(i): float(scores[i]) for i in top if scores[i] > 0}
-    return Scored(dense, bm25, best_sentence)
+    bm25 = _top(index.bm25.get_scores(query.tokens), depth) if query.tokens else {}
+    translated: dict[int, float] = {}
+    if query.lang == "en" and index.glossary:
+        scores = structured_bm25(index.bm25, translate(query.normalized, index.glossary))
+        translated = _top(scores, depth) if scores is not None else {}
+    base = np.einsum("ij,ij->i", query.aligned, index.centroids)  # per language
+    calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
+    return Scored(dense, bm25, best_sentence, translated, calibrated)
+
+
+def _top(scores: np.ndarray, depth: int) -> dict[int, float]:
+    top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
+    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:
@@ -90,17 +121,26 @@ def _minmax(scores: dict[int, float]) -> dict[int, float]:
     return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in scores.items()}
 
 
-def fuse(sc: Scored, settings: Settings) -> dict[int, float]:
-    """Combine dense and BM25 scores into one score per chunk (method from settings)."""
+def fuse(sc: Scored, settings: Settings, own_share: float = 1.0) -> dict[int, float]:
+    """Combine dense and BM25 scores into one score per chunk (method from settings).
+
+    ``own_share`` is the share of the corpus written in the question's language: plain BM25 can only
+    match that part and the dictionary-translated query only the rest, so RRF weighs them by it.
+    """
     if settings.fusion == "dense":
         return dict(sc.dense)
     if settings.fusion == "bm25":
         return dict(sc.bm25)
     if settings.fusion == "rrf":
         out: dict[int, float] = {}
-        for scores, w in ((sc.dense, settings.dense_weight), (sc.bm25, settings.bm25_weight)):
+        lists = ((sc.dense, settings.dense_weight), (sc.bm25, settings.bm25_weight * own_share),
+                 (sc.translated, settings.translated_weight * (1 - own_share)))
+        for scores, w in lists:
             for i, r in _ranks(scores).items():
                 out[i] = out.get(i, 0.0) + w / (settings.rrf_k + r)
+        # ranks hide how decisive the dense match is; a calibrated margin term keeps that
+        for i, m in sc.calibrated.items():
+            out[i] = out.get(i, 0.0) + settings.dense_margin_weight * m
         return out
     dn, bn = _minmax(sc.dense), _minmax(sc.bm25)
     return {
@@ -140,7 +180,10 @@ class Retriever:
         q = normalize_query(question)
         if not q:
             raise InvalidInputError("the question is empty; type a question")
-        return Query(question, q, self.embedder.embed_queries([q])[0], tokenize(q), detect_lang(q))
+        vec = self.embedder.embed_queries([q])[0]
+        lang = detect_lang(q)
+        aligned = align(vec, lang, self.index.lang_means, self.settings.align_strength)
+        return Query(question, q, vec, tokenize(q), lang, aligned)
 
     def retrieve(self, query: str | Query, k: int | None = None, docs: Iterable[str] | None = None) -> list[Hit]:
         """Top-k hits for ``query``, optionally restricted to some document ids."""
@@ -150,8 +193,8 @@ class Retriever:
         if allowed is not None and not allowed & set(self.index.docs):
             raise InvalidInputError("none of the selected documents is in the index; pick from `rag info`")
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
-        sc = score_candidates(self.index, query.vec, query.tokens, max(depth, k * 3))
-        fused = fuse(sc, self.settings)
+        sc = score_candidates(self.index, query, max(depth, k * 3))
+        fused = fuse(sc, self.settings, self.language_share(query.lang))
         order = sorted(fused, key=lambda i: (-fused[i], i))
         if allowed is not None:
             order = [i for i in order if self.index.chunks[i].doc_id in allowed]
@@ -160,6 +203,11 @@ class Retriever:
             Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i))
             for r, i in enumerate(order, start=1)
         ]
+
+    def language_share(self, lang: str) -> float:
+        """Share of the index's passages written in ``lang``."""
+        langs = self.index.chunk_lang
+        return float((langs == LANGS.index(lang)).mean()) if len(langs) else 1.0
 
     def as_langchain(self) -> "LangchainRetriever":
         """This retriever behind langchain's ``BaseRetriever`` interface."""

@@ -36,7 +36,7 @@ def detect_lang(text: str) -> str:
 # --- sentences ---------------------------------------------------------------------------------
 
 _CLOSERS = "”’」』）)]》〉\"'"
-_HARD_END = "。！？!?；;…"
+_HARD_END = "。！？!?…"
 # abbreviations after which "." does not end an English sentence
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "no", "nos", "vol", "vols", "pp", "p", "ed", "eds", "eg", "e.g",
@@ -66,10 +66,11 @@ def _dot_ends_sentence(text: str, i: int) -> bool:
 
 
 def split_sentences(text: str, max_len: int = 0) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) over ``text``: Chinese and English enders, newlines, closers kept.
+    """Sentence spans (start, end) over ``text``: 。！？.!? and newlines end sentences, closers kept.
 
-    Spans cover the text without gaps except surrounding whitespace; with ``max_len`` a longer
-    sentence is cut at a comma-like mark, or hard, so no span exceeds it.
+    Spans cover the text without gaps except surrounding whitespace. With ``max_len`` a longer
+    sentence is cut at a semicolon (；;), else a comma-like mark, else hard, so no span exceeds it.
+    Semicolons do not end sentences otherwise: a Chinese list of clauses stays one quotable unit.
     """
     spans: list[tuple[int, int]] = []
     start, i, n = 0, 0, len(text)
@@ -103,6 +104,7 @@ def _push(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None
         spans.append((start, end))
 
 
+_SEMI = "；;"
 _SOFT = "，,、：:"
 
 
@@ -111,7 +113,9 @@ def _cut_long(text: str, span: tuple[int, int], max_len: int) -> list[tuple[int,
     out = []
     while end - start > max_len:
         window = text[start : start + max_len]
-        cut = max(window.rfind(c) for c in _SOFT)
+        cut = max(window.rfind(c) for c in _SEMI)
+        if cut < max_len // 3:
+            cut = max(window.rfind(c) for c in _SOFT)
         if cut < max_len // 3:
             cut = window.rfind(" ")
         stop = start + (cut + 1 if cut >= max_len // 3 else max_len)

@@ -53,12 +53,35 @@ def test_bad_questions_get_clear_errors(assistant):
         assistant.ask("问" * 2001)
 
 
-def test_selection_skips_duplicates_and_respects_margin():
+def _cand(hit, start, end, score, groups, dense=0.9):
     from rag.generation import Candidate
-    from rag.records import Chunk, Hit
 
-    ch = Chunk("d#0", "d", "T", "S", "甲乙丙丁。甲乙丙丁。戊己庚辛。", 0, 15)
-    hit = Hit(ch, 1.0, 1)
-    c = [Candidate(hit, 0, 5, 0, 0, 1.00), Candidate(hit, 5, 10, 0, 0, 0.99), Candidate(hit, 10, 15, 0, 0, 0.90)]
-    assert [x.start for x in ExtractiveGenerator(margin=0.2).select(c)] == [0, 10]
-    assert [x.start for x in ExtractiveGenerator(margin=0.05).select(c)] == [0]
+    return Candidate(hit, start, end, dense, 0.0, frozenset(groups), score)
+
+
+def test_selection_adds_only_spans_with_new_query_terms():
+    import numpy as np
+
+    from rag.records import Chunk, Hit
+    from rag.retrieval import Query
+    from rag.slots import Slot
+
+    text = "甲乙丙丁戊。甲乙丙丁戊。己庚辛壬癸。子丑寅卯辰。"
+    hit = Hit(Chunk("d#0", "d", "T", "S", text, 0, len(text)), 1.0, 1)
+    q = Query("问题？", "问题？", np.zeros(2), [], "zh", np.zeros((2, 2)))
+    weights = [1.0, 1.0, 1.0, 1.0]
+    c = [_cand(hit, 0, 6, 1.00, {0, 1}), _cand(hit, 6, 12, 0.99, {0, 1}),  # the same words again: skipped
+         _cand(hit, 12, 18, 0.80, {2}), _cand(hit, 18, 24, 0.70, {3}, dense=0.5)]  # too dissimilar: skipped
+    gen = ExtractiveGenerator(min_new_terms=0.2, dense_floor=0.1)
+    assert [x.start for x in gen.select(q, c, weights, Slot())] == [0, 12]
+    assert [x.start for x in ExtractiveGenerator(max_sentences=1).select(q, c, weights, Slot())] == [0]
+    # a slot no relevant span fills: nothing is selected, so the generator refuses
+    assert gen.select(q, c, weights, Slot(kind="date")) == []
+
+
+def test_anaphoric_sentence_is_quoted_with_its_antecedent(shared_assistant):
+    ans = shared_assistant.ask("《布达佩斯网络犯罪公约》目前有多少个缔约方？")
+    assert not ans.abstained and "78" in ans.answer
+    quote = next(c.quote for c in ans.citations if "78" in c.quote)
+    assert quote.startswith("在法律实践方面") and "该公约共有78个缔约方" in quote  # 该公约 is resolved in the quote
+    assert ans.answer.count("[1]") == 2  # each sentence of the quoted span carries its mark

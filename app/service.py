@@ -1,0 +1,245 @@
+"""What the browser app does, without the browser: one Assistant shared by every session (swapped,
+under a lock, after documents are added), follow-up rewriting, and checked uploads."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
+from rag.errors import InvalidInputError, RagError
+from rag.index import DocInfo, build_index
+from rag.loading import read_source
+from rag.pipeline import Assistant
+from rag.records import Answer
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".txt", ".md", ".pdf")
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+
+
+def clean_question(text: object) -> str:
+    """The question without control, format or surrogate characters (keeps newlines and tabs)."""
+    s = text if isinstance(text, str) else ("" if text is None else str(text))
+    return "".join(ch for ch in s if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")).strip()
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One question of a session's conversation and what came of it (an answer or a message)."""
+
+    question: str
+    rewrite: Rewrite | None = None
+    answer: Answer | None = None
+    error: str = ""
+
+    def turn(self) -> Turn:
+        """The exchange as the follow-up rewriter sees it."""
+        query = self.rewrite.query if self.rewrite else self.question
+        return Turn(self.question, query, self.answer.answer if self.answer else "", bool(self.answer and self.answer.abstained))
+
+
+@dataclass
+class UploadReport:
+    """What adding documents did: new documents, files refused (with reasons), time taken."""
+
+    added: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+    def markdown(self) -> str:
+        """The report as shown under the upload box."""
+        lines = []
+        if self.error:
+            lines.append(f"**Not added:** {self.error}")
+        if self.added:
+            lines.append(f"**Added and searchable** ({self.seconds:.1f} s): " + ", ".join(f"`{d}`" for d in self.added))
+        for name, reason in self.skipped:
+            lines.append(f"- skipped `{name}`: {reason}")
+        return "\n".join(lines) or "Nothing to add."
+
+
+def safe_filename(name: str) -> str:
+    """A file name that cannot leave the upload folder: base name only, no leading dots, tame characters."""
+    base = Path(str(name).replace("\\", "/")).name
+    base = re.sub(r"[^\w.\-()]+", "_", unicodedata.normalize("NFKC", base)).lstrip("._") or "document"
+    stem, dot, suffix = base.rpartition(".")
+    return (stem[:100] + dot + suffix[:10]) if dot else base[:110]
+
+
+def _size(n: float) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+class AppService:
+    """Process-wide state of the app: the loaded index and embedder (once), shared by all sessions."""
+
+    def __init__(self, settings: Settings, assistant: Assistant | None = None, rewriter: QueryRewriter | None = None):
+        self.settings = settings
+        self._assistant = assistant or Assistant.open(settings)
+        self._swap = threading.Lock()  # guards the reference swapped after an upload
+        self._build = threading.Lock()  # one index build at a time
+        self.rewriter = rewriter or make_rewriter(settings)
+        self.warm_up()
+
+    @property
+    def assistant(self) -> Assistant:
+        """The current assistant (a request keeps the one it started with)."""
+        with self._swap:
+            return self._assistant
+
+    def warm_up(self) -> None:
+        """Run one question through every lazy initialisation (jieba, OpenCC, the C engine)."""
+        try:
+            self.assistant.ask("warm up 预热", k=1)
+            self.rewriter.rewrite("它是什么？", [Turn("数据治理是什么？", "数据治理是什么？")])
+        except RagError:
+            pass
+
+    def documents(self) -> list[DocInfo]:
+        """Indexed documents, in index order."""
+        return list(self.assistant.retriever.index.docs.values())
+
+    def is_uploaded(self, doc: DocInfo) -> bool:
+        """Whether a document was added from the browser."""
+        return _inside(Path(doc.path), self.settings.uploads_path)
+
+    # --- questions ------------------------------------------------------------------------------
+
+    def _question(self, question: object) -> str:
+        q = clean_question(question)
+        if not q:
+            raise InvalidInputError("the question is empty; type a question")
+        if len(q) > self.settings.max_question_chars:
+            raise InvalidInputError(
+                f"the question is {len(q)} characters long; keep it under {self.settings.max_question_chars}"
+            )
+        return q
+
+    def stream(
+        self, question: str, history: Sequence[Exchange] = (), k: int | None = None, docs: Iterable[str] | None = None
+    ) -> Iterator[str | Exchange]:
+        """Answer text pieces as they come, then the finished Exchange (follow-ups rewritten first)."""
+        q = self._question(question)
+        rw = self.rewriter.rewrite(q, [e.turn() for e in history if e.answer is not None])
+        if len(rw.query) > self.settings.max_question_chars:
+            rw = Rewrite(q, q)
+        for piece in self.assistant.stream(rw.query, k or None, list(docs) if docs else None):
+            yield Exchange(q, rw, piece) if isinstance(piece, Answer) else piece
+
+    def ask_record(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> dict:
+        """The `rag ask --json` record for one stand-alone question."""
+        return self.assistant.ask(self._question(question), k or None, list(docs) if docs else None).to_dict()
+
+    # --- adding documents -----------------------------------------------------------------------
+
+    def check_upload(self, path: Path, name: str) -> str:
+        """Why an uploaded file cannot be added ('' when it can)."""
+        if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+            return f"unsupported type '{Path(name).suffix or 'none'}' (use .txt, .md or .pdf)"
+        size = path.stat().st_size
+        limit = self.settings.upload_max_mb * 1024 * 1024
+        if size > limit:
+            return f"{_size(size)} is over the {_size(limit)} upload limit"
+        if Path(name).suffix.lower() == ".pdf":
+            with open(path, "rb") as fh:
+                if not fh.read(1024).lstrip().startswith(b"%PDF"):
+                    return "not a PDF file (no %PDF header)"
+        try:
+            src = read_source(path, name)
+        except Exception as why:  # loading's skip reasons: binary, empty, broken PDF, no text layer
+            return str(why)
+        dup = next((d.doc_id for d in self.documents() if d.sha256 == src.sha256), None)
+        return f"already in the index as `{dup}`" if dup else ""
+
+    def add_documents(self, files: Sequence[str | Path], progress: Progress | None = None) -> UploadReport:
+        """Check, save and index uploaded files, then answer from the new index; bad files are reported."""
+        t0 = time.perf_counter()
+        report = UploadReport()
+        tick = progress or (lambda frac, desc: None)
+        with self._build:
+            tick(0.0, "checking files")
+            folder = self.settings.uploads_path
+            folder.mkdir(parents=True, exist_ok=True)
+            saved: list[tuple[Path, str]] = []
+            for f in files:
+                src = Path(f if isinstance(f, (str, Path)) else getattr(f, "path", None) or getattr(f, "name", ""))
+                name = safe_filename(src.name)
+                reason = self.check_upload(src, name) if src.is_file() else "the upload did not arrive; try again"
+                if reason:
+                    report.skipped.append((src.name, reason))
+                    continue
+                dest = folder / name
+                n = 2
+                while dest.exists() or any(d == dest for d, _ in saved):
+                    dest = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+                    n += 1
+                shutil.copyfile(src, dest)
+                saved.append((dest, src.name))
+            if saved:
+                try:
+                    self._reindex(saved, report, tick)
+                except RagError as exc:
+                    report.error = str(exc)
+                except Exception as exc:  # never lose the running index over one upload
+                    log.exception("adding documents failed")
+                    report.error = f"indexing failed ({type(exc).__name__}); the index is unchanged"
+                if report.error:
+                    for dest, _ in saved:
+                        dest.unlink(missing_ok=True)
+        report.seconds = time.perf_counter() - t0
+        tick(1.0, "done")
+        return report
+
+    def _reindex(self, saved: list[tuple[Path, str]], report: UploadReport, tick: Progress) -> None:
+        current = self.assistant
+        index = current.retriever.index
+        folder = self.settings.uploads_path
+        others = [Path(d.path) for d in index.docs.values() if not _inside(Path(d.path), folder)]
+        missing = [p for p in others if not p.is_file()]
+        if missing:
+            raise InvalidInputError(
+                f"the sources of {len(missing)} indexed documents are missing (e.g. {missing[0]}); "
+                "rebuild the index with: rag index PATH"
+            )
+        ch = index.params.get("chunking", {})
+        # rebuild with the index's own chunking so every unchanged passage comes from the embedding cache
+        build_settings = self.settings.model_copy(update={
+            k: v for k, v in (("chunk_size", ch.get("size")), ("chunk_overlap", ch.get("overlap")),
+                              ("passage_context", ch.get("context"))) if v is not None
+        })
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            tick(0.1 + 0.85 * done / max(total, 1) if stage.startswith("embedding") else 0.95, stage)
+
+        tick(0.05, "reading documents")
+        built = build_index([*others, folder], build_settings, progress=on_progress, embedder=current.retriever.embedder)
+        originals = {str(dest.resolve()): orig for dest, orig in saved}
+        for s in built.skipped:
+            p = Path(s.path)
+            if _inside(p, folder):
+                p.unlink(missing_ok=True)  # a bad file must not linger and be re-reported on every upload
+                report.skipped.append((originals.get(str(p.resolve()), p.name), s.reason))
+        fresh = Assistant.open(self.settings)
+        with self._swap:
+            before = set(self._assistant.retriever.index.docs)
+            self._assistant = fresh
+        report.added = [d for d in fresh.retriever.index.docs if d not in before]

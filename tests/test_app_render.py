@@ -1,0 +1,116 @@
+"""What the app page shows, rendered from real records: clickable markers, escaped text, the cited
+sentence highlighted, abstentions with their closest passages, copy text and the Markdown export."""
+
+from __future__ import annotations
+
+import re
+
+from app.render import (
+    answer_with_references,
+    assistant_markdown,
+    chat_messages,
+    conversation_markdown,
+    document_rows,
+    highlighted,
+    linkify,
+    md_text,
+    sources_html,
+)
+from app.service import Exchange
+from rag.conversation import Rewrite
+from rag.index import DocInfo
+from rag.records import Answer, Chunk, Citation, Hit
+
+PASSAGE = "一、发展现状\n2016年8月，中国发射了“墨子号”<卫星>。2017年，京沪干线正式开通。"
+QUOTE = "2016年8月，中国发射了“墨子号”<卫星>。"
+
+
+def _hit(i: int, text: str = PASSAGE, doc: str = "q.txt") -> Hit:
+    return Hit(Chunk(f"{doc}#{i}", doc, "量子通信", "一、发展现状", text, 0, len(text)), 0.03 - i / 1000, i, 0.8, 4.5)
+
+
+def _answer(abstained: bool = False) -> Answer:
+    hits = tuple(_hit(i) for i in range(1, 6))
+    if abstained:
+        return Answer("火星上有几座城市？", "资料中没有找到答案。", True, (), hits, {"total": 20.0})
+    cites = (Citation(1, "q.txt", "量子通信", "一、发展现状", "q.txt#1", PASSAGE, QUOTE, 0.91),
+             Citation(2, "q.txt", "量子通信", "一、发展现状", "q.txt#2", PASSAGE, "2017年，京沪干线正式开通。", 0.88))
+    return Answer("墨子号何时发射？", f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", False, cites, hits, {"total": 20.0})
+
+
+def test_markers_become_links_and_text_is_escaped():
+    md = linkify("a <b>*x*</b> [y][1] end[12]", turn=3)
+    assert md == (r'a &lt;b&gt;\*x\*&lt;/b&gt; \[y\]<a class="cite" href="#src-3-1" title="show source 1">[1]</a> end'
+                  r'<a class="cite" href="#src-3-12" title="show source 12">[12]</a>')
+    assert md_text("$x$ `c` # h | ~") == r"\$x\$ \`c\` \# h \| \~"
+
+
+def test_cited_sentence_is_highlighted_and_escaped():
+    assert highlighted(PASSAGE, QUOTE) == ("一、发展现状\n<mark class=\"quote\">2016年8月，中国发射了“墨子号”&lt;卫星&gt;。</mark>"
+                                           "2017年，京沪干线正式开通。")
+    assert highlighted("abc", "zzz") == "abc"
+
+
+def test_sources_panel_shows_each_citation_with_its_quote_marked():
+    ex = Exchange("墨子号何时发射？", Rewrite("墨子号何时发射？", "墨子号何时发射？"), _answer())
+    html = sources_html([ex])
+    cards = re.findall(r'<div class="passage" id="(src-0-\d)">.*?<mark class="quote">(.*?)</mark>', html, re.S)
+    assert cards == [("src-0-1", "2016年8月，中国发射了“墨子号”&lt;卫星&gt;。"), ("src-0-2", "2017年，京沪干线正式开通。")]
+    assert '<section class="turn current" id="turn-0">' in html
+    assert "§ 一、发展现状 · <code>q.txt</code>" in html and "p-scores" not in html
+    scored = sources_html([ex], show_scores=True)
+    assert "sentence 0.910 · rank 1 · fused 0.0290 · dense 0.800 · bm25 4.50" in scored
+    assert "All 5 retrieved passages" in scored
+
+
+def test_only_the_latest_answer_is_current():
+    exs = [Exchange("q1", None, _answer()), Exchange("q2", error="the question is empty"), Exchange("q3", None, _answer())]
+    html = sources_html(exs)
+    assert html.count('class="turn current"') == 1 and '<section class="turn current" id="turn-2">' in html
+    assert '<section class="turn" id="turn-0">' in html and "turn-1" not in html
+
+
+def test_abstention_is_shown_as_such_with_the_closest_passages():
+    ex = Exchange("火星上有几座城市？", None, _answer(abstained=True))
+    msg = assistant_markdown(ex, 0)
+    assert msg.startswith('<span class="abstain">资料中没有找到答案。</span>')
+    assert "最接近的段落列在右侧" in msg and "cite" not in msg
+    html = sources_html([ex])
+    assert "Closest passages — none of them answers the question" in html
+    assert re.findall(r'id="(src-0-c\d)"', html) == ["src-0-c1", "src-0-c2", "src-0-c3"]
+    assert "<mark" not in html
+
+
+def test_chat_messages_stream_then_settle():
+    ex = Exchange("a?", Rewrite("a?", "X a?", "prepend", "X"), _answer())
+    pending = chat_messages([ex], ("它呢？", QUOTE + "[1]"))
+    assert [m["role"] for m in pending] == ["user", "assistant", "user", "assistant"]
+    assert pending[3]["content"].endswith('href="#src-1-1" title="show source 1">[1]</a> ▍')
+    assert chat_messages([], ("q", ""))[1]["content"] == "…"
+    settled = chat_messages([ex])
+    assert settled[1]["content"].endswith('<span class="searched">searched for: X a?</span>')
+    err = assistant_markdown(Exchange("x" * 5000, error="the question is 5000 characters long; keep it under 2000"), 0)
+    assert err == '<span class="rag-error">⚠️ the question is 5000 characters long; keep it under 2000</span>'
+    assert chat_messages([Exchange("x" * 5000, error="e")])[0]["content"].endswith("… (5000 characters)")
+
+
+def test_copy_text_and_markdown_export_carry_the_references():
+    ex = Exchange("墨子号何时发射？", Rewrite("它呢？", "墨子号何时发射？", "substitute", "墨子号"), _answer())
+    assert answer_with_references(ex).splitlines() == [
+        f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", "", "References",
+        "[1] 量子通信 — §一、发展现状 (q.txt)", f"    “{QUOTE}”",
+        "[2] 量子通信 — §一、发展现状 (q.txt)", "    “2017年，京沪干线正式开通。”",
+    ]
+    md = conversation_markdown([ex, Exchange("火星？", None, _answer(abstained=True)), Exchange("", error="empty")],
+                               "default", 3)
+    assert md.startswith("# Conversation with rag\n\nIndex `default` (3 documents) · exported ")
+    assert "## Q1. 墨子号何时发射？\n\n*searched for: 墨子号何时发射？*" in md
+    assert f"1. 量子通信 — §一、发展现状 (`q.txt`): “{QUOTE}”" in md
+    assert "## Q2. 火星？\n\n资料中没有找到答案。\n\nClosest passages (none answers the question):" in md
+    assert "> empty" in md
+    assert md.rstrip().endswith("## References\n\n- 量子通信 (`q.txt`) — cited in Q1[1], Q1[2]")
+
+
+def test_document_rows():
+    d = DocInfo("a.md", "/x/a.md", "Title", ("A", "B"), "h", 10, 4, 1)
+    assert document_rows([d], [True]) == [["a.md", "Title", "A, B", 4, 1, "uploaded"]]

@@ -1,0 +1,47 @@
+"""Dictionary query translation for cross-lingual BM25."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.translation import build_glossary, full_dictionary, is_pinyin, structured_bm25, translate
+
+
+def test_glossary_keeps_only_words_of_the_index():
+    g = build_glossary({"治理", "网络空间", "联合国", "公约", "主权"})
+    assert "网络空间" in g["cyberspace"] and set(g["cyberspace"]) <= {"治理", "网络空间", "联合国", "公约", "主权"}
+    assert g["un"] == ["联合国"]  # from the bundled abbreviation table
+    assert "internet" not in g  # none of its translations is in this index
+    assert all(len(w) >= 2 for words in g.values() for w in words)
+
+
+def test_translate_groups_phrases_lemmas_and_skips_stopwords():
+    g = {"latin america": ["拉美", "拉丁美洲"], "forum": ["论坛"], "governance": ["治理"], "found": ["创立"]}
+    assert translate("Why do the governance forums in Latin America matter?", g) == [
+        ("governance", ["治理"]), ("forums", ["论坛"]), ("latin america", ["拉美", "拉丁美洲"]),
+    ]
+    assert translate("Who founded it?", g) == [("founded", ["创立"])]
+
+
+def test_structured_bm25_takes_the_best_alternative_per_group():
+    class FakeBM25:
+        table = {"甲": np.array([1.0, 0.0]), "乙": np.array([0.0, 3.0]), "丙": np.array([2.0, 2.0])}
+
+        def get_scores(self, tokens):
+            return sum(self.table[t] for t in tokens)
+
+    groups = [("a", ["甲", "乙"]), ("b", ["丙"])]
+    assert structured_bm25(FakeBM25(), groups).tolist() == [3.0, 5.0]  # max(1,0)+2, max(0,3)+2
+    assert structured_bm25(FakeBM25(), []) is None
+
+
+def test_full_dictionary_and_pinyin():
+    assert "乌拉圭" in full_dictionary()["uruguay"]
+    assert all(is_pinyin(w) for w in ["Zhao", "Jiejin", "Xi", "Beijing"])
+    assert not any(is_pinyin(w) for w in ["Uruguay", "Budapest", "Everest", "Guterres"])
+
+
+def test_english_question_over_chinese_text_finds_it(assistant):
+    hits = assistant.retriever.retrieve("When did the ASEAN digital ministers adopt the data governance framework?", 3)
+    assert hits[0].chunk.doc_id == "zh_paper.txt"
+    assert "东盟数字数据治理框架" in hits[0].chunk.text
