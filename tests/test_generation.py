@@ -85,3 +85,20 @@ def test_anaphoric_sentence_is_quoted_with_its_antecedent(shared_assistant):
     quote = next(c.quote for c in ans.citations if "78" in c.quote)
     assert quote.startswith("在法律实践方面") and "该公约共有78个缔约方" in quote  # 该公约 is resolved in the quote
     assert ans.answer.count("[1]") == 2  # each sentence of the quoted span carries its mark
+
+
+@pytest.mark.parametrize(
+    "question,text,bonus",
+    [
+        ("该公约有多少个缔约方？", "该公约共有78个缔约方。", 0.05),
+        ("该公约有多少个缔约方？", "该公约影响深远。", 0.0),
+        ("联合国面临哪些挑战？", "联合国面临体系性失衡、主体间矛盾、机构内困境等挑战。", 0.05),
+        ("What did the report find?", "IDB, OAS, “Cybersecurity: Are We Ready”, 2016, p.15.", 0.0),  # a source question
+        ("What did they find?", "IDB, OAS, “Cybersecurity: Are We Ready”, 2016, p.15.", -0.05),  # a reference entry
+        ("他们发现了什么？", "胡健生：《打击网络犯罪国际法机制的困境》，《国际法研究》2016年第6期。", -0.05),
+    ],
+)
+def test_answer_type_bonus(question, text, bonus):
+    from rag.generation import answer_type_bonus
+
+    assert answer_type_bonus(question, text, 0.05) == pytest.approx(bonus)
