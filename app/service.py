@@ -17,7 +17,7 @@ from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
 from rag.index import DocInfo, build_index
 from rag.loading import read_source
-from rag.pipeline import Assistant
+from rag.pipeline import Assistant, check_question
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -125,14 +125,7 @@ class AppService:
     # --- questions ------------------------------------------------------------------------------
 
     def _question(self, question: object) -> str:
-        q = clean_question(question)
-        if not q:
-            raise InvalidInputError("the question is empty; type a question")
-        if len(q) > self.settings.max_question_chars:
-            raise InvalidInputError(
-                f"the question is {len(q)} characters long; keep it under {self.settings.max_question_chars}"
-            )
-        return q
+        return check_question(clean_question(question), self.settings.max_question_chars)
 
     def stream(
         self, question: str, history: Sequence[Exchange] = (), k: int | None = None, docs: Iterable[str] | None = None

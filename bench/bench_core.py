@@ -82,15 +82,20 @@ def child_ours_query(work: str, gold_path: str, rounds: int) -> dict:
     a = Assistant.open(s)
     a.ask("预热")  # load models, jieba
     load_s = time.perf_counter() - t
+    return _time_queries(lambda q: [h.chunk.text for h in a.ask(q, k=5).retrieved], gold_path, rounds, load_s)
+
+
+def _time_queries(search, gold_path: str, rounds: int, load_s: float) -> dict:
+    """Latency of ``search(question) -> passage texts`` over the gold questions, and recall@5."""
     gold = _gold(gold_path)
     ms, retrieved = [], []
     for r in range(rounds):
         for g in gold:
             t = time.perf_counter()
-            ans = a.ask(g["question"], k=5)
+            texts = search(g["question"])
             ms.append((time.perf_counter() - t) * 1000)
             if r == 0:
-                retrieved.append([h.chunk.text for h in ans.retrieved])
+                retrieved.append(texts)
     return {"load_s": load_s, **_percentiles(ms), "recall_at_5": _recall_at_5(gold, retrieved), "rss_mb": _rss_mb(), "n": len(ms)}
 
 
@@ -134,16 +139,7 @@ def child_vanilla_query(work: str, gold_path: str, rounds: int) -> dict:
     store = FAISS.load_local(str(Path(work) / "vanilla"), emb, allow_dangerous_deserialization=True)
     store.similarity_search("预热", k=5)
     load_s = time.perf_counter() - t
-    gold = _gold(gold_path)
-    ms, retrieved = [], []
-    for r in range(rounds):
-        for g in gold:
-            t = time.perf_counter()
-            docs = store.similarity_search(g["question"], k=5)
-            ms.append((time.perf_counter() - t) * 1000)
-            if r == 0:
-                retrieved.append([d.page_content for d in docs])
-    return {"load_s": load_s, **_percentiles(ms), "recall_at_5": _recall_at_5(gold, retrieved), "rss_mb": _rss_mb(), "n": len(ms)}
+    return _time_queries(lambda q: [d.page_content for d in store.similarity_search(q, k=5)], gold_path, rounds, load_s)
 
 
 CHILDREN = {

@@ -23,6 +23,16 @@ def make_generator(settings: Settings) -> Generator:
     )
 
 
+def check_question(question: str | None, max_chars: int) -> str:
+    """The question stripped, or a one-line error when it is empty or too long."""
+    q = (question or "").strip()
+    if not q:
+        raise InvalidInputError("the question is empty; type a question")
+    if len(q) > max_chars:
+        raise InvalidInputError(f"the question is {len(q)} characters long; keep it under {max_chars}")
+    return q
+
+
 class Assistant:
     """Loads once, answers many: the object the CLI, app and batch runner share."""
 
@@ -38,15 +48,6 @@ class Assistant:
         embedder = make_embedder(settings.embedder, settings.batch_size)
         return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
 
-    def _check(self, question: str) -> str:
-        q = (question or "").strip()
-        if not q:
-            raise InvalidInputError("the question is empty; type a question")
-        if len(q) > self.settings.max_question_chars:
-            raise InvalidInputError(
-                f"the question is {len(q)} characters long; keep it under {self.settings.max_question_chars}"
-            )
-        return q
 
     def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
         """Retrieve, answer and time one question."""
@@ -55,7 +56,7 @@ class Assistant:
 
     def stream(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the complete Answer."""
-        question = self._check(question)
+        question = check_question(question, self.settings.max_question_chars)
         t0 = time.perf_counter()
         query = self.retriever.encode(question)
         hits = self.retriever.retrieve(query, k, docs)
