@@ -59,7 +59,9 @@ _ASKS_LIST = re.compile(r"哪些|哪几|哪[两二三四五六]|分别|\bwhich \
 _HAS_LIST = re.compile(r"[^，。；]{2,}、[^，。；]{2,}|[^，。]{2,}(和|与|及|以及|and)[^，。]{2,}")
 _ASKS_SOURCE = re.compile(r"出自|来源|来自哪|引用|哪份|哪篇|哪本|文献|报告|source|cite|report|which (book|article|paper|document)", re.I)
 # a sentence leaning on the one before it ("该公约…", "This convention…")
-_ANAPHOR = re.compile(r"^[^，。]{0,6}[，,]?\s*(该|此|这|其|上述|它|他们|the (convention|organization|report|treaty)|this|these|it\b|its\b|they\b)", re.I)
+_ANAPHOR = re.compile(
+    r"^[^，。]{0,6}[，,]?\s*(该|此|这|其(?![一二三四五六七八九十次])|上述|它|他们|"  # 其一/其次 enumerate, not refer
+    r"the (convention|organization|report|treaty)|this|these|it\b|its\b|they\b)", re.I)
 # a roadmap sentence announces content instead of stating it ("本文将梳理…")
 _ROADMAP = re.compile(r"^[^，。]{0,4}[，,]?\s*本文(将|拟|旨在|试图)|^(首先|其次|继而|最后|然后)[，,]?\s*(本文|对)")
 # a bibliography entry answers "which source", rarely anything else

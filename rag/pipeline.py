@@ -12,15 +12,22 @@ from rag.index import load_index
 from rag.records import Answer
 from rag.retrieval import Retriever
 from rag.settings import Settings
+from rag.verify import quoted_support
 
 
 def make_generator(settings: Settings) -> Generator:
-    """The answer generator selected by settings (extractive is the offline default)."""
-    return ExtractiveGenerator(
+    """The answer generator selected by settings (extractive is the offline default; ``settings.llm``
+    names a language model whose answers are checked against the passages, see rag/llm.py)."""
+    extractive = ExtractiveGenerator(
         max_sentences=settings.max_answer_sentences,
         threshold=settings.abstain_threshold,
         cross_threshold=settings.abstain_threshold_crosslingual,
     )
+    if settings.llm:
+        from rag.llm import make_llm_generator
+
+        return make_llm_generator(settings, extractive)
+    return extractive
 
 
 def check_question(question: str | None, max_chars: int) -> str:
@@ -38,7 +45,9 @@ class Assistant:
 
     def __init__(self, settings: Settings, retriever: Retriever, generator: Generator):
         self.settings = settings
-        self.retriever = retriever
+        # a generator may bring retrieval helpers (the LLM one: translated-query fusion)
+        wrap = getattr(generator, "wrap_retriever", None)
+        self.retriever = wrap(retriever) if wrap else retriever
         self.generator = generator
 
     @classmethod
@@ -76,5 +85,6 @@ class Assistant:
             citations=final.citations,
             retrieved=tuple(hits),
             timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
-            generator=self.generator.name,
+            generator=getattr(final, "generator", "") or self.generator.name,
+            support=getattr(final, "support", None) or quoted_support(final),
         )

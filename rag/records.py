@@ -78,6 +78,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Support:
+    """How well the passages an answer sentence cites back it up (quoted sentences score 1.0)."""
+
+    sentence: str
+    citations: tuple[int, ...]
+    score: float
+    supported: bool
+
+
+@dataclass(frozen=True)
 class Answer:
     """The answer record; ``to_dict`` gives the JSON shape other tools read."""
 
@@ -88,6 +98,7 @@ class Answer:
     retrieved: tuple[Hit, ...]
     timings_ms: dict = field(default_factory=dict)
     generator: str = "extractive"
+    support: tuple[Support, ...] = ()  # one entry per answer sentence
 
     def to_dict(self) -> dict:
         """The fixed JSON record of ``rag ask --json``."""
@@ -108,4 +119,8 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "generator": self.generator,
+            "support": [
+                {"sentence": s.sentence, "citations": list(s.citations), "score": round(s.score, 4), "supported": s.supported}
+                for s in self.support
+            ],
         }

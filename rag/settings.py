@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InvalidInputError
@@ -50,6 +50,37 @@ class Settings(BaseSettings):
     abstain_threshold: float = 0.93  # a Chinese question and a Chinese sentence
     abstain_threshold_crosslingual: float = 0.85  # every other pair (English or cross-lingual)
     max_question_chars: int = Field(2000, ge=10)
+
+    # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),
+    # or "" / "extractive" for the extractive default
+    llm: str = ""
+    llm_base_url: str | None = None  # an OpenAI-compatible or Ollama server; default: the provider's
+    llm_api_key: SecretStr | None = None  # else the provider's usual variable (OPENAI_API_KEY, ...)
+    llm_timeout: float = Field(120.0, gt=0)  # seconds for one whole answer (and for any one network read)
+    llm_max_retries: int = Field(2, ge=0, le=10)  # rate limits and transient failures, before the first token
+    llm_backoff: float = Field(1.0, ge=0)  # seconds before the first retry, doubling after
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(512, ge=16, le=32768)
+    # support a written sentence needs from its passages (cosine + 0.3 x term share), calibrated on the
+    # dev gold set by bench/calibrate_support.py (eval/LLM_NOTES.md)
+    llm_support_threshold: float = 0.93  # a Chinese sentence and a Chinese passage sentence
+    llm_support_threshold_crosslingual: float = 0.85  # every other pair
+    llm_min_supported: float = Field(0.5, ge=0, le=1)  # share of sentences that must survive, else extractive
+    llm_unsupported: Literal["remove", "mark"] = "remove"  # what happens to an unsupported sentence
+    llm_translate: bool = True  # a question not in the corpus's language also retrieves with its translation
+    llm_translation_weight: float = Field(1.0, ge=0)  # its weight in the fusion (0 = off)
+    llm_rewrite: bool = True  # follow-up questions in the app are rewritten by the model
+
+    @field_validator("llm")
+    @classmethod
+    def _llm_spec(cls, v: str) -> str:
+        v = (v or "").strip()
+        if v.lower() in ("", "extractive", "none", "off"):
+            return ""
+        from rag.llm import parse_llm  # lazy: rag.llm imports this module
+
+        parse_llm(v)
+        return v
 
     # browser app (`rag app`): uploads land in upload_dir (default <index_dir>/uploads/<index name>)
     upload_dir: Path | None = None

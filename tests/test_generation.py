@@ -29,7 +29,10 @@ def test_answer_sentences_are_cited_and_quotes_verbatim(assistant):
 
 def test_json_record_shape(assistant):
     d = assistant.ask("How long did repair ships need after the 2008 cable cuts?", k=4).to_dict()
-    assert list(d) == ["question", "answer", "abstained", "citations", "retrieved", "timings_ms", "generator"]
+    assert list(d) == ["question", "answer", "abstained", "citations", "retrieved", "timings_ms", "generator", "support"]
+    assert d["support"] and all(s == {"sentence": s["sentence"], "citations": s["citations"], "score": 1.0, "supported": True}
+                                for s in d["support"])  # extractive sentences are quotes
+    assert [n for s in d["support"] for n in s["citations"]] and all(s["sentence"] in d["answer"] for s in d["support"])
     assert set(d["citations"][0]) == {"n", "doc", "title", "section", "chunk_id", "text", "quote", "score"}
     assert [r["rank"] for r in d["retrieved"]] == [1, 2, 3, 4]
     assert set(d["retrieved"][0]) == {"rank", "doc", "chunk_id", "text", "score"}
