@@ -116,26 +116,32 @@ def _named_entities(q: str, glossary: dict[str, list[str]], vocab) -> list[tuple
     - In an English question, only a name the corpus cannot be about: one the dictionary translates
       ("Uruguay" -> 乌拉圭) but no form of which occurs in the index. Romanised Chinese names (Zhao,
       Yu) and names the dictionary lacks are not checked.
+    The index's glossary answers most lookups; the full dictionary (slow to load the first time) is
+    read only for a name the glossary does not know.
     """
     from rag.translation import full_dictionary, is_pinyin, proper_names
 
-    full = full_dictionary()
     english = sum(ch.isascii() and ch.isalpha() for ch in q) > sum("\u4e00" <= ch <= "\u9fff" for ch in q)
     tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9\-]*", q)
     out: list[tuple[str, ...]] = []
     for w in tokens:
         ordinal = re.fullmatch(r"\d+(st|nd|rd|th)", w.lower())
         if len(w) >= 2 and any(c.isalpha() for c in w) and not ordinal and (w.isupper() or w[0].isdigit()):
-            out.append((w.lower(), *full.get(w.lower(), [])))
+            key = w.lower()
+            known = ([key] if key in vocab else []) + glossary.get(key, [])
+            out.append(tuple(known) if known else (key, *full_dictionary().get(key, [])))
     if not english:
         out += [(t,) for t in re.findall(r"《([^》]{2,30})》", q)]
         return out
     for i, w in enumerate(tokens):
         if i == 0 or not w[0].isupper() or w.isupper() or w.lower() in _CAPITALISED_COMMON or is_pinyin(w):
             continue
-        names = proper_names()
-        forms = next((full[v] for v in _name_variants(w) if v in full and v in names), None)
-        if forms and w.lower() not in vocab and not any(f in vocab for f in forms):
+        variants = _name_variants(w)
+        if w.lower() in vocab or any(v in glossary for v in variants):
+            continue  # the corpus uses this name in some form
+        names, full = proper_names(), full_dictionary()
+        forms = next((full[v] for v in variants if v in full and v in names), None)
+        if forms and not any(f in vocab for f in forms):
             out.append((w.lower(), *forms))
     return out
 
