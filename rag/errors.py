@@ -30,6 +30,10 @@ class EmbedderUnavailableError(RagError):
     """The configured embedding model cannot be loaded offline."""
 
 
+class BackendUnavailableError(RagError):
+    """The configured vector backend (e.g. a Milvus server) cannot be reached or refused a request."""
+
+
 class InvalidInputError(RagError):
     """A question, option or input file is unusable."""
 

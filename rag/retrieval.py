@@ -13,13 +13,14 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from rag.bm25 import top_bm25, top_structured
 from rag.embedding import LANGS, Embedder
 from rag.errors import InvalidInputError
 from rag.index import Index
 from rag.records import Hit
 from rag.settings import Settings
 from rag.text import detect_lang, tokenize
-from rag.translation import structured_bm25, translate
+from rag.translation import translate
 
 
 @lru_cache(maxsize=1)
@@ -73,9 +74,16 @@ class Scored:
     calibrated: dict[int, float] = field(default_factory=dict)  # dense minus the query's baseline in that language
 
 
-def score_candidates(index: Index, query: Query, depth: int) -> Scored:
+def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray | None = None) -> Scored:
     """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
-    with the query aligned to its language) and BM25 scores."""
+    with the query aligned to its language) and BM25 scores.
+
+    With exact dense search every sentence is scored; with an approximate index only the sentences of
+    candidate passages (dense, BM25 and translated hits), so a query never scans millions of rows.
+    ``subset`` (sorted passage positions) scores only those passages, exhaustively.
+    """
+    if subset is not None:
+        return _score_subset(index, query, subset)
     n = len(index.chunks)
     depth = min(depth, n)
     dense: dict[int, float] = {}
@@ -86,7 +94,8 @@ def score_candidates(index: Index, query: Query, depth: int) -> Scored:
             if i >= 0 and index.chunk_lang[i] == lang and len(dense) < depth * len(present):
                 dense[int(i)] = float(sim)
     best_sentence: dict[int, int] = {}
-    if len(index.sent_rows):
+    exhaustive = index.sentence_search == "exhaustive"
+    if exhaustive and len(index.sent_rows):
         per_lang = np.asarray(index.sent_vecs @ query.aligned.T, dtype=np.float32)
         ssims = per_lang[np.arange(len(per_lang)), index.sent_lang]
         top = np.argpartition(-ssims, min(depth * 3, len(ssims) - 1))[: depth * 3]
@@ -95,19 +104,62 @@ def score_candidates(index: Index, query: Query, depth: int) -> Scored:
             if ci not in best_sentence:
                 best_sentence[ci] = int(si)
                 dense[ci] = max(dense.get(ci, -1.0), float(ssims[si]))
-    bm25 = _top(index.bm25.get_scores(query.tokens), depth) if query.tokens else {}
+    bm25 = top_bm25(index.bm25, query.tokens, depth) if query.tokens else {}
     translated: dict[int, float] = {}
     if query.lang == "en" and index.glossary:
-        scores = structured_bm25(index.bm25, translate(query.normalized, index.glossary))
-        translated = _top(scores, depth) if scores is not None else {}
+        translated = top_structured(index.bm25, translate(query.normalized, index.glossary), depth)
+    if not exhaustive:
+        _candidate_sentences(index, query, depth, [*dense, *bm25, *translated], dense, best_sentence)
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)  # per language
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
     return Scored(dense, bm25, best_sentence, translated, calibrated)
 
 
-def _top(scores: np.ndarray, depth: int) -> dict[int, float]:
-    top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
-    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+def _sentence_rows(index: Index, chunks: np.ndarray) -> np.ndarray:
+    """Sentence row indices of the given passages, ascending."""
+    starts = index.chunk_sentences.starts
+    spans = [np.arange(starts[c], starts[c + 1]) for c in chunks]
+    return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, np.int64)
+
+
+def _candidate_sentences(index: Index, query: Query, depth: int, candidates: list[int], dense: dict[int, float],
+                         best_sentence: dict[int, int]) -> None:
+    """The exhaustive sentence pass restricted to candidate passages: their sentences are scored and the
+    best ``3 x depth`` lift their passage's dense score, as the global pass would."""
+    if not candidates or not len(index.sent_rows):
+        return
+    rows = _sentence_rows(index, np.unique(np.asarray(candidates, dtype=np.int64)))
+    if not len(rows):
+        return
+    vecs = np.asarray(index.sent_vecs[rows])
+    ssims = np.einsum("ij,ij->i", vecs, query.aligned[index.sent_lang[rows]])
+    order = np.lexsort((rows, -ssims))[: depth * 3]
+    owners = np.asarray(index.sent_rows[rows[order], 0])
+    for si, ci, sim in zip(rows[order], owners, ssims[order]):
+        ci = int(ci)
+        if ci not in best_sentence:
+            best_sentence[ci] = int(si)
+            dense[ci] = max(dense.get(ci, -1.0), float(sim))
+
+
+def _score_subset(index: Index, query: Query, subset: np.ndarray) -> Scored:
+    """Every passage of ``subset`` scored (dense, best sentence, BM25), for document-filtered questions
+    on an approximate index: exact within the selected documents."""
+    vecs = np.asarray(index.chunk_vecs[subset])
+    sims = np.einsum("ij,ij->i", vecs, query.aligned[index.chunk_lang[subset]])
+    dense = {int(i): float(s) for i, s in zip(subset, sims)}
+    best_sentence: dict[int, int] = {}
+    _candidate_sentences(index, query, len(subset) * 1000, subset.tolist(), dense, best_sentence)
+    allowed = set(subset.tolist())
+    bm25 = {i: s for i, s in (top_bm25(index.bm25, query.tokens, len(index.chunks)) if query.tokens else {}).items()
+            if i in allowed}
+    translated: dict[int, float] = {}
+    if query.lang == "en" and index.glossary:
+        translated = {i: s for i, s in top_structured(index.bm25, translate(query.normalized, index.glossary),
+                                                      len(index.chunks)).items() if i in allowed}
+    base = np.einsum("ij,ij->i", query.aligned, index.centroids)
+    calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
+    return Scored(dense, bm25, best_sentence, translated, calibrated)
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:
@@ -149,14 +201,21 @@ def fuse(sc: Scored, settings: Settings, own_share: float = 1.0) -> dict[int, fl
     }
 
 
-def dedup(index: Index, order: list[int], max_overlap: float = 0.5) -> list[int]:
-    """Drop a chunk when most of its span is already covered by a higher-ranked chunk."""
+def dedup(index: Index, order: list[int], max_overlap: float = 0.5, limit: int | None = None) -> list[int]:
+    """Drop a chunk when most of its span is already covered by a higher-ranked chunk (stop at ``limit``)."""
     kept: list[int] = []
+    seen: dict[int, object] = {}  # each chunk read once (the chunk store parses on access)
+
+    def get(i: int):
+        if i not in seen:
+            seen[i] = index.chunks[i]
+        return seen[i]
+
     for i in order:
-        c = index.chunks[i]
+        c = get(i)
         covered = False
         for j in kept:
-            o = index.chunks[j]
+            o = get(j)
             if o.doc_id == c.doc_id and o.kind == c.kind and (c.kind == "body" or o.chunk_id.split(".")[0] == c.chunk_id.split(".")[0]):
                 inter = min(c.end, o.end) - max(c.start, o.start)
                 if inter > max_overlap * (c.end - c.start):
@@ -164,6 +223,8 @@ def dedup(index: Index, order: list[int], max_overlap: float = 0.5) -> list[int]
                     break
         if not covered:
             kept.append(i)
+            if limit is not None and len(kept) >= limit:
+                break
     return kept
 
 
@@ -192,13 +253,17 @@ class Retriever:
         allowed = set(docs) if docs else None
         if allowed is not None and not allowed & set(self.index.docs):
             raise InvalidInputError("none of the selected documents is in the index; pick from `rag info`")
+        subset = None
+        if allowed is not None and not self.index.dense.exact:
+            # approximate index: score the selected documents' passages exhaustively (never k = all)
+            subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(allowed & set(self.index.docs)))])
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
-        sc = score_candidates(self.index, query, max(depth, k * 3))
+        sc = score_candidates(self.index, query, max(depth, k * 3), subset)
         fused = fuse(sc, self.settings, self.language_share(query.lang))
         order = sorted(fused, key=lambda i: (-fused[i], i))
-        if allowed is not None:
+        if allowed is not None and subset is None:
             order = [i for i in order if self.index.chunks[i].doc_id in allowed]
-        order = dedup(self.index, order)[:k]
+        order = dedup(self.index, order, limit=k)
         return [
             Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i))
             for r, i in enumerate(order, start=1)

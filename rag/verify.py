@@ -1,0 +1,437 @@
+"""Checking a written answer against its passages: citation repair, per-sentence support, fallback.
+
+A language model's answer is only as good as its citations. This module normalises the citation
+styles models actually produce (【1】, (1), （1）, [ID:1], [1,2], [1-3], [^1]) to ``[n]``, drops numbers
+that point at no passage, then scores every sentence against the passages it cites: the best cosine
+between the sentence and a passage sentence (the index's own sentence vectors, with the query-side
+language alignment retrieval uses) plus 0.3 x the IDF-weighted share of its terms found in them, and
+every number it states must appear in them. A sentence its passages do not support is re-pointed
+to another passage that does, or removed (or marked); when too little survives the caller falls back
+to the extractive answer. Sentences of a passage that address the reader as instructions ("ignore
+previous instructions ...") are never evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.generation import ABSTAIN, Generated, abstention, idf
+from rag.embedding import LANGS
+from rag.records import Citation, Hit, Support
+from rag.retrieval import Retriever, align
+from rag.text import detect_lang, split_sentences, squash, tokenize
+from rag.translation import translate
+
+LEXICAL_WEIGHT = 0.3  # as in the extractive generator's sentence score
+MARK = re.compile(r"\[(\d+)\]")
+_MARKS = re.compile(r"\s*((?:\[\d+\])+)")
+
+# --- citation repair -------------------------------------------------------------------------------
+
+_KW = r"(?:passages?|sources?|refs?|references?|docs?|documents?|id|no\.?|段落|资料|文献|来源|材料|片段|参考|段)"
+_NUMS = rf"\d+(?:\s*(?:[,，、;；&]|and|-|–|—|~|～|至|到)\s*(?:{_KW}\s*[:：#]?\s*)?\d+)*"
+_BRACKETED = re.compile(rf"[ \t]*(?:\[\^|[【〔［\[])\s*(?:{_KW}\s*[:：#]?\s*)?(?P<nums>{_NUMS})\s*[】〕］\]]", re.I)
+_PAREN = re.compile(rf"[ \t]*[（(]\s*(?P<kw>{_KW}\s*[:：#]?\s*)?(?P<nums>{_NUMS})\s*[）)]", re.I)
+# a bare "(1)" is a citation only where one goes: before punctuation, a line end or another mark
+_CITE_FOLLOWS = re.compile(r"\s*(?:[。．.!！?？；;，,:：]|$|\n|[【\[（(])")
+_MAX_RANGE = 10
+
+
+def _numbers(spec: str) -> list[int]:
+    """'1, 2-4' -> [1, 2, 3, 4] (ranges capped, so '1-999' cannot flood the answer)."""
+    out: list[int] = []
+    for m in re.finditer(r"(\d+)(?:\s*(?:-|–|—|~|～|至|到)\s*(\d+))?", spec):
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) else a
+        out.extend(range(a, b + 1) if 0 <= b - a < _MAX_RANGE else [a, b] if b != a else [a])
+    return out
+
+
+def repair_citations(text: str, n_passages: int) -> tuple[str, list[int]]:
+    """``text`` with every citation variant rewritten to ``[n]`` marks (sorted, de-duplicated per run),
+    and the numbers dropped because no passage has them."""
+    dropped: list[int] = []
+
+    def marks(nums: list[int]) -> str:
+        good = [n for n in nums if 1 <= n <= n_passages]
+        dropped.extend(n for n in nums if not 1 <= n <= n_passages)
+        return "".join(f"[{n}]" for n in dict.fromkeys(good))
+
+    text = unicodedata.normalize("NFC", text or "")
+    text = _BRACKETED.sub(lambda m: marks(_numbers(m.group("nums"))), text)
+
+    def paren(m: re.Match) -> str:
+        if m.group("kw") or _CITE_FOLLOWS.match(text, m.end()):
+            return marks(_numbers(m.group("nums")))
+        return m.group()
+
+    text = _PAREN.sub(paren, text)
+    # one run of marks: in order, each number once ("[2][1][2]" -> "[1][2]")
+    return _MARKS.sub(lambda m: "".join(f"[{n}]" for n in sorted({int(x) for x in MARK.findall(m.group(1))})), text), dropped
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One sentence of an answer: its text without marks, the passage numbers it cites, and what
+    separates it from the sentence before (a space, a line break or nothing)."""
+
+    text: str
+    cites: tuple[int, ...]
+    sep: str = ""
+
+
+def cited_sentences(text: str) -> list[Piece]:
+    """Split an answer with ``[n]`` marks into sentences; a run of marks belongs to the sentence it
+    follows (or, at the very start, to the first)."""
+    plain_parts, runs, at = [], [], 0
+    for m in _MARKS.finditer(text):
+        plain_parts.append(text[at : m.start()])
+        pos = sum(len(p) for p in plain_parts)
+        runs.append((pos, [int(x) for x in MARK.findall(m.group(1))]))
+        at = m.end()
+    plain_parts.append(text[at:])
+    plain = "".join(plain_parts)
+    spans = split_sentences(plain)
+    if not spans:
+        return []
+    cites: list[list[int]] = [[] for _ in spans]
+    for pos, nums in runs:
+        i = max((j for j, (a, _) in enumerate(spans) if a < pos), default=0)
+        cites[i].extend(n for n in nums if n not in cites[i])
+    out, prev_end = [], 0
+    for (a, b), c in zip(spans, cites):
+        gap = plain[prev_end:a]
+        sep = "\n" if "\n" in gap else (" " if gap else "")
+        out.append(Piece(plain[a:b], tuple(c), sep if out else ""))
+        prev_end = b
+    return out
+
+
+def join_pieces(pieces: Sequence[Piece], lang: str) -> str:
+    """Sentences back into one text, each followed by its marks; Chinese sentences run on."""
+    parts = []
+    for i, p in enumerate(pieces):
+        sep = "" if i == 0 else (p.sep if p.sep == "\n" else ("" if lang == "zh" and detect_lang(p.text) == "zh" else " "))
+        parts.append(sep + p.text + "".join(f"[{n}]" for n in p.cites))
+    return "".join(parts)
+
+
+# --- what a sentence claims ---------------------------------------------------------------------
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)、]|[（(]?\d{1,2}[)）]|[（(]?[一二三四五六七八九十]{1,3}[)）、.])\s*")
+_EMPHASIS = re.compile(r"[*_`#]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORDISH = re.compile(r"[0-9A-Za-z]+|[\u4e00-\u9fff]")
+_TERMINAL = re.compile(r"[。！？!?.…:：；;”」』）)\]]\s*$")
+_REFUSAL_CUES = [squash(a).rstrip("。.").casefold() for a in ABSTAIN.values()] + [
+    "资料中没有", "资料没有提供", "资料未提及", "未找到答案", "无法回答", "sourcesdonotanswer", "passagesdonotanswer",
+    "cannotbeansweredfrom", "thepassagesdonot", "notmentionedinthepassages", "donotcontaintheanswer",
+]
+# a sentence of a passage that gives orders to whoever reads it: prompt injection, not evidence
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+|those\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system|original|all|any)\b[^.。!?！？]{0,20}\b"
+    r"(?:instructions?|prompts?|rules?|directions?|guidelines?)\b"
+    r"|\b(?:system prompt|you are now|new instructions?|from now on,? (?:you|answer|respond))\b"
+    r"|\b(?:answer|respond|reply|say|output|write)\b[^.。!?！？]{0,20}\b(?:only|exactly|instead)\b[^.。!?！？]{0,10}[:：\"“]"
+    r"|(?:忽略|无视|忘记|忘掉|不要理会|不要遵守)[掉了]?你?(?:之前|以上|上述|前面|先前|此前|所有|全部|一切|系统)[^。！？]{0,8}"
+    r"(?:指令|指示|提示|规则|要求|命令|设定)"
+    r"|(?:系统提示|你现在是|从现在开始[，,]?你|请(?:直接)?只?回答[：:“\"]|只回答[：:“\"])",
+    re.I,
+)
+
+
+def claim_text(sentence: str) -> str:
+    """A sentence as it is scored: no list marker, no markdown emphasis, no citation marks."""
+    s = MARK.sub("", _EMPHASIS.sub("", _LIST_MARKER.sub("", sentence)))
+    return " ".join(s.split())
+
+
+def is_refusal(sentence: str) -> bool:
+    """Whether a sentence says the passages do not answer (the fixed refusal or a close variant)."""
+    s = squash(claim_text(sentence)).casefold()
+    return any(cue in s for cue in _REFUSAL_CUES)
+
+
+def is_connector(sentence: str, cites: Sequence[int]) -> bool:
+    """An uncited lead-in that introduces what follows ("主要包括：", "In short:") or debris."""
+    s = claim_text(sentence)
+    return not cites and (s.endswith((":", "：")) or len(_WORDISH.findall(s)) < 3)
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers a text states, normalised ('1,066' -> '1066', fullwidth digits folded)."""
+    norm = unicodedata.normalize("NFKC", text)
+    return {re.sub(r",(?=\d{3}\b)", "", n).rstrip(".,") for n in _NUMBER.findall(norm)}
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether a passage sentence reads as an instruction to the model (prompt injection)."""
+    return bool(INSTRUCTION.search(unicodedata.normalize("NFKC", sentence)))
+
+
+def redact_instructions(text: str) -> str:
+    """A passage with every instruction-like sentence replaced by '[…]', so a model never reads it."""
+    spans = split_sentences(text)
+    out, at = [], 0
+    for a, b in spans:
+        out.append(text[at:a])
+        out.append("[…]" if is_instruction(text[a:b]) else text[a:b])
+        at = b
+    out.append(text[at:])
+    return "".join(out)
+
+
+# --- support scoring ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A sentence scored against a set of passages."""
+
+    score: float
+    dense: float
+    lexical: float
+    numbers_ok: bool
+    best: int  # passage (0-based into hits) holding the best-matching sentence
+    quote: str  # that passage sentence
+    cross: bool  # sentence and best passage sentence are in different languages
+
+
+@dataclass
+class _Passage:
+    hit: Hit
+    sentences: list[str]
+    vecs: np.ndarray
+    langs: np.ndarray
+    tokens: set[str]
+    numbers: set[str]
+
+
+class SupportScorer:
+    """Scores answer sentences against the retrieved passages with the index's own vectors."""
+
+    def __init__(self, retriever: Retriever, hits: Sequence[Hit], question: str = ""):
+        self.retriever = retriever
+        self.question_numbers = numbers_in(question)
+        idx = retriever.index
+        self.passages: list[_Passage] = []
+        for h in hits:
+            at = chunk_position(idx, h.chunk.chunk_id)
+            rows = idx.chunk_sentences[at] if at is not None else range(0)
+            sents, keep = [], []
+            for k, si in enumerate(rows):
+                _, a, b = (int(x) for x in idx.sent_rows[si])
+                if not is_instruction(h.chunk.text[a:b]):
+                    sents.append(h.chunk.text[a:b])
+                    keep.append(si)
+            if keep:
+                vecs = np.asarray(idx.sent_vecs[keep])
+                langs = np.asarray(idx.sent_lang[keep])
+            elif not rows:  # a passage without sentence rows: embed it whole
+                text = redact_instructions(h.chunk.text)
+                sents = [text]
+                vecs = np.asarray(retriever.embedder.embed_passages([text]))
+                langs = np.asarray([_lang_id(detect_lang(text))])
+            else:  # every sentence was an instruction: nothing here is evidence
+                vecs, langs = np.zeros((0, idx.sent_vecs.shape[1]), np.float32), np.zeros(0, int)
+            body = " ".join(sents)
+            self.passages.append(_Passage(h, sents, vecs, langs, set(tokenize(body)), numbers_in(body)))
+
+    def embed(self, sentences: Sequence[str]) -> list[np.ndarray]:
+        """Each sentence's query vector aligned into every language's region (as retrieval does)."""
+        if not sentences:
+            return []
+        idx = self.retriever.index
+        vecs = self.retriever.embedder.embed_queries([claim_text(s) or s for s in sentences])
+        strength = self.retriever.settings.align_strength
+        return [align(v, detect_lang(s), idx.lang_means, strength) for v, s in zip(vecs, sentences)]
+
+    def _groups(self, sentence: str, passage_tokens: set[str], passage_langs: set[str]) -> list[tuple[tuple[str, ...], float]]:
+        """The sentence's checkable terms as (alternatives, IDF weight) groups: its own tokens when the
+        passages share its language; across languages, numbers and Latin words the passages use, and
+        for an English sentence the dictionary translations of its words."""
+        toks = tokenize(sentence)
+        lang = detect_lang(sentence)
+        if lang in passage_langs:
+            groups = {(t,) for t in toks}
+        else:
+            groups = {(t,) for t in toks if t in passage_tokens or any(ch.isdigit() for ch in t)}
+            if lang == "en" and self.retriever.index.glossary:
+                groups |= {tuple(alts) for _, alts in translate(sentence.lower(), self.retriever.index.glossary)}
+        return [(g, max(idf(self.retriever, t) for t in g)) for g in groups]
+
+    def score(self, sentence: str, vecs: np.ndarray, passages: Sequence[int]) -> Scored:
+        """Support of one sentence by the union of ``passages`` (0-based): the best sentence cosine
+        plus LEXICAL_WEIGHT x the IDF share of its terms found; its numbers must all be in them."""
+        claim = claim_text(sentence)
+        best, best_sim, quote, cross = -1, -1.0, "", False
+        tokens: set[str] = set()
+        numbers: set[str] = set()
+        langs: set[str] = set()
+        for p in passages:
+            ps = self.passages[p]
+            tokens |= ps.tokens
+            numbers |= ps.numbers
+            langs |= {LANGS[int(x)] for x in ps.langs}
+            if len(ps.sentences) and len(ps.vecs):
+                sims = np.einsum("ij,ij->i", ps.vecs, vecs[ps.langs])
+                j = int(np.argmax(sims))
+                if sims[j] > best_sim:
+                    best, best_sim, quote = p, float(sims[j]), ps.sentences[j]
+                    cross = detect_lang(claim) != detect_lang(quote)
+        groups = self._groups(claim, tokens, langs)
+        total = sum(w for _, w in groups)
+        lexical = sum(w for alts, w in groups if any(a in tokens for a in alts)) / total if total else 0.0
+        numbers_ok = numbers_in(claim) <= numbers | self.question_numbers
+        dense = max(best_sim, 0.0)
+        return Scored(dense + LEXICAL_WEIGHT * lexical, dense, lexical, numbers_ok, best, quote, cross)
+
+
+def chunk_position(index, chunk_id: str) -> int | None:
+    """Position of a passage in the index (None if it is not there)."""
+    find = getattr(index, "position", None)
+    if find is not None:
+        try:
+            return find(chunk_id)
+        except KeyError:
+            return None
+    return next((i for i, c in enumerate(index.chunks) if c.chunk_id == chunk_id), None)
+
+
+def _lang_id(lang: str) -> int:
+    return LANGS.index(lang) if lang in LANGS else 0
+
+
+# --- the verdict --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Support needed per language pair, what to do with unsupported sentences, and when to give up."""
+
+    same: float
+    cross: float
+    min_supported: float = 0.5  # share of claim sentences that must be supported, else fall back
+    unsupported: str = "remove"  # or "mark"
+
+    def passes(self, s: Scored) -> bool:
+        """Whether a scored sentence counts as supported."""
+        return s.numbers_ok and s.best >= 0 and s.score >= (self.cross if s.cross else self.same)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The checked answer, or why the extractive answer must stand in for it."""
+
+    answer: str
+    citations: tuple[Citation, ...]
+    support: tuple[Support, ...]
+    abstained: bool = False
+    fallback: str = ""  # why the written answer cannot be used ('' when it can)
+    dropped: tuple[int, ...] = ()  # citation numbers that pointed at no passage
+    repointed: int = 0  # sentences whose citation was moved to the passage that supports them
+    removed: tuple[str, ...] = ()  # unsupported sentences taken out
+    claims: int = 0
+    details: tuple[Scored, ...] = field(default=(), repr=False)
+
+
+UNSUPPORTED_MARK = {"zh": "（未经资料证实）", "en": " (not supported by the sources)"}
+
+
+def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: Thresholds, question: str = "") -> Verification:
+    """Repair the citations of a written answer, score each sentence against its passages, keep (or
+    mark) what they support, renumber the citations; ``fallback`` says when too little survives."""
+    text, dropped = repair_citations(raw, len(hits))
+    pieces = cited_sentences(text)
+    if len(pieces) > 1 and not pieces[-1].cites and not _TERMINAL.search(pieces[-1].text):
+        pieces = pieces[:-1]  # cut off mid-sentence (the token limit): debris, not a claim
+    pieces = [p for p in pieces if _WORDISH.search(claim_text(p.text))]  # "[…][2]", stray marks: no words
+    if not "".join(p.text for p in pieces).strip():
+        return Verification("", (), (), fallback="the model returned no answer", dropped=tuple(dropped))
+    refusals = [p for p in pieces if is_refusal(p.text)]
+    claims = [p for p in pieces if not is_refusal(p.text) and not is_connector(p.text, p.cites)]
+    if refusals and not claims:
+        return Verification(abstention(lang), (), (), abstained=True, dropped=tuple(dropped))
+    if not claims:
+        return Verification("", (), (), fallback="the answer has no sentence to check", dropped=tuple(dropped))
+    scorer = SupportScorer(retriever, hits, question)
+    vecs = scorer.embed([p.text for p in claims])
+    claim_ids = {id(p) for p in claims}
+    kept: dict[int, tuple[Piece, Scored, bool]] = {}  # id of the original piece -> (repaired piece, score, ok)
+    removed, repointed, details = [], 0, []
+    for p, v in zip(claims, vecs):
+        cited = [n - 1 for n in p.cites]
+        s = scorer.score(p.text, v, cited) if cited else None
+        q = p
+        if s is None or not th.passes(s):
+            # cited the wrong passage (or none): another passage may support it
+            others = [scorer.score(p.text, v, [i]) for i in range(len(hits)) if i not in cited]
+            alt = max((o for o in others if th.passes(o)), key=lambda o: o.score, default=None)
+            if alt is not None:
+                q, s = Piece(p.text, (alt.best + 1,), p.sep), alt
+                repointed += 1
+        if s is None:  # uncited and supported nowhere: its best passage, for the record
+            s = max((scorer.score(p.text, v, [i]) for i in range(len(hits))), key=lambda o: o.score)
+            q = Piece(p.text, (s.best + 1,) if th.unsupported == "mark" and s.best >= 0 else (), p.sep)
+        details.append(s)
+        ok = th.passes(s)
+        if ok or th.unsupported == "mark":
+            kept[id(p)] = (q, s, ok)
+        else:
+            removed.append(p.text)
+    n_ok = sum(ok for _, _, ok in kept.values())
+    if n_ok == 0 or n_ok < th.min_supported * len(claims):
+        return Verification("", (), (), fallback=f"{n_ok} of {len(claims)} sentences are supported by their passages",
+                            dropped=tuple(dropped), repointed=repointed, removed=tuple(removed), claims=len(claims),
+                            details=tuple(details))
+    # renumber the cited passages 1..m in order of first citation
+    order: dict[int, int] = {}
+    for q, _, _ in kept.values():
+        for n in q.cites:
+            order.setdefault(n, len(order) + 1)
+    best_quote: dict[int, tuple[float, str]] = {}
+    answer_pieces: list[Piece] = []
+    support: list[Support] = []
+    connectors: set[int] = set()
+    for p in pieces:
+        if id(p) not in claim_ids:
+            if not is_refusal(p.text):  # a connector ("主要包括：") stays where it was
+                answer_pieces.append(p)
+                connectors.add(id(p))
+            continue
+        if id(p) not in kept:
+            continue
+        q, s, ok = kept[id(p)]
+        new = tuple(order[n] for n in q.cites)
+        if ok and s.best + 1 in q.cites and s.score > best_quote.get(s.best + 1, (-1.0, ""))[0]:
+            best_quote[s.best + 1] = (s.score, s.quote)
+        answer_pieces.append(Piece(q.text if ok else _mark(q.text, lang), new, q.sep))
+        support.append(Support(q.text, new, round(s.score, 4), ok))
+    while answer_pieces and id(answer_pieces[-1]) in connectors:
+        answer_pieces.pop()  # a trailing connector introduces nothing
+    citations = []
+    for n, m in sorted(order.items(), key=lambda x: x[1]):
+        ch = hits[n - 1].chunk
+        score, quote = best_quote.get(n, (0.0, ""))
+        if not quote:  # cited only by marked (unsupported) sentences: show its first sentence
+            quote = scorer.passages[n - 1].sentences[0] if scorer.passages[n - 1].sentences else ch.text[:120]
+        citations.append(Citation(m, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, quote, round(score, 4)))
+    return Verification(join_pieces(answer_pieces, lang), tuple(citations), tuple(support), dropped=tuple(dropped),
+                        repointed=repointed, removed=tuple(removed), claims=len(claims), details=tuple(details))
+
+
+def _mark(text: str, lang: str) -> str:
+    return text + UNSUPPORTED_MARK.get(lang, UNSUPPORTED_MARK["en"])
+
+
+def quoted_support(g: Generated) -> tuple[Support, ...]:
+    """Support entries for an extractive answer: every sentence is a verbatim quote (score 1.0)."""
+    if g.abstained:
+        return ()
+    return tuple(Support(p.text, p.cites, 1.0, True) for p in cited_sentences(g.answer) if p.text.strip())
