@@ -35,7 +35,7 @@ from rag.bm25 import Terms, build_bm25
 from rag.chunking import chunk_document, chunk_sentences
 from rag.cleaning import clean_document
 from rag.dense import (
-    STALE_REBUILD, FaissAnn, FlatDense, MilvusDense, MilvusStore, add_faiss, build_faiss, choose_kind,
+    HNSW_MAX, STALE_REBUILD, FaissAnn, FlatDense, MilvusDense, MilvusStore, add_faiss, build_faiss, choose_kind,
     collection_name,
 )
 from rag.embedding import LANGS, Embedder, VectorCache, anchors_digest, embedder_id, language_means, make_embedder
@@ -558,8 +558,9 @@ def _write_dense(tmp: Path, vectors: np.ndarray, chunk_lang: np.ndarray, parts: 
     """Vector ids and the dense index: kept and extended when the kind is unchanged, else rebuilt."""
     n, dim = vectors.shape
     backend = settings.backend
-    budget = settings.dense_memory_mb if backend == "faiss" else float("inf")
-    kind = choose_kind(n, dim, settings.dense_index, budget)
+    # a Milvus server holds its HNSW graph in its own memory, and Milvus IVF_PQ has no exact re-ranking
+    budget, hnsw_max = (settings.dense_memory_mb, HNSW_MAX) if backend == "faiss" else (float("inf"), float("inf"))
+    kind = choose_kind(n, dim, settings.dense_index, budget, hnsw_max)
     od = old.params["dense"] if old else {}
     # FAISS flat has no index file to extend; a Milvus collection of any kind is extended in place
     same = bool(old) and od.get("backend") == backend and od.get("kind") == kind and (kind != "flat" or backend == "milvus")

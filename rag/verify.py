@@ -354,6 +354,7 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
     pieces = [p for p in pieces if _WORDISH.search(claim_text(p.text))]  # "[…][2]", stray marks: no words
     if not "".join(p.text for p in pieces).strip():
         return Verification("", (), (), fallback="the model returned no answer", dropped=tuple(dropped))
+    pieces, repeated = _without_repeats(pieces)
     refusals = [p for p in pieces if is_refusal(p.text)]
     claims = [p for p in pieces if not is_refusal(p.text) and not is_connector(p.text, p.cites)]
     if refusals and not claims:
@@ -364,7 +365,7 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
     vecs = scorer.embed([p.text for p in claims])
     claim_ids = {id(p) for p in claims}
     kept: dict[int, tuple[Piece, Scored, bool]] = {}  # id of the original piece -> (repaired piece, score, ok)
-    removed, repointed, details = [], 0, []
+    removed, repointed, details = list(repeated), 0, []
     for p, v in zip(claims, vecs):
         cited = [n - 1 for n in p.cites]
         s = scorer.score(p.text, v, cited) if cited else None
@@ -424,6 +425,21 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
         citations.append(Citation(m, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, quote, round(score, 4)))
     return Verification(join_pieces(answer_pieces, lang), tuple(citations), tuple(support), dropped=tuple(dropped),
                         repointed=repointed, removed=tuple(removed), claims=len(claims), details=tuple(details))
+
+
+def _without_repeats(pieces: list[Piece]) -> tuple[list[Piece], list[str]]:
+    """Drop sentences that repeat an earlier one: a small model caught in a loop repeats a supported
+    sentence (or a section title) many times, and each copy would pass the support check."""
+    seen: set[str] = set()
+    out, repeated = [], []
+    for p in pieces:
+        key = re.sub(r"\s+", "", claim_text(p.text))
+        if key and key in seen:
+            repeated.append(p.text)
+            continue
+        seen.add(key)
+        out.append(p)
+    return out, repeated
 
 
 def _mark(text: str, lang: str) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.bm25 import Terms, build_bm25, top_bm25, top_structured
-from rag.dense import FLAT_MAX, FaissAnn, FlatDense, build_faiss, choose_kind, hnsw_bytes, vid_table
+from rag.dense import FLAT_MAX, HNSW_MAX, FaissAnn, FlatDense, build_faiss, choose_kind, hnsw_bytes, vid_table
 from rag.index import build_index, centroid, load_index, passage_text
 from rag.pipeline import Assistant
 from rag.settings import load_settings
@@ -41,8 +41,10 @@ def _recall(found: np.ndarray, exact: np.ndarray) -> float:
 def test_auto_rule_by_size_and_memory():
     assert choose_kind(FLAT_MAX, 384, "auto", 3072) == "flat"
     assert choose_kind(FLAT_MAX + 1, 384, "auto", 3072) == "hnsw"
-    assert choose_kind(1_000_000, 384, "auto", 3072) == "hnsw"  # ~1.8 GiB
-    assert choose_kind(1_000_000, 384, "auto", 1024) == "ivfpq"
+    assert choose_kind(HNSW_MAX, 384, "auto", 3072) == "hnsw"
+    assert choose_kind(HNSW_MAX, 384, "auto", 100) == "ivfpq"  # over the memory budget
+    assert choose_kind(1_000_000, 384, "auto", 3072) == "ivfpq"  # HNSW's recall fell to 0.72 there
+    assert choose_kind(1_000_000, 384, "auto", 3072, hnsw_max=float("inf")) == "hnsw"  # Milvus
     assert choose_kind(10, 384, "ivfpq", 3072) == "ivfpq"  # an explicit choice wins
     assert 1.6 * 2**30 < hnsw_bytes(1_000_000, 384) < 1.8 * 2**30
 

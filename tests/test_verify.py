@@ -104,6 +104,16 @@ def test_wrong_citation_is_repointed_and_invented_number_removed(assistant, cabl
     assert all(s.supported for s in v.support) and [s.citations for s in v.support] == [(1,), (2,)]
 
 
+def test_a_sentence_repeated_in_a_loop_is_kept_once(assistant, cable):
+    q, hits, n = cable
+    once = f"Repair ships needed about two weeks to restore full capacity [{n['repair']}]. "
+    v = verify(once * 6 + f"Most cable faults are caused by fishing and ship anchors [{n['faults']}].", "en", hits,
+               assistant.retriever, TH, q)
+    assert v.answer == ("Repair ships needed about two weeks to restore full capacity.[1] "
+                        "Most cable faults are caused by fishing and ship anchors.[2]")
+    assert v.claims == 2 and len(v.support) == 2 and len(v.removed) == 5
+
+
 def test_uncited_sentence_gets_the_passage_that_supports_it(assistant, cable):
     q, hits, _ = cable
     v = verify("Most cable faults are caused by fishing and ship anchors.", "en", hits, assistant.retriever, TH, q)
