@@ -703,7 +703,7 @@ class ChunkStore(Sequence):
         chunk = self._decoded.get(i)
         if chunk is None:
             if len(self._decoded) >= CHUNK_CACHE_SIZE:
-                self._decoded.pop(next(iter(self._decoded)))  # oldest first
+                self._decoded.clear()  # one atomic call: app threads may read concurrently
             chunk = self._decoded[i] = Chunk(**json.loads(self._mm[int(self.offsets[i]) : int(self.offsets[i + 1])]))
         return chunk
 

@@ -43,6 +43,20 @@ def test_index_directory_describes_itself(fixture_settings):
     assert idx.docs["zh_paper.txt"].title == "数字丝绸之路与东南亚数据治理合作"
 
 
+def test_passages_read_on_demand_match_the_file_and_the_cache_stays_bounded(fixture_settings, monkeypatch):
+    import rag.index
+
+    monkeypatch.setattr(rag.index, "CHUNK_CACHE_SIZE", 2)
+    store = load_index(fixture_settings).chunks
+    lines = (fixture_settings.index_path / "chunks.jsonl").read_text("utf-8").splitlines()
+    assert len(store) == len(lines) > 4
+    for _ in range(2):  # the second pass is served partly from the cache
+        for i, line in enumerate(lines):
+            assert store[i].chunk_id == json.loads(line)["chunk_id"]
+            assert len(store._decoded) <= 2
+    assert store[-1] == store[len(lines) - 1] and store[0:2] == [store[0], store[1]]
+
+
 def test_unchanged_corpus_embeds_nothing(tmp_path, fixture_corpus):
     s = _settings(tmp_path)
     first = build_index([fixture_corpus], s)
