@@ -39,8 +39,8 @@ from rag.dense import (
     collection_name,
 )
 from rag.embedding import LANGS, Embedder, VectorCache, anchors_digest, embedder_id, language_means, make_embedder
-from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, InvalidInputError, NoDocumentsError
-from rag.loading import Skipped, _Skip, discover, read_source
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, InvalidInputError
+from rag.loading import Skipped, _Skip, discover, read_source, require_documents
 from rag.records import Chunk, Document
 from rag.settings import Settings
 from rag.text import detect_lang, tokenize
@@ -159,6 +159,21 @@ def _locked(target: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool = False) -> Iterator["_Stored | None"]:
+    """Hold the index lock with leftovers of a killed build cleaned up, and yield the current index
+    to copy from (None when ``reuse`` is off or it cannot be reused), closed afterwards."""
+    with _locked(target):
+        _recover(target)
+        _clear_stale_tmp(target)
+        old = _Stored.open(target, settings, strict) if reuse else None
+        try:
+            yield old
+        finally:
+            if old is not None:
+                old.close()
+
+
 def _recover(target: Path) -> None:
     """Finish or undo a swap that was interrupted between its two renames."""
     old = target.parent / f".{target.name}.old"
@@ -203,11 +218,7 @@ def _scan(paths: list[str | Path], known: dict[str, str]) -> tuple[list[tuple[st
             out.append((doc_id, str(path.resolve()), read_source(path, doc_id)))
         except _Skip as why:
             skipped.append(Skipped(str(path), str(why)))
-    if not out:
-        detail = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3]) or "no files"
-        raise NoDocumentsError(
-            f"nothing to index in {', '.join(map(str, paths))} ({detail}); give a folder of .txt, .md or .pdf files"
-        )
+    require_documents(paths, out, skipped)
     return out, skipped
 
 
@@ -228,15 +239,8 @@ def build_index(
     t0 = time.perf_counter()
     target = settings.index_path
     report = BuildReport(path=target)
-    with _locked(target):
-        _recover(target)
-        _clear_stale_tmp(target)
-        old = None if force else _Stored.open(target, settings)
-        try:
-            _build(paths, settings, old, embedder, report, progress)
-        finally:
-            if old is not None:
-                old.close()
+    with _updating(target, settings, reuse=not force) as old:
+        _build(paths, settings, old, embedder, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -295,9 +299,7 @@ def write_index(parts: list[Part], settings: Settings, embedder: Precomputed, pr
     target = settings.index_path
     report = BuildReport(path=target, documents=len(parts), added=[p.info.doc_id for p in parts])
     report.chunks = sum(p.n_chunks for p in parts)
-    with _locked(target):
-        _recover(target)
-        _clear_stale_tmp(target)
+    with _updating(target, settings, reuse=False):
         _assemble(target, parts, None, settings, embedder, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
@@ -308,14 +310,8 @@ def remove_documents(doc_ids: Sequence[str], settings: Settings, progress: Progr
     t0 = time.perf_counter()
     target = settings.index_path
     report = BuildReport(path=target)
-    with _locked(target):
-        _recover(target)
-        _clear_stale_tmp(target)
-        old = _Stored.open(target, settings, strict=True)
-        try:
-            _remove(doc_ids, old, settings, report, progress)
-        finally:
-            old.close()
+    with _updating(target, settings, strict=True) as old:
+        _remove(doc_ids, old, settings, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -136,9 +136,14 @@ def load_sources(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skippe
             sources.append(read_source(path, doc_id))
         except _Skip as why:
             skipped.append(Skipped(str(path), str(why)))
-    if not sources:
+    require_documents(paths, sources, skipped)
+    return sources, skipped
+
+
+def require_documents(paths: list[str | Path], found: list, skipped: list[Skipped]) -> None:
+    """Raise NoDocumentsError, naming the first skip reasons, when nothing readable was found."""
+    if not found:
         detail = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3]) or "no files"
         raise NoDocumentsError(
             f"nothing to index in {', '.join(map(str, paths))} ({detail}); give a folder of .txt, .md or .pdf files"
         )
-    return sources, skipped
