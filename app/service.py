@@ -17,7 +17,7 @@ from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
 from rag.index import DocInfo, build_index
 from rag.loading import read_source
-from rag.pipeline import Assistant, check_question
+from rag.pipeline import Assistant, check_question, clean_question
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -25,12 +25,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".pdf")
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
-
-
-def clean_question(text: object) -> str:
-    """The question without control, format or surrogate characters (keeps newlines and tabs)."""
-    s = text if isinstance(text, str) else ("" if text is None else str(text))
-    return "".join(ch for ch in s if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")).strip()
 
 
 @dataclass(frozen=True)
@@ -54,6 +48,7 @@ class UploadReport:
 
     added: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. much of a document left out by cleaning
     error: str = ""
     seconds: float = 0.0
 
@@ -66,6 +61,7 @@ class UploadReport:
             lines.append(f"**Added and searchable** ({self.seconds:.1f} s): " + ", ".join(f"`{d}`" for d in self.added))
         for name, reason in self.skipped:
             lines.append(f"- skipped `{name}`: {reason}")
+        lines += [f"- note: {n}" for n in self.notes]
         return "\n".join(lines) or "Nothing to add."
 
 
@@ -127,7 +123,7 @@ class AppService:
     # --- questions ------------------------------------------------------------------------------
 
     def _question(self, question: object) -> str:
-        return check_question(clean_question(question), self.settings.max_question_chars)
+        return check_question(question, self.settings.max_question_chars)
 
     def stream(
         self, question: str, history: Sequence[Exchange] = (), k: int | None = None, docs: Iterable[str] | None = None
@@ -227,6 +223,7 @@ class AppService:
 
         tick(0.05, "reading documents")
         built = build_index([*others, folder], build_settings, progress=on_progress, embedder=current.retriever.embedder)
+        report.notes = list(built.notes)
         originals = {str(dest.resolve()): orig for dest, orig in saved}
         for s in built.skipped:
             p = Path(s.path)

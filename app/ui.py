@@ -22,6 +22,7 @@ from app.render import (  # noqa: E402
     sources_html,
 )
 from app.service import AppService, Exchange, clean_question  # noqa: E402
+from rag.pipeline import check_k  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -112,7 +113,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         yield chat_messages(exchanges, (q, "")), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
         text, ex = "", None
         try:
-            for item in service.stream(q, exchanges, int(k or 0) or None, docs or None):
+            for item in service.stream(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
                 if isinstance(item, Exchange):
                     ex = item
                 else:
@@ -138,7 +139,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     def ask(question: str, k: int = 0, docs: list[str] | None = None) -> dict:
         """One stand-alone question; returns the same JSON record as `rag ask --json`."""
         try:
-            return service.ask_record(question, int(k or 0) or None, docs or None)
+            return service.ask_record(question, None if k in (None, 0, "") else check_k(k), docs or None)
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:

@@ -4,6 +4,7 @@ killed half-way and started again answers only what is missing."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import hashlib
@@ -244,8 +245,12 @@ class Journal:
     def __init__(self, path: Path, by_doc: bool):
         self.path = path
         self.repaired = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise BatchOutputError(f"cannot write {path} ({exc.strerror}); give --out a file in a folder you can "
+                                   "write to") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -374,9 +379,26 @@ def check_output(out: Path, questions_path: Path | None = None) -> Path:
     return out
 
 
+def check_writable(out: Path) -> None:
+    """One clear error now, before any question is asked, if OUT or its journal cannot be written:
+    a folder that cannot be made (a path under a file), a read-only place, an immutable file."""
+    for target in dict.fromkeys([out, journal_path(out)]):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            probe = target.with_name(f".{target.name}.probe-{os.getpid()}")
+            probe.write_bytes(b"")  # the output is written beside itself, then renamed over it
+            probe.unlink()
+            if target.exists():
+                os.close(os.open(target, os.O_WRONLY | os.O_APPEND))  # opened, not changed
+        except OSError as exc:
+            raise BatchOutputError(f"cannot write {target} ({exc.strerror or type(exc).__name__}); "
+                                   "give --out a file in a folder you can write to") from None
+
+
 def validate(questions: Questions, out: Path, workers: int) -> Path:
     """Refuse a run that cannot work before any model is loaded; returns the checked output path."""
     out = check_output(out, questions.path)
+    check_writable(out)
     if not questions.items:
         raise InvalidInputError(f"no usable questions in {questions.path}; put one question per line (or row)")
     if workers < 1:
@@ -510,6 +532,24 @@ def _out_columns(questions: Questions) -> list[str]:
     return [c if c not in ("answer", "citations", "abstained") else f"input_{c}" for c in questions.columns]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value):
+    """A spreadsheet cell that cannot run as a formula (OWASP, CSV injection): text whose first
+    character, or first after leading spaces, is = + - @ tab or carriage return gets a leading
+    apostrophe; other values pass unchanged."""
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(" \t\r\n").startswith(_FORMULA_START)):
+        return "'" + value
+    return value
+
+
+def spreadsheet(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> tuple[list[str], list[list]]:
+    """``table`` with every header and cell neutralised against formula injection (for .csv and .xlsx)."""
+    header, rows = table(questions, records, docinfo, by_doc)
+    return [neutralize(h) for h in header], [[neutralize(v) for v in r] for r in rows]
+
+
 def table(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> tuple[list[str], list[list]]:
     """Header and rows for .csv/.xlsx: input columns, then answer, citations, abstained (or a question x paper matrix)."""
     cols = _out_columns(questions)
@@ -535,13 +575,25 @@ def table(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool
 
 
 def render(out: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> None:
-    """(Re)write OUT from the journal's records, atomically (temp file, then rename)."""
-    suffix = out.suffix.lower()
+    """(Re)write OUT from the journal's records, atomically (temp file, then rename); a failure to
+    write is one error that says where the answers are kept."""
     tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        _render(out, tmp, questions, records, docinfo, by_doc)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise BatchOutputError(f"cannot write {out} ({exc.strerror or type(exc).__name__}); the answers are kept in "
+                               f"{journal_path(out)}; make {out.name} writable and rerun the same command (nothing is "
+                               "asked again)") from None
+
+
+def _render(out: Path, tmp: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> None:
+    suffix = out.suffix.lower()
     if suffix == ".md":
         tmp.write_text(markdown(questions, records, docinfo, by_doc), encoding="utf-8")
     elif suffix == ".csv":
-        header, rows = table(questions, records, docinfo, by_doc)
+        header, rows = spreadsheet(questions, records, docinfo, by_doc)
         with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:  # the BOM makes Excel read UTF-8
             w = csv.writer(fh)
             w.writerow(header)
@@ -559,7 +611,7 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
     def put(ws, rows: list[list], widths: list[int]) -> None:
         for r in rows:
             ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in r])
-        for row in ws.iter_rows(min_row=2):
+        for row in ws.iter_rows(min_row=1):
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text starting with '=' stays text, never a formula
@@ -570,7 +622,7 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
         for i, w in enumerate(widths):
             ws.column_dimensions[ws.cell(1, i + 1).column_letter].width = w
 
-    header, rows = table(questions, records, docinfo, by_doc)
+    header, rows = spreadsheet(questions, records, docinfo, by_doc)
     wb = Workbook()
     ws = wb.active
     ws.title = "by paper" if by_doc else "answers"
@@ -578,7 +630,8 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
               for h in header]
     put(ws, [header] + rows, widths)
     refs = wb.create_sheet("references")
-    refs_rows = [[f"R{n}", d, t, a] for n, d, t, a in references(questions, records, docinfo, by_doc)]
+    refs_rows = [[f"R{n}", neutralize(d), neutralize(t), neutralize(a)]
+                 for n, d, t, a in references(questions, records, docinfo, by_doc)]
     put(refs, [["ref", "doc", "title", "authors"]] + refs_rows, [6, 30, 60, 30])
     wb.save(path)
 

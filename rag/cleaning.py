@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.loading import SourceFile
 from rag.records import Document, Footnote
-from rag.text import is_cjk
+from rag.text import is_cjk, strip_invisible
 
 # circled numbers survive NFKC only as plain digits, so they become private-use markers first
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
@@ -72,7 +72,9 @@ class _State:
 
 def normalize(raw: str) -> str:
     """NFKC (fullwidth digits, Latin, spaces) with footnote circles turned into markers first."""
-    raw = raw.replace("\ufeff", "")
+    # control and invisible format characters (terminal escapes, zero-width marks, soft hyphens) are
+    # never text a scholar reads or quotes
+    raw = strip_invisible(raw, keep="\n\t\f")
     raw = _CIRCLE_RE.sub(lambda m: f"{_MARK_OPEN}{_CIRCLED[m.group(1)]}{_MARK_CLOSE}", raw)
     text = unicodedata.normalize("NFKC", raw)
     return text.replace("\u2217", "*").replace("\t", " ")
@@ -339,6 +341,9 @@ def clean_document(src: SourceFile) -> Document:
     flush()
     body = "\n".join(st.body)
     sections = tuple((min(s, len(body)), h) for s, h in st.sections)
+    # what was left out as page furniture (page numbers, running headers, lines repeated 3+ times), so
+    # the build can say so when it is much of a document
+    dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture")
     return Document(
         doc_id=src.doc_id,
         path=src.path,
@@ -349,6 +354,8 @@ def clean_document(src: SourceFile) -> Document:
         footnotes=tuple(st.footnotes),
         sha256=src.sha256,
         front_matter=_front_matter(title, authors, front),
+        source_chars=sum(len(ln.text) for ln in lines),
+        dropped_chars=dropped,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -11,6 +12,7 @@ import typer
 
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
+from rag.text import strip_invisible
 
 app = typer.Typer(
     add_completion=False,
@@ -69,6 +71,8 @@ def index_cmd(
         report = build_index(paths, settings, force=force, progress=progress)
     for s in report.skipped:
         _warn(f"skipped {s.path}: {s.reason}")
+    for note in report.notes:
+        _warn(f"note: {note}")
     if as_json:
         _emit(report.to_dict())
         return
@@ -161,19 +165,21 @@ def ask_cmd(
 
 
 def render_answer(answer) -> str:
-    """Clean text for people: the answer, then each numbered source with its passage."""
+    """Clean text for people: the answer, then each numbered source with its passage. Text from the
+    documents is printed without control characters, so a passage cannot send escape sequences
+    to the terminal."""
     lines = [answer.answer, ""]
     if answer.abstained:
         lines.append("Closest passages (none answers the question):")
         for h in answer.retrieved[:3]:
             lines.append(f"  - {h.chunk.title} §{h.chunk.section or '-'} ({h.chunk.doc_id}): {h.chunk.text[:160]}")
-        return "\n".join(lines)
-    lines.append("Sources")
-    for c in answer.citations:
-        lines.append(f"[{c.n}] {c.title} — §{c.section or '-'} ({c.doc})")
-        lines.append(f"    quote: “{c.quote}”")
-        lines.append(f"    passage: {c.text}")
-    return "\n".join(lines)
+    else:
+        lines.append("Sources")
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {c.title} — §{c.section or '-'} ({c.doc})")
+            lines.append(f"    quote: “{c.quote}”")
+            lines.append(f"    passage: {c.text}")
+    return strip_invisible("\n".join(lines))
 
 
 @app.command("info")
@@ -185,7 +191,8 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     idx = load_index(settings, check_embedder=False)
     p = idx.params
     per_doc = [
-        {"doc": d.doc_id, "title": d.title, "authors": list(d.authors), "chunks": d.n_chunks, "footnotes": d.n_footnotes}
+        {"doc": d.doc_id, "title": d.title, "authors": list(d.authors), "chunks": d.n_chunks, "footnotes": d.n_footnotes,
+         "source_chars": d.n_source_chars, "dropped_chars": d.n_dropped_chars}
         for d in idx.docs.values()
     ]
     info = {
@@ -213,11 +220,26 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     typer.echo(f"documents:  {info['documents']}")
     for d in per_doc:
         by = f" — {', '.join(d['authors'])}" if d["authors"] else ""
-        typer.echo(f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes)")
+        dropped = (f"; {d['dropped_chars'] / d['source_chars']:.0%} of its text left out as page furniture"
+                   if d["source_chars"] and d["dropped_chars"] > 0.05 * d["source_chars"] else "")
+        typer.echo(strip_invisible(f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes{dropped})"))
     typer.echo(f"passages:   {info['chunks']} ({info['sentences']} sentences)")
     dn = info["dense"]
     typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({dn['milvus']}, collection {dn['collection']})" if "milvus" in dn else ""))
     typer.echo(f"size:       {_human_size(info['size_bytes'])}")
+
+
+@app.command("verify")
+def verify_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
+    """Check every file of an index against the checksums written when it was built (exit 1 if damaged)."""
+    from rag.index import verify_index
+
+    result = verify_index(_settings(index=index))
+    if as_json:
+        _emit(result)
+        return
+    typer.echo(f"{result['index']}: OK ({result['files']} files, {_human_size(result['bytes'])} checked in "
+               f"{result['seconds']:.2f} s)")
 
 
 @app.command("eval")
@@ -379,15 +401,36 @@ def app_cmd(
 
 
 def main() -> None:
-    """Console entry point: run the CLI, turning RagErrors into one line and exit code 1."""
+    """Console entry point: run the CLI; every failure becomes one ``error:`` line and exit code 1."""
+    from typer.exceptions import TyperException
+
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)  # the standalone mode would turn EOFError into a bare "Aborted."
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        _warn("interrupted")
+        sys.exit(130)
+    except TyperException as exc:  # usage errors: the parser's own message and exit code 2
+        if hasattr(exc, "show"):
+            exc.show()
+        sys.exit(getattr(exc, "exit_code", 2))
     except RagError as exc:
         _warn(f"error: {exc}")
         sys.exit(1)
     except KeyboardInterrupt:
         _warn("interrupted")
         sys.exit(130)
+    except OSError as exc:  # a file or folder the command was pointed at cannot be used
+        where = f" ({exc.filename})" if exc.filename else ""
+        _warn(f"error: {exc.strerror or exc}{where}; check the path, free disk space and permissions")
+        sys.exit(1)
+    except Exception as exc:  # a bug: still one line for the user, the traceback on request
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        detail = " ".join(str(exc).split())[:200]
+        _warn(f"error: unexpected {type(exc).__name__}: {detail} (a bug in rag; rerun with RAG_DEBUG=1 "
+              "for the traceback and report it)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

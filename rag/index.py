@@ -38,15 +38,19 @@ from rag.dense import (
     HNSW_MAX, STALE_REBUILD, FaissAnn, FlatDense, MilvusDense, MilvusStore, add_faiss, build_faiss, choose_kind,
     collection_name,
 )
-from rag.embedding import LANGS, Embedder, VectorCache, anchors_digest, embedder_id, language_means, make_embedder
+from rag.embedding import (
+    LANGS, Embedder, VectorCache, anchors_digest, embedder_id, language_means, make_embedder, same_embedder,
+)
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, InvalidInputError
+from rag.integrity import MARKER, damaged, is_ours, manifest, params_intact, seal, write_marker
+from rag.integrity import verify as verify_files
 from rag.loading import Skipped, _Skip, discover, read_source, require_documents
 from rag.records import Chunk, Document
 from rag.settings import Settings
 from rag.text import detect_lang, tokenize
 from rag.translation import build_glossary, save_glossary
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: integrity manifest and marker
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -62,6 +66,8 @@ class DocInfo:
     n_chars: int
     n_chunks: int
     n_footnotes: int
+    n_source_chars: int = 0  # characters of the source before cleaning
+    n_dropped_chars: int = 0  # left out as page furniture (page numbers, running headers, repeated lines)
 
 
 @dataclass
@@ -83,6 +89,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)  # documents no longer in the sources (or removed)
     reused: int = 0  # documents carried over unchanged (nothing recomputed)
     dense: str = ""  # dense index kind, e.g. "faiss:flat"
+    notes: list[str] = field(default_factory=list)  # what the user should know (damage found, text dropped)
 
     def to_dict(self) -> dict:
         """JSON form for ``--json``."""
@@ -90,6 +97,17 @@ class BuildReport:
         d["path"] = str(self.path)
         d["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
         return d
+
+
+DROPPED_NOTE_SHARE = 0.2  # a document losing more than this share of its text as page furniture is reported
+
+
+def dropped_note(doc_id: str, source_chars: int, dropped_chars: int) -> str:
+    """What to tell the user when cleaning left out much of a document ('' when it did not)."""
+    if not source_chars or dropped_chars <= DROPPED_NOTE_SHARE * source_chars:
+        return ""
+    return (f"{doc_id}: {dropped_chars / source_chars:.0%} of its text ({dropped_chars:,} of {source_chars:,} characters) "
+            "was left out as page furniture (page numbers, running headers, lines repeated 3 or more times)")
 
 
 def passage_text(chunk: Chunk, context: str) -> str:
@@ -136,7 +154,8 @@ def new_part(doc: Document, chunks: list[Chunk], chunk_vecs: np.ndarray, sent_ro
              sent_vecs: np.ndarray, tokens: list[list[str]], sent_texts: list[str] | None = None) -> Part:
     """A document processed now: its chunks with vectors, sentences and BM25 tokens."""
     texts = sent_texts if sent_texts is not None else [chunks[i].text[a:b] for i, a, b in sent_rows]
-    info = DocInfo(doc.doc_id, doc.path, doc.title, doc.authors, doc.sha256, len(doc.text), len(chunks), len(doc.footnotes))
+    info = DocInfo(doc.doc_id, doc.path, doc.title, doc.authors, doc.sha256, len(doc.text), len(chunks), len(doc.footnotes),
+                   doc.source_chars, doc.dropped_chars)
     return Part(
         info, chunks, chunk_vecs, np.asarray(sent_rows, dtype=np.int32).reshape(-1, 3), sent_vecs, tokens,
         np.array([LANGS.index(detect_lang(c.text)) for c in chunks], dtype=np.uint8),
@@ -149,24 +168,43 @@ def new_part(doc: Document, chunks: list[Chunk], chunk_vecs: np.ndarray, sent_ro
 
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
-    """One writer per index: an advisory lock next to the index directory."""
+    """One writer per index: an advisory lock on ``.NAME.lock`` next to the index directory.
+
+    The lock file is removed again when no index results (a first build that failed), so names
+    that were only tried leave nothing behind; a writer that waited checks it still holds the file
+    that is in place before going on.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as fh:
+    lock = target.parent / f".{target.name}.lock"
+    while True:
+        fh = open(lock, "a")
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            if os.fstat(fh.fileno()).st_ino == os.stat(lock).st_ino:
+                break  # the lock file in place is the one locked
+        except FileNotFoundError:
+            pass  # removed by the writer before us: lock the new one
+        fh.close()
+    try:
+        yield
+    finally:
+        if not target.exists():
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
 
 
 @contextlib.contextmanager
-def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool = False) -> Iterator["_Stored | None"]:
+def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool = False,
+              notes: list[str] | None = None) -> Iterator["_Stored | None"]:
     """Hold the index lock with leftovers of a killed build cleaned up, and yield the current index
     to copy from (None when ``reuse`` is off or it cannot be reused), closed afterwards."""
     with _locked(target):
         _recover(target)
         _clear_stale_tmp(target)
-        old = _Stored.open(target, settings, strict) if reuse else None
+        _refuse_foreign(target)
+        old = _Stored.open(target, settings, strict, notes) if reuse else None
         try:
             yield old
         finally:
@@ -174,19 +212,31 @@ def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool
                 old.close()
 
 
+def _refuse_foreign(target: Path) -> None:
+    """A build replaces its target directory: never one that is not a rag index (or empty)."""
+    if target.is_dir() and not is_ours(target) and any(target.iterdir()):
+        raise InvalidInputError(f"{target} is a folder that is not a rag index; give --index a new name or an "
+                                "empty folder (rag never replaces other folders)")
+    if target.exists() and not target.is_dir():
+        raise InvalidInputError(f"{target} is a file; give --index a new name or a folder path")
+
+
 def _recover(target: Path) -> None:
-    """Finish or undo a swap that was interrupted between its two renames."""
+    """Finish or undo a swap that was interrupted between its two renames (writers only, under the
+    lock, and only on directories that carry the index marker)."""
     old = target.parent / f".{target.name}.old"
-    if not target.exists() and old.exists():
+    if not old.is_dir() or not is_ours(old):
+        return
+    if not target.exists():
         os.rename(old, target)
-    elif old.exists():
+    elif is_ours(target):
         shutil.rmtree(old, ignore_errors=True)
 
 
 def _clear_stale_tmp(target: Path) -> None:
     for tmp in target.parent.glob(f".{target.name}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or not _alive(int(pid)):
+        if tmp.is_dir() and (tmp / MARKER).is_file() and (not pid.isdigit() or not _alive(int(pid))):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -200,10 +250,12 @@ def _alive(pid: int) -> bool:
     return pid != os.getpid()  # our own pid: a leftover of an earlier failed build here
 
 
-def _scan(paths: list[str | Path], known: dict[str, str]) -> tuple[list[tuple[str, str, object]], list[Skipped]]:
+def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[tuple[str, str, object]], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
-    indexed sha256 is not decoded again (its sha256 string stands in for the source)."""
-    files, skipped = discover(paths)
+    sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
+    the source). Files of ``ids_of`` keep their document ids, however the paths are given."""
+    known = {d.doc_id: d.sha256 for d in old_docs}
+    files, skipped = discover(paths, {d.path: d.doc_id for d in ids_of})
     out: list[tuple[str, str, object]] = []
     for path, doc_id in files:
         if doc_id in known:
@@ -239,15 +291,29 @@ def build_index(
     t0 = time.perf_counter()
     target = settings.index_path
     report = BuildReport(path=target)
-    with _updating(target, settings, reuse=not force) as old:
+    with _updating(target, settings, reuse=not force, notes=report.notes) as old:
         _build(paths, settings, old, embedder, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
 
 
+def read_docs(path: Path) -> list[DocInfo]:
+    """docs.json of the index at ``path`` (raises OSError, ValueError, TypeError or KeyError if unreadable)."""
+    return [DocInfo(**{**d, "authors": tuple(d["authors"])}) for d in json.loads((path / "docs.json").read_text("utf-8"))]
+
+
+def _previous_docs(target: Path) -> list[DocInfo]:
+    """The documents of the index at ``target`` as far as docs.json can be read (for their ids)."""
+    try:
+        return read_docs(target)
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
 def _build(paths, settings: Settings, old: "_Stored | None", embedder: Embedder | None, report: BuildReport,
            progress: Progress | None) -> None:
-    found, report.skipped = _scan(paths, {d.doc_id: d.sha256 for d in old.docs} if old else {})
+    # a forced rebuild re-embeds everything but still keeps every document's id
+    found, report.skipped = _scan(paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path))
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
         report.up_to_date = True
@@ -257,6 +323,7 @@ def _build(paths, settings: Settings, old: "_Stored | None", embedder: Embedder 
         return
     old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
     cleaned = {d.doc_id: d for d in (clean_document(src) for _, _, src in found if not isinstance(src, str))}
+    report.notes += [note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))]
     report.added = [d for d in cleaned if d not in old_ids]
     report.updated = [d for d in cleaned if d in old_ids]
     report.removed = sorted(set(old_ids) - {d for d, _, _ in found})
@@ -391,6 +458,7 @@ def _assemble(target: Path, parts: list[Part], old: "_Stored | None", settings: 
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    write_marker(tmp)  # first: a leftover of this build is provably ours to clean up
     try:
         after_swap = _fill(tmp, target, parts, old, settings, embedder, report, progress)
     except BaseException:
@@ -451,8 +519,9 @@ def _fill(tmp: Path, target: Path, parts: list[Part], old: "_Stored | None", set
     }
     if dense["backend"] == "milvus":
         params["milvus"] = dense.pop("milvus")
+    params["files"] = manifest(tmp)  # size + checksum of every file, checked when the index is opened
     # params.json last: a directory without it is never mistaken for a finished index
-    (tmp / "params.json").write_text(json.dumps(params, ensure_ascii=False, indent=1), "utf-8")
+    (tmp / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
     for f in tmp.rglob("*"):
         if f.is_file():
             with open(f, "rb") as fh:
@@ -656,6 +725,8 @@ def target_name(tmp: Path) -> str:
 def _swap(tmp: Path, target: Path) -> None:
     """Replace ``target`` by ``tmp``: a crash at any point leaves one complete index loadable."""
     old = target.parent / f".{target.name}.old"
+    if old.exists():  # not ours (``_recover`` clears our own): never overwrite or delete it
+        raise InvalidInputError(f"{old} is in the way of replacing the index; move it elsewhere and rerun")
     if target.exists():
         os.rename(target, old)
     os.rename(tmp, target)
@@ -755,7 +826,7 @@ class _Stored:
 
     def __init__(self, path: Path, params: dict):
         self.path, self.params = path, params
-        self.docs = [DocInfo(**{**d, "authors": tuple(d["authors"])}) for d in json.loads((path / "docs.json").read_text("utf-8"))]
+        self.docs = read_docs(path)
         self.offsets = np.load(path / "chunks.offsets.npy")
         self.store = ChunkStore(path / "chunks.jsonl", self.offsets)
         self.vectors = np.load(path / "chunk_vectors.npy", mmap_mode="r")
@@ -774,27 +845,40 @@ class _Stored:
         self._ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.docs))]
 
     @classmethod
-    def open(cls, path: Path, settings: Settings, strict: bool = False) -> "_Stored | None":
-        """The current index if an incremental build can reuse it (same format, embedder, chunking)."""
+    def open(cls, path: Path, settings: Settings, strict: bool = False, notes: list[str] | None = None) -> "_Stored | None":
+        """The current index if an incremental build can reuse it (same format, embedder, chunking,
+        every file as written); ``strict`` raises instead of returning None. Damage is noted: the
+        build then starts from scratch rather than copying damaged data."""
         try:
             params = _read_params(path)
-        except (IndexNotFoundError, IndexCorruptError):
+            if params.get("format_version") == FORMAT_VERSION:
+                verify_files(path, params)
+        except IndexNotFoundError:
             if strict:
                 raise
             return None
+        except IndexCorruptError as exc:
+            if strict:
+                raise
+            if notes is not None:
+                notes.append(f"{exc}: rebuilt from scratch")
+            return None
         ok = params.get("format_version") == FORMAT_VERSION and (
-            strict or (params.get("embedder", {}).get("id") == embedder_id(settings.embedder)
+            strict or (same_embedder(params.get("embedder", {}).get("id", ""), settings.embedder)
                        and params.get("chunking") == chunking_params(settings)))
         if not ok:
             if strict:
                 raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
-                                        f"{FORMAT_VERSION}; rebuild it with: rag index PATH --index {path.name}")
+                                        f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
             return None
         try:
             return cls(path, params)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            err = damaged(path, f"a file cannot be read ({type(exc).__name__})")
             if strict:
-                raise IndexCorruptError(f"index at {path} is damaged ({type(exc).__name__}); rebuild it with: rag index PATH") from None
+                raise err from None
+            if notes is not None:
+                notes.append(f"{err}: rebuilt from scratch")
             return None
 
     def doc_range(self, i: int) -> tuple[int, int]:
@@ -811,13 +895,72 @@ class _Stored:
 
 
 def _read_params(path: Path) -> dict:
+    """params.json of the index at ``path``: IndexNotFoundError when there is no index, IndexCorruptError
+    when it is unreadable or fails its own checksum."""
     f = path / "params.json"
-    if not path.exists():
+    if not path.is_dir():
         raise IndexNotFoundError(f"no index at {path}; build it with: rag index PATH --index {path.name}")
+    if not f.exists() and not is_ours(path):
+        raise IndexNotFoundError(f"{path} is not a rag index (no params.json); build one with: rag index PATH --index {path.name}")
     try:
-        return json.loads(f.read_text("utf-8"))
+        params = json.loads(f.read_text("utf-8"))
+        if not isinstance(params, dict):
+            raise ValueError("not an object")
     except (OSError, ValueError):
-        raise IndexCorruptError(f"index at {path} has no readable params.json; rebuild it with: rag index PATH") from None
+        raise damaged(path, "params.json is missing or unreadable") from None
+    if not params_intact(params):
+        raise damaged(path, "params.json has other content than was written (checksum mismatch)")
+    return params
+
+
+def open_params(path: Path, full: bool = False) -> dict:
+    """params.json of a current-format index whose files are all as written (sizes always, checksums of
+    files whose stat changed, or of every file with ``full``); one IndexCorruptError line otherwise."""
+    params = _read_params(path)
+    if params.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
+                                f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
+    verify_files(path, params, full)
+    return params
+
+
+def readable_path(path: Path) -> Path:
+    """Where to read the index named ``path``: itself, or the previous index a swap killed between its
+    two renames left at ``.NAME.old`` (readers never move it back: that is for the next writer)."""
+    old = path.parent / f".{path.name}.old"
+    if not path.exists() and old.is_dir() and is_ours(old) and (old / "params.json").is_file():
+        return old
+    return path
+
+
+def check_shapes(path: Path, params: dict, arrays: dict[str, np.ndarray], n_docs: int, chunk_bytes: int) -> None:
+    """Raise IndexCorruptError unless the arrays have the lengths, widths and ranges params.json promises."""
+    c, s = params["counts"]["chunks"], params["counts"]["sentences"]
+    dim = int(params["embedder"]["dimension"])
+    want = {
+        "chunks.offsets.npy": (c + 1,), "chunk_vectors.npy": (c, dim), "vector_ids.npy": (c,), "chunk_docs.npy": (c,),
+        "sentences.npy": (s, 3), "sentence_vectors.npy": (s, dim), "chunk_lang": (c,), "sent_lang": (s,),
+        "token_offsets.npy": (c + 1,),
+    }
+    for name, shape in want.items():
+        if tuple(arrays[name].shape) != shape:
+            raise damaged(path, f"{name} has shape {tuple(arrays[name].shape)}, {shape} expected")
+    offsets, tok = arrays["chunks.offsets.npy"], arrays["token_offsets.npy"]
+    if n_docs != params["counts"]["documents"]:
+        raise damaged(path, f"docs.json lists {n_docs} documents, {params['counts']['documents']} expected")
+    if offsets[0] != 0 or offsets[-1] != chunk_bytes or (c and np.any(np.diff(offsets) <= 0)):
+        raise damaged(path, "chunks.offsets.npy does not match chunks.jsonl")
+    if tok[-1] != len(arrays["tokens.npy"]) or np.any(np.diff(tok) < 0):
+        raise damaged(path, "token_offsets.npy does not match tokens.npy")
+    docs = arrays["chunk_docs.npy"]
+    if c and (docs[0] < 0 or docs[-1] >= n_docs or np.any(np.diff(docs) < 0)):
+        raise damaged(path, "chunk_docs.npy does not match docs.json")
+    rows = arrays["sentences.npy"]
+    if s and (rows[0, 0] < 0 or rows[-1, 0] >= c or np.any(np.diff(rows[:, 0]) < 0)):
+        raise damaged(path, "sentences.npy does not match the passages")
+    for name in ("chunk_lang", "sent_lang"):
+        if len(arrays[name]) and arrays[name].max() >= len(LANGS):
+            raise damaged(path, f"languages.npz ({name}) holds an unknown language")
 
 
 @dataclass
@@ -875,51 +1018,68 @@ class Index:
 
 
 def load_index(settings: Settings, check_embedder: bool = True) -> Index:
-    """Load ``settings.index_path``; refuse it if it was built with another embedder."""
+    """Load ``settings.index_path`` after checking it is whole (IndexCorruptError names a damaged
+    file); refuse it if it was built with another embedder. Reading never changes the directory."""
     import bm25s
 
-    path = settings.index_path
-    if path.parent.exists():
-        _recover(path)
+    path = readable_path(settings.index_path)
     params = _read_params(path)
     if params.get("format_version") != FORMAT_VERSION:
-        raise IndexCorruptError(
-            f"index at {path} has format {params.get('format_version')}, this rag reads {FORMAT_VERSION}; rebuild it with: rag index PATH"
-        )
+        raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
+                                f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
     built_with = params["embedder"]["id"]
-    if check_embedder and built_with != embedder_id(settings.embedder):
+    if check_embedder and not same_embedder(built_with, settings.embedder):
         raise EmbedderMismatchError(
             f"index '{path.name}' was built with embedder '{built_with}' but '{embedder_id(settings.embedder)}' is "
             f"configured; set RAG_EMBEDDER to match or rebuild with: rag index PATH --index {path.name}"
         )
+    verify_files(path, params)
     try:
-        doc_list = [DocInfo(**{**d, "authors": tuple(d["authors"])}) for d in json.loads((path / "docs.json").read_text("utf-8"))]
+        doc_list = read_docs(path)
         docs = {d.doc_id: d for d in doc_list}
         offsets = np.load(path / "chunks.offsets.npy")
-        chunks = ChunkStore(path / "chunks.jsonl", offsets)
-        vectors = np.load(path / "chunk_vectors.npy", mmap_mode="r")
-        vids = np.load(path / "vector_ids.npy")
-        chunk_docs = np.load(path / "chunk_docs.npy")
-        sent_vecs = np.load(path / "sentence_vectors.npy", mmap_mode="r")
-        sent_rows = np.load(path / "sentences.npy", mmap_mode="r")
-        bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True)
+        arrays = {
+            "chunks.offsets.npy": offsets,
+            **{name: np.load(path / name, mmap_mode="r") for name in (
+                "chunk_vectors.npy", "vector_ids.npy", "chunk_docs.npy", "sentence_vectors.npy", "sentences.npy",
+                "tokens.npy", "token_offsets.npy")},
+        }
         with np.load(path / "languages.npz") as z:
-            chunk_lang, sent_lang = z["chunk_lang"], z["sent_lang"]
+            arrays["chunk_lang"], arrays["sent_lang"] = z["chunk_lang"], z["sent_lang"]
             means = {lang: z[f"mean_{lang}"] for lang in LANGS}
             centroids = np.stack([z[f"centroid_{lang}"] for lang in LANGS])
+        check_shapes(path, params, arrays, len(doc_list), (path / "chunks.jsonl").stat().st_size)
+        chunks = ChunkStore(path / "chunks.jsonl", offsets)
+        vectors, vids = arrays["chunk_vectors.npy"], np.asarray(arrays["vector_ids.npy"])
+        bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True)
         glossary = json.loads((path / "glossary.json").read_text("utf-8"))
         dense = _open_dense(path, params, settings, vectors, vids)
         first = chunks[0] if len(chunks) else None  # a truncated chunk store fails here, not mid-question
         if first is not None and not isinstance(first, Chunk):
             raise ValueError("chunk store")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexCorruptError(f"index at {path} is damaged ({type(exc).__name__}); rebuild it with: rag index PATH") from None
-    if (dense.ntotal != len(chunks) or len(vectors) != len(chunks) or len(sent_rows) != len(sent_vecs)
-            or len(chunk_lang) != len(chunks)):
-        raise IndexCorruptError(f"index at {path} is inconsistent (vectors vs chunks); rebuild it with: rag index PATH")
+    except IndexCorruptError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+        raise damaged(path, f"a file cannot be read ({type(exc).__name__})") from None
+    if dense.ntotal != len(chunks):
+        raise damaged(path, f"the dense index holds {dense.ntotal} vectors for {len(chunks)} passages")
+    sent_rows = arrays["sentences.npy"]
     ranges = _Ranges(_sentence_starts(sent_rows, len(chunks)))
-    return Index(path, params, docs, chunks, dense, sent_vecs, sent_rows, bm25, chunk_lang, sent_lang, means, centroids,
-                 glossary, ranges, vectors, chunk_docs, [d.doc_id for d in doc_list])
+    return Index(path, params, docs, chunks, dense, arrays["sentence_vectors.npy"], sent_rows, bm25, arrays["chunk_lang"],
+                 arrays["sent_lang"], means, centroids, glossary, ranges, vectors, np.asarray(arrays["chunk_docs.npy"]),
+                 [d.doc_id for d in doc_list])
+
+
+def verify_index(settings: Settings) -> dict:
+    """Check every file of an index against the checksums written at build time (``rag verify``)."""
+    path = readable_path(settings.index_path)
+    t0 = time.perf_counter()
+    params = open_params(path, full=True)
+    index = load_index(settings, check_embedder=False)  # then the shapes and the loaders
+    files = params["files"]
+    index.chunks.close()
+    return {"index": str(path), "ok": True, "files": len(files) + 1, "bytes": sum(m["size"] for m in files.values()),
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _open_dense(path: Path, params: dict, settings: Settings, vectors: np.ndarray, vids: np.ndarray):

@@ -29,7 +29,8 @@ from rag.records import Hit, Support
 from rag.retrieval import Query, Retriever, dedup
 from rag.settings import Settings
 from rag.text import detect_lang
-from rag.verify import Thresholds, chunk_position, quoted_support, redact_instructions, verify
+from rag.injection import is_instruction, redact_instructions
+from rag.verify import Thresholds, chunk_position, quoted_support, verify
 
 log = logging.getLogger(__name__)
 
@@ -509,7 +510,6 @@ def without_instructions(hit: Hit) -> Hit:
     from dataclasses import replace
 
     from rag.text import split_sentences
-    from rag.verify import is_instruction
 
     text = hit.chunk.text
     spans = [(a, b) for a, b in split_sentences(text) if is_instruction(text[a:b])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,13 @@ class _Skip(Exception):
     pass
 
 
-def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skipped]]:
-    """Files to index as (path, doc_id), plus unsupported or missing paths reported as skipped."""
+def discover(paths: list[str | Path], known: dict[str, str] | None = None) -> tuple[list[tuple[Path, str]], list[Skipped]]:
+    """Files to index as (path, doc_id), plus unsupported, hidden or missing paths reported as skipped.
+
+    A document id is the file's path relative to the folder given (its name, for a file given
+    directly). ``known`` maps absolute paths to the ids an index already uses: those files keep
+    their ids however they are passed now, so an update never renames a document.
+    """
     found: list[tuple[Path, str]] = []
     skipped: list[Skipped] = []
     for raw in paths:
@@ -48,18 +54,23 @@ def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skip
         elif root.is_file():
             found.append((root, root.name))
         else:
-            for p in sorted(root.rglob("*")):
-                rel = p.relative_to(root)
-                if not p.is_file() or any(part.startswith(".") for part in rel.parts):
-                    continue
-                found.append((p, rel.as_posix()))
-    out, seen = [], set()
+            for p in _walk(root, skipped):
+                found.append((p, p.relative_to(root).as_posix()))
+    known = known or {}
+    supported: list[tuple[Path, str, str | None]] = []
     for path, doc_id in found:
         if path.suffix.lower() not in SUPPORTED:
             skipped.append(Skipped(str(path), f"unsupported type '{path.suffix or 'none'}' (use .txt, .md or .pdf)"))
             continue
+        supported.append((path, doc_id, known.get(str(path.resolve()))))
+    seen = {kept for _, _, kept in supported if kept}
+    out = []
+    for path, doc_id, kept in supported:
+        if kept:
+            out.append((path, kept))
+            continue
         base, n = doc_id, 2
-        while doc_id in seen:  # same relative name under two roots
+        while doc_id in seen:  # same relative name under two roots, or taken by a known document
             doc_id = f"{base}~{n}"
             n += 1
         seen.add(doc_id)
@@ -67,24 +78,84 @@ def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Skip
     return out, skipped
 
 
+def _walk(root: Path, skipped: list[Skipped], seen: set[str] | None = None) -> list[Path]:
+    """Files under ``root`` in sorted order; hidden files and folders (a leading dot) are reported
+    as skipped once each and not entered; a folder reached twice through links is read once."""
+    seen = set() if seen is None else seen
+    real = os.path.realpath(root)
+    if real in seen:
+        return []
+    seen.add(real)
+    out: list[Path] = []
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        skipped.append(Skipped(str(root), f"cannot list the folder ({exc.strerror})"))
+        return []
+    for p in entries:
+        if p.name.startswith("."):
+            what = "folder" if p.is_dir() else "file"
+            skipped.append(Skipped(str(p), f"hidden {what} (its name starts with '.'); rename it to index it"))
+        elif p.is_dir():
+            out.extend(_walk(p, skipped, seen))
+        elif p.is_file():
+            out.append(p)
+    return out
+
+
+# when the detector finds several encodings equally plausible (short texts), the first of these wins:
+# the users read Chinese first, then Western European text
+_PREFERRED = ("gb18030", "cp1252", "big5", "cp932", "shift_jis", "euc_jp", "cp949", "euc_kr", "utf_8")
+
+
 def decode(data: bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030/GBK; raise _Skip if binary."""
+    """Decode bytes: UTF-8 (with or without BOM, a character cut at the very end dropped, a few bad
+    bytes replaced), UTF-16 with or without BOM, else the encoding the detector finds most plausible
+    (GB18030 among equals); raise _Skip if binary or undecodable."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+        return data.decode("utf-16", errors="replace"), "utf-16"
     if b"\x00" in data[:8192]:
-        raise _Skip("binary file (contains NUL bytes)")
-    for enc in ("utf-8", "gb18030"):
+        return _utf16_without_bom(data)
+    try:
+        return _check_text(data.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            return _check_text(data[: exc.start].decode("utf-8")), "utf-8"  # the last character was cut off
+        text = data.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd")
+        if bad <= len(data) // 1000:  # at most one bad byte per thousand
+            return _check_text(text), "utf-8"  # a stray bad byte, not another encoding
+    return _detected(data)
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str]:
+    """UTF-16 text saved without a BOM (its ASCII characters leave NUL bytes), else binary."""
+    even, odd = data[0:8192:2].count(0), data[1:8192:2].count(0)
+    order = ("utf-16-le", "utf-16-be") if odd >= even else ("utf-16-be", "utf-16-le")
+    for enc in order:
         try:
-            return _check_text(data.decode(enc)), enc
+            text = data[: len(data) - len(data) % 2].decode(enc)
         except UnicodeDecodeError:
             continue
+        if text.count("\x00") == 0:
+            try:
+                return _check_text(text), enc
+            except _Skip:
+                continue
+    raise _Skip("binary file (contains NUL bytes)")
+
+
+def _detected(data: bytes) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         raise _Skip("unknown text encoding (save it as UTF-8)")
+    least = min(m.chaos for m in matches)
+    plausible = [m for m in matches if m.chaos <= least + 0.01]
+    best = next((m for enc in _PREFERRED for m in plausible if m.encoding == enc), plausible[0])
     return _check_text(str(best)), best.encoding
 
 

@@ -12,6 +12,7 @@ from rag.index import load_index
 from rag.records import Answer
 from rag.retrieval import Retriever
 from rag.settings import Settings
+from rag.text import has_words, strip_invisible
 from rag.verify import quoted_support
 
 
@@ -30,14 +31,35 @@ def make_generator(settings: Settings) -> Generator:
     return extractive
 
 
-def check_question(question: str | None, max_chars: int) -> str:
-    """The question stripped, or a one-line error when it is empty or too long."""
-    q = (question or "").strip()
+MAX_K = 100  # as Settings.top_k allows
+
+
+def clean_question(text: object) -> str:
+    """The question without control, format or surrogate characters (keeps newlines and tabs), stripped."""
+    s = text if isinstance(text, str) else ("" if text is None else str(text))
+    return strip_invisible(s).strip()
+
+
+def check_question(question: object, max_chars: int) -> str:
+    """The cleaned question, or a one-line error when it is empty, has no word in it, or is too long."""
+    q = clean_question(question)
     if not q:
         raise InvalidInputError("the question is empty; type a question")
     if len(q) > max_chars:
         raise InvalidInputError(f"the question is {len(q)} characters long; keep it under {max_chars}")
+    if not has_words(q):
+        raise InvalidInputError("the question has no words in it (only punctuation, symbols or invisible "
+                                "characters); type a question")
     return q
+
+
+def check_k(k: object) -> int | None:
+    """``k`` as an int in 1..MAX_K (None keeps the configured default), else a one-line error."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 1 <= k <= MAX_K or k != int(k):  # NaN fails the range
+        raise InvalidInputError(f"k (passages to retrieve) must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return int(k)
 
 
 class Assistant:
@@ -66,6 +88,7 @@ class Assistant:
     def stream(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the complete Answer."""
         question = check_question(question, self.settings.max_question_chars)
+        k = check_k(k)
         t0 = time.perf_counter()
         query = self.retriever.encode(question)
         hits = self.retriever.retrieve(query, k, docs)

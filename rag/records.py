@@ -27,6 +27,8 @@ class Document:
     footnotes: tuple[Footnote, ...] = ()
     sha256: str = ""
     front_matter: str = ""  # title, authors, affiliations, keywords, funding (not in the body text)
+    source_chars: int = 0  # characters of the source's lines, before cleaning
+    dropped_chars: int = 0  # of those, left out as page furniture (page numbers, running headers, repeated lines)
 
     def section_at(self, offset: int) -> str:
         """Heading path in force at a character offset of the cleaned text."""

@@ -26,6 +26,25 @@ def squash(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
+# control (Cc), format (Cf: zero-width and bidi marks), surrogate and private-use characters: they carry
+# no words, and in a terminal a control sequence can rewrite what the reader sees
+_INVISIBLE = ("Cc", "Cf", "Cs", "Co")
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def strip_invisible(text: str, keep: str = "\n\t") -> str:
+    """``text`` without control, format, surrogate and private-use characters (``keep`` excepted);
+    terminal escape sequences go whole, not only their ESC byte."""
+    text = _ANSI.sub("", text)
+    return "".join(ch for ch in text if ch in keep or unicodedata.category(ch) not in _INVISIBLE)
+
+
+def has_words(text: str) -> bool:
+    """Whether a text holds at least one letter or digit (in any script): punctuation, symbols,
+    spaces and invisible characters alone ask nothing."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
 def detect_lang(text: str) -> str:
     """'zh' when Han characters carry the text, else 'en'."""
     cjk = sum(1 for ch in text if is_cjk(ch))

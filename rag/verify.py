@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.generation import ABSTAIN, Generated, abstention, idf
+from rag.injection import is_instruction, redact_instructions
 from rag.embedding import LANGS
 from rag.records import Citation, Hit, Support
 from rag.retrieval import Retriever, align
@@ -132,18 +133,6 @@ _REFUSAL_CUES = [squash(a).rstrip("。.").casefold() for a in ABSTAIN.values()] 
     "资料中没有", "资料没有提供", "资料未提及", "未找到答案", "无法回答", "sourcesdonotanswer", "passagesdonotanswer",
     "cannotbeansweredfrom", "thepassagesdonot", "notmentionedinthepassages", "donotcontaintheanswer",
 ]
-# a sentence of a passage that gives orders to whoever reads it: prompt injection, not evidence
-INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+|those\s+)?"
-    r"(?:previous|prior|above|earlier|preceding|system|original|all|any)\b[^.。!?！？]{0,20}\b"
-    r"(?:instructions?|prompts?|rules?|directions?|guidelines?)\b"
-    r"|\b(?:system prompt|you are now|new instructions?|from now on,? (?:you|answer|respond))\b"
-    r"|\b(?:answer|respond|reply|say|output|write)\b[^.。!?！？]{0,20}\b(?:only|exactly|instead)\b[^.。!?！？]{0,10}[:：\"“]"
-    r"|(?:忽略|无视|忘记|忘掉|不要理会|不要遵守)[掉了]?你?(?:之前|以上|上述|前面|先前|此前|所有|全部|一切|系统)[^。！？]{0,8}"
-    r"(?:指令|指示|提示|规则|要求|命令|设定)"
-    r"|(?:系统提示|你现在是|从现在开始[，,]?你|请(?:直接)?只?回答[：:“\"]|只回答[：:“\"])",
-    re.I,
-)
 
 
 def claim_text(sentence: str) -> str:
@@ -168,23 +157,6 @@ def numbers_in(text: str) -> set[str]:
     """The numbers a text states, normalised ('1,066' -> '1066', fullwidth digits folded)."""
     norm = unicodedata.normalize("NFKC", text)
     return {re.sub(r",(?=\d{3}\b)", "", n).rstrip(".,") for n in _NUMBER.findall(norm)}
-
-
-def is_instruction(sentence: str) -> bool:
-    """Whether a passage sentence reads as an instruction to the model (prompt injection)."""
-    return bool(INSTRUCTION.search(unicodedata.normalize("NFKC", sentence)))
-
-
-def redact_instructions(text: str) -> str:
-    """A passage with every instruction-like sentence replaced by '[…]', so a model never reads it."""
-    spans = split_sentences(text)
-    out, at = [], 0
-    for a, b in spans:
-        out.append(text[at:a])
-        out.append("[…]" if is_instruction(text[a:b]) else text[a:b])
-        at = b
-    out.append(text[at:])
-    return "".join(out)
 
 
 # --- support scoring ----------------------------------------------------------------------------

@@ -120,7 +120,9 @@ def test_sessions_keep_their_own_conversations_and_export_them(server):
     [
         ("数" * 3000, '<span class="rag-error">⚠️ the question is 3000 characters long; keep it under 2000</span>'),
         ('<img src=x onerror="alert(1)">', None),
-        ("\x00😀\u202e", None),
+        ("\x00😀\u202e", '<span class="rag-error">⚠️ the question has no words in it (only punctuation, symbols or '
+                          'invisible characters); type a question</span>'),
+        ("\x00数据\u202e治理", None),
     ],
 )
 def test_page_answers_any_question_without_a_traceback(client, question, reply):

@@ -14,6 +14,7 @@ from rag.index import build_index, load_index
 from rag.records import Answer
 from rag.settings import load_settings
 
+NO_WORDS = ("the question has no words in it (only punctuation, symbols or invisible characters); type a question")
 NEW_DOC = ("# Lunar Data Governance\n\n## Charter\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies. "
            "It requires that telemetry from the lunar surface be archived for fifty years.\n")
 
@@ -68,6 +69,9 @@ def test_follow_up_uses_the_session_history(service):
         ("   \n\t ", "the question is empty; type a question"),
         ("\x00\x01\u200b\ufeff", "the question is empty; type a question"),
         ("数" * 2001, "the question is 2001 characters long; keep it under 2000"),
+        ("？？？", NO_WORDS),
+        ("😀😀😀", NO_WORDS),
+        ("...\u200b\x01", NO_WORDS),
     ],
 )
 def test_unusable_questions_get_a_clear_message(service, question, message):
@@ -80,7 +84,7 @@ def test_unusable_questions_get_a_clear_message(service, question, message):
 
 @pytest.mark.parametrize(
     "question",
-    ["<script>alert(1)</script>", "😀😀😀", "？？？", "SELECT * FROM docs; --", "\ud800墨子号\x07卫星", "q" * 2000,
+    ["<script>alert(1)</script>", "😀 数据", "SELECT * FROM docs; --", "\ud800墨子号\x07卫星", "q" * 2000,
      "What share of intercontinental traffic uses submarine cables?" * 30, "%s %d {0} ${x}"],
 )
 def test_odd_questions_still_get_an_answer(service, question):

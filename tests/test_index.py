@@ -23,12 +23,14 @@ def _settings(tmp_path, **kw):
 def test_index_directory_describes_itself(fixture_settings):
     path = fixture_settings.index_path
     assert sorted(p.name for p in path.iterdir()) == [
-        "bm25", "chunk_docs.npy", "chunk_vectors.npy", "chunks.jsonl", "chunks.offsets.npy", "docs.json",
+        ".rag-index", "bm25", "chunk_docs.npy", "chunk_vectors.npy", "chunks.jsonl", "chunks.offsets.npy", "docs.json",
         "glossary.json", "languages.npz", "params.json", "sentence_vectors.npy", "sentences.npy", "terms.json",
         "token_offsets.npy", "tokens.npy", "vector_ids.npy",
     ]  # a small index searches exactly, straight over chunk_vectors.npy: no dense.faiss
     params = json.loads((path / "params.json").read_text("utf-8"))
-    assert params["format_version"] == 3
+    assert params["format_version"] == 4
+    files = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {"params.json", ".rag-index"}
+    assert set(params["files"]) == files and all(len(m["blake2b"]) == 32 for m in params["files"].values())
     assert params["dense"] == {"backend": "faiss", "requested": "auto", "kind": "flat", "metric": "inner_product",
                                "next_vid": params["counts"]["chunks"], "stored": params["counts"]["chunks"],
                                "updated_in_place": False}
@@ -135,9 +137,12 @@ def test_crash_between_swap_renames_is_recovered(tmp_path, fixture_corpus):
     s = _settings(tmp_path)
     build_index([fixture_corpus / "en_notes.md"], s)
     os.rename(s.index_path, s.index_dir / ".default.old")  # state after the first rename of a swap
-    idx = load_index(s)
+    idx = load_index(s)  # a reader answers from the intact previous index, moving nothing
     assert sorted(idx.docs) == ["en_notes.md"]
+    assert not s.index_path.exists() and (s.index_dir / ".default.old").is_dir()
+    build_index([fixture_corpus / "en_notes.md"], s)  # the next writer, under the lock, puts it back
     assert s.index_path.is_dir() and not (s.index_dir / ".default.old").exists()
+    assert build_index([fixture_corpus / "en_notes.md"], s).up_to_date
 
 
 def test_embedder_mismatch_is_refused(tmp_path, fixture_corpus):

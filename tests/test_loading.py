@@ -46,6 +46,8 @@ def test_broken_files_are_skipped_and_reported_the_rest_indexed(tmp_path):
     _write(tmp_path, "image.png", b"\x89PNG\r\n\x1a\n")
     _write(tmp_path, "broken.pdf", b"%PDF-1.4 this is not really a pdf")
     (tmp_path / ".hidden.txt").write_text("ignored", encoding="utf-8")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD.txt").write_text("not walked into", encoding="utf-8")
     sources, skipped = load_sources([tmp_path, tmp_path / "missing.txt"])
     assert [s.doc_id for s in sources] == ["good.txt"]
     reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in skipped}
@@ -56,6 +58,8 @@ def test_broken_files_are_skipped_and_reported_the_rest_indexed(tmp_path):
         "image.png": "unsupported type '.png' (use .txt, .md or .pdf)",
         "broken.pdf": reasons["broken.pdf"],
         "missing.txt": "no such file or directory",
+        ".hidden.txt": "hidden file (its name starts with '.'); rename it to index it",
+        ".git": "hidden folder (its name starts with '.'); rename it to index it",
     }
     assert reasons["broken.pdf"].startswith("unreadable PDF")
 

@@ -7,14 +7,13 @@ import re
 import pytest
 
 from rag.generation import ABSTAIN
+from rag.injection import is_instruction, redact_instructions
 from rag.verify import (
     Thresholds,
     cited_sentences,
-    is_instruction,
     is_refusal,
     join_pieces,
     numbers_in,
-    redact_instructions,
     repair_citations,
     verify,
 )
