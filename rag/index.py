@@ -120,7 +120,7 @@ def passage_text(chunk: Chunk, context: str) -> str:
 
 def chunking_params(s: Settings) -> dict:
     """The chunking settings an index is tied to."""
-    return {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v2"}
+    return {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v3"}
 
 
 def sources_manifest(docs: Iterable[Document | DocInfo]) -> dict[str, str]:

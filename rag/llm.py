@@ -430,11 +430,11 @@ class TranslatingRetriever(Retriever):
         first: dict[int, Hit] = {}
         for hits, w in lists:
             for h in hits:
-                i = chunk_position(self.index, h.chunk.chunk_id)
+                i = h.position if h.position >= 0 else chunk_position(self.index, h.chunk.chunk_id)
                 fused[i] = fused.get(i, 0.0) + w / (self.settings.rrf_k + h.rank)
                 first.setdefault(i, h)
         order = dedup(self.index, sorted(fused, key=lambda i: (-fused[i], i)))[:k]
-        return [Hit(first[i].chunk, fused[i], r, first[i].dense, first[i].bm25) for r, i in enumerate(order, start=1)]
+        return [Hit(first[i].chunk, fused[i], r, first[i].dense, first[i].bm25, i) for r, i in enumerate(order, start=1)]
 
 
 # --- the generator --------------------------------------------------------------------------------
@@ -484,7 +484,8 @@ class LLMGenerator:
         ext = _restore(self.extractive.generate(query, [without_instructions(h) for h in hits], retriever), hits)
         if ext.abstained:  # nothing retrieved is strong enough: refuse without asking the model
             yield ext.answer
-            yield Written(ext.answer, (), True, ext.evidence_score, (), "extractive", "no passage passed the evidence check")
+            yield Written(ext.answer, (), True, ext.evidence_score, ext.draft, support=(), generator="extractive",
+                          note="no passage passed the evidence check")
             return
         lang = query.lang
         parts: list[str] = []
@@ -498,10 +499,10 @@ class LLMGenerator:
                      list(v.dropped), v.repointed, len(v.removed), v.claims)
         if v.fallback:
             log.info("falling back to the extractive answer: %s", v.fallback)
-            yield Written(ext.answer, ext.citations, False, ext.evidence_score, quoted_support(ext),
-                          "extractive-fallback", v.fallback)
+            yield Written(ext.answer, ext.citations, False, ext.evidence_score, support=quoted_support(ext),
+                          generator="extractive-fallback", note=v.fallback)
             return
-        yield Written(v.answer, v.citations, v.abstained, ext.evidence_score, v.support, self.name)
+        yield Written(v.answer, v.citations, v.abstained, ext.evidence_score, support=v.support, generator=self.name)
 
 
 def without_instructions(hit: Hit) -> Hit:

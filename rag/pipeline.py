@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
+from rag.answer_model import load_model
 from rag.embedding import make_embedder
 from rag.errors import InvalidInputError
 from rag.generation import ExtractiveGenerator, Generated, Generator
 from rag.index import load_index
-from rag.records import Answer
-from rag.retrieval import Retriever
+from rag.records import Answer, Hit
+from rag.retrieval import Query, Retriever
 from rag.settings import Settings
 from rag.text import has_words, strip_invisible
 from rag.verify import quoted_support
@@ -23,6 +24,7 @@ def make_generator(settings: Settings) -> Generator:
         max_sentences=settings.max_answer_sentences,
         threshold=settings.abstain_threshold,
         cross_threshold=settings.abstain_threshold_crosslingual,
+        model=load_model(str(settings.answer_model) if settings.answer_model else None),
     )
     if settings.llm:
         from rag.llm import make_llm_generator
@@ -92,7 +94,12 @@ class Assistant:
         t0 = time.perf_counter()
         query = self.retriever.encode(question)
         hits = self.retriever.retrieve(query, k, docs)
+        yield from self.answer_hits(question, query, hits, t0)
+
+    def answer_hits(self, question: str, query: Query, hits: list[Hit], t0: float | None = None) -> Iterator[str | Answer]:
+        """Answer from passages already retrieved (``t0``: when retrieval started, for the timings)."""
         t1 = time.perf_counter()
+        t0 = t1 if t0 is None else t0
         final: Generated | None = None
         for piece in self.generator.stream(query, hits, self.retriever):
             if isinstance(piece, Generated):
@@ -110,4 +117,6 @@ class Assistant:
             timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
             generator=getattr(final, "generator", "") or self.generator.name,
             support=getattr(final, "support", None) or quoted_support(final),
+            confidence=final.evidence_score,
+            draft=final.draft,
         )

@@ -63,6 +63,7 @@ class Hit:
     rank: int
     dense: float | None = None
     bm25: float | None = None
+    position: int = -1  # the passage's row in its index (-1: unknown), so answering never searches for it
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class Answer:
     timings_ms: dict = field(default_factory=dict)
     generator: str = "extractive"
     support: tuple[Support, ...] = ()  # one entry per answer sentence
+    confidence: float = 0.0  # the answer model's probability that the best quoted span answers
+    draft: str = field(default="", repr=False)  # a refused answer's best spans (evaluation only, not in to_dict)
 
     def to_dict(self) -> dict:
         """The fixed JSON record of ``rag ask --json``."""
@@ -121,6 +124,7 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "generator": self.generator,
+            "confidence": round(self.confidence, 4),
             "support": [
                 {"sentence": s.sentence, "citations": list(s.citations), "score": round(s.score, 4), "supported": s.supported}
                 for s in self.support

@@ -51,7 +51,7 @@ def render_markdown(report: dict, comparison: dict | None = None) -> str:
                                 [[d["metric"], d["baseline"], d["current"], f"{d['delta']:+.3f}"] for d in changed]))
         if comparison["pass_to_fail"]:
             parts.append("Questions that went from pass to fail:")
-            parts += [f"- `{q['id']}` {q['question']} — {'; '.join(q['reasons'])}" for q in comparison["pass_to_fail"]]
+            parts += [f"- `{q['id']}` {q.get('question', '')} — {'; '.join(q['reasons'])}" for q in comparison["pass_to_fail"]]
         if comparison["fail_to_pass"]:
             parts.append("Fixed since the baseline: " + ", ".join(f"`{i}`" for i in comparison["fail_to_pass"]))
     parts.append("## Questions")
@@ -158,7 +158,7 @@ def render_html(report: dict, comparison: dict | None = None, baseline: dict | N
         if comparison["pass_to_fail"]:
             body.append("<p class='fail'>Pass → fail: " + ", ".join(html.escape(q["id"]) for q in comparison["pass_to_fail"]) + "</p>")
     rows = "".join(
-        f"<tr><td>{html.escape(q['id'])}</td><td>{html.escape(q['question'])}</td><td>{q['lang']}</td>"
+        f"<tr><td>{html.escape(q['id'])}</td><td>{html.escape(q.get('question', ''))}</td><td>{q['lang']}</td>"
         f"<td>{html.escape(q['kind'])}</td><td class='{'pass' if q['pass'] else 'fail'}'>{'pass' if q['pass'] else 'FAIL'}</td>"
         f"<td>{_fmt(q.get('recall@5', '-'))}</td><td>{_fmt(q.get('key_fact_coverage', '-'))}</td>"
         f"<td>{'yes' if q['abstained'] else 'no'}</td><td>{html.escape('; '.join(q['reasons']) or '-')}</td></tr>"

@@ -265,7 +265,7 @@ class Retriever:
             order = [i for i in order if self.index.chunks[i].doc_id in allowed]
         order = dedup(self.index, order, limit=k)
         return [
-            Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i))
+            Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i), int(i))
             for r, i in enumerate(order, start=1)
         ]
 

@@ -57,12 +57,13 @@ class Settings(BaseSettings):
     milvus_uri: str | None = None  # a local path = Milvus Lite (default <index_dir>/<index>.milvus.db); http(s)://host:19530
     milvus_token: str | None = None  # "user:password" or an API key, for a secured Milvus server
 
-    # extractive answers
+    # extractive answers: the answer model (rag/answer_model.py, trained by bench/train_answer_model.py on
+    # the public suites) gives each quotable span a probability of answering; the best must reach the
+    # threshold or the answer is a refusal. Unset thresholds are the model's own (eval/NOTES.md).
     max_answer_sentences: int = Field(3, ge=1, le=10)
-    # evidence score (best sentence: similarity + 0.3 x query-term share) needed to answer, calibrated
-    # on the dev and own gold sets (eval/NOTES.md); cross-lingual scores run lower
-    abstain_threshold: float = 0.93  # a Chinese question and a Chinese sentence
-    abstain_threshold_crosslingual: float = 0.85  # every other pair (English or cross-lingual)
+    answer_model: Path | None = None  # another model file, e.g. retrained on your own gold questions
+    abstain_threshold: float | None = Field(None, ge=0)  # question and span in one language (above 1: always refuse)
+    abstain_threshold_crosslingual: float | None = Field(None, ge=0)  # in two languages
     max_question_chars: int = Field(2000, ge=10)
 
     # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),

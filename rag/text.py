@@ -45,10 +45,14 @@ def has_words(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+
 def detect_lang(text: str) -> str:
     """'zh' when Han characters carry the text, else 'en'."""
-    cjk = sum(1 for ch in text if is_cjk(ch))
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    cjk = len(_HAN.findall(text))
+    latin = len(_ASCII_LETTER.findall(text))
     return "zh" if cjk and cjk * 5 >= latin else "en"
 
 
@@ -110,7 +114,7 @@ def split_sentences(text: str, max_len: int = 0) -> list[tuple[int, int]]:
         i += 1
     _push(text, start, n, spans)
     if max_len:
-        spans = [piece for s in spans for piece in _cut_long(text, s, max_len)]
+        spans = [piece for s in spans for piece in cut_long(text, s, max_len)]
     return spans
 
 
@@ -127,7 +131,8 @@ _SEMI = "；;"
 _SOFT = "，,、：:"
 
 
-def _cut_long(text: str, span: tuple[int, int], max_len: int) -> list[tuple[int, int]]:
+def cut_long(text: str, span: tuple[int, int], max_len: int) -> list[tuple[int, int]]:
+    """A span longer than ``max_len`` characters cut at semicolons, else commas, else spaces, else hard."""
     start, end = span
     out = []
     while end - start > max_len:

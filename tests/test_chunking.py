@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.chunking import chunk_document, pack
+from rag.chunking import measure, chunk_document, pack
 from rag.cleaning import clean_document
 from rag.loading import load_sources
 from rag.text import split_sentences
@@ -62,7 +62,7 @@ def test_chunks_carry_spans_sections_and_stable_ids(fixture_corpus):
     body = [c for c in chunks if c.kind == "body"]
     for c in body:
         assert doc.text[c.start : c.end] == c.text
-        assert len(c.text) <= 120
+        assert measure(c.text)(0, len(c.text)) <= 120  # units: a Han character 1, any other character 1/3
         assert c.section == doc.section_at(c.start)
         assert c.doc_id == "zh_paper.txt" and c.title == doc.title
     assert [c.chunk_id for c in body] == [f"zh_paper.txt#{i}" for i in range(len(body))]

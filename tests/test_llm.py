@@ -73,7 +73,8 @@ def llm_assistant(assistant, script, **overrides):
     s = assistant.settings.model_copy(update={"llm": "openai:scripted", "llm_base_url": "http://127.0.0.1:9/v1",
                                               "llm_translate": False, **overrides})
     model = scripted(script)
-    gen = LLMGenerator(s, make_generator(assistant.settings), ChatClient(s, model=model, sleep=lambda d: None))
+    extractive = make_generator(s.model_copy(update={"llm": ""}))  # the overrides' thresholds apply to it too
+    gen = LLMGenerator(s, extractive, ChatClient(s, model=model, sleep=lambda d: None))
     return Assistant(s, assistant.retriever, gen), model
 
 
@@ -123,13 +124,16 @@ def test_refuses_without_calling_the_model(assistant):
     assert model.calls == [] and ans.support == () and len(ans.retrieved) == 5
 
 
-def test_streams_tokens_then_the_verified_answer(assistant):
+def test_streams_tokens_then_the_verified_answer(small_assistant):
+    """Two claims from two passages (the small-passage index keeps these sentences apart)."""
+    assistant = small_assistant
+
     def script(m):
         n = passage_number(m, "two weeks")
         egypt = passage_number(m, "Egypt")
         return f"{HONEST} after the 2008 cuts【{n}】. Cable cuts in 2008 disrupted internet access in Egypt and India [ID:{egypt}]."
 
-    a, model = llm_assistant(assistant, script)
+    a, model = llm_assistant(assistant, script, abstain_threshold=0.0)  # small passages score lower
     items = list(a.stream(CABLE_Q, k=4))
     pieces, final = items[:-1], items[-1]
     assert len(pieces) > 10 and all(isinstance(p, str) for p in pieces)  # token by token

@@ -49,7 +49,11 @@ def test_dev_gold_evaluation_is_equal_on_faiss_and_milvus(tmp_path, shared_corpu
             == {k: v for k, v in on_faiss["summary"]["overall"].items() if k not in drop})
 
 
-def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_settings, assistant):
+def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_settings, assistant, monkeypatch):
+    import rag.index
+
+    # the fixture corpus is small: one document is a third of its passages, past the rebuild share
+    monkeypatch.setattr(rag.index, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = _milvus(tmp_path, fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30)

@@ -18,6 +18,12 @@ from rag.verify import (
     verify,
 )
 
+@pytest.fixture(scope="module")
+def assistant(small_assistant):
+    """This module's facts must sit in different passages: the small-passage index."""
+    return small_assistant
+
+
 
 @pytest.mark.parametrize(
     "raw,n,fixed,dropped",
@@ -108,8 +114,9 @@ def test_a_sentence_repeated_in_a_loop_is_kept_once(assistant, cable):
     once = f"Repair ships needed about two weeks to restore full capacity [{n['repair']}]. "
     v = verify(once * 6 + f"Most cable faults are caused by fishing and ship anchors [{n['faults']}].", "en", hits,
                assistant.retriever, TH, q)
+    second = 1 if n["faults"] == n["repair"] else 2  # one passage may hold both sentences
     assert v.answer == ("Repair ships needed about two weeks to restore full capacity.[1] "
-                        "Most cable faults are caused by fishing and ship anchors.[2]")
+                        f"Most cable faults are caused by fishing and ship anchors.[{second}]")
     assert v.claims == 2 and len(v.support) == 2 and len(v.removed) == 5
 
 

@@ -1,0 +1,99 @@
+"""The evidence of a question: entities found by linguistic means only, romanised names, the hits'
+sentences read without touching the rest of the index, span features, and the answer model file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.answer_model import load_model
+from rag.entities import mentions, norm, question_entities
+from rag.errors import InvalidInputError
+from rag.evidence import FEATURES, Evidence, bigrams, features
+from rag.translation import build_glossary, romanised_names, translate
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("肖晴在哪个赛区获得第一名？", [("肖晴", "name")]),
+    ("根据IETF 2023年年报，IETF有多少个活跃工作组？", [("2023", "number"), ("IETF", "latin")]),
+    ("欧盟《人工智能法》是什么时候生效的？", [("人工智能法", "title")]),
+    ("九龙巴士95M线来往哪两个地方？", [("95", "number"), ("95M", "latin")]),
+    ("When did the Normans conquer England in 1066?", [("1066", "number"), ("Normans", "latin"), ("England", "latin")]),
+    ("What is the capital of France?", [("France", "latin")]),
+])
+def test_question_entities(question, expected):
+    got = [(e.text, e.kind) for e in question_entities(question)]
+    for item in expected:
+        assert item in got, got
+    assert all(e.text.lower() not in {"what", "when", "how", "the"} for e in question_entities(question))
+
+
+def test_a_question_number_is_not_an_entity():
+    for q in ("3. 墨子号卫星是什么时候发射的？", "第12题：墨子号卫星是什么时候发射的？", "Q7: When was it launched?"):
+        assert [e for e in question_entities(q) if e.kind == "number"] == [], q
+    assert [e.text for e in question_entities("2019年发生了什么？") if e.kind == "number"] == ["2019"]
+    assert [e.text for e in question_entities("3.5亿人是什么比例？") if e.kind == "number"] == ["3.5"]
+
+
+def test_mentions_are_whole():
+    twenty = next(e for e in question_entities("2020年发生了什么？") if e.kind == "number")
+    assert mentions(norm("2020年初"), twenty) and not mentions(norm("12020年"), twenty) and not mentions(norm("20201"), twenty)
+    law = next(e for e in question_entities("《数据安全法》何时生效？") if e.kind == "title")
+    assert mentions(norm("《数据安全法》于2021年施行"), law) and not mentions(norm("数据安全与法治"), law)
+    ietf = next(e for e in question_entities("What does the IETF do?") if e.text == "IETF")
+    assert mentions(norm("the IETF's work"), ietf) and not mentions(norm("IETFX"), ietf)
+
+
+def test_romanised_chinese_names_find_their_characters():
+    g = build_glossary({"霁虹桥", "霁虹", "孙皓", "大沙地", "黑龙江"})
+    assert romanised_names("Who talked Sun Hao out of it?", g) == [("Sun Hao", ["孙皓"])]
+    assert translate("Where is the Jihong Bridge located?", g)[0] == ("Jihong", ["霁虹"])
+    ent = {e.text: e for e in question_entities("When was Dashadi station built?", g)}
+    assert "大沙地" in ent["Dashadi"].forms and mentions(norm("大沙地站于2005年建成"), ent["Dashadi"])
+    assert romanised_names("What did Brazil host?", g) == []  # not pinyin
+
+
+def test_bigrams():
+    assert bigrams("数据治理 Data governance") == {"数据", "据治", "治理", "data", "governance"}
+
+
+def test_evidence_reads_only_the_hits(assistant, monkeypatch):
+    q = assistant.retriever.encode("墨子号卫星是什么时候发射的？")
+    hits = assistant.retriever.retrieve(q, 3)
+    index = assistant.retriever.index
+
+    class NoScan:  # iterating over every passage of the index is what must not happen
+        def __init__(self, store):
+            self.store = store
+
+        def __getitem__(self, i):
+            return self.store[i]
+
+        def __len__(self):
+            return len(self.store)
+
+        def __iter__(self):
+            raise AssertionError("the whole index was read")
+
+    monkeypatch.setattr(index, "chunks", NoScan(index.chunks))
+    ev = Evidence.gather(q, hits, assistant.retriever)
+    assert [p.hit for p in ev.passages] == hits and len(ev.texts) == len(ev.vecs) == len(ev.tokens)
+    assert all(ev.texts[i] in hits[ev.bounds[i][0]].chunk.text for i in range(len(ev.texts)))
+    spans = ev.spans()
+    x = features(ev, spans)
+    assert x.shape == (len(spans), len(FEATURES)) and np.isfinite(x).all()
+    best = spans[int(np.argmax(load_model().probability(x, FEATURES)))]
+    assert "2016年8月" in best.text
+
+
+def test_answer_model_file_errors_are_one_line(tmp_path):
+    bad = tmp_path / "m.json"
+    bad.write_text(json.dumps({"features": ["dense"], "mean": [0], "scale": [1], "coef": [1, 2], "intercept": 0,
+                               "threshold": 0.5}), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="cannot read the answer model .* retrain it with bench/train_answer_model.py"):
+        load_model(str(bad))
+    shipped = load_model()
+    assert set(shipped.features) <= set(FEATURES) and 0 < shipped.threshold < 1
+    assert shipped.meta["split"].startswith("by document")
