@@ -170,8 +170,8 @@ def render_html(report: dict, comparison: dict | None = None, baseline: dict | N
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
 
 
-def write_reports(report: dict, path: str | Path, comparison: dict | None = None, baseline: dict | None = None) -> list[Path]:
-    """Write PATH's stem as .json, .md and .html; return the files written."""
+def write_triple(report: dict, path: str | Path, comparison: dict | None, markdown: str, page: str) -> list[Path]:
+    """Write PATH's stem as .json (the report, with the comparison), .md and .html; return the files."""
     stem = Path(path)
     if stem.suffix.lower() in (".json", ".md", ".html"):
         stem = stem.with_suffix("")
@@ -179,6 +179,11 @@ def write_reports(report: dict, path: str | Path, comparison: dict | None = None
     out = [stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".html")]
     data = {**report, "comparison": comparison} if comparison else report
     out[0].write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    out[1].write_text(render_markdown(report, comparison), encoding="utf-8")
-    out[2].write_text(render_html(report, comparison, baseline), encoding="utf-8")
+    out[1].write_text(markdown, encoding="utf-8")
+    out[2].write_text(page, encoding="utf-8")
     return out
+
+
+def write_reports(report: dict, path: str | Path, comparison: dict | None = None, baseline: dict | None = None) -> list[Path]:
+    """Write PATH's stem as .json, .md and .html; return the files written."""
+    return write_triple(report, path, comparison, render_markdown(report, comparison), render_html(report, comparison, baseline))

@@ -4,10 +4,9 @@ precision/coverage curve per suite (what every refusal threshold would give), an
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
-from rag.reporting import _fmt, _table, render_html, render_markdown
+from rag.reporting import _fmt, _table, render_html, render_markdown, write_triple
 from rag.suites import HEADLINE
 
 _CSS = """
@@ -106,18 +105,11 @@ def render_suites_html(report: dict, comparison: dict | None = None) -> str:
 
 def write_suite_reports(report: dict, path: str | Path, comparison: dict | None = None, details: bool = False) -> list[Path]:
     """PATH.json, PATH.md and PATH.html for the whole run; with ``details`` also PATH/<suite>.md and .html."""
-    stem = Path(path)
-    if stem.suffix.lower() in (".json", ".md", ".html"):
-        stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = [stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".html")]
-    data = {**report, "comparison": comparison} if comparison else report
-    out[0].write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    out[1].write_text(render_suites_markdown(report, comparison), encoding="utf-8")
-    out[2].write_text(render_suites_html(report, comparison), encoding="utf-8")
+    out = write_triple(report, path, comparison, render_suites_markdown(report, comparison),
+                       render_suites_html(report, comparison))
     if not details:
         return out
-    per = stem.parent / stem.name
+    per = out[0].with_suffix("")
     per.mkdir(exist_ok=True)
     for name, r in report["suites"].items():
         c = comparison["suites"].get(name) if comparison else None

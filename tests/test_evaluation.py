@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import pytest
 
@@ -18,6 +19,7 @@ from rag.evaluation import (
 )
 from rag.records import Answer, Citation
 from rag.reporting import render_html, render_markdown, write_reports
+from rag.settings import load_settings
 
 GOLD_LINES = [
     {"id": "a", "question": "墨子号卫星是什么时候发射的？", "answerable": True,
@@ -203,3 +205,40 @@ def test_eval_cli_gate_exit_codes(fixture_settings, gold_file, tmp_path):
     assert "gate: FAILED" in drop.stdout and "recall@1: 2.500 ->" in drop.stdout
     bad = rag_cli("eval", str(tmp_path / "missing.jsonl"), cwd=tmp_path, env=env)
     assert bad.returncode == 1 and bad.stderr.startswith("error: gold file")
+
+
+def test_suites_run_side_by_side_and_gate_each(tmp_path, gold_file, fixture_corpus, fixture_settings):
+    """Two suites over one corpus (a folder with corpus/ and two gold files), indexed once, one report."""
+    from conftest import rag_cli
+
+    from rag.suites import compare_suites, evaluate_suites, load_suites
+
+    suite = tmp_path / "mini"
+    shutil.copytree(fixture_corpus, suite / "corpus")
+    shutil.copy(gold_file, suite / "gold.jsonl")
+    (suite / "gold_en.jsonl").write_text(json.dumps(GOLD_LINES[1], ensure_ascii=False) + "\n", encoding="utf-8")
+    suites = load_suites([suite])
+    assert [s.name for s in suites] == ["mini", "mini/gold_en"]
+    s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir)
+    report = evaluate_suites(suites, s)
+    assert list(report["summary"]["by_suite"]) == ["mini", "mini/gold_en"]
+    assert [p.name for p in (tmp_path / "index").iterdir() if not p.name.startswith(".")] == [report["suites"]["mini"]["meta"]["index"]]
+    assert all("question" not in q and "answer_head" not in q for r in report["suites"].values() for q in r["questions"])
+    assert report["summary"]["macro"]["recall@5"] == pytest.approx(
+        sum(v["recall@5"] for v in report["summary"]["by_suite"].values()) / 2)
+    assert compare_suites(report, report, 1e-9, 0.0)["ok"]
+    better = json.loads(json.dumps(report))
+    better["suites"]["mini/gold_en"]["summary"]["overall"]["recall@5"] = 3.0  # one question is 1.0 here
+    verdict = compare_suites(report, better, 1e-9, 1.0)
+    assert not verdict["ok"] and verdict["suites"]["mini"]["ok"] and not verdict["suites"]["mini/gold_en"]["ok"]
+    env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)}
+    proc = rag_cli("eval", str(suite), "--report", str(tmp_path / "out" / "all"), "--details", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].split()[:3] == ["suite", "n", "R@5"] and "macro average" in proc.stdout
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["all.html", "all.json", "all.md", "all/mini.html", "all/mini.md", "all/mini_gold_en.html",
+                       "all/mini_gold_en.md"]
+    assert "<svg" in (tmp_path / "out" / "all.html").read_text(encoding="utf-8")
+    (tmp_path / "better.json").write_text(json.dumps(better), encoding="utf-8")
+    gated = rag_cli("eval", str(suite), "--baseline", str(tmp_path / "better.json"), cwd=tmp_path, env=env)
+    assert gated.returncode == 3 and "gate mini/gold_en: FAILED recall@5 3.000 ->" in gated.stdout
