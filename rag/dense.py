@@ -22,8 +22,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import BackendUnavailableError, IndexCorruptError, InvalidInputError
+from rag.native import faiss as load_faiss
 
-KINDS = ("flat", "hnsw", "ivfpq")
 # auto rule (bench/scale_report.md): exact search while the brute-force scan of passages *and* their
 # sentences stays within ~20 ms; then HNSW while it keeps its recall (measured on the synthetic corpus:
 # 0.99 against exact k-NN at 100k passages, 0.72 at 1M with efSearch 128, 0.88 even at 1024) and fits
@@ -82,7 +82,7 @@ class FlatDense:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k similarities and passage positions per query."""
-        import faiss
+        faiss = load_faiss()
 
         if not self.ntotal or k <= 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
@@ -111,7 +111,7 @@ class FaissAnn:
 
     def __init__(self, index, kind: str, vectors: np.ndarray, vids: np.ndarray, ef_search: int, nprobe: int,
                  rerank: int):
-        import faiss
+        faiss = load_faiss()
 
         self.index, self.kind, self.vectors = index, kind, vectors
         self.vid_to_pos = vid_table(vids)
@@ -160,7 +160,7 @@ class FaissAnn:
 
 def build_faiss(kind: str, vectors: np.ndarray, vids: np.ndarray, progress=None):
     """A new HNSW or IVF-PQ index over ``vectors`` stored under ``vids``."""
-    import faiss
+    faiss = load_faiss()
 
     n, dim = vectors.shape
     if kind == "hnsw":

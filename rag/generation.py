@@ -45,7 +45,7 @@ def abstention(lang: str) -> str:
 
 
 @dataclass(frozen=True)
-class Scored:
+class RankedSpan:
     """A quotable span with the answer model's probability that it answers the question."""
 
     span: Span
@@ -79,7 +79,7 @@ class ExtractiveGenerator:
         self.min_new_terms = min_new_terms  # a further span must add this share of the question's terms
         self.max_chars = max_chars
 
-    def score(self, query: Query, hits: list[Hit], retriever: Retriever) -> tuple[Evidence, list[Scored]]:
+    def score(self, query: Query, hits: list[Hit], retriever: Retriever) -> tuple[Evidence, list[RankedSpan]]:
         """Every quotable span of the hits with its probability of answering, best first."""
         ev = Evidence.gather(query, hits, retriever)
         spans = ev.spans()
@@ -87,7 +87,7 @@ class ExtractiveGenerator:
         out = []
         for s, pi in zip(spans, p):
             toks = frozenset().union(*(ev.tokens[r] for r in s.rows))
-            out.append(Scored(s, float(pi), frozenset(g for g, (alts, _) in enumerate(ev.groups) if any(a in toks for a in alts))))
+            out.append(RankedSpan(s, float(pi), frozenset(g for g, (alts, _) in enumerate(ev.groups) if any(a in toks for a in alts))))
         out.sort(key=lambda c: (-c.p, ev.hits[c.span.hit].rank, c.span.start))
         return ev, out
 
@@ -95,7 +95,7 @@ class ExtractiveGenerator:
         """The probability a span in this language pair needs to be quoted as the answer."""
         return self.threshold if detect_lang(text) == query.lang else self.cross_threshold
 
-    def select(self, ev: Evidence, ranked: list[Scored], threshold: float | None = None) -> list[Scored]:
+    def select(self, ev: Evidence, ranked: list[RankedSpan], threshold: float | None = None) -> list[RankedSpan]:
         """The best span if it clears the threshold, then spans that are nearly as likely and cover
         question terms still missing (a list, a second part); empty when the best is too unlikely."""
         need = self.needed(ev.query, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
@@ -151,7 +151,7 @@ class ExtractiveGenerator:
         yield g
 
 
-def _with_antecedent(c: Scored, ranked: list[Scored]) -> Scored:
+def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:
     """A span that opens with a back-reference ("该公约…", "This…") quoted together with the sentence it
     refers to, when that joined span was offered: a quote must be readable on its own."""
     if c.span.joined:
@@ -159,7 +159,7 @@ def _with_antecedent(c: Scored, ranked: list[Scored]) -> Scored:
     return next((o for o in ranked if o.span.joined and o.span.hit == c.span.hit and o.span.rows[-1] == c.span.rows[0]), c)
 
 
-def _overlaps(a: Scored, b: Scored) -> bool:
+def _overlaps(a: RankedSpan, b: RankedSpan) -> bool:
     """Same passage and overlapping spans, or the same words quoted from two passages."""
     if a.span.hit == b.span.hit and a.span.start < b.span.end and b.span.start < a.span.end:
         return True

@@ -49,6 +49,7 @@ from rag.records import Chunk, Document
 from rag.settings import Settings
 from rag.text import detect_lang, tokenize
 from rag.translation import build_glossary, save_glossary
+from rag.native import faiss as load_faiss
 
 FORMAT_VERSION = 4  # 4: integrity manifest and marker
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -272,10 +273,6 @@ def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence
             skipped.append(Skipped(str(path), str(why)))
     require_documents(paths, out, skipped)
     return out, skipped
-
-
-def _dense_config(settings: Settings) -> dict:
-    return {"backend": settings.backend, "requested": settings.dense_index}
 
 
 def build_index(
@@ -661,7 +658,7 @@ def _write_dense(tmp: Path, vectors: np.ndarray, chunk_lang: np.ndarray, parts: 
     if backend == "faiss":
         if kind == "flat":
             return dense, None
-        import faiss
+        faiss = load_faiss()
 
         if same:
             index = faiss.read_index(str(old.path / "dense.faiss"))
@@ -741,7 +738,7 @@ CHUNK_CACHE_SIZE = 50_000  # decoded passages kept per open index (~100 MB at mo
 
 class ChunkStore(Sequence):
     """Passages read on demand from chunks.jsonl through a byte-offset table (memory-mapped), so a
-    million-passage index opens instantly. ``append``/``pop`` add in-memory passages at the end."""
+    million-passage index opens instantly."""
 
     def __init__(self, path: Path, offsets: np.ndarray):
         self.offsets = offsets
@@ -749,13 +746,12 @@ class ChunkStore(Sequence):
         self._fh = open(path, "rb")
         size = os.fstat(self._fh.fileno()).st_size
         self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        self._extra: list[Chunk] = []
         # decoded passages, kept: retrieval touches the same candidates many times per question, and
         # decoding JSON on every access cost ~0.25 s a question; bounded so a huge index stays small
         self._decoded: dict[int, Chunk] = {}
 
     def __len__(self) -> int:
-        return self._n + len(self._extra)
+        return self._n
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -763,9 +759,7 @@ class ChunkStore(Sequence):
         i = int(i)
         if i < 0:
             i += len(self)
-        if i >= self._n:
-            return self._extra[i - self._n]
-        if i < 0:
+        if not 0 <= i < self._n:
             raise IndexError(i)
         chunk = self._decoded.get(i)
         if chunk is None:
@@ -781,14 +775,6 @@ class ChunkStore(Sequence):
     def raw(self, a: int, b: int) -> bytes:
         """The JSON lines of passages a..b-1, as stored."""
         return bytes(self._mm[int(self.offsets[a]) : int(self.offsets[b])])
-
-    def append(self, chunk: Chunk) -> None:
-        """Add an in-memory passage after the stored ones (not saved)."""
-        self._extra.append(chunk)
-
-    def pop(self) -> Chunk:
-        """Remove the last in-memory passage."""
-        return self._extra.pop()
 
     def close(self) -> None:
         """Release the file."""
@@ -1087,7 +1073,7 @@ def _open_dense(path: Path, params: dict, settings: Settings, vectors: np.ndarra
     if d["backend"] == "faiss":
         if d["kind"] == "flat":
             return FlatDense(vectors)
-        import faiss
+        faiss = load_faiss()
 
         index = faiss.read_index(str(path / "dense.faiss"))
         return FaissAnn(index, d["kind"], vectors, vids, settings.hnsw_ef_search, settings.ivf_nprobe, settings.ivf_rerank)

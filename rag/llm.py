@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.errors import GeneratorError, InvalidInputError
+from rag.providers import LlmSpec, Provider, llm_spec
 from rag.generation import ExtractiveGenerator, Generated, abstention
 from rag.records import Hit, Support
 from rag.retrieval import Query, Retriever, dedup
@@ -37,40 +38,6 @@ log = logging.getLogger(__name__)
 MAX_SENTENCES = 5  # asked of the model; the verifier checks whatever it writes
 
 
-@dataclass(frozen=True)
-class Provider:
-    """How to reach one kind of endpoint."""
-
-    kind: str  # "openai" (OpenAI-compatible chat completions) or "ollama"
-    base_url: str | None
-    key_env: tuple[str, ...]
-
-
-PROVIDERS = {
-    "openai": Provider("openai", None, ("OPENAI_API_KEY",)),
-    "deepseek": Provider("openai", "https://api.deepseek.com/v1", ("DEEPSEEK_API_KEY",)),
-    "qwen": Provider("openai", "https://dashscope.aliyuncs.com/compatible-mode/v1", ("DASHSCOPE_API_KEY",)),
-    "ollama": Provider("ollama", "http://127.0.0.1:11434", ()),
-}
-OFF = ("", "extractive", "none", "off")
-
-
-def parse_llm(spec: str) -> tuple[str, str]:
-    """'ollama:qwen2.5:7b' -> ('ollama', 'qwen2.5:7b'); a one-line error naming the format otherwise."""
-    provider, _, model = (spec or "").strip().partition(":")
-    if provider.lower() not in PROVIDERS or not model.strip():
-        raise InvalidInputError(
-            f"--llm / RAG_LLM '{spec}' is not PROVIDER:MODEL; use one of {', '.join(PROVIDERS)} "
-            "(e.g. openai:gpt-4o-mini, ollama:qwen2.5:7b) or 'extractive'"
-        )
-    return provider.lower(), model.strip()
-
-
-def llm_enabled(settings: Settings) -> bool:
-    """Whether settings select a language model (else the extractive default answers)."""
-    return (settings.llm or "").strip().lower() not in OFF
-
-
 def _api_key(settings: Settings, provider: Provider) -> str | None:
     if settings.llm_api_key is not None:
         return settings.llm_api_key.get_secret_value()
@@ -82,16 +49,23 @@ def _api_key(settings: Settings, provider: Provider) -> str | None:
 
 def endpoint(settings: Settings) -> str:
     """The base URL requests go to (for messages)."""
-    provider = PROVIDERS[parse_llm(settings.llm)[0]]
+    provider = _spec(settings).endpoint
     return settings.llm_base_url or provider.base_url or "https://api.openai.com/v1"
+
+
+def _spec(settings: Settings) -> LlmSpec:
+    spec = llm_spec(settings.llm)  # a copy made with model_copy(update=...) may still hold the string
+    if spec is None:
+        raise InvalidInputError("no language model is configured; set --llm / RAG_LLM to PROVIDER:MODEL")
+    return spec
 
 
 def make_chat_model(settings: Settings, max_tokens: int | None = None):
     """The langchain chat model for ``settings.llm`` (retries are ours: see ChatClient)."""
     import httpx
 
-    name, model = parse_llm(settings.llm)
-    provider = PROVIDERS[name]
+    spec = _spec(settings)
+    name, model, provider = spec.provider, spec.model, spec.endpoint
     timeout = httpx.Timeout(settings.llm_timeout, connect=min(10.0, settings.llm_timeout))
     tokens = max_tokens or settings.llm_max_tokens
     if provider.kind == "ollama":
@@ -159,7 +133,7 @@ class ChatClient:
         self.settings = settings
         self.model = model if model is not None else make_chat_model(settings)
         self.sleep = sleep
-        self.where = endpoint(settings) if llm_enabled(settings) else "the model"
+        self.where = endpoint(settings) if settings.llm is not None else "the model"
         self._down: tuple[float, GeneratorError] | None = None  # an unreachable endpoint fails fast for a while
 
     def _delay(self, exc: BaseException, attempt: int) -> float:
@@ -172,7 +146,7 @@ class ChatClient:
             return self.settings.llm_backoff * (2**attempt) * (1 + 0.1 * random.random())
 
     def _error(self, exc: BaseException, kind: str, attempts: int, limit: float) -> GeneratorError:
-        model = parse_llm(self.settings.llm)[1] if llm_enabled(self.settings) else "?"
+        model = _spec(self.settings).model if self.settings.llm else "?"
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         detail = " ".join(str(exc).split())[:160]
         msg = {
@@ -454,10 +428,10 @@ class LLMGenerator:
     then verifies every sentence; falls back to the extractive answer when too little is supported."""
 
     def __init__(self, settings: Settings, extractive: ExtractiveGenerator, client: ChatClient | None = None):
-        parse_llm(settings.llm)
+        _spec(settings)
         self.settings = settings
         self.extractive = extractive
-        self.name = f"llm:{settings.llm.strip()}"
+        self.name = f"llm:{_spec(settings)}"
         self._client = client if client is not None else ChatClient(settings)  # no network until the first answer
         self.thresholds = Thresholds(settings.llm_support_threshold, settings.llm_support_threshold_crosslingual,
                                      settings.llm_min_supported, settings.llm_unsupported)

@@ -64,7 +64,7 @@ def align(vec: np.ndarray, lang: str, means: dict[str, np.ndarray], strength: fl
 
 
 @dataclass(frozen=True)
-class Scored:
+class CandidateScores:
     """Per-chunk scores before fusion."""
 
     dense: dict[int, float]
@@ -74,7 +74,7 @@ class Scored:
     calibrated: dict[int, float] = field(default_factory=dict)  # dense minus the query's baseline in that language
 
 
-def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray | None = None) -> Scored:
+def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray | None = None) -> CandidateScores:
     """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
     with the query aligned to its language) and BM25 scores.
 
@@ -112,7 +112,7 @@ def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray 
         _candidate_sentences(index, query, depth, [*dense, *bm25, *translated], dense, best_sentence)
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)  # per language
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
-    return Scored(dense, bm25, best_sentence, translated, calibrated)
+    return CandidateScores(dense, bm25, best_sentence, translated, calibrated)
 
 
 def _sentence_rows(index: Index, chunks: np.ndarray) -> np.ndarray:
@@ -142,7 +142,7 @@ def _candidate_sentences(index: Index, query: Query, depth: int, candidates: lis
             dense[ci] = max(dense.get(ci, -1.0), float(sim))
 
 
-def _score_subset(index: Index, query: Query, subset: np.ndarray) -> Scored:
+def _score_subset(index: Index, query: Query, subset: np.ndarray) -> CandidateScores:
     """Every passage of ``subset`` scored (dense, best sentence, BM25), for document-filtered questions
     on an approximate index: exact within the selected documents."""
     vecs = np.asarray(index.chunk_vecs[subset])
@@ -159,7 +159,7 @@ def _score_subset(index: Index, query: Query, subset: np.ndarray) -> Scored:
                                                       len(index.chunks)).items() if i in allowed}
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
-    return Scored(dense, bm25, best_sentence, translated, calibrated)
+    return CandidateScores(dense, bm25, best_sentence, translated, calibrated)
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:
@@ -173,7 +173,7 @@ def _minmax(scores: dict[int, float]) -> dict[int, float]:
     return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in scores.items()}
 
 
-def fuse(sc: Scored, settings: Settings, own_share: float = 1.0) -> dict[int, float]:
+def fuse(sc: CandidateScores, settings: Settings, own_share: float = 1.0) -> dict[int, float]:
     """Combine dense and BM25 scores into one score per chunk (method from settings).
 
     ``own_share`` is the share of the corpus written in the question's language: plain BM25 can only

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InvalidInputError
+from rag.providers import LlmSpec, llm_spec
 
 
 class Settings(BaseSettings):
@@ -68,7 +69,7 @@ class Settings(BaseSettings):
 
     # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),
     # or "" / "extractive" for the extractive default
-    llm: str = ""
+    llm: LlmSpec | None = None
     llm_base_url: str | None = None  # an OpenAI-compatible or Ollama server; default: the provider's
     llm_api_key: SecretStr | None = None  # else the provider's usual variable (OPENAI_API_KEY, ...)
     llm_timeout: float = Field(120.0, gt=0)  # seconds for one whole answer (and for any one network read)
@@ -86,16 +87,10 @@ class Settings(BaseSettings):
     llm_translation_weight: float = Field(1.0, ge=0)  # its weight in the fusion (0 = off)
     llm_rewrite: bool = True  # follow-up questions in the app are rewritten by the model
 
-    @field_validator("llm")
+    @field_validator("llm", mode="before")
     @classmethod
-    def _llm_spec(cls, v: str) -> str:
-        v = (v or "").strip()
-        if v.lower() in ("", "extractive", "none", "off"):
-            return ""
-        from rag.llm import parse_llm  # lazy: rag.llm imports this module
-
-        parse_llm(v)
-        return v
+    def _llm_spec(cls, v: object) -> LlmSpec | None:
+        return llm_spec(v)
 
     # browser app (`rag app`): uploads land in upload_dir (default <index_dir>/uploads/<index name>)
     upload_dir: Path | None = None

@@ -49,15 +49,6 @@ def assert_quality(report: dict, group: str | None = None, **limits: float) -> N
                              + ("\nfailed questions:\n" + "\n".join(failed) if failed else ""))
 
 
-def evaluate_gold(gold: str | Path, k: int | None = None, **settings) -> dict:
-    """Evaluate a gold file against an index (settings as keyword overrides, e.g. index='papers')."""
-    from rag.pipeline import Assistant
-    from rag.settings import load_settings
-
-    s = load_settings(**settings)
-    return evaluate(Assistant.open(s), load_gold(gold), k=k or s.top_k)
-
-
 @pytest.fixture(scope="session")
 def rag_eval():
     """Factory fixture: ``rag_eval(gold_path, k=None, **settings) -> report``, assistants cached per settings."""

@@ -164,7 +164,7 @@ def numbers_in(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
-class Scored:
+class SupportScore:
     """A sentence scored against a set of passages."""
 
     score: float
@@ -243,7 +243,7 @@ class SupportScorer:
         mean = sum(w for _, w in weighted) / len(weighted) if weighted else 1.0
         return weighted + [(g, mean) for g in dict.fromkeys(untranslated) if g not in groups]
 
-    def score(self, sentence: str, vecs: np.ndarray, passages: Sequence[int]) -> Scored:
+    def score(self, sentence: str, vecs: np.ndarray, passages: Sequence[int]) -> SupportScore:
         """Support of one sentence by the union of ``passages`` (0-based): the best sentence cosine
         plus LEXICAL_WEIGHT x the IDF share of its terms found; its numbers must all be in them."""
         claim = claim_text(sentence)
@@ -267,7 +267,7 @@ class SupportScorer:
         lexical = sum(w for alts, w in groups if any(a in tokens for a in alts)) / total if total else 0.0
         numbers_ok = numbers_in(claim) <= numbers | self.question_numbers
         dense = max(best_sim, 0.0)
-        return Scored(dense + LEXICAL_WEIGHT * lexical, dense, lexical, numbers_ok, best, quote, cross)
+        return SupportScore(dense + LEXICAL_WEIGHT * lexical, dense, lexical, numbers_ok, best, quote, cross)
 
 
 def chunk_position(index, chunk_id: str) -> int | None:
@@ -297,7 +297,7 @@ class Thresholds:
     min_supported: float = 0.5  # share of claim sentences that must be supported, else fall back
     unsupported: str = "remove"  # or "mark"
 
-    def passes(self, s: Scored) -> bool:
+    def passes(self, s: SupportScore) -> bool:
         """Whether a scored sentence counts as supported."""
         return s.numbers_ok and s.best >= 0 and s.score >= (self.cross if s.cross else self.same)
 
@@ -315,7 +315,7 @@ class Verification:
     repointed: int = 0  # sentences whose citation was moved to the passage that supports them
     removed: tuple[str, ...] = ()  # unsupported sentences taken out
     claims: int = 0
-    details: tuple[Scored, ...] = field(default=(), repr=False)
+    details: tuple[SupportScore, ...] = field(default=(), repr=False)
 
 
 UNSUPPORTED_MARK = {"zh": "（未经资料证实）", "en": " (not supported by the sources)"}
@@ -341,7 +341,7 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
     scorer = SupportScorer(retriever, hits, question)
     vecs = scorer.embed([p.text for p in claims])
     claim_ids = {id(p) for p in claims}
-    kept: dict[int, tuple[Piece, Scored, bool]] = {}  # id of the original piece -> (repaired piece, score, ok)
+    kept: dict[int, tuple[Piece, SupportScore, bool]] = {}  # id of the original piece -> (repaired piece, score, ok)
     removed, repointed, details = list(repeated), 0, []
     for p, v in zip(claims, vecs):
         cited = [n - 1 for n in p.cites]

@@ -103,3 +103,19 @@ def rag_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     full_env.update(env or {})
     return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+# Tests that build or load a real index (the real embedding engine), start servers or run the CLI in a
+# subprocess are the "slow" tier; `pytest -m "not slow"` runs the rest in seconds.
+SLOW_FIXTURES = {"fixture_settings", "assistant", "small_settings", "small_assistant", "shared_settings",
+                 "shared_assistant", "shared_corpus", "service", "server", "client", "api", "built", "planted", "report"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow tier by the fixtures a test uses (or the real processes it starts)."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        source = getattr(getattr(item, "function", None), "__code__", None)
+        names = set(source.co_names) if source else set()
+        if uses & SLOW_FIXTURES or names & {"rag_cli", "build_index", "Assistant", "launch_app", "AppService"}:
+            item.add_marker(pytest.mark.slow)

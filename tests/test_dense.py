@@ -49,6 +49,7 @@ def test_auto_rule_by_size_and_memory():
     assert 1.6 * 2**30 < hnsw_bytes(1_000_000, 384) < 1.8 * 2**30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,floor", [("hnsw", 0.95), ("ivfpq", 0.95)])
 def test_approximate_kinds_recall_against_exact(vectors, kind, floor):
     x, q = vectors

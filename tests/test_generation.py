@@ -59,9 +59,9 @@ def test_bad_questions_get_clear_errors(assistant):
 
 def _scored(hit_i, start, end, p, groups, text=None):
     from rag.evidence import Span
-    from rag.generation import Scored
+    from rag.generation import RankedSpan
 
-    return Scored(Span(hit_i, start, end, text or f"第{hit_i}段第{start}句。", (start,)), p, frozenset(groups))
+    return RankedSpan(Span(hit_i, start, end, text or f"第{hit_i}段第{start}句。", (start,)), p, frozenset(groups))
 
 
 def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():

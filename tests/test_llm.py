@@ -29,9 +29,9 @@ from rag.llm import (
     answer_messages,
     make_chat_model,
     make_rewrite_fn,
-    parse_llm,
     translate_question,
 )
+from rag.providers import LlmSpec, parse_llm
 from rag.pipeline import Assistant, make_generator
 from rag.settings import load_settings
 
@@ -84,10 +84,12 @@ def llm_assistant(assistant, script, **overrides):
 def test_llm_settings(monkeypatch):
     assert parse_llm("ollama:qwen2.5:7b") == ("ollama", "qwen2.5:7b")
     assert parse_llm("OpenAI:gpt-4o-mini") == ("openai", "gpt-4o-mini")
+    assert load_settings(llm="ollama:qwen2.5:7b").llm == LlmSpec("ollama", "qwen2.5:7b")  # a parsed, typed value
+    assert str(load_settings(llm=" OpenAI:gpt-4o-mini ").llm) == "openai:gpt-4o-mini"
     for bad in ("gpt-4o", "foo:bar", "openai:"):
         with pytest.raises(InvalidInputError, match="is not PROVIDER:MODEL"):
             load_settings(llm=bad)
-    assert load_settings(llm="extractive").llm == "" and isinstance(make_generator(load_settings()), ExtractiveGenerator)
+    assert load_settings(llm="extractive").llm is None and isinstance(make_generator(load_settings()), ExtractiveGenerator)
     monkeypatch.setenv("RAG_LLM", "ollama:qwen2.5:7b")
     monkeypatch.setenv("RAG_LLM_BASE_URL", "http://gpu-box:11434")
     s = load_settings()

@@ -6,7 +6,7 @@ import pytest
 from langchain_core.documents import Document
 
 from rag.errors import InvalidInputError
-from rag.retrieval import Scored, dedup, fuse, normalize_query
+from rag.retrieval import CandidateScores, dedup, fuse, normalize_query
 from rag.settings import load_settings
 
 
@@ -16,7 +16,7 @@ def test_query_normalisation():
 
 
 def test_rrf_and_weighted_fusion_exact():
-    sc = Scored(dense={0: 0.9, 1: 0.8, 2: 0.1}, bm25={1: 5.0, 3: 2.0}, best_sentence={})
+    sc = CandidateScores(dense={0: 0.9, 1: 0.8, 2: 0.1}, bm25={1: 5.0, 3: 2.0}, best_sentence={})
     rrf = fuse(sc, load_settings(fusion="rrf", rrf_k=60))
     assert rrf == pytest.approx({0: 1 / 61, 1: 1 / 62 + 1 / 61, 2: 1 / 63, 3: 1 / 62})
     w = fuse(sc, load_settings(fusion="weighted", dense_weight=1.0, bm25_weight=0.5))
@@ -56,12 +56,11 @@ def test_overlapping_chunks_are_deduplicated(assistant):
     # a chunk fully inside another is dropped; a disjoint one is kept
     from dataclasses import replace
 
+    from types import SimpleNamespace
+
     inner = replace(idx.chunks[a], chunk_id="x", start=idx.chunks[a].start + 2, end=idx.chunks[a].end - 2)
-    idx.chunks.append(inner)
-    try:
-        assert dedup(idx, [a, len(idx.chunks) - 1, body[2]]) == [a, body[2]]
-    finally:
-        idx.chunks.pop()
+    passages = SimpleNamespace(chunks=[*idx.chunks, inner])  # dedup reads passages by position only
+    assert dedup(passages, [a, len(passages.chunks) - 1, body[2]]) == [a, body[2]]
 
 
 def test_langchain_retriever_interface(assistant):
