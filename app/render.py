@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 from app.service import Exchange
-from rag.index import DocInfo
+from rag.store import DocInfo
 from rag.records import Answer, Citation, Hit
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -187,7 +187,7 @@ def answer_with_references(ex: Exchange | None) -> str:
 
 def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, n_docs: int) -> str:
     """The whole conversation as Markdown, each answer with its sources, then a reference list."""
-    lines = [f"# Conversation with rag", "",
+    lines = ["# Conversation with rag", "",
              f"Index `{index_name}` ({n_docs} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}", ""]
     cited: dict[tuple[str, str], list[str]] = {}
     for t, ex in enumerate(exchanges, start=1):

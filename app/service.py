@@ -15,9 +15,9 @@ from pathlib import Path
 
 from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
-from rag.index import DocInfo, build_index
+from rag.store import DocInfo, build_index
 from rag.loading import read_source
-from rag.pipeline import Assistant, check_question, clean_question
+from rag.pipeline import Assistant, check_question
 from rag.records import Answer
 from rag.settings import Settings
 

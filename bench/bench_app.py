@@ -152,7 +152,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from app.ui import launch_app
-    from rag.index import build_index
+    from rag.store import build_index
     from rag.settings import load_settings
 
     settings = load_settings(index_dir=Path(args.index_dir))

@@ -55,7 +55,7 @@ def _percentiles(ms: list[float]) -> dict:
 
 def child_ours_build(corpus: str, work: str, force: bool) -> dict:
     from rag.embedding import make_embedder
-    from rag.index import build_index, load_index, passage_text
+    from rag.store import build_index, load_index, passage_text
     from rag.settings import load_settings
 
     s = load_settings(index_dir=Path(work) / "index", cache_dir=Path(work) / "cache")

@@ -2,7 +2,7 @@
 
 For each scale it generates (once) a synthetic corpus with planted facts and precomputed unit vectors
 (bench/synth.py: embedding a million passages would take days here), writes one real rag index with
-rag.index.write_index, then measures, each in a fresh process (so memory is per configuration):
+rag.store.write_index, then measures, each in a fresh process (so memory is per configuration):
 
   flat / hnsw / ivfpq   rag's FAISS kinds (hnsw and ivfpq share the base files, hard-linked)
   milvus-hnsw           rag on Milvus Lite (the embedded milvus-lite package), HNSW
@@ -64,9 +64,9 @@ def _settings(idx_dir: Path, name: str, **kw):
 
 
 def _parts(data: Path):
-    """rag.index Parts straight from the synthetic corpus (vectors are memory-mapped slices)."""
+    """rag.store Parts straight from the synthetic corpus (vectors are memory-mapped slices)."""
     from rag.embedding import LANGS
-    from rag.index import DocInfo, Part
+    from rag.store import DocInfo, Part
     from rag.records import Chunk
 
     docs = json.loads((data / "docs.json").read_text("utf-8"))
@@ -94,7 +94,7 @@ def _parts(data: Path):
 
 
 def child_build_base(data: str, idx_dir: str) -> dict:
-    from rag.index import Precomputed, write_index
+    from rag.store import Precomputed, write_index
 
     data, idx_dir = Path(data), Path(idx_dir)
     t = time.perf_counter()
@@ -166,7 +166,7 @@ def child_build_flat_candidates(idx_dir: str) -> dict:
 
 def child_build_milvus(idx_dir: str, kind: str) -> dict:
     from rag.dense import MilvusStore, collection_name
-    from rag.index import ChunkStore
+    from rag.store import ChunkStore
 
     idx_dir = Path(idx_dir)
     base, path = idx_dir / "flat", idx_dir / f"milvus-{kind}"
@@ -240,7 +240,7 @@ def child_query(data: str, idx_dir: str, config: str, limit: int) -> dict:
     if config == "langchain-faiss":
         return _query_langchain(idx_dir, qs, qv)
     from rag.embedding import LANGS
-    from rag.index import load_index
+    from rag.store import load_index
     from rag.retrieval import Query, Retriever, align, normalize_query
     from rag.text import detect_lang, tokenize
 
@@ -312,7 +312,7 @@ def _query_langchain(idx_dir: Path, qs, qv) -> dict:
 
 def child_update(idx_dir: str, config: str) -> dict:
     """Time removing one document from an index (no recomputation, arrays rewritten) on a copy."""
-    from rag.index import remove_documents
+    from rag.store import remove_documents
 
     idx_dir = Path(idx_dir)
     name = f"{config}-update"
@@ -441,7 +441,7 @@ def _save(results: dict, out: Path) -> None:
 
 def real_check(corpus: Path, gold: Path, work: Path) -> dict:
     """On the real papers (real embeddings): the approximate kinds' retrieval against exact, per question."""
-    from rag.index import build_index
+    from rag.store import build_index
     from rag.pipeline import Assistant
     from rag.settings import load_settings
 

@@ -53,7 +53,9 @@ class QueryRewriter(Protocol):
 
     name: str
 
-    def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite: ...
+    def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
+        """The question rewritten as a stand-alone query, given the earlier turns."""
+        ...
 
 
 # --- Chinese ------------------------------------------------------------------------------------

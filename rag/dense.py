@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.errors import BackendUnavailableError, IndexCorruptError, InvalidInputError
+from rag.errors import BackendUnavailableError, InvalidInputError
 from rag.native import faiss as load_faiss
 
 # auto rule (bench/scale_report.md): exact search while the brute-force scan of passages *and* their
@@ -66,7 +66,9 @@ class DenseIndex(Protocol):
     exact: bool
     ntotal: int
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Similarities and passage positions of the k nearest vectors, per query."""
+        ...
 
 
 class FlatDense:

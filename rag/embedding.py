@@ -27,9 +27,13 @@ class Embedder(Protocol):
     id: str
     dim: int
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised passage vectors."""
+        ...
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised query vectors."""
+        ...
 
 
 class _VectorEmbeddings(Embeddings):

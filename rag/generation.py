@@ -34,9 +34,13 @@ class Generator(Protocol):
 
     name: str
 
-    def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated: ...
+    def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
+        """The cited answer (or the refusal) for a question and its retrieved passages."""
+        ...
 
-    def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]: ...
+    def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
+        """Answer text pieces as they are produced, then the final Generated."""
+        ...
 
 
 def abstention(lang: str) -> str:
@@ -54,6 +58,7 @@ class RankedSpan:
 
     @property
     def text(self) -> str:
+        """The quoted text."""
         return self.span.text
 
 

@@ -34,7 +34,9 @@ class Skipped:
     reason: str
 
 
-class _Skip(Exception):
+class SkipFile(Exception):
+    """A file that cannot be indexed; its message is the reason shown to the user."""
+
     pass
 
 
@@ -111,7 +113,7 @@ _PREFERRED = ("gb18030", "cp1252", "big5", "cp932", "shift_jis", "euc_jp", "cp94
 def decode(data: bytes) -> tuple[str, str]:
     """Decode bytes: UTF-8 (with or without BOM, a character cut at the very end dropped, a few bad
     bytes replaced), UTF-16 with or without BOM, else the encoding the detector finds most plausible
-    (GB18030 among equals); raise _Skip if binary or undecodable."""
+    (GB18030 among equals); raise SkipFile if binary or undecodable."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -142,9 +144,9 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str]:
         if text.count("\x00") == 0:
             try:
                 return _check_text(text), enc
-            except _Skip:
+            except SkipFile:
                 continue
-    raise _Skip("binary file (contains NUL bytes)")
+    raise SkipFile("binary file (contains NUL bytes)")
 
 
 def _detected(data: bytes) -> tuple[str, str]:
@@ -152,7 +154,7 @@ def _detected(data: bytes) -> tuple[str, str]:
 
     matches = list(from_bytes(data))
     if not matches:
-        raise _Skip("unknown text encoding (save it as UTF-8)")
+        raise SkipFile("unknown text encoding (save it as UTF-8)")
     least = min(m.chaos for m in matches)
     plausible = [m for m in matches if m.chaos <= least + 0.01]
     best = next((m for enc in _PREFERRED for m in plausible if m.encoding == enc), plausible[0])
@@ -162,7 +164,7 @@ def _detected(data: bytes) -> tuple[str, str]:
 def _check_text(text: str) -> str:
     controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > 0.02 * max(1, min(len(text), 20000)):
-        raise _Skip("binary file (control characters)")
+        raise SkipFile("binary file (control characters)")
     return text
 
 
@@ -173,28 +175,28 @@ def _read_pdf(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
     except Exception as exc:  # pypdf raises many types on broken files
-        raise _Skip(f"unreadable PDF ({type(exc).__name__})") from None
+        raise SkipFile(f"unreadable PDF ({type(exc).__name__})") from None
     text = "\f".join(pages)  # form feed marks page breaks for the cleaner
     if not text.strip():
-        raise _Skip("PDF has no text layer (scanned? run OCR first)")
+        raise SkipFile("PDF has no text layer (scanned? run OCR first)")
     return text
 
 
 def read_source(path: Path, doc_id: str) -> SourceFile:
-    """Read one file; raises _Skip with a user-facing reason when it cannot be indexed."""
+    """Read one file; raises SkipFile with a user-facing reason when it cannot be indexed."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise _Skip(f"cannot read ({exc.strerror})") from None
+        raise SkipFile(f"cannot read ({exc.strerror})") from None
     if not data.strip():
-        raise _Skip("empty file")
+        raise SkipFile("empty file")
     sha = hashlib.sha256(data).hexdigest()
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
         return SourceFile(doc_id, where, _read_pdf(data), sha, "pdf")
     text, enc = decode(data)
     if not text.strip():
-        raise _Skip("empty file")
+        raise SkipFile("empty file")
     return SourceFile(doc_id, where, text.replace("\r\n", "\n").replace("\r", "\n"), sha, enc)
 
 
@@ -205,7 +207,7 @@ def load_sources(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skippe
     for path, doc_id in files:
         try:
             sources.append(read_source(path, doc_id))
-        except _Skip as why:
+        except SkipFile as why:
             skipped.append(Skipped(str(path), str(why)))
     require_documents(paths, sources, skipped)
     return sources, skipped

@@ -106,7 +106,7 @@ def suite_settings(suite: Suite, settings: Settings) -> Settings:
 
 def ensure_index(suite: Suite, settings: Settings, progress: Callable[[str, int, int], None] | None = None):
     """Build or refresh the suite's index (nothing is embedded when its corpus is unchanged)."""
-    from rag.index import build_index
+    from rag.store import build_index
 
     return build_index([suite.corpus], suite_settings(suite, settings), progress=progress)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.ui import launch_app
-from rag.index import build_index
+from rag.store import build_index
 from rag.settings import load_settings
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -19,7 +19,7 @@ from conftest import rag_cli
 from gradio_client import Client, handle_file
 
 from app.ui import launch_app
-from rag.index import build_index
+from rag.store import build_index
 from rag.settings import load_settings
 
 QUESTIONS = [

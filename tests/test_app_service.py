@@ -10,7 +10,7 @@ from helpers import make_pdf
 
 from app.service import AppService, Exchange, clean_question, safe_filename
 from rag.errors import InvalidInputError
-from rag.index import build_index, load_index
+from rag.store import build_index, load_index
 from rag.records import Answer
 from rag.settings import load_settings
 

@@ -11,7 +11,7 @@ import pytest
 
 from rag.bm25 import Terms, build_bm25, top_bm25, top_structured
 from rag.dense import FLAT_MAX, HNSW_MAX, FaissAnn, FlatDense, build_faiss, choose_kind, hnsw_bytes, vid_table
-from rag.index import build_index, centroid, load_index, passage_text
+from rag.store import build_index, centroid, load_index, passage_text
 from rag.pipeline import Assistant
 from rag.settings import load_settings
 from rag.text import tokenize
@@ -118,10 +118,10 @@ def test_bm25_builder_equals_bm25s_and_scores_from_postings(fixture_settings):
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
 def test_approximate_index_end_to_end_and_updated_in_place(tmp_path, fixture_corpus, fixture_settings, kind, monkeypatch):
-    import rag.index
+    import rag.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
-    monkeypatch.setattr(rag.index, "STALE_REBUILD", 0.5)
+    monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,

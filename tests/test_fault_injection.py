@@ -19,7 +19,7 @@ import pytest
 from conftest import rag_cli
 
 from rag.cli import main
-from rag.index import build_index, load_index
+from rag.store import build_index, load_index
 from rag.settings import load_settings
 
 SEED = 20261129

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from app.service import AppService
 from rag.batch import neutralize, read_questions, run_batch
 from rag.errors import EmbedderMismatchError, InvalidInputError
-from rag.index import build_index, load_index
+from rag.store import build_index, load_index
 from rag.loading import decode
 from rag.pipeline import Assistant
 from rag.settings import load_settings

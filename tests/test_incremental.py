@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import rag_cli
 
-import rag.index
+import rag.store.builder
 from rag.errors import InvalidInputError
-from rag.index import build_index, load_index, remove_documents
+from rag.store import build_index, load_index, remove_documents
 from rag.pipeline import Assistant
 from rag.settings import load_settings
 
@@ -98,8 +98,8 @@ def test_update_processes_only_changes_and_equals_a_full_rebuild(tmp_path, corpu
     (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
     (corpus / "gbk_paper.txt").unlink()
     cleaned: list[str] = []
-    real_clean = rag.index.clean_document
-    monkeypatch.setattr(rag.index, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src))
+    real_clean = rag.store.builder.clean_document
+    monkeypatch.setattr(rag.store.builder, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src))
     report = build_index([corpus], s)
     assert sorted(cleaned) == ["cables.md", "en_notes.md"]  # the unchanged paper is not even decoded again
     assert (report.added, report.updated, report.removed, report.reused) == (["cables.md"], ["en_notes.md"], ["gbk_paper.txt"], 1)
@@ -163,7 +163,7 @@ def test_rag_remove_command(tmp_path, fixture_corpus, fixture_settings):
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from rag.index import build_index
+    from rag.store import build_index
     from rag.settings import load_settings
     s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30)
     def progress(stage, done, total):

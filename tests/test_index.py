@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
-from rag.index import build_index, load_index
+from rag.store import build_index, load_index
 from rag.settings import load_settings
 
 
@@ -46,9 +46,9 @@ def test_index_directory_describes_itself(fixture_settings):
 
 
 def test_passages_read_on_demand_match_the_file_and_the_cache_stays_bounded(fixture_settings, monkeypatch):
-    import rag.index
+    import rag.store.chunks
 
-    monkeypatch.setattr(rag.index, "CHUNK_CACHE_SIZE", 2)
+    monkeypatch.setattr(rag.store.chunks, "CHUNK_CACHE_SIZE", 2)
     store = load_index(fixture_settings).chunks
     lines = (fixture_settings.index_path / "chunks.jsonl").read_text("utf-8").splitlines()
     assert len(store) == len(lines) > 4
@@ -99,7 +99,7 @@ def test_skipped_files_are_reported_rest_indexed(tmp_path, fixture_corpus):
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from rag.index import build_index
+    from rag.store import build_index
     from rag.settings import load_settings
     s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30)
     def progress(stage, done, total):

@@ -215,7 +215,7 @@ def injected(tmp_path_factory, fixture_corpus, fixture_settings):
     """The fixture corpus plus a note whose passage orders the model to give another answer."""
     import shutil
 
-    from rag.index import build_index
+    from rag.store import build_index
 
     root = tmp_path_factory.mktemp("inject")
     corpus = root / "corpus"

@@ -101,7 +101,7 @@ def endpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_index(tmp_path_factory, fixture_corpus, fixture_settings):
     """The fixture corpus plus a note carrying a prompt injection, indexed for real."""
-    from rag.index import build_index
+    from rag.store import build_index
 
     root = tmp_path_factory.mktemp("live")
     shutil.copytree(fixture_corpus, root / "corpus")

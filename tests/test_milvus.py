@@ -13,7 +13,7 @@ from langchain_core.vectorstores import VectorStore
 from rag.dense import MilvusDense
 from rag.errors import BackendUnavailableError
 from rag.evaluation import evaluate, load_gold
-from rag.index import build_index, load_index, remove_documents
+from rag.store import build_index, load_index, remove_documents
 from rag.pipeline import Assistant
 from rag.settings import load_settings
 
@@ -50,10 +50,10 @@ def test_dev_gold_evaluation_is_equal_on_faiss_and_milvus(tmp_path, shared_corpu
 
 
 def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_settings, assistant, monkeypatch):
-    import rag.index
+    import rag.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
-    monkeypatch.setattr(rag.index, "STALE_REBUILD", 0.5)
+    monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = _milvus(tmp_path, fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30)

@@ -1,0 +1,146 @@
+"""`rag eval`: one gold file against an index, or every suite side by side; the regression gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rag.cli_common import (
+    IndexOpt,
+    JsonOpt,
+    LlmOpt,
+    LlmUrlOpt,
+    app,
+    emit,
+    progress_bar,
+    settings_from,
+    warn,
+)
+from rag.errors import InvalidInputError
+from rag.settings import Settings
+
+
+@app.command("eval")
+def eval_cmd(
+    gold: list[Path] = typer.Argument(..., help="A gold file (.jsonl or .csv) for --index; or suites: folders with "
+                                                "corpus/ and gold*.jsonl, or a .toml suite list such as eval/suites.toml."),
+    index: Optional[str] = IndexOpt,
+    report: Optional[Path] = typer.Option(None, "--report", help="Write PATH.json, PATH.md and PATH.html."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Earlier JSON report to gate against."),
+    k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Passages per answer. [default: 5]"),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed drop per aggregate metric, on top of "
+                                              "the weight of one question (see --exact)."),
+    exact: bool = typer.Option(False, "--exact", help="Fail on any drop, even of one question (same machine)."),
+    details: bool = typer.Option(False, "--details", help="With suites: also write a page per suite (PATH/SUITE.md, .html)."),
+    as_json: bool = JsonOpt,
+    llm: Optional[str] = LlmOpt,
+    llm_base_url: Optional[str] = LlmUrlOpt,
+) -> None:
+    """Score retrieval, answers and refusals on gold questions, or on several suites side by side (each
+    corpus indexed once and kept); exit 3 if a metric dropped below the baseline."""
+    from rag.evaluation import DEFAULT_QUESTIONS, DEFAULT_TOLERANCE
+
+    tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    allow = 0.0 if exact else DEFAULT_QUESTIONS
+    base = _read_baseline(baseline) if baseline else None
+    settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
+    if any(p.is_dir() or p.suffix.lower() == ".toml" for p in gold):
+        ok = _eval_suites(gold, settings, report, base, tol, allow, as_json, details)
+    else:
+        ok = _eval_gold(gold, settings, report, base, tol, allow, as_json)
+    if not ok:
+        raise typer.Exit(3)
+
+
+def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool) -> bool:
+    from rag.evaluation import compare, evaluate, load_gold
+    from rag.pipeline import Assistant
+    from rag.reporting import write_reports
+
+    if len(gold) != 1:
+        raise InvalidInputError("give one gold file (for --index), or suite folders / a .toml suite list")
+    questions = load_gold(gold[0])
+    assistant = Assistant.open(settings)
+    with progress_bar(enabled=not as_json) as progress:
+        result = evaluate(assistant, questions, k=settings.top_k,
+                          progress=(lambda d, t: progress("evaluating", d, t)) if progress else None)
+    comparison = compare(result, base, tol, allow) if base else None
+    if report:
+        for f in write_reports(result, report, comparison, base):
+            warn(f"wrote {f}")
+    if as_json:
+        emit({**result, "comparison": comparison} if comparison else result)
+    else:
+        typer.echo(_eval_summary(result, comparison))
+    return not comparison or comparison["ok"]
+
+
+def _eval_suites(paths: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool,
+                 details: bool) -> bool:
+    from rag.suite_report import write_suite_reports
+    from rag.suites import HEADLINE, compare_suites, evaluate_suites, load_suites
+
+    suites = load_suites(paths)
+    if base is not None and "suites" not in base:
+        raise InvalidInputError("--baseline is a one-gold-file report; give a suites report (rag eval SUITES --report PATH)")
+    with progress_bar(enabled=not as_json) as progress:
+        result = evaluate_suites(suites, settings, settings.top_k, progress)
+    comparison = compare_suites(result, base, tol, allow) if base else None
+    if report:
+        for f in write_suite_reports(result, report, comparison, details):
+            warn(f"wrote {f}")
+    if as_json:
+        emit({**result, "comparison": comparison} if comparison else result)
+        return not comparison or comparison["ok"]
+    cols = ["R@5", "facts", "support", "refused-", "refused+", "precision", "p50 ms"]
+    lines = [f"{'suite':16} {'n':>5} " + " ".join(f"{c:>9}" for c in cols)]
+    for name, v in [*result["summary"]["by_suite"].items(), ("macro average", {**result["summary"]["macro"], "n": ""})]:
+        lines.append(f"{name:16} {v['n'] if v['n'] == '' else int(v['n']):>5} "
+                     + " ".join(f"{v[m]:>9.3f}" if m in v else f"{'-':>9}" for m in HEADLINE))
+    lines.append("refused-: unanswerable questions refused; refused+: answerable questions refused")
+    if comparison:
+        for name, c in comparison["suites"].items():
+            lines.append(f"gate {name}: " + ("OK" if c["ok"] else "FAILED " + ", ".join(
+                f"{d['metric']} {d['baseline']:.3f} -> {d['current']:.3f}" for d in c["drops"])))
+    typer.echo("\n".join(lines))
+    return not comparison or comparison["ok"]
+
+
+def _read_baseline(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "suites" in data:
+            data["summary"]["by_suite"]  # noqa: B018 - shape check
+        else:
+            data["summary"]["overall"], data["questions"]  # noqa: B018 - shape check
+        return data
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InvalidInputError(f"baseline {path} is not a rag eval JSON report; write one with: rag eval GOLD --report PATH") from None
+
+
+def _eval_summary(result: dict, comparison: dict | None) -> str:
+    o = result["summary"]["overall"]
+    lines = [f"{int(o['n'])} questions ({int(o['n_answerable'])} answerable), k={result['meta']['k']}"]
+    for key in ("recall@5", "mrr@10", "ndcg@10", "key_fact_coverage", "citation_support", "cited_sentence_share",
+                "correct_refusal_rate", "false_refusal_rate", "answered_precision", "pass_rate"):
+        if key in o:
+            lines.append(f"  {key:22} {o[key]:.3f}")
+    lines.append(f"  {'latency p50/p95 (ms)':22} {o['latency_p50_ms']:.1f} / {o['latency_p95_ms']:.1f}")
+    for group in ("by_lang", "by_kind"):
+        lines.append(group.replace("_", " ") + ": " + ", ".join(
+            f"{g} R@5={v.get('recall@5', float('nan')):.2f}" for g, v in result["summary"][group].items() if "recall@5" in v))
+    failed = [q for q in result["questions"] if not q["pass"]]
+    if failed:
+        lines.append("failed:")
+        lines += [f"  {q['id']}: {'; '.join(q['reasons'])}" for q in failed]
+    if comparison:
+        if comparison["ok"]:
+            lines.append(f"gate: OK (no aggregate metric dropped by more than {comparison['questions']:g} question(s) plus {comparison['tolerance']:g})")
+        else:
+            lines.append("gate: FAILED")
+            lines += [f"  {d['metric']}: {d['baseline']:.3f} -> {d['current']:.3f}" for d in comparison["drops"]]
+        lines += [f"  pass->fail {q['id']}: {'; '.join(q['reasons'])}" for q in comparison["pass_to_fail"]]
+    return "\n".join(lines)

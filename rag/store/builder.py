@@ -1,0 +1,337 @@
+"""Building and updating an index: scan the sources, process new and changed documents (clean, chunk,
+embed through the cache, tokenise), assemble every file in a temporary directory, then swap it in.
+Only new or changed documents are processed; unchanged ones are copied; vanished ones are dropped."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag import __version__
+from rag.bm25 import build_bm25
+from rag.chunking import chunk_document, chunk_sentences
+from rag.cleaning import clean_document
+from rag.dense import (
+    MilvusStore,
+)
+from rag.embedding import (
+    LANGS, Embedder, VectorCache, anchors_digest, language_means, make_embedder,
+)
+from rag.errors import InvalidInputError
+from rag.integrity import manifest, seal, write_marker
+from rag.loading import Skipped, SkipFile, discover, read_source, require_documents
+from rag.records import Document
+from rag.settings import Settings
+from rag.text import tokenize
+from rag.translation import build_glossary, save_glossary
+from rag.store.layout import (
+    FORMAT_VERSION, BuildReport, DocInfo, Progress, chunking_params, dropped_note, passage_text, read_docs,
+    sources_manifest,
+)
+from rag.store.reader import StoredIndex
+from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
+from rag.store.dense_writer import milvus_uri, write_dense
+from rag.store.writer import Part, centroid, new_part, write_parts
+
+
+@contextlib.contextmanager
+def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool = False,
+              notes: list[str] | None = None) -> Iterator["StoredIndex | None"]:
+    """Hold the index lock with leftovers of a killed build cleaned up, and yield the current index
+    to copy from (None when ``reuse`` is off or it cannot be reused), closed afterwards."""
+    with locked(target):
+        recover(target)
+        clear_stale_tmp(target)
+        refuse_foreign(target)
+        old = StoredIndex.open(target, settings, strict, notes) if reuse else None
+        try:
+            yield old
+        finally:
+            if old is not None:
+                old.close()
+
+
+def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[tuple[str, str, object]], list[Skipped]]:
+    """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
+    sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
+    the source). Files of ``ids_of`` keep their document ids, however the paths are given."""
+    known = {d.doc_id: d.sha256 for d in old_docs}
+    files, skipped = discover(paths, {d.path: d.doc_id for d in ids_of})
+    out: list[tuple[str, str, object]] = []
+    for path, doc_id in files:
+        if doc_id in known:
+            try:
+                sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                sha = None
+            if sha == known[doc_id]:
+                out.append((doc_id, str(path.resolve()), sha))
+                continue
+        try:
+            out.append((doc_id, str(path.resolve()), read_source(path, doc_id)))
+        except SkipFile as why:
+            skipped.append(Skipped(str(path), str(why)))
+    require_documents(paths, out, skipped)
+    return out, skipped
+
+
+def build_index(
+    paths: list[str | Path],
+    settings: Settings,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    """Index every readable file under ``paths`` into ``settings.index_path``, atomically; only
+    new or changed documents are processed, documents no longer present are removed."""
+    t0 = time.perf_counter()
+    target = settings.index_path
+    report = BuildReport(path=target)
+    with _updating(target, settings, reuse=not force, notes=report.notes) as old:
+        _build(paths, settings, old, embedder, report, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _previous_docs(target: Path) -> list[DocInfo]:
+    """The documents of the index at ``target`` as far as docs.json can be read (for their ids)."""
+    try:
+        return read_docs(target)
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
+def _build(paths, settings: Settings, old: "StoredIndex | None", embedder: Embedder | None, report: BuildReport,
+           progress: Progress | None) -> None:
+    # a forced rebuild re-embeds everything but still keeps every document's id
+    found, report.skipped = _scan(paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path))
+    report.documents = len(found)
+    if old and _same_sources(old, found, settings):
+        report.up_to_date = True
+        report.chunks, report.sentences = len(old.offsets) - 1, old.params["counts"]["sentences"]
+        report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
+        _retry_milvus_deletes(old, settings)
+        return
+    old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
+    cleaned = {d.doc_id: d for d in (clean_document(src) for _, _, src in found if not isinstance(src, str))}
+    report.notes += [note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))]
+    report.added = [d for d in cleaned if d not in old_ids]
+    report.updated = [d for d in cleaned if d in old_ids]
+    report.removed = sorted(set(old_ids) - {d for d, _, _ in found})
+    report.reused = len(found) - len(cleaned)
+    if cleaned:
+        embedder = embedder or make_embedder(settings.embedder, settings.batch_size)
+    new_parts = _process(list(cleaned.values()), settings, embedder, report, progress)
+    parts = []
+    for doc_id, where, src in found:
+        if isinstance(src, str):  # unchanged source: carried over as stored
+            info = old.docs[old_ids[doc_id]]
+            parts.append(Part(DocInfo(**{**asdict(info), "path": where}), old=old.doc_range(old_ids[doc_id])))
+        else:
+            parts.append(new_parts[doc_id])
+    report.chunks = sum(p.n_chunks for p in parts)
+    _assemble(settings.index_path, parts, old, settings, embedder, report, progress)
+
+
+def _retry_milvus_deletes(old: "StoredIndex", settings: Settings) -> None:
+    """Rows superseded by the last build but not yet deleted (it was interrupted): delete them now."""
+    m = old.params.get("milvus", {})
+    if m.get("stale_file") and (old.path / "milvus_stale.npy").exists():
+        with contextlib.suppress(Exception):
+            MilvusStore(m["uri"], m["collection"], old.params["dense"]["kind"], old.dim, token=settings.milvus_token).delete(
+                np.load(old.path / "milvus_stale.npy").tolist())
+
+
+@dataclass
+class Precomputed:
+    """Stands in for the embedder when parts arrive with their vectors (benchmarks, imports)."""
+
+    id: str
+    dim: int
+    lang_means: dict[str, np.ndarray]
+
+
+def write_index(parts: list[Part], settings: Settings, embedder: Precomputed, progress: Progress | None = None) -> BuildReport:
+    """Write a full index from documents whose vectors and tokens are already computed (atomically)."""
+    t0 = time.perf_counter()
+    target = settings.index_path
+    report = BuildReport(path=target, documents=len(parts), added=[p.info.doc_id for p in parts])
+    report.chunks = sum(p.n_chunks for p in parts)
+    with _updating(target, settings, reuse=False):
+        _assemble(target, parts, None, settings, embedder, report, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def remove_documents(doc_ids: Sequence[str], settings: Settings, progress: Progress | None = None) -> BuildReport:
+    """Drop documents from ``settings.index_path`` (atomically, nothing else recomputed)."""
+    t0 = time.perf_counter()
+    target = settings.index_path
+    report = BuildReport(path=target)
+    with _updating(target, settings, strict=True) as old:
+        _remove(doc_ids, old, settings, report, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, report: BuildReport, progress) -> None:
+    target = settings.index_path
+    d = old.params["dense"]  # removing keeps the index's own dense configuration
+    settings = settings.model_copy(update={"backend": d["backend"], "dense_index": d.get("requested", d["kind"]),
+                                           "milvus_uri": old.params.get("milvus", {}).get("uri", settings.milvus_uri)})
+    known = {d.doc_id: i for i, d in enumerate(old.docs)}
+    unknown = [d for d in doc_ids if d not in known]
+    if unknown:
+        sample = ", ".join(list(known)[:3])
+        raise InvalidInputError(f"no document '{unknown[0]}' in index '{target.name}' (it has e.g. {sample}); "
+                                f"list them with: rag info --index {target.name}")
+    gone = set(doc_ids)
+    if gone >= set(known):
+        raise InvalidInputError(f"removing every document would leave index '{target.name}' empty; "
+                                f"delete the folder {target} instead")
+    parts = [Part(d, old=old.doc_range(i)) for i, d in enumerate(old.docs) if d.doc_id not in gone]
+    report.removed = [d for d in known if d in gone]
+    report.documents, report.reused = len(parts), len(parts)
+    report.chunks = sum(p.n_chunks for p in parts)
+    _assemble(target, parts, old, settings, None, report, progress)
+
+
+def _same_sources(old: "StoredIndex", found: list[tuple[str, str, object]], settings: Settings) -> bool:
+    return (all(isinstance(src, str) for _, _, src in found)
+            and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src in found}
+            and old.params["dense"].get("requested") == settings.dense_index
+            and old.params["dense"]["backend"] == settings.backend
+            and (settings.backend != "milvus" or old.params.get("milvus", {}).get("uri") == milvus_uri(settings)))
+
+
+
+
+def _process(docs: list[Document], settings: Settings, embedder: Embedder | None, report: BuildReport,
+             progress: Progress | None) -> dict[str, Part]:
+    """Clean documents -> chunks, sentence spans, vectors (through the cache) and BM25 tokens."""
+    if not docs:
+        return {}
+    cache = VectorCache(settings.embedding_cache_dir, embedder)
+    per_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]
+    chunks = [c for cs in per_doc for c in cs]
+    texts = [passage_text(c, settings.passage_context) for c in chunks]
+    sent_rows = [(i, a, b) for i, c in enumerate(chunks) for a, b in chunk_sentences(c)]
+    sent_texts = [chunks[i].text[a:b] for i, a, b in sent_rows]
+
+    def tick(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(stage, done, total)) if progress else None
+
+    t = time.perf_counter()
+    chunk_vecs = cache.embed_passages(texts, progress=tick("embedding passages"))
+    sent_vecs = cache.embed_passages(sent_texts, progress=tick("embedding sentences"))
+    report.embed_seconds = time.perf_counter() - t
+    report.embedded, report.cached = cache.misses, cache.hits
+    out: dict[str, Part] = {}
+    c0 = s0 = 0
+    for d, cs in zip(docs, per_doc):
+        s1 = s0
+        while s1 < len(sent_rows) and sent_rows[s1][0] < c0 + len(cs):
+            s1 += 1
+        rows = [(i - c0, a, b) for i, a, b in sent_rows[s0:s1]]
+        toks = [tokenize(t) for t in texts[c0 : c0 + len(cs)]]
+        out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
+        c0, s0 = c0 + len(cs), s1
+    return out
+
+
+def _assemble(target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings, embedder: Embedder | None,
+              report: BuildReport, progress: Progress | None) -> None:
+    """Write the index for ``parts`` (in this order) into a temp dir, then swap it in."""
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write_marker(tmp)  # first: a leftover of this build is provably ours to clean up
+    try:
+        after_swap = _fill(tmp, target, parts, old, settings, embedder, report, progress)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # an error (not a kill) leaves no temp dir behind
+        raise
+    if old:
+        old.close()
+    swap(tmp, target)
+    if after_swap:
+        after_swap()
+
+
+def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings,
+          embedder: Embedder | None, report: BuildReport, progress: Progress | None) -> Callable | None:
+    """Write every file of the new index into ``tmp``; returns what to do once it is swapped in."""
+    if progress:
+        progress("writing index", 0, 1)
+    dim = old.dim if old is not None else embedder.dim
+    emb_id = old.params["embedder"]["id"] if old is not None else embedder.id
+    arrays = write_parts(tmp, parts, old, dim)
+    report.sentences = arrays["sentences"]
+    means = _language_means(old, settings, embedder)
+    chunk_lang = np.load(tmp / "chunk_lang.npy")
+    vectors = np.load(tmp / "chunk_vectors.npy", mmap_mode="r")
+    langs = {
+        "chunk_lang": chunk_lang,
+        "sent_lang": np.load(tmp / "sent_lang.npy"),
+        **{f"mean_{k}": v for k, v in means.items()},
+        # per-language passage centroids: a query's similarity to them is its baseline in that language
+        **{f"centroid_{k}": centroid(vectors, chunk_lang == i, dim) for i, k in enumerate(LANGS)},
+    }
+    os.remove(tmp / "chunk_lang.npy")
+    os.remove(tmp / "sent_lang.npy")
+    np.savez(tmp / "languages.npz", **langs)
+    if progress:
+        progress("indexing BM25", 0, 1)
+    terms = arrays["terms"]
+    bm25 = build_bm25(np.load(tmp / "tokens.npy"), np.load(tmp / "token_offsets.npy"), terms)
+    bm25.save(str(tmp / "bm25"), show_progress=False)
+    terms.save(tmp / "terms.json")
+    has_zh = bool((chunk_lang == LANGS.index("zh")).any())
+    save_glossary(build_glossary(set(bm25.vocab_dict)) if has_zh else {}, tmp / "glossary.json")
+    infos = [p.info for p in parts]
+    (tmp / "docs.json").write_text(json.dumps([asdict(i) for i in infos], ensure_ascii=False, indent=1), "utf-8")
+    dense, after_swap = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
+    params = {
+        "format_version": FORMAT_VERSION,
+        "rag_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "embedder": {"id": emb_id, "dimension": dim, "normalized": True},
+        "chunking": old.params["chunking"] if old is not None else chunking_params(settings),
+        "bm25": {"tokenizer": "jieba-search+latin-v1", "k1": 1.2, "b": 0.75},
+        "alignment": {"method": "anchor-mean-shift", "languages": list(LANGS), "anchors": anchors_digest()},
+        "dense": dense,
+        "sentences": {"search": "exhaustive" if dense["kind"] == "flat" else "candidates"},
+        "counts": {"documents": len(infos), "chunks": arrays["chunks"], "sentences": arrays["sentences"]},
+        "sources": sources_manifest(infos),
+    }
+    if dense["backend"] == "milvus":
+        params["milvus"] = dense.pop("milvus")
+    params["files"] = manifest(tmp)  # size + checksum of every file, checked when the index is opened
+    # params.json last: a directory without it is never mistaken for a finished index
+    (tmp / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    return after_swap
+
+
+def _language_means(old: "StoredIndex | None", settings: Settings, embedder: Embedder | None) -> dict[str, np.ndarray]:
+    """Anchor query means per language: reused from the current index when the anchors are the same."""
+    if isinstance(embedder, Precomputed):
+        return embedder.lang_means
+    if old is not None and old.params["alignment"].get("anchors") == anchors_digest():
+        with np.load(old.path / "languages.npz") as z:
+            return {lang: z[f"mean_{lang}"] for lang in LANGS}
+    embedder = embedder or make_embedder(settings.embedder, settings.batch_size)
+    return language_means(VectorCache(settings.embedding_cache_dir, embedder))

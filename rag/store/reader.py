@@ -1,0 +1,242 @@
+"""Opening an index: the loaded, verified, memory-mapped ``Index`` the pipeline searches, and the
+current index an incremental build copies unchanged documents from (``StoredIndex``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.bm25 import Terms
+from rag.dense import (
+    FaissAnn, FlatDense, MilvusDense, MilvusStore,
+)
+from rag.embedding import (
+    LANGS, embedder_id, same_embedder,
+)
+from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
+from rag.integrity import damaged
+from rag.integrity import verify as verify_files
+from rag.native import faiss as load_faiss
+from rag.records import Chunk
+from rag.settings import Settings
+from rag.store.chunks import ChunkStore, Ranges, sentence_starts
+from rag.store.layout import (
+    FORMAT_VERSION, DocInfo, chunking_params, check_shapes, open_params, read_docs, read_params, readable_path,
+)
+
+
+class StoredIndex:
+    """The current index's arrays, memory-mapped, for an incremental build to copy from."""
+
+    def __init__(self, path: Path, params: dict):
+        self.path, self.params = path, params
+        self.docs = read_docs(path)
+        self.offsets = np.load(path / "chunks.offsets.npy")
+        self.store = ChunkStore(path / "chunks.jsonl", self.offsets)
+        self.vectors = np.load(path / "chunk_vectors.npy", mmap_mode="r")
+        self.vids = np.load(path / "vector_ids.npy")
+        self.chunk_docs = np.load(path / "chunk_docs.npy")
+        self.sent_rows = np.load(path / "sentences.npy", mmap_mode="r")
+        self.sent_vecs = np.load(path / "sentence_vectors.npy", mmap_mode="r")
+        self.sent_starts = sentence_starts(self.sent_rows, len(self.offsets) - 1)
+        with np.load(path / "languages.npz") as z:
+            self.chunk_lang, self.sent_lang = z["chunk_lang"], z["sent_lang"]
+        self.tokens = np.load(path / "tokens.npy", mmap_mode="r")
+        self.tok_offsets = np.load(path / "token_offsets.npy")
+        self.terms = Terms.load(path / "terms.json")
+        self.dim = int(params["embedder"]["dimension"])
+        bounds = np.searchsorted(self.chunk_docs, np.arange(len(self.docs) + 1))
+        self._ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.docs))]
+
+    @classmethod
+    def open(cls, path: Path, settings: Settings, strict: bool = False, notes: list[str] | None = None) -> "StoredIndex | None":
+        """The current index if an incremental build can reuse it (same format, embedder, chunking,
+        every file as written); ``strict`` raises instead of returning None. Damage is noted: the
+        build then starts from scratch rather than copying damaged data."""
+        try:
+            params = read_params(path)
+            if params.get("format_version") == FORMAT_VERSION:
+                verify_files(path, params)
+        except IndexNotFoundError:
+            if strict:
+                raise
+            return None
+        except IndexCorruptError as exc:
+            if strict:
+                raise
+            if notes is not None:
+                notes.append(f"{exc}: rebuilt from scratch")
+            return None
+        ok = params.get("format_version") == FORMAT_VERSION and (
+            strict or (same_embedder(params.get("embedder", {}).get("id", ""), settings.embedder)
+                       and params.get("chunking") == chunking_params(settings)))
+        if not ok:
+            if strict:
+                raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
+                                        f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
+            return None
+        try:
+            return cls(path, params)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            err = damaged(path, f"a file cannot be read ({type(exc).__name__})")
+            if strict:
+                raise err from None
+            if notes is not None:
+                notes.append(f"{err}: rebuilt from scratch")
+            return None
+
+    def doc_range(self, i: int) -> tuple[int, int]:
+        """Passage range of the i-th document."""
+        return self._ranges[i]
+
+    def chunk_bytes(self, a: int, b: int) -> bytes:
+        """Stored JSON lines of passages a..b-1."""
+        return self.store.raw(a, b)
+
+    def close(self) -> None:
+        """Release open files."""
+        self.store.close()
+
+
+@dataclass
+class Index:
+    """A loaded index (read-only): chunks, vectors, BM25 and metadata; large arrays memory-mapped."""
+
+    path: Path
+    params: dict
+    docs: dict[str, DocInfo]
+    chunks: ChunkStore
+    dense: object  # rag.dense.DenseIndex: .search(queries, k) -> (similarities, positions), .ntotal, .exact
+    sent_vecs: np.ndarray
+    sent_rows: np.ndarray  # (chunk index, start, end) per sentence
+    bm25: object  # bm25s.BM25 (memory-mapped)
+    chunk_lang: np.ndarray  # per chunk: index into LANGS
+    sent_lang: np.ndarray  # per sentence: index into LANGS
+    lang_means: dict[str, np.ndarray]  # mean anchor query vector per language
+    centroids: np.ndarray  # (len(LANGS), dim) mean passage vector per language
+    glossary: dict[str, list[str]]  # English -> Chinese terms of this index (query translation)
+    chunk_sentences: Sequence[range] = field(default_factory=list)
+    chunk_vecs: np.ndarray | None = None  # (chunks, dim) float32
+    chunk_docs: np.ndarray | None = None  # per chunk: position of its document in ``doc_order``
+    doc_order: list[str] = field(default_factory=list)
+    _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def embedder_id(self) -> str:
+        """Id of the embedder the index was built with."""
+        return self.params["embedder"]["id"]
+
+    @property
+    def sentence_search(self) -> str:
+        """'exhaustive' (every sentence scored: exact) or 'candidates' (sentences of candidate passages)."""
+        return self.params.get("sentences", {}).get("search", "exhaustive")
+
+    def size_bytes(self) -> int:
+        """Bytes on disk."""
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    def doc_range(self, doc_id: str) -> range:
+        """Positions of a document's passages (contiguous)."""
+        if len(self._doc_pos) != len(self.doc_order):
+            self._doc_pos = {d: i for i, d in enumerate(self.doc_order)}
+        i = self._doc_pos[doc_id]
+        a, b = np.searchsorted(self.chunk_docs, [i, i + 1])
+        return range(int(a), int(b))
+
+    def position(self, chunk_id: str) -> int:
+        """Position of a passage by id, looking only at its document's passages."""
+        doc_id = chunk_id.rsplit("#", 1)[0]
+        for i in self.doc_range(doc_id) if doc_id in self.docs else range(len(self.chunks)):
+            if self.chunks[i].chunk_id == chunk_id:
+                return i
+        raise KeyError(chunk_id)
+
+
+def load_index(settings: Settings, check_embedder: bool = True) -> Index:
+    """Load ``settings.index_path`` after checking it is whole (IndexCorruptError names a damaged
+    file); refuse it if it was built with another embedder. Reading never changes the directory."""
+    import bm25s
+
+    path = readable_path(settings.index_path)
+    params = read_params(path)
+    if params.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
+                                f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
+    built_with = params["embedder"]["id"]
+    if check_embedder and not same_embedder(built_with, settings.embedder):
+        raise EmbedderMismatchError(
+            f"index '{path.name}' was built with embedder '{built_with}' but '{embedder_id(settings.embedder)}' is "
+            f"configured; set RAG_EMBEDDER to match or rebuild with: rag index PATH --index {path.name}"
+        )
+    verify_files(path, params)
+    try:
+        doc_list = read_docs(path)
+        docs = {d.doc_id: d for d in doc_list}
+        offsets = np.load(path / "chunks.offsets.npy")
+        arrays = {
+            "chunks.offsets.npy": offsets,
+            **{name: np.load(path / name, mmap_mode="r") for name in (
+                "chunk_vectors.npy", "vector_ids.npy", "chunk_docs.npy", "sentence_vectors.npy", "sentences.npy",
+                "tokens.npy", "token_offsets.npy")},
+        }
+        with np.load(path / "languages.npz") as z:
+            arrays["chunk_lang"], arrays["sent_lang"] = z["chunk_lang"], z["sent_lang"]
+            means = {lang: z[f"mean_{lang}"] for lang in LANGS}
+            centroids = np.stack([z[f"centroid_{lang}"] for lang in LANGS])
+        check_shapes(path, params, arrays, len(doc_list), (path / "chunks.jsonl").stat().st_size)
+        chunks = ChunkStore(path / "chunks.jsonl", offsets)
+        vectors, vids = arrays["chunk_vectors.npy"], np.asarray(arrays["vector_ids.npy"])
+        bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True)
+        glossary = json.loads((path / "glossary.json").read_text("utf-8"))
+        dense = open_dense(path, params, settings, vectors, vids)
+        first = chunks[0] if len(chunks) else None  # a truncated chunk store fails here, not mid-question
+        if first is not None and not isinstance(first, Chunk):
+            raise ValueError("chunk store")
+    except IndexCorruptError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+        raise damaged(path, f"a file cannot be read ({type(exc).__name__})") from None
+    if dense.ntotal != len(chunks):
+        raise damaged(path, f"the dense index holds {dense.ntotal} vectors for {len(chunks)} passages")
+    sent_rows = arrays["sentences.npy"]
+    ranges = Ranges(sentence_starts(sent_rows, len(chunks)))
+    return Index(path, params, docs, chunks, dense, arrays["sentence_vectors.npy"], sent_rows, bm25, arrays["chunk_lang"],
+                 arrays["sent_lang"], means, centroids, glossary, ranges, vectors, np.asarray(arrays["chunk_docs.npy"]),
+                 [d.doc_id for d in doc_list])
+
+
+def verify_index(settings: Settings) -> dict:
+    """Check every file of an index against the checksums written at build time (``rag verify``)."""
+    path = readable_path(settings.index_path)
+    t0 = time.perf_counter()
+    params = open_params(path, full=True)
+    index = load_index(settings, check_embedder=False)  # then the shapes and the loaders
+    files = params["files"]
+    index.chunks.close()
+    return {"index": str(path), "ok": True, "files": len(files) + 1, "bytes": sum(m["size"] for m in files.values()),
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def open_dense(path: Path, params: dict, settings: Settings, vectors: np.ndarray, vids: np.ndarray):
+    """The dense index an index's params describe (FAISS flat or approximate, or a Milvus collection)."""
+    d = params["dense"]
+    if d["backend"] == "faiss":
+        if d["kind"] == "flat":
+            return FlatDense(vectors)
+        faiss = load_faiss()
+
+        index = faiss.read_index(str(path / "dense.faiss"))
+        return FaissAnn(index, d["kind"], vectors, vids, settings.hnsw_ef_search, settings.ivf_nprobe, settings.ivf_rerank)
+    m = params["milvus"]
+    uri = settings.milvus_uri or m["uri"]
+    store = MilvusStore(uri, m["collection"], d["kind"], int(params["embedder"]["dimension"]), settings.hnsw_ef_search,
+                        settings.ivf_nprobe, settings.milvus_token)
+    if not store.exists():
+        raise IndexCorruptError(f"Milvus collection '{m['collection']}' is missing at {uri}; rebuild the index with: "
+                                f"rag index PATH --force --index {path.name}")
+    return MilvusDense(store, vids)

@@ -1,0 +1,133 @@
+"""Writing an index's arrays: one document's share of it (``Part``), streamed into the temporary
+directory in order, new documents from their arrays and unchanged ones copied from the current index."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.bm25 import Terms
+from rag.embedding import (
+    LANGS,
+)
+from rag.records import Chunk, Document
+from rag.text import detect_lang
+from rag.store.layout import DocInfo
+
+if TYPE_CHECKING:
+    from rag.store.reader import StoredIndex
+
+
+@dataclass
+class Part:
+    """Everything the index keeps for one document: either new arrays, or a range of the old index."""
+
+    info: DocInfo
+    chunks: list[Chunk] = field(default_factory=list)  # new documents only
+    chunk_vecs: np.ndarray | None = None
+    sent_rows: np.ndarray | None = None  # (local chunk, start, end)
+    sent_vecs: np.ndarray | None = None
+    tokens: list[list[str]] = field(default_factory=list)
+    chunk_lang: np.ndarray | None = None
+    sent_lang: np.ndarray | None = None
+    old: tuple[int, int] | None = None  # chunk range in the current index (reused documents)
+
+    @property
+    def n_chunks(self) -> int:
+        """How many passages this document has."""
+        return self.old[1] - self.old[0] if self.old else len(self.chunks)
+
+
+def new_part(doc: Document, chunks: list[Chunk], chunk_vecs: np.ndarray, sent_rows: list[tuple[int, int, int]],
+             sent_vecs: np.ndarray, tokens: list[list[str]], sent_texts: list[str] | None = None) -> Part:
+    """A document processed now: its chunks with vectors, sentences and BM25 tokens."""
+    texts = sent_texts if sent_texts is not None else [chunks[i].text[a:b] for i, a, b in sent_rows]
+    info = DocInfo(doc.doc_id, doc.path, doc.title, doc.authors, doc.sha256, len(doc.text), len(chunks), len(doc.footnotes),
+                   doc.source_chars, doc.dropped_chars)
+    return Part(
+        info, chunks, chunk_vecs, np.asarray(sent_rows, dtype=np.int32).reshape(-1, 3), sent_vecs, tokens,
+        np.array([LANGS.index(detect_lang(c.text)) for c in chunks], dtype=np.uint8),
+        np.array([LANGS.index(detect_lang(t)) for t in texts], dtype=np.uint8),
+    )
+
+
+def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: int) -> dict:
+    """Stream the documents' arrays into ``tmp`` in order: chunk store, vectors, sentences, tokens."""
+    from numpy.lib.format import open_memmap
+
+    n = sum(p.n_chunks for p in parts)
+    m = int(sum(int(old.sent_starts[p.old[1]] - old.sent_starts[p.old[0]]) if p.old else len(p.sent_rows) for p in parts))
+    cvec = open_memmap(tmp / "chunk_vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
+    svec = open_memmap(tmp / "sentence_vectors.npy", mode="w+", dtype=np.float32, shape=(m, dim))
+    srows = open_memmap(tmp / "sentences.npy", mode="w+", dtype=np.int32, shape=(m, 3))
+    chunk_lang = np.zeros(n, np.uint8)
+    sent_lang = np.zeros(m, np.uint8)
+    chunk_docs = np.zeros(n, np.int32)
+    offsets = np.zeros(n + 1, np.int64)
+    tok_offsets = np.zeros(n + 1, np.int64)
+    terms = Terms(old.terms.terms) if old else Terms()
+    tok_parts: list[np.ndarray] = []
+    c = s = 0
+    with open(tmp / "chunks.jsonl", "wb") as fh:
+        for di, p in enumerate(parts):
+            k = p.n_chunks
+            if p.old:
+                a, b = p.old
+                sa, sb = int(old.sent_starts[a]), int(old.sent_starts[b])
+                blob = old.chunk_bytes(a, b)
+                fh.write(blob)
+                offsets[c + 1 : c + k + 1] = offsets[c] + (old.offsets[a + 1 : b + 1] - old.offsets[a])
+                cvec[c : c + k] = old.vectors[a:b]
+                chunk_lang[c : c + k] = old.chunk_lang[a:b]
+                rows = np.asarray(old.sent_rows[sa:sb])
+                srows[s : s + sb - sa] = rows - np.array([a - c, 0, 0], np.int32)
+                svec[s : s + sb - sa] = old.sent_vecs[sa:sb]
+                sent_lang[s : s + sb - sa] = old.sent_lang[sa:sb]
+                ta, tb = int(old.tok_offsets[a]), int(old.tok_offsets[b])
+                tok_parts.append(np.asarray(old.tokens[ta:tb]))
+                tok_offsets[c + 1 : c + k + 1] = tok_offsets[c] + (old.tok_offsets[a + 1 : b + 1] - ta)
+                ns = sb - sa
+            else:
+                pos = offsets[c]
+                for i, ch in enumerate(p.chunks):
+                    line = (json.dumps(asdict(ch), ensure_ascii=False) + "\n").encode("utf-8")
+                    fh.write(line)
+                    pos += len(line)
+                    offsets[c + i + 1] = pos
+                cvec[c : c + k] = p.chunk_vecs
+                chunk_lang[c : c + k] = p.chunk_lang
+                ns = len(p.sent_rows)
+                if ns:
+                    srows[s : s + ns] = p.sent_rows + np.array([c, 0, 0], np.int32)
+                    svec[s : s + ns] = p.sent_vecs
+                    sent_lang[s : s + ns] = p.sent_lang
+                ids = [terms.encode(t) for t in p.tokens]
+                tok_parts.extend(ids)
+                tok_offsets[c + 1 : c + k + 1] = tok_offsets[c] + np.cumsum([len(x) for x in ids], dtype=np.int64)
+            chunk_docs[c : c + k] = di
+            c, s = c + k, s + ns
+    for arr in (cvec, svec, srows):
+        arr.flush()
+    del cvec, svec, srows
+    np.save(tmp / "chunks.offsets.npy", offsets)
+    np.save(tmp / "chunk_docs.npy", chunk_docs)
+    np.save(tmp / "chunk_lang.npy", chunk_lang)
+    np.save(tmp / "sent_lang.npy", sent_lang)
+    np.save(tmp / "tokens.npy", np.concatenate(tok_parts).astype(np.int32) if tok_parts else np.zeros(0, np.int32))
+    np.save(tmp / "token_offsets.npy", tok_offsets)
+    return {"chunks": int(n), "sentences": int(m), "terms": terms}
+
+
+def centroid(vectors: np.ndarray, mask: np.ndarray, dim: int, block: int = 65_536) -> np.ndarray:
+    """Mean of the masked rows, summed in row order (bitwise numpy's ``mean(axis=0)``) in bounded memory."""
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return np.zeros(dim, np.float32)
+    acc = np.asarray(vectors[rows[:block]]).sum(axis=0)
+    for i in range(block, len(rows), block):
+        acc = np.vstack([acc[None], np.asarray(vectors[rows[i : i + block]])]).sum(axis=0)  # continues the row-order sum
+    return np.true_divide(acc, np.intp(len(rows)), out=acc, casting="unsafe")

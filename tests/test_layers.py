@@ -1,0 +1,37 @@
+"""The code's shape: imports flow one way (import-linter's layers contract in pyproject.toml), no module
+outgrows one job, and the linter finds nothing (pyflakes' checks: unused or undefined names)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def test_nothing_imports_upward():
+    proc = subprocess.run([str(BIN / "lint-imports")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 kept, 0 broken" in proc.stdout
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([str(BIN / "ruff"), "check", "--select", "F,E9", "rag", "app", "tests", "bench"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_no_module_over_400_lines_and_every_public_function_documented():
+    import ast
+
+    for path in sorted([*ROOT.glob("rag/**/*.py"), *ROOT.glob("app/*.py")]):
+        text = path.read_text(encoding="utf-8")
+        assert text.count("\n") <= 400, f"{path.relative_to(ROOT)} has {text.count(chr(10))} lines: split it by job"
+        tree = ast.parse(text)
+        methods = [m for c in tree.body if isinstance(c, ast.ClassDef) and not c.name.startswith("_") for m in c.body]
+        for node in [*tree.body, *methods]:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+                assert ast.get_docstring(node), f"{path.relative_to(ROOT)}:{node.lineno} {node.name} has no docstring"
