@@ -288,7 +288,9 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
     connectors: set[int] = set()
     for p in pieces:
         if id(p) not in claim_ids:
-            if not is_refusal(p.text):  # a connector ("主要包括：") stays where it was
+            # a lead-in ("主要包括：") stays where it was; a stray fragment without words enough to claim
+            # anything (a heading copied from a passage, "Incidents") goes
+            if not is_refusal(p.text) and claim_text(p.text).endswith((":", "：")):
                 answer_pieces.append(p)
                 connectors.add(id(p))
             continue

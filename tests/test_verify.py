@@ -195,3 +195,14 @@ def test_chinese_answer_over_chinese_passages(assistant):
     wrong = verify(f"墨子号卫星于2019年8月发射【{i}】。", "zh", hits, assistant.retriever, TH, q)
     assert wrong.fallback  # 2019 is in no passage
     assert re.search(r"\[\d+\]", ok.answer)
+
+
+def test_a_copied_heading_is_dropped_and_a_lead_in_kept(assistant, cable):
+    q, hits, n = cable
+    v = verify(f"Incidents\nRepair ships needed about two weeks to restore full capacity [{n['repair']}].", "en", hits,
+               assistant.retriever, TH, q)
+    assert v.answer == "Repair ships needed about two weeks to restore full capacity.[1]"
+    lead = verify(f"In short:\nRepair ships needed about two weeks to restore full capacity [{n['repair']}].", "en", hits,
+                  assistant.retriever, TH, q)
+    assert lead.answer == "In short:\nRepair ships needed about two weeks to restore full capacity.[1]"
+
