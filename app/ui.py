@@ -21,8 +21,8 @@ from app.render import (  # noqa: E402
     document_rows,
     sources_html,
 )
-from app.service import AppService, Exchange, clean_question  # noqa: E402
-from rag.pipeline import check_k  # noqa: E402
+from app.service import AppService, Exchange  # noqa: E402
+from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 

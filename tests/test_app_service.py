@@ -8,7 +8,8 @@ import shutil
 import pytest
 from helpers import make_pdf
 
-from app.service import AppService, Exchange, clean_question, safe_filename
+from app.service import AppService, Exchange, safe_filename
+from rag.pipeline import clean_question
 from rag.errors import InvalidInputError
 from rag.store import build_index, load_index
 from rag.records import Answer

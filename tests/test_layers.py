@@ -35,3 +35,12 @@ def test_no_module_over_400_lines_and_every_public_function_documented():
         for node in [*tree.body, *methods]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
                 assert ast.get_docstring(node), f"{path.relative_to(ROOT)}:{node.lineno} {node.name} has no docstring"
+
+
+def test_every_module_imports():
+    """A name moved by a refactor breaks its importers at import time; import each module in a fresh process."""
+    names = sorted({".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                    for p in [*ROOT.glob("rag/**/*.py"), *ROOT.glob("app/*.py")]})
+    code = "import importlib, sys\nfor n in sys.argv[1:]:\n    importlib.import_module(n)\n"
+    proc = subprocess.run([sys.executable, "-c", code, *names], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
