@@ -62,8 +62,8 @@ def build_bm25(token_ids: np.ndarray, offsets: np.ndarray, terms: Terms):
     df = np.bincount(col, minlength=n_vocab)
     # idf with math.log per distinct df (bm25s uses math.log; numpy's log may differ in the last bit)
     uniq_df, inv = np.unique(df, return_inverse=True)
-    idf = np.array([math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in uniq_df.tolist()], dtype=np.float64)
-    idf = idf.astype(np.float32)[inv]
+    idf64 = np.array([math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in uniq_df.tolist()], dtype=np.float64)
+    idf = idf64.astype(np.float32)[inv]
     # bm25s (numpy 2 promotion): float32 tf against a float64 length norm -> float64, stored as float32
     dl = doc_len[row]
     tfc = tf.astype(np.float32).astype(np.float64)

@@ -8,7 +8,7 @@ an English passage is a paragraph rather than two sentences.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 
 from rag.records import Chunk, Document
@@ -39,7 +39,7 @@ def _section_starts(doc: Document) -> list[int]:
     return sorted({s for s, _ in doc.sections if s > 0})
 
 
-def pack(spans: list[tuple[int, int]], size: int, overlap: int, breaks: list[int] = (),
+def pack(spans: list[tuple[int, int]], size: int, overlap: int, breaks: Sequence[int] = (),
          units: Measure | None = None) -> list[tuple[int, int]]:
     """Group sentence spans into chunk spans of at most ``size`` units (default: characters); never
     across a break offset. Consecutive chunks share their boundary sentences up to ``overlap`` units.

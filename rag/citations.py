@@ -84,7 +84,8 @@ def cited_sentences(text: str) -> list[Piece]:
     for pos, nums in runs:
         i = max((j for j, (a, _) in enumerate(spans) if a < pos), default=0)
         cites[i].extend(n for n in nums if n not in cites[i])
-    out, prev_end = [], 0
+    out: list[Piece] = []
+    prev_end = 0
     for (a, b), c in zip(spans, cites):
         gap = plain[prev_end:a]
         sep = "\n" if "\n" in gap else (" " if gap else "")

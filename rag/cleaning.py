@@ -35,10 +35,12 @@ _HEADING_PATTERNS = [
     (3, re.compile(r"^\d{1,2}\s*[.．、]\s*\S")),
     (1, re.compile(r"^(\d{1,2}(\.\d{1,2}){0,2})\s+[A-Z]")),
 ]
-_STANDALONE_HEADINGS = {
-    "引言", "导言", "前言", "结语", "结论", "结束语", "余论", "注释", "参考文献", "附录",
-    "abstract", "introduction", "conclusion", "conclusions", "references", "notes", "bibliography",
-}
+_STANDALONE_HEADINGS = set(
+    (
+        "引言 导言 前言 结语 结论 结束语 余论 注释 参考文献 附录 abstract introduction conclusion conclusions references notes "
+        "bibliography"
+    ).split()
+)
 _NOTES_HEADINGS = {"注释", "参考文献", "references", "notes", "bibliography", "尾注"}
 _META_PREFIX = re.compile(
     r"^(关键词|关键字|中图分类号|文献标识码|文章编号|DOI|doi|基金项目|作者简介|收稿日期|来稿日期|"
@@ -329,9 +331,9 @@ def clean_document(src: SourceFile) -> Document:
         t = ln.text
         if ln.kind == "abstract":
             flush()
-            label = _ABSTRACT_PREFIX.match(t.replace(" ", ""))
+            prefix = _ABSTRACT_PREFIX.match(t.replace(" ", ""))
             t = re.sub(r"^(内容提要|内容摘要|摘\s*要|提\s*要|Abstract)\s*[:：]?\s*", "", t)
-            name = "摘要" if label and not label.group(1).startswith("Abstract") else "Abstract"
+            name = "摘要" if prefix and not prefix.group(1).startswith("Abstract") else "Abstract"
             st.heading_path = [(1, name)]
             st.sections.append((_next_offset(st.body), st.section))
         # a new paragraph starts only after a finished sentence

@@ -61,8 +61,7 @@ class QueryRewriter(Protocol):
 # --- Chinese ------------------------------------------------------------------------------------
 
 # pronouns and demonstratives that point back at the previous subject
-_ZH_ANAPHORS = {"它", "它们", "他", "她", "他们", "她们", "其", "该", "此", "这", "那", "这个", "那个", "这些",
-                "那些", "这一", "那一", "这项", "该项", "上述", "前者", "后者", "此项"}
+_ZH_ANAPHORS = set("它 它们 他 她 他们 她们 其 该 此 这 那 这个 那个 这些 那些 这一 那一 这项 该项 上述 前者 后者 此项".split())
 _ZH_POSSESSIVE = {"其": "的"}  # 其总部 -> <subject>的总部
 # tags that end a subject span: pronouns, prepositions, particles, punctuation, adverbs, numbers ...
 _ZH_STOP_FIRST = set("rpuyxcdf")
@@ -72,18 +71,19 @@ _ZH_STOP_TAGS = {"ad", "t", "e", "o", "zg", "m", "q", "mq"}
 def _stops(tag: str) -> bool:
     return tag[:1] in _ZH_STOP_FIRST or tag in _ZH_STOP_TAGS
 # verbs that are the predicate when they follow the subject
-_ZH_PREDICATES = {
-    "是", "有", "在", "为", "于", "设在", "位于", "成立", "成立于", "发射", "通过", "推动", "提出", "包括", "属于",
-    "指", "采用", "遵循", "面临", "达到", "举办", "加入", "发起", "颁布", "制定", "负责", "开通", "构成", "主张",
-    "认为", "强调", "签署", "批准", "发布", "设立", "建立", "创建", "召开", "举行", "成为", "拥有", "共有",
-}
+_ZH_PREDICATES = set(
+    (
+        "是 有 在 为 于 设在 位于 成立 成立于 发射 通过 推动 提出 包括 属于 指 采用 遵循 面临 达到 举办 加入 发起 颁布 制定 负责 开通 构成 主张 认为 强调 签署 批准 发布 设立 "
+        "建立 创建 召开 举行 成为 拥有 共有"
+    ).split()
+)
 # attribute nouns: "X的总部" asks about X; they are not the subject themselves
-_ZH_GENERIC = {
-    "总部", "时间", "时候", "地点", "规模", "成员", "会员", "目标", "原则", "宗旨", "职能", "作用", "特点", "内容",
-    "原因", "影响", "意义", "历史", "背景", "结果", "主席", "负责人", "领导人", "数量", "长度", "全长", "面积",
-    "人口", "预算", "任务", "功能", "措施", "挑战", "问题", "年份", "日期", "地址", "名称", "全称", "简称", "哪年",
-    "一年", "年", "多长", "多少", "情况", "方面", "具体", "细节", "例子", "发展", "现状", "成立", "总部设在",
-}
+_ZH_GENERIC = set(
+    (
+        "总部 时间 时候 地点 规模 成员 会员 目标 原则 宗旨 职能 作用 特点 内容 原因 影响 意义 历史 背景 结果 主席 负责人 领导人 数量 长度 全长 面积 人口 预算 任务 功能 措施 挑战 "
+        "问题 年份 日期 地址 名称 全称 简称 哪年 一年 年 多长 多少 情况 方面 具体 细节 例子 发展 现状 成立 总部设在"
+    ).split()
+)
 _ZH_ENTITY_TAGS = ("ns", "nr", "nt", "nz", "eng", "j")
 _ZH_ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|而)?\s*(?P<x>.{1,16}?)(?:的情况|怎么样|如何)?呢[？?。!！\s]*$")
 
@@ -170,20 +170,24 @@ def _rewrite_zh(question: str, subject: str, prev_query: str) -> tuple[str, Mode
 
 # --- English ------------------------------------------------------------------------------------
 
-_EN_WH = {"what", "when", "where", "which", "who", "whom", "whose", "why", "how", "is", "are", "was", "were",
-          "does", "do", "did", "can", "could", "has", "have", "had", "will", "would", "should", "in", "according",
-          "and", "but", "so", "then", "tell", "me", "about", "please", "many", "much", "long", "the", "a", "an"}
+_EN_WH = set(
+    (
+        "what when where which who whom whose why how is are was were does do did can could has have had will "
+        "would should in according and but so then tell me about please many much long the a an"
+    ).split()
+)
 _EN_STOP = _EN_WH | {"of", "to", "for", "on", "at", "by", "with", "from", "as", "it", "its", "they", "them",
                      "their", "this", "that", "these", "those", "he", "she", "his", "her", "him", "be", "been",
                      "there", "or", "not", "any", "some", "more", "most", "first", "also", "still", "now"}
-_EN_GENERIC = {
-    "headquarters", "headquartered", "members", "member", "membership", "goal", "goals", "purpose", "role", "founder",
-    "founders", "budget", "size", "history", "date", "year", "location", "located", "based", "chair", "leader",
-    "mission", "principle", "principles", "aim", "aims", "founded", "established", "created", "launched", "set",
-    "up", "signed", "adopted", "start", "started", "begin", "began", "happen", "happened", "mean", "means", "say",
-    "says", "said", "do", "called", "name", "cause", "caused", "reason", "effect", "effects", "impact", "long",
-    "big", "large", "old", "important", "work", "works", "else", "example", "examples", "details", "why",
-}
+_EN_GENERIC = set(
+    (
+        "headquarters headquartered members member membership goal goals purpose role founder founders budget "
+        "size history date year location located based chair leader mission principle principles aim aims "
+        "founded established created launched set up signed adopted start started begin began happen happened "
+        "mean means say says said do called name cause caused reason effect effects impact long big large old "
+        "important work works else example examples details why"
+    ).split()
+)
 _EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|him|his|her)\b", re.I)
 _EN_DEMONSTRATIVE = re.compile(r"\b(this|that|these|those)\s+([a-z][\w-]*)", re.I)
 _EN_ENTITY = re.compile(

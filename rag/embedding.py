@@ -39,6 +39,14 @@ class Embedder(Protocol):
 class _VectorEmbeddings(Embeddings):
     """langchain ``Embeddings`` methods derived from the numpy ones."""
 
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised passage vectors (each embedder implements it)."""
+        raise NotImplementedError
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised query vectors (each embedder implements it)."""
+        raise NotImplementedError
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """langchain: passage vectors as lists."""
         return self.embed_passages(texts).tolist()
@@ -119,8 +127,8 @@ class SentenceTransformerEmbeddings(_VectorEmbeddings):
         self.query_prefix, self.passage_prefix = st_prefixes(Path(model).name if os.path.isdir(model) else model)
         self._model = None
         self._lock = threading.Lock()
-        model = self._get()
-        getdim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        loaded = self._get()
+        getdim = getattr(loaded, "get_embedding_dimension", None) or loaded.get_sentence_embedding_dimension
         self.dim = int(getdim())
 
     def _get(self):

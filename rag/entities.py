@@ -20,14 +20,15 @@ from rag.text import is_cjk
 
 NAME_TAGS = ("nr", "nrt", "nrfg", "ns", "nt", "nz")
 # capitalised words that open or shape a question rather than name something
-_QUESTION_WORDS = {
-    "i", "a", "an", "the", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was",
-    "were", "do", "does", "did", "in", "on", "at", "of", "for", "to", "by", "from", "with", "according", "during",
-    "after", "before", "besides", "apart", "other", "name", "list", "give", "can", "could", "would", "should", "has",
-    "have", "had", "if", "as", "about", "and", "or", "but", "it", "its", "this", "that", "these", "those", "there",
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-    "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-}
+_QUESTION_WORDS = set(
+    (
+        "i a an the what which who whom whose when where why how is are was were do does did in on at of for "
+        "to by from with according during after before besides apart other name list give can could would "
+        "should has have had if as about and or but it its this that these those there january february march "
+        "april may june july august september october november december monday tuesday wednesday thursday "
+        "friday saturday sunday"
+    ).split()
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*|\d+[A-Za-z][A-Za-z0-9\-]*")
 _TITLE = re.compile(r"《([^》]{1,40})》")

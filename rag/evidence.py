@@ -63,7 +63,7 @@ def max_idf(retriever: Retriever) -> float:
 def term_groups(query: Query, retriever: Retriever) -> list[tuple[tuple[str, ...], float]]:
     """The query's terms as (alternatives, IDF) groups: its own tokens, plus for an English question over
     Chinese text the dictionary translations of its words."""
-    groups = {(t,): idf(retriever, t) for t in query.tokens}
+    groups: dict[tuple[str, ...], float] = {(t,): idf(retriever, t) for t in query.tokens}
     if query.lang == "en" and retriever.index.glossary:
         for _, alts in translate(query.normalized, retriever.index.glossary):
             groups[tuple(alts)] = max(idf(retriever, a) for a in alts)
@@ -142,22 +142,29 @@ class Evidence:
             ev.vecs = np.zeros((0, idx.sent_vecs.shape[1]), np.float32)
         return ev
 
+    @property
+    def question(self) -> Query:
+        """The question (evidence gathered for the verifier has none: asking for it is a bug)."""
+        if self.query is None:
+            raise TypeError("this evidence was gathered without a question")
+        return self.query
+
     @cached_property
     def groups(self) -> list[tuple[tuple[str, ...], float]]:
         """The question's term groups with IDF weights."""
-        return term_groups(self.query, self.retriever)
+        return term_groups(self.question, self.retriever)
 
     @cached_property
     def entities(self) -> list[Entity]:
         """The names, numbers and titles the question mentions."""
-        return question_entities(self.query.normalized, self.retriever.index.glossary)
+        return question_entities(self.question.normalized, self.retriever.index.glossary)
 
     @cached_property
     def similarities(self) -> np.ndarray:
         """Cosine of each sentence with the query aligned to the sentence's language."""
         if not len(self.texts):
             return np.zeros(0, np.float32)
-        return np.einsum("ij,ij->i", self.vecs, self.query.vecs_for(self.langs))
+        return np.einsum("ij,ij->i", self.vecs, self.question.vecs_for(self.langs))
 
     def share(self, tokens: frozenset[str] | set[str]) -> float:
         """IDF-weighted share of the question's term groups present in ``tokens``."""
@@ -197,11 +204,13 @@ def _position(index, hit: Hit) -> int | None:
 
 # --- features of a span as an answer ------------------------------------------------------------
 
-FEATURES = (
-    "dense", "dense_cal", "dense_cal_gap", "dense_gap", "dense_passage_gap", "lex", "lex_gap", "lex_passage", "lex_window", "missing_idf",
-    "entities", "ent_sentence", "ent_passage", "ent_missing", "asks_number", "number_fit", "number_miss", "asks_list",
-    "list_fit", "reference", "rank", "fused_rel", "log_len", "cross", "cross_dense", "novelty", "joined", "kind_meta",
-    "kind_footnote", "bigram", "bigram_passage", "dense_rank", "lex_rank",
+FEATURES = tuple(
+    (
+        "dense dense_cal dense_cal_gap dense_gap dense_passage_gap lex lex_gap lex_passage lex_window "
+        "missing_idf entities ent_sentence ent_passage ent_missing asks_number number_fit number_miss "
+        "asks_list list_fit reference rank fused_rel log_len cross cross_dense novelty joined kind_meta "
+        "kind_footnote bigram bigram_passage dense_rank lex_rank"
+    ).split()
 )
 
 
@@ -225,7 +234,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     """One row of FEATURES per span (see eval/NOTES.md for what each measures)."""
     if not spans:
         return np.zeros((0, len(FEATURES)), np.float32)
-    q = ev.query
+    q = ev.question
     sims = ev.similarities
     dense = np.array([max(float(sims[r]) for r in s.rows) for s in spans])
     # the query's similarity to an average passage of each language: what a similarity is measured

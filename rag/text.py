@@ -61,11 +61,12 @@ def detect_lang(text: str) -> str:
 _CLOSERS = "”’」』）)]》〉\"'"
 _HARD_END = "。！？!?…"
 # abbreviations after which "." does not end an English sentence
-_ABBREV = {
-    "mr", "mrs", "ms", "dr", "prof", "no", "nos", "vol", "vols", "pp", "p", "ed", "eds", "eg", "e.g",
-    "ie", "i.e", "al", "etc", "fig", "cf", "vs", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-    "sep", "sept", "oct", "nov", "dec", "st", "inc", "ltd", "co", "u.s", "u.k", "u.n", "art", "para",
-}
+_ABBREV = set(
+    (
+        "mr mrs ms dr prof no nos vol vols pp p ed eds eg e.g ie i.e al etc fig cf vs jan feb mar apr jun jul "
+        "aug sep sept oct nov dec st inc ltd co u.s u.k u.n art para"
+    ).split()
+)
 
 
 def _dot_ends_sentence(text: str, i: int) -> bool:
@@ -134,7 +135,7 @@ _SOFT = "，,、：:"
 def cut_long(text: str, span: tuple[int, int], max_len: int) -> list[tuple[int, int]]:
     """A span longer than ``max_len`` characters cut at semicolons, else commas, else spaces, else hard."""
     start, end = span
-    out = []
+    out: list[tuple[int, int]] = []
     while end - start > max_len:
         window = text[start : start + max_len]
         cut = max(window.rfind(c) for c in _SEMI)

@@ -103,7 +103,10 @@ class _Collector:
     """Turns raw rows into Questions, reporting empty questions and repeated ids by line."""
 
     def __init__(self, path: Path):
-        self.path, self.items, self.problems, self.seen = path, [], [], {}
+        self.path = path
+        self.items: list[Question] = []
+        self.problems: list[Problem] = []
+        self.seen: dict[str, int] = {}
 
     def add(self, line: int, question, qid, fields: dict) -> None:
         if question is None or not isinstance(question, str):
