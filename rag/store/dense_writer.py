@@ -89,7 +89,7 @@ def write_dense(tmp: Path, vectors: np.ndarray, chunk_lang: np.ndarray, parts: l
     if not same and store.exists():
         store.drop()  # an orphan of a killed build
         store = MilvusStore(uri, name, kind, dim, settings.hnsw_ef_search, settings.ivf_nprobe, settings.milvus_token)
-    rows = np.flatnonzero(~keep)
+    rows = np.flatnonzero(~keep) if same else np.arange(n)  # a new collection needs every vector
     chunks = ChunkStore(tmp / "chunks.jsonl", np.load(tmp / "chunks.offsets.npy"))
     docs = [p.info.doc_id for p in parts]
     chunk_docs = np.load(tmp / "chunk_docs.npy")
