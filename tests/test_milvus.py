@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED
 from langchain_core.vectorstores import VectorStore
 
-from rag.dense import MilvusDense
+from rag.dense.milvus import MilvusDense
 from rag.errors import BackendUnavailableError
 from rag.evaluation import evaluate, load_gold
 from rag.store import build_index, load_index, remove_documents
