@@ -137,7 +137,7 @@ def _set_params(path: Path, **dense) -> None:
 def child_build_faiss(idx_dir: str, kind: str) -> dict:
     import faiss
 
-    from rag.dense import build_faiss
+    from rag.dense.faiss import build_faiss
 
     idx_dir = Path(idx_dir)
     base, path = idx_dir / "flat", idx_dir / kind
@@ -165,7 +165,7 @@ def child_build_flat_candidates(idx_dir: str) -> dict:
 
 
 def child_build_milvus(idx_dir: str, kind: str) -> dict:
-    from rag.dense import MilvusStore, collection_name
+    from rag.dense.milvus import MilvusStore, collection_name
     from rag.store import ChunkStore
 
     idx_dir = Path(idx_dir)

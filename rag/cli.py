@@ -134,11 +134,13 @@ def render_answer(answer) -> str:
 @app.command("info")
 def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     """Describe an index: documents, passages, embedder, size on disk."""
+    from rag.dense import backend_of
     from rag.store import load_index
 
     settings = settings_from(index=index)
     idx = load_index(settings, check_embedder=False)
     p = idx.params
+    where, note = backend_of(idx.path, p).describe(p)
     per_doc = [
         {"doc": d.doc_id, "title": d.title, "authors": list(d.authors), "chunks": d.n_chunks, "footnotes": d.n_footnotes,
          "source_chars": d.n_source_chars, "dropped_chars": d.n_dropped_chars}
@@ -155,8 +157,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         "size_bytes": idx.size_bytes(),
         "created": p["created"],
         "format_version": p["format_version"],
-        "dense": {"backend": p["dense"]["backend"], "kind": p["dense"]["kind"],
-                  **({"milvus": p["milvus"]["uri"], "collection": p["milvus"]["collection"]} if "milvus" in p else {})},
+        "dense": {"backend": p["dense"]["backend"], "kind": p["dense"]["kind"], **where},
         "per_document": per_doc,
     }
     if as_json:
@@ -174,7 +175,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         typer.echo(strip_invisible(f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes{dropped})"))
     typer.echo(f"passages:   {info['chunks']} ({info['sentences']} sentences)")
     dn = info["dense"]
-    typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({dn['milvus']}, collection {dn['collection']})" if "milvus" in dn else ""))
+    typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({note})" if note else ""))
     typer.echo(f"size:       {human_size(info['size_bytes'])}")
 
 

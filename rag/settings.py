@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     # IVF-PQ: candidates per wanted result, re-ranked with the exact vectors (PQ distances alone rank
     # poorly: recall@10 at 1M was 0.71 with 8, 0.95 with 32, 0.99 with 64)
     ivf_rerank: int = Field(64, ge=1)
-    # where passage vectors are searched: FAISS files in the index directory, or a Milvus collection
-    backend: Literal["faiss", "milvus"] = "faiss"
+    # where passage vectors are searched: a backend registered in rag.dense, e.g. "faiss" (files in the index
+    # directory) or "milvus" (a Milvus collection); an unknown name fails when an index is built
+    backend: str = "faiss"
     milvus_uri: str | None = None  # a local path = Milvus Lite (default <index_dir>/<index>.milvus.db); http(s)://host:19530
     milvus_token: str | None = None  # "user:password" or an API key, for a secured Milvus server
 

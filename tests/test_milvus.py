@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED
 from langchain_core.vectorstores import VectorStore
 
-from rag.dense import MilvusDense
+from rag.dense.milvus import MilvusDense
 from rag.errors import BackendUnavailableError
 from rag.evaluation import evaluate, load_gold
 from rag.store import build_index, load_index, remove_documents
@@ -78,6 +78,22 @@ def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_sett
     params = json.loads((s.index_path / "params.json").read_text("utf-8"))
     assert params["milvus"]["collection"] == "rag_default_g2"
     assert client.list_collections() == ["rag_default_g2"]
+
+
+def test_moving_to_another_milvus_keeps_every_passage(tmp_path, fixture_corpus, fixture_settings, assistant):
+    """An incremental build at a new URI fills a new collection with every passage, unchanged ones too."""
+    s = _milvus(tmp_path, fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30)
+    build_index([fixture_corpus], s)
+    moved = s.model_copy(update={"milvus_uri": str(tmp_path / "elsewhere.db")})
+    report = build_index([fixture_corpus], moved)
+    assert not report.up_to_date and report.reused == 3
+    params = json.loads((s.index_path / "params.json").read_text("utf-8"))
+    assert params["milvus"]["uri"] == str(tmp_path / "elsewhere.db") and params["milvus"]["collection"] == "rag_default_g2"
+    b = Assistant.open(moved)
+    client = b.retriever.index.dense.store.store.client
+    assert len(client.query("rag_default_g2", filter="lang >= 0", output_fields=["pk"])) == len(b.retriever.index.chunks)
+    q = "墨子号卫星是哪一年发射的？"
+    assert [h.chunk.chunk_id for h in b.retriever.retrieve(q, 5)] == [h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)]
 
 
 def test_unreachable_milvus_is_one_clear_error(tmp_path, fixture_corpus, fixture_settings):

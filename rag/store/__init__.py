@@ -11,17 +11,16 @@ takes a moment and little memory.
 Layout (format 4): .rag-index (the marker), params.json (with every other file's size and checksum),
 docs.json, chunks.jsonl (+ chunks.offsets.npy: random access), chunk_vectors.npy, vector_ids.npy,
 chunk_docs.npy, sentences.npy, sentence_vectors.npy, languages.npz, tokens.npy + token_offsets.npy +
-terms.json (BM25 tokens per passage), bm25/, glossary.json, and dense.faiss for approximate FAISS kinds
-(Milvus keeps vectors in a collection).
+terms.json (BM25 tokens per passage), bm25/, glossary.json, and what the dense backend (``rag.dense``)
+keeps there: dense.faiss for approximate FAISS kinds, milvus_stale.npy for Milvus rows still to delete.
 
 Modules, one job each: ``layout`` (format, params, per-document records, checks on opening), ``swap``
 (lock and atomic replacement), ``chunks`` (passages read on demand), ``writer`` (the arrays),
-``builder`` (build, update, remove), ``dense_writer`` (vector ids, the FAISS file or Milvus collection),
+``builder`` (build, update, remove), ``dense_writer`` (vector ids, then the vectors through the backend),
 ``reader`` (open an index).
 """
 
 from rag.store.builder import Precomputed, build_index, remove_documents, write_index
-from rag.store.dense_writer import milvus_uri
 from rag.store.chunks import CHUNK_CACHE_SIZE, ChunkStore
 from rag.store.layout import FORMAT_VERSION, BuildReport, DocInfo, chunking_params, passage_text, read_docs
 from rag.store.reader import Index, load_index, verify_index
@@ -29,6 +28,6 @@ from rag.store.writer import Part, centroid, new_part, write_parts
 
 __all__ = [
     "CHUNK_CACHE_SIZE", "FORMAT_VERSION", "BuildReport", "ChunkStore", "DocInfo", "Index", "Part", "Precomputed",
-    "build_index", "centroid", "chunking_params", "load_index", "milvus_uri", "new_part", "passage_text", "read_docs",
+    "build_index", "centroid", "chunking_params", "load_index", "new_part", "passage_text", "read_docs",
     "remove_documents", "verify_index", "write_index", "write_parts",
 ]

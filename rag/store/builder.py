@@ -20,9 +20,7 @@ from rag import __version__
 from rag.bm25 import build_bm25
 from rag.chunking import chunk_document, chunk_sentences
 from rag.cleaning import clean_document
-from rag.dense import (
-    MilvusStore,
-)
+from rag.dense import backend_for, backend_of
 from rag.embedding import (
     LANGS, Embedder, VectorCache, anchors_digest, language_means, make_embedder,
 )
@@ -39,7 +37,7 @@ from rag.store.layout import (
 )
 from rag.store.reader import StoredIndex
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
-from rag.store.dense_writer import milvus_uri, write_dense
+from rag.store.dense_writer import write_dense
 from rag.store.writer import Part, centroid, new_part, write_parts
 
 
@@ -94,6 +92,7 @@ def build_index(
 ) -> BuildReport:
     """Index every readable file under ``paths`` into ``settings.index_path``, atomically; only
     new or changed documents are processed, documents no longer present are removed."""
+    backend_for(settings)  # an unknown RAG_BACKEND fails before anything is touched
     t0 = time.perf_counter()
     target = settings.index_path
     report = BuildReport(path=target)
@@ -120,7 +119,7 @@ def _build(paths, settings: Settings, old: "StoredIndex | None", embedder: Embed
         report.up_to_date = True
         report.chunks, report.sentences = len(old.offsets) - 1, old.params["counts"]["sentences"]
         report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
-        _retry_milvus_deletes(old, settings)
+        backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
         return
     old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
     cleaned = {d.doc_id: d for d in (clean_document(src) for _, _, src in found if not isinstance(src, str))}
@@ -143,15 +142,6 @@ def _build(paths, settings: Settings, old: "StoredIndex | None", embedder: Embed
     _assemble(settings.index_path, parts, old, settings, embedder, report, progress)
 
 
-def _retry_milvus_deletes(old: "StoredIndex", settings: Settings) -> None:
-    """Rows superseded by the last build but not yet deleted (it was interrupted): delete them now."""
-    m = old.params.get("milvus", {})
-    if m.get("stale_file") and (old.path / "milvus_stale.npy").exists():
-        with contextlib.suppress(Exception):
-            MilvusStore(m["uri"], m["collection"], old.params["dense"]["kind"], old.dim, token=settings.milvus_token).delete(
-                np.load(old.path / "milvus_stale.npy").tolist())
-
-
 @dataclass
 class Precomputed:
     """Stands in for the embedder when parts arrive with their vectors (benchmarks, imports)."""
@@ -163,6 +153,7 @@ class Precomputed:
 
 def write_index(parts: list[Part], settings: Settings, embedder: Precomputed, progress: Progress | None = None) -> BuildReport:
     """Write a full index from documents whose vectors and tokens are already computed (atomically)."""
+    backend_for(settings)  # an unknown RAG_BACKEND fails before anything is touched
     t0 = time.perf_counter()
     target = settings.index_path
     report = BuildReport(path=target, documents=len(parts), added=[p.info.doc_id for p in parts])
@@ -188,7 +179,7 @@ def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, repo
     target = settings.index_path
     d = old.params["dense"]  # removing keeps the index's own dense configuration
     settings = settings.model_copy(update={"backend": d["backend"], "dense_index": d.get("requested", d["kind"]),
-                                           "milvus_uri": old.params.get("milvus", {}).get("uri", settings.milvus_uri)})
+                                           **backend_of(target, old.params).keep_place(old.params, settings)})
     known = {d.doc_id: i for i, d in enumerate(old.docs)}
     unknown = [d for d in doc_ids if d not in known]
     if unknown:
@@ -211,7 +202,7 @@ def _same_sources(old: "StoredIndex", found: list[tuple[str, str, object]], sett
             and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src in found}
             and old.params["dense"].get("requested") == settings.dense_index
             and old.params["dense"]["backend"] == settings.backend
-            and (settings.backend != "milvus" or old.params.get("milvus", {}).get("uri") == milvus_uri(settings)))
+            and backend_for(settings).same_place(old.params, settings))
 
 
 
@@ -300,7 +291,7 @@ def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None",
     save_glossary(build_glossary(set(bm25.vocab_dict)) if has_zh else {}, tmp / "glossary.json")
     infos = [p.info for p in parts]
     (tmp / "docs.json").write_text(json.dumps([asdict(i) for i in infos], ensure_ascii=False, indent=1), "utf-8")
-    dense, after_swap = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
+    dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
     params = {
         "format_version": FORMAT_VERSION,
         "rag_version": __version__,
@@ -314,8 +305,7 @@ def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None",
         "counts": {"documents": len(infos), "chunks": arrays["chunks"], "sentences": arrays["sentences"]},
         "sources": sources_manifest(infos),
     }
-    if dense["backend"] == "milvus":
-        params["milvus"] = dense.pop("milvus")
+    params.update(written.sections)  # the backend's own, e.g. where its Milvus collection is
     params["files"] = manifest(tmp)  # size + checksum of every file, checked when the index is opened
     # params.json last: a directory without it is never mistaken for a finished index
     (tmp / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
@@ -323,7 +313,7 @@ def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None",
         if f.is_file():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-    return after_swap
+    return written.after_swap
 
 
 def _language_means(old: "StoredIndex | None", settings: Settings, embedder: Embedder | None) -> dict[str, np.ndarray]:

@@ -12,16 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from rag.bm25 import Terms
-from rag.dense import (
-    FaissAnn, FlatDense, MilvusDense, MilvusStore,
-)
+from rag.dense import backend_of
+from rag.dense.base import DenseIndex
 from rag.embedding import (
     LANGS, embedder_id, same_embedder,
 )
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
 from rag.integrity import damaged
 from rag.integrity import verify as verify_files
-from rag.native import faiss as load_faiss
 from rag.records import Chunk
 from rag.settings import Settings
 from rag.store.chunks import ChunkStore, Ranges, sentence_starts
@@ -111,7 +109,7 @@ class Index:
     params: dict
     docs: dict[str, DocInfo]
     chunks: ChunkStore
-    dense: object  # rag.dense.DenseIndex: .search(queries, k) -> (similarities, positions), .ntotal, .exact
+    dense: DenseIndex  # .search(queries, k) -> (similarities, positions), .ntotal, .exact (rag.dense.base)
     sent_vecs: np.ndarray
     sent_rows: np.ndarray  # (chunk index, start, end) per sentence
     bm25: object  # bm25s.BM25 (memory-mapped)
@@ -193,7 +191,7 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         vectors, vids = arrays["chunk_vectors.npy"], np.asarray(arrays["vector_ids.npy"])
         bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True)
         glossary = json.loads((path / "glossary.json").read_text("utf-8"))
-        dense = open_dense(path, params, settings, vectors, vids)
+        dense = backend_of(path, params).open(path, params, settings, vectors, vids)
         first = chunks[0] if len(chunks) else None  # a truncated chunk store fails here, not mid-question
         if first is not None and not isinstance(first, Chunk):
             raise ValueError("chunk store")
@@ -221,22 +219,3 @@ def verify_index(settings: Settings) -> dict:
     return {"index": str(path), "ok": True, "files": len(files) + 1, "bytes": sum(m["size"] for m in files.values()),
             "seconds": round(time.perf_counter() - t0, 3)}
 
-
-def open_dense(path: Path, params: dict, settings: Settings, vectors: np.ndarray, vids: np.ndarray):
-    """The dense index an index's params describe (FAISS flat or approximate, or a Milvus collection)."""
-    d = params["dense"]
-    if d["backend"] == "faiss":
-        if d["kind"] == "flat":
-            return FlatDense(vectors)
-        faiss = load_faiss()
-
-        index = faiss.read_index(str(path / "dense.faiss"))
-        return FaissAnn(index, d["kind"], vectors, vids, settings.hnsw_ef_search, settings.ivf_nprobe, settings.ivf_rerank)
-    m = params["milvus"]
-    uri = settings.milvus_uri or m["uri"]
-    store = MilvusStore(uri, m["collection"], d["kind"], int(params["embedder"]["dimension"]), settings.hnsw_ef_search,
-                        settings.ivf_nprobe, settings.milvus_token)
-    if not store.exists():
-        raise IndexCorruptError(f"Milvus collection '{m['collection']}' is missing at {uri}; rebuild the index with: "
-                                f"rag index PATH --force --index {path.name}")
-    return MilvusDense(store, vids)
