@@ -8,15 +8,15 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from app.service import Exchange
-from rag.store import DocInfo
 from rag.records import Answer, Citation, Hit
+from rag.render import CLOSEST, CLOSEST_HEAD, answer_text, closest_label, md_citation, md_reference, reference_list
+from rag.store import DocInfo
 
 MARKER = re.compile(r"\[(\d+)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~$])")
-CLOSEST = 3  # passages offered with an abstention
 
 
 def md_text(text: str) -> str:
@@ -166,30 +166,24 @@ def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False) -> st
 # --- copy and export ----------------------------------------------------------------------------
 
 
-def _reference_lines(a: Answer) -> list[str]:
-    out = []
-    for c in a.citations:
-        sec = f" — §{c.section}" if c.section else ""
-        out.append(f"[{c.n}] {c.title}{sec} ({c.doc})")
-        out.append(f"    “{c.quote}”")
-    return out
-
-
 def answer_with_references(ex: Exchange | None) -> str:
-    """Plain text for the clipboard: the answer, then its numbered references."""
+    """Plain text for the clipboard: the answer, then its numbered sources with their quotes."""
     if ex is None or ex.answer is None:
         return ""
+    return answer_text(ex.answer, passages=False)
+
+
+def _cited(ex: Exchange) -> tuple[Citation, ...]:
     a = ex.answer
-    if a.abstained:
-        return a.answer
-    return "\n".join([a.answer, "", "References", *_reference_lines(a)])
+    return () if ex.error or a is None or a.abstained else a.citations
 
 
-def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, n_docs: int) -> str:
+def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, docs: Mapping[str, DocInfo]) -> str:
     """The whole conversation as Markdown, each answer with its sources, then a reference list."""
+    refs = reference_list(_cited(ex) for ex in exchanges)
+    ref_of = {r.doc: r.n for r in refs}
     lines = ["# Conversation with rag", "",
-             f"Index `{index_name}` ({n_docs} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}", ""]
-    cited: dict[tuple[str, str], list[str]] = {}
+             f"Index `{index_name}` ({len(docs)} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}", ""]
     for t, ex in enumerate(exchanges, start=1):
         lines += [f"## Q{t}. {ex.question}", ""]
         if ex.rewrite is not None and ex.rewrite.rewritten:
@@ -200,19 +194,15 @@ def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, n_docs
         a = ex.answer
         lines += [a.answer, ""]
         if a.abstained:
-            lines += ["Closest passages (none answers the question):", ""]
-            lines += [f"- {h.chunk.title} — §{h.chunk.section or '-'} ({h.chunk.doc_id})" for h in a.retrieved[:CLOSEST]]
-            lines.append("")
+            lines += [CLOSEST_HEAD, ""] + [f"- {closest_label(h)}" for h in a.retrieved[:CLOSEST]] + [""]
             continue
-        lines += ["Sources:", ""]
-        for c in a.citations:
-            sec = f" — §{c.section}" if c.section else ""
-            lines.append(f"{c.n}. {c.title}{sec} (`{c.doc}`): “{c.quote}”")
-            cited.setdefault((c.doc, c.title), []).append(f"Q{t}[{c.n}]")
-        lines.append("")
-    if cited:
+        lines += ["Sources:", ""] + [md_citation(c, ref_of[c.doc]) for c in a.citations] + [""]
+    if refs:
         lines += ["## References", ""]
-        lines += [f"- {title} (`{doc}`) — cited in {', '.join(where)}" for (doc, title), where in sorted(cited.items())]
+        for r in refs:
+            info = docs.get(r.doc)
+            where = ", ".join(f"Q{t}[{n}]" for t, n in r.cited)
+            lines.append(f"{md_reference(r, info.authors if info else ())} — cited in {where}")
         lines.append("")
     return "\n".join(lines)
 

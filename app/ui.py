@@ -99,7 +99,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     def export(exchanges: list[Exchange], session: str) -> str:
         idx = service.assistant.retriever.index
         path = export_dir / f"conversation-{(session or 'local')[:12]}.md"
-        path.write_text(conversation_markdown(exchanges, idx.path.name, len(idx.docs)), encoding="utf-8")
+        path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs), encoding="utf-8")
         return str(path)
 
     def respond(question, exchanges, k, docs, show_scores, request: gr.Request):

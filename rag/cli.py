@@ -25,6 +25,7 @@ from rag.cli_common import (
     warn,
 )
 from rag.errors import RagError
+from rag.render import answer_text
 from rag.text import strip_invisible
 
 
@@ -110,25 +111,9 @@ def ask_cmd(
     if as_json:
         emit(answer.to_dict())
         return
-    typer.echo(render_answer(answer))
-
-
-def render_answer(answer) -> str:
-    """Clean text for people: the answer, then each numbered source with its passage. Text from the
-    documents is printed without control characters, so a passage cannot send escape sequences
-    to the terminal."""
-    lines = [answer.answer, ""]
-    if answer.abstained:
-        lines.append("Closest passages (none answers the question):")
-        for h in answer.retrieved[:3]:
-            lines.append(f"  - {h.chunk.title} §{h.chunk.section or '-'} ({h.chunk.doc_id}): {h.chunk.text[:160]}")
-    else:
-        lines.append("Sources")
-        for c in answer.citations:
-            lines.append(f"[{c.n}] {c.title} — §{c.section or '-'} ({c.doc})")
-            lines.append(f"    quote: “{c.quote}”")
-            lines.append(f"    passage: {c.text}")
-    return strip_invisible("\n".join(lines))
+    # text from the documents is printed without control characters: a passage cannot send escape
+    # sequences to the terminal
+    typer.echo(strip_invisible(answer_text(answer)))
 
 
 @app.command("info")

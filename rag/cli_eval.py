@@ -35,6 +35,8 @@ def eval_cmd(
                                               "the weight of one question (see --exact)."),
     exact: bool = typer.Option(False, "--exact", help="Fail on any drop, even of one question (same machine)."),
     details: bool = typer.Option(False, "--details", help="With suites: also write a page per suite (PATH/SUITE.md, .html)."),
+    stable: bool = typer.Option(False, "--stable", help="Leave out what varies between runs of the same code (latencies, "
+                                "the creation date): two runs write identical reports."),
     as_json: bool = JsonOpt,
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
@@ -48,17 +50,18 @@ def eval_cmd(
     base = _read_baseline(baseline) if baseline else None
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
     if any(p.is_dir() or p.suffix.lower() == ".toml" for p in gold):
-        ok = _eval_suites(gold, settings, report, base, tol, allow, as_json, details)
+        ok = _eval_suites(gold, settings, report, base, tol, allow, as_json, details, stable)
     else:
-        ok = _eval_gold(gold, settings, report, base, tol, allow, as_json)
+        ok = _eval_gold(gold, settings, report, base, tol, allow, as_json, stable)
     if not ok:
         raise typer.Exit(3)
 
 
-def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool) -> bool:
+def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool,
+               stable: bool) -> bool:
     from rag.evaluation import compare, evaluate, load_gold
     from rag.pipeline import Assistant
-    from rag.reporting import write_reports
+    from rag.reporting import without_volatile, write_reports
 
     if len(gold) != 1:
         raise InvalidInputError("give one gold file (for --index), or suite folders / a .toml suite list")
@@ -67,6 +70,8 @@ def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, a
     with progress_bar(enabled=not as_json) as progress:
         result = evaluate(assistant, questions, k=settings.top_k,
                           progress=(lambda d, t: progress("evaluating", d, t)) if progress else None)
+    if stable:
+        result = without_volatile(result)
     comparison = compare(result, base, tol, allow) if base else None
     if report:
         for f in write_reports(result, report, comparison, base):
@@ -79,7 +84,8 @@ def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, a
 
 
 def _eval_suites(paths: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool,
-                 details: bool) -> bool:
+                 details: bool, stable: bool) -> bool:
+    from rag.reporting import without_volatile
     from rag.suite_report import write_suite_reports
     from rag.suites import HEADLINE, compare_suites, evaluate_suites, load_suites
 
@@ -88,6 +94,8 @@ def _eval_suites(paths: list[Path], settings: Settings, report, base, tol: float
         raise InvalidInputError("--baseline is a one-gold-file report; give a suites report (rag eval SUITES --report PATH)")
     with progress_bar(enabled=not as_json) as progress:
         result = evaluate_suites(suites, settings, settings.top_k, progress)
+    if stable:
+        result = without_volatile(result)
     comparison = compare_suites(result, base, tol, allow) if base else None
     if report:
         for f in write_suite_reports(result, report, comparison, details):
@@ -122,13 +130,16 @@ def _read_baseline(path: Path) -> dict:
 
 
 def _eval_summary(result: dict, comparison: dict | None) -> str:
+    from rag.reporting import latency_line
+
     o = result["summary"]["overall"]
     lines = [f"{int(o['n'])} questions ({int(o['n_answerable'])} answerable), k={result['meta']['k']}"]
     for key in ("recall@5", "mrr@10", "ndcg@10", "key_fact_coverage", "citation_support", "cited_sentence_share",
                 "correct_refusal_rate", "false_refusal_rate", "answered_precision", "pass_rate"):
         if key in o:
             lines.append(f"  {key:22} {o[key]:.3f}")
-    lines.append(f"  {'latency p50/p95 (ms)':22} {o['latency_p50_ms']:.1f} / {o['latency_p95_ms']:.1f}")
+    if latency := latency_line(o):
+        lines.append(f"  {'latency p50/p95 (ms)':22} {latency}")
     for group in ("by_lang", "by_kind"):
         lines.append(group.replace("_", " ") + ": " + ", ".join(
             f"{g} R@5={v.get('recall@5', float('nan')):.2f}" for g, v in result["summary"][group].items() if "recall@5" in v))

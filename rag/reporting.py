@@ -13,6 +13,28 @@ HEADLINE = [
 ]
 
 
+def _volatile(key: str, value) -> bool:
+    # a group (a language, a kind, a suite) is a dict of metrics, whatever its name
+    return key == "timings_ms" or ((key == "created" or key.startswith("latency")) and not isinstance(value, dict))
+
+
+def without_volatile(report):
+    """The report without what varies between runs of the same code — its creation date, latencies and
+    timings — so that two runs give identical files (``rag eval --stable``)."""
+    if isinstance(report, dict):
+        return {k: without_volatile(v) for k, v in report.items() if not _volatile(k, v)}
+    if isinstance(report, list):
+        return [without_volatile(v) for v in report]
+    return report
+
+
+def latency_line(summary: dict) -> str | None:
+    """A summary's latency in ms as "p50 / p95", or None when the report leaves timings out."""
+    if "latency_p50_ms" not in summary:
+        return None
+    return f"{summary['latency_p50_ms']:.1f} / {summary['latency_p95_ms']:.1f}"
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
@@ -35,7 +57,7 @@ def render_markdown(report: dict, comparison: dict | None = None) -> str:
         f"abstain threshold {m['abstain_threshold']}.",
         "## Overall",
         _table(["metric", "value"], [[k, s["overall"][k]] for k in HEADLINE if k in s["overall"]]
-               + [["latency p50 / p95 (ms)", f"{s['overall'].get('latency_p50_ms', 0):.1f} / {s['overall'].get('latency_p95_ms', 0):.1f}"]]),
+               + ([["latency p50 / p95 (ms)", latency]] if (latency := latency_line(s["overall"])) else [])),
     ]
     cols = ["recall@5", "mrr@10", "key_fact_coverage", "citation_support", "false_refusal_rate", "correct_refusal_rate"]
     for title, key in (("By language", "by_lang"), ("By kind", "by_kind")):
@@ -142,13 +164,17 @@ def render_html(report: dict, comparison: dict | None = None, baseline: dict | N
     m, s = report["meta"], report["summary"]
     base = baseline["summary"]["overall"] if baseline else {}
     items = [(k, s["overall"][k], base.get(k)) for k in HEADLINE if k in s["overall"]]
+    created = f" · {html.escape(m['created'])}" if "created" in m else ""
+    latency = ""
+    if "latency_p50_ms" in s["overall"]:
+        latency = f"<p>Latency p50 {s['overall']['latency_p50_ms']:.1f} ms · p95 {s['overall']['latency_p95_ms']:.1f} ms</p>"
     body = [
         "<h1>rag evaluation report</h1>",
         f'<p class="meta">{m["questions"]} questions · k={m["k"]} · {html.escape(m["embedder"])} · '
-        f'{html.escape(m["generator"])} · fusion {html.escape(m["fusion"])} · {html.escape(m["created"])}</p>',
+        f'{html.escape(m["generator"])} · fusion {html.escape(m["fusion"])}{created}</p>',
         "<h2>Metrics</h2>" + ("<p class='meta'>Black ticks mark the baseline.</p>" if baseline else ""),
         _bars(items),
-        f"<p>Latency p50 {s['overall'].get('latency_p50_ms', 0):.1f} ms · p95 {s['overall'].get('latency_p95_ms', 0):.1f} ms</p>",
+        latency,
         "<h2>By kind</h2>", _grouped(s["by_kind"], ["recall@5", "key_fact_coverage", "citation_support", "pass_rate"]),
         "<h2>By language</h2>", _grouped(s["by_lang"], ["recall@5", "key_fact_coverage", "citation_support", "pass_rate"]),
     ]

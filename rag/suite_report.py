@@ -55,10 +55,16 @@ def _curve_svg(points: list[tuple[float, float, float, float]], at: float | None
     return "".join(out)
 
 
+def _columns(report: dict) -> list[str]:
+    # latency is left out of a --stable report: no column for it
+    return [m for m in HEADLINE if not m.startswith("latency") or m in report["summary"]["macro"]]
+
+
 def _rows(report: dict) -> list[list]:
-    rows = [[name, int(v["n"])] + [v.get(m, "-") for m in HEADLINE] for name, v in report["summary"]["by_suite"].items()]
+    cols = _columns(report)
+    rows = [[name, int(v["n"])] + [v.get(m, "-") for m in cols] for name, v in report["summary"]["by_suite"].items()]
     macro = report["summary"]["macro"]
-    rows.append(["**macro average**", ""] + [macro.get(m, "-") for m in HEADLINE])
+    rows.append(["**macro average**", ""] + [macro.get(m, "-") for m in cols])
     return rows
 
 
@@ -68,7 +74,7 @@ def render_suites_markdown(report: dict, comparison: dict | None = None) -> str:
     parts = ["# rag evaluation: every suite, one configuration",
              f"k={m['k']}, embedder `{m['embedder']}`, generator `{m['generator']}`, fusion `{m['fusion']}`, "
              f"answer threshold {m['abstain_threshold']}.",
-             _table(["suite", "n"] + list(HEADLINE), _rows(report))]
+             _table(["suite", "n"] + _columns(report), _rows(report))]
     if comparison:
         parts.append("## Against the baseline")
         for name, c in comparison["suites"].items():
@@ -85,10 +91,11 @@ def render_suites_markdown(report: dict, comparison: dict | None = None) -> str:
 def render_suites_html(report: dict, comparison: dict | None = None) -> str:
     """Self-contained HTML: the suite table and a precision/coverage curve per suite."""
     m = report["meta"]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["suite", "n", *HEADLINE])
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["suite", "n", *_columns(report)])
     body_rows = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c).strip('*'))}</td>" for c in r) + "</tr>" for r in _rows(report))
     figs = "".join(f"<figure>{_curve_svg(curve(r['questions']), m.get('abstain_threshold'))}<figcaption>{html.escape(n)}"
                    f"</figcaption></figure>" for n, r in report["suites"].items())
+    created = f" · {html.escape(m['created'])}" if "created" in m else ""
     gate = ""
     if comparison:
         items = "".join(f"<li class='{'' if c['ok'] else 'fail'}'>{html.escape(n)}: {'ok' if c['ok'] else 'dropped'}</li>"
@@ -97,7 +104,7 @@ def render_suites_html(report: dict, comparison: dict | None = None) -> str:
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rag evaluation: suites</title>"
             f"<style>{_CSS}</style></head><body><h1>rag evaluation: every suite, one configuration</h1>"
             f"<p class='meta'>k={m['k']} · {html.escape(m['embedder'])} · {html.escape(m['generator'])} · "
-            f"answer threshold {m['abstain_threshold']} · {html.escape(m['created'])}</p><table><tr>{head}</tr>{body_rows}</table>"
+            f"answer threshold {m['abstain_threshold']}{created}</p><table><tr>{head}</tr>{body_rows}</table>"
             f"{gate}<h2>Precision against coverage, per refusal threshold</h2><p class='meta'>Each curve: answered "
             f"questions' precision (y) against the share of answerable questions answered with every key fact (x) "
             f"as the threshold moves; the dot is the default.</p>{figs}</body></html>")

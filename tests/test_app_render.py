@@ -97,18 +97,34 @@ def test_chat_messages_stream_then_settle():
 def test_copy_text_and_markdown_export_carry_the_references():
     ex = Exchange("墨子号何时发射？", Rewrite("它呢？", "墨子号何时发射？", "substitute", "墨子号"), _answer())
     assert answer_with_references(ex).splitlines() == [
-        f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", "", "References",
-        "[1] 量子通信 — §一、发展现状 (q.txt)", f"    “{QUOTE}”",
-        "[2] 量子通信 — §一、发展现状 (q.txt)", "    “2017年，京沪干线正式开通。”",
+        f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", "", "Sources",
+        "[1] 量子通信 — §一、发展现状 (q.txt)", f"    quote: “{QUOTE}”",
+        "[2] 量子通信 — §一、发展现状 (q.txt)", "    quote: “2017年，京沪干线正式开通。”",
     ]
-    md = conversation_markdown([ex, Exchange("火星？", None, _answer(abstained=True)), Exchange("", error="empty")],
-                               "default", 3)
+    refusal = Exchange("火星？", None, _answer(abstained=True))
+    assert answer_with_references(refusal).splitlines() == [
+        "资料中没有找到答案。", "", "Closest passages (none answers the question):",
+        "  - 量子通信 — §一、发展现状 (q.txt)", "  - 量子通信 — §一、发展现状 (q.txt)", "  - 量子通信 — §一、发展现状 (q.txt)",
+    ]
+    assert answer_with_references(Exchange("", error="empty")) == ""
+    other = Citation(1, "b.md", "Cables", "", "b.md#1", "Cables break.", "Cables break.", 0.9)
+    cables = Exchange("Cables?", None, Answer("Cables?", "Cables break.[1]", False, (other,), (_hit(1),)))
+    docs = {"q.txt": DocInfo("q.txt", "/x/q.txt", "量子通信", ("张伟",), "h", 10, 4, 0),
+            "b.md": DocInfo("b.md", "/x/b.md", "Cables", (), "h", 10, 1, 0), "c.md": DocInfo("c.md", "/x/c.md", "C", (), "h", 1, 1, 0)}
+    md = conversation_markdown([cables, ex, refusal, Exchange("", error="empty")], "default", docs)
     assert md.startswith("# Conversation with rag\n\nIndex `default` (3 documents) · exported ")
-    assert "## Q1. 墨子号何时发射？\n\n*searched for: 墨子号何时发射？*" in md
-    assert f"1. 量子通信 — §一、发展现状 (`q.txt`): “{QUOTE}”" in md
-    assert "## Q2. 火星？\n\n资料中没有找到答案。\n\nClosest passages (none answers the question):" in md
-    assert "> empty" in md
-    assert md.rstrip().endswith("## References\n\n- 量子通信 (`q.txt`) — cited in Q1[1], Q1[2]")
+    assert md.split("\n", 4)[4] == "\n".join([
+        "## Q1. Cables?", "", "Cables break.[1]", "", "Sources:", "", "- [1] *Cables* (R1): “Cables break.”", "",
+        "## Q2. 墨子号何时发射？", "", "*searched for: 墨子号何时发射？*", "", f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", "",
+        "Sources:", "", f"- [1] *量子通信* — §一、发展现状 (R2): “{QUOTE}”",
+        "- [2] *量子通信* — §一、发展现状 (R2): “2017年，京沪干线正式开通。”", "",
+        "## Q3. 火星？", "", "资料中没有找到答案。", "", "Closest passages (none answers the question):", "",
+        "- 量子通信 — §一、发展现状 (q.txt)", "- 量子通信 — §一、发展现状 (q.txt)", "- 量子通信 — §一、发展现状 (q.txt)", "",
+        "## Q4. ", "", "> empty", "",
+        "## References", "",
+        "- R1. Cables. `b.md` — cited in Q1[1]",
+        "- R2. 张伟. 量子通信. `q.txt` — cited in Q2[1], Q2[2]", "",
+    ])
 
 
 def test_document_rows():

@@ -18,7 +18,16 @@ import pytest
 from conftest import rag_cli
 from gradio_client import Client, handle_file
 
+from app.render import (
+    answer_with_references,
+    assistant_markdown,
+    conversation_markdown,
+    shown_question,
+    sources_html,
+)
+from app.service import Exchange
 from app.ui import launch_app
+from rag.pipeline import clean_question
 from rag.store import build_index
 from rag.settings import load_settings
 
@@ -54,9 +63,13 @@ def client(server):
     return Client(server[1], verbose=False)
 
 
-def _last_reply(chat: list[dict]) -> str:
-    content = chat[-1]["content"]
+def _text(message: dict) -> str:
+    content = message["content"]
     return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+
+
+def _last_reply(chat: list[dict]) -> str:
+    return _text(chat[-1])
 
 
 def test_api_record_is_the_rag_ask_json_record(client, fixture_settings, tmp_path):
@@ -100,44 +113,59 @@ def test_twenty_concurrent_requests_all_succeed(server, assistant):
 
 
 def test_sessions_keep_their_own_conversations_and_export_them(server):
+    service = server[0].rag_service
+    q1, q2 = "新加坡个人数据保护委员会负责执行哪部法律？", "它是哪一年成立的？"
+    # the same two turns in process: what the page must show for them
+    *_, ex1 = service.stream(q1, [], 5)
+    *_, ex2 = service.stream(q2, [ex1], 5)
     a, b = Client(server[1], verbose=False), Client(server[1], verbose=False)
-    chat, sources, copy_text, download, box = a.predict("新加坡个人数据保护委员会负责执行哪部法律？", 5, [], False,
-                                                         api_name="/chat")
+    chat, sources, copy_text, download, box = a.predict(q1, 5, [], False, api_name="/chat")
     assert box == "" and '<mark class="quote">新加坡个人数据保护委员会成立于2012年' in sources
-    assert copy_text.splitlines()[2] == "References"
-    chat, sources, copy_text, download, _ = a.predict("它是哪一年成立的？", 5, [], False, api_name="/chat")
+    assert copy_text == answer_with_references(ex1) and copy_text.split("\n")[2] == "Sources"
+    chat, sources, copy_text, download, _ = a.predict(q2, 5, [], False, api_name="/chat")
     assert "searched for: 新加坡个人数据保护委员会是哪一年成立的？" in _last_reply(chat)
     assert [m["role"] for m in chat] == ["user", "assistant"] * 2
-    other, *_ = b.predict("它是哪一年成立的？", 5, [], False, api_name="/chat")
+    other, *_ = b.predict(q2, 5, [], False, api_name="/chat")
     assert len(other) == 2 and "searched for" not in _last_reply(other)
     md = Path(download["value"] if isinstance(download, dict) else download).read_text(encoding="utf-8")
-    assert "## Q1. 新加坡个人数据保护委员会负责执行哪部法律？" in md and "## Q2. 它是哪一年成立的？" in md
-    assert "## References" in md and "(`zh_paper.txt`) — cited in Q1[1]" in md
+    idx = service.assistant.retriever.index
+    expected = conversation_markdown([ex1, ex2], idx.path.name, idx.docs)
+    assert md.split("\n", 3)[3] == expected.split("\n", 3)[3]  # all but the line with the export time
+    assert "\n## References\n\n- R1. 李明, 王芳. 数字丝绸之路与东南亚数据治理合作. `zh_paper.txt` — cited in Q1[1]" in md
 
 
 @pytest.mark.parametrize(
-    "question,reply",
+    "question,outcome",
     [
         ("数" * 3000, '<span class="rag-error">⚠️ the question is 3000 characters long; keep it under 2000</span>'),
-        ('<img src=x onerror="alert(1)">', None),
+        ('<img src=x onerror="alert(1)">', "refused"),  # nothing in the corpus is about it
         ("\x00😀\u202e", '<span class="rag-error">⚠️ the question has no words in it (only punctuation, symbols or '
                           'invisible characters); type a question</span>'),
-        ("\x00数据\u202e治理", None),
+        ("\x00数据\u202e治理", "zh_paper.txt"),  # data governance: the paper on it is cited
     ],
 )
-def test_page_answers_any_question_without_a_traceback(client, question, reply):
-    chat, *_ = client.predict(question, 5, [], True, api_name="/chat")
+def test_page_answers_any_question_without_a_traceback(server, question, outcome):
+    client = Client(server[1], verbose=False)  # a new session: the question is the conversation's first
+    chat, sources, *_ = client.predict(question, 5, [], True, api_name="/chat")
     text = _last_reply(chat)
-    assert "Traceback" not in text and "Error" not in text
-    if reply is not None:
-        assert text == reply
-    else:
-        assert "<img" not in str(chat) and ('<a class="cite"' in text or 'class="abstain"' in text)
+    if outcome.startswith("<span"):
+        assert text == outcome
+        return
+    q = clean_question(question)
+    expected = server[0].rag_service.assistant.ask(q, 5)
+    assert [c.doc for c in expected.citations] == ([] if outcome == "refused" else [outcome])
+    assert expected.abstained == (outcome == "refused")
+    assert [(m["role"], _text(m)) for m in chat] == [
+        ("user", shown_question(q)), ("assistant", assistant_markdown(Exchange(q, None, expected), 0))]
+    assert sources == sources_html([Exchange(q, None, expected)], show_scores=True)
+    assert "<img" not in str(chat)
 
 
 def test_empty_question_changes_nothing(client):
     out = client.predict("  ", 5, [], False, api_name="/chat")
-    assert all(o == {"__type__": "update"} or o.get("__type__") == "update" for o in out)
+    # every output skipped (the HTML panel's skip comes back wrapped in "props"): no value anywhere
+    skip = {"__type__": "update"}
+    assert out == (skip, {"props": skip, **skip}, skip, skip, skip)
 
 
 def test_files_outside_the_app_are_never_served(server, fixture_settings, fixture_corpus):
@@ -149,7 +177,10 @@ def test_files_outside_the_app_are_never_served(server, fixture_settings, fixtur
                  Path("/etc/passwd"), Path(sys.executable)]:
         r = httpx.get(f"{url}gradio_api/file={path.resolve()}")
         assert r.status_code == 403, path
-    assert httpx.get(f"{url}gradio_api/file=../../../../etc/passwd").status_code in (403, 404)
+    # a traversal that reaches the file route (httpx would drop literal "../" segments before sending,
+    # asking for /etc/passwd instead, which no route serves)
+    r = httpx.get(f"{url}gradio_api/file=%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd")
+    assert (r.status_code, r.json()) == (403, {"detail": "File not allowed: ../../../../etc/passwd."})
     (uploads / "secret.md").unlink()
 
 

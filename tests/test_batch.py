@@ -35,7 +35,7 @@ TOPICS = ["量子通信", "数据治理", "海底光缆"]
 TITLES = {"en_notes.md": "Submarine Cables and Internet Resilience", "gbk_paper.txt": "量子通信网络的标准化进程",
           "zh_paper.txt": "数字丝绸之路与东南亚数据治理合作"}
 AUTHORS = {"en_notes.md": "", "gbk_paper.txt": "张伟", "zh_paper.txt": "李明, 王芳"}
-Q1_CITATION = "[1] 量子通信网络的标准化进程 §一、发展现状: 2016年8月，中国发射了世界首颗量子科学实验卫星“墨子号”。"
+Q1_CITATION = "[1] 量子通信网络的标准化进程 — §一、发展现状 (gbk_paper.txt): “2016年8月，中国发射了世界首颗量子科学实验卫星“墨子号”。”"
 
 
 def _no_timings(rec: dict) -> dict:
@@ -43,7 +43,7 @@ def _no_timings(rec: dict) -> dict:
 
 
 def _cites(rec: dict) -> str:
-    return "\n".join(f"[{c['n']}] {c['title']}{' §' + c['section'] if c['section'] else ''}: {c['quote']}"
+    return "\n".join(f"[{c['n']}] {c['title']}{' — §' + c['section'] if c['section'] else ''} ({c['doc']}): “{c['quote']}”"
                      for c in rec["citations"])
 
 
@@ -220,12 +220,12 @@ def test_markdown_report_has_passages_and_one_deduplicated_reference_list(tmp_pa
         section = md.split(f"## {i}. {q} `q{i}`\n\n")[1].split("\n## ")[0]
         assert section.startswith(f"{e['answer']}\n\nPassages:\n\n")
         for c in e["citations"]:
-            sec = f" §{c['section']}" if c["section"] else ""
+            sec = f" — §{c['section']}" if c["section"] else ""
             ref = order.index(c["doc"]) + 1
             assert f"- [{c['n']}] *{c['title']}*{sec} (R{ref}): “{c['quote']}”\n\n  > " in section
     refs = md.split("## References\n\n")[1].splitlines()
-    assert refs == [f"R{n}. {AUTHORS[d] + '. ' if AUTHORS[d] else ''}{TITLES[d]}. `{d}`" for n, d in enumerate(order, 1)]
-    assert f"R{order.index('zh_paper.txt') + 1}. 李明, 王芳. 数字丝绸之路与东南亚数据治理合作. `zh_paper.txt`" in refs
+    assert refs == [f"- R{n}. {AUTHORS[d] + '. ' if AUTHORS[d] else ''}{TITLES[d]}. `{d}`" for n, d in enumerate(order, 1)]
+    assert f"- R{order.index('zh_paper.txt') + 1}. 李明, 王芳. 数字丝绸之路与东南亚数据治理合作. `zh_paper.txt`" in refs
 
 
 def test_abstentions_render_in_every_format(tmp_path, fixture_settings):
@@ -317,7 +317,7 @@ def test_resume_after_sigkill_answers_each_question_exactly_once(tmp_path, fixtu
     finished = killed[: killed.rfind(b"\n") + 1]  # whole records; a torn tail is redone
     done = [json.loads(line) for line in finished.splitlines()]
     assert 8 <= len(done) < n and len({r["id"] for r in done}) == len(done)
-    assert not out.exists() or suffix == ".jsonl"
+    assert out.exists() == (suffix == ".jsonl")  # a .jsonl is its own journal; a table is written when complete
 
     proc = rag_cli("batch", str(src), "--out", str(out), "--json", cwd=tmp_path, env=_env(fixture_settings))
     assert proc.returncode == 0, proc.stderr

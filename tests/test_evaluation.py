@@ -18,7 +18,7 @@ from rag.evaluation import (
     supports,
 )
 from rag.records import Answer, Citation
-from rag.reporting import render_html, render_markdown, write_reports
+from rag.reporting import render_html, render_markdown, without_volatile, write_reports
 from rag.settings import load_settings
 
 GOLD_LINES = [
@@ -242,3 +242,59 @@ def test_suites_run_side_by_side_and_gate_each(tmp_path, gold_file, fixture_corp
     (tmp_path / "better.json").write_text(json.dumps(better), encoding="utf-8")
     gated = rag_cli("eval", str(suite), "--baseline", str(tmp_path / "better.json"), cwd=tmp_path, env=env)
     assert gated.returncode == 3 and "gate mini/gold_en: FAILED recall@5 3.000 ->" in gated.stdout
+
+
+def test_stable_reports_leave_out_dates_latencies_and_timings():
+    report = {"meta": {"k": 5, "created": "2026-01-01T00:00:00"}, "timings_ms": {"total": 3.0},
+              "summary": {"overall": {"n": 2, "latency_p50_ms": 3.0, "latency_p95_ms": 4.0, "recall@5": 1.0},
+                          "by_kind": {"latency": {"n": 1, "latency_p50_ms": 3.0}}},  # a kind may be called anything
+              "questions": [{"id": "a", "latency_ms": 3.1, "reasons": []}]}
+    assert without_volatile(report) == {"meta": {"k": 5}, "summary": {"overall": {"n": 2, "recall@5": 1.0},
+                                                                      "by_kind": {"latency": {"n": 1}}},
+                                        "questions": [{"id": "a", "reasons": []}]}
+
+
+def _volatile_keys(data) -> set[str]:
+    if isinstance(data, dict):
+        return {k for k in data if k == "created" or k.startswith("latency")} | {
+            k for v in data.values() for k in _volatile_keys(v)}
+    if isinstance(data, list):
+        return {k for v in data for k in _volatile_keys(v)}
+    return set()
+
+
+@pytest.mark.parametrize("mode", ["gold", "suites"])
+def test_eval_stable_writes_identical_reports_twice(mode, tmp_path, gold_file, fixture_corpus, fixture_settings):
+    from conftest import rag_cli
+
+    if mode == "suites":
+        suite = tmp_path / "mini"
+        shutil.copytree(fixture_corpus, suite / "corpus")
+        shutil.copy(gold_file, suite / "gold.jsonl")
+        args = [str(suite), "--details"]
+        env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)}
+    else:
+        args = [str(gold_file)]
+        env = {"RAG_INDEX_DIR": str(fixture_settings.index_dir), "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)}
+    files = {}
+    for run, extra in (("first", ["--stable"]), ("second", ["--stable"]), ("plain", [])):
+        out = tmp_path / run
+        proc = rag_cli("eval", *args, "--report", str(out / "report"), *extra, cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        files[run] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    names = ["report.html", "report.json", "report.md"]
+    if mode == "suites":
+        names += ["report/mini.html", "report/mini.md"]
+    assert sorted(files["first"]) == sorted(files["plain"]) == names
+    assert files["first"] == files["second"]  # byte for byte
+    stable, plain = json.loads(files["first"]["report.json"]), json.loads(files["plain"]["report.json"])
+    assert _volatile_keys(stable) == set()
+    assert _volatile_keys(plain) == {"created", "latency_ms", "latency_p50_ms", "latency_p95_ms"}
+    # the same report otherwise
+    assert without_volatile(plain) == stable
+    for name in names:  # every file shows the latency, unless --stable
+        assert "atency" in files["plain"][name].decode("utf-8"), name
+        assert "atency" not in files["first"][name].decode("utf-8"), name
+    created = plain["meta"]["created"]
+    assert created in files["plain"]["report.html"].decode("utf-8")
+    assert created[:10] not in files["first"]["report.html"].decode("utf-8")

@@ -5,6 +5,7 @@ the real CLI and the app's /ask API. Every reply must be an answer, a refusal or
 from __future__ import annotations
 
 import random
+import re
 import socket
 
 import pytest
@@ -13,7 +14,10 @@ from gradio_client import Client
 
 from app.ui import launch_app
 from rag.errors import InvalidInputError
+from rag.generation import ABSTAIN
 from rag.records import Answer
+from rag.render import answer_text
+from rag.text import strip_invisible
 
 SEED = 7714
 ALPHABETS = [
@@ -41,6 +45,25 @@ def fuzz_questions(n: int, seed: int = SEED, max_len: int = 80) -> list[str]:
     return out + ["", "数" * 2000, "数" * 2001, "a" * 100_000, "\x00" * 50, "？" * 3000]
 
 
+def _well_formed(a: Answer) -> None:
+    """A refusal is the fixed sentence with nothing cited; an answer cites, and its [n] marks are exactly
+    its citations, numbered from 1."""
+    if a.abstained:
+        assert a.answer in ABSTAIN.values() and a.citations == (), a.answer
+    else:
+        marks = {int(n) for n in re.findall(r"\[(\d+)\]", a.answer)}
+        assert marks == {c.n for c in a.citations} == set(range(1, len(a.citations) + 1)) != set(), a.answer
+
+
+def _library(assistant, q: str, k=None) -> tuple[str, object]:
+    """What the library does with a question: ("answer", the record without timings) or ("error", message)."""
+    try:
+        rec = assistant.ask(q, k).to_dict()
+    except InvalidInputError as exc:
+        return "error", str(exc)
+    return "answer", {key: v for key, v in rec.items() if key != "timings_ms"}
+
+
 def test_library(assistant):
     for q in fuzz_questions(300):
         try:
@@ -48,8 +71,8 @@ def test_library(assistant):
         except InvalidInputError as exc:
             assert "\n" not in str(exc) and str(exc).startswith("the question ")
             continue
-        assert isinstance(a, Answer) and a.answer
-        assert a.abstained or (a.citations and "[1]" in a.answer)
+        assert isinstance(a, Answer)
+        _well_formed(a)
 
 
 @pytest.mark.parametrize("k", [None, 1, 100, 0, -1, 101, 2.5, "7", float("nan"), float("inf")])
@@ -63,17 +86,21 @@ def test_library_k(assistant, k):
     assert k in (None, 1, 100) and len(a.retrieved) == min(k or 5, len(assistant.ask("量子通信", k=100).retrieved))
 
 
-def test_cli(fixture_settings, tmp_path):
+def test_cli(fixture_settings, assistant, tmp_path):
     # a process per question is slow: a sample, every one checked exactly
     for q in [x for x in fuzz_questions(40, seed=SEED + 1) if "\x00" not in x][:12]:
         # lone surrogates reach a real process as the invalid UTF-8 bytes they stand for
         proc = rag_cli("ask", q.encode("utf-8", "surrogatepass"), "--index", str(fixture_settings.index_path), cwd=tmp_path,
                        env={"RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)})
-        if proc.returncode == 0:
-            assert proc.stdout.strip() and proc.stderr == "" and "\x1b" not in proc.stdout
+        # exactly what the library does with the question: its answer as text, or its one-line error
+        kind, expected = _library(assistant, q)
+        if kind == "answer":
+            printed = strip_invisible(answer_text(assistant.ask(q))) + "\n"
+            assert (proc.returncode, proc.stdout, proc.stderr) == (0, printed, ""), proc.stderr
+            assert "\x1b" not in proc.stdout
         else:
-            assert proc.returncode == 1 and proc.stdout == "", proc.stderr
-            assert proc.stderr.startswith("error: the question ") and proc.stderr.count("\n") == 1, proc.stderr
+            assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"error: {expected}\n")
+            assert expected.startswith("the question ")
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +113,20 @@ def api(fixture_settings):
     demo.close()
 
 
-def test_api(api):
+def test_api(api, assistant):
     # a request body is UTF-8 JSON, which cannot carry a lone surrogate (the library test covers them)
     questions = [q.encode("utf-8", "replace").decode("utf-8") for q in fuzz_questions(40, seed=SEED + 2)]
     ks = [0, 3, -5, 10**9, 100, 101]
     for i, q in enumerate(questions):
         k = ks[i % len(ks)]
+        # the API checks k first (0 keeps the default), then asks the library
+        if k in (-5, 10**9, 101):
+            kind, expected = "error", f"k (passages to retrieve) must be a whole number from 1 to 100, got {k!r}"
+        else:
+            kind, expected = _library(assistant, q, k or None)
         try:
             record = api.predict(q, k, None, api_name="/ask")
         except Exception as exc:  # gradio_client raises AppError with the server's one-line message
-            msg = str(exc)
-            assert "\n" not in msg and (msg.startswith("the question ") or msg.startswith("k (passages to retrieve)")), msg
-            assert k in (-5, 10**9, 101) or msg.startswith("the question ")
+            assert (kind, str(exc)) == ("error", expected)
             continue
-        assert k in (0, 3, 100) and record["answer"]
-        assert record["abstained"] or record["citations"]
+        assert kind == "answer" and {key: v for key, v in record.items() if key != "timings_ms"} == expected

