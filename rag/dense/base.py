@@ -110,6 +110,14 @@ class DenseJob:
     settings: Settings
     progress: Callable[[int, int], None] | None = None  # (done, total)
 
+    @property
+    def extended(self) -> Previous | None:
+        """The index to extend in place: ``previous`` when ``in_place``, else None."""
+        if not self.in_place:
+            return None
+        assert self.previous is not None  # only a build that reuses the current index writes in place
+        return self.previous
+
 
 @dataclass(frozen=True)
 class Written:

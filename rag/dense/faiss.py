@@ -158,8 +158,9 @@ class FaissBackend:
             return Written()
         faiss = load_faiss()
 
-        if job.in_place:
-            index = faiss.read_index(str(job.previous.path / "dense.faiss"))
+        old = job.extended
+        if old is not None:
+            index = faiss.read_index(str(old.path / "dense.faiss"))
             add_faiss(index, job.vectors[job.fresh], job.vids[job.fresh], job.progress)
         else:
             index = build_faiss(job.kind, job.vectors, job.vids, job.progress)

@@ -122,9 +122,9 @@ class MilvusStore:
 
     def delete(self, vids: Sequence[int]) -> None:
         """Remove rows by vid (idempotent)."""
-        vids = [str(int(v)) for v in vids]
-        for i in range(0, len(vids), 5000):
-            self.store.delete(ids=vids[i : i + 5000])
+        keys = [str(int(v)) for v in vids]
+        for i in range(0, len(keys), 5000):
+            self.store.delete(ids=keys[i : i + 5000])
 
     def drop(self) -> None:
         """Drop the whole collection."""
@@ -224,12 +224,12 @@ class MilvusBackend:
     def write(self, job: DenseJob) -> Written:
         """Extend the live collection in place (rows of other builds are ignored by vid), or fill a new
         generation; superseded rows and collections are dropped only after the swap."""
-        s, old = job.settings, job.previous
+        s, old = job.settings, job.extended
         uri, dim = milvus_uri(s), job.vectors.shape[1]
-        gen = int(old.params["milvus"]["generation"]) if job.in_place else _generation(job.replaced) + 1
-        name = old.params["milvus"]["collection"] if job.in_place else collection_name(job.name, gen)
+        gen = int(old.params["milvus"]["generation"]) if old is not None else _generation(job.replaced) + 1
+        name = old.params["milvus"]["collection"] if old is not None else collection_name(job.name, gen)
         store = MilvusStore(uri, name, job.kind, dim, s.hnsw_ef_search, s.ivf_nprobe, s.milvus_token)
-        if not job.in_place and store.exists():
+        if old is None and store.exists():
             store.drop()  # an orphan of a killed build
             store = MilvusStore(uri, name, job.kind, dim, s.hnsw_ef_search, s.ivf_nprobe, s.milvus_token)
         rows = np.flatnonzero(job.fresh)
@@ -240,8 +240,8 @@ class MilvusBackend:
             docs = [job.doc_ids[job.chunk_docs[j]] for j in sel]
             store.add(job.vids[sel], job.vectors[sel], [g.text for g in got], docs, [g.chunk_id for g in got], job.langs[sel],
                       progress=(lambda d, t, base=i: tick(base + d, len(rows))) if tick else None)
-        stale = np.setdiff1d(old.vids, job.vids) if job.in_place else np.zeros(0, np.int64)
-        if job.in_place and old.params.get("milvus", {}).get("stale_file"):
+        stale = np.setdiff1d(old.vids, job.vids) if old is not None else np.zeros(0, np.int64)
+        if old is not None and old.params.get("milvus", {}).get("stale_file"):
             stale = np.union1d(stale, np.load(old.path / "milvus_stale.npy"))
         if len(stale):
             np.save(job.tmp / "milvus_stale.npy", stale)

@@ -26,7 +26,7 @@ from rag.embedding import (
 )
 from rag.errors import InvalidInputError
 from rag.integrity import manifest, seal, write_marker
-from rag.loading import Skipped, SkipFile, discover, read_source, require_documents
+from rag.loading import Skipped, SkipFile, SourceFile, discover, read_source, require_documents
 from rag.records import Document
 from rag.settings import Settings
 from rag.text import tokenize
@@ -58,13 +58,16 @@ def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool
                 old.close()
 
 
-def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[tuple[str, str, object]], list[Skipped]]:
+Found = tuple[str, str, SourceFile | str]  # (doc_id, absolute path, the source or, unchanged, its sha256)
+
+
+def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[Found], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
     sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
     the source). Files of ``ids_of`` keep their document ids, however the paths are given."""
     known = {d.doc_id: d.sha256 for d in old_docs}
     files, skipped = discover(paths, {d.path: d.doc_id for d in ids_of})
-    out: list[tuple[str, str, object]] = []
+    out: list[Found] = []
     for path, doc_id in files:
         if doc_id in known:
             try:
@@ -110,8 +113,8 @@ def _previous_docs(target: Path) -> list[DocInfo]:
         return []
 
 
-def _build(paths, settings: Settings, old: "StoredIndex | None", embedder: Embedder | None, report: BuildReport,
-           progress: Progress | None) -> None:
+def _build(paths: list[str | Path], settings: Settings, old: "StoredIndex | None", embedder: Embedder | None,
+           report: BuildReport, progress: Progress | None) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
     found, report.skipped = _scan(paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path))
     report.documents = len(found)
@@ -128,12 +131,14 @@ def _build(paths, settings: Settings, old: "StoredIndex | None", embedder: Embed
     report.updated = [d for d in cleaned if d in old_ids]
     report.removed = sorted(set(old_ids) - {d for d, _, _ in found})
     report.reused = len(found) - len(cleaned)
+    new_parts: dict[str, Part] = {}
     if cleaned:
         embedder = embedder or make_embedder(settings.embedder, settings.batch_size)
-    new_parts = _process(list(cleaned.values()), settings, embedder, report, progress)
-    parts = []
+        new_parts = _process(list(cleaned.values()), settings, embedder, report, progress)
+    parts: list[Part] = []
     for doc_id, where, src in found:
         if isinstance(src, str):  # unchanged source: carried over as stored
+            assert old is not None  # only a document of the current index is found unchanged (_scan)
             info = old.docs[old_ids[doc_id]]
             parts.append(Part(DocInfo(**{**asdict(info), "path": where}), old=old.doc_range(old_ids[doc_id])))
         else:
@@ -170,12 +175,14 @@ def remove_documents(doc_ids: Sequence[str], settings: Settings, progress: Progr
     target = settings.index_path
     report = BuildReport(path=target)
     with _updating(target, settings, strict=True) as old:
+        assert old is not None  # strict: an index that cannot be reused raises instead
         _remove(doc_ids, old, settings, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, report: BuildReport, progress) -> None:
+def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, report: BuildReport,
+            progress: Progress | None) -> None:
     target = settings.index_path
     d = old.params["dense"]  # removing keeps the index's own dense configuration
     settings = settings.model_copy(update={"backend": d["backend"], "dense_index": d.get("requested", d["kind"]),
@@ -197,7 +204,7 @@ def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, repo
     _assemble(target, parts, old, settings, None, report, progress)
 
 
-def _same_sources(old: "StoredIndex", found: list[tuple[str, str, object]], settings: Settings) -> bool:
+def _same_sources(old: "StoredIndex", found: list[Found], settings: Settings) -> bool:
     return (all(isinstance(src, str) for _, _, src in found)
             and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src in found}
             and old.params["dense"].get("requested") == settings.dense_index
@@ -205,13 +212,9 @@ def _same_sources(old: "StoredIndex", found: list[tuple[str, str, object]], sett
             and backend_for(settings).same_place(old.params, settings))
 
 
-
-
-def _process(docs: list[Document], settings: Settings, embedder: Embedder | None, report: BuildReport,
+def _process(docs: list[Document], settings: Settings, embedder: Embedder, report: BuildReport,
              progress: Progress | None) -> dict[str, Part]:
     """Clean documents -> chunks, sentence spans, vectors (through the cache) and BM25 tokens."""
-    if not docs:
-        return {}
     cache = VectorCache(settings.embedding_cache_dir, embedder)
     per_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]
     chunks = [c for cs in per_doc for c in cs]
@@ -240,8 +243,8 @@ def _process(docs: list[Document], settings: Settings, embedder: Embedder | None
     return out
 
 
-def _assemble(target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings, embedder: Embedder | None,
-              report: BuildReport, progress: Progress | None) -> None:
+def _assemble(target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings,
+              embedder: Embedder | Precomputed | None, report: BuildReport, progress: Progress | None) -> None:
     """Write the index for ``parts`` (in this order) into a temp dir, then swap it in."""
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -260,12 +263,16 @@ def _assemble(target: Path, parts: list[Part], old: "StoredIndex | None", settin
 
 
 def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings,
-          embedder: Embedder | None, report: BuildReport, progress: Progress | None) -> Callable | None:
+          embedder: Embedder | Precomputed | None, report: BuildReport,
+          progress: Progress | None) -> Callable[[], None] | None:
     """Write every file of the new index into ``tmp``; returns what to do once it is swapped in."""
     if progress:
         progress("writing index", 0, 1)
-    dim = old.dim if old is not None else embedder.dim
-    emb_id = old.params["embedder"]["id"] if old is not None else embedder.id
+    if old is not None:
+        dim, emb_id = old.dim, old.params["embedder"]["id"]
+    else:
+        assert embedder is not None  # a build with no index to copy from embeds, or is given the vectors
+        dim, emb_id = embedder.dim, embedder.id
     arrays = write_parts(tmp, parts, old, dim)
     report.sentences = arrays["sentences"]
     means = _language_means(old, settings, embedder)
@@ -316,7 +323,8 @@ def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None",
     return written.after_swap
 
 
-def _language_means(old: "StoredIndex | None", settings: Settings, embedder: Embedder | None) -> dict[str, np.ndarray]:
+def _language_means(old: "StoredIndex | None", settings: Settings,
+                    embedder: Embedder | Precomputed | None) -> dict[str, np.ndarray]:
     """Anchor query means per language: reused from the current index when the anchors are the same."""
     if isinstance(embedder, Precomputed):
         return embedder.lang_means

@@ -31,13 +31,14 @@ def write_dense(tmp: Path, vectors: np.ndarray, chunk_lang: np.ndarray, parts: l
     plan = backend.plan(n, dim, settings)
     kind = plan.kind
     od = old.params["dense"] if old else {}
-    same = (bool(old) and od.get("backend") == settings.backend and od.get("kind") == kind and plan.extendable
+    same = (old is not None and od.get("backend") == settings.backend and od.get("kind") == kind and plan.extendable
             and backend.same_place(old.params, settings))
     new_vids = np.zeros(n, np.int64)
     keep = np.zeros(n, bool)
     c = 0
     for p in parts:
         if p.old:
+            assert old is not None  # a part carried over comes from the current index
             new_vids[c : c + p.n_chunks] = old.vids[p.old[0] : p.old[1]]
             keep[c : c + p.n_chunks] = True
         c += p.n_chunks

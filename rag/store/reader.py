@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,16 +112,16 @@ class Index:
     dense: DenseIndex  # .search(queries, k) -> (similarities, positions), .ntotal, .exact (rag.dense.base)
     sent_vecs: np.ndarray
     sent_rows: np.ndarray  # (chunk index, start, end) per sentence
-    bm25: object  # bm25s.BM25 (memory-mapped)
+    bm25: Any  # bm25s.BM25 (memory-mapped; bm25s has no type information)
     chunk_lang: np.ndarray  # per chunk: index into LANGS
     sent_lang: np.ndarray  # per sentence: index into LANGS
     lang_means: dict[str, np.ndarray]  # mean anchor query vector per language
     centroids: np.ndarray  # (len(LANGS), dim) mean passage vector per language
     glossary: dict[str, list[str]]  # English -> Chinese terms of this index (query translation)
-    chunk_sentences: Sequence[range] = field(default_factory=list)
-    chunk_vecs: np.ndarray | None = None  # (chunks, dim) float32
-    chunk_docs: np.ndarray | None = None  # per chunk: position of its document in ``doc_order``
-    doc_order: list[str] = field(default_factory=list)
+    chunk_sentences: Ranges  # per chunk: the range of its sentence rows
+    chunk_vecs: np.ndarray  # (chunks, dim) float32
+    chunk_docs: np.ndarray  # per chunk: position of its document in ``doc_order``
+    doc_order: list[str]
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property

@@ -60,7 +60,7 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
     from numpy.lib.format import open_memmap
 
     n = sum(p.n_chunks for p in parts)
-    m = int(sum(int(old.sent_starts[p.old[1]] - old.sent_starts[p.old[0]]) if p.old else len(p.sent_rows) for p in parts))
+    m = sum(_n_sentences(p, old) for p in parts)
     cvec = open_memmap(tmp / "chunk_vectors.npy", mode="w+", dtype=np.float32, shape=(n, dim))
     svec = open_memmap(tmp / "sentence_vectors.npy", mode="w+", dtype=np.float32, shape=(m, dim))
     srows = open_memmap(tmp / "sentences.npy", mode="w+", dtype=np.int32, shape=(m, 3))
@@ -76,6 +76,7 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
         for di, p in enumerate(parts):
             k = p.n_chunks
             if p.old:
+                assert old is not None  # a part carried over comes from the current index
                 a, b = p.old
                 sa, sb = int(old.sent_starts[a]), int(old.sent_starts[b])
                 blob = old.chunk_bytes(a, b)
@@ -92,6 +93,8 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
                 tok_offsets[c + 1 : c + k + 1] = tok_offsets[c] + (old.tok_offsets[a + 1 : b + 1] - ta)
                 ns = sb - sa
             else:
+                # a new document: new_part (or an importer, e.g. bench_scale) gave it all its arrays
+                assert p.chunk_vecs is not None and p.chunk_lang is not None and p.sent_rows is not None
                 pos = offsets[c]
                 for i, ch in enumerate(p.chunks):
                     line = (json.dumps(asdict(ch), ensure_ascii=False) + "\n").encode("utf-8")
@@ -102,6 +105,7 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
                 chunk_lang[c : c + k] = p.chunk_lang
                 ns = len(p.sent_rows)
                 if ns:
+                    assert p.sent_vecs is not None and p.sent_lang is not None  # given with its sentence rows
                     srows[s : s + ns] = p.sent_rows + np.array([c, 0, 0], np.int32)
                     svec[s : s + ns] = p.sent_vecs
                     sent_lang[s : s + ns] = p.sent_lang
@@ -120,6 +124,15 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
     np.save(tmp / "tokens.npy", np.concatenate(tok_parts).astype(np.int32) if tok_parts else np.zeros(0, np.int32))
     np.save(tmp / "token_offsets.npy", tok_offsets)
     return {"chunks": int(n), "sentences": int(m), "terms": terms}
+
+
+def _n_sentences(p: Part, old: StoredIndex | None) -> int:
+    """How many sentences a document has (one carried over: as many as in the current index)."""
+    if p.old:
+        assert old is not None  # a part carried over comes from the current index
+        return int(old.sent_starts[p.old[1]] - old.sent_starts[p.old[0]])
+    assert p.sent_rows is not None  # a new document has its sentence rows
+    return len(p.sent_rows)
 
 
 def centroid(vectors: np.ndarray, mask: np.ndarray, dim: int, block: int = 65_536) -> np.ndarray:
