@@ -129,9 +129,9 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
                                html.escape(c.text), _scores(h) if show_scores else ""))
     else:
         head = ""
-        for c in a.citations:
-            cards.append(_card(cite_id(turn, c.n), f"[{c.n}]", c.title, c.section, c.doc,
-                               highlighted(c.text, c.quote), _scores(hits.get(c.chunk_id), c) if show_scores else ""))
+        for cit in a.citations:
+            cards.append(_card(cite_id(turn, cit.n), f"[{cit.n}]", cit.title, cit.section, cit.doc,
+                               highlighted(cit.text, cit.quote), _scores(hits.get(cit.chunk_id), cit) if show_scores else ""))
     extra = ""
     if show_scores and a.retrieved:
         rows = "".join(

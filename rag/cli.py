@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -126,12 +126,12 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     idx = load_index(settings, check_embedder=False)
     p = idx.params
     where, note = backend_of(idx.path, p).describe(p)
-    per_doc = [
+    per_doc: list[dict[str, Any]] = [
         {"doc": d.doc_id, "title": d.title, "authors": list(d.authors), "chunks": d.n_chunks, "footnotes": d.n_footnotes,
          "source_chars": d.n_source_chars, "dropped_chars": d.n_dropped_chars}
         for d in idx.docs.values()
     ]
-    info = {
+    info: dict[str, Any] = {
         "index": str(idx.path),
         "embedder": p["embedder"]["id"],
         "dimension": p["embedder"]["dimension"],

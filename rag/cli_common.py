@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 
@@ -54,7 +55,7 @@ class progress_bar:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and sys.stderr.isatty()
-        self._bar = None
+        self._bar: Any = None  # a rich Progress once entered (rich is imported only then)
         self._tasks: dict[str, int] = {}
 
     def __enter__(self):

@@ -53,6 +53,7 @@ def make_chat_model(settings: Settings, max_tokens: int | None = None):
         return ChatOllama(model=model, base_url=endpoint(settings), temperature=settings.llm_temperature,
                           num_predict=tokens, client_kwargs={"timeout": timeout})
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     key = _api_key(settings, provider)
     if key is None and settings.llm_base_url is None:
@@ -65,7 +66,7 @@ def make_chat_model(settings: Settings, max_tokens: int | None = None):
     official = name == "openai" and settings.llm_base_url is None
     limit = {"max_tokens": tokens} if official else {"extra_body": {"max_tokens": tokens}}
     # a local server (llama.cpp, vLLM) takes any key; the client insists on one
-    return ChatOpenAI(model=model, base_url=endpoint(settings), api_key=key or "not-needed",
+    return ChatOpenAI(model=model, base_url=endpoint(settings), api_key=SecretStr(key or "not-needed"),
                       temperature=settings.llm_temperature, timeout=timeout, max_retries=0, **limit)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class SkipFile(Exception):
     pass
 
 
-def discover(paths: list[str | Path], known: dict[str, str] | None = None) -> tuple[list[tuple[Path, str]], list[Skipped]]:
+def discover(paths: Sequence[str | Path], known: dict[str, str] | None = None) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     """Files to index as (path, doc_id), plus unsupported, hidden or missing paths reported as skipped.
 
     A document id is the file's path relative to the folder given (its name, for a file given
@@ -213,7 +214,7 @@ def load_sources(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skippe
     return sources, skipped
 
 
-def require_documents(paths: list[str | Path], found: list, skipped: list[Skipped]) -> None:
+def require_documents(paths: Sequence[str | Path], found: list, skipped: list[Skipped]) -> None:
     """Raise NoDocumentsError, naming the first skip reasons, when nothing readable was found."""
     if not found:
         detail = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:3]) or "no files"

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import os
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
 def references(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> list[Reference]:
     """One deduplicated reference list for the batch, papers in order of first citation (with
     ``by_doc`` every paper, in index order), titles as the index has them."""
-    docs = list(docinfo) if by_doc else [None]
+    docs: list[Any] = list(docinfo) if by_doc else [None]  # None: the batch is not per paper
     first = [(d, getattr(info, "title", d)) for d, info in docinfo.items()] if by_doc else []
     refs = reference_list((_citations(records.get((q.key, d))) for q in questions.items for d in docs), first)
     return [replace(r, title=getattr(docinfo.get(r.doc), "title", None) or r.title) for r in refs]
@@ -165,7 +166,7 @@ def _cell_md(text: str) -> str:
 def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> str:
     """A readable report: every question, its answer and passages, then one reference list for the batch."""
     refs = references(questions, records, docinfo, by_doc)
-    ref_of = {r.doc: r.n for r in refs}
+    ref_of: dict[str | None, int] = {r.doc: r.n for r in refs}
     docs = list(docinfo) if by_doc else [None]
     got = [(q, [records.get((q.key, d)) for d in docs]) for q in questions.items]
     n_rec = sum(r is not None for _, recs in got for r in recs)

@@ -61,7 +61,7 @@ def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool
 Found = tuple[str, str, SourceFile | str]  # (doc_id, absolute path, the source or, unchanged, its sha256)
 
 
-def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[Found], list[Skipped]]:
+def _scan(paths: Sequence[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[Found], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
     sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
     the source). Files of ``ids_of`` keep their document ids, however the paths are given."""
@@ -86,7 +86,7 @@ def _scan(paths: list[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence
 
 
 def build_index(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     settings: Settings,
     *,
     force: bool = False,
@@ -113,7 +113,7 @@ def _previous_docs(target: Path) -> list[DocInfo]:
         return []
 
 
-def _build(paths: list[str | Path], settings: Settings, old: "StoredIndex | None", embedder: Embedder | None,
+def _build(paths: Sequence[str | Path], settings: Settings, old: "StoredIndex | None", embedder: Embedder | None,
            report: BuildReport, progress: Progress | None) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
     found, report.skipped = _scan(paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path))
