@@ -8,23 +8,14 @@ page numbers and running headers. Each line is classified, then body lines are r
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.loading import SourceFile
 from rag.records import Document, Footnote
-from rag.text import is_cjk, strip_invisible
-
-# circled numbers survive NFKC only as plain digits, so they become private-use markers first
-_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
-_CIRCLED = {chr(0x2460 + i): i + 1 for i in range(20)}
-_CIRCLED.update({chr(0x3251 + i): i + 21 for i in range(15)})
-_CIRCLED.update({chr(0x32B1 + i): i + 36 for i in range(15)})
-_CIRCLED.update({chr(0x2776 + i): i + 1 for i in range(10)})  # dingbat negative circled
-_CIRCLE_RE = re.compile(r"\^?\s?([" + "".join(_CIRCLED) + r"])")
-_MARK_RE = re.compile(_MARK_OPEN + r"(\d+)" + _MARK_CLOSE)
+from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
+from rag.text import is_cjk
 
 _CN_NUM = "一二三四五六七八九十"
 _HEADING_PATTERNS = [
@@ -50,7 +41,6 @@ _ABSTRACT_PREFIX = re.compile(r"^(内容提要|内容摘要|摘要|提要|Abstra
 _BIO = re.compile(r"^\S{2,4}系.{2,40}(大学|学院|研究院|研究所|研究中心).{0,40}(教授|研究员|博士|讲师|学者)")
 _PAGE_NO = re.compile(r"^(\d{1,4}|[-–—]\s*\d{1,4}\s*[-–—]|第\s*\d{1,4}\s*页|\d{1,4}\s*\|.*|.*\|\s*\d{1,4})$")
 _TERMINAL = set("。！？!?…；;”」』.")
-_CJK_PUNCT = set("，。、；：？！“”‘’（）《》〈〉【】「」『』…—·")
 
 
 @dataclass
@@ -72,50 +62,9 @@ class _State:
         return " / ".join(h for _, h in self.heading_path)
 
 
-def normalize(raw: str) -> str:
-    """NFKC (fullwidth digits, Latin, spaces) with footnote circles turned into markers first."""
-    # control and invisible format characters (terminal escapes, zero-width marks, soft hyphens) are
-    # never text a scholar reads or quotes
-    raw = strip_invisible(raw, keep="\n\t\f")
-    raw = _CIRCLE_RE.sub(lambda m: f"{_MARK_OPEN}{_CIRCLED[m.group(1)]}{_MARK_CLOSE}", raw)
-    text = unicodedata.normalize("NFKC", raw)
-    return text.replace("\u2217", "*").replace("\t", " ")
-
-
-def _squeeze(s: str) -> str:
-    """Drop spaces between Han characters, CJK punctuation and digits; collapse the rest."""
-    s = re.sub(r"[ \u00a0]+", " ", s).strip()
-
-    def tight(ch: str) -> bool:
-        return is_cjk(ch) or ch in _CJK_PUNCT
-
-    out = []
-    for i, ch in enumerate(s):
-        if ch == " " and 0 < i < len(s) - 1:
-            a, b = s[i - 1], s[i + 1]
-            if (tight(a) and (tight(b) or b.isdigit())) or (a.isdigit() and tight(b)):
-                continue
-        out.append(ch)
-    return "".join(out)
-
-
-_FW = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
-
-
-def _cjk_punct(s: str) -> str:
-    """Restore fullwidth punctuation that NFKC made ASCII, where it follows Han text."""
-    chars = list(s)
-    for i, ch in enumerate(chars):
-        if ch in _FW and i > 0:
-            prev = chars[i - 1]
-            if is_cjk(prev) or prev in "”」》）":
-                chars[i] = _FW[ch]
-    return "".join(chars)
-
-
 def _heading_level(t: str) -> int:
     """Heading level of a short line, or 0 for body text."""
-    core = _MARK_RE.sub("", t).strip().rstrip("*")
+    core = MARK_RE.sub("", t).strip().rstrip("*")
     if not core or len(core) > 48:
         return 0
     if core.lower().rstrip(":：") in _STANDALONE_HEADINGS or core.replace(" ", "") in _STANDALONE_HEADINGS:
@@ -130,11 +79,11 @@ def _heading_level(t: str) -> int:
 
 def _heading_text(t: str) -> str:
     """Cleaned heading, keeping the space in '一 标题' that squeezing would remove."""
-    t = _MARK_RE.sub("", t).strip().rstrip("*").lstrip("#").strip()
+    t = MARK_RE.sub("", t).strip().rstrip("*").lstrip("#").strip()
     m = re.match(rf"^([{_CN_NUM}]{{1,3}})\s+(?=\S)", t)
     if m:
-        return m.group(1) + " " + _squeeze(_cjk_punct(t[m.end():]))
-    return _squeeze(_cjk_punct(t))
+        return m.group(1) + " " + squeeze(cjk_punct(t[m.end():]))
+    return squeeze(cjk_punct(t))
 
 
 def _classify(lines: list[str], title_key: str) -> list[_Line]:
@@ -157,7 +106,7 @@ def _classify(lines: list[str], title_key: str) -> list[_Line]:
             ln.kind = "furniture"  # journal column name
         elif in_notes:
             ln.kind = "footnote"
-        elif t.startswith(_MARK_OPEN):
+        elif t.startswith(MARK_OPEN):
             ln.kind = "footnote"
         elif prev_kind == "footnote" and _continues_note(out, i):
             ln.kind = "footnote"
@@ -194,7 +143,7 @@ def _join(a: str, b: str) -> str:
     if not a:
         return b
     x, y = a[-1], b[:1]
-    if is_cjk(x) or x in _CJK_PUNCT or is_cjk(y) or y in _CJK_PUNCT:
+    if is_cjk(x) or x in CJK_PUNCT or is_cjk(y) or y in CJK_PUNCT:
         return a + b
     if x == "-" and len(a) > 1 and a[-2].islower() and y.islower():
         return a[:-1] + b  # de-hyphenate "gover-\nnance"
@@ -203,7 +152,7 @@ def _join(a: str, b: str) -> str:
 
 def _split_notes(t: str) -> list[tuple[str, str]]:
     """Split a footnote line (possibly holding several notes) into (label, text) pairs."""
-    parts = _MARK_RE.split(t)
+    parts = MARK_RE.split(t)
     lead = parts[0].strip()
     notes = [("", lead)] if lead else []  # text before the first marker continues the previous note
     for k in range(1, len(parts), 2):
@@ -228,7 +177,7 @@ def _title_and_authors(lines: list[_Line], fallback: str) -> tuple[str, tuple[st
     ti, tl = max(head, key=lambda p: len(p[1].text))
     if len(tl.text) < 6:
         return fallback, (), -1
-    title = _squeeze(_cjk_punct(_MARK_RE.sub("", tl.text))).rstrip("*").strip()
+    title = squeeze(cjk_punct(MARK_RE.sub("", tl.text))).rstrip("*").strip()
     authors: tuple[str, ...] = ()
     for i, ln in head:
         if i > ti and len(ln.text) <= 40 and ln.kind == "body":
@@ -239,7 +188,7 @@ def _title_and_authors(lines: list[_Line], fallback: str) -> tuple[str, tuple[st
 
 def _split_names(t: str) -> tuple[str, ...]:
     """Author names from a byline; spaced-out Han names are grouped at their widest gaps."""
-    t = _MARK_RE.sub("", t).strip().rstrip("*")
+    t = MARK_RE.sub("", t).strip().rstrip("*")
     if not any(is_cjk(c) for c in t):
         return tuple(n.strip() for n in re.split(r",|，|、| and ", t) if n.strip())
     tokens = re.split(r"(\s+)", t)
@@ -285,7 +234,7 @@ def clean_document(src: SourceFile) -> Document:
     def flush() -> None:
         nonlocal para
         if para:
-            st.body.append(_squeeze(_cjk_punct(_MARK_RE.sub("", para))))
+            st.body.append(squeeze(cjk_punct(MARK_RE.sub("", para))))
             para = ""
 
     articles = 0
@@ -300,12 +249,12 @@ def clean_document(src: SourceFile) -> Document:
             st.heading_path = []  # the abstract ends where the keywords begin
             st.sections.append((_next_offset(st.body), ""))
         if ln.kind == "meta" and idx != title_idx and not _NOISE_META.match(ln.text):
-            front.append(" ".join(_cjk_punct(_MARK_RE.sub("", ln.text)).split()))
+            front.append(" ".join(cjk_punct(MARK_RE.sub("", ln.text)).split()))
         if ln.kind in ("blank", "furniture", "meta"):
             continue
         if ln.kind == "footnote":
             for label, note in _split_notes(ln.text):
-                note = _squeeze(_cjk_punct(note))
+                note = squeeze(cjk_punct(note))
                 if label == "" and st.footnotes:  # continuation line of the previous note
                     last = st.footnotes[-1]
                     st.footnotes[-1] = Footnote(last.label, _join(last.text, note), last.section)
@@ -317,7 +266,7 @@ def clean_document(src: SourceFile) -> Document:
             nxt = _next_text(lines, idx)
             if nxt is not None and nxt.kind == "body" and len(nxt.text) <= 14 and len(ln.text) >= 14 \
                     and nxt.text[0] not in "“\"《(（[" and not any(c in nxt.text for c in "。，,；;：:"):
-                heading += _squeeze(nxt.text)  # heading wrapped onto a second line
+                heading += squeeze(nxt.text)  # heading wrapped onto a second line
                 nxt.kind = "blank"
             if heading.lower().rstrip(":：") in _NOTES_HEADINGS:
                 continue
