@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.evaluation import load_gold, supports  # noqa: E402
+from rag.evaluation import supports  # noqa: E402
+from rag.gold import load_gold  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.text import detect_lang  # noqa: E402

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.answer_model import DEFAULT, AnswerModel  # noqa: E402
-from rag.evaluation import load_gold  # noqa: E402
+from rag.gold import load_gold  # noqa: E402
 from rag.evidence import FEATURES, Evidence, features  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402

@@ -59,7 +59,8 @@ def eval_cmd(
 
 def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool,
                stable: bool) -> bool:
-    from rag.evaluation import compare, evaluate, load_gold
+    from rag.evaluation import compare, evaluate
+    from rag.gold import load_gold
     from rag.pipeline import Assistant
     from rag.reporting import without_volatile, write_reports
 

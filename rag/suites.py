@@ -122,7 +122,8 @@ def evaluate_suites(suites: list[Suite], settings: Settings, k: int | None = Non
                     progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Index each suite's corpus (once per corpus, kept for next time) and evaluate its gold questions
     with the same settings; one report: a row per suite, their macro average, and every suite's report."""
-    from rag.evaluation import evaluate, load_gold
+    from rag.evaluation import evaluate
+    from rag.gold import load_gold
     from rag.pipeline import Assistant
 
     reports: dict[str, dict] = {}

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluation import evaluate, load_gold
+from rag.evaluation import evaluate
+from rag.gold import load_gold
 
 
 def _metric(name: str) -> tuple[str, bool]:

@@ -13,10 +13,10 @@ from rag.evaluation import (
     compare,
     evaluate,
     keyword_coverage,
-    load_gold,
     retrieval_metrics,
     supports,
 )
+from rag.gold import load_gold
 from rag.records import Answer, Citation
 from rag.reporting import render_html, render_markdown, without_volatile, write_reports
 from rag.settings import load_settings
