@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rag.answer_model import AnswerModel, load_model
+from rag.citations import cited_sentences
 from rag.evidence import FEATURES, Evidence, Span, features
-from rag.records import Citation, Hit
-from rag.retrieval import Query, Retriever
+from rag.records import Citation, Hit, Support
+from rag.retrieval import Query, QueryExpander, Retriever
 from rag.text import detect_lang, split_sentences, squash
 
 ABSTAIN = {"zh": "资料中没有找到答案。", "en": "The sources do not answer this."}
@@ -20,19 +21,27 @@ ABSTAIN = {"zh": "资料中没有找到答案。", "en": "The sources do not ans
 
 @dataclass(frozen=True)
 class Generated:
-    """A generator's output: answer text with [n] markers and the citations they point to."""
+    """A generator's output: answer text with [n] markers, the citations they point to, how well the
+    passages support each sentence and which generator wrote it (every generator returns this)."""
 
     answer: str
     citations: tuple[Citation, ...]
     abstained: bool
+    support: tuple[Support, ...]  # one entry per answer sentence (none for a refusal)
+    generator: str  # "extractive", "llm:PROVIDER:MODEL" or "extractive-fallback"
     evidence_score: float = 0.0  # the answer model's probability for the best span (the confidence)
     draft: str = ""  # what would have been quoted had the answer not been refused (for evaluation curves)
+    note: str = ""  # why the extractive answer stands in for a written one, when it does
 
 
 class Generator(Protocol):
     """Anything that turns a question and its retrieved passages into a cited answer."""
 
     name: str
+
+    def expanders(self) -> list[QueryExpander]:
+        """Query expanders retrieval should use for this generator's answers ([] for none)."""
+        ...
 
     def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
         """The cited answer (or the refusal) for a question and its retrieved passages."""
@@ -46,6 +55,11 @@ class Generator(Protocol):
 def abstention(lang: str) -> str:
     """The fixed refusal, in the question's language."""
     return ABSTAIN.get(lang, ABSTAIN["en"])
+
+
+def quoted_support(answer: str) -> tuple[Support, ...]:
+    """Support entries for an extractive answer: every sentence is a verbatim quote (score 1.0)."""
+    return tuple(Support(p.text, p.cites, 1.0, True) for p in cited_sentences(answer) if p.text.strip())
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,10 @@ class ExtractiveGenerator:
         self.cross_threshold = self.model.meta.get("cross_threshold", self.threshold) if cross_threshold is None else cross_threshold
         self.min_new_terms = min_new_terms  # a further span must add this share of the question's terms
         self.max_chars = max_chars
+
+    def expanders(self) -> list[QueryExpander]:
+        """None: the extractive answer retrieves with the question alone."""
+        return []
 
     def score(self, query: Query, hits: list[Hit], retriever: Retriever) -> tuple[Evidence, list[RankedSpan]]:
         """Every quotable span of the hits with its probability of answering, best first."""
@@ -132,7 +150,7 @@ class ExtractiveGenerator:
         chosen = self.select(ev, ranked)
         if not chosen:
             draft = self.select(ev, ranked, threshold=0.0)
-            return Generated(abstention(query.lang), (), True, confidence, " ".join(c.text for c in draft))
+            return Generated(abstention(query.lang), (), True, (), self.name, confidence, " ".join(c.text for c in draft))
         # keep spans of one passage together, in reading order
         first_rank: dict[int, int] = {}
         for c in chosen:
@@ -144,8 +162,8 @@ class ExtractiveGenerator:
             citations.append(Citation(n, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, c.text, round(c.p, 4)))
             # every sentence of a span carries the mark, so no answer sentence goes uncited
             parts.extend(f"{c.text[a:b]}[{n}]" for a, b in split_sentences(c.text))
-        sep = "" if query.lang == "zh" else " "
-        return Generated(sep.join(parts), tuple(citations), False, confidence)
+        answer = ("" if query.lang == "zh" else " ").join(parts)
+        return Generated(answer, tuple(citations), False, quoted_support(answer), self.name, confidence)
 
     def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
         """Yield the answer span by span, then the final Generated."""

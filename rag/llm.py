@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 from rag.errors import GeneratorError
 from rag.generation import ExtractiveGenerator, Generated, abstention
 from rag.injection import is_instruction, redact_instructions
 from rag.llm_client import ChatClient, classify, endpoint, make_chat_model, model_spec  # noqa: F401 - the public API
-from rag.records import Hit, Support
-from rag.retrieval import Query, Retriever, dedup
+from rag.records import Hit
+from rag.retrieval import Query, QueryExpander, Retriever
 from rag.settings import Settings
 from rag.text import detect_lang
-from rag.verify import Thresholds, chunk_position, quoted_support, verify
+from rag.verify import Thresholds, verify
 
 log = logging.getLogger(__name__)
 
@@ -163,22 +163,14 @@ def make_rewrite_fn(settings: Settings, client: ChatClient | None = None) -> Cal
 # --- retrieval with a translated query ------------------------------------------------------------
 
 
-class TranslatingRetriever(Retriever):
-    """A Retriever that, for a question not in the corpus's main language, also retrieves with the
-    model's translation of it and fuses both rankings (reciprocal rank fusion)."""
+class TranslationExpander:
+    """Query expansion for a question not in the corpus's main language: the model's translation of
+    it, retrieved with too and fused with the question's own ranking."""
 
-    def __init__(self, base: Retriever, translate: Callable[[str, str], str], weight: float = 1.0):
-        self.__dict__.update(base.__dict__)  # same index, embedder and settings as the wrapped retriever
-        self.base = base
+    def __init__(self, translate: Callable[[str, str], str], weight: float = 1.0):
         self.translate = translate
         self.weight = weight
         self._cache: dict[tuple[str, str], str] = {}
-
-    def main_language(self) -> str:
-        """The language most of the index's passages are written in."""
-        from rag.embedding import LANGS
-
-        return max(LANGS, key=self.language_share)
 
     def translation(self, text: str, target: str) -> str:
         """The cached translation of a question ('' when the model gave none or failed: retrieval then
@@ -194,40 +186,15 @@ class TranslatingRetriever(Retriever):
                 return ""
         return self._cache[key]
 
-    def retrieve(self, query: str | Query, k: int | None = None, docs=None) -> list[Hit]:
-        """Top-k hits; cross-language questions fuse the original and the translated retrieval."""
-        k = k or self.settings.top_k
-        query = self.encode(query) if isinstance(query, str) else query
-        target = self.main_language()
-        if query.lang == target or self.weight <= 0:
-            return Retriever.retrieve(self, query, k, docs)
-        translated = self.translation(query.normalized, target)
-        if not translated:
-            return Retriever.retrieve(self, query, k, docs)
-        depth = max(3 * k, 15)
-        lists = [(Retriever.retrieve(self, query, depth, docs), 1.0),
-                 (Retriever.retrieve(self, self.encode(translated), depth, docs), self.weight)]
-        fused: dict[int, float] = {}
-        first: dict[int, Hit] = {}
-        for hits, w in lists:
-            for h in hits:
-                i = h.position if h.position >= 0 else chunk_position(self.index, h.chunk.chunk_id)
-                fused[i] = fused.get(i, 0.0) + w / (self.settings.rrf_k + h.rank)
-                first.setdefault(i, h)
-        order = dedup(self.index, sorted(fused, key=lambda i: (-fused[i], i)))[:k]
-        return [Hit(first[i].chunk, fused[i], r, first[i].dense, first[i].bm25, i) for r, i in enumerate(order, start=1)]
+    def expand(self, query: Query, target_lang: str) -> list[tuple[str, float]]:
+        """The translated question with its weight; none for a question already in ``target_lang``."""
+        if query.lang == target_lang or self.weight <= 0:
+            return []
+        translated = self.translation(query.normalized, target_lang)
+        return [(translated, self.weight)] if translated else []
 
 
 # --- the generator --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Written(Generated):
-    """A generator's output with the support of each sentence and which generator wrote it."""
-
-    support: tuple[Support, ...] = ()
-    generator: str = ""
-    note: str = ""  # why the extractive answer stands in, when it does
 
 
 class LLMGenerator:
@@ -242,18 +209,18 @@ class LLMGenerator:
         self._client = client if client is not None else ChatClient(settings)  # no network until the first answer
         self.thresholds = Thresholds(settings.llm_support_threshold, settings.llm_support_threshold_crosslingual,
                                      settings.llm_min_supported, settings.llm_unsupported)
+        # one translation cache for every retriever answering through this generator
+        self._translator = TranslationExpander(lambda text, target: translate_question(self.client, text, target),
+                                               settings.llm_translation_weight)
 
     @property
     def client(self) -> ChatClient:
         """The chat client the answers (and translations) go through."""
         return self._client
 
-    def wrap_retriever(self, retriever: Retriever) -> Retriever:
-        """The retriever answers should use: with translated-query fusion when enabled."""
-        if isinstance(retriever, TranslatingRetriever) or not self.settings.llm_translate:
-            return retriever
-        return TranslatingRetriever(retriever, lambda text, target: translate_question(self.client, text, target),
-                                    self.settings.llm_translation_weight)
+    def expanders(self) -> list[QueryExpander]:
+        """Translated-query fusion, when enabled."""
+        return [self._translator] if self.settings.llm_translate else []
 
     def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
         """The verified written answer (or the extractive one standing in)."""
@@ -261,12 +228,11 @@ class LLMGenerator:
         return final
 
     def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
-        """The model's tokens as they arrive, then the verified answer as a ``Written``."""
+        """The model's tokens as they arrive, then the verified answer."""
         ext = _restore(self.extractive.generate(query, [without_instructions(h) for h in hits], retriever), hits)
         if ext.abstained:  # nothing retrieved is strong enough: refuse without asking the model
             yield ext.answer
-            yield Written(ext.answer, (), True, ext.evidence_score, ext.draft, support=(), generator="extractive",
-                          note="no passage passed the evidence check")
+            yield replace(ext, note="no passage passed the evidence check")
             return
         lang = query.lang
         parts: list[str] = []
@@ -280,17 +246,14 @@ class LLMGenerator:
                      list(v.dropped), v.repointed, len(v.removed), v.claims)
         if v.fallback:
             log.info("falling back to the extractive answer: %s", v.fallback)
-            yield Written(ext.answer, ext.citations, False, ext.evidence_score, support=quoted_support(ext),
-                          generator="extractive-fallback", note=v.fallback)
+            yield replace(ext, generator="extractive-fallback", note=v.fallback)
             return
-        yield Written(v.answer, v.citations, v.abstained, ext.evidence_score, support=v.support, generator=self.name)
+        yield Generated(v.answer, v.citations, v.abstained, v.support, self.name, ext.evidence_score)
 
 
 def without_instructions(hit: Hit) -> Hit:
     """The hit with instruction-like sentences blanked (same length, so the index's sentence offsets
     still fit): the extractive check, and the fallback answer, never quote an injected order."""
-    from dataclasses import replace
-
     from rag.text import split_sentences
 
     text = hit.chunk.text
@@ -305,8 +268,6 @@ def without_instructions(hit: Hit) -> Hit:
 
 def _restore(g: Generated, hits: Sequence[Hit]) -> Generated:
     """Citations show the passages as they are, not as the extractive check saw them."""
-    from dataclasses import replace
-
     texts = {h.chunk.chunk_id: h.chunk.text for h in hits}
     return replace(g, citations=tuple(replace(c, text=texts.get(c.chunk_id, c.text)) for c in g.citations))
 

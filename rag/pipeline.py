@@ -14,7 +14,6 @@ from rag.records import Answer, Hit
 from rag.retrieval import Query, Retriever
 from rag.settings import Settings
 from rag.text import has_words, strip_invisible
-from rag.verify import quoted_support
 
 
 def make_generator(settings: Settings) -> Generator:
@@ -69,9 +68,8 @@ class Assistant:
 
     def __init__(self, settings: Settings, retriever: Retriever, generator: Generator):
         self.settings = settings
-        # a generator may bring retrieval helpers (the LLM one: translated-query fusion)
-        wrap = getattr(generator, "wrap_retriever", None)
-        self.retriever = wrap(retriever) if wrap else retriever
+        # the generator may bring query expanders (the LLM one: translated-query fusion)
+        self.retriever = retriever.with_expanders(generator.expanders())
         self.generator = generator
 
     @classmethod
@@ -115,8 +113,8 @@ class Assistant:
             citations=final.citations,
             retrieved=tuple(hits),
             timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
-            generator=getattr(final, "generator", "") or self.generator.name,
-            support=getattr(final, "support", None) or quoted_support(final),
+            generator=final.generator,
+            support=final.support,
             confidence=final.evidence_score,
             draft=final.draft,
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -173,6 +174,16 @@ def _minmax(scores: dict[int, float]) -> dict[int, float]:
     return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in scores.items()}
 
 
+def rrf(rankings: Iterable[tuple[dict[int, int], float]], rrf_k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: each passage scores the sum over the rankings (passage -> rank, weight)
+    that hold it of ``weight / (rrf_k + rank)``."""
+    out: dict[int, float] = {}
+    for ranks, w in rankings:
+        for i, r in ranks.items():
+            out[i] = out.get(i, 0.0) + w / (rrf_k + r)
+    return out
+
+
 def fuse(sc: CandidateScores, settings: Settings, own_share: float = 1.0) -> dict[int, float]:
     """Combine dense and BM25 scores into one score per chunk (method from settings).
 
@@ -184,12 +195,8 @@ def fuse(sc: CandidateScores, settings: Settings, own_share: float = 1.0) -> dic
     if settings.fusion == "bm25":
         return dict(sc.bm25)
     if settings.fusion == "rrf":
-        out: dict[int, float] = {}
-        lists = ((sc.dense, settings.dense_weight), (sc.bm25, settings.bm25_weight * own_share),
-                 (sc.translated, settings.translated_weight * (1 - own_share)))
-        for scores, w in lists:
-            for i, r in _ranks(scores).items():
-                out[i] = out.get(i, 0.0) + w / (settings.rrf_k + r)
+        out = rrf([(_ranks(sc.dense), settings.dense_weight), (_ranks(sc.bm25), settings.bm25_weight * own_share),
+                   (_ranks(sc.translated), settings.translated_weight * (1 - own_share))], settings.rrf_k)
         # ranks hide how decisive the dense match is; a calibrated margin term keeps that
         for i, m in sc.calibrated.items():
             out[i] = out.get(i, 0.0) + settings.dense_margin_weight * m
@@ -228,13 +235,31 @@ def dedup(index: Index, order: list[int], max_overlap: float = 0.5, limit: int |
     return kept
 
 
-class Retriever:
-    """Query-time state: one loaded index and its embedder, shared by CLI, app and batch."""
+class QueryExpander(Protocol):
+    """A source of further queries for a question (the LLM generator's: its translation), each retrieved
+    with and fused into the question's own ranking."""
 
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings):
+    def expand(self, query: Query, target_lang: str) -> list[tuple[str, float]]:
+        """Extra query texts with their fusion weights ([] for none); ``target_lang`` is the language
+        most of the index is written in."""
+        ...
+
+
+class Retriever:
+    """Query-time state: one loaded index and its embedder (and any query expanders), shared by CLI,
+    app and batch."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings, expanders: Sequence[QueryExpander] = ()):
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.expanders = tuple(expanders)
+
+    def with_expanders(self, expanders: Sequence[QueryExpander]) -> "Retriever":
+        """This retriever (same index, embedder and settings) expanding queries with exactly ``expanders``."""
+        if tuple(expanders) == self.expanders:
+            return self
+        return Retriever(self.index, self.embedder, self.settings, expanders)
 
     def encode(self, question: str) -> Query:
         """Normalise, embed and tokenise a question once, for retrieval and answer generation."""
@@ -247,9 +272,33 @@ class Retriever:
         return Query(question, q, vec, tokenize(q), lang, aligned)
 
     def retrieve(self, query: str | Query, k: int | None = None, docs: Iterable[str] | None = None) -> list[Hit]:
-        """Top-k hits for ``query``, optionally restricted to some document ids."""
+        """Top-k hits for ``query``, optionally restricted to some document ids; when the expanders offer
+        extra queries, the question's ranking and theirs fused by reciprocal rank."""
         k = k or self.settings.top_k
         query = self.encode(query) if isinstance(query, str) else query
+        extra = self._expansions(query)
+        if not extra:
+            return self._search(query, k, docs)
+        depth = max(3 * k, 15)  # deeper rankings, so a passage ranked well in one list still counts
+        lists = [(self._search(query, depth, docs), 1.0),
+                 *((self._search(self.encode(text), depth, docs), w) for text, w in extra)]
+        fused = rrf([({h.position: h.rank for h in hits}, w) for hits, w in lists], self.settings.rrf_k)
+        first: dict[int, Hit] = {}  # a passage keeps the dense and BM25 scores of the first ranking holding it
+        for hits, _ in lists:
+            for h in hits:
+                first.setdefault(h.position, h)
+        order = dedup(self.index, sorted(fused, key=lambda i: (-fused[i], i)), limit=k)
+        return [Hit(first[i].chunk, fused[i], r, first[i].dense, first[i].bm25, i) for r, i in enumerate(order, start=1)]
+
+    def _expansions(self, query: Query) -> list[tuple[str, float]]:
+        """Every expander's extra queries (text, weight) for ``query``, in expander order."""
+        if not self.expanders:
+            return []
+        target = self.main_language()
+        return [e for x in self.expanders for e in x.expand(query, target)]
+
+    def _search(self, query: Query, k: int, docs: Iterable[str] | None) -> list[Hit]:
+        """Top-k hits for the query alone (dense + BM25 fused, de-duplicated)."""
         allowed = set(docs) if docs else None
         if allowed is not None and not allowed & set(self.index.docs):
             raise InvalidInputError("none of the selected documents is in the index; pick from `rag info`")
@@ -268,6 +317,10 @@ class Retriever:
             Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i), int(i))
             for r, i in enumerate(order, start=1)
         ]
+
+    def main_language(self) -> str:
+        """The language most of the index's passages are written in."""
+        return max(LANGS, key=self.language_share)
 
     def language_share(self, lang: str) -> float:
         """Share of the index's passages written in ``lang``."""

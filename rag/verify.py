@@ -23,7 +23,7 @@ import numpy as np
 from rag.citations import MARK, Piece, cited_sentences, join_pieces, repair_citations  # noqa: F401 - re-exported
 from rag.embedding import LANGS
 from rag.evidence import Evidence, idf
-from rag.generation import ABSTAIN, Generated, abstention
+from rag.generation import ABSTAIN, abstention
 from rag.injection import redact_instructions
 from rag.records import Citation, Hit, Support
 from rag.retrieval import Retriever, align
@@ -179,17 +179,6 @@ class SupportScorer:
         return SupportScore(dense + LEXICAL_WEIGHT * lexical, dense, lexical, numbers_ok, best, quote, cross)
 
 
-def chunk_position(index, chunk_id: str) -> int | None:
-    """Position of a passage in the index (None if it is not there)."""
-    find = getattr(index, "position", None)
-    if find is not None:
-        try:
-            return find(chunk_id)
-        except KeyError:
-            return None
-    return next((i for i, c in enumerate(index.chunks) if c.chunk_id == chunk_id), None)
-
-
 def _lang_id(lang: str) -> int:
     return LANGS.index(lang) if lang in LANGS else 0
 
@@ -332,10 +321,3 @@ def _without_repeats(pieces: list[Piece]) -> tuple[list[Piece], list[str]]:
 
 def _mark(text: str, lang: str) -> str:
     return text + UNSUPPORTED_MARK.get(lang, UNSUPPORTED_MARK["en"])
-
-
-def quoted_support(g: Generated) -> tuple[Support, ...]:
-    """Support entries for an extractive answer: every sentence is a verbatim quote (score 1.0)."""
-    if g.abstained:
-        return ()
-    return tuple(Support(p.text, p.cites, 1.0, True) for p in cited_sentences(g.answer) if p.text.strip())

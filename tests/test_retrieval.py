@@ -6,7 +6,8 @@ import pytest
 from langchain_core.documents import Document
 
 from rag.errors import InvalidInputError
-from rag.retrieval import CandidateScores, dedup, fuse, normalize_query
+from rag.records import Hit
+from rag.retrieval import CandidateScores, dedup, fuse, normalize_query, rrf
 from rag.settings import load_settings
 
 
@@ -23,6 +24,48 @@ def test_rrf_and_weighted_fusion_exact():
     assert w == pytest.approx({0: 1.0, 1: 0.875 + 0.5, 2: 0.0, 3: 0.0})
     assert fuse(sc, load_settings(fusion="dense")) == sc.dense
     assert fuse(sc, load_settings(fusion="bm25")) == sc.bm25
+
+
+def test_reciprocal_rank_fusion_exact():
+    # each ranking (passage -> rank) adds weight / (rrf_k + rank) to every passage it holds
+    assert rrf([({3: 1, 1: 2}, 1.0), ({1: 1, 7: 3}, 0.5)], 60) == {3: 1 / 61, 1: 1 / 62 + 0.5 / 61, 7: 0.5 / 63}
+    assert rrf([({3: 1}, 1.0)], 10) == {3: 1 / 11} and rrf([], 60) == {}
+
+
+class FixedExpander:
+    """Offers the same extra queries for every question, recording what it was asked."""
+
+    def __init__(self, extra: list[tuple[str, float]]):
+        self.extra, self.asked = extra, []
+
+    def expand(self, query, target_lang):
+        self.asked.append((query.text, target_lang))
+        return list(self.extra)
+
+
+@pytest.mark.parametrize("corpus,k", [("assistant", 4), ("assistant", 7), ("shared_assistant", 12)])  # depth 15, 21, 36
+def test_expanders_rankings_are_fused_with_the_questions(request, corpus, k):
+    base = request.getfixturevalue(corpus).retriever
+    q = "How are submarine cables protected?"
+    extra = [("墨子号卫星是哪一年发射的？", 0.5), ("东盟数字数据治理框架是什么时候通过的？", 2.0)]
+    expander = FixedExpander(extra)
+    r = base.with_expanders([expander])
+    hits = r.retrieve(q, k)
+    assert expander.asked == [(q, base.main_language())] and base.expanders == () and base.with_expanders([]) is base
+    # every ranking max(3k, 15) deep, fused by reciprocal rank, de-duplicated, cut to k; a passage keeps
+    # the dense and BM25 scores of the first ranking that holds it
+    depth = max(3 * k, 15)
+    lists = [(base.retrieve(q, depth), 1.0), *((base.retrieve(text, depth), w) for text, w in extra)]
+    score: dict[int, float] = {}
+    first: dict[int, Hit] = {}
+    for ranking, w in lists:
+        for h in ranking:
+            score[h.position] = score.get(h.position, 0.0) + w / (60 + h.rank)
+            first.setdefault(h.position, h)
+    order = dedup(base.index, sorted(score, key=lambda i: (-score[i], i)))[:k]
+    assert hits == [Hit(first[i].chunk, score[i], n, first[i].dense, first[i].bm25, i) for n, i in enumerate(order, 1)]
+    assert [h.chunk.chunk_id for h in hits] != [h.chunk.chunk_id for h in base.retrieve(q, k)]  # the extra rankings count
+    assert base.with_expanders([FixedExpander([])]).retrieve(q, k) == base.retrieve(q, k)  # nothing offered
 
 
 @pytest.mark.parametrize(
