@@ -121,7 +121,7 @@ class ExtractiveGenerator:
     def select(self, ev: Evidence, ranked: list[RankedSpan], threshold: float | None = None) -> list[RankedSpan]:
         """The best span if it clears the threshold, then spans that are nearly as likely and cover
         question terms still missing (a list, a second part); empty when the best is too unlikely."""
-        need = self.needed(ev.query, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
+        need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
         if not ranked or ranked[0].p < need:
             return []
         first = _with_antecedent(ranked[0], ranked)
@@ -156,7 +156,8 @@ class ExtractiveGenerator:
         for c in chosen:
             first_rank.setdefault(c.span.hit, len(first_rank))
         chosen.sort(key=lambda c: (first_rank[c.span.hit], c.span.start))
-        citations, parts = [], []
+        citations: list[Citation] = []
+        parts: list[str] = []
         for n, c in enumerate(chosen, start=1):
             ch = ev.hits[c.span.hit].chunk
             citations.append(Citation(n, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, c.text, round(c.p, 4)))

@@ -225,6 +225,7 @@ class LLMGenerator:
     def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
         """The verified written answer (or the extractive one standing in)."""
         *_, final = self.stream(query, hits, retriever)
+        assert isinstance(final, Generated)  # stream ends with the record, after the text pieces
         return final
 
     def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:

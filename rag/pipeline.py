@@ -83,6 +83,7 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
         """Retrieve, answer and time one question."""
         *_, answer = self.stream(question, k, docs)
+        assert isinstance(answer, Answer)  # stream ends with the record, after the text pieces
         return answer
 
     def stream(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
