@@ -43,8 +43,11 @@ def linkify(answer_text: str, turn: int) -> str:
 
 def _abstain_hint(answer: Answer) -> str:
     zh = any("\u4e00" <= ch <= "\u9fff" for ch in answer.answer)
-    return ("最接近的段落列在右侧，供您核对（它们都没有回答这个问题）。" if zh
-            else "The closest passages are listed on the right for you to check; none of them answers the question.")
+    return (
+        "最接近的段落列在右侧，供您核对（它们都没有回答这个问题）。"
+        if zh
+        else "The closest passages are listed on the right for you to check; none of them answers the question."
+    )
 
 
 def assistant_markdown(ex: Exchange, turn: int) -> str:
@@ -88,8 +91,13 @@ def highlighted(text: str, quote: str) -> str:
     at = text.find(quote) if quote else -1
     if at < 0:
         return html.escape(text)
-    return (html.escape(text[:at]) + '<mark class="quote">' + html.escape(quote) + "</mark>"
-            + html.escape(text[at + len(quote):]))
+    return (
+        html.escape(text[:at])
+        + '<mark class="quote">'
+        + html.escape(quote)
+        + "</mark>"
+        + html.escape(text[at + len(quote) :])
+    )
 
 
 def _scores(hit: Hit | None, cite: Citation | None = None) -> str:
@@ -107,10 +115,12 @@ def _scores(hit: Hit | None, cite: Citation | None = None) -> str:
 
 def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: str, scores: str) -> str:
     sec = f"§ {html.escape(section)} · " if section else ""
-    return (f'<div class="passage" id="{elem_id}"><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
-            f'<span class="p-title">{html.escape(title or doc)}</span></div>'
-            f'<div class="p-meta">{sec}<code>{html.escape(doc)}</code></div>{scores}'
-            f'<div class="p-text">{body}</div></div>')
+    return (
+        f'<div class="passage" id="{elem_id}"><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
+        f'<span class="p-title">{html.escape(title or doc)}</span></div>'
+        f'<div class="p-meta">{sec}<code>{html.escape(doc)}</code></div>{scores}'
+        f'<div class="p-text">{body}</div></div>'
+    )
 
 
 def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
@@ -121,17 +131,37 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
     hits = {h.chunk.chunk_id: h for h in a.retrieved}
     cards = []
     if a.abstained:
-        head = (f'<div class="turn-note abstain">{html.escape(a.answer)} Closest passages — none of them answers '
-                "the question:</div>")
+        head = (
+            f'<div class="turn-note abstain">{html.escape(a.answer)} Closest passages — none of them answers '
+            "the question:</div>"
+        )
         for i, h in enumerate(a.retrieved[:CLOSEST], start=1):
             c = h.chunk
-            cards.append(_card(cite_id(turn, f"c{i}"), f"closest {i}", c.title, c.section, c.doc_id,
-                               html.escape(c.text), _scores(h) if show_scores else ""))
+            cards.append(
+                _card(
+                    cite_id(turn, f"c{i}"),
+                    f"closest {i}",
+                    c.title,
+                    c.section,
+                    c.doc_id,
+                    html.escape(c.text),
+                    _scores(h) if show_scores else "",
+                )
+            )
     else:
         head = ""
         for cit in a.citations:
-            cards.append(_card(cite_id(turn, cit.n), f"[{cit.n}]", cit.title, cit.section, cit.doc,
-                               highlighted(cit.text, cit.quote), _scores(hits.get(cit.chunk_id), cit) if show_scores else ""))
+            cards.append(
+                _card(
+                    cite_id(turn, cit.n),
+                    f"[{cit.n}]",
+                    cit.title,
+                    cit.section,
+                    cit.doc,
+                    highlighted(cit.text, cit.quote),
+                    _scores(hits.get(cit.chunk_id), cit) if show_scores else "",
+                )
+            )
     extra = ""
     if show_scores and a.retrieved:
         rows = "".join(
@@ -140,9 +170,11 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
             f"<td>{html.escape(h.chunk.text[:80])}…</td></tr>"
             for h in a.retrieved
         )
-        extra = (f'<details class="retrieved"><summary>All {len(a.retrieved)} retrieved passages</summary><table>'
-                 f"<tr><th>#</th><th>document</th><th>fused</th><th>dense</th><th>bm25</th><th>passage</th></tr>"
-                 f"{rows}</table></details>")
+        extra = (
+            f'<details class="retrieved"><summary>All {len(a.retrieved)} retrieved passages</summary><table>'
+            f"<tr><th>#</th><th>document</th><th>fused</th><th>dense</th><th>bm25</th><th>passage</th></tr>"
+            f"{rows}</table></details>"
+        )
     return "".join([head, *cards, extra])
 
 
@@ -150,8 +182,10 @@ def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False) -> st
     """The side panel: every answer's sources, the latest one shown (clicking a marker shows another)."""
     answered = [(t, ex) for t, ex in enumerate(exchanges) if ex.answer is not None]
     if not answered:
-        return ('<div class="rag-sources"><div class="empty">The passages behind each answer appear here, the '
-                "cited sentence highlighted. Click a [n] marker in an answer to jump to its passage.</div></div>")
+        return (
+            '<div class="rag-sources"><div class="empty">The passages behind each answer appear here, the '
+            "cited sentence highlighted. Click a [n] marker in an answer to jump to its passage.</div></div>"
+        )
     sections = []
     last = answered[-1][0]
     for t, ex in answered:
@@ -182,8 +216,12 @@ def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, docs: 
     """The whole conversation as Markdown, each answer with its sources, then a reference list."""
     refs = reference_list(_cited(ex) for ex in exchanges)
     ref_of = {r.doc: r.n for r in refs}
-    lines = ["# Conversation with rag", "",
-             f"Index `{index_name}` ({len(docs)} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}", ""]
+    lines = [
+        "# Conversation with rag",
+        "",
+        f"Index `{index_name}` ({len(docs)} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+    ]
     for t, ex in enumerate(exchanges, start=1):
         lines += [f"## Q{t}. {ex.question}", ""]
         if ex.rewrite is not None and ex.rewrite.rewritten:
@@ -209,5 +247,7 @@ def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, docs: 
 
 def document_rows(docs: Sequence[DocInfo], uploaded: Sequence[bool]) -> list[list]:
     """Rows of the documents table."""
-    return [[d.doc_id, d.title, ", ".join(d.authors), d.n_chunks, d.n_footnotes, "uploaded" if up else "indexed"]
-            for d, up in zip(docs, uploaded)]
+    return [
+        [d.doc_id, d.title, ", ".join(d.authors), d.n_chunks, d.n_footnotes, "uploaded" if up else "indexed"]
+        for d, up in zip(docs, uploaded)
+    ]

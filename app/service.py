@@ -39,7 +39,9 @@ class Exchange:
     def turn(self) -> Turn:
         """The exchange as the follow-up rewriter sees it."""
         query = self.rewrite.query if self.rewrite else self.question
-        return Turn(self.question, query, self.answer.answer if self.answer else "", bool(self.answer and self.answer.abstained))
+        return Turn(
+            self.question, query, self.answer.answer if self.answer else "", bool(self.answer and self.answer.abstained)
+        )
 
 
 @dataclass
@@ -213,16 +215,25 @@ class AppService:
             )
         ch = index.params.get("chunking", {})
         # rebuild with the index's own chunking so every unchanged passage comes from the embedding cache
-        build_settings = self.settings.model_copy(update={
-            k: v for k, v in (("chunk_size", ch.get("size")), ("chunk_overlap", ch.get("overlap")),
-                              ("passage_context", ch.get("context"))) if v is not None
-        })
+        build_settings = self.settings.model_copy(
+            update={
+                k: v
+                for k, v in (
+                    ("chunk_size", ch.get("size")),
+                    ("chunk_overlap", ch.get("overlap")),
+                    ("passage_context", ch.get("context")),
+                )
+                if v is not None
+            }
+        )
 
         def on_progress(stage: str, done: int, total: int) -> None:
             tick(0.1 + 0.85 * done / max(total, 1) if stage.startswith("embedding") else 0.95, stage)
 
         tick(0.05, "reading documents")
-        built = build_index([*others, folder], build_settings, progress=on_progress, embedder=current.retriever.embedder)
+        built = build_index(
+            [*others, folder], build_settings, progress=on_progress, embedder=current.retriever.embedder
+        )
         report.notes = list(built.notes)
         originals = {str(dest.resolve()): orig for dest, orig in saved}
         for s in built.skipped:

@@ -77,9 +77,11 @@ CSS = """
 
 def _header(service: AppService) -> str:
     idx = service.assistant.retriever.index
-    return (f"## rag — cited answers over your papers\n"
-            f"Index `{idx.path.name}`: {len(idx.docs)} documents, {len(idx.chunks)} passages · "
-            f"embedder `{idx.embedder_id}` · answers quote the papers and cite every sentence.")
+    return (
+        f"## rag — cited answers over your papers\n"
+        f"Index `{idx.path.name}`: {len(idx.docs)} documents, {len(idx.chunks)} passages · "
+        f"embedder `{idx.embedder_id}` · answers quote the papers and cite every sentence."
+    )
 
 
 def _doc_choices(service: AppService) -> list[tuple[str, str]]:
@@ -123,12 +125,21 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             ex = Exchange(q, error=str(exc))
         except Exception as exc:  # never a traceback in the page; the log has it
             log.exception("answering %r failed", q[:200])
-            ex = Exchange(q, error=f"something went wrong while answering ({type(exc).__name__}); "
-                                   "try rephrasing the question — the server log has the details")
+            ex = Exchange(
+                q,
+                error=f"something went wrong while answering ({type(exc).__name__}); "
+                "try rephrasing the question — the server log has the details",
+            )
         exchanges.append(ex)
         session = getattr(request, "session_hash", None) or "local"
-        yield (chat_messages(exchanges), sources_html(exchanges, bool(show_scores)), exchanges,
-               answer_with_references(ex), gr.update(value=export(exchanges, session), interactive=True), "")
+        yield (
+            chat_messages(exchanges),
+            sources_html(exchanges, bool(show_scores)),
+            exchanges,
+            answer_with_references(ex),
+            gr.update(value=export(exchanges, session), interactive=True),
+            "",
+        )
 
     def rerender(exchanges, show_scores):
         return sources_html(exchanges or [], bool(show_scores))
@@ -144,7 +155,9 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:
             log.exception("API ask failed")
-            raise gr.Error(f"something went wrong while answering ({type(exc).__name__})", print_exception=False) from None
+            raise gr.Error(
+                f"something went wrong while answering ({type(exc).__name__})", print_exception=False
+            ) from None
 
     def refresh_documents():
         return _doc_table(service), gr.update(choices=_doc_choices(service)), _header(service)
@@ -159,8 +172,9 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         return report.markdown(), table, choices, header, None
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
-    with gr.Blocks(title="rag — cited answers over your papers", analytics_enabled=False,
-                   delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(
+        title="rag — cited answers over your papers", analytics_enabled=False, delete_cache=(3600, 86400)
+    ) as demo:
         exchanges = gr.State([])
         header = gr.Markdown(_header(service), elem_id="header")
         with gr.Tabs():
@@ -169,38 +183,77 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                     with gr.Column(scale=3):
                         chat = gr.Chatbot(
                             # no per-message copy: it would copy the link markup; the copy box has clean text
-                            elem_id="chat", height=520, show_label=False, latex_delimiters=[], buttons=[],
-                            feedback_options=None, layout="bubble",
+                            elem_id="chat",
+                            height=520,
+                            show_label=False,
+                            latex_delimiters=[],
+                            buttons=[],
+                            feedback_options=None,
+                            layout="bubble",
                             placeholder="Ask in Chinese or English, e.g. 世界互联网大会国际组织总部设在哪里？ "
-                                        "Follow-up questions keep the conversation's subject.",
+                            "Follow-up questions keep the conversation's subject.",
                         )
                         with gr.Row(equal_height=True):
-                            question = gr.Textbox(show_label=False, placeholder="Ask about the papers…", lines=1,
-                                                  max_lines=6, scale=8, elem_id="question", autofocus=True)
+                            question = gr.Textbox(
+                                show_label=False,
+                                placeholder="Ask about the papers…",
+                                lines=1,
+                                max_lines=6,
+                                scale=8,
+                                elem_id="question",
+                                autofocus=True,
+                            )
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
                         with gr.Row(equal_height=True):
-                            k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve",
-                                          scale=2, elem_id="top-k")
-                            docs = gr.Dropdown(choices=_doc_choices(service), value=[], multiselect=True, scale=3,
-                                               label="Only these documents (empty: all)", elem_id="doc-filter")
-                            show_scores = gr.Checkbox(label="Show retrieval scores", value=False, scale=1,
-                                                      elem_id="show-scores")
+                            k = gr.Slider(
+                                1,
+                                20,
+                                value=settings.top_k,
+                                step=1,
+                                label="Passages to retrieve",
+                                scale=2,
+                                elem_id="top-k",
+                            )
+                            docs = gr.Dropdown(
+                                choices=_doc_choices(service),
+                                value=[],
+                                multiselect=True,
+                                scale=3,
+                                label="Only these documents (empty: all)",
+                                elem_id="doc-filter",
+                            )
+                            show_scores = gr.Checkbox(
+                                label="Show retrieval scores", value=False, scale=1, elem_id="show-scores"
+                            )
                         with gr.Row():
                             new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
-                            download = gr.DownloadButton("Download conversation (.md)", value=None, size="sm",
-                                                         interactive=False, elem_id="download")
+                            download = gr.DownloadButton(
+                                "Download conversation (.md)",
+                                value=None,
+                                size="sm",
+                                interactive=False,
+                                elem_id="download",
+                            )
                     with gr.Column(scale=2):
                         sources = gr.HTML(sources_html([]), elem_id="sources", label="Sources", max_height=640)
-                        copy_box = gr.Textbox(label="Answer with references (copy)", lines=3, max_lines=12,
-                                              interactive=False, buttons=["copy"], elem_id="copy-answer")
+                        copy_box = gr.Textbox(
+                            label="Answer with references (copy)",
+                            lines=3,
+                            max_lines=12,
+                            interactive=False,
+                            buttons=["copy"],
+                            elem_id="copy-answer",
+                        )
             with gr.Tab("Documents", id="documents"):
-                table = gr.Dataframe(value=_doc_table(service), headers=DOC_HEADERS, interactive=False, wrap=True,
-                                     elem_id="documents")
+                table = gr.Dataframe(
+                    value=_doc_table(service), headers=DOC_HEADERS, interactive=False, wrap=True, elem_id="documents"
+                )
                 upload = gr.File(
                     label=f"Add documents (.txt, .md or .pdf, at most {settings.upload_max_mb:g} MB each): "
-                          "they are indexed at once and searchable when the report below appears",
+                    "they are indexed at once and searchable when the report below appears",
                     # no file_types: Gradio would refuse a whole batch for one bad file; we report each
-                    file_count="multiple", elem_id="upload",
+                    file_count="multiple",
+                    elem_id="upload",
                 )
                 upload_status = gr.Markdown(elem_id="upload-status")
                 refresh = gr.Button("Refresh list", size="sm")
@@ -229,11 +282,14 @@ def _check_port(host: str, port: int) -> None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise InvalidInputError(f"port {port} on {host} is in use; pick another with --port") from None
-            raise InvalidInputError(f"cannot serve on {host}:{port} ({exc.strerror}); check --host and --port") from None
+            raise InvalidInputError(
+                f"cannot serve on {host}:{port} ({exc.strerror}); check --host and --port"
+            ) from None
 
 
-def launch_app(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-               service: AppService | None = None) -> tuple[gr.Blocks, str]:
+def launch_app(
+    settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True, service: AppService | None = None
+) -> tuple[gr.Blocks, str]:
     """Build and serve the app; returns (app, local URL). ``block=False`` returns once it is serving."""
     _check_port(host, port)  # before the index loads: a busy port should fail fast
     demo = build_app(settings, service)
@@ -242,9 +298,20 @@ def launch_app(settings: Settings, host: str = "127.0.0.1", port: int = 7860, bl
     blocked = [str(settings.index_path.resolve()), str(settings.uploads_path.resolve())]
     try:
         demo.launch(
-            server_name=host, server_port=port, prevent_thread_lock=True, share=False, show_error=False,
-            allowed_paths=[], blocked_paths=blocked, max_file_size=int(settings.upload_max_mb * 1024 * 1024),
-            css=CSS, js=JS, ssr_mode=False, quiet=not block, footer_links=["api"], pwa=False,
+            server_name=host,
+            server_port=port,
+            prevent_thread_lock=True,
+            share=False,
+            show_error=False,
+            allowed_paths=[],
+            blocked_paths=blocked,
+            max_file_size=int(settings.upload_max_mb * 1024 * 1024),
+            css=CSS,
+            js=JS,
+            ssr_mode=False,
+            quiet=not block,
+            footer_links=["api"],
+            pwa=False,
         )
     except OSError as exc:
         demo.close()

@@ -29,15 +29,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TARGET_S = 0.5
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def stats(xs: list[float]) -> dict:
     """p50 / p95 / max in milliseconds."""
     xs = sorted(xs)
-    return {"n": len(xs), "p50_ms": 1000 * statistics.median(xs),
-            "p95_ms": 1000 * xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))], "max_ms": 1000 * xs[-1]}
+    return {
+        "n": len(xs),
+        "p50_ms": 1000 * statistics.median(xs),
+        "p95_ms": 1000 * xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))],
+        "max_ms": 1000 * xs[-1],
+    }
 
 
 def free_port() -> int:
@@ -121,8 +133,13 @@ def in_browser(url: str, questions: list[str], screenshot: str | None, shot_ques
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(tempfile.mkdtemp(prefix="bench-chromium-"), executable_path=CHROMIUM,
-                                                    args=ARGS, headless=True, viewport={"width": 1400, "height": 1000})
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="bench-chromium-"),
+            executable_path=CHROMIUM,
+            args=ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
         page = ctx.new_page()
         page.goto(url)
         page.wait_for_selector("#question textarea")
@@ -158,8 +175,10 @@ def main() -> None:
     settings = load_settings(index_dir=Path(args.index_dir))
     t0 = time.perf_counter()
     report = build_index([args.corpus], settings)
-    print(f"index {settings.index_path}: {report.documents} documents, {report.chunks} passages "
-          f"({'up to date' if report.up_to_date else 'built'} in {time.perf_counter() - t0:.1f} s)")
+    print(
+        f"index {settings.index_path}: {report.documents} documents, {report.chunks} passages "
+        f"({'up to date' if report.up_to_date else 'built'} in {time.perf_counter() - t0:.1f} s)"
+    )
     with open(args.gold, encoding="utf-8") as fh:
         questions = [json.loads(line)["question"] for line in fh if line.strip()][: args.n]
 
@@ -175,16 +194,19 @@ def main() -> None:
         results["concurrent"] = concurrent(url, questions)
         browser = Path(CHROMIUM).exists() and not args.no_browser
         if browser or args.screenshot:
-            results["browser"] = in_browser(url, questions[:10], args.screenshot,
-                                            ["世界互联网大会国际组织总部设在哪里？", "它是哪一年成立的？"])
+            results["browser"] = in_browser(
+                url, questions[:10], args.screenshot, ["世界互联网大会国际组织总部设在哪里？", "它是哪一年成立的？"]
+            )
     finally:
         demo.close()
 
     def row(name: str, s: dict) -> str:
         return f"  {name:46} p50 {s['p50_ms']:7.1f} ms   p95 {s['p95_ms']:7.1f} ms   max {s['max_ms']:7.1f} ms"
 
-    print(f"app startup (index + embedder load, warm-up): {startup:.2f} s; {len(questions)} gold questions; "
-          f"load average {results['load_avg'][0]:.2f}")
+    print(
+        f"app startup (index + embedder load, warm-up): {startup:.2f} s; {len(questions)} gold questions; "
+        f"load average {results['load_avg'][0]:.2f}"
+    )
     print("in process")
     print(row("first streamed piece (AppService.stream)", results["in_process"]["first_piece"]))
     print(row("baseline: full answer, not streamed (ask)", results["in_process"]["full_ask"]))
@@ -196,11 +218,15 @@ def main() -> None:
         print("in the browser (headless Chromium)")
         print(row("Enter -> first answer text on screen", results["browser"]["first_token_on_screen"]))
     c = results["concurrent"]
-    print(f"20 concurrent /ask requests: all answered in {c['wall_s']:.2f} s wall; "
-          f"per request p50 {c['per_request']['p50_ms']:.0f} ms, p95 {c['per_request']['p95_ms']:.0f} ms")
+    print(
+        f"20 concurrent /ask requests: all answered in {c['wall_s']:.2f} s wall; "
+        f"per request p50 {c['per_request']['p50_ms']:.0f} ms, p95 {c['per_request']['p95_ms']:.0f} ms"
+    )
     ttft = results["http"]["first_token"]["p50_ms"] / 1000
-    print(f"target: warm first streamed token < {TARGET_S} s -> p50 {ttft:.3f} s over HTTP: "
-          f"{'met' if ttft < TARGET_S else 'NOT met'}")
+    print(
+        f"target: warm first streamed token < {TARGET_S} s -> p50 {ttft:.3f} s over HTTP: "
+        f"{'met' if ttft < TARGET_S else 'NOT met'}"
+    )
     if args.screenshot:
         print(f"screenshot: {args.screenshot}")
     if args.json:

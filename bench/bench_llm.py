@@ -27,9 +27,19 @@ from rag.gold import load_gold  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
-METRICS = ["recall@5", "key_fact_coverage", "citation_validity", "citation_support", "cited_sentence_share",
-           "correct_refusal_rate", "false_refusal_rate", "answered_precision", "pass_rate", "latency_p50_ms",
-           "latency_p95_ms"]
+METRICS = [
+    "recall@5",
+    "key_fact_coverage",
+    "citation_validity",
+    "citation_support",
+    "cited_sentence_share",
+    "correct_refusal_rate",
+    "false_refusal_rate",
+    "answered_precision",
+    "pass_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+]
 
 
 class Recording(Assistant):
@@ -70,10 +80,17 @@ def main() -> None:
     args = ap.parse_args()
     gold = load_gold(args.gold)
     plain = load_settings(index=args.index)
-    llm = load_settings(index=args.index, llm=args.llm, llm_base_url=args.llm_base_url, llm_max_tokens=args.max_tokens,
-                        llm_timeout=args.timeout)
-    print(f"{len(gold)} questions from {args.gold}; model {args.llm} at {args.llm_base_url or 'its default URL'}, "
-          f"max {args.max_tokens} tokens")
+    llm = load_settings(
+        index=args.index,
+        llm=args.llm,
+        llm_base_url=args.llm_base_url,
+        llm_max_tokens=args.max_tokens,
+        llm_timeout=args.timeout,
+    )
+    print(
+        f"{len(gold)} questions from {args.gold}; model {args.llm} at {args.llm_base_url or 'its default URL'}, "
+        f"max {args.max_tokens} tokens"
+    )
     base, _ = run(plain, gold, args.k)
     rep, answers = run(llm, gold, args.k)
     print(f"\n{'metric':24} {'extractive':>10} {'with model':>10}")
@@ -99,11 +116,15 @@ def main() -> None:
         print(f"  {n:3d}  {kind}")
     kept = [s for a in answers if a.generator.startswith("llm:") for s in a.support]
     if kept:
-        print(f"sentences kept from the model: {len(kept)}, support score mean {statistics.fmean(s.score for s in kept):.3f}, "
-              f"min {min(s.score for s in kept):.3f}")
+        print(
+            f"sentences kept from the model: {len(kept)}, support score mean {statistics.fmean(s.score for s in kept):.3f}, "
+            f"min {min(s.score for s in kept):.3f}"
+        )
     gen = [a.timings_ms["generate"] for a in answers]
-    print(f"generation time per question: median {statistics.median(gen) / 1000:.1f} s, max {max(gen) / 1000:.1f} s; "
-          f"whole run {rep['meta']['seconds']:.0f} s (extractive {base['meta']['seconds']:.0f} s)")
+    print(
+        f"generation time per question: median {statistics.median(gen) / 1000:.1f} s, max {max(gen) / 1000:.1f} s; "
+        f"whole run {rep['meta']['seconds']:.0f} s (extractive {base['meta']['seconds']:.0f} s)"
+    )
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         out = {"extractive": base, "llm": rep, "answers": [a.to_dict() for a in answers]}

@@ -78,17 +78,38 @@ def _parts(data: Path):
     with open(data / "chunks.jsonl", encoding="utf-8") as fh:
         for d in docs:
             rows = [json.loads(fh.readline()) for _ in range(d["chunks"])]
-            chunks = [Chunk(f"{d['doc_id']}#{i}", d["doc_id"], d["title"], r["section"], r["text"], 0, len(r["text"]))
-                      for i, r in enumerate(rows)]
+            chunks = [
+                Chunk(f"{d['doc_id']}#{i}", d["doc_id"], d["title"], r["section"], r["text"], 0, len(r["text"]))
+                for i, r in enumerate(rows)
+            ]
             sent_rows = np.array([(i, a, b) for i, r in enumerate(rows) for a, b in r["spans"]], dtype=np.int32)
-            tokens = [[terms[t] for t in tok[toff[c0 + i]:toff[c0 + i + 1]]] for i in range(len(rows))]
+            tokens = [[terms[t] for t in tok[toff[c0 + i] : toff[c0 + i + 1]]] for i in range(len(rows))]
             tokens = [[] if t == [""] else t for t in tokens]
             n = len(rows)
             lang = np.uint8(LANGS.index(d["lang"]))
-            info = DocInfo(d["doc_id"], str(data / d["doc_id"]), d["title"], (), f"{c0:064x}", sum(len(r["text"]) for r in rows), n, 0)
+            info = DocInfo(
+                d["doc_id"],
+                str(data / d["doc_id"]),
+                d["title"],
+                (),
+                f"{c0:064x}",
+                sum(len(r["text"]) for r in rows),
+                n,
+                0,
+            )
             ns = len(sent_rows)
-            parts.append(Part(info, chunks, cvec[c0 : c0 + n], sent_rows, svec[c0 * 3 : c0 * 3 + ns], tokens,
-                              np.full(n, lang, np.uint8), np.full(ns, lang, np.uint8)))
+            parts.append(
+                Part(
+                    info,
+                    chunks,
+                    cvec[c0 : c0 + n],
+                    sent_rows,
+                    svec[c0 * 3 : c0 * 3 + ns],
+                    tokens,
+                    np.full(n, lang, np.uint8),
+                    np.full(ns, lang, np.uint8),
+                )
+            )
             c0 += n
     return parts
 
@@ -112,9 +133,16 @@ def child_build_base(data: str, idx_dir: str) -> dict:
     report = write_index(parts, s, Precomputed("synthetic:unit-vectors", 384, means), progress)
     total = time.perf_counter() - t0
     bm25_s = stages.get("building dense index", total) - stages.get("indexing BM25", total)
-    return {"seconds": total, "prepare_parts_s": prep_s, "write_arrays_s": stages.get("indexing BM25", total) - stages.get("writing index", 0),
-            "bm25_glossary_s": bm25_s, "chunks": report.chunks, "sentences": report.sentences,
-            "size_bytes": _du(s.index_path), "mem": _mem()}
+    return {
+        "seconds": total,
+        "prepare_parts_s": prep_s,
+        "write_arrays_s": stages.get("indexing BM25", total) - stages.get("writing index", 0),
+        "bm25_glossary_s": bm25_s,
+        "chunks": report.chunks,
+        "sentences": report.sentences,
+        "size_bytes": _du(s.index_path),
+        "mem": _mem(),
+    }
 
 
 def _link_copy(src: Path, dst: Path) -> None:
@@ -187,13 +215,31 @@ def child_build_milvus(idx_dir: str, kind: str) -> dict:
     for i in range(0, len(vids), step):
         sel = np.arange(i, min(i + step, len(vids)))
         got = [store[int(j)] for j in sel]
-        ms.add(vids[sel], vectors[sel], [g.text for g in got], [docs[chunk_docs[j]] for j in sel], [g.chunk_id for g in got], lang[sel])
+        ms.add(
+            vids[sel],
+            vectors[sel],
+            [g.text for g in got],
+            [docs[chunk_docs[j]] for j in sel],
+            [g.chunk_id for g in got],
+            lang[sel],
+        )
     ms.store.client.flush(name)
     # search once so the index is built and loaded before the clock stops
     ms.search(np.asarray(vectors[0]), 10)
     seconds = time.perf_counter() - t
-    _set_params(path, backend="milvus", kind=kind, requested=kind,
-                milvus={"uri": uri, "collection": name, "generation": 1, "index_type": ms.index_params["index_type"], "stale_file": False})
+    _set_params(
+        path,
+        backend="milvus",
+        kind=kind,
+        requested=kind,
+        milvus={
+            "uri": uri,
+            "collection": name,
+            "generation": 1,
+            "index_type": ms.index_params["index_type"],
+            "stale_file": False,
+        },
+    )
     return {"seconds": seconds, "dense_bytes": _du(Path(uri)), "mem": _mem()}
 
 
@@ -254,7 +300,9 @@ def child_query(data: str, idx_dir: str, config: str, limit: int) -> dict:
     for q, v in zip(qs, qv):
         text = normalize_query(q["question"])
         lang = detect_lang(text)
-        queries.append(Query(q["question"], text, v, tokenize(text), lang, align(v, lang, index.lang_means, s.align_strength)))
+        queries.append(
+            Query(q["question"], text, v, tokenize(text), lang, align(v, lang, index.lang_means, s.align_strength))
+        )
     for q in queries[:20]:  # warm-up
         r.retrieve(q, 10)
     present = np.unique(index.chunk_lang)
@@ -268,9 +316,18 @@ def child_query(data: str, idx_dir: str, config: str, limit: int) -> dict:
         _, ids = index.dense.search(q.aligned[present], 10)
         dense_ms.append((time.perf_counter() - t) * 1000)
         dense_top.append([[int(i) for i in row] for row in ids])
-    return {"load_s": load_s, "mem_after_load": mem_load, "mem": _mem(), "ms": ms, "dense_ms": dense_ms, "top": top,
-            "dense_top": dense_top, "targets": [q["chunk"] for q in qs], "langs": [q["lang"] for q in qs],
-            "present": [LANGS[i] for i in present]}
+    return {
+        "load_s": load_s,
+        "mem_after_load": mem_load,
+        "mem": _mem(),
+        "ms": ms,
+        "dense_ms": dense_ms,
+        "top": top,
+        "dense_top": dense_top,
+        "targets": [q["chunk"] for q in qs],
+        "langs": [q["lang"] for q in qs],
+        "present": [LANGS[i] for i in present],
+    }
 
 
 def _query_langchain(idx_dir: Path, qs, qv) -> dict:
@@ -306,8 +363,16 @@ def _query_langchain(idx_dir: Path, qs, qv) -> dict:
         res = store.similarity_search_with_score_by_vector(v.tolist(), k=10)
         ms.append((time.perf_counter() - t) * 1000)
         top.append([position(d.metadata) for d, _ in res])
-    return {"load_s": load_s, "mem_after_load": mem_load, "mem": _mem(), "ms": ms, "dense_ms": ms, "top": top,
-            "dense_top": None, "targets": [q["chunk"] for q in qs]}
+    return {
+        "load_s": load_s,
+        "mem_after_load": mem_load,
+        "mem": _mem(),
+        "ms": ms,
+        "dense_ms": ms,
+        "top": top,
+        "dense_top": None,
+        "targets": [q["chunk"] for q in qs],
+    }
 
 
 def child_update(idx_dir: str, config: str) -> dict:
@@ -352,12 +417,19 @@ def _recall(found: list[list[int]], exact: list[list[int]]) -> float:
 
 def summarize(q: dict, exact: dict, same_pass: dict | None = None) -> dict:
     """Per-configuration figures from a query phase and the exact (flat) phase."""
-    out = {"p50_ms": statistics.median(q["ms"]), "p95_ms": _pct(q["ms"], 0.95),
-           "dense_p50_ms": statistics.median(q["dense_ms"]), "load_s": q["load_s"],
-           "rss_mb": q["mem"]["VmRSS"], "peak_rss_mb": q["mem"]["VmHWM"], "rss_anon_mb": q["mem"].get("RssAnon"),
-           "rss_file_mb": q["mem"].get("RssFile"), "rss_after_load_mb": q["mem_after_load"]["VmRSS"],
-           "hit_at_10": float(np.mean([t in top for t, top in zip(q["targets"], q["top"])])),
-           "recall_at_10_vs_exact": _recall(q["top"], exact["top"])}
+    out = {
+        "p50_ms": statistics.median(q["ms"]),
+        "p95_ms": _pct(q["ms"], 0.95),
+        "dense_p50_ms": statistics.median(q["dense_ms"]),
+        "load_s": q["load_s"],
+        "rss_mb": q["mem"]["VmRSS"],
+        "peak_rss_mb": q["mem"]["VmHWM"],
+        "rss_anon_mb": q["mem"].get("RssAnon"),
+        "rss_file_mb": q["mem"].get("RssFile"),
+        "rss_after_load_mb": q["mem_after_load"]["VmRSS"],
+        "hit_at_10": float(np.mean([t in top for t, top in zip(q["targets"], q["top"])])),
+        "recall_at_10_vs_exact": _recall(q["top"], exact["top"]),
+    }
     if same_pass is not None:
         out["recall_at_10_vs_exact_same_pass"] = _recall(q["top"], same_pass["top"])
     if q.get("dense_top") and exact.get("dense_top"):
@@ -369,16 +441,21 @@ def summarize(q: dict, exact: dict, same_pass: dict | None = None) -> dict:
             # language's region has none in this synthetic corpus (only same-topic passages at nearly
             # equal similarity), so which of those near-ties an ANN returns is arbitrary: reported apart
             for name, same in (("dense_recall_at_10_same_lang", True), ("dense_recall_at_10_cross_lang", False)):
-                pick = lambda rows: [r[j] for r, lang in zip(rows, q["langs"])  # noqa: E731
-                                     for j, p in enumerate(q["present"]) if (p == lang) == same]
+                pick = lambda rows: [
+                    r[j]
+                    for r, lang in zip(rows, q["langs"])  # noqa: E731
+                    for j, p in enumerate(q["present"])
+                    if (p == lang) == same
+                ]
                 found, want = pick(q["dense_top"]), pick(exact["dense_top"])
                 if want:
                     out[name] = _recall(found, want)
     return out
 
 
-def run(scales: list[int], data_root: Path, out: Path, configs: list[str], queries: int,
-        milvus_max: int = 1_000_000) -> None:
+def run(
+    scales: list[int], data_root: Path, out: Path, configs: list[str], queries: int, milvus_max: int = 1_000_000
+) -> None:
     from synth import generate
 
     results = json.loads(out.read_text()) if out.exists() else {}
@@ -412,7 +489,9 @@ def run(scales: list[int], data_root: Path, out: Path, configs: list[str], queri
                 print(f"[{n}] query {cfg}", flush=True)
                 q = _child("child_query", str(data), str(idx_dir), cfg, limit)
                 (data / f"q-{cfg}.json").write_text(json.dumps(q))
-                res["queries"][cfg] = {k: v for k, v in q.items() if k not in ("ms", "dense_ms", "top", "dense_top", "targets")}
+                res["queries"][cfg] = {
+                    k: v for k, v in q.items() if k not in ("ms", "dense_ms", "top", "dense_top", "targets")
+                }
                 _save(results, out)
         exact = json.loads((data / "q-flat.json").read_text())
         cand = data / "q-flat-candidates.json"
@@ -454,9 +533,14 @@ def real_check(corpus: Path, gold: Path, work: Path) -> dict:
         build_index([corpus], s)
         a = Assistant.open(s)
         tops[kind] = [[h.chunk.chunk_id for h in a.retriever.retrieve(q, 10)] for q in qs]
-    return {k: {"questions": len(qs), "recall_at_10_vs_exact": _recall(v, tops["flat"]),
-                "top5_identical": float(np.mean([a[:5] == b[:5] for a, b in zip(v, tops["flat"])]))}
-            for k, v in tops.items()}
+    return {
+        k: {
+            "questions": len(qs),
+            "recall_at_10_vs_exact": _recall(v, tops["flat"]),
+            "top5_identical": float(np.mean([a[:5] == b[:5] for a, b in zip(v, tops["flat"])])),
+        }
+        for k, v in tops.items()
+    }
 
 
 def main() -> None:
@@ -464,8 +548,11 @@ def main() -> None:
     ap.add_argument("--scales", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--data", type=Path, default=Path("/tmp/rag-bench"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "scale_results.json")
-    ap.add_argument("--configs", nargs="+",
-                    default=["flat", "flat-candidates", "hnsw", "ivfpq", "milvus-hnsw", "milvus-flat", "langchain-faiss"])
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        default=["flat", "flat-candidates", "hnsw", "ivfpq", "milvus-hnsw", "milvus-flat", "langchain-faiss"],
+    )
     ap.add_argument("--queries", type=int, default=400)
     ap.add_argument("--milvus-max", type=int, default=1_000_000, help="skip Milvus Lite above this many passages")
     ap.add_argument("--real", action="store_true", help="also compare kinds on the real papers (../shared)")
@@ -478,8 +565,9 @@ def main() -> None:
         return
     if a.real:
         res = json.loads(a.out.read_text()) if a.out.exists() else {}
-        res["real"] = real_check(ROOT.parent / "shared" / "corpus", ROOT.parent / "shared" / "eval" / "gold_dev.jsonl",
-                                 a.data / "real")
+        res["real"] = real_check(
+            ROOT.parent / "shared" / "corpus", ROOT.parent / "shared" / "eval" / "gold_dev.jsonl", a.data / "real"
+        )
         _save(res, a.out)
         print(json.dumps(res["real"], indent=1))
     run(a.scales, a.data, a.out, a.configs, a.queries, a.milvus_max)

@@ -65,8 +65,18 @@ def pairs(assistant: Assistant, gold) -> list[dict]:
                 if kind == "quote":  # a quote is supported only by a passage holding that quote
                     label = supports(h.chunk.text, claim)
                 s = scorer.score(claim, v, [i])
-                rows.append({"id": g.id, "kind": kind, "cross": s.cross, "label": label, "score": s.score,
-                             "numbers_ok": s.numbers_ok, "dense": s.dense, "lexical": s.lexical})
+                rows.append(
+                    {
+                        "id": g.id,
+                        "kind": kind,
+                        "cross": s.cross,
+                        "label": label,
+                        "score": s.score,
+                        "numbers_ok": s.numbers_ok,
+                        "dense": s.dense,
+                        "lexical": s.lexical,
+                    }
+                )
     return rows
 
 
@@ -114,15 +124,21 @@ def main() -> None:
             continue
         t = best_threshold(d)
         print(f"\n{name} pairs: chosen threshold {t:.3f} (setting now {current[cross]:.3f})")
-        print(f"  {'threshold':>9}  {'set':>5}  {'TPR':>5}  {'FPR':>5}  {'pos':>4}  {'neg':>4}   by claim kind (TPR/FPR)")
-        for th in sorted({round(t - 0.1, 3), round(t - 0.05, 3), t, round(t + 0.05, 3), round(t + 0.1, 3), current[cross]}):
+        print(
+            f"  {'threshold':>9}  {'set':>5}  {'TPR':>5}  {'FPR':>5}  {'pos':>4}  {'neg':>4}   by claim kind (TPR/FPR)"
+        )
+        for th in sorted(
+            {round(t - 0.1, 3), round(t - 0.05, 3), t, round(t + 0.05, 3), round(t + 0.1, 3), current[cross]}
+        ):
             for label, rows in (("dev", d), ("own", o)):
                 if not rows:
                     continue
                 tpr, fpr, npos, nneg = rates(rows, th)
                 kinds = "  ".join(
                     f"{k} {rates([r for r in rows if r['kind'] == k], th)[0]:.2f}/{rates([r for r in rows if r['kind'] == k], th)[1]:.2f}"
-                    for k in ("quote", "qa") if any(r["kind"] == k for r in rows))
+                    for k in ("quote", "qa")
+                    if any(r["kind"] == k for r in rows)
+                )
                 mark = " <" if th == t else ""
                 print(f"  {th:9.3f}  {label:>5}  {tpr:5.2f}  {fpr:5.2f}  {npos:4d}  {nneg:4d}   {kinds}{mark}")
 

@@ -29,8 +29,16 @@ SENTS_PER_CHUNK = 3
 ZH_SHARE = 0.7
 TOPICS = 512
 ATTRS_ZH = ["总部所在地", "成立年份", "成员数量", "负责人", "年度预算", "主要职能", "数据中心数量", "签署国数量"]
-ATTRS_EN = ["headquarters", "founding year", "member count", "director", "annual budget", "main mandate", "data centre count",
-            "signatory count"]
+ATTRS_EN = [
+    "headquarters",
+    "founding year",
+    "member count",
+    "director",
+    "annual budget",
+    "main mandate",
+    "data centre count",
+    "signatory count",
+]
 # mixture weights of a sentence vector: shared direction, topic, language, own noise (e5-like: sims 0.5-0.9)
 W_GLOBAL, W_TOPIC, W_LANG, W_NOISE = 0.55, 0.5, 0.35, 0.55
 Q_NOISE = 0.45  # a question's vector = its fact sentence's + this much noise
@@ -90,7 +98,9 @@ def _doc(vocab: Vocab, seed: int, d: int, n_chunks: int):
         for s in sents:
             spans.append((pos, pos + len(s)))
             pos += len(s) + len(sep)
-        section = f"{c // 8 + 1}. {vocab.zh[int(rng.integers(2000))] if lang == 'zh' else vocab.en[int(rng.integers(2000))]}"
+        section = (
+            f"{c // 8 + 1}. {vocab.zh[int(rng.integers(2000))] if lang == 'zh' else vocab.en[int(rng.integers(2000))]}"
+        )
         chunks.append({"section": section, "text": text, "spans": spans})
     return lang, topic, title, chunks, sent_vecs
 
@@ -128,8 +138,13 @@ def generate(out: Path, n_chunks: int, seed: int = 0, n_queries: int = 400, work
                 if ci in fact_set:  # plant a fact in the middle sentence
                     qi = fact_set[ci]
                     frng = np.random.default_rng([seed, 7, ci])
-                    ent = "".join(frng.choice(vocab.rare_zh, 3)) if lang == "zh" else \
-                        (vocab.en[int(frng.integers(20_000, 30_000))] + vocab.en[int(frng.integers(20_000, 30_000))]).capitalize()
+                    ent = (
+                        "".join(frng.choice(vocab.rare_zh, 3))
+                        if lang == "zh"
+                        else (
+                            vocab.en[int(frng.integers(20_000, 30_000))] + vocab.en[int(frng.integers(20_000, 30_000))]
+                        ).capitalize()
+                    )
                     a = int(frng.integers(len(ATTRS_ZH)))
                     value = str(int(frng.integers(1900, 2100)))
                     if lang == "zh":
@@ -149,8 +164,13 @@ def generate(out: Path, n_chunks: int, seed: int = 0, n_queries: int = 400, work
                     sent_vecs[j][1] = fvec
                     qvecs[qi] = _unit(fvec + Q_NOISE * _unit(frng.standard_normal(DIM)))
                     queries[qi] = {"question": q, "lang": lang, "chunk": ci, "answer": value, "doc": d}
-                fh.write(json.dumps({"doc": d, "section": ch["section"], "text": ch["text"], "spans": ch["spans"]},
-                                    ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"doc": d, "section": ch["section"], "text": ch["text"], "spans": ch["spans"]},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             sv = np.concatenate(sent_vecs)
             svec[c0 * SENTS_PER_CHUNK : (c0 + size) * SENTS_PER_CHUNK] = sv
             cvec[c0 : c0 + size] = _unit(sv.reshape(size, SENTS_PER_CHUNK, DIM).mean(axis=1))
@@ -182,8 +202,17 @@ def generate(out: Path, n_chunks: int, seed: int = 0, n_queries: int = 400, work
     (out / "terms.json").write_text(json.dumps(list(terms), ensure_ascii=False), "utf-8")
     means = {k: (W_LANG * v).astype(np.float32) for k, v in vocab.lang_dir.items()}
     np.savez(out / "lang_means.npz", **means)
-    meta = {"chunks": n_chunks, "documents": n_docs, "sentences": n_sent, "dim": DIM, "seed": seed, "queries": len(queries),
-            "generate_s": round(gen_s, 1), "tokenize_s": round(time.perf_counter() - t1, 1), "workers": workers}
+    meta = {
+        "chunks": n_chunks,
+        "documents": n_docs,
+        "sentences": n_sent,
+        "dim": DIM,
+        "seed": seed,
+        "queries": len(queries),
+        "generate_s": round(gen_s, 1),
+        "tokenize_s": round(time.perf_counter() - t1, 1),
+        "workers": workers,
+    }
     (out / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
     return out
 

@@ -91,10 +91,16 @@ def collect(suite: Suite, settings, k: int) -> dict:
         X.append(x)
         y += [g.answerable and label(s.text, g.keywords) for s in spans]
         qid += [i] * len(spans)
-        meta.append({"id": g.id, "answerable": g.answerable, "group": groups[i], "lang": g.lang, "n_groups": len(g.keywords)})
+        meta.append(
+            {"id": g.id, "answerable": g.answerable, "group": groups[i], "lang": g.lang, "n_groups": len(g.keywords)}
+        )
     print(f"  {suite.name}: {len(qs)} questions, {len(y)} spans, {time.perf_counter() - t0:.0f} s", flush=True)
-    return {"X": np.vstack(X) if X else np.zeros((0, len(FEATURES))), "y": np.asarray(y, bool), "q": np.asarray(qid),
-            "meta": meta}
+    return {
+        "X": np.vstack(X) if X else np.zeros((0, len(FEATURES))),
+        "y": np.asarray(y, bool),
+        "q": np.asarray(qid),
+        "meta": meta,
+    }
 
 
 def question_table(data: dict, p: np.ndarray) -> list[dict]:
@@ -145,7 +151,9 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarr
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suites", type=Path, nargs="*", default=[ROOT / "eval" / "suites.toml"])
-    ap.add_argument("--train", nargs="*", default=list(TRAIN_SUITES), help="suites to train on (their training documents)")
+    ap.add_argument(
+        "--train", nargs="*", default=list(TRAIN_SUITES), help="suites to train on (their training documents)"
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT)
     ap.add_argument("--cache", type=Path, default=ROOT / "index" / "answer-model-data")
     ap.add_argument("--fresh", action="store_true", help="collect features again instead of reading --cache")
@@ -167,7 +175,9 @@ def main() -> None:
             if data[s.name]["X"].shape[1] == len(FEATURES):
                 continue
         data[s.name] = collect(s, settings, args.k)
-        np.savez(f, X=data[s.name]["X"], y=data[s.name]["y"], q=data[s.name]["q"], meta=json.dumps(data[s.name]["meta"]))
+        np.savez(
+            f, X=data[s.name]["X"], y=data[s.name]["y"], q=data[s.name]["q"], meta=json.dumps(data[s.name]["meta"])
+        )
 
     split = {}
     for name, d in data.items():
@@ -178,8 +188,9 @@ def main() -> None:
     cols = [FEATURES.index(f) for f in used]
     Xtr = np.vstack([d["X"][~split[n][d["q"]]] for n, d in data.items() if n in args.train])[:, cols]
     ytr = np.concatenate([d["y"][~split[n][d["q"]]] for n, d in data.items() if n in args.train])
-    wtr = np.concatenate([np.full(int((~split[n][d["q"]]).sum()), SUITE_WEIGHTS.get(n, 1.0))
-                          for n, d in data.items() if n in args.train])
+    wtr = np.concatenate(
+        [np.full(int((~split[n][d["q"]]).sum()), SUITE_WEIGHTS.get(n, 1.0)) for n, d in data.items() if n in args.train]
+    )
     mean, scale, coef, intercept = fit(Xtr, ytr, wtr, args.c)
     model = AnswerModel(used, mean, scale, coef, intercept, 0.5, 0.5, {})
     train_rows = []
@@ -190,21 +201,33 @@ def main() -> None:
         if n in args.train:
             train_rows += [r for r, v in zip(rows, split[n]) if not v]
     threshold = choose_threshold(train_rows, args.max_false_refusal)
-    print(f"threshold {threshold:.3f} (training documents' answerable questions refused at most "
-          f"{args.max_false_refusal:.0%})")
+    print(
+        f"threshold {threshold:.3f} (training documents' answerable questions refused at most "
+        f"{args.max_false_refusal:.0%})"
+    )
     report = {}
     for n, rows in tables.items():
         val_rows = [r for r, v in zip(rows, split[n]) if v]
         tr_rows = [r for r, v in zip(rows, split[n]) if not v]
-        report[n] = {"validation": metrics(val_rows, threshold), **({"train": metrics(tr_rows, threshold)} if tr_rows else {})}
+        report[n] = {
+            "validation": metrics(val_rows, threshold),
+            **({"train": metrics(tr_rows, threshold)} if tr_rows else {}),
+        }
         v = report[n]["validation"]
-        print(f"  {n:14} validation n={v['n']:4}  unanswerable refused {v['unanswerable_refused']:.3f}  "
-              f"answerable refused {v['answerable_refused']:.3f}  precision {v['precision']:.3f}  coverage {v['coverage']:.3f}")
+        print(
+            f"  {n:14} validation n={v['n']:4}  unanswerable refused {v['unanswerable_refused']:.3f}  "
+            f"answerable refused {v['answerable_refused']:.3f}  precision {v['precision']:.3f}  coverage {v['coverage']:.3f}"
+        )
     weights = sorted(zip(used, coef), key=lambda t: -abs(t[1]))
     print("  weights: " + ", ".join(f"{f} {w:+.2f}" for f, w in weights))
-    meta = {"trained_on": {n: f"{int((~split[n]).sum())} training questions" for n in args.train},
-            "split": "by document, sha1(document) % 1000 < 300 -> validation", "C": args.c,
-            "max_false_refusal": args.max_false_refusal, "validation": report, "created": time.strftime("%Y-%m-%d")}
+    meta = {
+        "trained_on": {n: f"{int((~split[n]).sum())} training questions" for n in args.train},
+        "split": "by document, sha1(document) % 1000 < 300 -> validation",
+        "C": args.c,
+        "max_false_refusal": args.max_false_refusal,
+        "validation": report,
+        "created": time.strftime("%Y-%m-%d"),
+    }
     final = AnswerModel(used, mean, scale, coef, intercept, threshold, threshold, meta)
     args.out.write_text(json.dumps(final.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

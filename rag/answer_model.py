@@ -49,9 +49,14 @@ class AnswerModel:
     def to_dict(self) -> dict:
         """The JSON form ``load_model`` reads."""
         return {
-            "features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
-            "extra_threshold": self.extra_threshold, "meta": self.meta,
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "extra_threshold": self.extra_threshold,
+            "meta": self.meta,
         }
 
 
@@ -62,12 +67,21 @@ def load_model(path: str | None = None) -> AnswerModel:
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
         n = len(d["features"])
-        model = AnswerModel(tuple(d["features"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float),
-                            np.asarray(d["coef"], float), float(d["intercept"]), float(d["threshold"]),
-                            float(d.get("extra_threshold", d["threshold"])), dict(d.get("meta", {})))
+        model = AnswerModel(
+            tuple(d["features"]),
+            np.asarray(d["mean"], float),
+            np.asarray(d["scale"], float),
+            np.asarray(d["coef"], float),
+            float(d["intercept"]),
+            float(d["threshold"]),
+            float(d.get("extra_threshold", d["threshold"])),
+            dict(d.get("meta", {})),
+        )
         if not (len(model.mean) == len(model.scale) == len(model.coef) == n) or not math.isfinite(model.intercept):
             raise ValueError("sizes")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInputError(f"cannot read the answer model {p} ({type(exc).__name__}); retrain it with "
-                                "bench/train_answer_model.py or unset RAG_ANSWER_MODEL") from None
+        raise InvalidInputError(
+            f"cannot read the answer model {p} ({type(exc).__name__}); retrain it with "
+            "bench/train_answer_model.py or unset RAG_ANSWER_MODEL"
+        ) from None
     return model

@@ -39,8 +39,9 @@ def _section_starts(doc: Document) -> list[int]:
     return sorted({s for s, _ in doc.sections if s > 0})
 
 
-def pack(spans: list[tuple[int, int]], size: int, overlap: int, breaks: Sequence[int] = (),
-         units: Measure | None = None) -> list[tuple[int, int]]:
+def pack(
+    spans: list[tuple[int, int]], size: int, overlap: int, breaks: Sequence[int] = (), units: Measure | None = None
+) -> list[tuple[int, int]]:
     """Group sentence spans into chunk spans of at most ``size`` units (default: characters); never
     across a break offset. Consecutive chunks share their boundary sentences up to ``overlap`` units.
     """
@@ -59,7 +60,9 @@ def pack(spans: list[tuple[int, int]], size: int, overlap: int, breaks: Sequence
             break
         # step back over trailing sentences that fit in the overlap, but always move forward
         k = j + 1
-        while k - 1 > i and units(spans[k - 1][0], spans[j][1]) <= overlap and (limit is None or spans[j + 1][0] < limit):
+        while (
+            k - 1 > i and units(spans[k - 1][0], spans[j][1]) <= overlap and (limit is None or spans[j + 1][0] < limit)
+        ):
             k -= 1
         i = k
     return chunks

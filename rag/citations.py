@@ -53,7 +53,9 @@ def repair_citations(text: str, n_passages: int) -> tuple[str, list[int]]:
 
     text = _PAREN.sub(paren, text)
     # one run of marks: in order, each number once ("[2][1][2]" -> "[1][2]")
-    return _MARKS.sub(lambda m: "".join(f"[{n}]" for n in sorted({int(x) for x in MARK.findall(m.group(1))})), text), dropped
+    return _MARKS.sub(
+        lambda m: "".join(f"[{n}]" for n in sorted({int(x) for x in MARK.findall(m.group(1))})), text
+    ), dropped
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ def join_pieces(pieces: Sequence[Piece], lang: str) -> str:
     """Sentences back into one text, each followed by its marks; Chinese sentences run on."""
     parts = []
     for i, p in enumerate(pieces):
-        sep = "" if i == 0 else (p.sep if p.sep == "\n" else ("" if lang == "zh" and detect_lang(p.text) == "zh" else " "))
+        sep = (
+            ""
+            if i == 0
+            else (p.sep if p.sep == "\n" else ("" if lang == "zh" and detect_lang(p.text) == "zh" else " "))
+        )
         parts.append(sep + p.text + "".join(f"[{n}]" for n in p.cites))
     return "".join(parts)

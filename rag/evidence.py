@@ -27,18 +27,35 @@ from rag.translation import translate
 ASKS_NUMBER = re.compile(
     r"多少|几[个名项次届年位家份种天岁倍人条部座所米公里]|哪一?年|何时|什么时[候间]|哪一?天|哪个月|比例|百分之|多大|多长|多久|多高|多远|"
     r"how (many|much|long|often|old|far|big|large|tall|high)|\bwhen\b|what (year|date|share|percentage|proportion|number|amount)|"
-    r"which year|in what year", re.I)
-ASKS_LIST = re.compile(r"哪些|哪几|哪[两二三四五六]|分别|\bwhich \w+s\b|what (are|were) the|\blist\b|\b(two|three|four|five)\b", re.I)
-ASKS_SOURCE = re.compile(r"出自|来源|来自哪|引用|哪份|哪篇|哪本|文献|source|cite|which (book|article|paper|document)", re.I)
-HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+(个|名|项|次|届|年|月|日|倍|家|国|方|岁|人|天)|百分之|[半双]数|"
-                        r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion)\b", re.I)
+    r"which year|in what year",
+    re.I,
+)
+ASKS_LIST = re.compile(
+    r"哪些|哪几|哪[两二三四五六]|分别|\bwhich \w+s\b|what (are|were) the|\blist\b|\b(two|three|four|five)\b", re.I
+)
+ASKS_SOURCE = re.compile(
+    r"出自|来源|来自哪|引用|哪份|哪篇|哪本|文献|source|cite|which (book|article|paper|document)", re.I
+)
+HAS_NUMBER = re.compile(
+    r"\d|[一二两三四五六七八九十百千万亿]+(个|名|项|次|届|年|月|日|倍|家|国|方|岁|人|天)|百分之|[半双]数|"
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion)\b",
+    re.I,
+)
 HAS_LIST = re.compile(r"[^，。；]{2,}、[^，。；]{2,}|[^，。]{2,}(和|与|及|以及|and|or)[^，。]{2,}")
-REFERENCE = re.compile(r"<https?://|https?://|\bpp?\.\s*\d|\bet al\.|出版社|第\s*\d+\s*[-—–]?\s*\d*\s*页|^[^，。]{1,40}[:：]\s*《|"
-                       r"^[A-Z][^,]{1,40}, [“\"*]")
+REFERENCE = re.compile(
+    r"<https?://|https?://|\bpp?\.\s*\d|\bet al\.|出版社|第\s*\d+\s*[-—–]?\s*\d*\s*页|^[^，。]{1,40}[:：]\s*《|"
+    r"^[A-Z][^,]{1,40}, [“\"*]"
+)
 # a sentence leaning on the one before it ("该…", "This…"): quoted together with its predecessor
-ANAPHOR = re.compile(r"^[^，。]{0,6}[，,]?\s*(该|此|这|其(?![一二三四五六七八九十次])|上述|它|他们|this|these|that|those|it\b|its\b|they\b|such\b)", re.I)
+ANAPHOR = re.compile(
+    r"^[^，。]{0,6}[，,]?\s*(该|此|这|其(?![一二三四五六七八九十次])|上述|它|他们|this|these|that|those|it\b|its\b|they\b|such\b)",
+    re.I,
+)
 # a roadmap sentence announces content instead of stating it ("本文将梳理…")
-ROADMAP = re.compile(r"^[^，。]{0,4}[，,]?\s*本文(将|拟|旨在|试图)|^(首先|其次|继而|最后|然后)[，,]?\s*(本文|对)|^(this|the present) (paper|article|study) (will|aims|seeks)", re.I)
+ROADMAP = re.compile(
+    r"^[^，。]{0,4}[，,]?\s*本文(将|拟|旨在|试图)|^(首先|其次|继而|最后|然后)[，,]?\s*(本文|对)|^(this|the present) (paper|article|study) (will|aims|seeks)",
+    re.I,
+)
 _TERMINAL = re.compile(r"[。！？!?.…”」』)）\]]$")
 _WORDISH = re.compile(r"[0-9A-Za-z]|[\u4e00-\u9fff]")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
@@ -131,10 +148,21 @@ class Evidence:
                 ev.tokens.append(frozenset(tokenize(text)))
                 rows_all.append(int(si))
             kept = range(first, len(ev.texts))
-            body_tokens = frozenset().union(*(ev.tokens[i] for i in kept)) if len(kept) else frozenset(tokenize(h.chunk.text))
+            body_tokens = (
+                frozenset().union(*(ev.tokens[i] for i in kept)) if len(kept) else frozenset(tokenize(h.chunk.text))
+            )
             langs = frozenset(LANGS[int(x)] for x in (idx.sent_lang[rows_all[first:]] if len(kept) else []))
-            ev.passages.append(Passage(h, first, len(kept), body_tokens, norm(h.chunk.text),
-                                       langs or frozenset({detect_lang(h.chunk.text)}), len(rows)))
+            ev.passages.append(
+                Passage(
+                    h,
+                    first,
+                    len(kept),
+                    body_tokens,
+                    norm(h.chunk.text),
+                    langs or frozenset({detect_lang(h.chunk.text)}),
+                    len(rows),
+                )
+            )
         if rows_all:
             ev.vecs = np.asarray(idx.sent_vecs[rows_all], dtype=np.float32)
             ev.langs = np.asarray(idx.sent_lang[rows_all], dtype=np.int64)
@@ -257,8 +285,12 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
         ents = [e for e in ev.entities if checkable(e, set(p.langs), q_lang)]
         found = sum(mentions(p.norm, e) for e in ents)
         absent = [w for alts, w in ev.groups if not any(a in p.tokens for a in alts)]
-        per_passage[hi] = (len(ents), found / len(ents) if ents else 1.0, float(found < len(ents)),
-                           max(absent, default=0.0) / maxi)
+        per_passage[hi] = (
+            len(ents),
+            found / len(ents) if ents else 1.0,
+            float(found < len(ents)),
+            max(absent, default=0.0) / maxi,
+        )
     qb = bigrams(q.normalized)
     dense_rank = np.argsort(np.argsort(-dense, kind="stable"), kind="stable") + 1
     lex_rank = np.argsort(np.argsort(-lex, kind="stable"), kind="stable") + 1
@@ -277,18 +309,43 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
         toks = frozenset().union(*(ev.tokens[r] for r in s.rows))
         cross = float(detect_lang(s.text) != q_lang)
         fits = fresh_number(q.normalized, s.text)
-        rows.append([
-            d, c, c - cal.max(), d - dense.max(), d - passage_dense[s.hit], lx, lx - lex.max(), ev.share(p.tokens), ev.share(window),
-            missing_idf, math.log1p(n_ent), ent_sent, ent_pass, ent_missing, float(asks_number),
-            float(asks_number and fits), float(asks_number and not fits), float(asks_list),
-            float(asks_list and bool(HAS_LIST.search(s.text))),
-            float(bool(REFERENCE.search(s.text)) and not asks_source), 1.0 / h.rank, h.score / top,
-            math.log(max(len(s.text), 1)), cross, cross * d,
-            len(toks - q_tokens) / max(len(toks), 1), float(s.joined), float(h.chunk.kind == "meta"),
-            float(h.chunk.kind == "footnote"),
-            len(qb & bigrams(s.text)) / max(len(qb), 1), len(qb & passage_bigrams[s.hit]) / max(len(qb), 1),
-            1.0 / dr, 1.0 / lr,
-        ])
+        rows.append(
+            [
+                d,
+                c,
+                c - cal.max(),
+                d - dense.max(),
+                d - passage_dense[s.hit],
+                lx,
+                lx - lex.max(),
+                ev.share(p.tokens),
+                ev.share(window),
+                missing_idf,
+                math.log1p(n_ent),
+                ent_sent,
+                ent_pass,
+                ent_missing,
+                float(asks_number),
+                float(asks_number and fits),
+                float(asks_number and not fits),
+                float(asks_list),
+                float(asks_list and bool(HAS_LIST.search(s.text))),
+                float(bool(REFERENCE.search(s.text)) and not asks_source),
+                1.0 / h.rank,
+                h.score / top,
+                math.log(max(len(s.text), 1)),
+                cross,
+                cross * d,
+                len(toks - q_tokens) / max(len(toks), 1),
+                float(s.joined),
+                float(h.chunk.kind == "meta"),
+                float(h.chunk.kind == "footnote"),
+                len(qb & bigrams(s.text)) / max(len(qb), 1),
+                len(qb & passage_bigrams[s.hit]) / max(len(qb), 1),
+                1.0 / dr,
+                1.0 / lr,
+            ]
+        )
     return np.asarray(rows, dtype=np.float32)
 
 

@@ -94,7 +94,9 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
         # the probability the best span needs (question and span in one language / in two)
         self.threshold = self.model.threshold if threshold is None else threshold
-        self.cross_threshold = self.model.meta.get("cross_threshold", self.threshold) if cross_threshold is None else cross_threshold
+        self.cross_threshold = (
+            self.model.meta.get("cross_threshold", self.threshold) if cross_threshold is None else cross_threshold
+        )
         self.min_new_terms = min_new_terms  # a further span must add this share of the question's terms
         self.max_chars = max_chars
 
@@ -110,7 +112,11 @@ class ExtractiveGenerator:
         out = []
         for s, pi in zip(spans, p):
             toks = frozenset().union(*(ev.tokens[r] for r in s.rows))
-            out.append(RankedSpan(s, float(pi), frozenset(g for g, (alts, _) in enumerate(ev.groups) if any(a in toks for a in alts))))
+            out.append(
+                RankedSpan(
+                    s, float(pi), frozenset(g for g, (alts, _) in enumerate(ev.groups) if any(a in toks for a in alts))
+                )
+            )
         out.sort(key=lambda c: (-c.p, ev.hits[c.span.hit].rank, c.span.start))
         return ev, out
 
@@ -150,7 +156,9 @@ class ExtractiveGenerator:
         chosen = self.select(ev, ranked)
         if not chosen:
             draft = self.select(ev, ranked, threshold=0.0)
-            return Generated(abstention(query.lang), (), True, (), self.name, confidence, " ".join(c.text for c in draft))
+            return Generated(
+                abstention(query.lang), (), True, (), self.name, confidence, " ".join(c.text for c in draft)
+            )
         # keep spans of one passage together, in reading order
         first_rank: dict[int, int] = {}
         for c in chosen:
@@ -180,7 +188,9 @@ def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:
     refers to, when that joined span was offered: a quote must be readable on its own."""
     if c.span.joined:
         return c
-    return next((o for o in ranked if o.span.joined and o.span.hit == c.span.hit and o.span.rows[-1] == c.span.rows[0]), c)
+    return next(
+        (o for o in ranked if o.span.joined and o.span.hit == c.span.hit and o.span.rows[-1] == c.span.rows[0]), c
+    )
 
 
 def _overlaps(a: RankedSpan, b: RankedSpan) -> bool:

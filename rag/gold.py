@@ -52,9 +52,11 @@ def _question(d: dict, where: str, n: int) -> GoldQuestion:
     answerable = _as_bool(d.get("answerable", True), where)
     ev = d.get("evidence") or []
     if not isinstance(ev, list) or not all(isinstance(e, dict) and e.get("quote") for e in ev):
-        raise GoldFileError(f"{where}: 'evidence' must be a list of {{\"doc\", \"quote\"}} objects")
+        raise GoldFileError(f'{where}: \'evidence\' must be a list of {{"doc", "quote"}} objects')
     kw = d.get("keywords") or []
-    if not isinstance(kw, list) or not all(isinstance(g, list) and g and all(isinstance(a, str) for a in g) for g in kw):
+    if not isinstance(kw, list) or not all(
+        isinstance(g, list) and g and all(isinstance(a, str) for a in g) for g in kw
+    ):
         raise GoldFileError(f"{where}: 'keywords' must be a list of lists of strings (groups of alternatives)")
     if answerable and not ev:
         raise GoldFileError(f"{where}: an answerable question needs at least one evidence quote")

@@ -36,7 +36,10 @@ def is_ours(directory: Path) -> bool:
     if (directory / MARKER).is_file():
         return True
     try:
-        return "format_version" in json.loads((directory / PARAMS).read_text("utf-8")) and (directory / "docs.json").is_file()
+        return (
+            "format_version" in json.loads((directory / PARAMS).read_text("utf-8"))
+            and (directory / "docs.json").is_file()
+        )
     except (OSError, ValueError, TypeError):
         return False
 
@@ -68,7 +71,12 @@ def manifest(directory: Path) -> dict[str, dict]:
 def seal(params: dict) -> dict:
     """``params`` with a checksum of its own content added (verified by ``read_params``)."""
     body = {k: v for k, v in params.items() if k != _SELF}
-    return {**body, _SELF: hashlib.blake2b(json.dumps(body, sort_keys=True, ensure_ascii=False).encode(), digest_size=16).hexdigest()}
+    return {
+        **body,
+        _SELF: hashlib.blake2b(
+            json.dumps(body, sort_keys=True, ensure_ascii=False).encode(), digest_size=16
+        ).hexdigest(),
+    }
 
 
 def params_intact(params: dict) -> bool:
@@ -116,7 +124,9 @@ def check_files(directory: Path, files: dict[str, dict], full: bool = False) -> 
 
 def damaged(path: Path, what: str) -> IndexCorruptError:
     """The one-line error for a damaged index, naming the damage and the fix."""
-    return IndexCorruptError(f"index at {path} is damaged: {what}; rebuild it with: rag index PATH --force --index {path.name}")
+    return IndexCorruptError(
+        f"index at {path} is damaged: {what}; rebuild it with: rag index PATH --force --index {path.name}"
+    )
 
 
 def verify(path: Path, params: dict, full: bool = False) -> None:

@@ -107,7 +107,12 @@ def _first_line(text: str, limit: int) -> str:
     import re
 
     for line in (text or "").splitlines():
-        line = re.sub(r"^\s*(?:standalone question|question|translation|rewritten|问题|翻译|改写)\s*[:：]\s*", "", line, flags=re.I)
+        line = re.sub(
+            r"^\s*(?:standalone question|question|translation|rewritten|问题|翻译|改写)\s*[:：]\s*",
+            "",
+            line,
+            flags=re.I,
+        )
         line = line.strip().strip("\"“”'「」*` ")
         if line:
             return line if len(line) <= limit else ""
@@ -118,11 +123,16 @@ def translate_question(client: ChatClient, question: str, target: str) -> str:
     """The question translated into ``target`` ('zh' or 'en') by the model; '' when the reply is unusable."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    system = (f"Translate the user's question into {LANG_NAME.get(target, target)}. Keep names, acronyms and numbers. "
-              "Reply with the translation only.")
-    out = _first_line(client.complete([SystemMessage(system), HumanMessage(question)], timeout=_helper_timeout(client),
-                                     first_line=True),
-                      limit=4 * len(question) + 40)
+    system = (
+        f"Translate the user's question into {LANG_NAME.get(target, target)}. Keep names, acronyms and numbers. "
+        "Reply with the translation only."
+    )
+    out = _first_line(
+        client.complete(
+            [SystemMessage(system), HumanMessage(question)], timeout=_helper_timeout(client), first_line=True
+        ),
+        limit=4 * len(question) + 40,
+    )
     return out if out and detect_lang(out) == target else ""
 
 
@@ -130,17 +140,20 @@ def rewrite_followup(client: ChatClient, question: str, history: Sequence) -> st
     """A follow-up rewritten by the model into a self-contained question ('' when unusable)."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    system = ("Rewrite the user's last question so it can be understood without the conversation: replace pronouns "
-              "and omissions with what they refer to. Keep its language. Reply with the rewritten question only.")
+    system = (
+        "Rewrite the user's last question so it can be understood without the conversation: replace pronouns "
+        "and omissions with what they refer to. Keep its language. Reply with the rewritten question only."
+    )
     lines = []
     for t in list(history)[-3:]:
         lines.append(f"Q: {t.question}")
         if t.answer and not t.abstained:
             lines.append(f"A: {t.answer[:300]}")
     user = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question}\nRewritten question:"
-    out = _first_line(client.complete([SystemMessage(system), HumanMessage(user)], timeout=_helper_timeout(client),
-                                     first_line=True),
-                      limit=3 * len(question) + 120)
+    out = _first_line(
+        client.complete([SystemMessage(system), HumanMessage(user)], timeout=_helper_timeout(client), first_line=True),
+        limit=3 * len(question) + 120,
+    )
     return out if out and detect_lang(out) == detect_lang(question) else ""
 
 
@@ -207,11 +220,16 @@ class LLMGenerator:
         self.extractive = extractive
         self.name = f"llm:{model_spec(settings)}"
         self._client = client if client is not None else ChatClient(settings)  # no network until the first answer
-        self.thresholds = Thresholds(settings.llm_support_threshold, settings.llm_support_threshold_crosslingual,
-                                     settings.llm_min_supported, settings.llm_unsupported)
+        self.thresholds = Thresholds(
+            settings.llm_support_threshold,
+            settings.llm_support_threshold_crosslingual,
+            settings.llm_min_supported,
+            settings.llm_unsupported,
+        )
         # one translation cache for every retriever answering through this generator
-        self._translator = TranslationExpander(lambda text, target: translate_question(self.client, text, target),
-                                               settings.llm_translation_weight)
+        self._translator = TranslationExpander(
+            lambda text, target: translate_question(self.client, text, target), settings.llm_translation_weight
+        )
 
     @property
     def client(self) -> ChatClient:
@@ -243,8 +261,13 @@ class LLMGenerator:
         raw = strip_scaffolding("".join(parts), hits)
         v = verify(raw, lang, hits, retriever, self.thresholds, question=query.text)
         if v.dropped or v.repointed or v.removed:
-            log.info("verified answer: dropped citations %s, re-pointed %d, removed %d of %d sentences",
-                     list(v.dropped), v.repointed, len(v.removed), v.claims)
+            log.info(
+                "verified answer: dropped citations %s, re-pointed %d, removed %d of %d sentences",
+                list(v.dropped),
+                v.repointed,
+                len(v.removed),
+                v.claims,
+            )
         if v.fallback:
             log.info("falling back to the extractive answer: %s", v.fallback)
             yield replace(ext, generator="extractive-fallback", note=v.fallback)
@@ -273,6 +296,8 @@ def _restore(g: Generated, hits: Sequence[Hit]) -> Generated:
     return replace(g, citations=tuple(replace(c, text=texts.get(c.chunk_id, c.text)) for c in g.citations))
 
 
-def make_llm_generator(settings: Settings, extractive: ExtractiveGenerator, client: ChatClient | None = None) -> LLMGenerator:
+def make_llm_generator(
+    settings: Settings, extractive: ExtractiveGenerator, client: ChatClient | None = None
+) -> LLMGenerator:
     """The LLM generator for settings that name a model."""
     return LLMGenerator(settings, extractive, client)

@@ -50,8 +50,13 @@ def make_chat_model(settings: Settings, max_tokens: int | None = None):
     if provider.kind == "ollama":
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(model=model, base_url=endpoint(settings), temperature=settings.llm_temperature,
-                          num_predict=tokens, client_kwargs={"timeout": timeout})
+        return ChatOllama(
+            model=model,
+            base_url=endpoint(settings),
+            temperature=settings.llm_temperature,
+            num_predict=tokens,
+            client_kwargs={"timeout": timeout},
+        )
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
@@ -66,8 +71,15 @@ def make_chat_model(settings: Settings, max_tokens: int | None = None):
     official = name == "openai" and settings.llm_base_url is None
     limit = {"max_tokens": tokens} if official else {"extra_body": {"max_tokens": tokens}}
     # a local server (llama.cpp, vLLM) takes any key; the client insists on one
-    return ChatOpenAI(model=model, base_url=endpoint(settings), api_key=SecretStr(key or "not-needed"),
-                      temperature=settings.llm_temperature, timeout=timeout, max_retries=0, **limit)
+    return ChatOpenAI(
+        model=model,
+        base_url=endpoint(settings),
+        api_key=SecretStr(key or "not-needed"),
+        temperature=settings.llm_temperature,
+        timeout=timeout,
+        max_retries=0,
+        **limit,
+    )
 
 
 def _names(exc: BaseException) -> set[str]:
@@ -84,7 +96,15 @@ def _status(exc: BaseException) -> int | None:
 def classify(exc: BaseException) -> str:
     """'timeout', 'unreachable', 'rate', 'transient', 'auth', 'missing' or 'other'."""
     names, status = _names(exc), _status(exc)
-    if names & {"APITimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout", "TimeoutError", "WriteTimeout", "PoolTimeout"}:
+    if names & {
+        "APITimeoutError",
+        "TimeoutException",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "TimeoutError",
+        "WriteTimeout",
+        "PoolTimeout",
+    }:
         return "timeout"
     if status == 429:
         return "rate"
@@ -128,14 +148,16 @@ class ChatClient:
         detail = " ".join(str(exc).split())[:160]
         msg = {
             "timeout": f"the model at {self.where} did not answer within {limit:g} s; try again, "
-                       "use a faster model or raise RAG_LLM_TIMEOUT",
+            "use a faster model or raise RAG_LLM_TIMEOUT",
             "unreachable": f"cannot reach the model at {self.where}{tried}; start the server or fix --llm-base-url "
-                           "(RAG_LLM_BASE_URL), or answer without a model: --llm extractive",
+            "(RAG_LLM_BASE_URL), or answer without a model: --llm extractive",
             "rate": f"the model at {self.where} is rate-limiting requests{tried}; wait a moment and try again",
             "transient": f"the model at {self.where} failed{tried} ({detail}); try again later",
             "auth": f"the model at {self.where} refused the API key; set the provider's key variable or RAG_LLM_API_KEY",
             "missing": f"model '{model}' was not found at {self.where}; check the name in --llm (RAG_LLM)",
-        }.get(kind, f"the model at {self.where} failed ({type(exc).__name__}: {detail}); check --llm and --llm-base-url")
+        }.get(
+            kind, f"the model at {self.where} failed ({type(exc).__name__}: {detail}); check --llm and --llm-base-url"
+        )
         return GeneratorError(msg)
 
     def stream(self, messages: list, timeout: float | None = None) -> Iterator[str]:
@@ -170,8 +192,12 @@ class ChatClient:
                     return  # an empty reply: the verifier decides what it is worth
                 kind = classify(exc)
                 delay = self._delay(exc, attempt)
-                if not started and kind in RETRIED and attempt < self.settings.llm_max_retries \
-                        and time.monotonic() + delay < deadline:
+                if (
+                    not started
+                    and kind in RETRIED
+                    and attempt < self.settings.llm_max_retries
+                    and time.monotonic() + delay < deadline
+                ):
                     log.info("model call failed (%s: %s); retrying in %.1f s", kind, exc, delay)
                     self.sleep(delay)
                     attempt += 1

@@ -41,7 +41,9 @@ class SkipFile(Exception):
     pass
 
 
-def discover(paths: Sequence[str | Path], known: dict[str, str] | None = None) -> tuple[list[tuple[Path, str]], list[Skipped]]:
+def discover(
+    paths: Sequence[str | Path], known: dict[str, str] | None = None
+) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     """Files to index as (path, doc_id), plus unsupported, hidden or missing paths reported as skipped.
 
     A document id is the file's path relative to the folder given (its name, for a file given

@@ -49,8 +49,9 @@ def check_question(question: object, max_chars: int) -> str:
     if len(q) > max_chars:
         raise InvalidInputError(f"the question is {len(q)} characters long; keep it under {max_chars}")
     if not has_words(q):
-        raise InvalidInputError("the question has no words in it (only punctuation, symbols or invisible "
-                                "characters); type a question")
+        raise InvalidInputError(
+            "the question has no words in it (only punctuation, symbols or invisible characters); type a question"
+        )
     return q
 
 
@@ -58,7 +59,9 @@ def check_k(k: object) -> int | None:
     """``k`` as an int in 1..MAX_K (None keeps the configured default), else a one-line error."""
     if k is None:
         return None
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 1 <= k <= MAX_K or k != int(k):  # NaN fails the range
+    if (
+        isinstance(k, bool) or not isinstance(k, (int, float)) or not 1 <= k <= MAX_K or k != int(k)
+    ):  # NaN fails the range
         raise InvalidInputError(f"k (passages to retrieve) must be a whole number from 1 to {MAX_K}, got {k!r}")
     return int(k)
 
@@ -79,7 +82,6 @@ class Assistant:
         embedder = make_embedder(settings.embedder, settings.batch_size)
         return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
 
-
     def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
         """Retrieve, answer and time one question."""
         *_, answer = self.stream(question, k, docs)
@@ -95,7 +97,9 @@ class Assistant:
         hits = self.retriever.retrieve(query, k, docs)
         yield from self.answer_hits(question, query, hits, t0)
 
-    def answer_hits(self, question: str, query: Query, hits: list[Hit], t0: float | None = None) -> Iterator[str | Answer]:
+    def answer_hits(
+        self, question: str, query: Query, hits: list[Hit], t0: float | None = None
+    ) -> Iterator[str | Answer]:
         """Answer from passages already retrieved (``t0``: when retrieval started, for the timings)."""
         t1 = time.perf_counter()
         t0 = t1 if t0 is None else t0

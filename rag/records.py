@@ -126,7 +126,12 @@ class Answer:
             "generator": self.generator,
             "confidence": round(self.confidence, 4),
             "support": [
-                {"sentence": s.sentence, "citations": list(s.citations), "score": round(s.score, 4), "supported": s.supported}
+                {
+                    "sentence": s.sentence,
+                    "citations": list(s.citations),
+                    "score": round(s.score, 4),
+                    "supported": s.supported,
+                }
                 for s in self.support
             ],
         }

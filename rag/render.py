@@ -47,8 +47,10 @@ def sources_lines(a: Answer, passages: bool = True) -> list[str]:
     """The plain-text list under an answer: each citation's label and quote (``passages``: and the
     whole passage); under a refusal the closest passages (``passages``: with their first characters)."""
     if a.abstained:
-        return [CLOSEST_HEAD] + [f"  - {closest_label(h)}" + (f": {h.chunk.text[:SNIPPET]}" if passages else "")
-                                 for h in a.retrieved[:CLOSEST]]
+        return [CLOSEST_HEAD] + [
+            f"  - {closest_label(h)}" + (f": {h.chunk.text[:SNIPPET]}" if passages else "")
+            for h in a.retrieved[:CLOSEST]
+        ]
     lines = ["Sources"]
     for c in a.citations:
         lines += [citation_label(c), f"    quote: “{c.quote}”"] + ([f"    passage: {c.text}"] if passages else [])

@@ -7,9 +7,20 @@ import json
 from pathlib import Path
 
 HEADLINE = [
-    "recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10",
-    "key_fact_coverage", "citation_validity", "citation_support", "cited_sentence_share",
-    "correct_refusal_rate", "false_refusal_rate", "answered_precision", "pass_rate",
+    "recall@1",
+    "recall@3",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "key_fact_coverage",
+    "citation_validity",
+    "citation_support",
+    "cited_sentence_share",
+    "correct_refusal_rate",
+    "false_refusal_rate",
+    "answered_precision",
+    "pass_rate",
 ]
 
 
@@ -56,8 +67,11 @@ def render_markdown(report: dict, comparison: dict | None = None) -> str:
         f"embedder `{m['embedder']}`, generator `{m['generator']}`, fusion `{m['fusion']}`, "
         f"abstain threshold {m['abstain_threshold']}.",
         "## Overall",
-        _table(["metric", "value"], [[k, s["overall"][k]] for k in HEADLINE if k in s["overall"]]
-               + ([["latency p50 / p95 (ms)", latency]] if (latency := latency_line(s["overall"])) else [])),
+        _table(
+            ["metric", "value"],
+            [[k, s["overall"][k]] for k in HEADLINE if k in s["overall"]]
+            + ([["latency p50 / p95 (ms)", latency]] if (latency := latency_line(s["overall"])) else []),
+        ),
     ]
     cols = ["recall@5", "mrr@10", "key_fact_coverage", "citation_support", "false_refusal_rate", "correct_refusal_rate"]
     for title, key in (("By language", "by_lang"), ("By kind", "by_kind")):
@@ -65,21 +79,41 @@ def render_markdown(report: dict, comparison: dict | None = None) -> str:
         parts += [f"## {title}", _table(["group", "n"] + cols, rows)]
     if comparison:
         parts.append("## Against the baseline")
-        verdict = "no aggregate metric dropped" if comparison["ok"] else f"{len(comparison['drops'])} aggregate metric(s) dropped"
+        verdict = (
+            "no aggregate metric dropped"
+            if comparison["ok"]
+            else f"{len(comparison['drops'])} aggregate metric(s) dropped"
+        )
         parts.append(f"Tolerance {comparison['tolerance']:g}: {verdict}.")
         changed = comparison["drops"] + comparison["gains"]
         if changed:
-            parts.append(_table(["metric", "baseline", "current", "delta"],
-                                [[d["metric"], d["baseline"], d["current"], f"{d['delta']:+.3f}"] for d in changed]))
+            parts.append(
+                _table(
+                    ["metric", "baseline", "current", "delta"],
+                    [[d["metric"], d["baseline"], d["current"], f"{d['delta']:+.3f}"] for d in changed],
+                )
+            )
         if comparison["pass_to_fail"]:
             parts.append("Questions that went from pass to fail:")
-            parts += [f"- `{q['id']}` {q.get('question', '')} — {'; '.join(q['reasons'])}" for q in comparison["pass_to_fail"]]
+            parts += [
+                f"- `{q['id']}` {q.get('question', '')} — {'; '.join(q['reasons'])}" for q in comparison["pass_to_fail"]
+            ]
         if comparison["fail_to_pass"]:
             parts.append("Fixed since the baseline: " + ", ".join(f"`{i}`" for i in comparison["fail_to_pass"]))
     parts.append("## Questions")
-    rows = [[q["id"], q["lang"], q["kind"], "pass" if q["pass"] else "FAIL",
-             q.get("recall@5", "-"), q.get("key_fact_coverage", "-"), "yes" if q["abstained"] else "no",
-             "; ".join(q["reasons"]) or "-"] for q in report["questions"]]
+    rows = [
+        [
+            q["id"],
+            q["lang"],
+            q["kind"],
+            "pass" if q["pass"] else "FAIL",
+            q.get("recall@5", "-"),
+            q.get("key_fact_coverage", "-"),
+            "yes" if q["abstained"] else "no",
+            "; ".join(q["reasons"]) or "-",
+        ]
+        for q in report["questions"]
+    ]
     parts.append(_table(["id", "lang", "kind", "result", "recall@5", "coverage", "refused", "why"], rows))
     return "\n\n".join(parts) + "\n"
 
@@ -123,8 +157,10 @@ def _grouped(groups: dict[str, dict], metrics: list[str], width: int = 760) -> s
     h, top = 220, 20
     out = [f'<svg width="{width}" height="{h + 60}" role="img">']
     for j, mname in enumerate(metrics):
-        out.append(f'<rect x="{40 + j * 150}" y="2" width="10" height="10" fill="{colors[j % 4]}"/>'
-                   f'<text x="{54 + j * 150}" y="11">{html.escape(mname)}</text>')
+        out.append(
+            f'<rect x="{40 + j * 150}" y="2" width="10" height="10" fill="{colors[j % 4]}"/>'
+            f'<text x="{54 + j * 150}" y="11">{html.escape(mname)}</text>'
+        )
     out.append(f'<line x1="35" x2="{width}" y1="{top + h}" y2="{top + h}" stroke="#999"/>')
     for i, g in enumerate(names):
         x0 = 40 + i * cw
@@ -133,8 +169,10 @@ def _grouped(groups: dict[str, dict], metrics: list[str], width: int = 760) -> s
             if v is None:
                 continue
             bh = max(0.0, min(1.0, v)) * h
-            out.append(f'<rect x="{x0 + j * bw:.1f}" y="{top + h - bh:.1f}" width="{bw - 2:.1f}" height="{bh:.1f}" '
-                       f'fill="{colors[j % 4]}"><title>{html.escape(g)} {mname}: {v:.3f}</title></rect>')
+            out.append(
+                f'<rect x="{x0 + j * bw:.1f}" y="{top + h - bh:.1f}" width="{bw - 2:.1f}" height="{bh:.1f}" '
+                f'fill="{colors[j % 4]}"><title>{html.escape(g)} {mname}: {v:.3f}</title></rect>'
+            )
         out.append(f'<text x="{x0:.1f}" y="{top + h + 16}">{html.escape(g)} (n={int(groups[g]["n"])})</text>')
     out.append("</svg>")
     return "".join(out)
@@ -167,22 +205,30 @@ def render_html(report: dict, comparison: dict | None = None, baseline: dict | N
     created = f" · {html.escape(m['created'])}" if "created" in m else ""
     latency = ""
     if "latency_p50_ms" in s["overall"]:
-        latency = f"<p>Latency p50 {s['overall']['latency_p50_ms']:.1f} ms · p95 {s['overall']['latency_p95_ms']:.1f} ms</p>"
+        latency = (
+            f"<p>Latency p50 {s['overall']['latency_p50_ms']:.1f} ms · p95 {s['overall']['latency_p95_ms']:.1f} ms</p>"
+        )
     body = [
         "<h1>rag evaluation report</h1>",
         f'<p class="meta">{m["questions"]} questions · k={m["k"]} · {html.escape(m["embedder"])} · '
-        f'{html.escape(m["generator"])} · fusion {html.escape(m["fusion"])}{created}</p>',
+        f"{html.escape(m['generator'])} · fusion {html.escape(m['fusion'])}{created}</p>",
         "<h2>Metrics</h2>" + ("<p class='meta'>Black ticks mark the baseline.</p>" if baseline else ""),
         _bars(items),
         latency,
-        "<h2>By kind</h2>", _grouped(s["by_kind"], ["recall@5", "key_fact_coverage", "citation_support", "pass_rate"]),
-        "<h2>By language</h2>", _grouped(s["by_lang"], ["recall@5", "key_fact_coverage", "citation_support", "pass_rate"]),
+        "<h2>By kind</h2>",
+        _grouped(s["by_kind"], ["recall@5", "key_fact_coverage", "citation_support", "pass_rate"]),
+        "<h2>By language</h2>",
+        _grouped(s["by_lang"], ["recall@5", "key_fact_coverage", "citation_support", "pass_rate"]),
     ]
     if comparison:
         body.append("<h2>Against the baseline</h2>")
         body.append(_diff(comparison["drops"] + comparison["gains"]))
         if comparison["pass_to_fail"]:
-            body.append("<p class='fail'>Pass → fail: " + ", ".join(html.escape(q["id"]) for q in comparison["pass_to_fail"]) + "</p>")
+            body.append(
+                "<p class='fail'>Pass → fail: "
+                + ", ".join(html.escape(q["id"]) for q in comparison["pass_to_fail"])
+                + "</p>"
+            )
     rows = "".join(
         f"<tr><td>{html.escape(q['id'])}</td><td>{html.escape(q.get('question', ''))}</td><td>{q['lang']}</td>"
         f"<td>{html.escape(q['kind'])}</td><td class='{'pass' if q['pass'] else 'fail'}'>{'pass' if q['pass'] else 'FAIL'}</td>"
@@ -190,10 +236,14 @@ def render_html(report: dict, comparison: dict | None = None, baseline: dict | N
         f"<td>{'yes' if q['abstained'] else 'no'}</td><td>{html.escape('; '.join(q['reasons']) or '-')}</td></tr>"
         for q in report["questions"]
     )
-    body.append("<h2>Questions</h2><table><tr><th>id</th><th>question</th><th>lang</th><th>kind</th><th>result</th>"
-                f"<th>recall@5</th><th>coverage</th><th>refused</th><th>why</th></tr>{rows}</table>")
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rag evaluation</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
+    body.append(
+        "<h2>Questions</h2><table><tr><th>id</th><th>question</th><th>lang</th><th>kind</th><th>result</th>"
+        f"<th>recall@5</th><th>coverage</th><th>refused</th><th>why</th></tr>{rows}</table>"
+    )
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rag evaluation</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>"
+    )
 
 
 def write_triple(report: dict, path: str | Path, comparison: dict | None, markdown: str, page: str) -> list[Path]:
@@ -210,6 +260,10 @@ def write_triple(report: dict, path: str | Path, comparison: dict | None, markdo
     return out
 
 
-def write_reports(report: dict, path: str | Path, comparison: dict | None = None, baseline: dict | None = None) -> list[Path]:
+def write_reports(
+    report: dict, path: str | Path, comparison: dict | None = None, baseline: dict | None = None
+) -> list[Path]:
     """Write PATH's stem as .json, .md and .html; return the files written."""
-    return write_triple(report, path, comparison, render_markdown(report, comparison), render_html(report, comparison, baseline))
+    return write_triple(
+        report, path, comparison, render_markdown(report, comparison), render_html(report, comparison, baseline)
+    )

@@ -123,8 +123,14 @@ def _sentence_rows(index: Index, chunks: np.ndarray) -> np.ndarray:
     return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, np.int64)
 
 
-def _candidate_sentences(index: Index, query: Query, depth: int, candidates: list[int], dense: dict[int, float],
-                         best_sentence: dict[int, int]) -> None:
+def _candidate_sentences(
+    index: Index,
+    query: Query,
+    depth: int,
+    candidates: list[int],
+    dense: dict[int, float],
+    best_sentence: dict[int, int],
+) -> None:
     """The exhaustive sentence pass restricted to candidate passages: their sentences are scored and the
     best ``3 x depth`` lift their passage's dense score, as the global pass would."""
     if not candidates or not len(index.sent_rows):
@@ -152,12 +158,20 @@ def _score_subset(index: Index, query: Query, subset: np.ndarray) -> CandidateSc
     best_sentence: dict[int, int] = {}
     _candidate_sentences(index, query, len(subset) * 1000, subset.tolist(), dense, best_sentence)
     allowed = set(subset.tolist())
-    bm25 = {i: s for i, s in (top_bm25(index.bm25, query.tokens, len(index.chunks)) if query.tokens else {}).items()
-            if i in allowed}
+    bm25 = {
+        i: s
+        for i, s in (top_bm25(index.bm25, query.tokens, len(index.chunks)) if query.tokens else {}).items()
+        if i in allowed
+    }
     translated: dict[int, float] = {}
     if query.lang == "en" and index.glossary:
-        translated = {i: s for i, s in top_structured(index.bm25, translate(query.normalized, index.glossary),
-                                                      len(index.chunks)).items() if i in allowed}
+        translated = {
+            i: s
+            for i, s in top_structured(
+                index.bm25, translate(query.normalized, index.glossary), len(index.chunks)
+            ).items()
+            if i in allowed
+        }
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
     return CandidateScores(dense, bm25, best_sentence, translated, calibrated)
@@ -195,16 +209,21 @@ def fuse(sc: CandidateScores, settings: Settings, own_share: float = 1.0) -> dic
     if settings.fusion == "bm25":
         return dict(sc.bm25)
     if settings.fusion == "rrf":
-        out = rrf([(_ranks(sc.dense), settings.dense_weight), (_ranks(sc.bm25), settings.bm25_weight * own_share),
-                   (_ranks(sc.translated), settings.translated_weight * (1 - own_share))], settings.rrf_k)
+        out = rrf(
+            [
+                (_ranks(sc.dense), settings.dense_weight),
+                (_ranks(sc.bm25), settings.bm25_weight * own_share),
+                (_ranks(sc.translated), settings.translated_weight * (1 - own_share)),
+            ],
+            settings.rrf_k,
+        )
         # ranks hide how decisive the dense match is; a calibrated margin term keeps that
         for i, m in sc.calibrated.items():
             out[i] = out.get(i, 0.0) + settings.dense_margin_weight * m
         return out
     dn, bn = _minmax(sc.dense), _minmax(sc.bm25)
     return {
-        i: settings.dense_weight * dn.get(i, 0.0) + settings.bm25_weight * bn.get(i, 0.0)
-        for i in set(dn) | set(bn)
+        i: settings.dense_weight * dn.get(i, 0.0) + settings.bm25_weight * bn.get(i, 0.0) for i in set(dn) | set(bn)
     }
 
 
@@ -223,7 +242,11 @@ def dedup(index: Index, order: list[int], max_overlap: float = 0.5, limit: int |
         covered = False
         for j in kept:
             o = get(j)
-            if o.doc_id == c.doc_id and o.kind == c.kind and (c.kind == "body" or o.chunk_id.split(".")[0] == c.chunk_id.split(".")[0]):
+            if (
+                o.doc_id == c.doc_id
+                and o.kind == c.kind
+                and (c.kind == "body" or o.chunk_id.split(".")[0] == c.chunk_id.split(".")[0])
+            ):
                 inter = min(c.end, o.end) - max(c.start, o.start)
                 if inter > max_overlap * (c.end - c.start):
                     covered = True
@@ -280,15 +303,19 @@ class Retriever:
         if not extra:
             return self._search(query, k, docs)
         depth = max(3 * k, 15)  # deeper rankings, so a passage ranked well in one list still counts
-        lists = [(self._search(query, depth, docs), 1.0),
-                 *((self._search(self.encode(text), depth, docs), w) for text, w in extra)]
+        lists = [
+            (self._search(query, depth, docs), 1.0),
+            *((self._search(self.encode(text), depth, docs), w) for text, w in extra),
+        ]
         fused = rrf([({h.position: h.rank for h in hits}, w) for hits, w in lists], self.settings.rrf_k)
         first: dict[int, Hit] = {}  # a passage keeps the dense and BM25 scores of the first ranking holding it
         for hits, _ in lists:
             for h in hits:
                 first.setdefault(h.position, h)
         order = dedup(self.index, sorted(fused, key=lambda i: (-fused[i], i)), limit=k)
-        return [Hit(first[i].chunk, fused[i], r, first[i].dense, first[i].bm25, i) for r, i in enumerate(order, start=1)]
+        return [
+            Hit(first[i].chunk, fused[i], r, first[i].dense, first[i].bm25, i) for r, i in enumerate(order, start=1)
+        ]
 
     def _expansions(self, query: Query) -> list[tuple[str, float]]:
         """Every expander's extra queries (text, weight) for ``query``, in expander order."""
@@ -305,7 +332,9 @@ class Retriever:
         subset = None
         if allowed is not None and not self.index.dense.exact:
             # approximate index: score the selected documents' passages exhaustively (never k = all)
-            subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(allowed & set(self.index.docs)))])
+            subset = np.concatenate(
+                [np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(allowed & set(self.index.docs)))]
+            )
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
         sc = score_candidates(self.index, query, max(depth, k * 3), subset)
         fused = fuse(sc, self.settings, self.language_share(query.lang))
@@ -344,8 +373,14 @@ class LangchainRetriever(BaseRetriever):
         return [
             LCDocument(
                 page_content=h.chunk.text,
-                metadata={"doc": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id, "title": h.chunk.title,
-                          "section": h.chunk.section, "score": h.score, "rank": h.rank},
+                metadata={
+                    "doc": h.chunk.doc_id,
+                    "chunk_id": h.chunk.chunk_id,
+                    "title": h.chunk.title,
+                    "section": h.chunk.section,
+                    "score": h.score,
+                    "rank": h.rank,
+                },
             )
             for h in hits
         ]

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     # where passage vectors are searched: a backend registered in rag.dense, e.g. "faiss" (files in the index
     # directory) or "milvus" (a Milvus collection); an unknown name fails when an index is built
     backend: str = "faiss"
-    milvus_uri: str | None = None  # a local path = Milvus Lite (default <index_dir>/<index>.milvus.db); http(s)://host:19530
+    milvus_uri: str | None = (
+        None  # a local path = Milvus Lite (default <index_dir>/<index>.milvus.db); http(s)://host:19530
+    )
     milvus_token: str | None = None  # "user:password" or an API key, for a secured Milvus server
 
     # extractive answers: the answer model (rag/answer_model.py, trained by bench/train_answer_model.py on

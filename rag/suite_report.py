@@ -42,15 +42,19 @@ def _curve_svg(points: list[tuple[float, float, float, float]], at: float | None
         return pad + cov * inner, pad + (1 - prec) * inner
 
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(c, p) for _, c, p, _ in points))
-    out = [f'<svg width="{size}" height="{size}" role="img"><rect x="{pad}" y="{pad}" width="{inner}" height="{inner}" '
-           f'fill="none" stroke="#ccc"/><polyline points="{path}" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>',
-           f'<text x="{pad}" y="{size - 8}">coverage →</text><text x="2" y="{pad - 10}">precision ↑</text>',
-           f'<text x="{pad - 4}" y="{pad + inner + 12}">0</text><text x="{pad + inner - 6}" y="{pad + inner + 12}">1</text>']
+    out = [
+        f'<svg width="{size}" height="{size}" role="img"><rect x="{pad}" y="{pad}" width="{inner}" height="{inner}" '
+        f'fill="none" stroke="#ccc"/><polyline points="{path}" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>',
+        f'<text x="{pad}" y="{size - 8}">coverage →</text><text x="2" y="{pad - 10}">precision ↑</text>',
+        f'<text x="{pad - 4}" y="{pad + inner + 12}">0</text><text x="{pad + inner - 6}" y="{pad + inner + 12}">1</text>',
+    ]
     if at is not None and points:
         t, c, p, _ = min(points, key=lambda q: abs(q[0] - at) + (0 if q[0] >= at else 1))
         x, y = xy(c, p)
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#b42318"/>'
-                   f'<text x="{min(x + 6, size - 90):.1f}" y="{y - 6:.1f}">threshold {at:.2f}</text>')
+        out.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#b42318"/>'
+            f'<text x="{min(x + 6, size - 90):.1f}" y="{y - 6:.1f}">threshold {at:.2f}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -71,20 +75,31 @@ def _rows(report: dict) -> list[list]:
 def render_suites_markdown(report: dict, comparison: dict | None = None) -> str:
     """Markdown: the suite table, the gate's verdict per suite, then each suite's failed questions count."""
     m = report["meta"]
-    parts = ["# rag evaluation: every suite, one configuration",
-             f"k={m['k']}, embedder `{m['embedder']}`, generator `{m['generator']}`, fusion `{m['fusion']}`, "
-             f"answer threshold {m['abstain_threshold']}.",
-             _table(["suite", "n"] + _columns(report), _rows(report))]
+    parts = [
+        "# rag evaluation: every suite, one configuration",
+        f"k={m['k']}, embedder `{m['embedder']}`, generator `{m['generator']}`, fusion `{m['fusion']}`, "
+        f"answer threshold {m['abstain_threshold']}.",
+        _table(["suite", "n"] + _columns(report), _rows(report)),
+    ]
     if comparison:
         parts.append("## Against the baseline")
         for name, c in comparison["suites"].items():
-            verdict = "ok" if c["ok"] else "DROPPED: " + ", ".join(f"{d['metric']} {d['baseline']:.3f} → {d['current']:.3f}"
-                                                                   for d in c["drops"])
-            parts.append(f"- **{name}**: {verdict}" + (f" ({len(c['pass_to_fail'])} questions pass → fail)" if c["pass_to_fail"] else ""))
+            verdict = (
+                "ok"
+                if c["ok"]
+                else "DROPPED: "
+                + ", ".join(f"{d['metric']} {d['baseline']:.3f} → {d['current']:.3f}" for d in c["drops"])
+            )
+            parts.append(
+                f"- **{name}**: {verdict}"
+                + (f" ({len(c['pass_to_fail'])} questions pass → fail)" if c["pass_to_fail"] else "")
+            )
     for name, r in report["suites"].items():
         failed = sum(not q["pass"] for q in r["questions"])
-        parts.append(f"## {name}\n\n{len(r['questions'])} questions, {failed} not passed; "
-                     + ", ".join(f"{g}: R@5 {_fmt(v.get('recall@5', float('nan')))}" for g, v in r["summary"]["by_lang"].items()))
+        parts.append(
+            f"## {name}\n\n{len(r['questions'])} questions, {failed} not passed; "
+            + ", ".join(f"{g}: R@5 {_fmt(v.get('recall@5', float('nan')))}" for g, v in r["summary"]["by_lang"].items())
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -92,28 +107,40 @@ def render_suites_html(report: dict, comparison: dict | None = None) -> str:
     """Self-contained HTML: the suite table and a precision/coverage curve per suite."""
     m = report["meta"]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ["suite", "n", *_columns(report)])
-    body_rows = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c).strip('*'))}</td>" for c in r) + "</tr>" for r in _rows(report))
-    figs = "".join(f"<figure>{_curve_svg(curve(r['questions']), m.get('abstain_threshold'))}<figcaption>{html.escape(n)}"
-                   f"</figcaption></figure>" for n, r in report["suites"].items())
+    body_rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(c).strip('*'))}</td>" for c in r) + "</tr>" for r in _rows(report)
+    )
+    figs = "".join(
+        f"<figure>{_curve_svg(curve(r['questions']), m.get('abstain_threshold'))}<figcaption>{html.escape(n)}"
+        f"</figcaption></figure>"
+        for n, r in report["suites"].items()
+    )
     created = f" · {html.escape(m['created'])}" if "created" in m else ""
     gate = ""
     if comparison:
-        items = "".join(f"<li class='{'' if c['ok'] else 'fail'}'>{html.escape(n)}: {'ok' if c['ok'] else 'dropped'}</li>"
-                        for n, c in comparison["suites"].items())
+        items = "".join(
+            f"<li class='{'' if c['ok'] else 'fail'}'>{html.escape(n)}: {'ok' if c['ok'] else 'dropped'}</li>"
+            for n, c in comparison["suites"].items()
+        )
         gate = f"<h2>Against the baseline</h2><ul>{items}</ul>"
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rag evaluation: suites</title>"
-            f"<style>{_CSS}</style></head><body><h1>rag evaluation: every suite, one configuration</h1>"
-            f"<p class='meta'>k={m['k']} · {html.escape(m['embedder'])} · {html.escape(m['generator'])} · "
-            f"answer threshold {m['abstain_threshold']}{created}</p><table><tr>{head}</tr>{body_rows}</table>"
-            f"{gate}<h2>Precision against coverage, per refusal threshold</h2><p class='meta'>Each curve: answered "
-            f"questions' precision (y) against the share of answerable questions answered with every key fact (x) "
-            f"as the threshold moves; the dot is the default.</p>{figs}</body></html>")
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rag evaluation: suites</title>"
+        f"<style>{_CSS}</style></head><body><h1>rag evaluation: every suite, one configuration</h1>"
+        f"<p class='meta'>k={m['k']} · {html.escape(m['embedder'])} · {html.escape(m['generator'])} · "
+        f"answer threshold {m['abstain_threshold']}{created}</p><table><tr>{head}</tr>{body_rows}</table>"
+        f"{gate}<h2>Precision against coverage, per refusal threshold</h2><p class='meta'>Each curve: answered "
+        f"questions' precision (y) against the share of answerable questions answered with every key fact (x) "
+        f"as the threshold moves; the dot is the default.</p>{figs}</body></html>"
+    )
 
 
-def write_suite_reports(report: dict, path: str | Path, comparison: dict | None = None, details: bool = False) -> list[Path]:
+def write_suite_reports(
+    report: dict, path: str | Path, comparison: dict | None = None, details: bool = False
+) -> list[Path]:
     """PATH.json, PATH.md and PATH.html for the whole run; with ``details`` also PATH/<suite>.md and .html."""
-    out = write_triple(report, path, comparison, render_suites_markdown(report, comparison),
-                       render_suites_html(report, comparison))
+    out = write_triple(
+        report, path, comparison, render_suites_markdown(report, comparison), render_suites_html(report, comparison)
+    )
     if not details:
         return out
     per = out[0].with_suffix("")

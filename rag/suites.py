@@ -114,12 +114,23 @@ def ensure_index(suite: Suite, settings: Settings, progress: Callable[[str, int,
 # --- running and gating several suites ----------------------------------------------------------
 
 # the columns of the one-row-per-suite table (and the macro average)
-HEADLINE = ("recall@5", "key_fact_coverage", "citation_support", "correct_refusal_rate", "false_refusal_rate",
-            "answered_precision", "latency_p50_ms")
+HEADLINE = (
+    "recall@5",
+    "key_fact_coverage",
+    "citation_support",
+    "correct_refusal_rate",
+    "false_refusal_rate",
+    "answered_precision",
+    "latency_p50_ms",
+)
 
 
-def evaluate_suites(suites: list[Suite], settings: Settings, k: int | None = None,
-                    progress: Callable[[str, int, int], None] | None = None) -> dict:
+def evaluate_suites(
+    suites: list[Suite],
+    settings: Settings,
+    k: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Index each suite's corpus (once per corpus, kept for next time) and evaluate its gold questions
     with the same settings; one report: a row per suite, their macro average, and every suite's report."""
     from rag.evaluation import evaluate
@@ -142,11 +153,17 @@ def evaluate_suites(suites: list[Suite], settings: Settings, k: int | None = Non
                 row.pop(key, None)
             row["reasons"] = [r.split(":")[0] if r.startswith("missing key facts") else r for r in row["reasons"]]
         reports[s.name]["meta"]["index"] = name
-        reports[s.name]["meta"]["suite"] = {"name": s.name, "corpus": s.corpus.name if s.corpus.name != "corpus" else
-                                            f"{s.corpus.parent.name}/corpus", "gold": s.gold.name}
+        reports[s.name]["meta"]["suite"] = {
+            "name": s.name,
+            "corpus": s.corpus.name if s.corpus.name != "corpus" else f"{s.corpus.parent.name}/corpus",
+            "gold": s.gold.name,
+        }
     by_suite = {n: r["summary"]["overall"] for n, r in reports.items()}
-    macro = {m: sum(v[m] for v in by_suite.values() if m in v) / len([v for v in by_suite.values() if m in v])
-             for m in HEADLINE if any(m in v for v in by_suite.values())}
+    macro = {
+        m: sum(v[m] for v in by_suite.values() if m in v) / len([v for v in by_suite.values() if m in v])
+        for m in HEADLINE
+        if any(m in v for v in by_suite.values())
+    }
     first = next(iter(reports.values()))["meta"]
     return {
         "meta": {key: first[key] for key in ("k", "embedder", "chunking", "generator", "fusion", "abstain_threshold")}
@@ -165,5 +182,10 @@ def compare_suites(report: dict, baseline: dict, tolerance: float, questions: fl
         if name in baseline.get("suites", {}):
             out[name] = compare(r, baseline["suites"][name], tolerance, questions)
     missing = sorted(set(baseline.get("suites", {})) - set(report["suites"]))
-    return {"tolerance": tolerance, "questions": questions, "suites": out, "missing_suites": missing,
-            "ok": all(c["ok"] for c in out.values())}
+    return {
+        "tolerance": tolerance,
+        "questions": questions,
+        "suites": out,
+        "missing_suites": missing,
+        "ok": all(c["ok"] for c in out.values()),
+    }

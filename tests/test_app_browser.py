@@ -15,8 +15,16 @@ from rag.store import build_index
 from rag.settings import load_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +32,9 @@ def app_server(tmp_path_factory, fixture_corpus, fixture_settings):
     """The real app server over a private copy of the fixture index (uploads change nothing else)."""
     root = tmp_path_factory.mktemp("browser")
     shutil.copytree(fixture_corpus, root / "corpus")
-    s = load_settings(index_dir=root / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,
-                      chunk_overlap=30)
+    s = load_settings(
+        index_dir=root / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30
+    )
     build_index([root / "corpus"], s)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -43,8 +52,11 @@ def browser(tmp_path_factory):
 
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), args=ARGS,
-            headless=True, viewport={"width": 1400, "height": 1000},
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            args=ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
         )
         yield ctx
         ctx.close()
@@ -126,8 +138,10 @@ def test_markup_in_a_question_is_shown_not_run(page):
 
 def test_upload_from_the_browser_then_ask_about_it(page, tmp_path):
     good, bad = tmp_path / "lunar charter.md", tmp_path / "blob.txt"
-    good.write_text("# Lunar Data Governance\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies.\n",
-                    encoding="utf-8")
+    good.write_text(
+        "# Lunar Data Governance\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies.\n",
+        encoding="utf-8",
+    )
     bad.write_bytes(b"\x00\x01\x02" * 10)
     page.get_by_role("tab", name="Documents").click()
     page.locator("#upload input[type=file]").set_input_files([str(good), str(bad)])

@@ -33,21 +33,26 @@ def _answer(abstained: bool = False) -> Answer:
     hits = tuple(_hit(i) for i in range(1, 6))
     if abstained:
         return Answer("火星上有几座城市？", "资料中没有找到答案。", True, (), hits, {"total": 20.0})
-    cites = (Citation(1, "q.txt", "量子通信", "一、发展现状", "q.txt#1", PASSAGE, QUOTE, 0.91),
-             Citation(2, "q.txt", "量子通信", "一、发展现状", "q.txt#2", PASSAGE, "2017年，京沪干线正式开通。", 0.88))
+    cites = (
+        Citation(1, "q.txt", "量子通信", "一、发展现状", "q.txt#1", PASSAGE, QUOTE, 0.91),
+        Citation(2, "q.txt", "量子通信", "一、发展现状", "q.txt#2", PASSAGE, "2017年，京沪干线正式开通。", 0.88),
+    )
     return Answer("墨子号何时发射？", f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", False, cites, hits, {"total": 20.0})
 
 
 def test_markers_become_links_and_text_is_escaped():
     md = linkify("a <b>*x*</b> [y][1] end[12]", turn=3)
-    assert md == (r'a &lt;b&gt;\*x\*&lt;/b&gt; \[y\]<a class="cite" href="#src-3-1" title="show source 1">[1]</a> end'
-                  r'<a class="cite" href="#src-3-12" title="show source 12">[12]</a>')
+    assert md == (
+        r'a &lt;b&gt;\*x\*&lt;/b&gt; \[y\]<a class="cite" href="#src-3-1" title="show source 1">[1]</a> end'
+        r'<a class="cite" href="#src-3-12" title="show source 12">[12]</a>'
+    )
     assert md_text("$x$ `c` # h | ~") == r"\$x\$ \`c\` \# h \| \~"
 
 
 def test_cited_sentence_is_highlighted_and_escaped():
-    assert highlighted(PASSAGE, QUOTE) == ("一、发展现状\n<mark class=\"quote\">2016年8月，中国发射了“墨子号”&lt;卫星&gt;。</mark>"
-                                           "2017年，京沪干线正式开通。")
+    assert highlighted(PASSAGE, QUOTE) == (
+        '一、发展现状\n<mark class="quote">2016年8月，中国发射了“墨子号”&lt;卫星&gt;。</mark>2017年，京沪干线正式开通。'
+    )
     assert highlighted("abc", "zzz") == "abc"
 
 
@@ -55,7 +60,10 @@ def test_sources_panel_shows_each_citation_with_its_quote_marked():
     ex = Exchange("墨子号何时发射？", Rewrite("墨子号何时发射？", "墨子号何时发射？"), _answer())
     html = sources_html([ex])
     cards = re.findall(r'<div class="passage" id="(src-0-\d)">.*?<mark class="quote">(.*?)</mark>', html, re.S)
-    assert cards == [("src-0-1", "2016年8月，中国发射了“墨子号”&lt;卫星&gt;。"), ("src-0-2", "2017年，京沪干线正式开通。")]
+    assert cards == [
+        ("src-0-1", "2016年8月，中国发射了“墨子号”&lt;卫星&gt;。"),
+        ("src-0-2", "2017年，京沪干线正式开通。"),
+    ]
     assert '<section class="turn current" id="turn-0">' in html
     assert "§ 一、发展现状 · <code>q.txt</code>" in html and "p-scores" not in html
     scored = sources_html([ex], show_scores=True)
@@ -64,7 +72,11 @@ def test_sources_panel_shows_each_citation_with_its_quote_marked():
 
 
 def test_only_the_latest_answer_is_current():
-    exs = [Exchange("q1", None, _answer()), Exchange("q2", error="the question is empty"), Exchange("q3", None, _answer())]
+    exs = [
+        Exchange("q1", None, _answer()),
+        Exchange("q2", error="the question is empty"),
+        Exchange("q3", None, _answer()),
+    ]
     html = sources_html(exs)
     assert html.count('class="turn current"') == 1 and '<section class="turn current" id="turn-2">' in html
     assert '<section class="turn" id="turn-0">' in html and "turn-1" not in html
@@ -97,34 +109,75 @@ def test_chat_messages_stream_then_settle():
 def test_copy_text_and_markdown_export_carry_the_references():
     ex = Exchange("墨子号何时发射？", Rewrite("它呢？", "墨子号何时发射？", "substitute", "墨子号"), _answer())
     assert answer_with_references(ex).splitlines() == [
-        f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", "", "Sources",
-        "[1] 量子通信 — §一、发展现状 (q.txt)", f"    quote: “{QUOTE}”",
-        "[2] 量子通信 — §一、发展现状 (q.txt)", "    quote: “2017年，京沪干线正式开通。”",
+        f"{QUOTE}[1]2017年，京沪干线正式开通。[2]",
+        "",
+        "Sources",
+        "[1] 量子通信 — §一、发展现状 (q.txt)",
+        f"    quote: “{QUOTE}”",
+        "[2] 量子通信 — §一、发展现状 (q.txt)",
+        "    quote: “2017年，京沪干线正式开通。”",
     ]
     refusal = Exchange("火星？", None, _answer(abstained=True))
     assert answer_with_references(refusal).splitlines() == [
-        "资料中没有找到答案。", "", "Closest passages (none answers the question):",
-        "  - 量子通信 — §一、发展现状 (q.txt)", "  - 量子通信 — §一、发展现状 (q.txt)", "  - 量子通信 — §一、发展现状 (q.txt)",
+        "资料中没有找到答案。",
+        "",
+        "Closest passages (none answers the question):",
+        "  - 量子通信 — §一、发展现状 (q.txt)",
+        "  - 量子通信 — §一、发展现状 (q.txt)",
+        "  - 量子通信 — §一、发展现状 (q.txt)",
     ]
     assert answer_with_references(Exchange("", error="empty")) == ""
     other = Citation(1, "b.md", "Cables", "", "b.md#1", "Cables break.", "Cables break.", 0.9)
     cables = Exchange("Cables?", None, Answer("Cables?", "Cables break.[1]", False, (other,), (_hit(1),)))
-    docs = {"q.txt": DocInfo("q.txt", "/x/q.txt", "量子通信", ("张伟",), "h", 10, 4, 0),
-            "b.md": DocInfo("b.md", "/x/b.md", "Cables", (), "h", 10, 1, 0), "c.md": DocInfo("c.md", "/x/c.md", "C", (), "h", 1, 1, 0)}
+    docs = {
+        "q.txt": DocInfo("q.txt", "/x/q.txt", "量子通信", ("张伟",), "h", 10, 4, 0),
+        "b.md": DocInfo("b.md", "/x/b.md", "Cables", (), "h", 10, 1, 0),
+        "c.md": DocInfo("c.md", "/x/c.md", "C", (), "h", 1, 1, 0),
+    }
     md = conversation_markdown([cables, ex, refusal, Exchange("", error="empty")], "default", docs)
     assert md.startswith("# Conversation with rag\n\nIndex `default` (3 documents) · exported ")
-    assert md.split("\n", 4)[4] == "\n".join([
-        "## Q1. Cables?", "", "Cables break.[1]", "", "Sources:", "", "- [1] *Cables* (R1): “Cables break.”", "",
-        "## Q2. 墨子号何时发射？", "", "*searched for: 墨子号何时发射？*", "", f"{QUOTE}[1]2017年，京沪干线正式开通。[2]", "",
-        "Sources:", "", f"- [1] *量子通信* — §一、发展现状 (R2): “{QUOTE}”",
-        "- [2] *量子通信* — §一、发展现状 (R2): “2017年，京沪干线正式开通。”", "",
-        "## Q3. 火星？", "", "资料中没有找到答案。", "", "Closest passages (none answers the question):", "",
-        "- 量子通信 — §一、发展现状 (q.txt)", "- 量子通信 — §一、发展现状 (q.txt)", "- 量子通信 — §一、发展现状 (q.txt)", "",
-        "## Q4. ", "", "> empty", "",
-        "## References", "",
-        "- R1. Cables. `b.md` — cited in Q1[1]",
-        "- R2. 张伟. 量子通信. `q.txt` — cited in Q2[1], Q2[2]", "",
-    ])
+    assert md.split("\n", 4)[4] == "\n".join(
+        [
+            "## Q1. Cables?",
+            "",
+            "Cables break.[1]",
+            "",
+            "Sources:",
+            "",
+            "- [1] *Cables* (R1): “Cables break.”",
+            "",
+            "## Q2. 墨子号何时发射？",
+            "",
+            "*searched for: 墨子号何时发射？*",
+            "",
+            f"{QUOTE}[1]2017年，京沪干线正式开通。[2]",
+            "",
+            "Sources:",
+            "",
+            f"- [1] *量子通信* — §一、发展现状 (R2): “{QUOTE}”",
+            "- [2] *量子通信* — §一、发展现状 (R2): “2017年，京沪干线正式开通。”",
+            "",
+            "## Q3. 火星？",
+            "",
+            "资料中没有找到答案。",
+            "",
+            "Closest passages (none answers the question):",
+            "",
+            "- 量子通信 — §一、发展现状 (q.txt)",
+            "- 量子通信 — §一、发展现状 (q.txt)",
+            "- 量子通信 — §一、发展现状 (q.txt)",
+            "",
+            "## Q4. ",
+            "",
+            "> empty",
+            "",
+            "## References",
+            "",
+            "- R1. Cables. `b.md` — cited in Q1[1]",
+            "- R2. 张伟. 量子通信. `q.txt` — cited in Q2[1], Q2[2]",
+            "",
+        ]
+    )
 
 
 def test_document_rows():

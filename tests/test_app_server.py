@@ -75,8 +75,9 @@ def _last_reply(chat: list[dict]) -> str:
 def test_api_record_is_the_rag_ask_json_record(client, fixture_settings, tmp_path):
     q = "What share of intercontinental traffic uses submarine cables?"
     record = client.predict(q, 3, ["en_notes.md"], api_name="/ask")
-    proc = rag_cli("ask", q, "-k", "3", "--doc", "en_notes.md", "--json", "--index", str(fixture_settings.index_path),
-                   cwd=tmp_path)
+    proc = rag_cli(
+        "ask", q, "-k", "3", "--doc", "en_notes.md", "--json", "--index", str(fixture_settings.index_path), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     cli = json.loads(proc.stdout)
     assert list(record) == list(cli)
@@ -86,8 +87,10 @@ def test_api_record_is_the_rag_ask_json_record(client, fixture_settings, tmp_pat
 
 
 def test_api_errors_are_clear_messages(client):
-    for question, message in [("   ", "the question is empty; type a question"),
-                              ("x" * 2500, "the question is 2500 characters long; keep it under 2000")]:
+    for question, message in [
+        ("   ", "the question is empty; type a question"),
+        ("x" * 2500, "the question is 2500 characters long; keep it under 2000"),
+    ]:
         with pytest.raises(Exception) as err:
             client.predict(question, api_name="/ask")
         assert str(err.value) == message
@@ -131,7 +134,9 @@ def test_sessions_keep_their_own_conversations_and_export_them(server):
     idx = service.assistant.retriever.index
     expected = conversation_markdown([ex1, ex2], idx.path.name, idx.docs)
     assert md.split("\n", 3)[3] == expected.split("\n", 3)[3]  # all but the line with the export time
-    assert "\n## References\n\n- R1. 李明, 王芳. 数字丝绸之路与东南亚数据治理合作. `zh_paper.txt` — cited in Q1[1]" in md
+    assert (
+        "\n## References\n\n- R1. 李明, 王芳. 数字丝绸之路与东南亚数据治理合作. `zh_paper.txt` — cited in Q1[1]" in md
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,8 +144,11 @@ def test_sessions_keep_their_own_conversations_and_export_them(server):
     [
         ("数" * 3000, '<span class="rag-error">⚠️ the question is 3000 characters long; keep it under 2000</span>'),
         ('<img src=x onerror="alert(1)">', "refused"),  # nothing in the corpus is about it
-        ("\x00😀\u202e", '<span class="rag-error">⚠️ the question has no words in it (only punctuation, symbols or '
-                          'invisible characters); type a question</span>'),
+        (
+            "\x00😀\u202e",
+            '<span class="rag-error">⚠️ the question has no words in it (only punctuation, symbols or '
+            "invisible characters); type a question</span>",
+        ),
         ("\x00数据\u202e治理", "zh_paper.txt"),  # data governance: the paper on it is cited
     ],
 )
@@ -156,7 +164,9 @@ def test_page_answers_any_question_without_a_traceback(server, question, outcome
     assert [c.doc for c in expected.citations] == ([] if outcome == "refused" else [outcome])
     assert expected.abstained == (outcome == "refused")
     assert [(m["role"], _text(m)) for m in chat] == [
-        ("user", shown_question(q)), ("assistant", assistant_markdown(Exchange(q, None, expected), 0))]
+        ("user", shown_question(q)),
+        ("assistant", assistant_markdown(Exchange(q, None, expected), 0)),
+    ]
     assert sources == sources_html([Exchange(q, None, expected)], show_scores=True)
     assert "<img" not in str(chat)
 
@@ -173,8 +183,13 @@ def test_files_outside_the_app_are_never_served(server, fixture_settings, fixtur
     uploads = fixture_settings.uploads_path
     uploads.mkdir(parents=True, exist_ok=True)
     (uploads / "secret.md").write_text("not for the web", encoding="utf-8")
-    for path in [fixture_settings.index_path / "params.json", fixture_corpus / "en_notes.md", uploads / "secret.md",
-                 Path("/etc/passwd"), Path(sys.executable)]:
+    for path in [
+        fixture_settings.index_path / "params.json",
+        fixture_corpus / "en_notes.md",
+        uploads / "secret.md",
+        Path("/etc/passwd"),
+        Path(sys.executable),
+    ]:
         r = httpx.get(f"{url}gradio_api/file={path.resolve()}")
         assert r.status_code == 403, path
     # a traversal that reaches the file route (httpx would drop literal "../" segments before sending,
@@ -188,8 +203,13 @@ def test_files_outside_the_app_are_never_served(server, fixture_settings, fixtur
 def upload_server(tmp_path_factory, fixture_corpus, fixture_settings):
     root = tmp_path_factory.mktemp("app-upload")
     shutil.copytree(fixture_corpus, root / "corpus")
-    s = load_settings(index_dir=root / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,
-                      chunk_overlap=30, upload_max_mb=0.01)
+    s = load_settings(
+        index_dir=root / "index",
+        cache_dir=fixture_settings.embedding_cache_dir,
+        chunk_size=120,
+        chunk_overlap=30,
+        upload_max_mb=0.01,
+    )
     build_index([root / "corpus"], s)
     demo, url = launch_app(s, port=free_port(), block=False)
     yield s, url
@@ -200,12 +220,15 @@ def test_upload_through_the_api_is_searchable_at_once(upload_server, tmp_path):
     settings, url = upload_server
     c = Client(url, verbose=False)
     good, bad = tmp_path / "lunar.md", tmp_path / "tool.exe"
-    good.write_text("# Lunar Data Governance\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies.\n",
-                    encoding="utf-8")
+    good.write_text(
+        "# Lunar Data Governance\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies.\n",
+        encoding="utf-8",
+    )
     bad.write_bytes(b"MZ\x90\x00")
     status, table, *_ = c.predict([handle_file(str(good)), handle_file(str(bad))], api_name="/add_documents")
     assert status.startswith("**Added and searchable** (") and status.endswith(
-        "`lunar.md`\n- skipped `tool.exe`: unsupported type '.exe' (use .txt, .md or .pdf)")
+        "`lunar.md`\n- skipped `tool.exe`: unsupported type '.exe' (use .txt, .md or .pdf)"
+    )
     row = next(r for r in table["data"] if r[0] == "lunar.md")
     assert row[1:3] == ["Lunar Data Governance", ""] and row[3] >= 1 and row[5] == "uploaded"
     rec = c.predict("When was the Lunar Data Charter signed?", api_name="/ask")
@@ -219,8 +242,13 @@ def test_upload_through_the_api_is_searchable_at_once(upload_server, tmp_path):
 def test_rag_app_command_serves_the_index(fixture_settings, tmp_path):
     port = free_port()
     exe = Path(sys.executable).parent / "rag"
-    proc = subprocess.Popen([str(exe), "app", "--index", str(fixture_settings.index_path), "--port", str(port)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "app", "--index", str(fixture_settings.index_path), "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.time() + 120

@@ -15,9 +15,11 @@ from rag.store import build_index, load_index
 from rag.records import Answer
 from rag.settings import load_settings
 
-NO_WORDS = ("the question has no words in it (only punctuation, symbols or invisible characters); type a question")
-NEW_DOC = ("# Lunar Data Governance\n\n## Charter\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies. "
-           "It requires that telemetry from the lunar surface be archived for fifty years.\n")
+NO_WORDS = "the question has no words in it (only punctuation, symbols or invisible characters); type a question"
+NEW_DOC = (
+    "# Lunar Data Governance\n\n## Charter\n\nThe Lunar Data Charter was signed in 2031 by eleven space agencies. "
+    "It requires that telemetry from the lunar surface be archived for fifty years.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +34,18 @@ def private(tmp_path, fixture_corpus, fixture_settings):
     def make(**overrides) -> AppService:
         corpus = tmp_path / "corpus"
         shutil.copytree(fixture_corpus, corpus)
-        s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir,
-                          chunk_size=120, chunk_overlap=30, **overrides)
+        s = load_settings(
+            index_dir=tmp_path / "index",
+            cache_dir=fixture_settings.embedding_cache_dir,
+            chunk_size=120,
+            chunk_overlap=30,
+            **overrides,
+        )
         build_index([corpus], s)
         # the app's own settings need not match the index's chunking: uploads keep the index's
-        return AppService(load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir,
-                                        **overrides))
+        return AppService(
+            load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir, **overrides)
+        )
 
     return make
 
@@ -85,8 +93,15 @@ def test_unusable_questions_get_a_clear_message(service, question, message):
 
 @pytest.mark.parametrize(
     "question",
-    ["<script>alert(1)</script>", "😀 数据", "SELECT * FROM docs; --", "\ud800墨子号\x07卫星", "q" * 2000,
-     "What share of intercontinental traffic uses submarine cables?" * 30, "%s %d {0} ${x}"],
+    [
+        "<script>alert(1)</script>",
+        "😀 数据",
+        "SELECT * FROM docs; --",
+        "\ud800墨子号\x07卫星",
+        "q" * 2000,
+        "What share of intercontinental traffic uses submarine cables?" * 30,
+        "%s %d {0} ${x}",
+    ],
 )
 def test_odd_questions_still_get_an_answer(service, question):
     record = service.ask_record(question)
@@ -176,7 +191,10 @@ def test_bad_uploads_are_reported_and_the_good_one_still_added(private, tmp_path
         "vanished.md": "the upload did not arrive; try again",
     }
     assert sorted(p.name for p in svc.settings.uploads_path.iterdir()) == ["good.md"]
-    assert "**Added and searchable**" in report.markdown() and "- skipped `tool.exe`: unsupported type" in report.markdown()
+    assert (
+        "**Added and searchable**" in report.markdown()
+        and "- skipped `tool.exe`: unsupported type" in report.markdown()
+    )
 
 
 def test_missing_sources_refuse_the_upload_and_keep_the_index(private, tmp_path):

@@ -29,11 +29,17 @@ from rag.pipeline import Assistant
 
 BATCH = FIXTURES / "batch"
 RAG = Path(sys.executable).parent / "rag"
-QUESTIONS = ["墨子号卫星是什么时候发射的？", "东盟数字部长会议通过了什么框架？",
-             "What share of intercontinental traffic uses submarine cables?"]
+QUESTIONS = [
+    "墨子号卫星是什么时候发射的？",
+    "东盟数字部长会议通过了什么框架？",
+    "What share of intercontinental traffic uses submarine cables?",
+]
 TOPICS = ["量子通信", "数据治理", "海底光缆"]
-TITLES = {"en_notes.md": "Submarine Cables and Internet Resilience", "gbk_paper.txt": "量子通信网络的标准化进程",
-          "zh_paper.txt": "数字丝绸之路与东南亚数据治理合作"}
+TITLES = {
+    "en_notes.md": "Submarine Cables and Internet Resilience",
+    "gbk_paper.txt": "量子通信网络的标准化进程",
+    "zh_paper.txt": "数字丝绸之路与东南亚数据治理合作",
+}
 AUTHORS = {"en_notes.md": "", "gbk_paper.txt": "张伟", "zh_paper.txt": "李明, 王芳"}
 Q1_CITATION = "[1] 量子通信网络的标准化进程 — §一、发展现状 (gbk_paper.txt): “2016年8月，中国发射了世界首颗量子科学实验卫星“墨子号”。”"
 
@@ -43,8 +49,10 @@ def _no_timings(rec: dict) -> dict:
 
 
 def _cites(rec: dict) -> str:
-    return "\n".join(f"[{c['n']}] {c['title']}{' — §' + c['section'] if c['section'] else ''} ({c['doc']}): “{c['quote']}”"
-                     for c in rec["citations"])
+    return "\n".join(
+        f"[{c['n']}] {c['title']}{' — §' + c['section'] if c['section'] else ''} ({c['doc']}): “{c['quote']}”"
+        for c in rec["citations"]
+    )
 
 
 def _cited_docs(answers: list[dict]) -> list[str]:
@@ -86,11 +94,21 @@ def test_reads_every_input_format_with_chinese(tmp_path, kind):
         path.write_bytes((BATCH / "questions.csv").read_text(encoding="utf-8-sig").encode("gb18030"))
     elif kind == "csv-semicolon":
         path = tmp_path / "q.csv"
-        path.write_text("id;question;主题\n" + "".join(f"q{i};{q};{t}\n" for i, (q, t) in enumerate(zip(QUESTIONS, TOPICS), 1)),
-                        encoding="utf-8")
+        path.write_text(
+            "id;question;主题\n" + "".join(f"q{i};{q};{t}\n" for i, (q, t) in enumerate(zip(QUESTIONS, TOPICS), 1)),
+            encoding="utf-8",
+        )
     else:  # a blank row between questions, ids typed as numbers
-        path = _write_xlsx(tmp_path / "q.xlsx", [["id", "question", "主题"], [1, QUESTIONS[0], TOPICS[0]], [None, None, None],
-                                                 [2, QUESTIONS[1], TOPICS[1]], [3, QUESTIONS[2], TOPICS[2]]])
+        path = _write_xlsx(
+            tmp_path / "q.xlsx",
+            [
+                ["id", "question", "主题"],
+                [1, QUESTIONS[0], TOPICS[0]],
+                [None, None, None],
+                [2, QUESTIONS[1], TOPICS[1]],
+                [3, QUESTIONS[2], TOPICS[2]],
+            ],
+        )
     qs = read_questions(path)
     assert [q.question for q in qs.items] == QUESTIONS and qs.problems == []
     if kind == "txt":
@@ -118,17 +136,25 @@ def test_row_keys_are_stable_and_depend_on_line_and_text(tmp_path):
 @pytest.mark.parametrize(
     "name,items,problems",
     [
-        ("malformed.jsonl", ["m1", "m7"], [
-            "line 2 has an empty question; skipped",
-            "line 3 is not valid JSON (Expecting ',' delimiter at column 39); skipped",
-            'line 4 is not a JSON object like {"id": "q1", "question": "..."}; skipped',
-            "line 6 repeats id 'm1' (first on line 1); skipped",
-            "line 7 has no question; skipped",
-        ]),
-        ("malformed.csv", ["c1", "c5"], [
-            "line 3 has an empty question; skipped",
-            "line 4 has 3 cells but the header has 2 columns (an unquoted comma?); skipped",
-        ]),
+        (
+            "malformed.jsonl",
+            ["m1", "m7"],
+            [
+                "line 2 has an empty question; skipped",
+                "line 3 is not valid JSON (Expecting ',' delimiter at column 39); skipped",
+                'line 4 is not a JSON object like {"id": "q1", "question": "..."}; skipped',
+                "line 6 repeats id 'm1' (first on line 1); skipped",
+                "line 7 has no question; skipped",
+            ],
+        ),
+        (
+            "malformed.csv",
+            ["c1", "c5"],
+            [
+                "line 3 has an empty question; skipped",
+                "line 4 has 3 cells but the header has 2 columns (an unquoted comma?); skipped",
+            ],
+        ),
     ],
 )
 def test_malformed_rows_are_reported_by_line(name, items, problems):
@@ -140,7 +166,11 @@ def test_malformed_rows_are_reported_by_line(name, items, problems):
 @pytest.mark.parametrize(
     "filename,content,message",
     [
-        ("q.csv", "编号,text\n1,墨子号？\n", "has no 'question' column (header on line 1: 编号, text); name the column of questions 'question'"),
+        (
+            "q.csv",
+            "编号,text\n1,墨子号？\n",
+            "has no 'question' column (header on line 1: 编号, text); name the column of questions 'question'",
+        ),
         ("q.docx", "x", "cannot read questions from '.docx' files; use .txt, .csv, .xlsx or .jsonl"),
         ("q.xlsx", "not a workbook", "as an Excel workbook (BadZipFile); save it again as .xlsx"),
         ("q.csv", "", "is empty; give a header row with a 'question' column"),
@@ -188,7 +218,9 @@ def test_csv_output_is_utf8_with_bom_and_keeps_input_columns(tmp_path, assistant
 
 def test_xlsx_output_reads_back_with_a_reference_sheet(tmp_path, assistant, expected):
     out = tmp_path / "answers.xlsx"
-    src = _write_xlsx(tmp_path / "q.xlsx", [["question", "id", "备注"], *[[q, f"x{i}", "评论"] for i, q in enumerate(QUESTIONS)]])
+    src = _write_xlsx(
+        tmp_path / "q.xlsx", [["question", "id", "备注"], *[[q, f"x{i}", "评论"] for i, q in enumerate(QUESTIONS)]]
+    )
     run_batch(assistant, read_questions(src), out)
     wb = load_workbook(out)
     assert wb.sheetnames == ["answers", "references"]
@@ -200,19 +232,26 @@ def test_xlsx_output_reads_back_with_a_reference_sheet(tmp_path, assistant, expe
     refs = list(wb["references"].iter_rows(values_only=True))
     order = _cited_docs([expected[q] for q in QUESTIONS])
     assert refs == [("ref", "doc", "title", "authors")] + [
-        (f"R{n}", d, TITLES[d], AUTHORS[d] or None) for n, d in enumerate(order, 1)]
+        (f"R{n}", d, TITLES[d], AUTHORS[d] or None) for n, d in enumerate(order, 1)
+    ]
     assert "zh_paper.txt" in order and "gbk_paper.txt" in order  # the Chinese authors are in the sheet
 
 
 def test_markdown_report_has_passages_and_one_deduplicated_reference_list(tmp_path, assistant, expected):
     src = tmp_path / "q.jsonl"
     extra = "新加坡个人数据保护委员会成立于哪一年？"  # cites the same paper as q2
-    src.write_text((BATCH / "questions.jsonl").read_text(encoding="utf-8") +
-                   json.dumps({"id": "q4", "question": extra}, ensure_ascii=False) + "\n", encoding="utf-8")
+    src.write_text(
+        (BATCH / "questions.jsonl").read_text(encoding="utf-8")
+        + json.dumps({"id": "q4", "question": extra}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "report.md"
     run_batch(assistant, read_questions(src), out)
     md = out.read_text(encoding="utf-8")
-    assert md.startswith("# Answers: q.jsonl\n\n4 questions: 4 answered with citations, 0 not answered by the sources, 0 missing.\n")
+    assert md.startswith(
+        "# Answers: q.jsonl\n\n4 questions: 4 answered with citations, 0 not answered by the sources, 0 missing.\n"
+    )
     answers = [expected[q] for q in QUESTIONS] + [assistant.ask(extra).to_dict()]
     order = _cited_docs(answers)
     assert sorted(order) == sorted(TITLES)  # 4 questions, every paper cited, each listed once
@@ -224,22 +263,35 @@ def test_markdown_report_has_passages_and_one_deduplicated_reference_list(tmp_pa
             ref = order.index(c["doc"]) + 1
             assert f"- [{c['n']}] *{c['title']}*{sec} (R{ref}): “{c['quote']}”\n\n  > " in section
     refs = md.split("## References\n\n")[1].splitlines()
-    assert refs == [f"- R{n}. {AUTHORS[d] + '. ' if AUTHORS[d] else ''}{TITLES[d]}. `{d}`" for n, d in enumerate(order, 1)]
+    assert refs == [
+        f"- R{n}. {AUTHORS[d] + '. ' if AUTHORS[d] else ''}{TITLES[d]}. `{d}`" for n, d in enumerate(order, 1)
+    ]
     assert f"- R{order.index('zh_paper.txt') + 1}. 李明, 王芳. 数字丝绸之路与东南亚数据治理合作. `zh_paper.txt`" in refs
 
 
 def test_abstentions_render_in_every_format(tmp_path, fixture_settings):
-    never = {k: 99.0 for k in ("abstain_threshold", "abstain_threshold_crosslingual") if k in type(fixture_settings).model_fields}
+    never = {
+        k: 99.0
+        for k in ("abstain_threshold", "abstain_threshold_crosslingual")
+        if k in type(fixture_settings).model_fields
+    }
     strict = Assistant.open(fixture_settings.model_copy(update=never))
     qs = read_questions(BATCH / "questions.txt")
     for suffix in (".csv", ".md", ".xlsx"):
         report = run_batch(strict, qs, tmp_path / f"out{suffix}")
         assert (report.answered, report.abstained) == (0, 3)
     rows = list(csv.reader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))))
-    assert rows[1:] == [[QUESTIONS[0], "资料中没有找到答案。", "", "true"], [QUESTIONS[1], "资料中没有找到答案。", "", "true"],
-                        [QUESTIONS[2], "The sources do not answer this.", "", "true"]]
+    assert rows[1:] == [
+        [QUESTIONS[0], "资料中没有找到答案。", "", "true"],
+        [QUESTIONS[1], "资料中没有找到答案。", "", "true"],
+        [QUESTIONS[2], "The sources do not answer this.", "", "true"],
+    ]
     assert list(load_workbook(tmp_path / "out.xlsx")["answers"].iter_rows(values_only=True))[1] == (
-        QUESTIONS[0], "资料中没有找到答案。", None, True)
+        QUESTIONS[0],
+        "资料中没有找到答案。",
+        None,
+        True,
+    )
     md = (tmp_path / "out.md").read_text(encoding="utf-8")
     assert "3 questions: 0 answered with citations, 3 not answered by the sources, 0 missing." in md
     assert md.endswith("## References\n\nNo passage was cited.\n")
@@ -313,7 +365,9 @@ def test_resume_after_sigkill_answers_each_question_exactly_once(tmp_path, fixtu
     keys = [q.key for q in read_questions(src).items]
     out = tmp_path / f"answers{suffix}"
     journal = journal_path(out)
-    killed = _kill_midway(["batch", str(src), "--out", str(out), "--workers", "2"], tmp_path, _env(fixture_settings), journal, 8)
+    killed = _kill_midway(
+        ["batch", str(src), "--out", str(out), "--workers", "2"], tmp_path, _env(fixture_settings), journal, 8
+    )
     finished = killed[: killed.rfind(b"\n") + 1]  # whole records; a torn tail is redone
     done = [json.loads(line) for line in finished.splitlines()]
     assert 8 <= len(done) < n and len({r["id"] for r in done}) == len(done)
@@ -358,18 +412,22 @@ def test_by_doc_answers_each_question_against_each_paper(tmp_path, assistant):
 
     run_batch(assistant, qs, tmp_path / "matrix.csv", by_doc=True)
     rows = list(csv.reader(io.StringIO((tmp_path / "matrix.csv").read_text(encoding="utf-8-sig"))))
-    assert rows[0] == ["id", "question", "主题"] + [f"{part}: {t}" for t in TITLES.values() for part in ("answer", "citations")]
+    assert rows[0] == ["id", "question", "主题"] + [
+        f"{part}: {t}" for t in TITLES.values() for part in ("answer", "citations")
+    ]
     for row in rows[1:]:
         for j, doc in enumerate(TITLES):
             r = recs[(row[0], doc)]
-            assert row[3 + 2 * j: 5 + 2 * j] == [r["answer"], _cites(r)]
+            assert row[3 + 2 * j : 5 + 2 * j] == [r["answer"], _cites(r)]
 
     with pytest.raises(BatchOutputError, match="holds --by-doc answers; rerun in that mode or pick another --out"):
         run_batch(assistant, qs, out)
 
 
 def test_by_doc_cli_writes_a_matrix_sheet_and_report(tmp_path, fixture_settings, assistant):
-    proc = rag_cli("batch", str(BATCH / "questions.txt"), "--out", "m.xlsx", "--by-doc", cwd=tmp_path, env=_env(fixture_settings))
+    proc = rag_cli(
+        "batch", str(BATCH / "questions.txt"), "--out", "m.xlsx", "--by-doc", cwd=tmp_path, env=_env(fixture_settings)
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("9 answers (question x paper): ")
     run_batch(assistant, read_questions(BATCH / "questions.txt"), tmp_path / "m.md", by_doc=True)
@@ -380,8 +438,14 @@ def test_by_doc_cli_writes_a_matrix_sheet_and_report(tmp_path, fixture_settings,
     assert [r[0] for r in rows[1:]] == QUESTIONS and "2016年8月" in rows[1][3]
     assert [r[2] for r in wb["references"].iter_rows(values_only=True)][1:] == list(TITLES.values())
     md = (tmp_path / "m.md").read_text(encoding="utf-8")
-    assert "## Overview\n\n| # | question | R1 | R2 | R3 |\n|---|---|---|---|---|\n| 1 | 墨子号卫星是什么时候发射的？ |" in md
-    assert "Papers: R1 *Submarine Cables and Internet Resilience*; R2 *量子通信网络的标准化进程*; R3 *数字丝绸之路与东南亚数据治理合作*" in md
+    assert (
+        "## Overview\n\n| # | question | R1 | R2 | R3 |\n|---|---|---|---|---|\n| 1 | 墨子号卫星是什么时候发射的？ |"
+        in md
+    )
+    assert (
+        "Papers: R1 *Submarine Cables and Internet Resilience*; R2 *量子通信网络的标准化进程*; R3 *数字丝绸之路与东南亚数据治理合作*"
+        in md
+    )
     assert md.count("### R2 量子通信网络的标准化进程") == 3
 
 
@@ -393,7 +457,9 @@ def test_cli_summary(tmp_path, fixture_settings):
     proc = rag_cli("batch", str(BATCH / "questions.csv"), "-o", "out.jsonl", "-k", "3", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     first, second = proc.stdout.splitlines()
-    assert re.fullmatch(r"3 questions: \d answered, \d abstained, 0 failed; 3 asked in [\d.]+ s \([\d.]+/s\), 0 already done", first)
+    assert re.fullmatch(
+        r"3 questions: \d answered, \d abstained, 0 failed; 3 asked in [\d.]+ s \([\d.]+/s\), 0 already done", first
+    )
     assert second == "wrote out.jsonl"
     assert all(len(r["retrieved"]) == 3 for r in _jsonl(tmp_path / "out.jsonl"))
 
@@ -413,31 +479,49 @@ def test_cli_malformed_rows_go_to_stderr_and_the_rest_are_answered(tmp_path, fix
 
 def test_cli_a_failing_question_is_reported_and_kept_for_the_next_run(tmp_path, fixture_settings):
     src = tmp_path / "q.jsonl"
-    src.write_text(json.dumps({"id": "long", "question": "长" * 2500}) + "\n" +
-                   json.dumps({"id": "ok", "question": QUESTIONS[0]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    src.write_text(
+        json.dumps({"id": "long", "question": "长" * 2500})
+        + "\n"
+        + json.dumps({"id": "ok", "question": QUESTIONS[0]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     proc = rag_cli("batch", str(src), "--out", "out.md", cwd=tmp_path, env=_env(fixture_settings))
     assert proc.returncode == 1
     assert f"{src} line 1 failed: the question is 2500 characters long; keep it under 2000" in proc.stderr.splitlines()
     assert "2 questions: 1 answered, 0 abstained, 1 failed; 1 asked in" in proc.stdout
     assert "wrote out.md (unfinished work kept in out.md.partial.jsonl)" in proc.stdout
     md = (tmp_path / "out.md").read_text(encoding="utf-8")
-    assert "*Not answered yet (failed or interrupted; rerun with the same --out).*" in md.split("## 1.")[1].split("## 2.")[0]
+    assert (
+        "*Not answered yet (failed or interrupted; rerun with the same --out).*"
+        in md.split("## 1.")[1].split("## 2.")[0]
+    )
     assert [r["id"] for r in _jsonl(tmp_path / "out.md.partial.jsonl")] == ["ok"]
 
 
 @pytest.mark.parametrize(
     "args,setup,message",
     [
-        (["q.csv", "--out", "a.csv"], "id,text\n1,x\n",
-         "error: q.csv has no 'question' column (header on line 1: id, text); name the column of questions 'question'"),
-        (["q.txt", "--out", "a.docx"], "x\n", "error: cannot write '.docx' files; give --out a .jsonl, .csv, .xlsx or .md path"),
+        (
+            ["q.csv", "--out", "a.csv"],
+            "id,text\n1,x\n",
+            "error: q.csv has no 'question' column (header on line 1: id, text); name the column of questions 'question'",
+        ),
+        (
+            ["q.txt", "--out", "a.docx"],
+            "x\n",
+            "error: cannot write '.docx' files; give --out a .jsonl, .csv, .xlsx or .md path",
+        ),
         (["q.jsonl", "--out", "q.jsonl"], '{"question": "x"}\n', "error: --out is the questions file itself"),
         (["nope.txt", "--out", "a.md"], None, "error: no questions file at nope.txt; check the path"),
         (["q.txt", "--out", "a.md", "--workers", "0"], "x\n", "error: --workers 0: give at least 1"),
         (["q.txt", "--out", "a.md"], "\n \n", "error: no usable questions in q.txt"),
         (["q.txt", "--out", "a.md", "--index", "nope"], "x\n", "error: no index at"),
-        (["q.txt", "--out", "gold.jsonl"], "x\n",
-         "error: gold.jsonl line 1 is not a `rag batch` answer record; pick another --out or move that file away"),
+        (
+            ["q.txt", "--out", "gold.jsonl"],
+            "x\n",
+            "error: gold.jsonl line 1 is not a `rag batch` answer record; pick another --out or move that file away",
+        ),
     ],
 )
 def test_cli_errors_are_one_line_exit_1(tmp_path, fixture_settings, args, setup, message):
@@ -455,11 +539,16 @@ def test_cli_refuses_an_output_another_run_is_writing(tmp_path, fixture_settings
     fd = os.open(journal, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        proc = rag_cli("batch", str(BATCH / "questions.txt"), "--out", "out.xlsx", cwd=tmp_path, env=_env(fixture_settings))
+        proc = rag_cli(
+            "batch", str(BATCH / "questions.txt"), "--out", "out.xlsx", cwd=tmp_path, env=_env(fixture_settings)
+        )
     finally:
         os.close(fd)
     assert proc.returncode == 1
-    assert proc.stderr == "error: another `rag batch` is writing out.xlsx.partial.jsonl; wait for it to finish or pick another --out\n"
+    assert (
+        proc.stderr
+        == "error: another `rag batch` is writing out.xlsx.partial.jsonl; wait for it to finish or pick another --out\n"
+    )
     assert not (tmp_path / "out.xlsx").exists()
 
 
@@ -469,8 +558,13 @@ def test_progress_bar_shows_count_rate_and_eta_on_a_terminal(tmp_path, fixture_s
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 120-column terminal
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | _env(fixture_settings)
-    proc = subprocess.Popen([str(RAG), "batch", str(src), "--out", "o.jsonl", "--workers", "1"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=slave)
+    proc = subprocess.Popen(
+        [str(RAG), "batch", str(src), "--out", "o.jsonl", "--workers", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
     os.close(slave)
     chunks = []
     while True:

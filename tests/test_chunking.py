@@ -14,7 +14,10 @@ def _sents(text):
 
 def test_chinese_sentence_enders_and_closing_quotes():
     assert _sents("他说：“我们同意。”随后离开！真的吗？是的；好。") == [
-        "他说：“我们同意。”", "随后离开！", "真的吗？", "是的；好。"
+        "他说：“我们同意。”",
+        "随后离开！",
+        "真的吗？",
+        "是的；好。",
     ]
 
 
@@ -22,7 +25,10 @@ def test_semicolons_cut_only_long_sentences():
     clauses = "宏观层面上促进体系转型；中观层面上缓和主体矛盾；微观层面上推动机制改革。"
     assert _sents(clauses) == [clauses]
     spans = split_sentences(clauses, max_len=24)
-    assert [clauses[a:b] for a, b in spans] == ["宏观层面上促进体系转型；中观层面上缓和主体矛盾；", "微观层面上推动机制改革。"]
+    assert [clauses[a:b] for a, b in spans] == [
+        "宏观层面上促进体系转型；中观层面上缓和主体矛盾；",
+        "微观层面上推动机制改革。",
+    ]
 
 
 def test_english_dots_that_do_not_end_sentences():

@@ -23,7 +23,10 @@ def test_title_authors_and_abstract(fixture_corpus):
 def test_fullwidth_normalised_and_lines_rejoined(fixture_corpus):
     d = _doc(fixture_corpus, "zh_paper.txt")
     # "２０１８ 年 １２ 月" split over two lines with blank lines between them in the source
-    assert "2018年12月，东盟数字部长会议通过了《东盟数字数据治理框架》，该框架确立了数据生命周期管理、跨境数据流动" in d.text
+    assert (
+        "2018年12月，东盟数字部长会议通过了《东盟数字数据治理框架》，该框架确立了数据生命周期管理、跨境数据流动"
+        in d.text
+    )
     assert "数据成为区域合作的新要素。" in d.text
     assert "２" not in d.text and "\ue000" not in d.text
 

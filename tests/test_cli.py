@@ -12,16 +12,33 @@ from conftest import rag_cli
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, fixture_corpus):
     wd = tmp_path_factory.mktemp("cli")
-    proc = rag_cli("index", str(fixture_corpus), "--chunk-size", "120", "--chunk-overlap", "30", cwd=wd,
-                   env={"RAG_CACHE_DIR": str(wd / "cache")})
+    proc = rag_cli(
+        "index",
+        str(fixture_corpus),
+        "--chunk-size",
+        "120",
+        "--chunk-overlap",
+        "30",
+        cwd=wd,
+        env={"RAG_CACHE_DIR": str(wd / "cache")},
+    )
     assert proc.returncode == 0, proc.stderr
     assert re.match(r"indexed 3 documents into index/default: \d+ passages", proc.stdout)
     return wd
 
 
 def test_index_is_up_to_date_second_time(workdir, fixture_corpus):
-    proc = rag_cli("index", str(fixture_corpus), "--chunk-size", "120", "--chunk-overlap", "30", "--json", cwd=workdir,
-                   env={"RAG_CACHE_DIR": str(workdir / "cache")})
+    proc = rag_cli(
+        "index",
+        str(fixture_corpus),
+        "--chunk-size",
+        "120",
+        "--chunk-overlap",
+        "30",
+        "--json",
+        cwd=workdir,
+        env={"RAG_CACHE_DIR": str(workdir / "cache")},
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["up_to_date"] is True and report["embedded"] == 0 and report["documents"] == 3
@@ -37,7 +54,9 @@ def test_ask_prints_answer_and_numbered_sources(workdir):
 
 
 def test_ask_json_is_one_object(workdir):
-    proc = rag_cli("ask", "What share of intercontinental traffic uses submarine cables?", "--json", "-k", "3", cwd=workdir)
+    proc = rag_cli(
+        "ask", "What share of intercontinental traffic uses submarine cables?", "--json", "-k", "3", cwd=workdir
+    )
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert len(d["retrieved"]) == 3 and d["abstained"] is False
@@ -59,11 +78,23 @@ def test_info_describes_the_index(workdir):
     "args,env,message",
     [
         (["ask", "  "], {}, "error: the question is empty; type a question"),
-        (["ask", "x", "--index", "nope"], {}, "error: no index at index/nope; build it with: rag index PATH --index nope"),
-        (["ask", "x"], {"RAG_EMBEDDER": "sentence-transformers:other"}, "error: index 'default' was built with embedder"),
+        (
+            ["ask", "x", "--index", "nope"],
+            {},
+            "error: no index at index/nope; build it with: rag index PATH --index nope",
+        ),
+        (
+            ["ask", "x"],
+            {"RAG_EMBEDDER": "sentence-transformers:other"},
+            "error: index 'default' was built with embedder",
+        ),
         (["ask", "x", "-k", "0"], {}, "error: invalid setting top_k"),
         (["info"], {"RAG_CHUNK_SIZE": "huge"}, "error: invalid setting chunk_size"),
-        (["index", "no/such/dir"], {}, "error: nothing to index in no/such/dir (no/such/dir: no such file or directory)"),
+        (
+            ["index", "no/such/dir"],
+            {},
+            "error: nothing to index in no/such/dir (no/such/dir: no such file or directory)",
+        ),
     ],
 )
 def test_errors_are_one_line_exit_1(workdir, args, env, message):

@@ -9,8 +9,11 @@ from rag.conversation import CallableRewriter, HeuristicRewriter, Turn, make_rew
 from rag.settings import load_settings
 
 WIC = Turn("世界互联网大会国际组织总部设在哪里？", "世界互联网大会国际组织总部设在哪里？", "总部设在中国北京。[1]")
-ICPC = Turn("When was the International Cable Protection Committee founded?",
-            "When was the International Cable Protection Committee founded?", "It was founded in 1958.[1]")
+ICPC = Turn(
+    "When was the International Cable Protection Committee founded?",
+    "When was the International Cable Protection Committee founded?",
+    "It was founded in 1958.[1]",
+)
 
 
 @pytest.mark.parametrize(
@@ -41,9 +44,17 @@ def test_chinese_follow_ups(question, query, mode):
         ("When was it founded?", "When was the International Cable Protection Committee founded?", "substitute"),
         ("Who are its members?", "Who are the International Cable Protection Committee's members?", "substitute"),
         ("What does this committee do?", "What does the International Cable Protection Committee do?", "substitute"),
-        ("Where is the headquarters?", "the International Cable Protection Committee: Where is the headquarters?", "prepend"),
+        (
+            "Where is the headquarters?",
+            "the International Cable Protection Committee: Where is the headquarters?",
+            "prepend",
+        ),
         ("What about the ITU?", "When was the ITU founded?", "replace"),
-        ("How many parties does the Budapest Convention have?", "How many parties does the Budapest Convention have?", "none"),
+        (
+            "How many parties does the Budapest Convention have?",
+            "How many parties does the Budapest Convention have?",
+            "none",
+        ),
         ("Who founded ICANN and when was it created?", "Who founded ICANN and when was it created?", "none"),
         ("What is data governance?", "What is data governance?", "none"),
     ],
@@ -70,8 +81,11 @@ def test_chains_use_the_rewritten_query_of_the_last_turn():
 
 
 def test_without_a_clear_subject_the_previous_key_terms_are_appended():
-    prev = Turn("What share of intercontinental traffic uses submarine cables?",
-                "What share of intercontinental traffic uses submarine cables?", "About 95 percent.[1]")
+    prev = Turn(
+        "What share of intercontinental traffic uses submarine cables?",
+        "What share of intercontinental traffic uses submarine cables?",
+        "About 95 percent.[1]",
+    )
     rw = rewrite_question("When were they first laid?", [prev])
     assert rw.mode == "append"
     assert rw.query == "When were they first laid? share intercontinental traffic uses submarine cables"

@@ -101,8 +101,14 @@ def test_bm25_builder_equals_bm25s_and_scores_from_postings(fixture_settings):
         j = ref.vocab_dict[term]
         if i + 1 < len(mine.scores["indptr"]):
             a, b = mine.scores, ref.scores
-            assert a["indices"][a["indptr"][i]:a["indptr"][i + 1]].tolist() == b["indices"][b["indptr"][j]:b["indptr"][j + 1]].tolist()
-            assert a["data"][a["indptr"][i]:a["indptr"][i + 1]].tobytes() == b["data"][b["indptr"][j]:b["indptr"][j + 1]].tobytes()
+            assert (
+                a["indices"][a["indptr"][i] : a["indptr"][i + 1]].tolist()
+                == b["indices"][b["indptr"][j] : b["indptr"][j + 1]].tolist()
+            )
+            assert (
+                a["data"][a["indptr"][i] : a["indptr"][i + 1]].tobytes()
+                == b["data"][b["indptr"][j] : b["indptr"][j + 1]].tobytes()
+            )
     for q in ["东盟 数字 数据治理 框架", "submarine cables data traffic", "量子 通信 墨子号 卫星 卫星"]:
         toks = tokenize(q)
         full = ref.get_scores(toks)
@@ -118,28 +124,41 @@ def test_bm25_builder_equals_bm25s_and_scores_from_postings(fixture_settings):
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
-def test_approximate_index_end_to_end_and_updated_in_place(tmp_path, fixture_corpus, fixture_settings, kind, monkeypatch):
+def test_approximate_index_end_to_end_and_updated_in_place(
+    tmp_path, fixture_corpus, fixture_settings, kind, monkeypatch
+):
     import rag.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
     monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
-    s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,
-                      chunk_overlap=30, dense_index=kind)
+    s = load_settings(
+        index_dir=tmp_path / "index",
+        cache_dir=fixture_settings.embedding_cache_dir,
+        chunk_size=120,
+        chunk_overlap=30,
+        dense_index=kind,
+    )
     build_index([corpus], s)
     params = json.loads((s.index_path / "params.json").read_text("utf-8"))
     assert params["dense"]["kind"] == kind and params["sentences"] == {"search": "candidates"}
     assert (s.index_path / "dense.faiss").exists()
     a = Assistant.open(s)
     assert a.retriever.retrieve("墨子号卫星是哪一年发射的？", 3)[0].chunk.doc_id == "gbk_paper.txt"
-    assert a.retriever.retrieve("What share of intercontinental data traffic travels through submarine cables?", 3)[0].chunk.doc_id == "en_notes.md"
+    assert (
+        a.retriever.retrieve("What share of intercontinental data traffic travels through submarine cables?", 3)[
+            0
+        ].chunk.doc_id
+        == "en_notes.md"
+    )
     hits = a.retriever.retrieve("数据保护", 2, docs=["gbk_paper.txt"])  # filtered: exhaustive within the document
     assert len(hits) == 2 and {h.chunk.doc_id for h in hits} == {"gbk_paper.txt"}
     n_before = params["counts"]["chunks"]
     (corpus / "gbk_paper.txt").unlink()
-    (corpus / "extra.md").write_text("# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n",
-                                     encoding="utf-8")
+    (corpus / "extra.md").write_text(
+        "# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n", encoding="utf-8"
+    )
     report = build_index([corpus], s)
     p2 = json.loads((s.index_path / "params.json").read_text("utf-8"))
     added = p2["counts"]["chunks"] - (n_before - load_index_count(tmp_path, fixture_corpus, fixture_settings))

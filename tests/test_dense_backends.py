@@ -88,20 +88,30 @@ def _ids(hits) -> list[str]:
     return [h.chunk.chunk_id for h in hits]
 
 
-QUESTIONS = ["墨子号卫星是哪一年发射的？", "What share of intercontinental data traffic travels through submarine cables?",
-             "数据保护", "quantum communication satellite"]
+QUESTIONS = [
+    "墨子号卫星是哪一年发射的？",
+    "What share of intercontinental data traffic travels through submarine cables?",
+    "数据保护",
+    "quantum communication satellite",
+]
 
 
-def test_a_registered_backend_is_used_end_to_end(tmp_path, fixture_corpus, fixture_settings, assistant, numpy_backend,
-                                                 monkeypatch):
+def test_a_registered_backend_is_used_end_to_end(
+    tmp_path, fixture_corpus, fixture_settings, assistant, numpy_backend, monkeypatch
+):
     import rag.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
     monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
-    s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,
-                      chunk_overlap=30, backend="numpy")
+    s = load_settings(
+        index_dir=tmp_path / "index",
+        cache_dir=fixture_settings.embedding_cache_dir,
+        chunk_size=120,
+        chunk_overlap=30,
+        backend="numpy",
+    )
     report = build_index([corpus], s)
     assert report.dense == "numpy:flat" and numpy_backend.calls == ["write", "after swap"]
     params = json.loads((s.index_path / "params.json").read_text("utf-8"))
@@ -117,8 +127,9 @@ def test_a_registered_backend_is_used_end_to_end(tmp_path, fixture_corpus, fixtu
     assert numpy_backend.calls.count("search") == len(QUESTIONS)
 
     # an incremental build extends the backend's own file; a removed document's rows are never returned
-    (corpus / "extra.md").write_text("# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n",
-                                     encoding="utf-8")
+    (corpus / "extra.md").write_text(
+        "# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n", encoding="utf-8"
+    )
     numpy_backend.calls.clear()
     build_index([corpus], s)
     remove_documents(["gbk_paper.txt"], s)
@@ -138,17 +149,23 @@ def test_a_registered_backend_is_used_end_to_end(tmp_path, fixture_corpus, fixtu
 
     # without the backend registered, the index says what it needs
     del BACKENDS["numpy"]
-    with pytest.raises(BackendUnavailableError, match=r"^index 'default' keeps its vectors in backend 'numpy', which is "
-                       r"not registered \(registered: 'faiss' or 'milvus'\); register it or rebuild with: "
-                       r"rag index PATH --force --index default$"):
+    with pytest.raises(
+        BackendUnavailableError,
+        match=r"^index 'default' keeps its vectors in backend 'numpy', which is "
+        r"not registered \(registered: 'faiss' or 'milvus'\); register it or rebuild with: "
+        r"rag index PATH --force --index default$",
+    ):
         load_index(s)
     register("numpy", numpy_backend)
 
 
 def test_an_unknown_backend_fails_before_anything_is_written(tmp_path, fixture_corpus):
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", backend="nope")
-    with pytest.raises(InvalidInputError, match=r"^invalid setting backend: Input should be 'faiss' or 'milvus' "
-                       r"\(check RAG_BACKEND or the command-line option\)$"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^invalid setting backend: Input should be 'faiss' or 'milvus' "
+        r"\(check RAG_BACKEND or the command-line option\)$",
+    ):
         build_index([fixture_corpus], s)
     assert not (tmp_path / "index").exists() and not (tmp_path / "cache").exists()
     register("numpy", NumpyBackend())

@@ -22,14 +22,33 @@ from rag.reporting import render_html, render_markdown, without_volatile, write_
 from rag.settings import load_settings
 
 GOLD_LINES = [
-    {"id": "a", "question": "墨子号卫星是什么时候发射的？", "answerable": True,
-     "evidence": [{"doc": "gbk_paper.txt", "quote": "中国发射了世界首颗量子科学实验卫星"}],
-     "keywords": [["2016"], ["8月", "August"]], "kind": "factoid", "lang": "zh"},
-    {"id": "b", "question": "How long did repair ships need after the 2008 Mediterranean cable cuts?", "answerable": True,
-     "evidence": [{"doc": "en_notes.md", "quote": "Repair ships needed about two weeks"}],
-     "keywords": [["two weeks", "两周"]], "kind": "factoid", "lang": "en"},
-    {"id": "c", "question": "火星上有多少座城市？", "answerable": False, "evidence": [], "keywords": [],
-     "kind": "unanswerable", "lang": "zh"},
+    {
+        "id": "a",
+        "question": "墨子号卫星是什么时候发射的？",
+        "answerable": True,
+        "evidence": [{"doc": "gbk_paper.txt", "quote": "中国发射了世界首颗量子科学实验卫星"}],
+        "keywords": [["2016"], ["8月", "August"]],
+        "kind": "factoid",
+        "lang": "zh",
+    },
+    {
+        "id": "b",
+        "question": "How long did repair ships need after the 2008 Mediterranean cable cuts?",
+        "answerable": True,
+        "evidence": [{"doc": "en_notes.md", "quote": "Repair ships needed about two weeks"}],
+        "keywords": [["two weeks", "两周"]],
+        "kind": "factoid",
+        "lang": "en",
+    },
+    {
+        "id": "c",
+        "question": "火星上有多少座城市？",
+        "answerable": False,
+        "evidence": [],
+        "keywords": [],
+        "kind": "unanswerable",
+        "lang": "zh",
+    },
 ]
 
 
@@ -63,9 +82,15 @@ def test_jsonl_and_csv_gold_files_load_the_same(gold_file, tmp_path):
         ('{"id": "x", "answerable": true}\n', "gold.jsonl:1: missing 'question'"),
         ('{"question": "q", "answerable": "maybe"}\n', "gold.jsonl:1: 'answerable' must be true or false"),
         ('{"question": "q", "evidence": [{"doc": "d"}]}\n', "gold.jsonl:1: 'evidence' must be a list"),
-        ('{"question": "q", "evidence": [{"quote": "x"}], "keywords": ["a"]}\n', "gold.jsonl:1: 'keywords' must be a list of lists"),
+        (
+            '{"question": "q", "evidence": [{"quote": "x"}], "keywords": ["a"]}\n',
+            "gold.jsonl:1: 'keywords' must be a list of lists",
+        ),
         ('{"question": "q", "answerable": true}\n', "gold.jsonl:1: an answerable question needs at least one evidence"),
-        ('{"id": "1", "question": "q", "answerable": false}\n{"id": "1", "question": "r", "answerable": false}\n', "id '1' appears twice"),
+        (
+            '{"id": "1", "question": "q", "answerable": false}\n{"id": "1", "question": "r", "answerable": false}\n',
+            "id '1' appears twice",
+        ),
     ],
 )
 def test_malformed_gold_names_the_line(tmp_path, content, message):
@@ -110,7 +135,8 @@ def test_retrieval_metrics_exact():
 
 def test_keyword_coverage_and_citation_metrics():
     assert keyword_coverage("印尼于２０２５年1月6日加入", (("2025",), ("1月6日", "January 6"), ("金砖",))) == (
-        pytest.approx(2 / 3), ["金砖"]
+        pytest.approx(2 / 3),
+        ["金砖"],
     )
     from rag.evaluation import citation_metrics
 
@@ -142,8 +168,10 @@ def test_evaluate_runs_the_real_pipeline(assistant, gold_file):
 def _report(pass_a=True, recall=1.0):
     return {
         "summary": {"overall": {"recall@5": recall, "false_refusal_rate": 0.0, "key_fact_coverage": 1.0}},
-        "questions": [{"id": "a", "question": "qa", "pass": pass_a, "reasons": [] if pass_a else ["evidence not in top 5"]},
-                      {"id": "b", "question": "qb", "pass": True, "reasons": []}],
+        "questions": [
+            {"id": "a", "question": "qa", "pass": pass_a, "reasons": [] if pass_a else ["evidence not in top 5"]},
+            {"id": "b", "question": "qb", "pass": True, "reasons": []},
+        ],
     }
 
 
@@ -178,8 +206,12 @@ def test_reports_markdown_html_json(assistant, gold_file, tmp_path):
 def test_eval_cli_gate_exit_codes(fixture_settings, gold_file, tmp_path):
     from conftest import rag_cli
 
-    env = {"RAG_INDEX_DIR": str(fixture_settings.index_dir), "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir),
-           "RAG_CHUNK_SIZE": "120", "RAG_CHUNK_OVERLAP": "30"}
+    env = {
+        "RAG_INDEX_DIR": str(fixture_settings.index_dir),
+        "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir),
+        "RAG_CHUNK_SIZE": "120",
+        "RAG_CHUNK_OVERLAP": "30",
+    }
     proc = rag_cli("eval", str(gold_file), "--report", str(tmp_path / "base"), cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "3 questions (2 answerable), k=5" in proc.stdout
@@ -222,10 +254,15 @@ def test_suites_run_side_by_side_and_gate_each(tmp_path, gold_file, fixture_corp
     s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir)
     report = evaluate_suites(suites, s)
     assert list(report["summary"]["by_suite"]) == ["mini", "mini/gold_en"]
-    assert [p.name for p in (tmp_path / "index").iterdir() if not p.name.startswith(".")] == [report["suites"]["mini"]["meta"]["index"]]
-    assert all("question" not in q and "answer_head" not in q for r in report["suites"].values() for q in r["questions"])
+    assert [p.name for p in (tmp_path / "index").iterdir() if not p.name.startswith(".")] == [
+        report["suites"]["mini"]["meta"]["index"]
+    ]
+    assert all(
+        "question" not in q and "answer_head" not in q for r in report["suites"].values() for q in r["questions"]
+    )
     assert report["summary"]["macro"]["recall@5"] == pytest.approx(
-        sum(v["recall@5"] for v in report["summary"]["by_suite"].values()) / 2)
+        sum(v["recall@5"] for v in report["summary"]["by_suite"].values()) / 2
+    )
     assert compare_suites(report, report, 1e-9, 0.0)["ok"]
     better = json.loads(json.dumps(report))
     better["suites"]["mini/gold_en"]["summary"]["overall"]["recall@5"] = 3.0  # one question is 1.0 here
@@ -236,8 +273,15 @@ def test_suites_run_side_by_side_and_gate_each(tmp_path, gold_file, fixture_corp
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].split()[:3] == ["suite", "n", "R@5"] and "macro average" in proc.stdout
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
-    assert written == ["all.html", "all.json", "all.md", "all/mini.html", "all/mini.md", "all/mini_gold_en.html",
-                       "all/mini_gold_en.md"]
+    assert written == [
+        "all.html",
+        "all.json",
+        "all.md",
+        "all/mini.html",
+        "all/mini.md",
+        "all/mini_gold_en.html",
+        "all/mini_gold_en.md",
+    ]
     assert "<svg" in (tmp_path / "out" / "all.html").read_text(encoding="utf-8")
     (tmp_path / "better.json").write_text(json.dumps(better), encoding="utf-8")
     gated = rag_cli("eval", str(suite), "--baseline", str(tmp_path / "better.json"), cwd=tmp_path, env=env)
@@ -245,19 +289,27 @@ def test_suites_run_side_by_side_and_gate_each(tmp_path, gold_file, fixture_corp
 
 
 def test_stable_reports_leave_out_dates_latencies_and_timings():
-    report = {"meta": {"k": 5, "created": "2026-01-01T00:00:00"}, "timings_ms": {"total": 3.0},
-              "summary": {"overall": {"n": 2, "latency_p50_ms": 3.0, "latency_p95_ms": 4.0, "recall@5": 1.0},
-                          "by_kind": {"latency": {"n": 1, "latency_p50_ms": 3.0}}},  # a kind may be called anything
-              "questions": [{"id": "a", "latency_ms": 3.1, "reasons": []}]}
-    assert without_volatile(report) == {"meta": {"k": 5}, "summary": {"overall": {"n": 2, "recall@5": 1.0},
-                                                                      "by_kind": {"latency": {"n": 1}}},
-                                        "questions": [{"id": "a", "reasons": []}]}
+    report = {
+        "meta": {"k": 5, "created": "2026-01-01T00:00:00"},
+        "timings_ms": {"total": 3.0},
+        "summary": {
+            "overall": {"n": 2, "latency_p50_ms": 3.0, "latency_p95_ms": 4.0, "recall@5": 1.0},
+            "by_kind": {"latency": {"n": 1, "latency_p50_ms": 3.0}},
+        },  # a kind may be called anything
+        "questions": [{"id": "a", "latency_ms": 3.1, "reasons": []}],
+    }
+    assert without_volatile(report) == {
+        "meta": {"k": 5},
+        "summary": {"overall": {"n": 2, "recall@5": 1.0}, "by_kind": {"latency": {"n": 1}}},
+        "questions": [{"id": "a", "reasons": []}],
+    }
 
 
 def _volatile_keys(data) -> set[str]:
     if isinstance(data, dict):
         return {k for k in data if k == "created" or k.startswith("latency")} | {
-            k for v in data.values() for k in _volatile_keys(v)}
+            k for v in data.values() for k in _volatile_keys(v)
+        }
     if isinstance(data, list):
         return {k for v in data for k in _volatile_keys(v)}
     return set()
@@ -275,7 +327,10 @@ def test_eval_stable_writes_identical_reports_twice(mode, tmp_path, gold_file, f
         env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)}
     else:
         args = [str(gold_file)]
-        env = {"RAG_INDEX_DIR": str(fixture_settings.index_dir), "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)}
+        env = {
+            "RAG_INDEX_DIR": str(fixture_settings.index_dir),
+            "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir),
+        }
     files = {}
     for run, extra in (("first", ["--stable"]), ("second", ["--stable"]), ("plain", [])):
         out = tmp_path / run

@@ -15,14 +15,20 @@ from rag.evidence import FEATURES, Evidence, bigrams, features
 from rag.translation import build_glossary, romanised_names, translate
 
 
-@pytest.mark.parametrize("question,expected", [
-    ("肖晴在哪个赛区获得第一名？", [("肖晴", "name")]),
-    ("根据IETF 2023年年报，IETF有多少个活跃工作组？", [("2023", "number"), ("IETF", "latin")]),
-    ("欧盟《人工智能法》是什么时候生效的？", [("人工智能法", "title")]),
-    ("九龙巴士95M线来往哪两个地方？", [("95", "number"), ("95M", "latin")]),
-    ("When did the Normans conquer England in 1066?", [("1066", "number"), ("Normans", "latin"), ("England", "latin")]),
-    ("What is the capital of France?", [("France", "latin")]),
-])
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("肖晴在哪个赛区获得第一名？", [("肖晴", "name")]),
+        ("根据IETF 2023年年报，IETF有多少个活跃工作组？", [("2023", "number"), ("IETF", "latin")]),
+        ("欧盟《人工智能法》是什么时候生效的？", [("人工智能法", "title")]),
+        ("九龙巴士95M线来往哪两个地方？", [("95", "number"), ("95M", "latin")]),
+        (
+            "When did the Normans conquer England in 1066?",
+            [("1066", "number"), ("Normans", "latin"), ("England", "latin")],
+        ),
+        ("What is the capital of France?", [("France", "latin")]),
+    ],
+)
 def test_question_entities(question, expected):
     got = [(e.text, e.kind) for e in question_entities(question)]
     for item in expected:
@@ -39,7 +45,11 @@ def test_a_question_number_is_not_an_entity():
 
 def test_mentions_are_whole():
     twenty = next(e for e in question_entities("2020年发生了什么？") if e.kind == "number")
-    assert mentions(norm("2020年初"), twenty) and not mentions(norm("12020年"), twenty) and not mentions(norm("20201"), twenty)
+    assert (
+        mentions(norm("2020年初"), twenty)
+        and not mentions(norm("12020年"), twenty)
+        and not mentions(norm("20201"), twenty)
+    )
     law = next(e for e in question_entities("《数据安全法》何时生效？") if e.kind == "title")
     assert mentions(norm("《数据安全法》于2021年施行"), law) and not mentions(norm("数据安全与法治"), law)
     ietf = next(e for e in question_entities("What does the IETF do?") if e.text == "IETF")
@@ -90,9 +100,15 @@ def test_evidence_reads_only_the_hits(assistant, monkeypatch):
 
 def test_answer_model_file_errors_are_one_line(tmp_path):
     bad = tmp_path / "m.json"
-    bad.write_text(json.dumps({"features": ["dense"], "mean": [0], "scale": [1], "coef": [1, 2], "intercept": 0,
-                               "threshold": 0.5}), encoding="utf-8")
-    with pytest.raises(InvalidInputError, match="cannot read the answer model .* retrain it with bench/train_answer_model.py"):
+    bad.write_text(
+        json.dumps(
+            {"features": ["dense"], "mean": [0], "scale": [1], "coef": [1, 2], "intercept": 0, "threshold": 0.5}
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        InvalidInputError, match="cannot read the answer model .* retrain it with bench/train_answer_model.py"
+    ):
         load_model(str(bad))
     shipped = load_model()
     assert set(shipped.features) <= set(FEATURES) and 0 < shipped.threshold < 1

@@ -33,8 +33,14 @@ def built(tmp_path_factory, fixture_corpus, fixture_settings) -> dict[str, Path]
     root = tmp_path_factory.mktemp("faults")
     out = {}
     for kind in ("flat", "hnsw"):
-        s = load_settings(index_dir=root, index=kind, cache_dir=fixture_settings.embedding_cache_dir,
-                          chunk_size=120, chunk_overlap=30, dense_index=kind)
+        s = load_settings(
+            index_dir=root,
+            index=kind,
+            cache_dir=fixture_settings.embedding_cache_dir,
+            chunk_size=120,
+            chunk_overlap=30,
+            dense_index=kind,
+        )
         build_index([fixture_corpus], s)
         out[kind] = s.index_path
     return out
@@ -80,14 +86,30 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 def _cases() -> list[tuple[str, str, str]]:
     return [(kind, name, fault) for kind in ("flat",) for name in FLAT_FILES for fault in FAULTS] + [
-        ("hnsw", "dense.faiss", fault) for fault in FAULTS]
+        ("hnsw", "dense.faiss", fault) for fault in FAULTS
+    ]
 
 
 FLAT_FILES = [
-    "bm25/data.csc.index.npy", "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy", "bm25/params.index.json",
-    "bm25/vocab.index.json", "chunk_docs.npy", "chunk_vectors.npy", "chunks.jsonl", "chunks.offsets.npy", "docs.json",
-    "glossary.json", "languages.npz", "params.json", "sentence_vectors.npy", "sentences.npy", "terms.json",
-    "token_offsets.npy", "tokens.npy", "vector_ids.npy",
+    "bm25/data.csc.index.npy",
+    "bm25/indices.csc.index.npy",
+    "bm25/indptr.csc.index.npy",
+    "bm25/params.index.json",
+    "bm25/vocab.index.json",
+    "chunk_docs.npy",
+    "chunk_vectors.npy",
+    "chunks.jsonl",
+    "chunks.offsets.npy",
+    "docs.json",
+    "glossary.json",
+    "languages.npz",
+    "params.json",
+    "sentence_vectors.npy",
+    "sentences.npy",
+    "terms.json",
+    "token_offsets.npy",
+    "tokens.npy",
+    "vector_ids.npy",
 ]
 
 
@@ -103,8 +125,12 @@ def test_damaged_file_is_one_error_line(built, tmp_path, kind, name, fault, fixt
     shutil.copytree(built[kind], index)
     damage(index / name, fault, rng)
     monkeypatch.setenv("RAG_CACHE_DIR", str(fixture_settings.embedding_cache_dir))
-    for args in (["ask", QUESTION, "--index", str(index)], ["ask", QUESTION, "--index", str(index), "--json"],
-                 ["info", "--index", str(index)], ["verify", "--index", str(index)]):
+    for args in (
+        ["ask", QUESTION, "--index", str(index)],
+        ["ask", QUESTION, "--index", str(index), "--json"],
+        ["info", "--index", str(index)],
+        ["verify", "--index", str(index)],
+    ):
         code, out, err = run_cli(*args)
         assert code == 1, f"{args[0]} answered from a damaged index ({name} {fault}): {out[:200]}"
         assert out == "" and err.count("\n") == 1 and err.startswith("error: index at "), err
@@ -131,27 +157,43 @@ def test_real_processes_print_one_line(built, tmp_path, fixture_settings):
     index = tmp_path / "idx"
     shutil.copytree(built["flat"], index)
     (index / "chunk_vectors.npy").write_bytes(b"")  # printed a bare "Aborted." before
-    proc = rag_cli("ask", QUESTION, "--index", str(index), cwd=tmp_path,
-                   env={"RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)})
+    proc = rag_cli(
+        "ask",
+        QUESTION,
+        "--index",
+        str(index),
+        cwd=tmp_path,
+        env={"RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)},
+    )
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr == (f"error: index at {index} is damaged: chunk_vectors.npy is empty (0 bytes, "
-                           f"{(built['flat'] / 'chunk_vectors.npy').stat().st_size} written); rebuild it with: "
-                           f"rag index PATH --force --index idx\n")
+    assert proc.stderr == (
+        f"error: index at {index} is damaged: chunk_vectors.npy is empty (0 bytes, "
+        f"{(built['flat'] / 'chunk_vectors.npy').stat().st_size} written); rebuild it with: "
+        f"rag index PATH --force --index idx\n"
+    )
 
 
 def test_damage_never_flows_into_the_next_build(built, tmp_path, fixture_corpus, fixture_settings):
     """An incremental build copies unchanged documents from the current index: never from a damaged one."""
-    s = load_settings(index_dir=tmp_path, index="idx", cache_dir=fixture_settings.embedding_cache_dir,
-                      chunk_size=120, chunk_overlap=30)
+    s = load_settings(
+        index_dir=tmp_path,
+        index="idx",
+        cache_dir=fixture_settings.embedding_cache_dir,
+        chunk_size=120,
+        chunk_overlap=30,
+    )
     shutil.copytree(built["flat"], s.index_path)
     damage(s.index_path / "tokens.npy", "garbled", random.Random(SEED))
     report = build_index([fixture_corpus], s)
     assert not report.up_to_date and report.reused == 0 and len(report.added) == 3
-    assert report.notes == [f"index at {s.index_path} is damaged: tokens.npy has other content than was written "
-                            f"(checksum mismatch); rebuild it with: rag index PATH --force --index idx: rebuilt from scratch"]
+    assert report.notes == [
+        f"index at {s.index_path} is damaged: tokens.npy has other content than was written "
+        f"(checksum mismatch); rebuild it with: rag index PATH --force --index idx: rebuilt from scratch"
+    ]
     fresh = load_index(s)
-    pristine = load_index(load_settings(index_dir=built["flat"].parent, index="flat",
-                                        cache_dir=fixture_settings.embedding_cache_dir))
+    pristine = load_index(
+        load_settings(index_dir=built["flat"].parent, index="flat", cache_dir=fixture_settings.embedding_cache_dir)
+    )
     assert np.array_equal(np.load(s.index_path / "tokens.npy"), np.load(built["flat"] / "tokens.npy"))
     assert [c.text for c in fresh.chunks] == [c.text for c in pristine.chunks]
     assert run_cli("verify", "--index", str(s.index_path))[0] == 0

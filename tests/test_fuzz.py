@@ -21,12 +21,40 @@ from rag.text import strip_invisible
 
 SEED = 7714
 ALPHABETS = [
-    (0x00, 0x20), (0x20, 0x7F), (0x7F, 0xA0), (0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF), (0x200B, 0x2010),
-    (0x202A, 0x202F), (0x2066, 0x206A), (0xD800, 0xDFFF), (0xE000, 0xE0FF), (0x1F300, 0x1F6FF), (0x20000, 0x2A6DF),
-    (0x0600, 0x06FF), (0x0400, 0x04FF), (0xFFF0, 0xFFFF),
+    (0x00, 0x20),
+    (0x20, 0x7F),
+    (0x7F, 0xA0),
+    (0x3000, 0x303F),
+    (0x4E00, 0x9FFF),
+    (0xFF00, 0xFFEF),
+    (0x200B, 0x2010),
+    (0x202A, 0x202F),
+    (0x2066, 0x206A),
+    (0xD800, 0xDFFF),
+    (0xE000, 0xE0FF),
+    (0x1F300, 0x1F6FF),
+    (0x20000, 0x2A6DF),
+    (0x0600, 0x06FF),
+    (0x0400, 0x04FF),
+    (0xFFF0, 0xFFFF),
 ]
-SPECIALS = ["\x1b[2J", "\x1b]0;title\x07", "？？？", "…", "《》", "数据治理", "ICANN", "2019年", "'; DROP TABLE x; --",
-            "{0}", "%s", "\r\n", "\u202e", "\ufeff", " "]
+SPECIALS = [
+    "\x1b[2J",
+    "\x1b]0;title\x07",
+    "？？？",
+    "…",
+    "《》",
+    "数据治理",
+    "ICANN",
+    "2019年",
+    "'; DROP TABLE x; --",
+    "{0}",
+    "%s",
+    "\r\n",
+    "\u202e",
+    "\ufeff",
+    " ",
+]
 
 
 def fuzz_questions(n: int, seed: int = SEED, max_len: int = 80) -> list[str]:
@@ -90,8 +118,14 @@ def test_cli(fixture_settings, assistant, tmp_path):
     # a process per question is slow: a sample, every one checked exactly
     for q in [x for x in fuzz_questions(40, seed=SEED + 1) if "\x00" not in x][:12]:
         # lone surrogates reach a real process as the invalid UTF-8 bytes they stand for
-        proc = rag_cli("ask", q.encode("utf-8", "surrogatepass"), "--index", str(fixture_settings.index_path), cwd=tmp_path,
-                       env={"RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)})
+        proc = rag_cli(
+            "ask",
+            q.encode("utf-8", "surrogatepass"),
+            "--index",
+            str(fixture_settings.index_path),
+            cwd=tmp_path,
+            env={"RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir)},
+        )
         # exactly what the library does with the question: its answer as text, or its one-line error
         kind, expected = _library(assistant, q)
         if kind == "answer":

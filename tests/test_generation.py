@@ -29,10 +29,21 @@ def test_answer_sentences_are_cited_and_quotes_verbatim(assistant):
 
 def test_json_record_shape(assistant):
     d = assistant.ask("How long did repair ships need after the 2008 cable cuts?", k=4).to_dict()
-    assert list(d) == ["question", "answer", "abstained", "citations", "retrieved", "timings_ms", "generator",
-                       "confidence", "support"]
-    assert d["support"] and all(s == {"sentence": s["sentence"], "citations": s["citations"], "score": 1.0, "supported": True}
-                                for s in d["support"])  # extractive sentences are quotes
+    assert list(d) == [
+        "question",
+        "answer",
+        "abstained",
+        "citations",
+        "retrieved",
+        "timings_ms",
+        "generator",
+        "confidence",
+        "support",
+    ]
+    assert d["support"] and all(
+        s == {"sentence": s["sentence"], "citations": s["citations"], "score": 1.0, "supported": True}
+        for s in d["support"]
+    )  # extractive sentences are quotes
     assert [n for s in d["support"] for n in s["citations"]] and all(s["sentence"] in d["answer"] for s in d["support"])
     assert set(d["citations"][0]) == {"n", "doc", "title", "section", "chunk_id", "text", "quote", "score"}
     assert [r["rank"] for r in d["retrieved"]] == [1, 2, 3, 4]
@@ -69,12 +80,18 @@ def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
 
     from rag.answer_model import load_model
 
-    ev = SimpleNamespace(query=SimpleNamespace(lang="zh"), groups=[(("甲",), 1.0), (("乙",), 1.0), (("丙",), 1.0), (("丁",), 1.0)])
+    ev = SimpleNamespace(
+        question=SimpleNamespace(lang="zh"), groups=[(("甲",), 1.0), (("乙",), 1.0), (("丙",), 1.0), (("丁",), 1.0)]
+    )
     model = load_model()
     gen = ExtractiveGenerator(threshold=0.5, cross_threshold=0.5, model=model, min_new_terms=0.2)
     extra = model.extra_threshold
-    ranked = [_scored(0, 0, 6, 0.9, {0, 1}), _scored(0, 6, 12, 0.89, {0, 1}),  # the same terms again: skipped
-              _scored(1, 0, 6, max(extra, 0.6), {2}), _scored(2, 0, 6, extra - 0.01, {3})]  # too unlikely: skipped
+    ranked = [
+        _scored(0, 0, 6, 0.9, {0, 1}),
+        _scored(0, 6, 12, 0.89, {0, 1}),  # the same terms again: skipped
+        _scored(1, 0, 6, max(extra, 0.6), {2}),
+        _scored(2, 0, 6, extra - 0.01, {3}),
+    ]  # too unlikely: skipped
     assert [(x.span.hit, x.span.start) for x in gen.select(ev, ranked)] == [(0, 0), (1, 0)]
     assert len(ExtractiveGenerator(max_sentences=1, threshold=0.5, model=model).select(ev, ranked)) == 1
     # the best is below the threshold: nothing is selected, so the generator refuses

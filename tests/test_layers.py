@@ -1,5 +1,6 @@
 """The code's shape: imports flow one way (import-linter's layers contract in pyproject.toml), no module
-outgrows one job, and the linter finds nothing (pyflakes' checks: unused or undefined names)."""
+outgrows one job, the linter finds nothing (pyflakes' checks: unused or undefined names), the code is
+formatted (ruff format) and type-checks (mypy)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -19,9 +21,35 @@ def test_nothing_imports_upward():
 
 
 def test_lint_is_clean():
-    proc = subprocess.run([str(BIN / "ruff"), "check", "--select", "F,E9", "rag", "app", "tests", "bench"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "ruff"), "check", "--select", "F,E9", "rag", "app", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_code_is_formatted():
+    proc = subprocess.run(
+        [str(BIN / "ruff"), "format", "--check", "rag", "app", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + "\nrun: ruff format rag app tests bench"
+
+
+@pytest.mark.slow  # a cold mypy run takes about a minute
+def test_types_check():
+    """mypy over rag/ and app/ as configured in pyproject.toml (libraries without types declared there)."""
+    proc = subprocess.run(
+        [str(BIN / "mypy"), "--no-incremental"], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Success: no issues found" in proc.stdout
 
 
 def test_no_module_over_400_lines_and_every_public_function_documented():
@@ -39,8 +67,12 @@ def test_no_module_over_400_lines_and_every_public_function_documented():
 
 def test_every_module_imports():
     """A name moved by a refactor breaks its importers at import time; import each module in a fresh process."""
-    names = sorted({".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-                    for p in [*ROOT.glob("rag/**/*.py"), *ROOT.glob("app/*.py")]})
+    names = sorted(
+        {
+            ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            for p in [*ROOT.glob("rag/**/*.py"), *ROOT.glob("app/*.py")]
+        }
+    )
     code = "import importlib, sys\nfor n in sys.argv[1:]:\n    importlib.import_module(n)\n"
     proc = subprocess.run([sys.executable, "-c", code, *names], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

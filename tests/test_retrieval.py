@@ -64,7 +64,9 @@ def test_expanders_rankings_are_fused_with_the_questions(request, corpus, k):
             first.setdefault(h.position, h)
     order = dedup(base.index, sorted(score, key=lambda i: (-score[i], i)))[:k]
     assert hits == [Hit(first[i].chunk, score[i], n, first[i].dense, first[i].bm25, i) for n, i in enumerate(order, 1)]
-    assert [h.chunk.chunk_id for h in hits] != [h.chunk.chunk_id for h in base.retrieve(q, k)]  # the extra rankings count
+    assert [h.chunk.chunk_id for h in hits] != [
+        h.chunk.chunk_id for h in base.retrieve(q, k)
+    ]  # the extra rankings count
     assert base.with_expanders([FixedExpander([])]).retrieve(q, k) == base.retrieve(q, k)  # nothing offered
 
 

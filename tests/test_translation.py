@@ -18,7 +18,9 @@ def test_glossary_keeps_only_words_of_the_index():
 def test_translate_groups_phrases_lemmas_and_skips_stopwords():
     g = {"latin america": ["拉美", "拉丁美洲"], "forum": ["论坛"], "governance": ["治理"], "found": ["创立"]}
     assert translate("Why do the governance forums in Latin America matter?", g) == [
-        ("governance", ["治理"]), ("forums", ["论坛"]), ("latin america", ["拉美", "拉丁美洲"]),
+        ("governance", ["治理"]),
+        ("forums", ["论坛"]),
+        ("latin america", ["拉美", "拉丁美洲"]),
     ]
     assert translate("Who founded it?", g) == [("founded", ["创立"])]
 

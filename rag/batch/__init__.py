@@ -34,7 +34,25 @@ from rag.batch.runner import (
 )
 
 __all__ = [
-    "INPUTS", "OUTPUTS", "BatchReport", "Journal", "PrimedQueries", "Problem", "Question", "Questions", "check_output",
-    "check_writable", "citations_cell", "journal_path", "markdown", "neutralize", "read_questions",
-    "references", "render", "run_batch", "spreadsheet", "table", "validate",
+    "INPUTS",
+    "OUTPUTS",
+    "BatchReport",
+    "Journal",
+    "PrimedQueries",
+    "Problem",
+    "Question",
+    "Questions",
+    "check_output",
+    "check_writable",
+    "citations_cell",
+    "journal_path",
+    "markdown",
+    "neutralize",
+    "read_questions",
+    "references",
+    "render",
+    "run_batch",
+    "spreadsheet",
+    "table",
+    "validate",
 ]

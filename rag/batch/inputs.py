@@ -50,14 +50,14 @@ class Questions:
     columns: list[str]
 
 
-
-
 def read_questions(path: Path) -> Questions:
     """Questions from .txt (one per line), .csv/.xlsx (a `question` column) or .jsonl (`id`, `question`)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in INPUTS:
-        raise InvalidInputError(f"cannot read questions from '{path.suffix or path.name}' files; use .txt, .csv, .xlsx or .jsonl")
+        raise InvalidInputError(
+            f"cannot read questions from '{path.suffix or path.name}' files; use .txt, .csv, .xlsx or .jsonl"
+        )
     if not path.is_file():
         raise InvalidInputError(f"no questions file at {path}; check the path")
     if suffix == ".xlsx":
@@ -159,7 +159,9 @@ def _from_jsonl(path: Path, text: str) -> Questions:
 def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
     first = text.split("\n", 1)[0]
     # Excel writes ';' in some locales and tab-separated text is common: use whichever splits out the header
-    delim = next((d for d in (",", ";", "\t") if any(c.strip().lower() in QUESTION_COLUMNS for c in first.split(d))), ",")
+    delim = next(
+        (d for d in (",", ";", "\t") if any(c.strip().lower() in QUESTION_COLUMNS for c in first.split(d))), ","
+    )
     reader = csv.reader(io.StringIO(text), delimiter=delim)
     rows, start = [], 1
     try:
@@ -183,7 +185,9 @@ def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
             f"cannot read {path} as an Excel workbook ({type(exc).__name__}); save it again as .xlsx"
         ) from None
     try:
-        return [(n, [_cell(v) for v in row]) for n, row in enumerate(wb.worksheets[0].iter_rows(values_only=True), start=1)]
+        return [
+            (n, [_cell(v) for v in row]) for n, row in enumerate(wb.worksheets[0].iter_rows(values_only=True), start=1)
+        ]
     finally:
         wb.close()
 
@@ -192,7 +196,9 @@ def _from_table(path: Path, rows: list[tuple[int, list[str]]]) -> Questions:
     rows = [(n, [_cell(c) for c in r]) for n, r in rows]
     rows = [(n, r) for n, r in rows if any(r)]  # blank rows (and Excel's trailing ",,,") mean nothing
     if not rows:
-        raise InvalidInputError(f"{path} is empty; give a header row with a 'question' column, then one question per row")
+        raise InvalidInputError(
+            f"{path} is empty; give a header row with a 'question' column, then one question per row"
+        )
     header_line, header = rows[0]
     columns: list[str] = []
     for i, name in enumerate(header):
@@ -209,9 +215,12 @@ def _from_table(path: Path, rows: list[tuple[int, list[str]]]) -> Questions:
     idcol = lower.index("id") if "id" in lower else None
     col = _Collector(path)
     for n, row in rows[1:]:
-        if len(row) > len(columns) and any(row[len(columns):]):
-            col.problems.append(Problem(n, f"has {len(row)} cells but the header has {len(columns)} columns "
-                                           "(an unquoted comma?); skipped"))
+        if len(row) > len(columns) and any(row[len(columns) :]):
+            col.problems.append(
+                Problem(
+                    n, f"has {len(row)} cells but the header has {len(columns)} columns (an unquoted comma?); skipped"
+                )
+            )
             continue
         row = row + [""] * (len(columns) - len(row))
         col.add(n, row[qcol], row[idcol] if idcol is not None else None, dict(zip(columns, row)))

@@ -26,8 +26,9 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
-            raise BatchOutputError(f"cannot write {path} ({exc.strerror}); give --out a file in a folder you can "
-                                   "write to") from None
+            raise BatchOutputError(
+                f"cannot write {path} ({exc.strerror}); give --out a file in a folder you can write to"
+            ) from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -71,7 +72,7 @@ class Journal:
         """Write one record as one line and force it to disk before returning."""
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         while data:
-            data = data[os.write(self.fd, data):]
+            data = data[os.write(self.fd, data) :]
         os.fsync(self.fd)
         self.records[(record["id"], record.get("doc"))] = record
 

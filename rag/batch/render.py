@@ -45,7 +45,9 @@ def neutralize(value):
     """A spreadsheet cell that cannot run as a formula (OWASP, CSV injection): text whose first
     character, or first after leading spaces, is = + - @ tab or carriage return gets a leading
     apostrophe; other values pass unchanged."""
-    if isinstance(value, str) and (value.startswith(_FORMULA_START) or value.lstrip(" \t\r\n").startswith(_FORMULA_START)):
+    if isinstance(value, str) and (
+        value.startswith(_FORMULA_START) or value.lstrip(" \t\r\n").startswith(_FORMULA_START)
+    ):
         return "'" + value
     return value
 
@@ -89,9 +91,11 @@ def render(out: Path, questions: Questions, records: Mapping, docinfo: Mapping, 
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise BatchOutputError(f"cannot write {out} ({exc.strerror or type(exc).__name__}); the answers are kept in "
-                               f"{journal_path(out)}; make {out.name} writable and rerun the same command (nothing is "
-                               "asked again)") from None
+        raise BatchOutputError(
+            f"cannot write {out} ({exc.strerror or type(exc).__name__}); the answers are kept in "
+            f"{journal_path(out)}; make {out.name} writable and rerun the same command (nothing is "
+            "asked again)"
+        ) from None
 
 
 def _render(out: Path, tmp: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> None:
@@ -132,12 +136,15 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
     wb = Workbook()
     ws = wb.active
     ws.title = "by paper" if by_doc else "answers"
-    widths = [60 if h in ("question", "answer") or h.startswith("answer:") else 80 if "citations" in h else 14
-              for h in header]
+    widths = [
+        60 if h in ("question", "answer") or h.startswith("answer:") else 80 if "citations" in h else 14 for h in header
+    ]
     put(ws, [header] + rows, widths)
     refs = wb.create_sheet("references")
-    refs_rows = [[f"R{r.n}", neutralize(r.doc), neutralize(r.title), neutralize(", ".join(_authors(docinfo, r.doc)))]
-                 for r in references(questions, records, docinfo, by_doc)]
+    refs_rows = [
+        [f"R{r.n}", neutralize(r.doc), neutralize(r.title), neutralize(", ".join(_authors(docinfo, r.doc)))]
+        for r in references(questions, records, docinfo, by_doc)
+    ]
     put(refs, [["ref", "doc", "title", "authors"]] + refs_rows, [6, 30, 60, 30])
     wb.save(path)
 
@@ -173,13 +180,22 @@ def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: b
     n_abs = sum(bool(r and r["abstained"]) for _, recs in got for r in recs)
     lines = [f"# Answers: {questions.path.name}", ""]
     unit = "answers (question × paper)" if by_doc else "questions"
-    lines += [f"{len(questions.items) * len(docs)} {unit}: {n_rec - n_abs} answered with citations, {n_abs} not answered "
-              f"by the sources, {len(questions.items) * len(docs) - n_rec} missing.", ""]
+    lines += [
+        f"{len(questions.items) * len(docs)} {unit}: {n_rec - n_abs} answered with citations, {n_abs} not answered "
+        f"by the sources, {len(questions.items) * len(docs) - n_rec} missing.",
+        "",
+    ]
     if by_doc:
-        lines += ["## Overview", "", "| # | question | " + " | ".join(f"R{ref_of[d]}" for d in docs) + " |",
-                  "|---|---|" + "---|" * len(docs)]
+        lines += [
+            "## Overview",
+            "",
+            "| # | question | " + " | ".join(f"R{ref_of[d]}" for d in docs) + " |",
+            "|---|---|" + "---|" * len(docs),
+        ]
         for i, (q, recs) in enumerate(got, start=1):
-            marks = ["—" if r is None else "no answer" if r["abstained"] else f"{len(r['citations'])} cited" for r in recs]
+            marks = [
+                "—" if r is None else "no answer" if r["abstained"] else f"{len(r['citations'])} cited" for r in recs
+            ]
             lines.append(f"| {i} | {_cell_md(q.question)} | " + " | ".join(marks) + " |")
         lines += ["", "Papers: " + "; ".join(f"R{ref_of[d]} *{getattr(docinfo[d], 'title', d)}*" for d in docs), ""]
     for i, (q, recs) in enumerate(got, start=1):

@@ -73,11 +73,18 @@ class BatchReport:
     def to_dict(self) -> dict:
         """JSON form for ``rag batch --json``."""
         return {
-            "out": str(self.out), "journal": str(self.journal) if self.journal.exists() else None,
-            "total": self.total, "answered": self.answered, "abstained": self.abstained,
-            "failed": len(self.failed), "new": self.new, "resumed": self.resumed,
-            "seconds": round(self.seconds, 3), "per_second": round(self.new / self.seconds, 3) if self.new and self.seconds else None,
-            "by_doc": self.by_doc, "docs": self.docs,
+            "out": str(self.out),
+            "journal": str(self.journal) if self.journal.exists() else None,
+            "total": self.total,
+            "answered": self.answered,
+            "abstained": self.abstained,
+            "failed": len(self.failed),
+            "new": self.new,
+            "resumed": self.resumed,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.new / self.seconds, 3) if self.new and self.seconds else None,
+            "by_doc": self.by_doc,
+            "docs": self.docs,
             "failures": [{"line": p.line, "doc": p.doc, "error": p.message} for p in self.failed],
         }
 
@@ -86,7 +93,9 @@ def check_output(out: Path, questions_path: Path | None = None) -> Path:
     """The output path, if its extension is one we write and it is not the input file."""
     out = Path(out)
     if out.suffix.lower() not in OUTPUTS:
-        raise InvalidInputError(f"cannot write '{out.suffix or out.name}' files; give --out a .jsonl, .csv, .xlsx or .md path")
+        raise InvalidInputError(
+            f"cannot write '{out.suffix or out.name}' files; give --out a .jsonl, .csv, .xlsx or .md path"
+        )
     if questions_path is not None and out.resolve() == Path(questions_path).resolve():
         raise InvalidInputError("--out is the questions file itself; write the answers to another file")
     if out.is_dir():
@@ -106,8 +115,10 @@ def check_writable(out: Path) -> None:
             if target.exists():
                 os.close(os.open(target, os.O_WRONLY | os.O_APPEND))  # opened, not changed
         except OSError as exc:
-            raise BatchOutputError(f"cannot write {target} ({exc.strerror or type(exc).__name__}); "
-                                   "give --out a file in a folder you can write to") from None
+            raise BatchOutputError(
+                f"cannot write {target} ({exc.strerror or type(exc).__name__}); "
+                "give --out a file in a folder you can write to"
+            ) from None
 
 
 def validate(questions: Questions, out: Path, workers: int) -> Path:
@@ -176,8 +187,9 @@ def _answer_all(assistant, todo, journal, report, k, workers, progress) -> None:
     from rag.retrieval import Retriever, normalize_query
 
     primed = PrimedQueries(assistant.retriever.embedder)
-    batch_assistant = Assistant(assistant.settings, Retriever(assistant.retriever.index, primed, assistant.settings),
-                                assistant.generator)
+    batch_assistant = Assistant(
+        assistant.settings, Retriever(assistant.retriever.index, primed, assistant.settings), assistant.generator
+    )
     limit = assistant.settings.max_question_chars
     done, total = report.resumed, report.total
     inflight: dict[Future, tuple[Question, str | None]] = {}
@@ -186,7 +198,9 @@ def _answer_all(assistant, todo, journal, report, k, workers, progress) -> None:
 
     def collect(block: bool) -> None:
         nonlocal done
-        finished, _ = wait(inflight, return_when=FIRST_COMPLETED) if block else ([f for f in inflight if f.done()], None)
+        finished, _ = (
+            wait(inflight, return_when=FIRST_COMPLETED) if block else ([f for f in inflight if f.done()], None)
+        )
         for f in [f for f in inflight if f in finished]:  # in submission order
             q, d = inflight.pop(f)
             if f.cancelled():  # never started (interrupted): it stays missing, to be asked next run
@@ -197,7 +211,9 @@ def _answer_all(assistant, todo, journal, report, k, workers, progress) -> None:
             except RagError as exc:
                 report.failed.append(Problem(q.line, f"failed{' on ' + d if d else ''}: {exc}", d))
             except Exception as exc:  # a bug in one question must not lose the others
-                report.failed.append(Problem(q.line, f"failed{' on ' + d if d else ''}: {type(exc).__name__}: {exc}", d))
+                report.failed.append(
+                    Problem(q.line, f"failed{' on ' + d if d else ''}: {type(exc).__name__}: {exc}", d)
+                )
             done += 1
             if progress:
                 progress(done, total)

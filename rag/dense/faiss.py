@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from rag.dense.base import (
-    HNSW_EF_CONSTRUCTION, HNSW_M, HNSW_MAX, PQ_BYTES, DenseJob, Plan, Written, choose_kind, positions, vid_table,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    HNSW_MAX,
+    PQ_BYTES,
+    DenseJob,
+    Plan,
+    Written,
+    choose_kind,
+    positions,
+    vid_table,
 )
 from rag.dense.registry import register
 from rag.errors import InvalidInputError
@@ -52,8 +61,9 @@ class FaissAnn:
 
     exact = False
 
-    def __init__(self, index, kind: str, vectors: np.ndarray, vids: np.ndarray, ef_search: int, nprobe: int,
-                 rerank: int):
+    def __init__(
+        self, index, kind: str, vectors: np.ndarray, vids: np.ndarray, ef_search: int, nprobe: int, rerank: int
+    ):
         faiss = load_faiss()
 
         self.index, self.kind, self.vectors = index, kind, vectors
@@ -130,8 +140,10 @@ def build_faiss(kind: str, vectors: np.ndarray, vids: np.ndarray, progress=None)
 def add_faiss(index, vectors: np.ndarray, vids: np.ndarray, progress=None, batch: int = 50_000) -> None:
     """Add vectors to an approximate index in batches (with progress)."""
     for i in range(0, len(vids), batch):
-        index.add_with_ids(np.ascontiguousarray(vectors[i : i + batch], dtype=np.float32),
-                           np.ascontiguousarray(vids[i : i + batch], dtype=np.int64))
+        index.add_with_ids(
+            np.ascontiguousarray(vectors[i : i + batch], dtype=np.float32),
+            np.ascontiguousarray(vids[i : i + batch], dtype=np.int64),
+        )
         if progress:
             progress(min(i + batch, len(vids)), len(vids))
 
@@ -167,7 +179,9 @@ class FaissBackend:
         faiss.write_index(index, str(job.tmp / "dense.faiss"))
         return Written()
 
-    def open(self, path: Path, params: dict, settings: Settings, vectors: np.ndarray, vids: np.ndarray) -> FlatDense | FaissAnn:
+    def open(
+        self, path: Path, params: dict, settings: Settings, vectors: np.ndarray, vids: np.ndarray
+    ) -> FlatDense | FaissAnn:
         """Exact search over ``vectors``, or ``dense.faiss`` with tombstones filtered."""
         kind = params["dense"]["kind"]
         if kind == "flat":

@@ -19,7 +19,15 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.dense.base import (
-    HNSW_EF_CONSTRUCTION, HNSW_M, PQ_BYTES, DenseJob, Plan, Written, choose_kind, positions, vid_table,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    PQ_BYTES,
+    DenseJob,
+    Plan,
+    Written,
+    choose_kind,
+    positions,
+    vid_table,
 )
 from rag.dense.registry import register
 from rag.errors import BackendUnavailableError, IndexCorruptError, InvalidInputError
@@ -64,10 +72,22 @@ class MilvusStore:
     Rows: pk = vid (string), text = passage text, metadata doc / chunk_id / lang.
     """
 
-    def __init__(self, uri: str, collection: str, kind: str, dim: int, ef_search: int = 128, nprobe: int = 32,
-                 token: str | None = None):
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        kind: str,
+        dim: int,
+        ef_search: int = 128,
+        nprobe: int = 32,
+        token: str | None = None,
+    ):
         self.uri, self.collection, self.kind, self.dim, self.token = uri, collection, kind, dim, token
-        self.index_params = {"index_type": MILVUS_INDEX[kind], "metric_type": "IP", "params": _milvus_build_params(kind, dim)}
+        self.index_params = {
+            "index_type": MILVUS_INDEX[kind],
+            "metric_type": "IP",
+            "params": _milvus_build_params(kind, dim),
+        }
         search = {"hnsw": {"ef": ef_search}, "ivfpq": {"nprobe": nprobe}}.get(kind, {})
         self.search_params = {"metric_type": "IP", "params": search}
         self.store = self._open()
@@ -76,7 +96,9 @@ class MilvusStore:
         try:
             from langchain_milvus import Milvus
         except ImportError as exc:  # pragma: no cover - a broken install
-            raise InvalidInputError(f"the Milvus backend needs langchain-milvus ({exc}); reinstall with the README setup") from None
+            raise InvalidInputError(
+                f"the Milvus backend needs langchain-milvus ({exc}); reinstall with the README setup"
+            ) from None
         if "://" not in self.uri:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -88,24 +110,40 @@ class MilvusStore:
                 index_params=self.index_params,
                 search_params=self.search_params,
                 auto_id=False,
-                metadata_schema={"lang": {"dtype": _dtype("INT64")}, "doc": {"dtype": _dtype("VARCHAR"), "kwargs": {"max_length": 4096}},
-                                 "chunk_id": {"dtype": _dtype("VARCHAR"), "kwargs": {"max_length": 4096}}},
+                metadata_schema={
+                    "lang": {"dtype": _dtype("INT64")},
+                    "doc": {"dtype": _dtype("VARCHAR"), "kwargs": {"max_length": 4096}},
+                    "chunk_id": {"dtype": _dtype("VARCHAR"), "kwargs": {"max_length": 4096}},
+                },
             )
         except Exception as exc:  # grpc / MilvusException: cannot reach or open the server
-            raise BackendUnavailableError(f"cannot open Milvus at {self.uri} ({_why(exc)}); check RAG_MILVUS_URI") from None
+            raise BackendUnavailableError(
+                f"cannot open Milvus at {self.uri} ({_why(exc)}); check RAG_MILVUS_URI"
+            ) from None
 
     def exists(self) -> bool:
         """Whether the collection exists on the server."""
         return bool(self.store.client.has_collection(self.collection))
 
-    def add(self, vids: np.ndarray, vectors: np.ndarray, texts: Sequence[str], docs: Sequence[str],
-            chunk_ids: Sequence[str], langs: np.ndarray, progress=None, batch: int = 2000) -> None:
+    def add(
+        self,
+        vids: np.ndarray,
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        docs: Sequence[str],
+        chunk_ids: Sequence[str],
+        langs: np.ndarray,
+        progress=None,
+        batch: int = 2000,
+    ) -> None:
         """Insert passages (batches of 2000 rows: bigger gRPC messages hit a slow path)."""
         try:
             self._add(vids, vectors, texts, docs, chunk_ids, langs, progress, batch)
         except Exception as exc:  # MilvusException, grpc errors: e.g. an index type this server lacks
-            raise BackendUnavailableError(f"Milvus at {self.uri} refused the passages of '{self.collection}' "
-                                          f"({_why(exc)}); check RAG_MILVUS_URI and RAG_DENSE_INDEX") from None
+            raise BackendUnavailableError(
+                f"Milvus at {self.uri} refused the passages of '{self.collection}' "
+                f"({_why(exc)}); check RAG_MILVUS_URI and RAG_DENSE_INDEX"
+            ) from None
 
     def _add(self, vids, vectors, texts, docs, chunk_ids, langs, progress, batch) -> None:
         for i in range(0, len(vids), batch):
@@ -113,7 +151,9 @@ class MilvusStore:
             self.store.add_embeddings(
                 texts=[t[:16000] for t in texts[i:j]],
                 embeddings=np.asarray(vectors[i:j], dtype=np.float32).tolist(),
-                metadatas=[{"doc": d, "chunk_id": c, "lang": int(g)} for d, c, g in zip(docs[i:j], chunk_ids[i:j], langs[i:j])],
+                metadatas=[
+                    {"doc": d, "chunk_id": c, "lang": int(g)} for d, c, g in zip(docs[i:j], chunk_ids[i:j], langs[i:j])
+                ],
                 ids=[str(int(v)) for v in vids[i:j]],
                 batch_size=batch,
             )
@@ -134,9 +174,15 @@ class MilvusStore:
         """(vid, inner product) of the k nearest rows."""
         try:
             res = self.store.similarity_search_with_score_by_vector(
-                np.asarray(vec, dtype=np.float32).tolist(), k=min(k, MILVUS_SEARCH_LIMIT), param=self.search_params, expr=expr)
+                np.asarray(vec, dtype=np.float32).tolist(),
+                k=min(k, MILVUS_SEARCH_LIMIT),
+                param=self.search_params,
+                expr=expr,
+            )
         except Exception as exc:
-            raise BackendUnavailableError(f"Milvus search failed at {self.uri} ({_why(exc)}); check the server") from None
+            raise BackendUnavailableError(
+                f"Milvus search failed at {self.uri} ({_why(exc)}); check the server"
+            ) from None
         return [(int(doc.metadata["pk"]), float(score)) for doc, score in res]
 
     def siblings(self) -> list[str]:
@@ -185,8 +231,11 @@ class MilvusDense:
         sims = np.full((len(queries), k), -np.inf, dtype=np.float32)
         pos = np.full((len(queries), k), -1, dtype=np.int64)
         for qi, q in enumerate(queries):
-            found = [(p, s) for p, s in ((positions(self.vid_to_pos, np.array([v]))[0], s) for v, s in self.store.search(q, k + 16))
-                     if p >= 0][:k]
+            found = [
+                (p, s)
+                for p, s in ((positions(self.vid_to_pos, np.array([v]))[0], s) for v, s in self.store.search(q, k + 16))
+                if p >= 0
+            ][:k]
             for j, (p, s) in enumerate(found):
                 sims[qi, j], pos[qi, j] = s, p
         return sims, pos
@@ -238,15 +287,27 @@ class MilvusBackend:
             sel = rows[i : i + 20_000]
             got = [job.passages[int(j)] for j in sel]
             docs = [job.doc_ids[job.chunk_docs[j]] for j in sel]
-            store.add(job.vids[sel], job.vectors[sel], [g.text for g in got], docs, [g.chunk_id for g in got], job.langs[sel],
-                      progress=(lambda d, t, base=i: tick(base + d, len(rows))) if tick else None)
+            store.add(
+                job.vids[sel],
+                job.vectors[sel],
+                [g.text for g in got],
+                docs,
+                [g.chunk_id for g in got],
+                job.langs[sel],
+                progress=(lambda d, t, base=i: tick(base + d, len(rows))) if tick else None,
+            )
         stale = np.setdiff1d(old.vids, job.vids) if old is not None else np.zeros(0, np.int64)
         if old is not None and old.params.get("milvus", {}).get("stale_file"):
             stale = np.union1d(stale, np.load(old.path / "milvus_stale.npy"))
         if len(stale):
             np.save(job.tmp / "milvus_stale.npy", stale)
-        section = {"uri": uri, "collection": name, "generation": gen, "index_type": store.index_params["index_type"],
-                   "stale_file": bool(len(stale))}
+        section = {
+            "uri": uri,
+            "collection": name,
+            "generation": gen,
+            "index_type": store.index_params["index_type"],
+            "stale_file": bool(len(stale)),
+        }
 
         def after_swap() -> None:
             # best effort: a failure here leaves rows/collections the index ignores; the next build retries
@@ -262,11 +323,20 @@ class MilvusBackend:
         """The index's collection (on ``RAG_MILVUS_URI`` if set, else where it was built)."""
         m = params["milvus"]
         uri = settings.milvus_uri or m["uri"]
-        store = MilvusStore(uri, m["collection"], params["dense"]["kind"], int(params["embedder"]["dimension"]),
-                            settings.hnsw_ef_search, settings.ivf_nprobe, settings.milvus_token)
+        store = MilvusStore(
+            uri,
+            m["collection"],
+            params["dense"]["kind"],
+            int(params["embedder"]["dimension"]),
+            settings.hnsw_ef_search,
+            settings.ivf_nprobe,
+            settings.milvus_token,
+        )
         if not store.exists():
-            raise IndexCorruptError(f"Milvus collection '{m['collection']}' is missing at {uri}; rebuild the index with: "
-                                    f"rag index PATH --force --index {path.name}")
+            raise IndexCorruptError(
+                f"Milvus collection '{m['collection']}' is missing at {uri}; rebuild the index with: "
+                f"rag index PATH --force --index {path.name}"
+            )
         return MilvusDense(store, vids)
 
     def retry_cleanup(self, path: Path, params: dict, settings: Settings) -> None:
@@ -274,8 +344,13 @@ class MilvusBackend:
         m = params.get("milvus", {})
         if m.get("stale_file") and (path / "milvus_stale.npy").exists():
             with contextlib.suppress(Exception):
-                MilvusStore(m["uri"], m["collection"], params["dense"]["kind"], int(params["embedder"]["dimension"]),
-                            token=settings.milvus_token).delete(np.load(path / "milvus_stale.npy").tolist())
+                MilvusStore(
+                    m["uri"],
+                    m["collection"],
+                    params["dense"]["kind"],
+                    int(params["embedder"]["dimension"]),
+                    token=settings.milvus_token,
+                ).delete(np.load(path / "milvus_stale.npy").tolist())
 
     def describe(self, params: dict) -> tuple[dict, str]:
         """The Milvus URI and collection."""

@@ -26,8 +26,9 @@ def _names() -> str:
 def backend_for(settings: Settings) -> DenseBackend:
     """The backend new builds use (``settings.backend``); InvalidInputError naming the registered ones."""
     if settings.backend not in BACKENDS:
-        raise InvalidInputError(f"invalid setting backend: Input should be {_names()} (check RAG_BACKEND or the "
-                                "command-line option)")
+        raise InvalidInputError(
+            f"invalid setting backend: Input should be {_names()} (check RAG_BACKEND or the command-line option)"
+        )
     return BACKENDS[settings.backend]
 
 
@@ -35,7 +36,9 @@ def backend_of(path: Path, params: dict) -> DenseBackend:
     """The backend an index was built with (its params.json)."""
     name = params["dense"]["backend"]
     if name not in BACKENDS:
-        raise BackendUnavailableError(f"index '{path.name}' keeps its vectors in backend '{name}', which is not "
-                                      f"registered (registered: {_names()}); register it or rebuild with: "
-                                      f"rag index PATH --force --index {path.name}")
+        raise BackendUnavailableError(
+            f"index '{path.name}' keeps its vectors in backend '{name}', which is not "
+            f"registered (registered: {_names()}); register it or rebuild with: "
+            f"rag index PATH --force --index {path.name}"
+        )
     return BACKENDS[name]

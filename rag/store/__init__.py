@@ -27,7 +27,23 @@ from rag.store.reader import Index, load_index, verify_index
 from rag.store.writer import Part, centroid, new_part, write_parts
 
 __all__ = [
-    "CHUNK_CACHE_SIZE", "FORMAT_VERSION", "BuildReport", "ChunkStore", "DocInfo", "Index", "Part", "Precomputed",
-    "build_index", "centroid", "chunking_params", "load_index", "new_part", "passage_text", "read_docs",
-    "remove_documents", "verify_index", "write_index", "write_parts",
+    "CHUNK_CACHE_SIZE",
+    "FORMAT_VERSION",
+    "BuildReport",
+    "ChunkStore",
+    "DocInfo",
+    "Index",
+    "Part",
+    "Precomputed",
+    "build_index",
+    "centroid",
+    "chunking_params",
+    "load_index",
+    "new_part",
+    "passage_text",
+    "read_docs",
+    "remove_documents",
+    "verify_index",
+    "write_index",
+    "write_parts",
 ]

@@ -22,7 +22,12 @@ from rag.chunking import chunk_document, chunk_sentences
 from rag.cleaning import clean_document
 from rag.dense import backend_for, backend_of
 from rag.embedding import (
-    LANGS, Embedder, VectorCache, anchors_digest, language_means, make_embedder,
+    LANGS,
+    Embedder,
+    VectorCache,
+    anchors_digest,
+    language_means,
+    make_embedder,
 )
 from rag.errors import InvalidInputError
 from rag.integrity import manifest, seal, write_marker
@@ -32,7 +37,14 @@ from rag.settings import Settings
 from rag.text import tokenize
 from rag.translation import build_glossary, save_glossary
 from rag.store.layout import (
-    FORMAT_VERSION, BuildReport, DocInfo, Progress, chunking_params, dropped_note, passage_text, read_docs,
+    FORMAT_VERSION,
+    BuildReport,
+    DocInfo,
+    Progress,
+    chunking_params,
+    dropped_note,
+    passage_text,
+    read_docs,
     sources_manifest,
 )
 from rag.store.reader import StoredIndex
@@ -42,8 +54,9 @@ from rag.store.writer import Part, centroid, new_part, write_parts
 
 
 @contextlib.contextmanager
-def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool = False,
-              notes: list[str] | None = None) -> Iterator["StoredIndex | None"]:
+def _updating(
+    target: Path, settings: Settings, reuse: bool = True, strict: bool = False, notes: list[str] | None = None
+) -> Iterator["StoredIndex | None"]:
     """Hold the index lock with leftovers of a killed build cleaned up, and yield the current index
     to copy from (None when ``reuse`` is off or it cannot be reused), closed afterwards."""
     with locked(target):
@@ -61,7 +74,9 @@ def _updating(target: Path, settings: Settings, reuse: bool = True, strict: bool
 Found = tuple[str, str, SourceFile | str]  # (doc_id, absolute path, the source or, unchanged, its sha256)
 
 
-def _scan(paths: Sequence[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]) -> tuple[list[Found], list[Skipped]]:
+def _scan(
+    paths: Sequence[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]
+) -> tuple[list[Found], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
     sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
     the source). Files of ``ids_of`` keep their document ids, however the paths are given."""
@@ -113,10 +128,18 @@ def _previous_docs(target: Path) -> list[DocInfo]:
         return []
 
 
-def _build(paths: Sequence[str | Path], settings: Settings, old: "StoredIndex | None", embedder: Embedder | None,
-           report: BuildReport, progress: Progress | None) -> None:
+def _build(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    old: "StoredIndex | None",
+    embedder: Embedder | None,
+    report: BuildReport,
+    progress: Progress | None,
+) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
-    found, report.skipped = _scan(paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path))
+    found, report.skipped = _scan(
+        paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path)
+    )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
         report.up_to_date = True
@@ -126,7 +149,9 @@ def _build(paths: Sequence[str | Path], settings: Settings, old: "StoredIndex | 
         return
     old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
     cleaned = {d.doc_id: d for d in (clean_document(src) for _, _, src in found if not isinstance(src, str))}
-    report.notes += [note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))]
+    report.notes += [
+        note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))
+    ]
     report.added = [d for d in cleaned if d not in old_ids]
     report.updated = [d for d in cleaned if d in old_ids]
     report.removed = sorted(set(old_ids) - {d for d, _, _ in found})
@@ -156,7 +181,9 @@ class Precomputed:
     lang_means: dict[str, np.ndarray]
 
 
-def write_index(parts: list[Part], settings: Settings, embedder: Precomputed, progress: Progress | None = None) -> BuildReport:
+def write_index(
+    parts: list[Part], settings: Settings, embedder: Precomputed, progress: Progress | None = None
+) -> BuildReport:
     """Write a full index from documents whose vectors and tokens are already computed (atomically)."""
     backend_for(settings)  # an unknown RAG_BACKEND fails before anything is touched
     t0 = time.perf_counter()
@@ -181,22 +208,31 @@ def remove_documents(doc_ids: Sequence[str], settings: Settings, progress: Progr
     return report
 
 
-def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, report: BuildReport,
-            progress: Progress | None) -> None:
+def _remove(
+    doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, report: BuildReport, progress: Progress | None
+) -> None:
     target = settings.index_path
     d = old.params["dense"]  # removing keeps the index's own dense configuration
-    settings = settings.model_copy(update={"backend": d["backend"], "dense_index": d.get("requested", d["kind"]),
-                                           **backend_of(target, old.params).keep_place(old.params, settings)})
+    settings = settings.model_copy(
+        update={
+            "backend": d["backend"],
+            "dense_index": d.get("requested", d["kind"]),
+            **backend_of(target, old.params).keep_place(old.params, settings),
+        }
+    )
     known = {d.doc_id: i for i, d in enumerate(old.docs)}
     unknown = [d for d in doc_ids if d not in known]
     if unknown:
         sample = ", ".join(list(known)[:3])
-        raise InvalidInputError(f"no document '{unknown[0]}' in index '{target.name}' (it has e.g. {sample}); "
-                                f"list them with: rag info --index {target.name}")
+        raise InvalidInputError(
+            f"no document '{unknown[0]}' in index '{target.name}' (it has e.g. {sample}); "
+            f"list them with: rag info --index {target.name}"
+        )
     gone = set(doc_ids)
     if gone >= set(known):
-        raise InvalidInputError(f"removing every document would leave index '{target.name}' empty; "
-                                f"delete the folder {target} instead")
+        raise InvalidInputError(
+            f"removing every document would leave index '{target.name}' empty; delete the folder {target} instead"
+        )
     parts = [Part(d, old=old.doc_range(i)) for i, d in enumerate(old.docs) if d.doc_id not in gone]
     report.removed = [d for d in known if d in gone]
     report.documents, report.reused = len(parts), len(parts)
@@ -205,15 +241,18 @@ def _remove(doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, repo
 
 
 def _same_sources(old: "StoredIndex", found: list[Found], settings: Settings) -> bool:
-    return (all(isinstance(src, str) for _, _, src in found)
-            and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src in found}
-            and old.params["dense"].get("requested") == settings.dense_index
-            and old.params["dense"]["backend"] == settings.backend
-            and backend_for(settings).same_place(old.params, settings))
+    return (
+        all(isinstance(src, str) for _, _, src in found)
+        and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src in found}
+        and old.params["dense"].get("requested") == settings.dense_index
+        and old.params["dense"]["backend"] == settings.backend
+        and backend_for(settings).same_place(old.params, settings)
+    )
 
 
-def _process(docs: list[Document], settings: Settings, embedder: Embedder, report: BuildReport,
-             progress: Progress | None) -> dict[str, Part]:
+def _process(
+    docs: list[Document], settings: Settings, embedder: Embedder, report: BuildReport, progress: Progress | None
+) -> dict[str, Part]:
     """Clean documents -> chunks, sentence spans, vectors (through the cache) and BM25 tokens."""
     cache = VectorCache(settings.embedding_cache_dir, embedder)
     per_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]
@@ -243,8 +282,15 @@ def _process(docs: list[Document], settings: Settings, embedder: Embedder, repor
     return out
 
 
-def _assemble(target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings,
-              embedder: Embedder | Precomputed | None, report: BuildReport, progress: Progress | None) -> None:
+def _assemble(
+    target: Path,
+    parts: list[Part],
+    old: "StoredIndex | None",
+    settings: Settings,
+    embedder: Embedder | Precomputed | None,
+    report: BuildReport,
+    progress: Progress | None,
+) -> None:
     """Write the index for ``parts`` (in this order) into a temp dir, then swap it in."""
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -262,9 +308,16 @@ def _assemble(target: Path, parts: list[Part], old: "StoredIndex | None", settin
         after_swap()
 
 
-def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None", settings: Settings,
-          embedder: Embedder | Precomputed | None, report: BuildReport,
-          progress: Progress | None) -> Callable[[], None] | None:
+def _fill(
+    tmp: Path,
+    target: Path,
+    parts: list[Part],
+    old: "StoredIndex | None",
+    settings: Settings,
+    embedder: Embedder | Precomputed | None,
+    report: BuildReport,
+    progress: Progress | None,
+) -> Callable[[], None] | None:
     """Write every file of the new index into ``tmp``; returns what to do once it is swapped in."""
     if progress:
         progress("writing index", 0, 1)
@@ -323,8 +376,9 @@ def _fill(tmp: Path, target: Path, parts: list[Part], old: "StoredIndex | None",
     return written.after_swap
 
 
-def _language_means(old: "StoredIndex | None", settings: Settings,
-                    embedder: Embedder | Precomputed | None) -> dict[str, np.ndarray]:
+def _language_means(
+    old: "StoredIndex | None", settings: Settings, embedder: Embedder | Precomputed | None
+) -> dict[str, np.ndarray]:
     """Anchor query means per language: reused from the current index when the anchors are the same."""
     if isinstance(embedder, Precomputed):
         return embedder.lang_means

@@ -23,16 +23,29 @@ if TYPE_CHECKING:
 STALE_REBUILD = 0.2  # rebuild an approximate index once this share of its vectors is tombstoned
 
 
-def write_dense(tmp: Path, vectors: np.ndarray, chunk_lang: np.ndarray, parts: list[Part], old: "StoredIndex | None",
-                settings: Settings, report: BuildReport, progress: Progress | None) -> tuple[dict, Written]:
+def write_dense(
+    tmp: Path,
+    vectors: np.ndarray,
+    chunk_lang: np.ndarray,
+    parts: list[Part],
+    old: "StoredIndex | None",
+    settings: Settings,
+    report: BuildReport,
+    progress: Progress | None,
+) -> tuple[dict, Written]:
     """Vector ids and the dense index: kept and extended when the kind is unchanged, else rebuilt."""
     n, dim = vectors.shape
     backend = backend_for(settings)
     plan = backend.plan(n, dim, settings)
     kind = plan.kind
     od = old.params["dense"] if old else {}
-    same = (old is not None and od.get("backend") == settings.backend and od.get("kind") == kind and plan.extendable
-            and backend.same_place(old.params, settings))
+    same = (
+        old is not None
+        and od.get("backend") == settings.backend
+        and od.get("kind") == kind
+        and plan.extendable
+        and backend.same_place(old.params, settings)
+    )
     new_vids = np.zeros(n, np.int64)
     keep = np.zeros(n, bool)
     c = 0
@@ -56,18 +69,38 @@ def write_dense(tmp: Path, vectors: np.ndarray, chunk_lang: np.ndarray, parts: l
         new_vids = np.arange(n, dtype=np.int64)
         next_vid, stored = n, n
     np.save(tmp / "vector_ids.npy", new_vids)
-    dense = {"backend": settings.backend, "requested": settings.dense_index, "kind": kind, "metric": "inner_product",
-             "next_vid": int(next_vid), "stored": int(stored if kind != "flat" else n), "updated_in_place": bool(same)}
+    dense = {
+        "backend": settings.backend,
+        "requested": settings.dense_index,
+        "kind": kind,
+        "metric": "inner_product",
+        "next_vid": int(next_vid),
+        "stored": int(stored if kind != "flat" else n),
+        "updated_in_place": bool(same),
+    }
     report.dense = f"{settings.backend}:{kind}"
     name = target_name(tmp)
     passages = ChunkStore(tmp / "chunks.jsonl", np.load(tmp / "chunks.offsets.npy"))
     try:
-        written = backend.write(DenseJob(
-            tmp=tmp, name=name, kind=kind, vectors=vectors, vids=new_vids, fresh=~keep if same else np.ones(n, bool),
-            in_place=same, previous=old, replaced=old.params if old is not None else _replaced(tmp.parent / name),
-            passages=passages, doc_ids=[p.info.doc_id for p in parts], chunk_docs=np.load(tmp / "chunk_docs.npy"),
-            langs=chunk_lang, settings=settings,
-            progress=(lambda d, t: progress("building dense index", d, t)) if progress else None))
+        written = backend.write(
+            DenseJob(
+                tmp=tmp,
+                name=name,
+                kind=kind,
+                vectors=vectors,
+                vids=new_vids,
+                fresh=~keep if same else np.ones(n, bool),
+                in_place=same,
+                previous=old,
+                replaced=old.params if old is not None else _replaced(tmp.parent / name),
+                passages=passages,
+                doc_ids=[p.info.doc_id for p in parts],
+                chunk_docs=np.load(tmp / "chunk_docs.npy"),
+                langs=chunk_lang,
+                settings=settings,
+                progress=(lambda d, t: progress("building dense index", d, t)) if progress else None,
+            )
+        )
     finally:
         passages.close()
     return dense, written

@@ -80,8 +80,10 @@ def dropped_note(doc_id: str, source_chars: int, dropped_chars: int) -> str:
     """What to tell the user when cleaning left out much of a document ('' when it did not)."""
     if not source_chars or dropped_chars <= DROPPED_NOTE_SHARE * source_chars:
         return ""
-    return (f"{doc_id}: {dropped_chars / source_chars:.0%} of its text ({dropped_chars:,} of {source_chars:,} characters) "
-            "was left out as page furniture (page numbers, running headers, lines repeated 3 or more times)")
+    return (
+        f"{doc_id}: {dropped_chars / source_chars:.0%} of its text ({dropped_chars:,} of {source_chars:,} characters) "
+        "was left out as page furniture (page numbers, running headers, lines repeated 3 or more times)"
+    )
 
 
 def passage_text(chunk: Chunk, context: str) -> str:
@@ -104,7 +106,9 @@ def sources_manifest(docs: Iterable[Document | DocInfo]) -> dict[str, str]:
 
 def read_docs(path: Path) -> list[DocInfo]:
     """docs.json of the index at ``path`` (raises OSError, ValueError, TypeError or KeyError if unreadable)."""
-    return [DocInfo(**{**d, "authors": tuple(d["authors"])}) for d in json.loads((path / "docs.json").read_text("utf-8"))]
+    return [
+        DocInfo(**{**d, "authors": tuple(d["authors"])}) for d in json.loads((path / "docs.json").read_text("utf-8"))
+    ]
 
 
 def read_params(path: Path) -> dict:
@@ -114,7 +118,9 @@ def read_params(path: Path) -> dict:
     if not path.is_dir():
         raise IndexNotFoundError(f"no index at {path}; build it with: rag index PATH --index {path.name}")
     if not f.exists() and not is_ours(path):
-        raise IndexNotFoundError(f"{path} is not a rag index (no params.json); build one with: rag index PATH --index {path.name}")
+        raise IndexNotFoundError(
+            f"{path} is not a rag index (no params.json); build one with: rag index PATH --index {path.name}"
+        )
     try:
         params = json.loads(f.read_text("utf-8"))
         if not isinstance(params, dict):
@@ -131,8 +137,10 @@ def open_params(path: Path, full: bool = False) -> dict:
     files whose stat changed, or of every file with ``full``); one IndexCorruptError line otherwise."""
     params = read_params(path)
     if params.get("format_version") != FORMAT_VERSION:
-        raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
-                                f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
+        raise IndexCorruptError(
+            f"index at {path} has format {params.get('format_version')}, this rag reads "
+            f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}"
+        )
     verify_files(path, params, full)
     return params
 
@@ -151,8 +159,14 @@ def check_shapes(path: Path, params: dict, arrays: dict[str, np.ndarray], n_docs
     c, s = params["counts"]["chunks"], params["counts"]["sentences"]
     dim = int(params["embedder"]["dimension"])
     want = {
-        "chunks.offsets.npy": (c + 1,), "chunk_vectors.npy": (c, dim), "vector_ids.npy": (c,), "chunk_docs.npy": (c,),
-        "sentences.npy": (s, 3), "sentence_vectors.npy": (s, dim), "chunk_lang": (c,), "sent_lang": (s,),
+        "chunks.offsets.npy": (c + 1,),
+        "chunk_vectors.npy": (c, dim),
+        "vector_ids.npy": (c,),
+        "chunk_docs.npy": (c,),
+        "sentences.npy": (s, 3),
+        "sentence_vectors.npy": (s, dim),
+        "chunk_lang": (c,),
+        "sent_lang": (s,),
         "token_offsets.npy": (c + 1,),
     }
     for name, shape in want.items():

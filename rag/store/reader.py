@@ -15,7 +15,9 @@ from rag.bm25 import Terms
 from rag.dense import backend_of
 from rag.dense.base import DenseIndex
 from rag.embedding import (
-    LANGS, embedder_id, same_embedder,
+    LANGS,
+    embedder_id,
+    same_embedder,
 )
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
 from rag.integrity import damaged
@@ -24,7 +26,14 @@ from rag.records import Chunk
 from rag.settings import Settings
 from rag.store.chunks import ChunkStore, Ranges, sentence_starts
 from rag.store.layout import (
-    FORMAT_VERSION, DocInfo, chunking_params, check_shapes, open_params, read_docs, read_params, readable_path,
+    FORMAT_VERSION,
+    DocInfo,
+    chunking_params,
+    check_shapes,
+    open_params,
+    read_docs,
+    read_params,
+    readable_path,
 )
 
 
@@ -52,7 +61,9 @@ class StoredIndex:
         self._ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.docs))]
 
     @classmethod
-    def open(cls, path: Path, settings: Settings, strict: bool = False, notes: list[str] | None = None) -> "StoredIndex | None":
+    def open(
+        cls, path: Path, settings: Settings, strict: bool = False, notes: list[str] | None = None
+    ) -> "StoredIndex | None":
         """The current index if an incremental build can reuse it (same format, embedder, chunking,
         every file as written); ``strict`` raises instead of returning None. Damage is noted: the
         build then starts from scratch rather than copying damaged data."""
@@ -71,12 +82,18 @@ class StoredIndex:
                 notes.append(f"{exc}: rebuilt from scratch")
             return None
         ok = params.get("format_version") == FORMAT_VERSION and (
-            strict or (same_embedder(params.get("embedder", {}).get("id", ""), settings.embedder)
-                       and params.get("chunking") == chunking_params(settings)))
+            strict
+            or (
+                same_embedder(params.get("embedder", {}).get("id", ""), settings.embedder)
+                and params.get("chunking") == chunking_params(settings)
+            )
+        )
         if not ok:
             if strict:
-                raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
-                                        f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
+                raise IndexCorruptError(
+                    f"index at {path} has format {params.get('format_version')}, this rag reads "
+                    f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}"
+                )
             return None
         try:
             return cls(path, params)
@@ -163,8 +180,10 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
     path = readable_path(settings.index_path)
     params = read_params(path)
     if params.get("format_version") != FORMAT_VERSION:
-        raise IndexCorruptError(f"index at {path} has format {params.get('format_version')}, this rag reads "
-                                f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}")
+        raise IndexCorruptError(
+            f"index at {path} has format {params.get('format_version')}, this rag reads "
+            f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}"
+        )
     built_with = params["embedder"]["id"]
     if check_embedder and not same_embedder(built_with, settings.embedder):
         raise EmbedderMismatchError(
@@ -178,9 +197,18 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         offsets = np.load(path / "chunks.offsets.npy")
         arrays = {
             "chunks.offsets.npy": offsets,
-            **{name: np.load(path / name, mmap_mode="r") for name in (
-                "chunk_vectors.npy", "vector_ids.npy", "chunk_docs.npy", "sentence_vectors.npy", "sentences.npy",
-                "tokens.npy", "token_offsets.npy")},
+            **{
+                name: np.load(path / name, mmap_mode="r")
+                for name in (
+                    "chunk_vectors.npy",
+                    "vector_ids.npy",
+                    "chunk_docs.npy",
+                    "sentence_vectors.npy",
+                    "sentences.npy",
+                    "tokens.npy",
+                    "token_offsets.npy",
+                )
+            },
         }
         with np.load(path / "languages.npz") as z:
             arrays["chunk_lang"], arrays["sent_lang"] = z["chunk_lang"], z["sent_lang"]
@@ -203,9 +231,25 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         raise damaged(path, f"the dense index holds {dense.ntotal} vectors for {len(chunks)} passages")
     sent_rows = arrays["sentences.npy"]
     ranges = Ranges(sentence_starts(sent_rows, len(chunks)))
-    return Index(path, params, docs, chunks, dense, arrays["sentence_vectors.npy"], sent_rows, bm25, arrays["chunk_lang"],
-                 arrays["sent_lang"], means, centroids, glossary, ranges, vectors, np.asarray(arrays["chunk_docs.npy"]),
-                 [d.doc_id for d in doc_list])
+    return Index(
+        path,
+        params,
+        docs,
+        chunks,
+        dense,
+        arrays["sentence_vectors.npy"],
+        sent_rows,
+        bm25,
+        arrays["chunk_lang"],
+        arrays["sent_lang"],
+        means,
+        centroids,
+        glossary,
+        ranges,
+        vectors,
+        np.asarray(arrays["chunk_docs.npy"]),
+        [d.doc_id for d in doc_list],
+    )
 
 
 def verify_index(settings: Settings) -> dict:
@@ -216,6 +260,10 @@ def verify_index(settings: Settings) -> dict:
     index = load_index(settings, check_embedder=False)  # then the shapes and the loaders
     files = params["files"]
     index.chunks.close()
-    return {"index": str(path), "ok": True, "files": len(files) + 1, "bytes": sum(m["size"] for m in files.values()),
-            "seconds": round(time.perf_counter() - t0, 3)}
-
+    return {
+        "index": str(path),
+        "ok": True,
+        "files": len(files) + 1,
+        "bytes": sum(m["size"] for m in files.values()),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }

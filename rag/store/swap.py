@@ -48,8 +48,10 @@ def locked(target: Path) -> Iterator[None]:
 def refuse_foreign(target: Path) -> None:
     """A build replaces its target directory: never one that is not a rag index (or empty)."""
     if target.is_dir() and not is_ours(target) and any(target.iterdir()):
-        raise InvalidInputError(f"{target} is a folder that is not a rag index; give --index a new name or an "
-                                "empty folder (rag never replaces other folders)")
+        raise InvalidInputError(
+            f"{target} is a folder that is not a rag index; give --index a new name or an "
+            "empty folder (rag never replaces other folders)"
+        )
     if target.exists() and not target.is_dir():
         raise InvalidInputError(f"{target} is a file; give --index a new name or a folder path")
 

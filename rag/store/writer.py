@@ -42,14 +42,36 @@ class Part:
         return self.old[1] - self.old[0] if self.old else len(self.chunks)
 
 
-def new_part(doc: Document, chunks: list[Chunk], chunk_vecs: np.ndarray, sent_rows: list[tuple[int, int, int]],
-             sent_vecs: np.ndarray, tokens: list[list[str]], sent_texts: list[str] | None = None) -> Part:
+def new_part(
+    doc: Document,
+    chunks: list[Chunk],
+    chunk_vecs: np.ndarray,
+    sent_rows: list[tuple[int, int, int]],
+    sent_vecs: np.ndarray,
+    tokens: list[list[str]],
+    sent_texts: list[str] | None = None,
+) -> Part:
     """A document processed now: its chunks with vectors, sentences and BM25 tokens."""
     texts = sent_texts if sent_texts is not None else [chunks[i].text[a:b] for i, a, b in sent_rows]
-    info = DocInfo(doc.doc_id, doc.path, doc.title, doc.authors, doc.sha256, len(doc.text), len(chunks), len(doc.footnotes),
-                   doc.source_chars, doc.dropped_chars)
+    info = DocInfo(
+        doc.doc_id,
+        doc.path,
+        doc.title,
+        doc.authors,
+        doc.sha256,
+        len(doc.text),
+        len(chunks),
+        len(doc.footnotes),
+        doc.source_chars,
+        doc.dropped_chars,
+    )
     return Part(
-        info, chunks, chunk_vecs, np.asarray(sent_rows, dtype=np.int32).reshape(-1, 3), sent_vecs, tokens,
+        info,
+        chunks,
+        chunk_vecs,
+        np.asarray(sent_rows, dtype=np.int32).reshape(-1, 3),
+        sent_vecs,
+        tokens,
         np.array([LANGS.index(detect_lang(c.text)) for c in chunks], dtype=np.uint8),
         np.array([LANGS.index(detect_lang(t)) for t in texts], dtype=np.uint8),
     )
@@ -142,5 +164,7 @@ def centroid(vectors: np.ndarray, mask: np.ndarray, dim: int, block: int = 65_53
         return np.zeros(dim, np.float32)
     acc = np.asarray(vectors[rows[:block]]).sum(axis=0)
     for i in range(block, len(rows), block):
-        acc = np.vstack([acc[None], np.asarray(vectors[rows[i : i + block]])]).sum(axis=0)  # continues the row-order sum
+        acc = np.vstack([acc[None], np.asarray(vectors[rows[i : i + block]])]).sum(
+            axis=0
+        )  # continues the row-order sum
     return np.true_divide(acc, np.intp(len(rows)), out=acc, casting="unsafe")
