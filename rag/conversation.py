@@ -184,44 +184,12 @@ _EN_WH = set(
         "would should in according and but so then tell me about please many much long the a an"
     ).split()
 )
-_EN_STOP = _EN_WH | {
-    "of",
-    "to",
-    "for",
-    "on",
-    "at",
-    "by",
-    "with",
-    "from",
-    "as",
-    "it",
-    "its",
-    "they",
-    "them",
-    "their",
-    "this",
-    "that",
-    "these",
-    "those",
-    "he",
-    "she",
-    "his",
-    "her",
-    "him",
-    "be",
-    "been",
-    "there",
-    "or",
-    "not",
-    "any",
-    "some",
-    "more",
-    "most",
-    "first",
-    "also",
-    "still",
-    "now",
-}
+_EN_STOP = _EN_WH | set(
+    (
+        "of to for on at by with from as it its they them their this that these those he she his her him be "
+        "been there or not any some more most first also still now"
+    ).split()
+)
 _EN_GENERIC = set(
     (
         "headquarters headquartered members member membership goal goals purpose role founder founders budget "
