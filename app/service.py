@@ -15,11 +15,11 @@ from pathlib import Path
 
 from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
-from rag.store import DocInfo, build_index
 from rag.loading import read_source
 from rag.pipeline import Assistant, check_question
 from rag.records import Answer
 from rag.settings import Settings
+from rag.store import DocInfo, build_index
 
 log = logging.getLogger(__name__)
 

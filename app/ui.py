@@ -22,8 +22,8 @@ from app.render import (  # noqa: E402
     sources_html,
 )
 from app.service import AppService, Exchange  # noqa: E402
-from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
+from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ def in_process(service, questions: list[str]) -> dict:
     first, full = [], []
     for q in questions:
         t0 = time.perf_counter()
-        for piece in service.stream(q):
+        for _piece in service.stream(q):
             first.append(time.perf_counter() - t0)
             break
         t0 = time.perf_counter()
@@ -169,8 +169,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from app.ui import launch_app
-    from rag.store import build_index
     from rag.settings import load_settings
+    from rag.store import build_index
 
     settings = load_settings(index_dir=Path(args.index_dir))
     t0 = time.perf_counter()

@@ -55,8 +55,8 @@ def _percentiles(ms: list[float]) -> dict:
 
 def child_ours_build(corpus: str, work: str, force: bool) -> dict:
     from rag.embedding import make_embedder
-    from rag.store import build_index, load_index, passage_text
     from rag.settings import load_settings
+    from rag.store import build_index, load_index, passage_text
 
     s = load_settings(index_dir=Path(work) / "index", cache_dir=Path(work) / "cache")
     t = time.perf_counter()

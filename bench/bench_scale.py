@@ -66,8 +66,8 @@ def _settings(idx_dir: Path, name: str, **kw):
 def _parts(data: Path):
     """rag.store Parts straight from the synthetic corpus (vectors are memory-mapped slices)."""
     from rag.embedding import LANGS
-    from rag.store import DocInfo, Part
     from rag.records import Chunk
+    from rag.store import DocInfo, Part
 
     docs = json.loads((data / "docs.json").read_text("utf-8"))
     cvec = np.load(data / "chunk_vectors.npy", mmap_mode="r")
@@ -286,8 +286,8 @@ def child_query(data: str, idx_dir: str, config: str, limit: int) -> dict:
     if config == "langchain-faiss":
         return _query_langchain(idx_dir, qs, qv)
     from rag.embedding import LANGS
-    from rag.store import load_index
     from rag.retrieval import Query, Retriever, align, normalize_query
+    from rag.store import load_index
     from rag.text import detect_lang, tokenize
 
     s = _settings(idx_dir, config)
@@ -441,12 +441,15 @@ def summarize(q: dict, exact: dict, same_pass: dict | None = None) -> dict:
             # language's region has none in this synthetic corpus (only same-topic passages at nearly
             # equal similarity), so which of those near-ties an ANN returns is arbitrary: reported apart
             for name, same in (("dense_recall_at_10_same_lang", True), ("dense_recall_at_10_cross_lang", False)):
-                pick = lambda rows: [
-                    r[j]
-                    for r, lang in zip(rows, q["langs"])  # noqa: E731
-                    for j, p in enumerate(q["present"])
-                    if (p == lang) == same
-                ]
+
+                def pick(rows, same=same):
+                    return [
+                        r[j]
+                        for r, lang in zip(rows, q["langs"])
+                        for j, p in enumerate(q["present"])
+                        if (p == lang) == same
+                    ]
+
                 found, want = pick(q["dense_top"]), pick(exact["dense_top"])
                 if want:
                     out[name] = _recall(found, want)
@@ -520,9 +523,9 @@ def _save(results: dict, out: Path) -> None:
 
 def real_check(corpus: Path, gold: Path, work: Path) -> dict:
     """On the real papers (real embeddings): the approximate kinds' retrieval against exact, per question."""
-    from rag.store import build_index
     from rag.pipeline import Assistant
     from rag.settings import load_settings
+    from rag.store import build_index
 
     qs = [json.loads(line)["question"] for line in gold.read_text("utf-8").splitlines() if line.strip()]
     own = ROOT / "eval" / "gold_own.jsonl"

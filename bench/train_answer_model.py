@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.answer_model import DEFAULT, AnswerModel  # noqa: E402
-from rag.gold import load_gold  # noqa: E402
 from rag.evidence import FEATURES, Evidence, features  # noqa: E402
+from rag.gold import load_gold  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.suites import Suite, ensure_index, load_suites, suite_settings  # noqa: E402

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.loading import SourceFile
-from rag.records import Document, Footnote
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
+from rag.records import Document, Footnote
 from rag.text import is_cjk
 
 _CN_NUM = "一二三四五六七八九十"

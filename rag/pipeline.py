@@ -9,10 +9,10 @@ from rag.answer_model import load_model
 from rag.embedding import make_embedder
 from rag.errors import InvalidInputError
 from rag.generation import ExtractiveGenerator, Generated, Generator
-from rag.store import load_index
 from rag.records import Answer, Hit
 from rag.retrieval import Query, Retriever
 from rag.settings import Settings
+from rag.store import load_index
 from rag.text import has_words, strip_invisible
 
 

@@ -17,9 +17,9 @@ from pydantic import ConfigDict
 from rag.bm25 import top_bm25, top_structured
 from rag.embedding import LANGS, Embedder
 from rag.errors import InvalidInputError
-from rag.store import Index
 from rag.records import Hit
 from rag.settings import Settings
+from rag.store import Index
 from rag.text import detect_lang, tokenize
 from rag.translation import translate
 

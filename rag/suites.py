@@ -39,6 +39,12 @@ def _shared(base: Path) -> str:
     return env if env else str((base / ".." / ".." / "shared").resolve())
 
 
+def _resolve(p: str, shared: str, base: Path) -> Path:
+    """A suite file's path: {shared} filled in, relative paths taken from the suite list's folder."""
+    q = Path(p.replace("{shared}", shared)).expanduser()
+    return q if q.is_absolute() else (base / q).resolve()
+
+
 def _from_toml(path: Path) -> list[Suite]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -51,12 +57,7 @@ def _from_toml(path: Path) -> list[Suite]:
         except (KeyError, TypeError):
             raise GoldFileError(f"{path}: suite {n} needs name, corpus and gold") from None
         shared = _shared(path.parent)
-
-        def resolve(p: str) -> Path:
-            q = Path(p.replace("{shared}", shared)).expanduser()
-            return q if q.is_absolute() else (path.parent / q).resolve()
-
-        out.append(Suite(name, resolve(corpus), resolve(gold)))
+        out.append(Suite(name, _resolve(corpus, shared, path.parent), _resolve(gold, shared, path.parent)))
     if not out:
         raise GoldFileError(f"{path} lists no [[suite]]; see eval/suites.toml for the format")
     return out

@@ -11,8 +11,8 @@ import pytest
 
 from app.ui import launch_app
 from rag.render import answer_text
-from rag.store import build_index
 from rag.settings import load_settings
+from rag.store import build_index
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -18,8 +18,8 @@ from app.render import (
 )
 from app.service import Exchange
 from rag.conversation import Rewrite
-from rag.store import DocInfo
 from rag.records import Answer, Chunk, Citation, Hit
+from rag.store import DocInfo
 
 PASSAGE = "一、发展现状\n2016年8月，中国发射了“墨子号”<卫星>。2017年，京沪干线正式开通。"
 QUOTE = "2016年8月，中国发射了“墨子号”<卫星>。"

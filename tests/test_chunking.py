@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.chunking import measure, chunk_document, pack
+from rag.chunking import chunk_document, measure, pack
 from rag.cleaning import clean_document
 from rag.loading import load_sources
 from rag.text import split_sentences

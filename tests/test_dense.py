@@ -12,9 +12,9 @@ import pytest
 from rag.bm25 import Terms, build_bm25, top_bm25, top_structured
 from rag.dense.base import FLAT_MAX, HNSW_MAX, choose_kind, hnsw_bytes, vid_table
 from rag.dense.faiss import FaissAnn, FlatDense, build_faiss
-from rag.store import build_index, centroid, load_index, passage_text
 from rag.pipeline import Assistant
 from rag.settings import load_settings
+from rag.store import build_index, centroid, load_index, passage_text
 from rag.text import tokenize
 from rag.translation import structured_bm25, translate
 

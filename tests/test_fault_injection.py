@@ -19,8 +19,8 @@ import pytest
 from conftest import rag_cli
 
 from rag.cli import main
-from rag.store import build_index, load_index
 from rag.settings import load_settings
+from rag.store import build_index, load_index
 
 SEED = 20261129
 FAULTS = ("missing", "empty", "truncated", "garbled")

@@ -19,10 +19,10 @@ from openpyxl import load_workbook
 from app.service import AppService
 from rag.batch import neutralize, read_questions, run_batch
 from rag.errors import EmbedderMismatchError, InvalidInputError
-from rag.store import build_index, load_index
 from rag.loading import decode
 from rag.pipeline import Assistant
 from rag.settings import load_settings
+from rag.store import build_index, load_index
 
 NO_WORDS = "the question has no words in it (only punctuation, symbols or invisible characters); type a question"
 ZH = "数字丝绸之路与东南亚数据治理合作。量子通信网络的标准化进程正在加快。"

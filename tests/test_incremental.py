@@ -15,9 +15,9 @@ from conftest import rag_cli
 
 import rag.store.builder
 from rag.errors import InvalidInputError
-from rag.store import build_index, load_index, remove_documents
 from rag.pipeline import Assistant
 from rag.settings import load_settings
+from rag.store import build_index, load_index, remove_documents
 
 NEW_DOC = """# 海底光缆登陆站调研笔记
 

@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
-from rag.store import build_index, load_index
 from rag.settings import load_settings
+from rag.store import build_index, load_index
 
 
 def _settings(tmp_path, **kw):

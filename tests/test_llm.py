@@ -32,8 +32,8 @@ from rag.llm import (
     make_rewrite_fn,
     translate_question,
 )
-from rag.providers import LlmSpec, parse_llm
 from rag.pipeline import Assistant, make_generator
+from rag.providers import LlmSpec, parse_llm
 from rag.settings import load_settings
 
 CABLE_Q = "How long did repair ships need after the 2008 cable cuts?"

@@ -14,9 +14,9 @@ from rag.dense.milvus import MilvusDense
 from rag.errors import BackendUnavailableError
 from rag.evaluation import evaluate
 from rag.gold import load_gold
-from rag.store import build_index, load_index, remove_documents
 from rag.pipeline import Assistant
 from rag.settings import load_settings
+from rag.store import build_index, load_index, remove_documents
 
 
 def _milvus(tmp_path, cache, **kw):

@@ -100,7 +100,6 @@ def test_overlapping_chunks_are_deduplicated(assistant):
     a = body[0]
     # a chunk fully inside another is dropped; a disjoint one is kept
     from dataclasses import replace
-
     from types import SimpleNamespace
 
     inner = replace(idx.chunks[a], chunk_id="x", start=idx.chunks[a].start + 2, end=idx.chunks[a].end - 2)

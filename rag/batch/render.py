@@ -7,9 +7,9 @@ import contextlib
 import csv
 import os
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rag.batch.inputs import Questions
 from rag.batch.journal import journal_path

@@ -31,11 +31,10 @@ from rag.embedding import (
 )
 from rag.errors import InvalidInputError
 from rag.integrity import manifest, seal, write_marker
-from rag.loading import Skipped, SkipFile, SourceFile, discover, read_source, require_documents
+from rag.loading import SkipFile, Skipped, SourceFile, discover, read_source, require_documents
 from rag.records import Document
 from rag.settings import Settings
-from rag.text import tokenize
-from rag.translation import build_glossary, save_glossary
+from rag.store.dense_writer import write_dense
 from rag.store.layout import (
     FORMAT_VERSION,
     BuildReport,
@@ -49,8 +48,9 @@ from rag.store.layout import (
 )
 from rag.store.reader import StoredIndex
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
-from rag.store.dense_writer import write_dense
 from rag.store.writer import Part, centroid, new_part, write_parts
+from rag.text import tokenize
+from rag.translation import build_glossary, save_glossary
 
 
 @contextlib.contextmanager

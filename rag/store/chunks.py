@@ -13,7 +13,6 @@ import numpy as np
 
 from rag.records import Chunk
 
-
 CHUNK_CACHE_SIZE = 50_000  # decoded passages kept per open index (~100 MB at most)
 
 

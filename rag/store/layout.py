@@ -21,7 +21,6 @@ from rag.loading import Skipped
 from rag.records import Chunk, Document
 from rag.settings import Settings
 
-
 FORMAT_VERSION = 4  # 4: integrity manifest and marker
 
 

@@ -28,8 +28,8 @@ from rag.store.chunks import ChunkStore, Ranges, sentence_starts
 from rag.store.layout import (
     FORMAT_VERSION,
     DocInfo,
-    chunking_params,
     check_shapes,
+    chunking_params,
     open_params,
     read_docs,
     read_params,

@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-
 from rag.errors import InvalidInputError
 from rag.integrity import MARKER, is_ours
 

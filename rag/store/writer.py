@@ -15,8 +15,8 @@ from rag.embedding import (
     LANGS,
 )
 from rag.records import Chunk, Document
-from rag.text import detect_lang
 from rag.store.layout import DocInfo
+from rag.text import detect_lang
 
 if TYPE_CHECKING:
     from rag.store.reader import StoredIndex
