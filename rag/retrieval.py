@@ -1,4 +1,7 @@
-"""Hybrid retrieval: dense (chunks and their sentences) + BM25, fused, de-duplicated, top-k."""
+"""Hybrid retrieval: dense (chunks and their sentences) + BM25, fused, de-duplicated, top-k.
+
+The langchain ``BaseRetriever`` over it is ``rag.langchain_retriever`` (langchain's retriever module takes
+longer to import than answering a question does, so the question path does not load it)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,6 @@ from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from rag.bm25 import top_bm25, top_structured
 from rag.embedding import LANGS, Embedder
@@ -355,32 +354,3 @@ class Retriever:
         """Share of the index's passages written in ``lang``."""
         langs = self.index.chunk_lang
         return float((langs == LANGS.index(lang)).mean()) if len(langs) else 1.0
-
-    def as_langchain(self) -> "LangchainRetriever":
-        """This retriever behind langchain's ``BaseRetriever`` interface."""
-        return LangchainRetriever(retriever=self)
-
-
-class LangchainRetriever(BaseRetriever):
-    """langchain adapter: hits become ``Document``s with chunk metadata."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    retriever: Retriever
-    k: int | None = None
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        hits = self.retriever.retrieve(query, self.k)
-        return [
-            LCDocument(
-                page_content=h.chunk.text,
-                metadata={
-                    "doc": h.chunk.doc_id,
-                    "chunk_id": h.chunk.chunk_id,
-                    "title": h.chunk.title,
-                    "section": h.chunk.section,
-                    "score": h.score,
-                    "rank": h.rank,
-                },
-            )
-            for h in hits
-        ]

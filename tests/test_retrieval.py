@@ -108,7 +108,9 @@ def test_overlapping_chunks_are_deduplicated(assistant):
 
 
 def test_langchain_retriever_interface(assistant):
-    lc = assistant.retriever.as_langchain()
+    from rag.langchain_retriever import as_langchain
+
+    lc = as_langchain(assistant.retriever)
     docs = lc.invoke("墨子号")
     assert docs and isinstance(docs[0], Document)
     assert docs[0].metadata["doc"] == "gbk_paper.txt"
