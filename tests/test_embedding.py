@@ -62,6 +62,7 @@ def test_query_passage_prefixes(name, prefixes):
     assert st_prefixes(name) == prefixes
 
 
+@pytest.mark.slow  # imports torch and sentence-transformers (~6 s)
 def test_unknown_or_unavailable_models_fail_clearly(tmp_path):
     with pytest.raises(InvalidInputError, match="unknown embedder 'word2vec'"):
         make_embedder("word2vec")
