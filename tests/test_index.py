@@ -131,7 +131,7 @@ KILLER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("stage,at", [("embedding sentences", 1), ("writing index", 0)])
+@pytest.mark.parametrize("stage,at", [("embedding", 1), ("writing index", 0)])
 def test_killed_build_leaves_previous_index_intact(tmp_path, fixture_corpus, stage, at):
     s = _settings(tmp_path)
     build_index([fixture_corpus / "zh_paper.txt"], s)
@@ -193,3 +193,23 @@ def test_missing_and_damaged_indexes(tmp_path, fixture_corpus):
     (s.index_path / "params.json").write_text("{", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="params.json"):
         load_index(s)
+
+
+def test_worker_processes_embed_exactly_like_one_engine(tmp_path, fixture_corpus, fixture_settings):
+    import numpy as np
+
+    s = _settings(tmp_path, jobs=2)  # same chunking as fixture_settings, its own empty cache
+    report = build_index([fixture_corpus], s)
+    assert report.embedded > 0 and report.cached == 0
+    for name in ("chunk_vectors.npy", "sentence_vectors.npy"):
+        assert np.array_equal(np.load(s.index_path / name), np.load(fixture_settings.index_path / name))
+    # the workers are gone once the build returns (multiprocessing's resource tracker may stay)
+    kids = subprocess.run(["ps", "--ppid", str(os.getpid()), "-o", "cmd="], capture_output=True, text=True)
+    assert [k for k in kids.stdout.splitlines() if "spawn_main" in k] == []
+
+
+def test_jobs_must_be_a_positive_number(tmp_path):
+    from rag.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="invalid setting jobs"):
+        _settings(tmp_path, jobs=0)

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from rag.bm25 import build_bm25
 from rag.chunking import chunk_document, chunk_sentences
 from rag.cleaning import clean_document
 from rag.dense import backend_for, backend_of
+from rag.embed_workers import WorkerEmbedder, uses_workers
 from rag.embedding import (
     LANGS,
     Embedder,
@@ -115,7 +117,12 @@ def build_index(
     target = settings.index_path
     report = BuildReport(path=target)
     with _updating(target, settings, reuse=not force, notes=report.notes) as old:
-        _build(paths, settings, old, embedder, report, progress)
+        workers = WorkerEmbedder(settings.jobs) if embedder is None and uses_workers(settings) else None
+        try:
+            _build(paths, settings, old, workers or embedder, report, progress)
+        finally:
+            if workers is not None:
+                workers.close()  # stops the worker processes, if any were started
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -158,7 +165,8 @@ def _build(
     report.reused = len(found) - len(cleaned)
     new_parts: dict[str, Part] = {}
     if cleaned:
-        embedder = embedder or make_embedder(settings.embedder, settings.batch_size)
+        if embedder is None:
+            embedder = make_embedder(settings.embedder, settings.batch_size)
         new_parts = _process(list(cleaned.values()), settings, embedder, report, progress)
     parts: list[Part] = []
     for doc_id, where, src in found:
@@ -265,8 +273,13 @@ def _process(
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
     t = time.perf_counter()
-    chunk_vecs = cache.embed_passages(texts, progress=tick("embedding passages"))
-    sent_vecs = cache.embed_passages(sent_texts, progress=tick("embedding sentences"))
+    with ThreadPoolExecutor(1) as pool:
+        # BM25 tokens are cut while the engine embeds (its C code runs without the GIL)
+        tokens = pool.submit(lambda: [tokenize(x) for x in texts])
+        # passages and sentences in one stream: batches of similar length across both
+        vecs = cache.embed_passages(texts + sent_texts, progress=tick("embedding"))
+        all_toks = tokens.result()
+    chunk_vecs, sent_vecs = vecs[: len(texts)], vecs[len(texts) :]
     report.embed_seconds = time.perf_counter() - t
     report.embedded, report.cached = cache.misses, cache.hits
     out: dict[str, Part] = {}
@@ -276,7 +289,7 @@ def _process(
         while s1 < len(sent_rows) and sent_rows[s1][0] < c0 + len(cs):
             s1 += 1
         rows = [(i - c0, a, b) for i, a, b in sent_rows[s0:s1]]
-        toks = [tokenize(t) for t in texts[c0 : c0 + len(cs)]]
+        toks = all_toks[c0 : c0 + len(cs)]
         out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
         c0, s0 = c0 + len(cs), s1
     return out
