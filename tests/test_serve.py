@@ -6,17 +6,13 @@ key (401) and malformed requests (400 in OpenAI's error format, never a 500)."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
+from helpers import free_port, start, stop
 
 from rag.render import CLOSEST_HEAD, SOURCES_HEAD, md_answer, md_answer_text
 from rag.servers.openai_api import Message, split_chat
@@ -25,47 +21,6 @@ KEY = "test-key-3f9c"
 EN_Q = "When was the International Cable Protection Committee founded?"
 ZH_Q = "墨子号卫星是什么时候发射的？"
 slow = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(args: list[str], ready_url: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    """Start the `rag` console script and wait until ``ready_url`` answers (any status)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "rag"), *args],
-        cwd=cwd,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
-        try:
-            httpx.get(ready_url, timeout=2)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.5)
-    proc.kill()
-    raise AssertionError("server did not start in 300 s")
-
-
-def stop(proc: subprocess.Popen) -> str:
-    """Stop a server started by ``start``; its stderr."""
-    proc.terminate()
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return err
 
 
 @pytest.fixture(scope="module")

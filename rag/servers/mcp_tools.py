@@ -63,7 +63,7 @@ def _tool(fn: Callable[[], T]) -> T:
 
 def build_server(served: Served) -> MCPServer:
     """The MCP server with the four tools over a loaded index (tools run in worker threads)."""
-    server: MCPServer = MCPServer(name="rag", instructions=INSTRUCTIONS)
+    server: MCPServer = MCPServer(name="rag", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(description=SEARCH)
     def search(query: str, k: int = 5, docs: list[str] | None = None) -> dict[str, Any]:
