@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -270,3 +272,43 @@ def test_serve_listens_on_loopback_only(server):
         pytest.skip("this machine has no address besides loopback")
     with pytest.raises(OSError), socket.create_connection((outward, port), timeout=3):
         pass
+
+
+ODD = [
+    '{"model": "M", "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}',
+    '{"model": "M", "messages": [{"role": "user", "content": null}]}',
+    '{"model": "M", "messages": [{"role": "user", "content": [1, 2]}]}',
+    '{"model": 5, "messages": [{"role": "user", "content": "hi"}]}',
+    '{"model": "M", "stream": "maybe", "messages": [{"role": "user", "content": "hi"}]}',
+    '{"model": "M", "docs": "en_notes.md", "messages": [{"role": "user", "content": "hi"}]}',
+    '{"model": "M", "k": 1e308, "messages": [{"role": "user", "content": "hi"}]}',
+    '{"model": "M", "k": NaN, "messages": [{"role": "user", "content": "hi"}]}',
+    '{"model": "M", "messages": [{"role": "user", "content": "\\ud800 When was it founded? \\u0007"}]}',
+    '{"model": "M", "messages": [{"role": "tool", "content": "x"}, {"role": "user", "content": "hi there"}]}',
+    "",
+    "null",
+]
+
+
+@slow
+@pytest.mark.parametrize("body", ODD)
+def test_odd_bodies_never_get_a_500(server, model, body):
+    r = httpx.post(
+        server[0] + "/v1/chat/completions",
+        content=body.replace('"M"', json.dumps(model)).encode("utf-8", "surrogatepass"),
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=120,
+    )
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]["type"] == "invalid_request_error" and r.json()["error"]["message"]
+    else:
+        assert r.json()["object"] == "chat.completion" and r.json()["rag"]["answer"]
+
+
+def test_cli_start_up_loads_no_server_library():
+    code = (
+        "import sys, rag.cli; print(sorted(m for m in ('fastapi', 'uvicorn', 'mcp', 'starlette') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
