@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
+from conftest import rag_cli
 from helpers import free_port, start, stop
 
 from rag.render import CLOSEST_HEAD, SOURCES_HEAD, md_answer, md_answer_text
@@ -312,3 +313,19 @@ def test_cli_start_up_loads_no_server_library():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+@slow
+def test_commands_fail_in_one_line(fixture_settings, tmp_path):
+    missing = rag_cli("serve", "--index", str(tmp_path / "nothing"), "--port", str(free_port()), cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for cmd in ("serve", "mcp"):
+            proc = rag_cli(cmd, "--index", str(fixture_settings.index_path), "--port", str(port), cwd=tmp_path)
+            assert proc.returncode == 1, proc.stderr
+            assert proc.stderr.strip().splitlines() == [
+                f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port or --host"
+            ]

@@ -15,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from rag.errors import RagError
 from rag.pipeline import MAX_K
-from rag.servers.service import MAX_NEIGHBOURS, Served
+from rag.servers.service import MAX_NEIGHBOURS, Served, check_port
 from rag.settings import Settings
 
 T = TypeVar("T")
@@ -101,6 +101,8 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None) -> None:
     """Load the index once, then serve the tools over stdio (no port) or streamable HTTP on ``host:port``."""
+    if port is not None:
+        check_port(host, port)
     with stdout_to_stderr():
         served = Served(settings)
     server = build_server(served)

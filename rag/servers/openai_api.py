@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import GeneratorError, InvalidInputError, RagError
 from rag.records import Answer
-from rag.servers.service import Served
+from rag.servers.service import Served, check_port
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,7 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) ->
     """Load the index once and serve the API until interrupted."""
     import uvicorn
 
+    check_port(host, port)
     served = Served(settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
     api = create_app(served, key)

@@ -27,6 +27,19 @@ def model_name(settings: Settings) -> str:
     return f"rag:{settings.index_path.name}"
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail fast, before the index loads, when ``host:port`` cannot be listened on."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidInputError(f"cannot listen on {host}:{port} ({why}); pick another --port or --host") from None
+
+
 def passage_record(c: Chunk) -> dict[str, Any]:
     """A passage as the tools return it: id, document, title, section, kind and text."""
     return {
