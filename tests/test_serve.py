@@ -329,3 +329,17 @@ def test_commands_fail_in_one_line(fixture_settings, tmp_path):
             assert proc.stderr.strip().splitlines() == [
                 f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port or --host"
             ]
+
+
+@slow
+def test_clients_that_hang_up_mid_stream_free_their_slots(server, client, model, assistant):
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": EN_Q}]}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    for _ in range(10):  # more than the server answers at once (4)
+        with httpx.stream("POST", server[0] + "/v1/chat/completions", json=body, headers=headers, timeout=120) as r:
+            assert r.status_code == 200
+            assert next(r.iter_lines()).startswith("data: {")  # then hang up
+    done = client.with_options(timeout=60).chat.completions.create(
+        model=model, messages=[{"role": "user", "content": EN_Q}]
+    )
+    assert done.choices[0].message.content == _expected(assistant, EN_Q)[1]
