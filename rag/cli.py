@@ -1,5 +1,5 @@
-"""Command line: `rag index`, `ask`, `remove`, `info`, `verify`, `eval`, `batch`, `app`. Errors become one
-line on stderr and exit code 1."""
+"""Command line: `rag index`, `ask`, `remove`, `info`, `verify`, `eval`, `batch`, `app`, `serve`, `mcp`.
+Errors become one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from rag import cli_batch, cli_eval  # noqa: F401 - registers `rag batch` and `rag eval`
+from rag import cli_batch, cli_eval, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `serve`, `mcp`
 from rag.cli_common import (
     EmbedderOpt,
     IndexOpt,

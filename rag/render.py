@@ -8,7 +8,7 @@ escapes HTML."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.records import Answer, Citation, Hit
@@ -97,3 +97,40 @@ def md_reference(r: Reference, authors: Sequence[str] = ()) -> str:
     """A reference list entry in Markdown: "- Rn. authors. title. `doc`"."""
     by = f"{', '.join(authors)}. " if authors else ""
     return f"- R{r.n}. {by}{r.title}. `{r.doc}`"
+
+
+# --- chat messages (the OpenAI-compatible API) ---------------------------------------------------
+
+SOURCES_HEAD = "**Sources**"
+REFERENCES_HEAD = "**References**"
+
+
+def md_sources(a: Answer, authors: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The Markdown a chat client shows under an answer: each citation with its quote, then the reference
+    list (``authors`` by document id); under a refusal the closest passages."""
+    if a.abstained:
+        return "\n".join([f"*{CLOSEST_HEAD}*", ""] + [f"- {closest_label(h)}" for h in a.retrieved[:CLOSEST]])
+    refs = reference_list([a.citations])
+    ref_of = {r.doc: r.n for r in refs}
+    by = authors or {}
+    return "\n".join(
+        [SOURCES_HEAD, ""]
+        + [md_citation(c, ref_of[c.doc]) for c in a.citations]
+        + ["", REFERENCES_HEAD, ""]
+        + [md_reference(r, by.get(r.doc, ())) for r in refs]
+    )
+
+
+def md_answer(a: Answer, authors: Mapping[str, Sequence[str]] | None = None) -> str:
+    """An answer as one chat message: the text with its [n] markers, a blank line, ``md_sources``."""
+    return f"{a.answer}\n\n{md_sources(a, authors)}"
+
+
+def md_answer_text(message: str) -> tuple[str, bool]:
+    """The answer text of a chat message written by ``md_answer`` (the sources cut off), and whether it
+    was a refusal; any other message is returned whole."""
+    for head, refused in ((f"\n\n{SOURCES_HEAD}\n", False), (f"\n\n*{CLOSEST_HEAD}*\n", True)):
+        at = message.find(head)
+        if at >= 0:
+            return message[:at], refused
+    return message, False

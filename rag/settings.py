@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     upload_max_mb: float = Field(50, gt=0, le=1024)
     app_concurrency: int = Field(4, ge=1, le=64)  # requests answered at once; the rest wait in the queue
 
+    # `rag serve` (OpenAI-compatible API) and `rag mcp`: a key that requests must present as
+    # `Authorization: Bearer KEY` (none: no check), and how many questions are answered at once
+    api_key: SecretStr | None = None
+    serve_concurrency: int = Field(4, ge=1, le=64)
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, v: int, info) -> int:

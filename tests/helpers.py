@@ -1,6 +1,15 @@
-"""Test helpers that write real files."""
+"""Test helpers that write real files or start real servers."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
 
 
 def make_pdf(lines: list[str]) -> bytes:
@@ -25,3 +34,44 @@ def make_pdf(lines: list[str]) -> bytes:
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
     out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], ready_url: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start the `rag` console script and wait until ``ready_url`` answers (any status)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rag"), *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        try:
+            httpx.get(ready_url, timeout=2)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("server did not start in 300 s")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    """Stop a server started by ``start``; its stderr."""
+    proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err
