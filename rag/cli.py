@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from rag import cli_batch, cli_eval  # noqa: F401 - registers `rag batch` and `rag eval`
+from rag import cli_batch, cli_eval, cli_refs  # noqa: F401 - registers `rag batch`, `rag eval` and `rag refs`
 from rag.cli_common import (
     EmbedderOpt,
     IndexOpt,
@@ -31,7 +31,10 @@ from rag.text import strip_invisible
 
 @app.command("index")
 def index_cmd(
-    paths: list[Path] = typer.Argument(..., help="Files or folders of .txt, .md or .pdf documents."),
+    paths: Optional[list[Path]] = typer.Argument(
+        None,
+        help="Files or folders of .txt, .md or .pdf documents (a .bib or CSL-JSON file at a folder's top maps files to records).",
+    ),
     index: Optional[str] = IndexOpt,
     embedder: Optional[str] = EmbedderOpt,
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Maximum passage length in characters."),
@@ -41,11 +44,24 @@ def index_cmd(
     force: bool = typer.Option(False, "--force", help="Rebuild even if nothing changed."),
     dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
+    zotero: Optional[Path] = typer.Option(
+        None, "--zotero", help="A Zotero data directory: index its items' attachments with their metadata."
+    ),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Only this Zotero collection (by name)."),
+    bib: Optional[list[Path]] = typer.Option(
+        None, "--bib", help="A .bib (BibTeX/BibLaTeX) or CSL-JSON file mapping the files to records (repeatable)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Build or update an index from documents: only new or changed files are processed, vanished ones
     are dropped; unreadable files are skipped and reported."""
+    from rag.errors import InvalidInputError
+    from rag.library import open_library
     from rag.store import build_index
+
+    if not paths and zotero is None:
+        raise InvalidInputError("nothing to index; give files or folders, or a Zotero data directory with --zotero DIR")
+    library = open_library(paths or [], bib or [], zotero, collection)
 
     settings = settings_from(
         index=index,
@@ -56,7 +72,7 @@ def index_cmd(
         backend=backend,
     )
     with progress_bar(enabled=not as_json) as progress:
-        report = build_index(paths, settings, force=force, progress=progress)
+        report = build_index(paths or [], settings, force=force, progress=progress, library=library)
     for s in report.skipped:
         warn(f"skipped {s.path}: {s.reason}")
     for note in report.notes:
@@ -125,7 +141,7 @@ def ask_cmd(
         return
     # text from the documents is printed without control characters: a passage cannot send escape
     # sequences to the terminal
-    typer.echo(strip_invisible(answer_text(answer)))
+    typer.echo(strip_invisible(answer_text(answer, style=settings.citation_style)))
 
 
 @app.command("info")
@@ -147,6 +163,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
             "footnotes": d.n_footnotes,
             "source_chars": d.n_source_chars,
             "dropped_chars": d.n_dropped_chars,
+            "bib": d.bib.to_dict(),
         }
         for d in idx.docs.values()
     ]
