@@ -6,6 +6,7 @@ Everything taken from papers or users is escaped here; the markup we add is the 
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -200,11 +201,21 @@ def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False) -> st
 # --- copy and export ----------------------------------------------------------------------------
 
 
-def answer_with_references(ex: Exchange | None) -> str:
-    """Plain text for the clipboard: the answer, then its numbered sources with their quotes."""
+def answer_with_references(ex: Exchange | None, style: str = "plain") -> str:
+    """Plain text for the clipboard: the answer, then its numbered sources (in a citation ``style``: their
+    works' references) with their quotes."""
     if ex is None or ex.answer is None:
         return ""
-    return answer_text(ex.answer, passages=False)
+    return answer_text(ex.answer, passages=False, style=style)
+
+
+def conversation_jsonl(exchanges: Sequence[Exchange]) -> str:
+    """The conversation's answers as JSON lines (`rag ask --json` records): `rag refs` exports their works."""
+    return "".join(
+        json.dumps({**ex.answer.to_dict(), "id": f"Q{t}"}, ensure_ascii=False) + "\n"
+        for t, ex in enumerate(exchanges, start=1)
+        if ex.answer is not None
+    )
 
 
 def _cited(ex: Exchange) -> tuple[Citation, ...]:
@@ -212,8 +223,11 @@ def _cited(ex: Exchange) -> tuple[Citation, ...]:
     return () if ex.error or a is None or a.abstained else a.citations
 
 
-def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, docs: Mapping[str, DocInfo]) -> str:
-    """The whole conversation as Markdown, each answer with its sources, then a reference list."""
+def conversation_markdown(
+    exchanges: Sequence[Exchange], index_name: str, docs: Mapping[str, DocInfo], style: str = "plain"
+) -> str:
+    """The whole conversation as Markdown, each answer with its sources, then a reference list (in a
+    citation ``style``)."""
     refs = reference_list(_cited(ex) for ex in exchanges)
     ref_of = {r.doc: r.n for r in refs}
     lines = [
@@ -240,7 +254,7 @@ def conversation_markdown(exchanges: Sequence[Exchange], index_name: str, docs: 
         for r in refs:
             info = docs.get(r.doc)
             where = ", ".join(f"Q{t}[{n}]" for t, n in r.cited)
-            lines.append(f"{md_reference(r, info.authors if info else ())} — cited in {where}")
+            lines.append(f"{md_reference(r, info.authors if info else (), style)} — cited in {where}")
         lines.append("")
     return "\n".join(lines)
 

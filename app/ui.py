@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
+    conversation_jsonl,
     conversation_markdown,
     document_rows,
     sources_html,
@@ -24,7 +25,9 @@ from app.render import (  # noqa: E402
 from app.service import AppService, Exchange  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.pipeline import check_k, clean_question  # noqa: E402
+from rag.render import check_style  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.styles import STYLES  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +101,26 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     service = service or AppService(settings)
     export_dir = Path(tempfile.mkdtemp(prefix="rag-app-"))
 
-    def export(exchanges: list[Exchange], session: str) -> str:
+    def export(exchanges: list[Exchange], session: str, style: str = settings.citation_style) -> str:
         idx = service.assistant.retriever.index
         path = export_dir / f"conversation-{(session or 'local')[:12]}.md"
-        path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs), encoding="utf-8")
+        path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs, style), encoding="utf-8")
         return str(path)
+
+    def restyle(exchanges, style, request: gr.Request):
+        """Copy text, Markdown export and the answers as .jsonl (for `rag refs`) in the chosen style."""
+        exchanges = list(exchanges or [])
+        session = getattr(request, "session_hash", None) or "local"
+        if not exchanges:
+            return "", gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
+        style = check_style(style, settings.citation_style)
+        answers = export_dir / f"conversation-{session[:12]}.jsonl"
+        answers.write_text(conversation_jsonl(exchanges), encoding="utf-8")
+        return (
+            answer_with_references(exchanges[-1], style),
+            gr.update(value=export(exchanges, session, style), interactive=True),
+            gr.update(value=str(answers), interactive=True),
+        )
 
     def respond(question, exchanges, k, docs, show_scores, request: gr.Request):
         """Stream the answer into the chat, then show its sources, copy text and export."""
@@ -234,6 +252,20 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                                 interactive=False,
                                 elem_id="download",
                             )
+                            download_answers = gr.DownloadButton(
+                                "Download answers (.jsonl, for rag refs)",
+                                value=None,
+                                size="sm",
+                                interactive=False,
+                                elem_id="download-answers",
+                            )
+                            style = gr.Dropdown(
+                                choices=list(STYLES),
+                                value=settings.citation_style,
+                                label="Reference style",
+                                scale=1,
+                                elem_id="citation-style",
+                            )
                     with gr.Column(scale=2):
                         sources = gr.HTML(sources_html([]), elem_id="sources", label="Sources", max_height=640)
                         copy_box = gr.Textbox(
@@ -260,11 +292,21 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores]
-        question.submit(respond, inputs, outputs, api_name="chat")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        styled = [copy_box, download, download_answers]
+        question.submit(respond, inputs, outputs, api_name="chat").then(
+            restyle, [exchanges, style], styled, api_visibility="private"
+        )
+        send.click(respond, inputs, outputs, api_visibility="private").then(
+            restyle, [exchanges, style], styled, api_visibility="private"
+        )
+        style.change(restyle, [exchanges, style], styled, api_visibility="private")
         show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
-        new.click(new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private")
-        chat.clear(new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private")
+        new.click(
+            new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
+        ).then(restyle, [exchanges, style], styled, api_visibility="private")
+        chat.clear(
+            new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
+        ).then(restyle, [exchanges, style], styled, api_visibility="private")
         upload.upload(add_documents, upload, [upload_status, table, docs, header, upload], api_name="add_documents")
         refresh.click(refresh_documents, None, [table, docs, header], api_name="documents")
         demo.load(refresh_documents, None, [table, docs, header], api_visibility="private")

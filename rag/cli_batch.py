@@ -32,6 +32,11 @@ def batch_cmd(
     k: Optional[int] = typer.Option(None, "-k", "--top-k", help="Number of passages to retrieve. [default: 5]"),
     workers: int = typer.Option(2, "--workers", help="Questions answered in parallel."),
     by_doc: bool = typer.Option(False, "--by-doc", help="Answer every question against each paper separately."),
+    style: Optional[str] = typer.Option(
+        None,
+        "--style",
+        help="Reference list style: plain, gbt7714 (GB/T 7714-2015) or apa. [default: RAG_CITATION_STYLE]",
+    ),
     as_json: bool = JsonOpt,
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
@@ -39,15 +44,17 @@ def batch_cmd(
     """Answer a file of questions into a review-ready table with citations and one reference list."""
     from rag.batch import read_questions, run_batch, validate
     from rag.pipeline import Assistant
+    from rag.render import check_style
 
     qs = read_questions(questions)
     for p in qs.problems:
         warn(p.describe(questions))
     validate(qs, out, workers)
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
+    style = check_style(style, settings.citation_style)
     assistant = Assistant.open(settings)
     with rate_bar(enabled=not as_json, unit="answer" if by_doc else "q") as bar:
-        report = run_batch(assistant, qs, out, k=k, workers=workers, by_doc=by_doc, progress=bar)
+        report = run_batch(assistant, qs, out, k=k, workers=workers, by_doc=by_doc, progress=bar, style=style)
     if report.repaired:
         warn(f"dropped an unfinished record at the end of {report.journal}; it was asked again")
     for p in report.failed:

@@ -6,10 +6,12 @@ import hashlib
 import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import NoDocumentsError
+from rag.metadata import pdf_bib
+from rag.records import Bib
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 PDF_SUFFIXES = {".pdf"}
@@ -25,6 +27,7 @@ class SourceFile:
     text: str
     sha256: str
     encoding: str
+    pdf: Bib = field(default_factory=Bib)  # what a PDF's own metadata says about the work
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ def read_source(path: Path, doc_id: str) -> SourceFile:
     sha = hashlib.sha256(data).hexdigest()
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
-        return SourceFile(doc_id, where, _read_pdf(data), sha, "pdf")
+        return SourceFile(doc_id, where, _read_pdf(data), sha, "pdf", pdf_bib(data))
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from rag.answer_model import load_model
 from rag.embedding import make_embedder
@@ -111,11 +112,13 @@ class Assistant:
                 yield piece
         t2 = time.perf_counter()
         assert final is not None
+        docs = self.retriever.index.docs
         yield Answer(
             question=question,
             answer=final.answer,
             abstained=final.abstained,
-            citations=final.citations,
+            # each citation carries its work's bibliographic record, for reference lists and exports
+            citations=tuple(replace(c, bib=docs[c.doc].bib) if c.doc in docs else c for c in final.citations),
             retrieved=tuple(hits),
             timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
             generator=final.generator,

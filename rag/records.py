@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,66 @@ class Footnote:
     label: str
     text: str
     section: str = ""
+
+
+@dataclass(frozen=True)
+class Person:
+    """An author: family and given names, or one literal name in ``family`` (Chinese names, organisations)."""
+
+    family: str
+    given: str = ""
+
+    @property
+    def cjk(self) -> bool:
+        """Whether the name is written in Chinese (family name first, no space: 李明)."""
+        return any("\u3400" <= ch <= "\u9fff" for ch in self.family + self.given)
+
+    def full(self) -> str:
+        """The name as written in running text: "李明", "John A. Smith"."""
+        if self.cjk:
+            return self.family + self.given
+        return f"{self.given} {self.family}".strip()
+
+
+@dataclass(frozen=True)
+class Bib:
+    """A work's bibliographic record (CSL-like fields; empty strings where unknown) and where it came from."""
+
+    type: str = ""  # CSL type: article-journal, book, chapter, paper-conference, thesis, report, webpage, ...
+    title: str = ""
+    authors: tuple[Person, ...] = ()
+    year: str = ""
+    journal: str = ""  # container: journal, book or proceedings title
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""  # "45-67"
+    doi: str = ""
+    url: str = ""
+    publisher: str = ""
+    place: str = ""
+    key: str = ""  # citation key (BibTeX) or library item key
+    collections: tuple[str, ...] = ()
+    source: str = ""  # zotero | bibtex | csl-json | pdf | text
+
+    def to_dict(self) -> dict:
+        """JSON form with only the known fields (authors as [family, given] pairs)."""
+        d = {k: v for k, v in asdict(self).items() if v not in ("", (), [])}
+        if self.authors:
+            d["authors"] = [[p.family, p.given] for p in self.authors]
+        if self.collections:
+            d["collections"] = list(self.collections)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Bib":
+        """The record back from ``to_dict``'s JSON (unknown keys ignored; None or {} is the empty record)."""
+        if not d:
+            return cls()
+        known: dict[str, Any] = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["authors"] = tuple(Person(*(list(a) + [""])[:2]) for a in d.get("authors", ()))
+        known["collections"] = tuple(d.get("collections", ()))
+        out: dict[str, Any] = {k: (str(v) if isinstance(v, (int, float)) else v) for k, v in known.items()}
+        return cls(**out)
 
 
 @dataclass(frozen=True)
@@ -29,6 +90,8 @@ class Document:
     front_matter: str = ""  # title, authors, affiliations, keywords, funding (not in the body text)
     source_chars: int = 0  # characters of the source's lines, before cleaning
     dropped_chars: int = 0  # of those, left out as page furniture (page numbers, running headers, repeated lines)
+    bib: Bib = field(default_factory=Bib)  # bibliographic record (library, PDF metadata, front matter)
+    library: Bib = field(default_factory=Bib)  # what a library (Zotero, .bib, CSL-JSON) said, as given
 
     def section_at(self, offset: int) -> str:
         """Heading path in force at a character offset of the cleaned text."""
@@ -78,6 +141,14 @@ class Citation:
     text: str
     quote: str
     score: float
+    bib: Bib = field(default_factory=Bib)  # the cited work's bibliographic record
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Citation":
+        """A citation back from its JSON record (``bib`` as written by ``Answer.to_dict``)."""
+        return cls(
+            **{**{k: v for k, v in d.items() if k in cls.__dataclass_fields__}, "bib": Bib.from_dict(d.get("bib"))}
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +182,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
-            "citations": [asdict(c) for c in self.citations],
+            "citations": [{**asdict(c), "bib": c.bib.to_dict()} for c in self.citations],
             "retrieved": [
                 {
                     "rank": h.rank,

@@ -9,13 +9,24 @@ escapes HTML."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from rag.records import Answer, Citation, Hit
+from rag.errors import InvalidInputError
+from rag.records import Answer, Bib, Citation, Hit
+from rag.styles import STYLES, format_reference
 
 CLOSEST = 3  # passages offered with a refusal
 CLOSEST_HEAD = "Closest passages (none answers the question):"
 SNIPPET = 160  # characters of a closest passage shown in plain text
+
+
+def check_style(style: str | None, default: str = "plain") -> str:
+    """A citation style name (None: ``default``), or a one-line error naming the styles there are."""
+    style = (style or default).strip().lower().replace("/", "").replace("-", "").replace(" ", "")
+    style = {"gbt": "gbt7714", "gbt77142015": "gbt7714", "apa7": "apa"}.get(style, style)
+    if style not in STYLES:
+        raise InvalidInputError(f"unknown citation style '{style}'; use one of: {', '.join(STYLES)}")
+    return style
 
 
 def section_mark(section: str) -> str:
@@ -43,9 +54,17 @@ def closest_label(h: Hit) -> str:
     return source_label(h.chunk.title, h.chunk.section, h.chunk.doc_id)
 
 
-def sources_lines(a: Answer, passages: bool = True) -> list[str]:
-    """The plain-text list under an answer: each citation's label and quote (``passages``: and the
-    whole passage); under a refusal the closest passages (``passages``: with their first characters)."""
+def cited_reference(c: Citation, style: str) -> str:
+    """A citation's work as a reference in ``style`` ("plain": its label, "[n] title — §section (doc)")."""
+    if style == "plain":
+        return citation_label(c)
+    return f"[{c.n}] {format_reference(c.bib, style, c.title)}"
+
+
+def sources_lines(a: Answer, passages: bool = True, style: str = "plain") -> list[str]:
+    """The plain-text list under an answer: each citation's label (or, in a citation ``style``, its work's
+    reference and section) and quote (``passages``: and the whole passage); under a refusal the closest
+    passages (``passages``: with their first characters)."""
     if a.abstained:
         return [CLOSEST_HEAD] + [
             f"  - {closest_label(h)}" + (f": {h.chunk.text[:SNIPPET]}" if passages else "")
@@ -53,13 +72,16 @@ def sources_lines(a: Answer, passages: bool = True) -> list[str]:
         ]
     lines = ["Sources"]
     for c in a.citations:
-        lines += [citation_label(c), f"    quote: “{c.quote}”"] + ([f"    passage: {c.text}"] if passages else [])
+        lines.append(cited_reference(c, style))
+        if style != "plain" and c.section:
+            lines.append(f"    section: {c.section}")
+        lines += [f"    quote: “{c.quote}”"] + ([f"    passage: {c.text}"] if passages else [])
     return lines
 
 
-def answer_text(a: Answer, passages: bool = True) -> str:
+def answer_text(a: Answer, passages: bool = True, style: str = "plain") -> str:
     """The answer in plain text, a blank line, then its sources (see ``sources_lines``)."""
-    return "\n".join([a.answer, "", *sources_lines(a, passages)])
+    return "\n".join([a.answer, "", *sources_lines(a, passages, style)])
 
 
 # --- reference lists -----------------------------------------------------------------------------
@@ -73,6 +95,7 @@ class Reference:
     doc: str
     title: str
     cited: tuple[tuple[int, int], ...] = ()  # (answer, citation number) of each citation of it; answers from 1
+    bib: Bib = field(default_factory=Bib)  # the work's bibliographic record (from its citations)
 
 
 def reference_list(cited: Iterable[Sequence[Citation]], first: Iterable[tuple[str, str]] = ()) -> list[Reference]:
@@ -80,11 +103,14 @@ def reference_list(cited: Iterable[Sequence[Citation]], first: Iterable[tuple[st
     answer's citations, ``first`` (doc, title) pairs listed ahead of them, cited or not."""
     titles = dict(first)
     where: dict[str, list[tuple[int, int]]] = {d: [] for d in titles}
+    bibs: dict[str, Bib] = {}
     for i, cites in enumerate(cited, start=1):
         for c in cites:
             titles.setdefault(c.doc, c.title)
             where.setdefault(c.doc, []).append((i, c.n))
-    return [Reference(n, d, t, tuple(where[d])) for n, (d, t) in enumerate(titles.items(), start=1)]
+            if c.doc not in bibs or not bibs[c.doc].title:
+                bibs[c.doc] = c.bib
+    return [Reference(n, d, t, tuple(where[d]), bibs.get(d, Bib())) for n, (d, t) in enumerate(titles.items(), start=1)]
 
 
 def md_citation(c: Citation, ref: int) -> str:
@@ -93,8 +119,16 @@ def md_citation(c: Citation, ref: int) -> str:
     return f"- [{c.n}] *{c.title}*{section_mark(c.section)} (R{ref}): “{c.quote}”"
 
 
-def md_reference(r: Reference, authors: Sequence[str] = ()) -> str:
-    """A reference list entry in Markdown: "- Rn. authors. title. `doc`"."""
+def reference_entry(r: Reference, style: str, markdown: bool = False) -> str:
+    """A reference list entry's text in a citation style (GB/T 7714, APA; see rag/styles.py)."""
+    return format_reference(r.bib, style, r.title, markdown)
+
+
+def md_reference(r: Reference, authors: Sequence[str] = (), style: str = "plain") -> str:
+    """A reference list entry in Markdown: "- Rn. authors. title. `doc`", or in a citation ``style``
+    "- Rn. <the entry>"."""
+    if style != "plain":
+        return f"- R{r.n}. {reference_entry(r, style, markdown=True)}"
     by = f"{', '.join(authors)}. " if authors else ""
     return f"- R{r.n}. {by}{r.title}. `{r.doc}`"
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = Field(None, ge=0)  # question and span in one language (above 1: always refuse)
     abstain_threshold_crosslingual: float | None = Field(None, ge=0)  # in two languages
     max_question_chars: int = Field(2000, ge=10)
+    # how references are written by `rag ask`, `rag batch` (.md, .xlsx) and the app's copy text and export:
+    # plain (title, authors, document), gbt7714 (GB/T 7714-2015) or apa (APA 7); see rag/styles.py
+    citation_style: Literal["plain", "gbt7714", "apa"] = "plain"
 
     # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),
     # or "" / "extractive" for the extractive default

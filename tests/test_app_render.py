@@ -183,3 +183,36 @@ def test_copy_text_and_markdown_export_carry_the_references():
 def test_document_rows():
     d = DocInfo("a.md", "/x/a.md", "Title", ("A", "B"), "h", 10, 4, 1)
     assert document_rows([d], [True]) == [["a.md", "Title", "A, B", 4, 1, "uploaded"]]
+
+
+def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_path):
+    from app.render import conversation_jsonl
+    from rag.bibexport import cited_works, read_answers
+    from rag.records import Bib, Person
+
+    bib = Bib(
+        type="article-journal",
+        title="量子通信",
+        authors=(Person("张伟"),),
+        year="2021",
+        journal="通信学报",
+        volume="42",
+        issue="3",
+        pages="15-24",
+        source="zotero",
+    )
+    cite = Citation(1, "q.txt", "量子通信", "一、发展现状", "q.txt#1", PASSAGE, QUOTE, 0.91, bib)
+    ex = Exchange("墨子号何时发射？", None, Answer("墨子号何时发射？", f"{QUOTE}[1]", False, (cite,), (_hit(1),)))
+    assert answer_with_references(ex, "gbt7714").splitlines() == [
+        f"{QUOTE}[1]",
+        "",
+        "Sources",
+        "[1] 张伟. 量子通信[J]. 通信学报, 2021, 42(3): 15-24.",
+        "    section: 一、发展现状",
+        f"    quote: “{QUOTE}”",
+    ]
+    docs = {"q.txt": DocInfo("q.txt", "/x/q.txt", "量子通信", ("张伟",), "h", 10, 4, 0, bib=bib)}
+    md = conversation_markdown([ex], "default", docs, "apa")
+    assert md.endswith("## References\n\n- R1. 张伟. (2021). 量子通信. *通信学报, 42*(3), 15–24. — cited in Q1[1]\n")
+    (tmp_path / "c.jsonl").write_text(conversation_jsonl([ex, Exchange("", error="empty")]), "utf-8")
+    assert cited_works(read_answers(tmp_path / "c.jsonl")) == [("q.txt", bib)]

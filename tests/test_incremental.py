@@ -14,6 +14,7 @@ import pytest
 from conftest import rag_cli
 
 import rag.store.builder
+import rag.store.sources
 from rag.errors import InvalidInputError
 from rag.pipeline import Assistant
 from rag.settings import load_settings
@@ -112,8 +113,8 @@ def test_update_processes_only_changes_and_equals_a_full_rebuild(tmp_path, corpu
     (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
     (corpus / "gbk_paper.txt").unlink()
     cleaned: list[str] = []
-    real_clean = rag.store.builder.clean_document
-    monkeypatch.setattr(rag.store.builder, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src))
+    real_clean = rag.store.sources.clean_document
+    monkeypatch.setattr(rag.store.sources, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src))
     report = build_index([corpus], s)
     assert sorted(cleaned) == ["cables.md", "en_notes.md"]  # the unchanged paper is not even decoded again
     assert (report.added, report.updated, report.removed, report.reused) == (

@@ -15,12 +15,12 @@ from rag.batch.inputs import Questions
 from rag.batch.journal import journal_path
 from rag.errors import BatchOutputError
 from rag.records import Citation
-from rag.render import Reference, citation_line, md_citation, md_reference, reference_list
+from rag.render import Reference, citation_line, md_citation, md_reference, reference_entry, reference_list
 
 
 def _citations(rec: Mapping | None) -> tuple[Citation, ...]:
     """The citations of a journal record (none for a question not answered yet)."""
-    return tuple(Citation(**c) for c in rec["citations"]) if rec else ()
+    return tuple(Citation.from_dict(c) for c in rec["citations"]) if rec else ()
 
 
 def citations_cell(rec: Mapping) -> str:
@@ -82,12 +82,14 @@ def table(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool
     return header, rows
 
 
-def render(out: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> None:
+def render(
+    out: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool, style: str = "plain"
+) -> None:
     """(Re)write OUT from the journal's records, atomically (temp file, then rename); a failure to
     write is one error that says where the answers are kept."""
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        _render(out, tmp, questions, records, docinfo, by_doc)
+        _render(out, tmp, questions, records, docinfo, by_doc, style)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -98,10 +100,12 @@ def render(out: Path, questions: Questions, records: Mapping, docinfo: Mapping, 
         ) from None
 
 
-def _render(out: Path, tmp: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> None:
+def _render(
+    out: Path, tmp: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool, style: str
+) -> None:
     suffix = out.suffix.lower()
     if suffix == ".md":
-        tmp.write_text(markdown(questions, records, docinfo, by_doc), encoding="utf-8")
+        tmp.write_text(markdown(questions, records, docinfo, by_doc, style), encoding="utf-8")
     elif suffix == ".csv":
         header, rows = spreadsheet(questions, records, docinfo, by_doc)
         with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:  # the BOM makes Excel read UTF-8
@@ -109,11 +113,13 @@ def _render(out: Path, tmp: Path, questions: Questions, records: Mapping, docinf
             w.writerow(header)
             w.writerows([["true" if v is True else "false" if v is False else v for v in r] for r in rows])
     elif suffix == ".xlsx":
-        _write_xlsx(tmp, questions, records, docinfo, by_doc)
+        _write_xlsx(tmp, questions, records, docinfo, by_doc, style)
     os.replace(tmp, out)
 
 
-def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> None:
+def _write_xlsx(
+    path: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool, style: str = "plain"
+) -> None:
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font
@@ -143,9 +149,11 @@ def _write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Map
     refs = wb.create_sheet("references")
     refs_rows = [
         [f"R{r.n}", neutralize(r.doc), neutralize(r.title), neutralize(", ".join(_authors(docinfo, r.doc)))]
+        + ([neutralize(reference_entry(r, style))] if style != "plain" else [])
         for r in references(questions, records, docinfo, by_doc)
     ]
-    put(refs, [["ref", "doc", "title", "authors"]] + refs_rows, [6, 30, 60, 30])
+    extra = [f"reference ({style})"] if style != "plain" else []
+    put(refs, [["ref", "doc", "title", "authors", *extra]] + refs_rows, [6, 30, 60, 30, 100])
     wb.save(path)
 
 
@@ -155,7 +163,14 @@ def references(questions: Questions, records: Mapping, docinfo: Mapping, by_doc:
     docs: list[Any] = list(docinfo) if by_doc else [None]  # None: the batch is not per paper
     first = [(d, getattr(info, "title", d)) for d, info in docinfo.items()] if by_doc else []
     refs = reference_list((_citations(records.get((q.key, d))) for q in questions.items for d in docs), first)
-    return [replace(r, title=getattr(docinfo.get(r.doc), "title", None) or r.title) for r in refs]
+    return [
+        replace(
+            r,
+            title=getattr(docinfo.get(r.doc), "title", None) or r.title,
+            bib=getattr(docinfo.get(r.doc), "bib", None) or r.bib,
+        )
+        for r in refs
+    ]
 
 
 def _authors(docinfo: Mapping, doc: str) -> tuple[str, ...]:
@@ -170,7 +185,7 @@ def _cell_md(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool) -> str:
+def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool, style: str = "plain") -> str:
     """A readable report: every question, its answer and passages, then one reference list for the batch."""
     refs = references(questions, records, docinfo, by_doc)
     ref_of: dict[str | None, int] = {r.doc: r.n for r in refs}
@@ -217,5 +232,5 @@ def markdown(questions: Questions, records: Mapping, docinfo: Mapping, by_doc: b
     lines += ["## References", ""]
     if not refs:
         lines += ["No passage was cited.", ""]
-    lines += [md_reference(r, _authors(docinfo, r.doc)) for r in refs]
+    lines += [md_reference(r, _authors(docinfo, r.doc), style) for r in refs]
     return "\n".join(lines).rstrip() + "\n"

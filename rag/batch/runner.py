@@ -147,8 +147,10 @@ def run_batch(
     workers: int = 1,
     by_doc: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    style: str = "plain",
 ) -> BatchReport:
-    """Answer every question not already in the output's journal, appending each as it finishes, then render OUT."""
+    """Answer every question not already in the output's journal, appending each as it finishes, then render OUT
+    (its reference list in the citation ``style``)."""
     out = validate(questions, out, workers)
     index = assistant.retriever.index
     docs = list(index.docs) if by_doc else [None]
@@ -165,7 +167,7 @@ def run_batch(
             _answer_all(assistant, todo, journal, report, k, workers, progress)
         except KeyboardInterrupt:
             if out != report.journal:
-                render(out, questions, journal.records, index.docs, by_doc)  # show what is done so far
+                render(out, questions, journal.records, index.docs, by_doc, style)  # show what is done so far
             raise
         report.seconds = time.perf_counter() - t0
         for q, d in tasks:
@@ -174,7 +176,7 @@ def run_batch(
                 report.abstained += bool(rec["abstained"])
                 report.answered += not rec["abstained"]
         if out != report.journal:
-            render(out, questions, journal.records, index.docs, by_doc)
+            render(out, questions, journal.records, index.docs, by_doc, style)
     finally:
         journal.close()
     if out != report.journal and report.answered + report.abstained == report.total:

@@ -5,14 +5,13 @@ Only new or changed documents are processed; unchanged ones are copied; vanished
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ import numpy as np
 from rag import __version__
 from rag.bm25 import build_bm25
 from rag.chunking import chunk_document, chunk_sentences
-from rag.cleaning import clean_document
 from rag.dense import backend_for, backend_of
 from rag.embed_workers import WorkerEmbedder, uses_workers
 from rag.embedding import (
@@ -33,7 +31,7 @@ from rag.embedding import (
 )
 from rag.errors import InvalidInputError
 from rag.integrity import manifest, seal, write_marker
-from rag.loading import SkipFile, Skipped, SourceFile, discover, read_source, require_documents
+from rag.library import Library
 from rag.records import Document
 from rag.settings import Settings
 from rag.store.dense_writer import write_dense
@@ -49,6 +47,7 @@ from rag.store.layout import (
     sources_manifest,
 )
 from rag.store.reader import StoredIndex
+from rag.store.sources import Found, described, scan
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
 from rag.store.writer import Part, centroid, new_part, write_parts
 from rag.text import tokenize
@@ -73,35 +72,6 @@ def _updating(
                 old.close()
 
 
-Found = tuple[str, str, SourceFile | str]  # (doc_id, absolute path, the source or, unchanged, its sha256)
-
-
-def _scan(
-    paths: Sequence[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]
-) -> tuple[list[Found], list[Skipped]]:
-    """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
-    sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
-    the source). Files of ``ids_of`` keep their document ids, however the paths are given."""
-    known = {d.doc_id: d.sha256 for d in old_docs}
-    files, skipped = discover(paths, {d.path: d.doc_id for d in ids_of})
-    out: list[Found] = []
-    for path, doc_id in files:
-        if doc_id in known:
-            try:
-                sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            except OSError:
-                sha = None
-            if sha == known[doc_id]:
-                out.append((doc_id, str(path.resolve()), sha))
-                continue
-        try:
-            out.append((doc_id, str(path.resolve()), read_source(path, doc_id)))
-        except SkipFile as why:
-            skipped.append(Skipped(str(path), str(why)))
-    require_documents(paths, out, skipped)
-    return out, skipped
-
-
 def build_index(
     paths: Sequence[str | Path],
     settings: Settings,
@@ -109,9 +79,11 @@ def build_index(
     force: bool = False,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
+    library: Library | None = None,
 ) -> BuildReport:
-    """Index every readable file under ``paths`` into ``settings.index_path``, atomically; only
-    new or changed documents are processed, documents no longer present are removed."""
+    """Index every readable file under ``paths`` (and the attachments of ``library``) into
+    ``settings.index_path``, atomically, with their bibliographic records; only new or changed documents
+    are processed, documents no longer present are removed."""
     backend_for(settings)  # an unknown RAG_BACKEND fails before anything is touched
     t0 = time.perf_counter()
     target = settings.index_path
@@ -119,7 +91,7 @@ def build_index(
     with _updating(target, settings, reuse=not force, notes=report.notes) as old:
         workers = WorkerEmbedder(settings.jobs) if embedder is None and uses_workers(settings) else None
         try:
-            _build(paths, settings, old, workers or embedder, report, progress)
+            _build(paths, settings, old, workers or embedder, report, progress, library or Library(), force)
         finally:
             if workers is not None:
                 workers.close()  # stops the worker processes, if any were started
@@ -142,10 +114,12 @@ def _build(
     embedder: Embedder | None,
     report: BuildReport,
     progress: Progress | None,
+    library: Library,
+    force: bool = False,
 ) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
-    found, report.skipped = _scan(
-        paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path)
+    found, report.skipped = scan(
+        paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path), library, not force
     )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
@@ -155,13 +129,15 @@ def _build(
         backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
         return
     old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
-    cleaned = {d.doc_id: d for d in (clean_document(src) for _, _, src in found if not isinstance(src, str))}
+    cleaned = {
+        d.doc_id: d for d in (described(src, lib, library) for _, _, src, lib in found if not isinstance(src, str))
+    }
     report.notes += [
         note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))
     ]
     report.added = [d for d in cleaned if d not in old_ids]
     report.updated = [d for d in cleaned if d in old_ids]
-    report.removed = sorted(set(old_ids) - {d for d, _, _ in found})
+    report.removed = sorted(set(old_ids) - {d for d, _, _, _ in found})
     report.reused = len(found) - len(cleaned)
     new_parts: dict[str, Part] = {}
     if cleaned:
@@ -169,11 +145,11 @@ def _build(
             embedder = make_embedder(settings.embedder, settings.batch_size)
         new_parts = _process(list(cleaned.values()), settings, embedder, report, progress)
     parts: list[Part] = []
-    for doc_id, where, src in found:
+    for doc_id, where, src, _ in found:
         if isinstance(src, str):  # unchanged source: carried over as stored
             assert old is not None  # only a document of the current index is found unchanged (_scan)
             info = old.docs[old_ids[doc_id]]
-            parts.append(Part(DocInfo(**{**asdict(info), "path": where}), old=old.doc_range(old_ids[doc_id])))
+            parts.append(Part(replace(info, path=where), old=old.doc_range(old_ids[doc_id])))
         else:
             parts.append(new_parts[doc_id])
     report.chunks = sum(p.n_chunks for p in parts)
@@ -250,8 +226,8 @@ def _remove(
 
 def _same_sources(old: "StoredIndex", found: list[Found], settings: Settings) -> bool:
     return (
-        all(isinstance(src, str) for _, _, src in found)
-        and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src in found}
+        all(isinstance(src, str) for _, _, src, _ in found)
+        and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src, _ in found}
         and old.params["dense"].get("requested") == settings.dense_index
         and old.params["dense"]["backend"] == settings.backend
         and backend_for(settings).same_place(old.params, settings)
@@ -363,7 +339,7 @@ def _fill(
     has_zh = bool((chunk_lang == LANGS.index("zh")).any())
     save_glossary(build_glossary(set(bm25.vocab_dict)) if has_zh else {}, tmp / "glossary.json")
     infos = [p.info for p in parts]
-    (tmp / "docs.json").write_text(json.dumps([asdict(i) for i in infos], ensure_ascii=False, indent=1), "utf-8")
+    (tmp / "docs.json").write_text(json.dumps([i.to_json() for i in infos], ensure_ascii=False, indent=1), "utf-8")
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
     params = {
         "format_version": FORMAT_VERSION,

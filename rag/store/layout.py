@@ -18,7 +18,7 @@ from rag.errors import IndexCorruptError, IndexNotFoundError
 from rag.integrity import damaged, is_ours, params_intact
 from rag.integrity import verify as verify_files
 from rag.loading import Skipped
-from rag.records import Chunk, Document
+from rag.records import Bib, Chunk, Document
 from rag.settings import Settings
 
 FORMAT_VERSION = 4  # 4: integrity manifest and marker
@@ -41,6 +41,27 @@ class DocInfo:
     n_footnotes: int
     n_source_chars: int = 0  # characters of the source before cleaning
     n_dropped_chars: int = 0  # left out as page furniture (page numbers, running headers, repeated lines)
+    bib: Bib = field(default_factory=Bib)  # bibliographic record (optional in docs.json: older indexes read)
+    library: Bib = field(default_factory=Bib)  # a library's record of it, as given (kept across updates)
+
+    def to_json(self) -> dict:
+        """The docs.json entry (records in their compact JSON form)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["authors"] = list(self.authors)
+        d["bib"], d["library"] = self.bib.to_dict(), self.library.to_dict()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DocInfo":
+        """A docs.json entry back as a record."""
+        return cls(
+            **{
+                **d,
+                "authors": tuple(d["authors"]),
+                "bib": Bib.from_dict(d.get("bib")),
+                "library": Bib.from_dict(d.get("library")),
+            }
+        )
 
 
 @dataclass
@@ -105,9 +126,7 @@ def sources_manifest(docs: Iterable[Document | DocInfo]) -> dict[str, str]:
 
 def read_docs(path: Path) -> list[DocInfo]:
     """docs.json of the index at ``path`` (raises OSError, ValueError, TypeError or KeyError if unreadable)."""
-    return [
-        DocInfo(**{**d, "authors": tuple(d["authors"])}) for d in json.loads((path / "docs.json").read_text("utf-8"))
-    ]
+    return [DocInfo.from_json(d) for d in json.loads((path / "docs.json").read_text("utf-8"))]
 
 
 def read_params(path: Path) -> dict:

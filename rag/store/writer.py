@@ -64,6 +64,8 @@ def new_part(
         len(doc.footnotes),
         doc.source_chars,
         doc.dropped_chars,
+        doc.bib,
+        doc.library,
     )
     return Part(
         info,

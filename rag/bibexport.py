@@ -1,0 +1,199 @@
+"""The works cited by a set of answers (a `rag batch` .jsonl output or its partial journal, or an app
+conversation saved as .jsonl), exported for a reference manager: BibTeX (bibtexparser), RIS (rispy) or
+CSL-JSON (plain JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+
+from rag.errors import InvalidInputError
+from rag.records import Bib, Citation
+from rag.render import reference_list
+
+FORMATS = {".bib": "BibTeX", ".ris": "RIS", ".json": "CSL-JSON"}
+BIBTEX_TYPES = {
+    "article-journal": "article",
+    "article-magazine": "article",
+    "article-newspaper": "article",
+    "book": "book",
+    "chapter": "incollection",
+    "paper-conference": "inproceedings",
+    "thesis": "phdthesis",
+    "report": "techreport",
+    "webpage": "online",
+}
+RIS_TYPES = {
+    "article-journal": "JOUR",
+    "article-magazine": "MGZN",
+    "article-newspaper": "NEWS",
+    "book": "BOOK",
+    "chapter": "CHAP",
+    "paper-conference": "CPAPER",
+    "thesis": "THES",
+    "report": "RPRT",
+    "webpage": "ELEC",
+}
+
+
+def read_answers(path: Path) -> list[list[Citation]]:
+    """Each answer's citations from a .jsonl of answer records (`rag ask --json` objects, one a line);
+    a line that is not one is a one-line error naming it."""
+    try:
+        lines = path.read_text("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"cannot read {path} ({exc}); give a `rag batch` .jsonl output or a saved conversation"
+        ) from None
+    out = []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            cites = [Citation.from_dict(c) for c in rec.get("citations", [])] if not rec.get("abstained") else []
+        except (ValueError, TypeError, AttributeError):
+            raise InvalidInputError(
+                f"{path} line {i} is not an answer record; give a `rag batch` .jsonl output (or its .partial.jsonl) "
+                "or a conversation saved from the app"
+            ) from None
+        out.append(cites)
+    return out
+
+
+def cited_works(answers: list[list[Citation]]) -> list[tuple[str, Bib]]:
+    """(document, record) of every cited work, once, in order of first citation (a record without a title
+    gets the document's)."""
+    works = []
+    for r in reference_list(answers):
+        bib = r.bib if r.bib.title else replace(r.bib, title=r.title)
+        works.append((r.doc, bib))
+    return works
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
+
+
+def cite_keys(works: list[tuple[str, Bib]]) -> list[str]:
+    """A unique citation key per work: the key of its .bib or CSL-JSON entry, else the first author's family
+    name and year (in ASCII), else the library's item key, else the document's name; repeats get a, b, c ..."""
+    keys: list[str] = []
+    for doc, bib in works:
+        own = bib.key if bib.key and re.fullmatch(r"[\w:.-]+", bib.key) else ""
+        fam = _ascii(bib.authors[0].family).lower() if bib.authors else ""
+        if own and bib.source in ("bibtex", "csl-json"):
+            base = own
+        else:
+            base = f"{fam}{bib.year}" if fam else own or _ascii(Path(doc).stem) or "ref"
+        key, n = base, 0
+        while key in keys:
+            key = f"{base}{chr(ord('a') + n)}"
+            n += 1
+        keys.append(key)
+    return keys
+
+
+def _name(p) -> str:
+    return f"{p.family}, {p.given}" if p.given else p.family
+
+
+def to_bibtex(works: list[tuple[str, Bib]]) -> str:
+    """BibTeX entries (UTF-8) for the works."""
+    import bibtexparser
+    from bibtexparser.model import Entry, Field
+
+    lib = bibtexparser.Library()
+    for (_, b), key in zip(works, cite_keys(works)):
+        container = {"article-journal": "journal", "article-magazine": "journal", "article-newspaper": "journal"}
+        pairs = [
+            ("title", b.title),
+            ("author", " and ".join(_name(p) for p in b.authors)),
+            ("year", b.year),
+            (container.get(b.type, "booktitle" if b.type in ("chapter", "paper-conference") else "journal"), b.journal),
+            ("volume", b.volume),
+            ("number", b.issue),
+            ("pages", b.pages.replace("-", "--")),
+            ("doi", b.doi),
+            ("url", b.url),
+            ("publisher", b.publisher),
+            ("address", b.place),
+        ]
+        fields = [Field(k, v) for k, v in pairs if v]  # the writer encloses each value in braces
+        lib.add(Entry(BIBTEX_TYPES.get(b.type, "misc"), key, fields))
+    return bibtexparser.write_string(lib)
+
+
+def to_ris(works: list[tuple[str, Bib]]) -> str:
+    """RIS records for the works."""
+    import rispy
+
+    entries = []
+    for (_, b), key in zip(works, cite_keys(works)):
+        start, _, end = b.pages.partition("-")
+        e = {
+            "type_of_reference": RIS_TYPES.get(b.type, "GEN"),
+            "id": key,
+            "title": b.title,
+            "authors": [_name(p) for p in b.authors],
+            "year": b.year,
+            "secondary_title": b.journal,
+            "volume": b.volume,
+            "number": b.issue,
+            "start_page": start,
+            "end_page": end,
+            "doi": b.doi,
+            "urls": [b.url] if b.url else [],
+            "publisher": b.publisher,
+            "place_published": b.place,
+        }
+        entries.append({k: v for k, v in e.items() if v})
+    return rispy.dumps(entries)
+
+
+def to_csl(works: list[tuple[str, Bib]]) -> list[dict]:
+    """CSL-JSON items for the works."""
+    items = []
+    for (_, b), key in zip(works, cite_keys(works)):
+        item = {
+            "id": key,
+            "type": b.type or "document",
+            "title": b.title,
+            "author": [{"family": p.family, "given": p.given} if p.given else {"literal": p.family} for p in b.authors],
+            "issued": {"date-parts": [[int(b.year)]]} if b.year.isdigit() else None,
+            "container-title": b.journal,
+            "volume": b.volume,
+            "issue": b.issue,
+            "page": b.pages,
+            "DOI": b.doi,
+            "URL": b.url,
+            "publisher": b.publisher,
+            "publisher-place": b.place,
+        }
+        items.append({k: v for k, v in item.items() if v})
+    return items
+
+
+def export_refs(answers_path: Path, out: Path) -> int:
+    """Write the works cited in ``answers_path`` to ``out`` (.bib, .ris or .json); returns how many."""
+    fmt = out.suffix.lower()
+    if fmt not in FORMATS:
+        raise InvalidInputError(
+            f"cannot tell the format of {out.name}; name it .bib (BibTeX), .ris (RIS) or .json (CSL-JSON)"
+        )
+    works = cited_works(read_answers(answers_path))
+    if not works:
+        raise InvalidInputError(
+            f"no answer in {answers_path} cites a source (all refused or none yet); nothing to export"
+        )
+    if fmt == ".bib":
+        text = to_bibtex(works)
+    elif fmt == ".ris":
+        text = to_ris(works)
+    else:
+        text = json.dumps(to_csl(works), ensure_ascii=False, indent=1) + "\n"
+    out.write_text(text, encoding="utf-8")
+    return len(works)

@@ -1,0 +1,190 @@
+"""Bibliographic metadata of a document, from what it carries itself: the PDF's information dictionary and
+XMP packet, and the front matter of its first page (DOI, 文章编号, 卷/期 and Vol./No. lines, a printed
+citation line), merged under a library's record when one is given (a library always wins)."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import fields, replace
+from typing import Any
+
+from rag.records import Bib, Document, Person
+
+FIRST_PAGE = 3000  # characters of a text without page breaks read as its first page
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>，,；;。]+)")
+_DOI_LINE = re.compile(r"(?:DOI|doi)\s*[:：]?\s*(10\.\d{4,9}/[^\s\"<>，,；;。]+)")
+# 文章编号 (CN journals): ISSN(year)issue-first page-page count, e.g. 1002-1515(2025)03-0026-11
+_ARTICLE_NO = re.compile(
+    r"文章编号\s*[:：]?\s*\d{4}\s*-\s*\d{3}[\dXx]\s*[(（]\s*((?:19|20)\d{2})\s*[)）]\s*(\d{1,2})\s*-\s*(\d{1,5})\s*-\s*(\d{1,3})"
+)
+_VOL_ZH = re.compile(r"第\s*(\d{1,4})\s*卷")
+_ISSUE_ZH = re.compile(r"第\s*(\d{1,3})\s*期")
+_YEAR_ZH = re.compile(r"((?:19|20)\d{2})\s*年")
+_VOL_EN = re.compile(r"\bVol(?:ume)?\.?\s*(\d{1,4})", re.I)
+_ISSUE_EN = re.compile(r"\b(?:No|Issue)\.?\s*(\d{1,3})\b", re.I)
+_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
+# a printed GB/T 7714 citation of the article itself: "... [J]. 刊名, 2020, 12(3): 45-67"
+_CITE_LINE = re.compile(
+    r"\[J\]\s*[.．]\s*([^,，\[\]]{2,60}?)\s*[,，]\s*((?:19|20)\d{2})\s*[,，]\s*(?:(\d{1,4})\s*)?"
+    r"(?:[(（]\s*(\d{1,3})\s*[)）])?\s*[:：]\s*(\d{1,5})(?:\s*[-–—~]\s*(\d{1,5}))?"
+)
+_JOURNAL_EN = re.compile(
+    r"^\s*((?:The\s+)?(?:[A-Z][\w&-]*\s+)*Journal of [A-Z][\w&,' -]{2,80}?)\s*(?:[,;(]|Vol|$)", re.M
+)
+_FOOTNOTE = re.compile(r"^\s*(?:\^|[①-⑳]|\[\d+\]|\d+\s*[)）])")
+_BAD_TITLE = re.compile(r"^(?:microsoft\s+\w+\s*-|untitled|title$)|\.(?:docx?|pdf|tex|dvi|wpd|rtf|indd)\s*$", re.I)
+
+
+def first_page(text: str) -> str:
+    """The text of the first page (up to the first form feed, at most FIRST_PAGE characters), footnote
+    lines left out (they cite other works)."""
+    head = text.split("\f", 1)[0][:FIRST_PAGE]
+    return "\n".join(ln for ln in head.split("\n") if not _FOOTNOTE.match(ln))
+
+
+def parse_name(name: str) -> Person:
+    """One author name as a Person: a CJK name or organisation whole, "Family, Given", a pinyin
+    "FAMILY Given" (family in capitals), else "Given Family" (the last word is the family name)."""
+    name = " ".join(name.split()).strip(" ,;")
+    if not name or _CJK.search(name):
+        return Person(name.replace(" ", ""))
+    if "," in name:
+        family, given = (p.strip() for p in name.split(",", 1))
+        return Person(family, given)
+    words = name.split(" ")
+    if len(words) == 1:
+        return Person(name)
+    if words[0].isupper() and len(words[0]) > 1 and not words[-1].isupper():
+        return Person(words[0].capitalize() if len(words[0]) > 2 else words[0], " ".join(words[1:]))
+    return Person(words[-1], " ".join(words[:-1]))
+
+
+def split_names(text: str) -> list[str]:
+    """Author names from one metadata string ("A; B", "A, B and C", "张三，李四", "张三 李四")."""
+    text = text.strip()
+    if not text:
+        return []
+    if _CJK.search(text):
+        return [p for p in re.split(r"[,，;；、\s]+", text) if p]
+    parts = re.split(r"\s*;\s*|\s+and\s+|\s*&\s*", text)
+    if len(parts) == 1 and text.count(",") >= 2:  # "A B, C D, E F" (a single "Family, Given" keeps its comma)
+        parts = text.split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def clean_doi(doi: str) -> str:
+    """A DOI without a resolver prefix or trailing punctuation, lower-cased prefix kept as written."""
+    doi = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
+    return doi.rstrip(".,;)]}>。")
+
+
+def front_matter_bib(text: str) -> Bib:
+    """What the first page says about the work: DOI, journal, year, volume, issue, pages (general patterns
+    of Chinese and English journal front matter, never a particular journal's)."""
+    page = first_page(text)
+    got: dict[str, Any] = {}
+    m = _DOI_LINE.search(page) or DOI_RE.search(page)
+    if m:
+        got["doi"] = clean_doi(m.group(1))
+    if m := _CITE_LINE.search(page):
+        got.update(journal=m.group(1).strip(), year=m.group(2), volume=m.group(3) or "", issue=m.group(4) or "")
+        got["pages"] = f"{m.group(5)}-{m.group(6)}" if m.group(6) else m.group(5)
+    if m := _ARTICLE_NO.search(page):
+        start, count = int(m.group(3)), int(m.group(4))
+        got.setdefault("year", m.group(1))
+        got.setdefault("issue", str(int(m.group(2))))
+        if count:
+            got.setdefault("pages", f"{start}-{start + count - 1}" if count > 1 else str(start))
+    for ln in page.split("\n"):
+        zh_issue, en_vol = _ISSUE_ZH.search(ln), _VOL_EN.search(ln)
+        if zh_issue and (year := _YEAR_ZH.search(ln)):  # "刊名 2020年第3期", "2020年6月 第12卷第3期"
+            got.setdefault("year", year.group(1))
+            got.setdefault("issue", zh_issue.group(1))
+            if vol := _VOL_ZH.search(ln):
+                got.setdefault("volume", vol.group(1))
+            name = ln[: year.start()].strip(" 《》<>·,，")
+            if 2 <= len(name) <= 30 and _CJK.search(name) and "journal" not in got:
+                got["journal"] = name
+        elif en_vol and (year := _YEAR.search(ln)):  # "Journal of X, Vol. 12, No. 3, 2020"
+            got.setdefault("year", year.group(1))
+            got.setdefault("volume", en_vol.group(1))
+            if iss := _ISSUE_EN.search(ln):
+                got.setdefault("issue", iss.group(1))
+    if "journal" not in got and (m := _JOURNAL_EN.search(page)):
+        got["journal"] = m.group(1).strip()
+    if got.get("journal") or got.get("volume") or got.get("issue") or "中图分类号" in page:
+        got["type"] = "article-journal"
+    return Bib(**{k: v for k, v in got.items() if v}, source="text") if got else Bib()
+
+
+def pdf_bib(data: bytes) -> Bib:
+    """The PDF's own description: its information dictionary (title, author) and XMP packet (DOI,
+    journal, volume, issue, pages, date); junk titles such as a word processor's file name are left out."""
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data))
+        info: Any = reader.metadata or {}
+        title = str(info.get("/Title") or "").strip()
+        author = str(info.get("/Author") or "").strip()
+        xmp = _xmp_text(reader)
+    except Exception:  # pypdf raises many types on broken files; metadata is optional
+        return Bib()
+    got: dict[str, Any] = {}
+    if title and len(title) >= 4 and not _BAD_TITLE.search(title) and not title.isdigit():
+        got["title"] = " ".join(title.split())
+    for tag, key in (
+        ("doi", "doi"),
+        ("publicationName", "journal"),
+        ("volume", "volume"),
+        ("number", "issue"),
+    ):
+        if m := re.search(rf"<prism:{tag}>\s*([^<]+?)\s*</prism:{tag}>|prism:{tag}=\"([^\"]+)\"", xmp):
+            got[key] = (m.group(1) or m.group(2)).strip()
+    if sp := re.search(r"<prism:startingPage>\s*(\d+)", xmp):
+        ep = re.search(r"<prism:endingPage>\s*(\d+)", xmp)
+        got["pages"] = f"{sp.group(1)}-{ep.group(1)}" if ep else sp.group(1)
+    if d := re.search(r"<prism:(?:coverDate|publicationDate)>\s*((?:19|20)\d{2})", xmp):
+        got["year"] = d.group(1)
+    if "doi" in got:
+        got["doi"] = clean_doi(got["doi"])
+    authors = tuple(parse_name(n) for n in split_names(author))
+    if "journal" in got:
+        got["type"] = "article-journal"
+    return Bib(**got, authors=authors, source="pdf") if got or authors else Bib()
+
+
+def _xmp_text(reader) -> str:
+    """The XMP packet of a PDF as text ('' when it has none)."""
+    try:
+        meta = reader.trailer["/Root"].get("/Metadata")
+        return meta.get_object().get_data().decode("utf-8", "replace") if meta is not None else ""
+    except Exception:
+        return ""
+
+
+def merge(*bibs: Bib) -> Bib:
+    """One record from several, the first that knows a field giving it (sources in order of trust);
+    ``source`` names the first source that gave anything."""
+    out: dict = {}
+    for b in bibs:
+        for f in fields(Bib):
+            v = getattr(b, f.name)
+            if v and f.name not in out:
+                out[f.name] = v
+    return Bib(**out)
+
+
+def describe(doc: Document, text: str, pdf: Bib = Bib(), library: Bib = Bib()) -> Document:
+    """The document with its bibliographic record: the library's (which also gives the title and
+    authors shown in citations), then the PDF's metadata, then the front matter of ``text`` (the raw
+    source text), then the title and authors the cleaner found."""
+    own = Bib(title=doc.title, authors=tuple(parse_name(a) for a in doc.authors), source="text")
+    bib = merge(library, pdf, front_matter_bib(text), own)
+    if not library.title and not library.authors:
+        return replace(doc, bib=bib, library=library)
+    names = tuple(p.full() for p in library.authors)
+    return replace(doc, bib=bib, library=library, title=library.title or doc.title, authors=names or doc.authors)
