@@ -10,7 +10,6 @@ arrays it indexes (vectors, sentence rows, languages) without copying the segmen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -342,8 +341,3 @@ def dense_searchers(path: Path, params: dict, settings: Any, segments: list[Segm
         else:
             out.append((FlatDense(seg.vectors), dead))
     return out
-
-
-def read_json(path: Path) -> Any:
-    """A JSON file's content."""
-    return json.loads(path.read_text("utf-8"))
