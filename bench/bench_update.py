@@ -190,6 +190,8 @@ def main() -> None:
         f"{'passages':>10} {'operation':>10} {'rewrite s':>10} {'segments s':>11} {'ratio':>7}  (CPU s: rewrite, segments)"
     )
     for n, res in results.items():
+        if not all(m in res for m in MODES) or "compare" not in res:
+            continue  # a scale whose run did not finish
         for op in ("add", "remove"):
             rw, sg = res["rewrite"][f"{op}_s"], res["segments"][f"{op}_s"]
             cpu = [res[m].get(f"{op}_cpu_s", float("nan")) for m in ("rewrite", "segments")]
