@@ -79,11 +79,23 @@ def build_bm25(token_ids: np.ndarray, offsets: np.ndarray, terms: Terms):
     bm.vocab_dict = vocab
     bm.unique_token_ids_set = set(vocab.values())
     bm.nonoccurrence_array = None  # lucene BM25 has none
+    bm.tf = tf.astype(np.int32)  # term frequency per posting (saved as bm25_tf.npy: scoring segments)
     return bm
+
+
+def posting_scores(tf: np.ndarray, dl: np.ndarray, df: int, n_docs: int, avg_len: float) -> np.ndarray:
+    """BM25 scores of one term's postings from term frequencies, passage lengths and the collection's
+    statistics: bitwise what ``build_bm25`` stores for them over the same collection."""
+    idf = np.float32(math.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
+    tfc = tf.astype(np.float32).astype(np.float64)
+    tfc = tfc / (K1 * ((1 - B) + B * dl.astype(np.int64) / np.float64(avg_len)) + tfc)
+    return (np.float64(idf) * tfc).astype(np.float32)
 
 
 def _postings(bm25, term_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated (passage, score) postings of the given term ids, in query order."""
+    if hasattr(bm25, "postings"):  # a segmented index scores its segments' postings (rag.store.segments)
+        return bm25.postings(term_ids)
     sc = bm25.scores
     indptr, indices, data = sc["indptr"], sc["indices"], sc["data"]
     n_cols = len(indptr) - 1

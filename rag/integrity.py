@@ -57,12 +57,13 @@ def _stamp(st: os.stat_result) -> list[int]:
     return [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def manifest(directory: Path) -> dict[str, dict]:
-    """Size, checksum and stat stamp of every file of a finished index directory (but params.json)."""
+def manifest(directory: Path, skip: frozenset[str] = frozenset()) -> dict[str, dict]:
+    """Size, checksum and stat stamp of every file of a finished index directory (but params.json and
+    the files named in ``skip``, e.g. hard links whose entries are carried over)."""
     out: dict[str, dict] = {}
     for f in sorted(directory.rglob("*")):
         rel = f.relative_to(directory).as_posix()
-        if f.is_file() and rel not in (PARAMS, MARKER):
+        if f.is_file() and rel not in (PARAMS, MARKER) and rel not in skip:
             st = f.stat()
             out[rel] = {"size": st.st_size, "blake2b": digest(f), "stamp": _stamp(st)}
     return out
@@ -140,3 +141,17 @@ def verify(path: Path, params: dict, full: bool = False) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more files)" if len(problems) > 1 else ""
         raise damaged(path, f"{problems[0]}{more}")
+
+
+def restamp(directory: Path, files: dict[str, dict]) -> dict[str, dict]:
+    """``files`` with the stat stamps the files have now (sizes and checksums kept): for hard links a
+    writer made itself, whose inode change time moved when they were linked or their old names unlinked."""
+    out = {}
+    for name, meta in files.items():
+        try:
+            st = (directory / name).stat()
+        except OSError:
+            out[name] = meta
+            continue
+        out[name] = {**meta, "stamp": _stamp(st)} if st.st_size == meta["size"] else meta
+    return out

@@ -19,6 +19,7 @@ from rag.errors import InvalidInputError
 from rag.records import Hit
 from rag.settings import Settings
 from rag.store import Index
+from rag.store.segments import blocked_matmul
 from rag.text import detect_lang, tokenize
 from rag.translation import translate
 
@@ -96,7 +97,7 @@ def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray 
     best_sentence: dict[int, int] = {}
     exhaustive = index.sentence_search == "exhaustive"
     if exhaustive and len(index.sent_rows):
-        per_lang = np.asarray(index.sent_vecs @ query.aligned.T, dtype=np.float32)
+        per_lang = blocked_matmul(index.sent_vecs, query.aligned.T)
         ssims = per_lang[np.arange(len(per_lang)), index.sent_lang]
         top = np.argpartition(-ssims, min(depth * 3, len(ssims) - 1))[: depth * 3]
         for si in top[np.argsort(-ssims[top])]:

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     # to 200k while it fits dense_memory_mb, then IVF-PQ; the kind an index got is recorded in its params.json
     dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     dense_memory_mb: float = Field(3072, gt=0)
+    # updates: an index of at least merge_min_passages passages is updated by adding a segment and marking
+    # removed rows deleted (README "Updating an index"); it is merged back into one segment (a full write)
+    # beyond merge_max_segments segments or when more than merge_deleted_share of its rows are deleted
+    merge_min_passages: int = Field(20_000, ge=0)
+    merge_max_segments: int = Field(8, ge=1)
+    merge_deleted_share: float = Field(0.2, ge=0, le=1)
     hnsw_ef_search: int = Field(128, ge=1)  # query-time breadth of HNSW (recall vs latency)
     ivf_nprobe: int = Field(32, ge=1)  # IVF lists visited per query
     # IVF-PQ: candidates per wanted result, re-ranked with the exact vectors (PQ distances alone rank

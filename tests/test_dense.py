@@ -78,10 +78,19 @@ def test_tombstoned_vectors_are_never_returned(vectors):
     assert np.array_equal(vid_table(np.array([5, 2])), [-1, -1, 1, -1, -1, 0])
 
 
-def test_centroid_is_numpy_mean_in_bounded_memory(vectors):
+def test_centroid_is_the_mean_and_the_same_in_any_grouping(vectors):
+    from rag.store.writer import fixed_sum
+
     x, _ = vectors
     mask = np.arange(len(x)) % 3 != 0
-    assert np.array_equal(centroid(x, mask, x.shape[1], block=1000), x[mask].mean(axis=0))
+    c = centroid(x, mask, x.shape[1], block=1000)
+    assert np.allclose(c, x[mask].astype(np.float64).mean(axis=0), rtol=0, atol=1e-7)
+    assert np.array_equal(c, centroid(x, mask, x.shape[1], block=7))  # block size does not matter
+    # fixed-point sums add up exactly: a segment update's running sum equals one computed from scratch
+    rows = np.flatnonzero(mask)
+    whole = fixed_sum(x, rows)
+    assert np.array_equal(whole, fixed_sum(x, rows[::2]) + fixed_sum(x, rows[1::2]))
+    assert np.array_equal(whole - fixed_sum(x, rows[:10]), fixed_sum(x, rows[10:]))
     assert np.array_equal(centroid(x, np.zeros(len(x), bool), x.shape[1]), np.zeros(x.shape[1], np.float32))
 
 

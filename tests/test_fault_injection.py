@@ -96,6 +96,7 @@ FLAT_FILES = [
     "bm25/indptr.csc.index.npy",
     "bm25/params.index.json",
     "bm25/vocab.index.json",
+    "bm25_tf.npy",
     "chunk_docs.npy",
     "chunk_vectors.npy",
     "chunks.jsonl",

@@ -27,6 +27,7 @@ def test_index_directory_describes_itself(fixture_settings):
     assert sorted(p.name for p in path.iterdir()) == [
         ".rag-index",
         "bm25",
+        "bm25_tf.npy",
         "chunk_docs.npy",
         "chunk_vectors.npy",
         "chunks.jsonl",

@@ -62,13 +62,24 @@ class FaissAnn:
     exact = False
 
     def __init__(
-        self, index, kind: str, vectors: np.ndarray, vids: np.ndarray, ef_search: int, nprobe: int, rerank: int
+        self,
+        index,
+        kind: str,
+        vectors: np.ndarray,
+        vids: np.ndarray,
+        ef_search: int,
+        nprobe: int,
+        rerank: int,
+        live: np.ndarray | None = None,
     ):
         faiss = load_faiss()
 
         self.index, self.kind, self.vectors = index, kind, vectors
         self.vid_to_pos = vid_table(vids)
         self.ntotal = len(vids)
+        if live is not None:  # a segment's deleted rows: tombstoned like removed vector ids
+            self.vid_to_pos[vids[~live]] = -1
+            self.ntotal = int(live.sum())
         self.rerank = rerank
         stored = faiss.vector_to_array(index.id_map) if hasattr(index, "id_map") else np.zeros(0, np.int64)
         dead = stored[positions(self.vid_to_pos, stored) < 0]

@@ -20,8 +20,9 @@ Modules, one job each: ``layout`` (format, params, per-document records, checks 
 ``reader`` (open an index).
 """
 
-from rag.store.builder import Precomputed, build_index, remove_documents, write_index
+from rag.store.builder import Precomputed, build_index, write_index
 from rag.store.chunks import CHUNK_CACHE_SIZE, ChunkStore
+from rag.store.edit import add_documents, remove_documents
 from rag.store.layout import FORMAT_VERSION, BuildReport, DocInfo, chunking_params, passage_text, read_docs
 from rag.store.reader import Index, load_index, verify_index
 from rag.store.writer import Part, centroid, new_part, write_parts
@@ -35,6 +36,7 @@ __all__ = [
     "Index",
     "Part",
     "Precomputed",
+    "add_documents",
     "build_index",
     "centroid",
     "chunking_params",

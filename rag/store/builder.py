@@ -29,7 +29,6 @@ from rag.embedding import (
     language_means,
     make_embedder,
 )
-from rag.errors import InvalidInputError
 from rag.integrity import manifest, seal, write_marker
 from rag.library import Library
 from rag.records import Document
@@ -49,7 +48,8 @@ from rag.store.layout import (
 from rag.store.reader import StoredIndex
 from rag.store.sources import Found, described, scan
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
-from rag.store.writer import Part, centroid, new_part, write_parts
+from rag.store.update import segment_fits, write_generation
+from rag.store.writer import Part, lang_sums, new_part, write_parts
 from rag.text import tokenize
 from rag.translation import build_glossary, save_glossary
 
@@ -124,7 +124,7 @@ def _build(
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
         report.up_to_date = True
-        report.chunks, report.sentences = len(old.offsets) - 1, old.params["counts"]["sentences"]
+        report.chunks, report.sentences = old.params["counts"]["chunks"], old.params["counts"]["sentences"]
         report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
         backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
         return
@@ -149,10 +149,15 @@ def _build(
         if isinstance(src, str):  # unchanged source: carried over as stored
             assert old is not None  # only a document of the current index is found unchanged (_scan)
             info = old.docs[old_ids[doc_id]]
-            parts.append(Part(replace(info, path=where), old=old.doc_range(old_ids[doc_id])))
+            i = old_ids[doc_id]
+            parts.append(Part(replace(info, path=where), old=old.doc_range(i), seg=old.doc_segment(i)))
         else:
             parts.append(new_parts[doc_id])
     report.chunks = sum(p.n_chunks for p in parts)
+    if segment_fits(old, parts, settings):
+        assert old is not None  # segment_fits needs a current index
+        write_generation(settings.index_path, parts, old, settings, report, progress)
+        return
     _assemble(settings.index_path, parts, old, settings, embedder, report, progress)
 
 
@@ -178,50 +183,6 @@ def write_index(
         _assemble(target, parts, None, settings, embedder, report, progress)
     report.seconds = time.perf_counter() - t0
     return report
-
-
-def remove_documents(doc_ids: Sequence[str], settings: Settings, progress: Progress | None = None) -> BuildReport:
-    """Drop documents from ``settings.index_path`` (atomically, nothing else recomputed)."""
-    t0 = time.perf_counter()
-    target = settings.index_path
-    report = BuildReport(path=target)
-    with _updating(target, settings, strict=True) as old:
-        assert old is not None  # strict: an index that cannot be reused raises instead
-        _remove(doc_ids, old, settings, report, progress)
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def _remove(
-    doc_ids: Sequence[str], old: "StoredIndex", settings: Settings, report: BuildReport, progress: Progress | None
-) -> None:
-    target = settings.index_path
-    d = old.params["dense"]  # removing keeps the index's own dense configuration
-    settings = settings.model_copy(
-        update={
-            "backend": d["backend"],
-            "dense_index": d.get("requested", d["kind"]),
-            **backend_of(target, old.params).keep_place(old.params, settings),
-        }
-    )
-    known = {d.doc_id: i for i, d in enumerate(old.docs)}
-    unknown = [d for d in doc_ids if d not in known]
-    if unknown:
-        sample = ", ".join(list(known)[:3])
-        raise InvalidInputError(
-            f"no document '{unknown[0]}' in index '{target.name}' (it has e.g. {sample}); "
-            f"list them with: rag info --index {target.name}"
-        )
-    gone = set(doc_ids)
-    if gone >= set(known):
-        raise InvalidInputError(
-            f"removing every document would leave index '{target.name}' empty; delete the folder {target} instead"
-        )
-    parts = [Part(d, old=old.doc_range(i)) for i, d in enumerate(old.docs) if d.doc_id not in gone]
-    report.removed = [d for d in known if d in gone]
-    report.documents, report.reused = len(parts), len(parts)
-    report.chunks = sum(p.n_chunks for p in parts)
-    _assemble(target, parts, old, settings, None, report, progress)
 
 
 def _same_sources(old: "StoredIndex", found: list[Found], settings: Settings) -> bool:
@@ -325,7 +286,7 @@ def _fill(
         "sent_lang": np.load(tmp / "sent_lang.npy"),
         **{f"mean_{k}": v for k, v in means.items()},
         # per-language passage centroids: a query's similarity to them is its baseline in that language
-        **{f"centroid_{k}": centroid(vectors, chunk_lang == i, dim) for i, k in enumerate(LANGS)},
+        **lang_sums(vectors, chunk_lang),
     }
     os.remove(tmp / "chunk_lang.npy")
     os.remove(tmp / "sent_lang.npy")
@@ -335,6 +296,7 @@ def _fill(
     terms = arrays["terms"]
     bm25 = build_bm25(np.load(tmp / "tokens.npy"), np.load(tmp / "token_offsets.npy"), terms)
     bm25.save(str(tmp / "bm25"), show_progress=False)
+    np.save(tmp / "bm25_tf.npy", bm25.tf)
     terms.save(tmp / "terms.json")
     has_zh = bool((chunk_lang == LANGS.index("zh")).any())
     save_glossary(build_glossary(set(bm25.vocab_dict)) if has_zh else {}, tmp / "glossary.json")

@@ -45,12 +45,13 @@ def write_dense(
         and od.get("kind") == kind
         and plan.extendable
         and backend.same_place(old.params, settings)
+        and not old.segmented  # a segmented index is compacted into a new dense index
     )
     new_vids = np.zeros(n, np.int64)
     keep = np.zeros(n, bool)
     c = 0
     for p in parts:
-        if p.old:
+        if p.old and same:
             assert old is not None  # a part carried over comes from the current index
             new_vids[c : c + p.n_chunks] = old.vids[p.old[0] : p.old[1]]
             keep[c : c + p.n_chunks] = True

@@ -35,6 +35,7 @@ from rag.store.layout import (
     read_params,
     readable_path,
 )
+from rag.store.segments import open_segments, segment_layout
 
 
 class StoredIndex:
@@ -43,22 +44,18 @@ class StoredIndex:
     def __init__(self, path: Path, params: dict):
         self.path, self.params = path, params
         self.docs = read_docs(path)
-        self.offsets = np.load(path / "chunks.offsets.npy")
-        self.store = ChunkStore(path / "chunks.jsonl", self.offsets)
-        self.vectors = np.load(path / "chunk_vectors.npy", mmap_mode="r")
-        self.vids = np.load(path / "vector_ids.npy")
-        self.chunk_docs = np.load(path / "chunk_docs.npy")
-        self.sent_rows = np.load(path / "sentences.npy", mmap_mode="r")
-        self.sent_vecs = np.load(path / "sentence_vectors.npy", mmap_mode="r")
-        self.sent_starts = sentence_starts(self.sent_rows, len(self.offsets) - 1)
-        with np.load(path / "languages.npz") as z:
-            self.chunk_lang, self.sent_lang = z["chunk_lang"], z["sent_lang"]
-        self.tokens = np.load(path / "tokens.npy", mmap_mode="r")
-        self.tok_offsets = np.load(path / "token_offsets.npy")
+        self.segmented = "segments" in params
+        self.segments = open_segments(path, params)
         self.terms = Terms.load(path / "terms.json")
         self.dim = int(params["embedder"]["dimension"])
-        bounds = np.searchsorted(self.chunk_docs, np.arange(len(self.docs) + 1))
-        self._ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.docs))]
+        if self.segmented:
+            _, locs = segment_layout(params)
+            self._locs = [(int(s), int(a), int(b)) for s, a, b in locs]
+        else:
+            chunk_docs = np.load(path / "chunk_docs.npy")
+            bounds = np.searchsorted(chunk_docs, np.arange(len(self.docs) + 1))
+            self._locs = [(0, int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.docs))]
+        self.vids = self.segments[0].vids  # vector ids of a one-segment index (extended in place)
 
     @classmethod
     def open(
@@ -106,16 +103,17 @@ class StoredIndex:
             return None
 
     def doc_range(self, i: int) -> tuple[int, int]:
-        """Passage range of the i-th document."""
-        return self._ranges[i]
+        """Passage range of the i-th document in its segment (``doc_segment``)."""
+        return self._locs[i][1], self._locs[i][2]
 
-    def chunk_bytes(self, a: int, b: int) -> bytes:
-        """Stored JSON lines of passages a..b-1."""
-        return self.store.raw(a, b)
+    def doc_segment(self, i: int) -> int:
+        """The segment holding the i-th document's passages."""
+        return self._locs[i][0]
 
     def close(self) -> None:
         """Release open files."""
-        self.store.close()
+        for seg in self.segments:
+            seg.close()
 
 
 @dataclass
@@ -191,6 +189,10 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
             f"configured; set RAG_EMBEDDER to match or rebuild with: rag index PATH --index {path.name}"
         )
     verify_files(path, params)
+    if "segments" in params:
+        from rag.store.segmented_index import load_segmented
+
+        return load_segmented(path, params, settings)
     try:
         doc_list = read_docs(path)
         docs = {d.doc_id: d for d in doc_list}

@@ -35,6 +35,7 @@ class Part:
     chunk_lang: np.ndarray | None = None
     sent_lang: np.ndarray | None = None
     old: tuple[int, int] | None = None  # chunk range in the current index (reused documents)
+    seg: int = 0  # the current index's segment that range is in (rag.store.segments)
 
     @property
     def n_chunks(self) -> int:
@@ -102,19 +103,20 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
             if p.old:
                 assert old is not None  # a part carried over comes from the current index
                 a, b = p.old
-                sa, sb = int(old.sent_starts[a]), int(old.sent_starts[b])
-                blob = old.chunk_bytes(a, b)
+                src = old.segments[p.seg]
+                sa, sb = int(src.sent_starts[a]), int(src.sent_starts[b])
+                blob = src.chunk_bytes(a, b)
                 fh.write(blob)
-                offsets[c + 1 : c + k + 1] = offsets[c] + (old.offsets[a + 1 : b + 1] - old.offsets[a])
-                cvec[c : c + k] = old.vectors[a:b]
-                chunk_lang[c : c + k] = old.chunk_lang[a:b]
-                rows = np.asarray(old.sent_rows[sa:sb])
+                offsets[c + 1 : c + k + 1] = offsets[c] + (src.offsets[a + 1 : b + 1] - src.offsets[a])
+                cvec[c : c + k] = src.vectors[a:b]
+                chunk_lang[c : c + k] = src.chunk_lang[a:b]
+                rows = np.asarray(src.sent_rows[sa:sb])
                 srows[s : s + sb - sa] = rows - np.array([a - c, 0, 0], np.int32)
-                svec[s : s + sb - sa] = old.sent_vecs[sa:sb]
-                sent_lang[s : s + sb - sa] = old.sent_lang[sa:sb]
-                ta, tb = int(old.tok_offsets[a]), int(old.tok_offsets[b])
-                tok_parts.append(np.asarray(old.tokens[ta:tb]))
-                tok_offsets[c + 1 : c + k + 1] = tok_offsets[c] + (old.tok_offsets[a + 1 : b + 1] - ta)
+                svec[s : s + sb - sa] = src.sent_vecs[sa:sb]
+                sent_lang[s : s + sb - sa] = src.sent_lang[sa:sb]
+                ta, tb = int(src.tok_offsets[a]), int(src.tok_offsets[b])
+                tok_parts.append(np.asarray(src.tokens[ta:tb]))
+                tok_offsets[c + 1 : c + k + 1] = tok_offsets[c] + (src.tok_offsets[a + 1 : b + 1] - ta)
                 ns = sb - sa
             else:
                 # a new document: new_part (or an importer, e.g. bench_scale) gave it all its arrays
@@ -154,19 +156,44 @@ def _n_sentences(p: Part, old: StoredIndex | None) -> int:
     """How many sentences a document has (one carried over: as many as in the current index)."""
     if p.old:
         assert old is not None  # a part carried over comes from the current index
-        return int(old.sent_starts[p.old[1]] - old.sent_starts[p.old[0]])
+        starts = old.segments[p.seg].sent_starts
+        return int(starts[p.old[1]] - starts[p.old[0]])
     assert p.sent_rows is not None  # a new document has its sentence rows
     return len(p.sent_rows)
 
 
+FIXED_POINT = 2.0**40  # vector sums in fixed point: exact integers, the same in any order or grouping
+
+
+def fixed_sum(vectors: np.ndarray, rows: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Sum of the given rows in fixed point (int64): exact, so the sum of the live passages can be kept
+    up to date by adding and subtracting documents and still equals a sum computed from scratch."""
+    acc = np.zeros(vectors.shape[1], np.int64)
+    for i in range(0, len(rows), block):
+        acc += np.rint(np.asarray(vectors[rows[i : i + block]], np.float64) * FIXED_POINT).astype(np.int64).sum(axis=0)
+    return acc
+
+
+def mean_of(acc: np.ndarray, count: int) -> np.ndarray:
+    """The mean vector (float32) a fixed-point sum of ``count`` rows stands for (zeros when there are none)."""
+    if not count:
+        return np.zeros(len(acc), np.float32)
+    return (acc.astype(np.float64) / FIXED_POINT / count).astype(np.float32)
+
+
 def centroid(vectors: np.ndarray, mask: np.ndarray, dim: int, block: int = 65_536) -> np.ndarray:
-    """Mean of the masked rows, summed in row order (bitwise numpy's ``mean(axis=0)``) in bounded memory."""
+    """Mean of the masked rows, summed exactly in fixed point (order-independent) in bounded memory."""
     rows = np.flatnonzero(mask)
-    if not len(rows):
-        return np.zeros(dim, np.float32)
-    acc = np.asarray(vectors[rows[:block]]).sum(axis=0)
-    for i in range(block, len(rows), block):
-        acc = np.vstack([acc[None], np.asarray(vectors[rows[i : i + block]])]).sum(
-            axis=0
-        )  # continues the row-order sum
-    return np.true_divide(acc, np.intp(len(rows)), out=acc, casting="unsafe")
+    return mean_of(fixed_sum(vectors, rows, block), len(rows)) if len(rows) else np.zeros(dim, np.float32)
+
+
+def lang_sums(vectors: np.ndarray, chunk_lang: np.ndarray) -> dict[str, np.ndarray]:
+    """languages.npz entries per language: fixed-point sum and count of its passage vectors, and their
+    centroid (kept up to date by a segment update without reading the unchanged passages)."""
+    out: dict[str, np.ndarray] = {}
+    for i, k in enumerate(LANGS):
+        rows = np.flatnonzero(chunk_lang == i)
+        out[f"sum_{k}"] = fixed_sum(vectors, rows)
+        out[f"count_{k}"] = np.array(len(rows), np.int64)
+        out[f"centroid_{k}"] = mean_of(out[f"sum_{k}"], len(rows))
+    return out
