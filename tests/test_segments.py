@@ -23,6 +23,14 @@ from rag.store import build_index, load_index, remove_documents, verify_index
 pytestmark = pytest.mark.slow
 
 
+def _own_cache(tmp_path, fixture_settings):
+    """A copy of the fixture corpus's vector cache: texts these tests embed stay out of the shared one
+    (tests/test_incremental.py counts what its updates embed)."""
+    cache = tmp_path / "cache"
+    shutil.copytree(fixture_settings.embedding_cache_dir, cache)
+    return cache
+
+
 def _settings(tmp_path, cache, name="index", **kw):
     kw = {"merge_min_passages": 0, "merge_deleted_share": 1.0, **kw}
     return load_settings(index_dir=tmp_path / name, cache_dir=cache, chunk_size=120, chunk_overlap=30, **kw)
@@ -51,7 +59,7 @@ def _same_as_rebuild(tmp_path, corpus, s, tag):
 
 
 def test_segment_updates_answer_like_a_full_rebuild(tmp_path, corpus, fixture_settings):
-    s = _settings(tmp_path, fixture_settings.embedding_cache_dir)
+    s = _settings(tmp_path, _own_cache(tmp_path, fixture_settings))
     build_index([corpus], s)
     # generation 2: one added, one changed, one removed document
     with open(corpus / "en_notes.md", "a", encoding="utf-8") as fh:
@@ -85,7 +93,7 @@ def test_segment_updates_answer_like_a_full_rebuild(tmp_path, corpus, fixture_se
 
 
 def test_deleted_passages_are_never_returned(tmp_path, corpus, fixture_settings):
-    s = _settings(tmp_path, fixture_settings.embedding_cache_dir)
+    s = _settings(tmp_path, _own_cache(tmp_path, fixture_settings))
     build_index([corpus], s)
     removed = {c.chunk_id for c in load_index(s).chunks if c.doc_id == "zh_paper.txt"}
     remove_documents(["zh_paper.txt"], s)
@@ -115,7 +123,7 @@ KILLER = textwrap.dedent(
 
 
 def test_killed_segment_update_leaves_previous_generation(tmp_path, corpus, fixture_settings):
-    s = _settings(tmp_path, fixture_settings.embedding_cache_dir)
+    s = _settings(tmp_path, _own_cache(tmp_path, fixture_settings))
     build_index([corpus], s)
     (corpus / "gbk_paper.txt").unlink()
     build_index([corpus], s)  # a segmented generation
@@ -137,7 +145,7 @@ def test_killed_segment_update_leaves_previous_generation(tmp_path, corpus, fixt
 
 
 def test_damaged_segment_file_is_named(tmp_path, corpus, fixture_settings):
-    s = _settings(tmp_path, fixture_settings.embedding_cache_dir)
+    s = _settings(tmp_path, _own_cache(tmp_path, fixture_settings))
     build_index([corpus], s)
     (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
     build_index([corpus], s)
