@@ -160,7 +160,7 @@ def answer_table(results: dict) -> str:
     rows.append(
         "| passages | dense index | embed question | retrieve | generate | **whole answer p50** | p95 | CPU p50 | "
         f"× {_n(int(scales[0]))}, same index kind (whole answer p50 / CPU p50) | verify (its embedding) | "
-        "retrieval alone, vector given | planted fact answered | passages read per question |"
+        "retrieval alone, vector given | planted fact answered | passages decoded per question |"
     )
     rows.append("|" + "---|" * 13)
     # per dense kind: its figures at the smallest scale of the run (no ratio for a kind not measured there)
