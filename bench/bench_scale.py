@@ -159,7 +159,19 @@ def _set_params(path: Path, **dense) -> None:
     if milvus:
         p["milvus"] = milvus
     p["sentences"] = {"search": "exhaustive" if p["dense"]["kind"] == "flat" else "candidates"}
-    (path / "params.json").write_text(json.dumps(p, ensure_ascii=False, indent=1), "utf-8")
+    _write_params(path, p)
+
+
+def _write_params(path: Path, p: dict) -> None:
+    """params.json as a build writes it: the dense index file listed in the manifest, checksum sealed."""
+    from rag.integrity import _stamp, digest, seal
+
+    f = path / "dense.faiss"
+    if f.exists():
+        p["files"] = {**p.get("files", {}), "dense.faiss": {"size": f.stat().st_size, "blake2b": digest(f)}}
+    for name, entry in p.get("files", {}).items():  # hard links changed the files' ctime, not their content
+        entry["stamp"] = _stamp((path / name).stat())
+    (path / "params.json").write_text(json.dumps(seal(p), ensure_ascii=False, indent=1), "utf-8")
 
 
 def child_build_faiss(idx_dir: str, kind: str) -> dict:
@@ -188,7 +200,7 @@ def child_build_flat_candidates(idx_dir: str) -> dict:
     _link_copy(idx_dir / "flat", path)
     p = json.loads((path / "params.json").read_text("utf-8"))
     p["sentences"] = {"search": "candidates"}
-    (path / "params.json").write_text(json.dumps(p, ensure_ascii=False, indent=1), "utf-8")
+    _write_params(path, p)
     return {"seconds": 0.0, "mem": _mem()}
 
 
@@ -396,7 +408,8 @@ def child_update(idx_dir: str, config: str) -> dict:
 
 def _child(fn: str, *args) -> dict:
     """Run one phase in a fresh interpreter; its JSON result is the last stdout line."""
-    code = f"import sys, json; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_scale as b; print(json.dumps(b.{fn}(*{args!r})))"
+    mod = "scale_answer" if fn == "child_answer" else "bench_scale"
+    code = f"import sys, json; sys.path.insert(0, {str(ROOT / 'bench')!r}); import {mod} as b; print(json.dumps(b.{fn}(*{args!r})))"
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -517,6 +530,41 @@ def run(
         _save(results, out)
 
 
+def run_answer(
+    scales: list[int], data_root: Path, out: Path, queries: int, kinds: list[str], tile_from: int = 0
+) -> None:
+    """The whole answer (bench/scale_answer.py) at each scale, each dense kind (``auto``: what rag picks
+    for that size) in a fresh process; the table printed with ratios to the smallest scale of this run."""
+    from scale_answer import answer_table, summarize_answer
+    from synth import generate, tile
+
+    from rag.dense.base import HNSW_MAX, choose_kind
+
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for n in scales:
+        key = str(n)
+        res = results.setdefault(key, {"builds": {}, "queries": {}, "summary": {}, "updates": {}})
+        res["answer"] = {}  # a new run: the ratios compare figures of one run only
+        data = data_root / f"s{n}"
+        if tile_from and n > tile_from and n % tile_from == 0:
+            tile(generate(data_root / f"s{tile_from}", tile_from, workers=os.cpu_count() or 2), data, n // tile_from)
+        else:
+            generate(data, n, workers=os.cpu_count() or 2)
+        res["corpus"] = json.loads((data / "meta.json").read_text())
+        idx_dir = data / "idx"
+        if not (idx_dir / "flat" / "params.json").exists():
+            res["builds"]["flat"] = _child("child_build_base", str(data), str(idx_dir))
+        for kind in dict.fromkeys(choose_kind(n, 384, k, 3072, HNSW_MAX) for k in kinds):
+            if kind != "flat" and not (idx_dir / kind / "dense.faiss").exists():
+                res["builds"][kind] = _child("child_build_faiss", str(idx_dir), kind)
+            print(f"[{n}] answer {kind}", flush=True)
+            got = _child("child_answer", str(data), str(idx_dir), kind, min(queries, res["corpus"]["queries"]))
+            (data / f"answer-{kind}.json").write_text(json.dumps(got))
+            res["answer"][kind] = {**summarize_answer(got), "load_average": os.getloadavg()}
+            _save(results, out)
+    print(answer_table(results))
+
+
 def _save(results: dict, out: Path) -> None:
     out.write_text(json.dumps(results, indent=1))
 
@@ -560,7 +608,15 @@ def main() -> None:
     ap.add_argument("--milvus-max", type=int, default=1_000_000, help="skip Milvus Lite above this many passages")
     ap.add_argument("--real", action="store_true", help="also compare kinds on the real papers (../shared)")
     ap.add_argument("--report", type=Path, help="write the Markdown report and plots from a results file")
+    ap.add_argument("--answer", action="store_true", help="time the whole answer (bench/scale_answer.py) only")
+    ap.add_argument("--kinds", nargs="+", default=["auto"], help="dense kinds for --answer (auto: rag's choice)")
+    ap.add_argument(
+        "--tile", type=int, default=0, help="--answer: larger scales repeat this generated one (synth.tile)"
+    )
     a = ap.parse_args()
+    if a.answer:
+        run_answer(a.scales, a.data, a.out, a.queries, a.kinds, a.tile)
+        return
     if a.report:
         from scale_report import write_report
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scale_answer import answer_table
+
 CONFIGS = ["flat", "flat-candidates", "hnsw", "ivfpq", "milvus-flat", "milvus-hnsw", "langchain-faiss"]
 LABEL = {
     "flat": "FAISS flat (exact)",
@@ -115,9 +117,54 @@ def plots(results: dict, out: Path) -> list[Path]:
     return files
 
 
+def answer_conditions(results: dict) -> str:
+    """How loaded the machine was during each whole-answer run (1-minute load average, 2 cores)."""
+    runs = [
+        f"{_n(int(n))}: {s['load_average'][0]:.1f}"
+        for n in sorted((k for k in results if k.isdigit()), key=int)
+        for s in results[n].get("answer", {}).values()
+    ]
+    return (
+        "Times in milliseconds. Load average (1 min) during each run, on 2 cores shared with other jobs: "
+        + ", ".join(runs)
+        + "."
+    )
+
+
+def answer_plot(results: dict, out: Path) -> Path:
+    """Whole-answer p50 by stage against corpus size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = [int(k) for k in sorted((k for k in results if k.isdigit() and results[k].get("answer")), key=int)]
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for key, label in [
+        ("answer_p50", "whole answer"),
+        ("embed_p50", "embed the question"),
+        ("retrieve_p50", "retrieve (vector given)"),
+        ("generate_p50", "extractive answer"),
+        ("verify_p50", "verify (LLM path)"),
+    ]:
+        ys = [next(iter(results[str(n)]["answer"].values()))[key] for n in scales]
+        ax.plot(scales, ys, marker="o", label=label)
+    ax.axhline(50, color="grey", ls="--", lw=1, label="target 50 ms")
+    ax.set_xscale("log")
+    ax.set_xlabel("passages")
+    ax.set_ylabel("p50 (ms)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "scale_answer.png", dpi=110)
+    plt.close(fig)
+    return out / "scale_answer.png"
+
+
 def write_report(results: dict, out: Path) -> Path:
     """Write bench/scale_report.md (bench/scale_report_intro.md, then the tables) and the plots."""
     files = plots(results, out)
+    files.insert(0, answer_plot(results, out))
     md = out / "scale_report.md"
     intro = (out / "scale_report_intro.md").read_text("utf-8") if (out / "scale_report_intro.md").exists() else ""
     lines = [
@@ -125,7 +172,13 @@ def write_report(results: dict, out: Path) -> Path:
         "",
         intro.rstrip(),
         "",
-        "## Results",
+        "## The whole answer (what a user waits for)",
+        "",
+        answer_table(results),
+        "",
+        answer_conditions(results),
+        "",
+        "## Retrieval alone, per dense index (earlier run, before this change)",
         "",
         table(results),
         "",

@@ -217,6 +217,73 @@ def generate(out: Path, n_chunks: int, seed: int = 0, n_queries: int = 400, work
     return out
 
 
+def tile(src: Path, out: Path, times: int, seed: int = 1) -> Path:
+    """A corpus ``times`` the size of ``src``: its passages' texts and tokens repeated under new document
+    ids, each repetition after the first with vectors drawn anew (same topics and languages); the
+    questions and planted facts of ``src`` stay with the first copy. Generating and tokenising a
+    million passages takes over an hour on a busy 2-core machine; this takes a minute or two, and
+    term frequencies (so BM25 posting lengths) grow with the size as in a generated corpus."""
+    from numpy.lib.format import open_memmap
+
+    if (out / "meta.json").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    meta = json.loads((src / "meta.json").read_text("utf-8"))
+    docs = json.loads((src / "docs.json").read_text("utf-8"))
+    n, n_docs = meta["chunks"], len(docs)
+    vocab = Vocab(meta["seed"])
+    cvec = open_memmap(out / "chunk_vectors.npy", mode="w+", dtype=np.float32, shape=(n * times, DIM))
+    svec = open_memmap(
+        out / "sentence_vectors.npy", mode="w+", dtype=np.float32, shape=(n * times * SENTS_PER_CHUNK, DIM)
+    )
+    cvec[:n] = np.load(src / "chunk_vectors.npy", mmap_mode="r")
+    svec[: n * SENTS_PER_CHUNK] = np.load(src / "sentence_vectors.npy", mmap_mode="r")
+    sizes = np.array([d["chunks"] for d in docs])
+    topic = np.repeat([d["topic"] for d in docs], sizes * SENTS_PER_CHUNK)
+    lang_of = np.repeat([d["lang"] == "zh" for d in docs], sizes * SENTS_PER_CHUNK)
+    rng = np.random.default_rng([seed, times])
+    step = 60_000  # sentences per block (a multiple of SENTS_PER_CHUNK)
+    for c in range(1, times):
+        for a in range(0, n * SENTS_PER_CHUNK, step):
+            b = min(a + step, n * SENTS_PER_CHUNK)
+            langv = np.where(lang_of[a:b, None], vocab.lang_dir["zh"], vocab.lang_dir["en"])
+            noise = _unit(rng.standard_normal((b - a, DIM)))
+            v = _unit(
+                W_GLOBAL * vocab.global_dir + W_TOPIC * vocab.topics[topic[a:b]] + W_LANG * langv + W_NOISE * noise
+            )
+            base = c * n * SENTS_PER_CHUNK
+            svec[base + a : base + b] = v
+            ca = a // SENTS_PER_CHUNK
+            cvec[c * n + ca : c * n + ca + len(v) // SENTS_PER_CHUNK] = _unit(
+                v.reshape(-1, SENTS_PER_CHUNK, DIM).mean(axis=1)
+            )
+    cvec.flush(), svec.flush()
+    tiled_docs = [
+        {**d, "doc_id": f"{d['lang']}/{c * n_docs + i:06d}.txt"} for c in range(times) for i, d in enumerate(docs)
+    ]
+    (out / "docs.json").write_text(json.dumps(tiled_docs, ensure_ascii=False), "utf-8")
+    body = (src / "chunks.jsonl").read_bytes()
+    with open(out / "chunks.jsonl", "wb") as fh:
+        for _ in range(times):
+            fh.write(body)
+    tok, off = np.load(src / "tokens.npy"), np.load(src / "token_offsets.npy")
+    np.save(out / "tokens.npy", np.tile(tok, times))
+    np.save(out / "token_offsets.npy", np.concatenate([off[:1]] + [off[1:] + c * off[-1] for c in range(times)]))
+    for name in ("terms.json", "queries.jsonl", "query_vectors.npy", "lang_means.npz"):
+        (out / name).write_bytes((src / name).read_bytes())
+    meta.update(
+        chunks=n * times,
+        documents=n_docs * times,
+        sentences=meta["sentences"] * times,
+        tiled_from=str(src),
+        times=times,
+        tile_s=round(time.perf_counter() - t0, 1),
+    )
+    (out / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
@@ -224,8 +291,13 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--tile", type=Path, help="repeat this generated corpus instead (see tile())")
+    ap.add_argument("--times", type=int, default=10)
     a = ap.parse_args()
-    generate(a.out, a.chunks, a.seed, a.queries, a.workers)
+    if a.tile:
+        tile(a.tile, a.out, a.times)
+    else:
+        generate(a.out, a.chunks, a.seed, a.queries, a.workers)
     print((a.out / "meta.json").read_text())
 
 

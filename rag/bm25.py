@@ -107,32 +107,32 @@ def _postings(bm25, term_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return idx, dat
 
 
-# below this many passages a full argpartition costs under ~2 ms: keep the original selection (and its
-# order among equal scores) there, so small indexes rank exactly as before
+# up to this many passages a full argpartition costs under ~2 ms: keep the original selection (and its
+# order among equal scores) there, so small indexes rank exactly as before; above it only the passages
+# the query's postings touch are scored, so a question costs what its terms' postings do, not n
 FULL_SELECT_MAX = 262_144
 
 
-def _select(scores: np.ndarray, cand: np.ndarray, depth: int, copies: int) -> dict[int, float]:
-    """The ``depth`` best positive-scoring passages: by a full argpartition on small indexes, else among
-    ``cand`` (the touched passages, each repeated up to ``copies`` times) ordered by score then position."""
+def _select(scores: np.ndarray, cand: np.ndarray, depth: int) -> dict[int, float]:
+    """The ``depth`` best positive-scoring passages by a full argpartition (small indexes; ``cand``:
+    the touched passages, none meaning no result)."""
     if not len(cand) or depth <= 0:
         return {}
-    if len(scores) <= FULL_SELECT_MAX:
-        top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
-    vals = scores[cand]
-    keep = min(len(cand), depth * max(copies, 1))
-    if keep < len(cand):
-        # every passage of the true top ``depth`` scores at least the keep-th value of the multiset
-        floor = np.partition(vals, len(vals) - keep)[len(vals) - keep]
-        mask = vals >= floor
-        cand, vals = cand[mask], vals[mask]
-    uniq, first = np.unique(cand, return_index=True)
-    uvals = vals[first]
-    pos = uvals > 0
-    uniq, uvals = uniq[pos], uvals[pos]
-    order = np.lexsort((uniq, -uvals))[:depth]
-    return {int(uniq[i]): float(uvals[i]) for i in order}
+    top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
+    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+
+def _select_touched(touched: np.ndarray, scores: np.ndarray, depth: int) -> dict[int, float]:
+    """The ``depth`` best positive scores of the touched passages (ascending, unique), by score then
+    position: what ``_select`` returns, without an array over every passage."""
+    pos = scores > 0
+    touched, scores = touched[pos], scores[pos]
+    if len(scores) > depth:
+        floor = np.partition(scores, len(scores) - depth)[len(scores) - depth]
+        keep = scores >= floor
+        touched, scores = touched[keep], scores[keep]
+    order = np.lexsort((touched, -scores))[:depth]
+    return {int(touched[i]): float(scores[i]) for i in order}
 
 
 def top_bm25(bm25, tokens: list[str], depth: int) -> dict[int, float]:
@@ -140,9 +140,17 @@ def top_bm25(bm25, tokens: list[str], depth: int) -> dict[int, float]:
     vocab = bm25.vocab_dict
     ids = [vocab[t] for t in tokens if t in vocab]
     idx, dat = _postings(bm25, ids)
-    scores = np.zeros(bm25.scores["num_docs"], dtype=np.float32)
+    n = bm25.scores["num_docs"]
+    if n > FULL_SELECT_MAX:  # scores of the touched passages only: the cost follows the postings, not n
+        if not len(idx) or depth <= 0:
+            return {}
+        touched, where = np.unique(idx, return_inverse=True)
+        local = np.zeros(len(touched), dtype=np.float32)
+        np.add.at(local, where, dat)  # per passage, in query-token order: bitwise as bm25s
+        return _select_touched(touched, local, depth)
+    scores = np.zeros(n, dtype=np.float32)
     np.add.at(scores, idx, dat)  # per passage, in query-token order: bitwise as bm25s
-    return _select(scores, idx, depth, len(ids))
+    return _select(scores, idx, depth)
 
 
 def top_structured(bm25, groups: list[tuple[str, list[str]]], depth: int) -> dict[int, float]:
@@ -150,6 +158,8 @@ def top_structured(bm25, groups: list[tuple[str, list[str]]], depth: int) -> dic
     (what ``translation.structured_bm25`` computes, from postings only)."""
     vocab = bm25.vocab_dict
     n = bm25.scores["num_docs"]
+    if n > FULL_SELECT_MAX:
+        return _structured_touched(bm25, groups, depth)
     total = None
     touched = []
     for _, alts in groups:
@@ -161,7 +171,7 @@ def top_structured(bm25, groups: list[tuple[str, list[str]]], depth: int) -> dic
     if total is None:
         return {}
     cand = np.concatenate(touched) if touched else np.zeros(0, np.int64)
-    return _select(total, cand, depth, sum(len(alts) for _, alts in groups))
+    return _select(total, cand, depth)
 
 
 def document_frequency(bm25, term: str) -> int:
@@ -169,3 +179,21 @@ def document_frequency(bm25, term: str) -> int:
     tid = bm25.vocab_dict.get(term)
     indptr = bm25.scores["indptr"]
     return int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+
+
+def _structured_touched(bm25, groups: list[tuple[str, list[str]]], depth: int) -> dict[int, float]:
+    """``top_structured`` over the passages the groups' postings touch (large indexes: no array of n)."""
+    vocab = bm25.vocab_dict
+    postings = [_postings(bm25, [vocab[a] for a in alts if a in vocab]) for _, alts in groups]
+    if not postings or depth <= 0:
+        return {}
+    touched = np.unique(np.concatenate([idx for idx, _ in postings]))
+    if not len(touched):
+        return {}
+    total = None
+    for idx, dat in postings:
+        best = np.zeros(len(touched), dtype=np.float32)
+        np.maximum.at(best, np.searchsorted(touched, idx), dat)
+        total = best if total is None else total + best  # in group order, as over every passage
+    assert total is not None
+    return _select_touched(touched, total, depth)

@@ -88,7 +88,7 @@ def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray 
     n = len(index.chunks)
     depth = min(depth, n)
     dense: dict[int, float] = {}
-    present = np.unique(index.chunk_lang)
+    present = np.flatnonzero(index.lang_counts)  # the languages the passages are written in
     sims, ids = index.dense.search(query.aligned[present], min(n, depth * len(present)))
     for lang, row_s, row_i in zip(present, sims, ids):
         for i, sim in zip(row_i, row_s):
@@ -327,20 +327,22 @@ class Retriever:
     def _search(self, query: Query, k: int, docs: Iterable[str] | None) -> list[Hit]:
         """Top-k hits for the query alone (dense + BM25 fused, de-duplicated)."""
         allowed = set(docs) if docs else None
-        if allowed is not None and not allowed & set(self.index.docs):
+        indexed = {d for d in allowed if d in self.index.docs} if allowed is not None else set()
+        if allowed is not None and not indexed:
             raise InvalidInputError("none of the selected documents is in the index; pick from `rag info`")
         subset = None
         if allowed is not None and not self.index.dense.exact:
             # approximate index: score the selected documents' passages exhaustively (never k = all)
-            subset = np.concatenate(
-                [np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(allowed & set(self.index.docs)))]
-            )
+            subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(indexed))])
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
         sc = score_candidates(self.index, query, max(depth, k * 3), subset)
         fused = fuse(sc, self.settings, self.language_share(query.lang))
         order = sorted(fused, key=lambda i: (-fused[i], i))
         if allowed is not None and subset is None:
-            order = [i for i in order if self.index.chunks[i].doc_id in allowed]
+            # by each passage's document number (chunk_docs), not by reading every candidate passage
+            wanted = [int(self.index.chunk_docs[r.start]) for r in map(self.index.doc_range, indexed) if len(r)]
+            mine = np.isin(self.index.chunk_docs[np.asarray(order, dtype=np.int64)], wanted)
+            order = [i for i, ok in zip(order, mine.tolist()) if ok]
         order = dedup(self.index, order, limit=k)
         return [
             Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i), int(i))
@@ -353,5 +355,6 @@ class Retriever:
 
     def language_share(self, lang: str) -> float:
         """Share of the index's passages written in ``lang``."""
-        langs = self.index.chunk_lang
-        return float((langs == LANGS.index(lang)).mean()) if len(langs) else 1.0
+        counts = self.index.lang_counts  # counted once per index, not per question
+        total = int(counts.sum())
+        return int(counts[LANGS.index(lang)]) / total if total else 1.0

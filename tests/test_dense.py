@@ -183,3 +183,62 @@ def test_approximate_index_end_to_end_and_updated_in_place(
 def load_index_count(tmp_path, fixture_corpus, fixture_settings) -> int:
     """Passages of gbk_paper.txt in the fixture index."""
     return load_index(fixture_settings).docs["gbk_paper.txt"].n_chunks
+
+
+def test_bm25_of_a_large_index_scores_only_the_touched_passages_and_ranks_exactly(monkeypatch):
+    import rag.bm25
+
+    # Zipf-distributed terms over passages of equal-ish length: many equal scores, so ties are tested too
+    rng = np.random.default_rng(3)
+    n, vocab = 4000, 300
+    lens = rng.integers(1, 12, n)
+    token_ids = (rng.zipf(1.4, int(lens.sum())) % vocab).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lens)])
+    terms = Terms([f"w{i}" for i in range(vocab)])
+    bm = build_bm25(token_ids, offsets, terms)
+    queries = [["w0"], ["w3", "w17", "w3"], ["w250", "w299", "w5", "w1"], ["nowhere"], []]
+    groups = [[("a", ["w2", "w40"]), ("b", ["w7"])], [("c", ["w120", "w121", "w122"])], [("d", ["nowhere"])], []]
+
+    def expected(scores: dict[int, float], depth: int) -> list[tuple[int, float]]:
+        return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:depth]
+
+    # every positive score, from the array over all passages (the path of small indexes)
+    full_plain = [top_bm25(bm, q, n) for q in queries]
+    full_structured = [top_structured(bm, g, n) for g in groups]
+    assert any(len(set(f.values())) < len(f) for f in full_plain)  # ties among the scores
+    monkeypatch.setattr(rag.bm25, "FULL_SELECT_MAX", 0)  # the large-index path, on this index
+    for depth in (1, 5, 50, n):
+        for q, full in zip(queries, full_plain):
+            assert list(top_bm25(bm, q, depth).items()) == expected(full, depth)
+        for g, full in zip(groups, full_structured):
+            assert list(top_structured(bm, g, depth).items()) == expected(full, depth)
+    assert top_bm25(bm, ["w0"], 0) == {} and top_structured(bm, groups[0], 0) == {}
+
+
+@pytest.mark.slow
+def test_ivfpq_rerank_reads_the_candidates_once_and_scores_as_each_query_alone(vectors):
+    x, q = vectors
+    vids = np.arange(len(x), dtype=np.int64)
+    ann = FaissAnn(build_faiss("ivfpq", x, vids), "ivfpq", x, vids, ef_search=128, nprobe=16, rerank=8)
+
+    reads: list[int] = []
+
+    class Reads(np.ndarray):  # counts the rows read from the passage vectors
+        def __getitem__(self, i):
+            reads.append(len(np.atleast_1d(i)))
+            return np.asarray(self).__getitem__(i)
+
+    counting = x.view(Reads)
+    ann.vectors = counting
+    pairs = np.stack([q[:10], q[10:20]], axis=1)  # two queries a search, as one per language
+    for pair in pairs:
+        reads.clear()
+        s, p = ann.search(pair, 10)
+        _, cand = ann.index.search(pair, 80, params=ann.params)
+        # the reference: each query's candidates read and scored on their own, in position order
+        for qi in range(2):
+            row = np.sort(cand[qi][cand[qi] >= 0])
+            exact = np.asarray(x[row]) @ pair[qi]
+            best = np.argsort(-exact, kind="stable")[:10]
+            assert p[qi].tolist() == row[best].tolist() and s[qi].tobytes() == exact[best].tobytes()
+        assert len(reads) == 1 and reads[0] == len(np.union1d(cand[0], cand[1]))

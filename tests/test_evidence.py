@@ -113,3 +113,54 @@ def test_answer_model_file_errors_are_one_line(tmp_path):
     shipped = load_model()
     assert set(shipped.features) <= set(FEATURES) and 0 < shipped.threshold < 1
     assert shipped.meta["split"].startswith("by document")
+
+
+class _CountingStore:
+    """A chunk store that records every passage read and refuses to be iterated whole."""
+
+    def __init__(self, store):
+        self.store, self.read = store, []
+
+    def __getitem__(self, i):
+        self.read.append(int(i))
+        return self.store[i]
+
+    def __len__(self):
+        return len(self.store)
+
+    def __iter__(self):
+        raise AssertionError("the whole index was read")
+
+
+def test_answering_reads_only_the_hits_and_a_document_filter_only_its_document(assistant, monkeypatch):
+    from rag.verify import Thresholds, verify
+
+    index = assistant.retriever.index
+    store = _CountingStore(index.chunks)
+    monkeypatch.setattr(index, "chunks", store)
+    q = assistant.retriever.encode("墨子号卫星是什么时候发射的？")
+    hits = assistant.retriever.retrieve(q, 3)
+    store.read.clear()
+    *_, ans = assistant.answer_hits(q.text, q, hits)  # the extractive answer
+    assert not ans.abstained
+    verify(ans.answer, q.lang, hits, assistant.retriever, Thresholds(0.5, 0.5))
+    assert set(store.read) <= {h.position for h in hits}
+    # a question about one document reads no passage of another (it used to decode every candidate)
+    doc = hits[0].chunk.doc_id
+    store.read.clear()
+    filtered = assistant.ask("墨子号卫星是什么时候发射的？", docs=[doc])
+    assert filtered.retrieved and {h.chunk.doc_id for h in filtered.retrieved} == {doc}
+    assert store.read and set(store.read) <= set(index.doc_range(doc))
+    with pytest.raises(KeyError):  # an id of no indexed document: found in none, without a scan
+        index.position("not-indexed.txt#0")
+
+
+def test_language_shares_are_counted_once_and_as_before(assistant):
+    from rag.embedding import LANGS
+
+    r = assistant.retriever
+    langs = np.asarray(r.index.chunk_lang)
+    assert r.index.lang_counts.sum() == len(langs)
+    for lang in LANGS:
+        assert r.language_share(lang) == float((langs == LANGS.index(lang)).mean())
+    assert np.flatnonzero(r.index.lang_counts).tolist() == np.unique(langs).tolist()

@@ -107,15 +107,18 @@ class FaissAnn:
         pos = positions(self.vid_to_pos, ids)
         if self.kind != "ivfpq":
             return sims, pos
-        # PQ distances are approximate: re-rank the candidates with the exact vectors
+        # PQ distances are approximate: re-rank the candidates with the exact vectors, read once for all
+        # the queries (one per language: their candidates overlap) in one sorted pass over the memory map
         out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_p = np.full((len(queries), k), -1, dtype=np.int64)
-        for qi, row in enumerate(pos):
-            row = row[row >= 0]
+        rows = [row[row >= 0] for row in pos]
+        union = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+        read = np.asarray(self.vectors[union])
+        for qi, row in enumerate(rows):
             if not len(row):
                 continue
-            order = np.argsort(row)  # sorted reads from the memory map
-            exact = np.asarray(self.vectors[row[order]]) @ queries[qi]
+            order = np.argsort(row)
+            exact = read[np.searchsorted(union, row[order])] @ queries[qi]  # as each query's own read
             best = np.argsort(-exact, kind="stable")[:k]
             out_s[qi, : len(best)] = exact[best]
             out_p[qi, : len(best)] = row[order][best]

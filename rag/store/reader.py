@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -162,12 +163,18 @@ class Index:
         return range(int(a), int(b))
 
     def position(self, chunk_id: str) -> int:
-        """Position of a passage by id, looking only at its document's passages."""
+        """Position of a passage by id, looking only at its document's passages (a passage id starts
+        with its document's id and '#': an id of no indexed document is in none of them)."""
         doc_id = chunk_id.rsplit("#", 1)[0]
-        for i in self.doc_range(doc_id) if doc_id in self.docs else range(len(self.chunks)):
+        for i in self.doc_range(doc_id) if doc_id in self.docs else range(0):
             if self.chunks[i].chunk_id == chunk_id:
                 return i
         raise KeyError(chunk_id)
+
+    @cached_property
+    def lang_counts(self) -> np.ndarray:
+        """Passages per language (indexed as LANGS), counted once rather than on every question."""
+        return np.bincount(np.asarray(self.chunk_lang, dtype=np.int64), minlength=len(LANGS))
 
 
 def load_index(settings: Settings, check_embedder: bool = True) -> Index:
