@@ -87,7 +87,7 @@ def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray 
     n = len(index.chunks)
     depth = min(depth, n)
     dense: dict[int, float] = {}
-    present = np.unique(index.chunk_lang)
+    present = np.flatnonzero(np.bincount(index.chunk_lang))  # languages present (np.unique loads numpy.ma)
     sims, ids = index.dense.search(query.aligned[present], min(n, depth * len(present)))
     for lang, row_s, row_i in zip(present, sims, ids):
         for i, sim in zip(row_i, row_s):

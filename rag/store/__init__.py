@@ -20,11 +20,28 @@ Modules, one job each: ``layout`` (format, params, per-document records, checks 
 ``reader`` (open an index).
 """
 
-from rag.store.builder import Precomputed, build_index, remove_documents, write_index
+from typing import TYPE_CHECKING
+
 from rag.store.chunks import CHUNK_CACHE_SIZE, ChunkStore
 from rag.store.layout import FORMAT_VERSION, BuildReport, DocInfo, chunking_params, passage_text, read_docs
 from rag.store.reader import Index, load_index, verify_index
 from rag.store.writer import Part, centroid, new_part, write_parts
+
+if TYPE_CHECKING:
+    from rag.store.builder import Precomputed, build_index, remove_documents, write_index
+
+_BUILDER = ("Precomputed", "build_index", "remove_documents", "write_index")
+
+
+def __getattr__(name: str):
+    """The builder's names, imported on first use: opening an index to answer a question does not load
+    the cleaning, chunking and index-writing code."""
+    if name in _BUILDER:
+        from rag.store import builder
+
+        return getattr(builder, name)
+    raise AttributeError(f"module 'rag.store' has no attribute {name!r}")
+
 
 __all__ = [
     "CHUNK_CACHE_SIZE",
