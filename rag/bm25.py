@@ -92,6 +92,25 @@ def posting_scores(tf: np.ndarray, dl: np.ndarray, df: int, n_docs: int, avg_len
     return (np.float64(idf) * tfc).astype(np.float32)
 
 
+class StoredBM25:
+    """A saved BM25 index as the scorers here read it: ``vocab_dict`` (term -> column) and ``scores`` (the
+    CSC arrays, memory-mapped, and ``num_docs``) — the attributes of ``bm25s.BM25.load(path, mmap=True)``
+    they use, read without importing bm25s (and scipy) on the question path."""
+
+    def __init__(self, vocab_dict: dict[str, int], scores: dict):
+        self.vocab_dict = vocab_dict
+        self.scores = scores
+
+
+def load_bm25(path: Path) -> StoredBM25:
+    """Open a bm25s index directory written by ``bm25s.BM25.save`` (arrays memory-mapped)."""
+    params = json.loads((path / "params.index.json").read_text("utf-8"))
+    vocab = json.loads((path / "vocab.index.json").read_text("utf-8"))
+    scores = {name: np.load(path / f"{name}.csc.index.npy", mmap_mode="r") for name in ("data", "indices", "indptr")}
+    scores["num_docs"] = params.get("num_docs")
+    return StoredBM25(vocab, scores)
+
+
 def _postings(bm25, term_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated (passage, score) postings of the given term ids, in query order."""
     if hasattr(bm25, "postings"):  # a segmented index scores its segments' postings (rag.store.segments)

