@@ -17,8 +17,10 @@ import gradio as gr  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
+    citation_of,
     conversation_markdown,
     document_rows,
+    page_choices,
     sources_html,
 )
 from app.service import AppService, Exchange  # noqa: E402
@@ -159,6 +161,23 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 f"something went wrong while answering ({type(exc).__name__})", print_exception=False
             ) from None
 
+    def cited_pages(exchanges):
+        choices = page_choices(exchanges or [])
+        return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
+
+    def open_page(choice, exchanges):
+        """The cited PDF page, rendered from the index's own source with the quote marked."""
+        cite = citation_of(exchanges or [], choice)
+        if cite is None:
+            return gr.update(value=None, visible=False)
+        try:
+            view = service.page_view(cite)
+        except RagError as exc:
+            gr.Warning(str(exc))
+            return gr.update(value=None, visible=False)
+        note = "" if view.marked else " (the quote was not found on the page)"
+        return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}")
+
     def refresh_documents():
         return _doc_table(service), gr.update(choices=_doc_choices(service)), _header(service)
 
@@ -244,6 +263,21 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                             buttons=["copy"],
                             elem_id="copy-answer",
                         )
+                        page_pick = gr.Dropdown(
+                            choices=[],
+                            value=None,
+                            label="Open a cited PDF page (the quote is marked)",
+                            visible=False,
+                            elem_id="page-pick",
+                        )
+                        page_image = gr.Image(
+                            type="pil",
+                            format="png",
+                            interactive=False,
+                            visible=False,
+                            buttons=["fullscreen"],
+                            elem_id="page-view",
+                        )
             with gr.Tab("Documents", id="documents"):
                 table = gr.Dataframe(
                     value=_doc_table(service), headers=DOC_HEADERS, interactive=False, wrap=True, elem_id="documents"
@@ -260,8 +294,13 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores]
-        question.submit(respond, inputs, outputs, api_name="chat")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        question.submit(respond, inputs, outputs, api_name="chat").then(
+            cited_pages, exchanges, [page_pick, page_image], api_visibility="private"
+        )
+        send.click(respond, inputs, outputs, api_visibility="private").then(
+            cited_pages, exchanges, [page_pick, page_image], api_visibility="private"
+        )
+        page_pick.change(open_page, [page_pick, exchanges], page_image, api_visibility="private")
         show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
         new.click(new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private")
         chat.clear(new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private")

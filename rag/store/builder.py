@@ -75,7 +75,10 @@ Found = tuple[str, str, SourceFile | str]  # (doc_id, absolute path, the source 
 
 
 def _scan(
-    paths: Sequence[str | Path], old_docs: Sequence[DocInfo], ids_of: Sequence[DocInfo]
+    paths: Sequence[str | Path],
+    old_docs: Sequence[DocInfo],
+    ids_of: Sequence[DocInfo],
+    progress: Progress | None = None,
 ) -> tuple[list[Found], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256) per readable file: a file whose bytes hash to the
     sha256 of a reusable document (``old_docs``) is not decoded again (its sha256 string stands in for
@@ -93,7 +96,7 @@ def _scan(
                 out.append((doc_id, str(path.resolve()), sha))
                 continue
         try:
-            out.append((doc_id, str(path.resolve()), read_source(path, doc_id)))
+            out.append((doc_id, str(path.resolve()), read_source(path, doc_id, progress)))
         except SkipFile as why:
             skipped.append(Skipped(str(path), str(why)))
     require_documents(paths, out, skipped)
@@ -138,7 +141,7 @@ def _build(
 ) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
     found, report.skipped = _scan(
-        paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path)
+        paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path), progress
     )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
