@@ -217,7 +217,8 @@ def _split_names(t: str) -> tuple[str, ...]:
 
 def clean_document(src: SourceFile) -> Document:
     """Turn one decoded source file into a cleaned Document with sections, footnotes and metadata."""
-    text = normalize(src.text)
+    # PDFs page by page: normalising folds a line break before a circled marker, never a page break
+    text = "\f".join(map(normalize, src.text.split("\f"))) if src.encoding == "pdf" else normalize(src.text)
     raw_lines = text.replace("\f", "\n").split("\n")
     # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
     line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
