@@ -112,3 +112,21 @@ def test_footnote_is_cited_with_its_page(paper_index):
     notes = [c for c in a.citations if "注" in c.section]
     assert notes, [c.section for c in a.citations]
     assert _within(notes[0].page, placed.all_pages_of(notes[0].quote))
+
+
+def test_every_passage_of_the_shared_papers_has_the_page_it_was_drawn_on(pdf_corpus):
+    from rag.chunking import chunk_document
+    from rag.cleaning import clean_document
+    from rag.loading import read_source
+
+    folder, placed = pdf_corpus
+    checked = 0
+    for path in sorted(folder.glob("*.pdf")):
+        for c in chunk_document(clean_document(read_source(path, path.name)), 300, 60):
+            starts, ends = placed[path.name].all_pages_of(c.text[:25]), placed[path.name].all_pages_of(c.text[-25:])
+            if not starts or not ends:  # cleaning re-wrote a character or two (NFKC, markers): not locatable
+                continue
+            lo, _, hi = c.page.partition("-")
+            assert any(a == int(lo) for a, _ in starts) and any(b == int(hi or lo) for _, b in ends), c.chunk_id
+            checked += 1
+    assert checked >= 200
