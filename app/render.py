@@ -13,7 +13,17 @@ from collections.abc import Mapping, Sequence
 
 from app.service import Exchange
 from rag.records import Answer, Citation, Hit
-from rag.render import CLOSEST, CLOSEST_HEAD, answer_text, closest_label, md_citation, md_reference, reference_list
+from rag.render import (
+    CLOSEST,
+    CLOSEST_HEAD,
+    answer_text,
+    citation_label,
+    closest_label,
+    md_citation,
+    md_reference,
+    page_mark,
+    reference_list,
+)
 from rag.store import DocInfo
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -114,8 +124,9 @@ def _scores(hit: Hit | None, cite: Citation | None = None) -> str:
     return f'<div class="p-scores">{" · ".join(bits)}</div>' if bits else ""
 
 
-def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: str, scores: str) -> str:
+def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: str, scores: str, page: str = "") -> str:
     sec = f"§ {html.escape(section)} · " if section else ""
+    sec += f"{html.escape(page_mark(page).lstrip(', '))} · " if page else ""
     return (
         f'<div class="passage" id="{elem_id}"><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
         f'<span class="p-title">{html.escape(title or doc)}</span></div>'
@@ -147,6 +158,7 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
                     c.doc_id,
                     html.escape(c.text),
                     _scores(h) if show_scores else "",
+                    c.page,
                 )
             )
     else:
@@ -161,6 +173,7 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
                     cit.doc,
                     highlighted(cit.text, cit.quote),
                     _scores(hits.get(cit.chunk_id), cit) if show_scores else "",
+                    cit.page,
                 )
             )
     extra = ""
@@ -196,6 +209,23 @@ def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False) -> st
             f'<div class="turn-head">Sources for Q{t + 1}: {html.escape(q)}</div>{turn_sources(ex, t, show_scores)}</section>'
         )
     return f'<div class="rag-sources">{"".join(sections)}</div>'
+
+
+def page_choices(exchanges: Sequence[Exchange]) -> list[tuple[str, str]]:
+    """The cited PDF pages of the latest answer, for the page viewer: (label, "turn:n")."""
+    for t in range(len(exchanges) - 1, -1, -1):
+        a = exchanges[t].answer
+        if a is not None:
+            return [(citation_label(c), f"{t}:{c.n}") for c in _cited(exchanges[t]) if c.page]
+    return []
+
+
+def citation_of(exchanges: Sequence[Exchange], choice: str) -> Citation | None:
+    """The citation a page-viewer choice ("turn:n") names, if the conversation has it."""
+    turn, _, n = str(choice or "").partition(":")
+    if not (turn.isdigit() and n.isdigit()) or int(turn) >= len(exchanges):
+        return None
+    return next((c for c in _cited(exchanges[int(turn)]) if c.n == int(n)), None)
 
 
 # --- copy and export ----------------------------------------------------------------------------

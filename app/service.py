@@ -3,6 +3,7 @@ under a lock, after documents are added), follow-up rewriting, and checked uploa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -16,8 +17,9 @@ from pathlib import Path
 from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
 from rag.loading import read_source
+from rag.pageview import PageView, render_page
 from rag.pipeline import Assistant, check_question
-from rag.records import Answer
+from rag.records import Answer, Citation
 from rag.settings import Settings
 from rag.store import DocInfo, build_index
 
@@ -141,6 +143,30 @@ class AppService:
     def ask_record(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> dict:
         """The `rag ask --json` record for one stand-alone question."""
         return self.assistant.ask(self._question(question), k or None, list(docs) if docs else None).to_dict()
+
+    # --- the cited page -------------------------------------------------------------------------
+
+    def page_view(self, citation: Citation) -> PageView:
+        """The PDF page a citation points at, rendered with its quote marked. Only a document of the
+        index is opened, from the path the index recorded, and only while its bytes are the ones
+        indexed; anything else is an InvalidInputError saying why."""
+        doc = self.assistant.retriever.index.docs.get(citation.doc)
+        if doc is None or not citation.page:
+            raise InvalidInputError(f"`{citation.doc}` has no pages to show (only PDFs of this index do)")
+        path = Path(doc.path)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise InvalidInputError(f"the source of `{doc.doc_id}` is gone from {path}; re-index it") from None
+        if hashlib.sha256(data).hexdigest() != doc.sha256:
+            raise InvalidInputError(f"`{doc.doc_id}` changed since it was indexed; re-index it to open its pages")
+        try:
+            return render_page(path, citation.page, citation.quote)
+        except Exception as exc:  # a broken page must not take the app down
+            log.exception("rendering %s p. %s failed", doc.doc_id, citation.page)
+            raise InvalidInputError(
+                f"cannot render page {citation.page} of `{doc.doc_id}` ({type(exc).__name__})"
+            ) from None
 
     # --- adding documents -----------------------------------------------------------------------
 

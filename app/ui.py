@@ -3,10 +3,8 @@ and an API endpoint returning the `rag ask --json` record. Start it with `rag ap
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -17,15 +15,18 @@ import gradio as gr  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
+    citation_of,
     conversation_jsonl,
     conversation_markdown,
     document_rows,
+    page_choices,
     sources_html,
 )
 from app.service import AppService, Exchange  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.render import check_style  # noqa: E402
+from rag.servers.service import check_port  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.styles import STYLES  # noqa: E402
 
@@ -177,6 +178,23 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 f"something went wrong while answering ({type(exc).__name__})", print_exception=False
             ) from None
 
+    def cited_pages(exchanges):
+        choices = page_choices(exchanges or [])
+        return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
+
+    def open_page(choice, exchanges):
+        """The cited PDF page, rendered from the index's own source with the quote marked."""
+        cite = citation_of(exchanges or [], choice)
+        if cite is None:
+            return gr.update(value=None, visible=False)
+        try:
+            view = service.page_view(cite)
+        except RagError as exc:
+            gr.Warning(str(exc))
+            return gr.update(value=None, visible=False)
+        note = "" if view.marked else " (the quote was not found on the page)"
+        return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}")
+
     def refresh_documents():
         return _doc_table(service), gr.update(choices=_doc_choices(service)), _header(service)
 
@@ -276,6 +294,21 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                             buttons=["copy"],
                             elem_id="copy-answer",
                         )
+                        page_pick = gr.Dropdown(
+                            choices=[],
+                            value=None,
+                            label="Open a cited PDF page (the quote is marked)",
+                            visible=False,
+                            elem_id="page-pick",
+                        )
+                        page_image = gr.Image(
+                            type="pil",
+                            format="png",
+                            interactive=False,
+                            visible=False,
+                            buttons=["fullscreen"],
+                            elem_id="page-view",
+                        )
             with gr.Tab("Documents", id="documents"):
                 table = gr.Dataframe(
                     value=_doc_table(service), headers=DOC_HEADERS, interactive=False, wrap=True, elem_id="documents"
@@ -295,11 +328,12 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         styled = [copy_box, download, download_answers]
         question.submit(respond, inputs, outputs, api_name="chat").then(
             restyle, [exchanges, style], styled, api_visibility="private"
-        )
+        ).then(cited_pages, exchanges, [page_pick, page_image], api_visibility="private")
         send.click(respond, inputs, outputs, api_visibility="private").then(
             restyle, [exchanges, style], styled, api_visibility="private"
-        )
+        ).then(cited_pages, exchanges, [page_pick, page_image], api_visibility="private")
         style.change(restyle, [exchanges, style], styled, api_visibility="private")
+        page_pick.change(open_page, [page_pick, exchanges], page_image, api_visibility="private")
         show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
         new.click(
             new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
@@ -316,24 +350,11 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     return demo
 
 
-def _check_port(host: str, port: int) -> None:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise InvalidInputError(f"port {port} on {host} is in use; pick another with --port") from None
-            raise InvalidInputError(
-                f"cannot serve on {host}:{port} ({exc.strerror}); check --host and --port"
-            ) from None
-
-
 def launch_app(
     settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True, service: AppService | None = None
 ) -> tuple[gr.Blocks, str]:
     """Build and serve the app; returns (app, local URL). ``block=False`` returns once it is serving."""
-    _check_port(host, port)  # before the index loads: a busy port should fail fast
+    check_port(host, port)  # before the index loads: a busy port should fail fast
     demo = build_app(settings, service)
     # Nothing on disk is served except what Gradio itself received or produced for a session:
     # no allowed paths, and the index and upload folders explicitly blocked.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
-from rag.records import Chunk, Document
+from rag.records import Chunk, Document, page_label
 from rag.text import cut_long, is_cjk, split_sentences
 
 OTHER_SCRIPT_WEIGHT = 1 / 3  # units per non-Han character
@@ -73,10 +73,37 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
     spans = sentence_spans(doc.text, size)
     out: list[Chunk] = []
     for n, (a, b) in enumerate(pack(spans, size, overlap, _section_starts(doc), measure(doc.text))):
-        out.append(Chunk(f"{doc.doc_id}#{n}", doc.doc_id, doc.title, doc.section_at(a), doc.text[a:b], a, b))
+        page = doc.page_range(a, b)
+        out.append(
+            Chunk(
+                f"{doc.doc_id}#{n}",
+                doc.doc_id,
+                doc.title,
+                doc.section_at(a),
+                doc.text[a:b],
+                a,
+                b,
+                page=page,
+                ocr=doc.ocr_confidence(page),
+            )
+        )
     if doc.front_matter:
         fm = doc.front_matter[: max(size, 1) * 2]  # characters: front matter is mostly Han text
-        out.append(Chunk(f"{doc.doc_id}#meta", doc.doc_id, doc.title, "题名与作者信息", fm, 0, len(fm), kind="meta"))
+        page = doc.front_pages
+        out.append(
+            Chunk(
+                f"{doc.doc_id}#meta",
+                doc.doc_id,
+                doc.title,
+                "题名与作者信息",
+                fm,
+                0,
+                len(fm),
+                kind="meta",
+                page=page,
+                ocr=doc.ocr_confidence(page),
+            )
+        )
     for m, note in enumerate(doc.footnotes):
         pieces = pack(sentence_spans(note.text, size), size, overlap, units=measure(note.text))
         for p, (a, b) in enumerate(pieces):
@@ -91,6 +118,8 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
                     a,
                     b,
                     kind="footnote",
+                    page=page_label(note.page, note.page),
+                    ocr=doc.ocr_confidence(page_label(note.page, note.page)),
                 )
             )
     return out

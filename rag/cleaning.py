@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rag.loading import SourceFile
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
-from rag.records import Document, Footnote
+from rag.records import Document, Footnote, page_label
 from rag.text import is_cjk
 
 _CN_NUM = "一二三四五六七八九十"
@@ -56,6 +56,12 @@ class _State:
     sections: list[tuple[int, str]] = field(default_factory=list)
     footnotes: list[Footnote] = field(default_factory=list)
     heading_path: list[tuple[int, str]] = field(default_factory=list)
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (body offset, page) where a page's text starts
+
+    def mark(self, offset: int, page: int) -> None:
+        """Note that the body text from ``offset`` on is on ``page`` (PDFs only: pages are 0 otherwise)."""
+        if page and (not self.pages or self.pages[-1][1] != page):
+            self.pages.append((offset, page))
 
     @property
     def section(self) -> str:
@@ -211,8 +217,11 @@ def _split_names(t: str) -> tuple[str, ...]:
 
 def clean_document(src: SourceFile) -> Document:
     """Turn one decoded source file into a cleaned Document with sections, footnotes and metadata."""
-    text = normalize(src.text)
+    # PDFs page by page: normalising folds a line break before a circled marker, never a page break
+    text = "\f".join(map(normalize, src.text.split("\f"))) if src.encoding == "pdf" else normalize(src.text)
     raw_lines = text.replace("\f", "\n").split("\n")
+    # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
+    line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
     provisional = _classify(raw_lines, "")
     title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
     lines = _classify(raw_lines, re.sub(r"\s+", "", title))
@@ -230,15 +239,22 @@ def clean_document(src: SourceFile) -> Document:
 
     st = _State()
     para = ""
+    para_pages: list[tuple[int, int]] = []  # (offset in para, page) where the paragraph's text of a page starts
 
     def flush() -> None:
         nonlocal para
         if para:
+            base = _next_offset(st.body)
+            for at, page in para_pages:
+                # the cleaned length up to and including the page's first character (not trimmed away)
+                st.mark(base + max(0, len(squeeze(cjk_punct(MARK_RE.sub("", para[: at + 1])))) - 1), page)
             st.body.append(squeeze(cjk_punct(MARK_RE.sub("", para))))
             para = ""
+        para_pages.clear()
 
     articles = 0
     front: list[str] = []  # byline, author notes, keywords, funding: searchable as their own passage
+    front_pages = [line_page[title_idx]] if title_idx >= 0 else []
     for idx, ln in enumerate(lines):
         if ln.kind == "furniture" and re.match(r"^\d{1,4}\s*\|\s*[A-Z]", ln.text):
             articles += 1
@@ -250,6 +266,7 @@ def clean_document(src: SourceFile) -> Document:
             st.sections.append((_next_offset(st.body), ""))
         if ln.kind == "meta" and idx != title_idx and not _NOISE_META.match(ln.text):
             front.append(" ".join(cjk_punct(MARK_RE.sub("", ln.text)).split()))
+            front_pages.append(line_page[idx])
         if ln.kind in ("blank", "furniture", "meta"):
             continue
         if ln.kind == "footnote":
@@ -257,9 +274,9 @@ def clean_document(src: SourceFile) -> Document:
                 note = squeeze(cjk_punct(note))
                 if label == "" and st.footnotes:  # continuation line of the previous note
                     last = st.footnotes[-1]
-                    st.footnotes[-1] = Footnote(last.label, _join(last.text, note), last.section)
+                    st.footnotes[-1] = Footnote(last.label, _join(last.text, note), last.section, last.page)
                 elif note:
-                    st.footnotes.append(Footnote(label, note, st.section))
+                    st.footnotes.append(Footnote(label, note, st.section, line_page[idx]))
             continue
         if ln.kind == "heading":
             heading = _heading_text(ln.text)
@@ -281,6 +298,7 @@ def clean_document(src: SourceFile) -> Document:
                 st.heading_path.pop()
             st.heading_path.append((ln.level, heading))
             st.sections.append((_next_offset(st.body), st.section))
+            st.mark(_next_offset(st.body), line_page[idx])
             st.body.append(heading)
             continue
         t = ln.text
@@ -295,6 +313,8 @@ def clean_document(src: SourceFile) -> Document:
         if para and para.rstrip()[-1:] in _TERMINAL and (ln.kind == "abstract" or _starts_paragraph(lines, idx)):
             flush()
         para = _join(para, t)
+        if line_page[idx] and (not para_pages or para_pages[-1][1] != line_page[idx]):
+            para_pages.append((len(para) - len(t), line_page[idx]))
     flush()
     body = "\n".join(st.body)
     sections = tuple((min(s, len(body)), h) for s, h in st.sections)
@@ -313,6 +333,9 @@ def clean_document(src: SourceFile) -> Document:
         front_matter=_front_matter(title, authors, front),
         source_chars=sum(len(ln.text) for ln in lines),
         dropped_chars=dropped,
+        pages=tuple(st.pages),
+        front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
+        ocr=src.ocr,
     )
 
 

@@ -168,7 +168,9 @@ class ExtractiveGenerator:
         parts: list[str] = []
         for n, c in enumerate(chosen, start=1):
             ch = ev.hits[c.span.hit].chunk
-            citations.append(Citation(n, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, c.text, round(c.p, 4)))
+            citations.append(
+                Citation(n, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, c.text, round(c.p, 4), ch.page)
+            )
             # every sentence of a span carries the mark, so no answer sentence goes uncited
             parts.extend(f"{c.text[a:b]}[{n}]" for a, b in split_sentences(c.text))
         answer = ("" if query.lang == "zh" else " ").join(parts)

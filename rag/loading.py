@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ class SourceFile:
     sha256: str
     encoding: str
     pdf: Bib = field(default_factory=Bib)  # what a PDF's own metadata says about the work
+    ocr: tuple[tuple[int, float], ...] = ()  # (page from 1, mean confidence) of each page read by OCR
 
 
 @dataclass(frozen=True)
@@ -174,22 +174,25 @@ def _check_text(text: str) -> str:
     return text
 
 
-def _read_pdf(data: bytes) -> str:
+def _read_pdf(data: bytes, progress: Callable[[int, int], None] | None = None) -> tuple[str, tuple]:
+    """A PDF's pages as text, '\f' between pages, and the OCR confidence of pages read by OCR."""
+    from rag.pdf import read_pdf
+
     try:
-        from pypdf import PdfReader
-
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except Exception as exc:  # pypdf raises many types on broken files
+        pages = read_pdf(data, progress)
+    except SkipFile:
+        raise
+    except Exception as exc:  # pdfminer and pypdfium2 raise many types on broken files
         raise SkipFile(f"unreadable PDF ({type(exc).__name__})") from None
-    text = "\f".join(pages)  # form feed marks page breaks for the cleaner
+    text = "\f".join("\n".join(p.lines) for p in pages)  # form feed marks page breaks for the cleaner
     if not text.strip():
-        raise SkipFile("PDF has no text layer (scanned? run OCR first)")
-    return text
+        raise SkipFile("PDF has no text: no text layer, and OCR found none on its pages")
+    return text, tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
 
 
-def read_source(path: Path, doc_id: str) -> SourceFile:
-    """Read one file; raises SkipFile with a user-facing reason when it cannot be indexed."""
+def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], None] | None = None) -> SourceFile:
+    """Read one file; raises SkipFile with a user-facing reason when it cannot be indexed.
+    ``progress(stage, done, total)`` follows the OCR of scanned PDF pages."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -199,7 +202,9 @@ def read_source(path: Path, doc_id: str) -> SourceFile:
     sha = hashlib.sha256(data).hexdigest()
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
-        return SourceFile(doc_id, where, _read_pdf(data), sha, "pdf", pdf_bib(data))
+        tick = (lambda done, total: progress(f"OCR {path.name}", done, total)) if progress else None
+        text, ocr = _read_pdf(data, tick)
+        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr)
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

@@ -13,6 +13,7 @@ class Footnote:
     label: str
     text: str
     section: str = ""
+    page: int = 0  # page of a PDF where the note is printed (0: not a PDF)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,30 @@ class Document:
     dropped_chars: int = 0  # of those, left out as page furniture (page numbers, running headers, repeated lines)
     bib: Bib = field(default_factory=Bib)  # bibliographic record (library, PDF metadata, front matter)
     library: Bib = field(default_factory=Bib)  # what a library (Zotero, .bib, CSL-JSON) said, as given
+    pages: tuple[tuple[int, int], ...] = ()  # PDFs: (offset in text where a page's text starts, page from 1)
+    front_pages: str = ""  # PDFs: the pages the front matter comes from ("1")
+    ocr: tuple[tuple[int, float], ...] = ()  # PDFs: (page, mean OCR confidence) of each page read by OCR
+
+    def page_at(self, offset: int) -> int:
+        """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""
+        current = 0
+        for start, page in self.pages:
+            if start > offset:
+                break
+            current = page
+        return current
+
+    def page_range(self, a: int, b: int) -> str:
+        """Pages of the span text[a:b]: "12", "12-13", or "" when not a PDF."""
+        return page_label(self.page_at(a), self.page_at(max(a, b - 1)))
+
+    def ocr_confidence(self, pages: str) -> float | None:
+        """Mean OCR confidence over the OCR'd pages of a page label (None: no page of it was OCR'd)."""
+        if not self.ocr or not pages:
+            return None
+        lo, _, hi = pages.partition("-")
+        scores = [c for p, c in self.ocr if int(lo) <= p <= int(hi or lo)]
+        return round(sum(scores) / len(scores), 4) if scores else None
 
     def section_at(self, offset: int) -> str:
         """Heading path in force at a character offset of the cleaned text."""
@@ -101,6 +126,13 @@ class Document:
                 break
             current = heading
         return current
+
+
+def page_label(first: int, last: int) -> str:
+    """ "12" for one page, "12-13" for a range, "" for none."""
+    if first <= 0:
+        return ""
+    return str(first) if last <= first else f"{first}-{last}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +147,8 @@ class Chunk:
     start: int  # character span in the cleaned document text (footnotes: in the note)
     end: int
     kind: str = "body"  # "body" | "footnote" | "meta" (front matter)
+    page: str = ""  # PDFs: the page or pages the passage is printed on, "12" or "12-13"
+    ocr: float | None = None  # the mean OCR confidence when the passage was read from scanned pages
 
 
 @dataclass(frozen=True)
@@ -141,6 +175,7 @@ class Citation:
     text: str
     quote: str
     score: float
+    page: str = ""  # PDFs: the page or pages of the passage, "12" or "12-13"
     bib: Bib = field(default_factory=Bib)  # the cited work's bibliographic record
 
     @classmethod

@@ -34,14 +34,21 @@ def section_mark(section: str) -> str:
     return f" — §{section}" if section else ""
 
 
-def source_label(title: str, section: str, doc: str) -> str:
-    """Where a passage comes from: "title — §section (doc)"."""
-    return f"{title}{section_mark(section)} ({doc})"
+def page_mark(page: str) -> str:
+    """The ", p. 12" (", pp. 12-13") of a passage of a PDF, or nothing for other files."""
+    if not page:
+        return ""
+    return f", pp. {page}" if "-" in page else f", p. {page}"
+
+
+def source_label(title: str, section: str, doc: str, page: str = "") -> str:
+    """Where a passage comes from: "title — §section, p. 12 (doc)" (the page for PDFs only)."""
+    return f"{title}{section_mark(section)}{page_mark(page)} ({doc})"
 
 
 def citation_label(c: Citation) -> str:
-    """A citation's marker and source: "[n] title — §section (doc)"."""
-    return f"[{c.n}] {source_label(c.title, c.section, c.doc)}"
+    """A citation's marker and source: "[n] title — §section, p. 12 (doc)"."""
+    return f"[{c.n}] {source_label(c.title, c.section, c.doc, c.page)}"
 
 
 def citation_line(c: Citation) -> str:
@@ -51,7 +58,7 @@ def citation_line(c: Citation) -> str:
 
 def closest_label(h: Hit) -> str:
     """Where a retrieved passage offered with a refusal comes from."""
-    return source_label(h.chunk.title, h.chunk.section, h.chunk.doc_id)
+    return source_label(h.chunk.title, h.chunk.section, h.chunk.doc_id, h.chunk.page)
 
 
 def cited_reference(c: Citation, style: str) -> str:
@@ -115,8 +122,8 @@ def reference_list(cited: Iterable[Sequence[Citation]], first: Iterable[tuple[st
 
 def md_citation(c: Citation, ref: int) -> str:
     """A citation as a Markdown list item pointing into the reference list:
-    "- [n] *title* — §section (Rref): “quote”"."""
-    return f"- [{c.n}] *{c.title}*{section_mark(c.section)} (R{ref}): “{c.quote}”"
+    "- [n] *title* — §section, p. 12 (Rref): “quote”"."""
+    return f"- [{c.n}] *{c.title}*{section_mark(c.section)}{page_mark(c.page)} (R{ref}): “{c.quote}”"
 
 
 def reference_entry(r: Reference, style: str, markdown: bool = False) -> str:

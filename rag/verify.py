@@ -322,7 +322,9 @@ def verify(
         score, quote = best_quote.get(n, (0.0, ""))
         if not quote:  # cited only by marked (unsupported) sentences: show its first sentence
             quote = scorer.passages[n - 1].sentences[0] if scorer.passages[n - 1].sentences else ch.text[:120]
-        citations.append(Citation(m, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, quote, round(score, 4)))
+        citations.append(
+            Citation(m, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, quote, round(score, 4), ch.page)
+        )
     return Verification(
         join_pieces(answer_pieces, lang),
         tuple(citations),

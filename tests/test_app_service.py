@@ -183,7 +183,7 @@ def test_bad_uploads_are_reported_and_the_good_one_still_added(private, tmp_path
     assert dict(report.skipped) == {
         "tool.exe": "unsupported type '.exe' (use .txt, .md or .pdf)",
         "fake.pdf": "not a PDF file (no %PDF header)",
-        "scan.pdf": "PDF has no text layer (scanned? run OCR first)",
+        "scan.pdf": "PDF has no text: no text layer, and OCR found none on its pages",
         "blob.txt": "binary file (contains NUL bytes)",
         "empty.md": "empty file",
         "big.txt": "4.3 KB is over the 2.0 KB upload limit",

@@ -327,7 +327,7 @@ def test_commands_fail_in_one_line(fixture_settings, tmp_path):
             proc = rag_cli(cmd, "--index", str(fixture_settings.index_path), "--port", str(port), cwd=tmp_path)
             assert proc.returncode == 1, proc.stderr
             assert proc.stderr.strip().splitlines() == [
-                f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port or --host"
+                f"error: port {port} on 127.0.0.1 is in use; pick another with --port"
             ]
 
 

@@ -28,7 +28,9 @@ def model_name(settings: Settings) -> str:
 
 
 def check_port(host: str, port: int) -> None:
-    """Fail fast, before the index loads, when ``host:port`` cannot be listened on."""
+    """Fail fast, before the index loads, when ``host:port`` cannot be listened on (the app, `rag serve`
+    and `rag mcp` alike)."""
+    import errno
     import socket
 
     try:
@@ -36,6 +38,8 @@ def check_port(host: str, port: int) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((host, port))
     except (OSError, OverflowError) as exc:
+        if getattr(exc, "errno", None) == errno.EADDRINUSE:
+            raise InvalidInputError(f"port {port} on {host} is in use; pick another with --port") from None
         why = getattr(exc, "strerror", None) or str(exc)
         raise InvalidInputError(f"cannot listen on {host}:{port} ({why}); pick another --port or --host") from None
 

@@ -119,7 +119,12 @@ def _build(
 ) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
     found, report.skipped = scan(
-        paths, old.docs if old else [], old.docs if old else _previous_docs(settings.index_path), library, not force
+        paths,
+        old.docs if old else [],
+        old.docs if old else _previous_docs(settings.index_path),
+        library,
+        not force,
+        progress,
     )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):

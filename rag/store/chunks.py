@@ -7,6 +7,7 @@ import json
 import mmap
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,17 @@ import numpy as np
 from rag.records import Chunk
 
 CHUNK_CACHE_SIZE = 50_000  # decoded passages kept per open index (~100 MB at most)
+_OPTIONAL = {"page": "", "ocr": None}  # PDF-only fields: left out when empty, read back as their defaults
+
+
+def chunk_record(ch: Chunk) -> dict:
+    """A passage as stored in chunks.jsonl: the PDF-only fields (page, OCR confidence) only when set,
+    so indexes of text files are written as before and indexes written before them still read."""
+    d = asdict(ch)
+    for key, empty in _OPTIONAL.items():
+        if d.get(key) == empty:
+            del d[key]
+    return d
 
 
 class ChunkStore(Sequence):

@@ -12,7 +12,7 @@ from rag.library import Library, with_ids
 from rag.loading import SkipFile, Skipped, SourceFile, discover, read_source, require_documents
 from rag.metadata import describe
 from rag.records import Bib, Document
-from rag.store.layout import DocInfo
+from rag.store.layout import DocInfo, Progress
 
 Found = tuple[str, str, SourceFile | str, Bib]  # (doc_id, absolute path, the source or, unchanged, its sha256,
 # the library's record of it)
@@ -24,6 +24,7 @@ def scan(
     ids_of: Sequence[DocInfo],
     library: Library,
     sticky: bool = True,
+    progress: Progress | None = None,
 ) -> tuple[list[Found], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256, library record) per readable file of ``paths`` and of
     the library: a file whose bytes hash to the sha256 of a reusable document (``old_docs``) with the same
@@ -55,7 +56,7 @@ def scan(
                 out.append((doc_id, str(path.resolve()), sha, lib))
                 continue
         try:
-            out.append((doc_id, str(path.resolve()), read_source(path, doc_id), lib))
+            out.append((doc_id, str(path.resolve()), read_source(path, doc_id, progress), lib))
         except SkipFile as why:
             skipped.append(Skipped(str(path), str(why)))
     require_documents(paths or [str(f.path) for f in library.files], out, skipped)

@@ -4,7 +4,7 @@ directory in order, new documents from their arrays and unchanged ones copied fr
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from rag.embedding import (
     LANGS,
 )
 from rag.records import Chunk, Document
+from rag.store.chunks import chunk_record
 from rag.store.layout import DocInfo
 from rag.text import detect_lang
 
@@ -123,7 +124,7 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
                 assert p.chunk_vecs is not None and p.chunk_lang is not None and p.sent_rows is not None
                 pos = offsets[c]
                 for i, ch in enumerate(p.chunks):
-                    line = (json.dumps(asdict(ch), ensure_ascii=False) + "\n").encode("utf-8")
+                    line = (json.dumps(chunk_record(ch), ensure_ascii=False) + "\n").encode("utf-8")
                     fh.write(line)
                     pos += len(line)
                     offsets[c + i + 1] = pos
