@@ -201,7 +201,7 @@ def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_p
         pages="15-24",
         source="zotero",
     )
-    cite = Citation(1, "q.txt", "量子通信", "一、发展现状", "q.txt#1", PASSAGE, QUOTE, 0.91, bib)
+    cite = Citation(1, "q.txt", "量子通信", "一、发展现状", "q.txt#1", PASSAGE, QUOTE, 0.91, bib=bib)
     ex = Exchange("墨子号何时发射？", None, Answer("墨子号何时发射？", f"{QUOTE}[1]", False, (cite,), (_hit(1),)))
     assert answer_with_references(ex, "gbt7714").splitlines() == [
         f"{QUOTE}[1]",
