@@ -45,7 +45,18 @@ def test_json_record_shape(assistant):
         for s in d["support"]
     )  # extractive sentences are quotes
     assert [n for s in d["support"] for n in s["citations"]] and all(s["sentence"] in d["answer"] for s in d["support"])
-    assert set(d["citations"][0]) == {"n", "doc", "title", "section", "chunk_id", "text", "quote", "score", "bib"}
+    assert set(d["citations"][0]) == {
+        "n",
+        "doc",
+        "title",
+        "section",
+        "chunk_id",
+        "text",
+        "quote",
+        "score",
+        "page",
+        "bib",
+    }
     assert [r["rank"] for r in d["retrieved"]] == [1, 2, 3, 4]
     assert set(d["retrieved"][0]) == {"rank", "doc", "chunk_id", "text", "score"}
     assert set(d["timings_ms"]) == {"retrieve", "generate", "total"}
