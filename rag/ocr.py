@@ -1,10 +1,21 @@
 """OCR of scanned PDF pages, offline: pages rendered with pypdfium2 and read by RapidOCR (PP-OCRv4
 Chinese/English detection and recognition models, shipped inside the ``rapidocr-onnxruntime`` wheel,
-run by onnxruntime on the CPU; nothing is downloaded)."""
+run by onnxruntime on the CPU; nothing is downloaded).
+
+The Chinese recogniser often drops the spaces between English words ("Therepairofsubmarinecables"),
+which would leave an English passage of a scan unsearchable by word; ``restore_spaces`` puts them back
+with a word segmenter over English word frequencies (``wordsegment``: unigram counts of a public web
+corpus, Apache-2.0), splitting a run of letters only where every piece is a common word.
+
+A page's reading is kept in memory (by the PDF's content hash and page), so a PDF read more than once in
+one process — an upload checked, then indexed, then a cited page opened in the app — is OCR'd once."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -14,6 +25,12 @@ from rag.pdf import Segment
 OCR_DPI = 150  # rendering resolution: body text of a paper is ~25 pixels high, which the models read well
 
 _LOCK = threading.Lock()  # one recogniser per process; onnxruntime sessions are not shared across threads here
+CACHE_PAGES = 512  # pages kept; a page's reading is a few kilobytes
+SHORT_WORD_RANK = 200  # a piece under 4 letters must be among the 200 commonest English words (a, of, on...)
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
+_URL = re.compile(r"(\S*(?:://|www\.)\S*)")
+_CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z])")  # andGlobal, theIETF (not McDonald, iPhone)
+_read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float]] = OrderedDict()
 
 
 @lru_cache(maxsize=1)
@@ -21,6 +38,45 @@ def _engine() -> Any:
     from rapidocr_onnxruntime import RapidOCR
 
     return RapidOCR()
+
+
+@lru_cache(maxsize=1)
+def _words() -> tuple[Any, dict[str, int]]:
+    import wordsegment
+
+    wordsegment.load()
+    ranked = sorted(wordsegment.UNIGRAMS.items(), key=lambda kv: -kv[1])
+    return wordsegment, {w: i for i, (w, _) in enumerate(ranked)}
+
+
+def _split(run: str) -> str:
+    ws, rank = _words()
+    if run.lower() in rank:
+        return run
+    pieces = ws.segment(run.lower())
+    if len(pieces) < 2 or sum(map(len, pieces)) != len(run):
+        return run
+    if any(len(w) < 4 and rank.get(w, SHORT_WORD_RANK) >= SHORT_WORD_RANK for w in pieces):
+        return run  # a name cut into fragments (Nocetti -> no cet ti) is kept whole
+    out, at = [], 0
+    for w in pieces:
+        out.append(run[at : at + len(w)])
+        at += len(w)
+    return " ".join(out)
+
+
+def restore_spaces(line: str) -> str:
+    """A recognised line with the spaces between its English words put back (Chinese untouched)."""
+    if not _LETTERS.search(line):
+        return line
+    _, rank = _words()
+
+    def run(m: re.Match) -> str:
+        word = m.group()
+        return word if word.lower() in rank else " ".join(_split(p) for p in _CAMEL.split(word))
+
+    # addresses are left as read: their words are not English prose
+    return "".join(part if _URL.fullmatch(part) else _LETTERS.sub(run, part) for part in _URL.split(line))
 
 
 def ocr_image(image: Any) -> tuple[list[Segment], float]:
@@ -35,7 +91,7 @@ def ocr_image(image: Any) -> tuple[list[Segment], float]:
     total = weight = 0.0
     for box, text, score in result or []:
         xs, ys = [p[0] for p in box], [p[1] for p in box]
-        text = str(text).strip()
+        text = restore_spaces(str(text).strip())
         if not text:
             continue
         top, bottom = float(min(ys)), float(max(ys))
@@ -53,21 +109,34 @@ def ocr_pages(
     import pypdfium2 as pdfium
 
     scale = OCR_DPI / 72
+    key = hashlib.sha256(data).hexdigest()
     out: dict[int, tuple[list[Segment], float]] = {}
-    doc = pdfium.PdfDocument(data)
+    doc = None
     try:
         for done, i in enumerate(indexes, start=1):
-            image = doc[i].render(scale=scale).to_pil()
-            segs, conf = ocr_image(image)
-            out[i] = (
-                [
-                    Segment(s.text, s.x0 / scale, s.x1 / scale, s.top / scale, s.bottom / scale, s.size / scale)
-                    for s in segs
-                ],
-                conf,
-            )
+            with _LOCK:
+                hit = _read.get((key, OCR_DPI, i))
+                if hit is not None:
+                    _read.move_to_end((key, OCR_DPI, i))
+            if hit is None:
+                doc = doc or pdfium.PdfDocument(data)
+                image = doc[i].render(scale=scale).to_pil()
+                segs, conf = ocr_image(image)
+                hit = (
+                    [
+                        Segment(s.text, s.x0 / scale, s.x1 / scale, s.top / scale, s.bottom / scale, s.size / scale)
+                        for s in segs
+                    ],
+                    conf,
+                )
+                with _LOCK:
+                    _read[(key, OCR_DPI, i)] = hit
+                    while len(_read) > CACHE_PAGES:
+                        _read.popitem(last=False)
+            out[i] = (list(hit[0]), hit[1])
             if progress:
                 progress(done, len(indexes))
     finally:
-        doc.close()
+        if doc is not None:
+            doc.close()
     return out
