@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
-from rag.loading import read_source
+from rag.loading import inside, read_source
 from rag.pageview import PageView, render_page
 from rag.pipeline import Assistant, check_question
 from rag.records import Answer, Citation
@@ -81,14 +81,6 @@ def _size(n: float) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 class AppService:
     """Process-wide state of the app: the loaded index and embedder (once), shared by all sessions."""
 
@@ -122,7 +114,7 @@ class AppService:
 
     def is_uploaded(self, doc: DocInfo) -> bool:
         """Whether a document was added from the browser."""
-        return _inside(Path(doc.path), self.settings.uploads_path)
+        return inside(Path(doc.path), self.settings.uploads_path)
 
     # --- questions ------------------------------------------------------------------------------
 
@@ -232,7 +224,7 @@ class AppService:
         current = self.assistant
         index = current.retriever.index
         folder = self.settings.uploads_path
-        others = [Path(d.path) for d in index.docs.values() if not _inside(Path(d.path), folder)]
+        others = [Path(d.path) for d in index.docs.values() if not inside(Path(d.path), folder)]
         missing = [p for p in others if not p.is_file()]
         if missing:
             raise InvalidInputError(
@@ -264,7 +256,7 @@ class AppService:
         originals = {str(dest.resolve()): orig for dest, orig in saved}
         for s in built.skipped:
             p = Path(s.path)
-            if _inside(p, folder):
+            if inside(p, folder):
                 p.unlink(missing_ok=True)  # a bad file must not linger and be re-reported on every upload
                 report.skipped.append((originals.get(str(p.resolve()), p.name), s.reason))
         fresh = Assistant.open(self.settings)

@@ -326,21 +326,22 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores]
         styled = [copy_box, download, download_answers]
-        question.submit(respond, inputs, outputs, api_name="chat").then(
-            restyle, [exchanges, style], styled, api_visibility="private"
-        ).then(cited_pages, exchanges, [page_pick, page_image], api_visibility="private")
-        send.click(respond, inputs, outputs, api_visibility="private").then(
-            restyle, [exchanges, style], styled, api_visibility="private"
-        ).then(cited_pages, exchanges, [page_pick, page_image], api_visibility="private")
+
+        def after_answer(answered) -> None:
+            """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
+            answered.then(restyle, [exchanges, style], styled, api_visibility="private").then(
+                cited_pages, exchanges, [page_pick, page_image], api_visibility="private"
+            )
+
+        after_answer(question.submit(respond, inputs, outputs, api_name="chat"))
+        after_answer(send.click(respond, inputs, outputs, api_visibility="private"))
         style.change(restyle, [exchanges, style], styled, api_visibility="private")
         page_pick.change(open_page, [page_pick, exchanges], page_image, api_visibility="private")
         show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
-        new.click(
-            new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
-        ).then(restyle, [exchanges, style], styled, api_visibility="private")
-        chat.clear(
-            new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
-        ).then(restyle, [exchanges, style], styled, api_visibility="private")
+        for clear in (new.click, chat.clear):  # both start a new conversation
+            clear(
+                new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
+            ).then(restyle, [exchanges, style], styled, api_visibility="private")
         upload.upload(add_documents, upload, [upload_status, table, docs, header, upload], api_name="add_documents")
         refresh.click(refresh_documents, None, [table, docs, header], api_name="documents")
         demo.load(refresh_documents, None, [table, docs, header], api_visibility="private")

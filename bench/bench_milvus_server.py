@@ -6,7 +6,8 @@ directory; rag reaches it through a server URI (``http://127.0.0.1:PORT``, the c
 facts, precomputed vectors; see bench/scale_report_intro.md). Per scale, each phase in a fresh process:
 
   faiss flat / faiss KIND    rag's FAISS backend: exact, and what RAG_DENSE_INDEX=auto picks at that size
-  server-KIND                rag's Milvus backend on the server (what it picks: HNSW past 20k passages)
+  server-KIND-LEVEL          rag's Milvus backend on the server (what it picks: HNSW past 20k passages),
+                             queried at each RAG_MILVUS_CONSISTENCY level of --consistency (Bounded Strong)
 
 Figures: insert time and index build time on the server, the server process's resident memory (idle,
 after the build, after the queries), rag's whole retrieval p50/p95 (dense + sentences + BM25 +
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_scale  # noqa: E402
-from bench_scale import _du, _link_copy, _mem, summarize  # noqa: E402
+from bench_scale import _du, _link_copy, _mem, milvus_fill, milvus_params, summarize  # noqa: E402
 
 child_query = bench_scale.child_query  # a phase _child runs by name
 
@@ -78,53 +80,34 @@ def child_build_faiss(idx_dir: str, kind: str) -> dict:
 def child_build_server(idx_dir: str, kind: str, uri: str) -> dict:
     """Insert every passage into a collection on the server, then wait until it is indexed and searchable."""
     from rag.dense.milvus import MilvusStore, collection_name
-    from rag.store import ChunkStore
 
     idx_dir = Path(idx_dir)
     base, path = idx_dir / "flat", idx_dir / f"server-{kind}"
     _link_copy(base, path)
-    vectors = np.load(base / "chunk_vectors.npy", mmap_mode="r")
-    vids = np.load(base / "vector_ids.npy")
-    chunk_docs = np.load(base / "chunk_docs.npy")
-    docs = [d["doc_id"] for d in json.loads((base / "docs.json").read_text("utf-8"))]
-    with np.load(base / "languages.npz") as z:
-        lang = z["chunk_lang"]
-    store = ChunkStore(base / "chunks.jsonl", np.load(base / "chunks.offsets.npy"))
+    dim = int(np.load(base / "chunk_vectors.npy", mmap_mode="r").shape[1])
     name = collection_name(f"server-{kind}", 1)
     t = time.perf_counter()
-    ms = MilvusStore(uri, name, kind, vectors.shape[1])
+    ms = MilvusStore(uri, name, kind, dim)
     if ms.exists():
         ms.drop()
-        ms = MilvusStore(uri, name, kind, vectors.shape[1])
-    for i in range(0, len(vids), 20_000):
-        sel = np.arange(i, min(i + 20_000, len(vids)))
-        got = [store[int(j)] for j in sel]
-        ms.add(
-            vids[sel], vectors[sel], [g.text for g in got], [docs[chunk_docs[j]] for j in sel],
-            [g.chunk_id for g in got], lang[sel],
-        )  # fmt: skip
+        ms = MilvusStore(uri, name, kind, dim)
+    vectors = milvus_fill(base, ms)
+    n = len(vectors)
     client = ms.store.client
-    client.flush(name)
     insert_s = time.perf_counter() - t
     t = time.perf_counter()
     index_name = client.list_indexes(name)[0]
     while True:  # the server builds the index of each sealed segment in the background
         info = client.describe_index(name, index_name)
-        if int(info.get("indexed_rows", 0)) >= len(vids) and int(info.get("pending_index_rows", 0)) == 0:
+        if int(info.get("indexed_rows", 0)) >= n and int(info.get("pending_index_rows", 0)) == 0:
             break
         time.sleep(2)
     client.release_collection(name)  # load the indexed segments instead of the raw growing ones
     client.load_collection(name)
+    ms.settle()  # as rag's build does before readers switch to the rows
     ms.search(np.asarray(vectors[0]), 10)
     index_s = time.perf_counter() - t
-    _set_params(
-        path,
-        backend="milvus",
-        kind=kind,
-        requested=kind,
-        milvus={"uri": uri, "collection": name, "generation": 1, "index_type": ms.index_params["index_type"]}
-        | {"stale_file": False},
-    )
+    _set_params(path, **milvus_params(ms))
     return {"insert_s": insert_s, "index_s": index_s, "seconds": insert_s + index_s, "index": info, "mem": _mem()}
 
 
@@ -143,7 +126,7 @@ def child_remove_one(idx_dir: str, config: str) -> dict:
     return {"seconds": time.perf_counter() - t, "mem": _mem()}
 
 
-def _child(fn: str, *args, cache: Path | None = None) -> dict:
+def _child(fn: str, *args, cache: Path | None = None, env: dict | None = None) -> dict:
     """Run one phase in a fresh interpreter; its JSON result is the last stdout line (kept in ``cache``,
     which a run started again reuses)."""
     if cache is not None and cache.exists():
@@ -153,7 +136,9 @@ def _child(fn: str, *args, cache: Path | None = None) -> dict:
         f"print(json.dumps(m.{fn}(*{args!r})))"
     )
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{fn}{args} failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,12 +148,14 @@ def _child(fn: str, *args, cache: Path | None = None) -> dict:
     return out
 
 
-def run_scale(n: int, data: Path, queries: int, faiss_kind: str, server_kinds: list[str]) -> dict:
-    """One scale: FAISS exact and ``faiss_kind``, then the server kinds, each queried in a fresh process."""
+def run_scale(n: int, data: Path, queries: int, faiss_kind: str, server_kinds: list[str], levels: list[str]) -> dict:
+    """One scale: FAISS exact and ``faiss_kind``, then the server kinds, each queried in a fresh process per
+    consistency level (``RAG_MILVUS_CONSISTENCY``)."""
     from rag.testing import milvus_server
 
     idx_dir = data / "idx"
     res: dict = {"passages": n, "queries": queries, "builds": {}, "summary": {}, "server_mem": {}, "updates": {}}
+    res["consistency"] = levels
     res["builds"][faiss_kind] = _child(
         "child_build_faiss", str(idx_dir), faiss_kind, cache=data / f"ms-build-{faiss_kind}.json"
     )
@@ -188,9 +175,11 @@ def run_scale(n: int, data: Path, queries: int, faiss_kind: str, server_kinds: l
             print(f"[{n}] build {cfg}", flush=True)
             res["builds"][cfg] = _child("child_build_server", str(idx_dir), kind, local.uri)
             res["server_mem"][f"after build {kind}"] = _proc_mem(local.pid)
-            print(f"[{n}] query {cfg}", flush=True)
-            raw[cfg] = _child("child_query", str(data), str(idx_dir), cfg, queries)
-            res["server_mem"][f"after queries {kind}"] = _proc_mem(local.pid)
+            for level in levels:
+                print(f"[{n}] query {cfg} {level}", flush=True)
+                env = {"RAG_MILVUS_CONSISTENCY": level}
+                raw[f"{cfg}-{level}"] = _child("child_query", str(data), str(idx_dir), cfg, queries, env=env)
+                res["server_mem"][f"after queries {kind} {level}"] = _proc_mem(local.pid)
             res["updates"][cfg] = _child("child_remove_one", str(idx_dir), cfg)
         res["server_disk_bytes"] = _du(base / "data")
     for cfg, q in raw.items():
@@ -210,21 +199,21 @@ def _table(results: dict) -> str:
     for key in sorted(results, key=int):
         r = results[key]
         for cfg, s in r["summary"].items():
-            b = r["builds"].get(cfg, {})
+            kind, _, level = cfg.removeprefix("server-").partition("-")  # server-KIND-LEVEL (or server-KIND)
+            built = f"server-{kind}" if cfg.startswith("server-") else cfg
+            b = r["builds"].get(built, {})
             build = (
                 f"{b['insert_s']:.0f} + {b['index_s']:.0f}"
                 if "insert_s" in b
                 else (f"{b['seconds']:.0f}" if b else "–")
             )
-            mem = (
-                r["server_mem"].get(f"after queries {cfg.removeprefix('server-')}")
-                if cfg.startswith("server-")
-                else None
-            )
+            mem = r["server_mem"].get(f"after queries {kind} {level}".strip()) if cfg.startswith("server-") else None
             server = f"{mem['VmRSS']:,.0f} ({mem['VmHWM']:,.0f})" if mem else "–"
-            upd = r["updates"].get(cfg, {}).get("seconds")
+            upd = r["updates"].get(built, {}).get("seconds")
             name = (
-                f"Milvus server {cfg.removeprefix('server-').upper()}" if cfg.startswith("server-") else f"FAISS {cfg}"
+                f"Milvus server {kind.upper()}{f' {level}' if level else ''}"
+                if cfg.startswith("server-")
+                else f"FAISS {cfg}"
             )
             rows.append(
                 f"| {int(key) // 1000}k | {name} | {build} | {s['p50_ms']:.1f} / {s['p95_ms']:.1f} | "
@@ -250,6 +239,9 @@ def main() -> None:
     ap.add_argument("--scales", type=int, nargs="+", default=[100_000])
     ap.add_argument("--queries", type=int, default=400, help="questions per configuration (200 at 1M)")
     ap.add_argument("--server-kinds", nargs="+", default=["hnsw"])
+    ap.add_argument(
+        "--consistency", nargs="+", default=["Bounded", "Strong"], help="RAG_MILVUS_CONSISTENCY levels queried"
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--report", type=Path, help="write bench/milvus_server_report.md from a results file")
     a = ap.parse_args()
@@ -264,7 +256,7 @@ def main() -> None:
         faiss_kind = "hnsw" if n <= 200_000 else "ivfpq"  # what RAG_DENSE_INDEX=auto picks
         t = time.perf_counter()
         results[str(n)] = run_scale(
-            n, data, a.queries if n < 1_000_000 else min(a.queries, 200), faiss_kind, a.server_kinds
+            n, data, a.queries if n < 1_000_000 else min(a.queries, 200), faiss_kind, a.server_kinds, a.consistency
         )
         results[str(n)]["wall_s"] = time.perf_counter() - t
         results[str(n)]["load_average"] = __import__("os").getloadavg()

@@ -204,15 +204,11 @@ def child_build_flat_candidates(idx_dir: str) -> dict:
     return {"seconds": 0.0, "mem": _mem()}
 
 
-def child_build_milvus(idx_dir: str, kind: str) -> dict:
-    from rag.dense.milvus import MilvusStore, collection_name
+def milvus_fill(base: Path, ms) -> np.ndarray:
+    """Insert the passages of the base index at ``base`` (vector, text, doc, chunk id, language; 20k rows a
+    call) into the ``MilvusStore`` ``ms`` and flush; the vectors (memory-mapped)."""
     from rag.store import ChunkStore
 
-    idx_dir = Path(idx_dir)
-    base, path = idx_dir / "flat", idx_dir / f"milvus-{kind}"
-    _link_copy(base, path)
-    uri = str((idx_dir / f"milvus-{kind}.db").resolve())
-    shutil.rmtree(uri, ignore_errors=True)
     vectors = np.load(base / "chunk_vectors.npy", mmap_mode="r")
     vids = np.load(base / "vector_ids.npy")
     chunk_docs = np.load(base / "chunk_docs.npy")
@@ -220,9 +216,6 @@ def child_build_milvus(idx_dir: str, kind: str) -> dict:
     with np.load(base / "languages.npz") as z:
         lang = z["chunk_lang"]
     store = ChunkStore(base / "chunks.jsonl", np.load(base / "chunks.offsets.npy"))
-    name = collection_name(f"milvus-{kind}", 1)
-    t = time.perf_counter()
-    ms = MilvusStore(uri, name, kind, vectors.shape[1])
     step = 20_000
     for i in range(0, len(vids), step):
         sel = np.arange(i, min(i + step, len(vids)))
@@ -235,23 +228,32 @@ def child_build_milvus(idx_dir: str, kind: str) -> dict:
             [g.chunk_id for g in got],
             lang[sel],
         )
-    ms.store.client.flush(name)
+    ms.store.client.flush(ms.collection)
+    return vectors
+
+
+def milvus_params(ms) -> dict:
+    """The params.json dense entries of an index whose vectors are the ``MilvusStore`` ``ms`` (generation 1)."""
+    milvus = {"uri": ms.uri, "collection": ms.collection, "generation": 1, "index_type": ms.index_params["index_type"]}
+    return {"backend": "milvus", "kind": ms.kind, "requested": ms.kind, "milvus": milvus | {"stale_file": False}}
+
+
+def child_build_milvus(idx_dir: str, kind: str) -> dict:
+    from rag.dense.milvus import MilvusStore, collection_name
+
+    idx_dir = Path(idx_dir)
+    base, path = idx_dir / "flat", idx_dir / f"milvus-{kind}"
+    _link_copy(base, path)
+    uri = str((idx_dir / f"milvus-{kind}.db").resolve())
+    shutil.rmtree(uri, ignore_errors=True)
+    name = collection_name(f"milvus-{kind}", 1)
+    t = time.perf_counter()
+    ms = MilvusStore(uri, name, kind, int(np.load(base / "chunk_vectors.npy", mmap_mode="r").shape[1]))
+    vectors = milvus_fill(base, ms)
     # search once so the index is built and loaded before the clock stops
     ms.search(np.asarray(vectors[0]), 10)
     seconds = time.perf_counter() - t
-    _set_params(
-        path,
-        backend="milvus",
-        kind=kind,
-        requested=kind,
-        milvus={
-            "uri": uri,
-            "collection": name,
-            "generation": 1,
-            "index_type": ms.index_params["index_type"],
-            "stale_file": False,
-        },
-    )
+    _set_params(path, **milvus_params(ms))
     return {"seconds": seconds, "dense_bytes": _du(Path(uri)), "mem": _mem()}
 
 

@@ -44,6 +44,15 @@ class SkipFile(Exception):
     pass
 
 
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (links and ``..`` resolved) lies inside ``folder``."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def discover(
     paths: Sequence[str | Path], known: dict[str, str] | None = None
 ) -> tuple[list[tuple[Path, str]], list[Skipped]]:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         None  # a local path = Milvus Lite (default <index_dir>/<index>.milvus.db); http(s)://host:19530
     )
     milvus_token: str | None = None  # "user:password" or an API key, for a secured Milvus server
+    # consistency of every Milvus search: a build or update waits until the server has applied its writes
+    # before the index switches to them, so Bounded (no wait for the server's next time tick) sees them;
+    # Strong makes each search wait for that tick (~200 ms on a server; bench/milvus_server_report.md)
+    milvus_consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Bounded"
 
     # extractive answers: the answer model (rag/answer_model.py, trained by bench/train_answer_model.py on
     # the public suites) gives each quotable span a probability of answering; the best must reach the

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from rag.errors import InvalidInputError
-from rag.loading import SUPPORTED, Skipped
+from rag.loading import SUPPORTED, Skipped, inside
 from rag.metadata import clean_doi
 from rag.records import Bib, Person
 
@@ -131,17 +131,9 @@ def _read(con: sqlite3.Connection, root: Path, collection: str | None) -> tuple[
         if isinstance(found, str):
             skipped.append(Skipped(label, found))
             continue
-        rel = found.relative_to(root / "storage").as_posix() if _inside(found, root / "storage") else found.name
+        rel = found.relative_to(root / "storage").as_posix() if inside(found, root / "storage") else found.name
         files.append((found, rel, bib))
     return files, skipped
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def _pick_attachment(root: Path, items: dict, atts: list[tuple[int, int, str, str]]) -> Path | str:

@@ -11,7 +11,7 @@ from conftest import SHARED
 from langchain_core.vectorstores import VectorStore
 
 from rag.dense.milvus import MilvusDense
-from rag.errors import BackendUnavailableError
+from rag.errors import BackendUnavailableError, InvalidInputError
 from rag.evaluation import evaluate
 from rag.gold import load_gold
 from rag.pipeline import Assistant
@@ -127,3 +127,9 @@ def test_unreachable_milvus_is_one_clear_error(tmp_path, fixture_corpus, fixture
     ):
         build_index([fixture_corpus], s)
     assert not s.index_path.exists() and not list(s.index_dir.glob(".default.tmp-*"))
+
+
+def test_an_unknown_milvus_consistency_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("RAG_MILVUS_CONSISTENCY", "Fast")
+    with pytest.raises(InvalidInputError, match=r"^invalid setting milvus_consistency: .*check RAG_MILVUS_CONSISTENCY"):
+        load_settings()

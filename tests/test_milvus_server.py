@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from conftest import SHARED
 
+from rag.dense.base import positions
 from rag.errors import BackendUnavailableError
 from rag.evaluation import evaluate
 from rag.gold import load_gold
@@ -39,6 +41,16 @@ def _on_server(monkeypatch, local, tmp_path, cache, **kw):
 
 def _rows(report: dict) -> list[dict]:
     return [{k: v for k, v in q.items() if k != "latency_ms"} for q in report["questions"]]
+
+
+def _search_sees_exactly_the_index(s) -> None:
+    """A search at the configured consistency, straight after a build or update, returns every row of the
+    index and no other (no row missing, none superseded)."""
+    dense = Assistant.open(s).retriever.index.dense
+    assert dense.store.consistency == s.milvus_consistency
+    rows = dense.store.search(np.ones(dense.store.dim, np.float32), dense.ntotal + 100)
+    pos = positions(dense.vid_to_pos, np.array([v for v, _ in rows]))
+    assert sorted(pos.tolist()) == list(range(dense.ntotal))
 
 
 def test_dev_gold_evaluation_on_a_milvus_server_equals_faiss(
@@ -85,6 +97,8 @@ def test_a_milvus_server_index_is_updated_and_rebuilt(
         chunk_overlap=30,
     )
     build_index([corpus], s)
+    assert s.milvus_consistency == "Bounded"  # the default: no wait for the server's time tick
+    _search_sees_exactly_the_index(s)
     q = "墨子号卫星是哪一年发射的？"
     want = [h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)]
     assert [h.chunk.chunk_id for h in Assistant.open(s).retriever.retrieve(q, 5)] == want
@@ -92,7 +106,9 @@ def test_a_milvus_server_index_is_updated_and_rebuilt(
         "# Cable repair\n\nRepair ships reach a broken cable within nine days on average.\n", encoding="utf-8"
     )
     build_index([corpus], s)
+    _search_sees_exactly_the_index(s)
     remove_documents(["gbk_paper.txt"], s)
+    _search_sees_exactly_the_index(s)
     params = json.loads((s.index_path / "params.json").read_text("utf-8"))
     assert params["milvus"]["collection"] == "rag_papers_g1" and params["dense"]["updated_in_place"] is True
     b = Assistant.open(s)
@@ -104,6 +120,34 @@ def test_a_milvus_server_index_is_updated_and_rebuilt(
     build_index([corpus], s, force=True)  # a new collection generation; the old one is dropped
     assert json.loads((s.index_path / "params.json").read_text("utf-8"))["milvus"]["collection"] == "rag_papers_g2"
     assert [c for c in client.list_collections() if c.startswith("rag_papers_")] == ["rag_papers_g2"]
+    _search_sees_exactly_the_index(s)
+
+
+@pytest.mark.parametrize("level", ["Strong", "Bounded", "Session", "Eventually"])
+def test_every_milvus_search_uses_the_consistency_setting(
+    tmp_path, monkeypatch, milvus_standalone, fixture_corpus, fixture_settings, assistant, level
+):
+    kw = {"index": "levels", "chunk_size": 120, "chunk_overlap": 30}
+    s = _on_server(monkeypatch, milvus_standalone, tmp_path, fixture_settings.embedding_cache_dir, **kw)
+    build_index([fixture_corpus], s)
+    monkeypatch.setenv("RAG_MILVUS_CONSISTENCY", level)
+    s = _on_server(monkeypatch, milvus_standalone, tmp_path, fixture_settings.embedding_cache_dir, **kw)
+    assert s.milvus_consistency == level
+    b = Assistant.open(s)
+    client = b.retriever.index.dense.store.store.client
+    sent, search = [], client.search
+
+    def recorded(*args, **kwargs):
+        sent.append(kwargs.get("consistency_level"))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(client, "search", recorded)  # the real client still answers
+    questions = ["墨子号卫星是哪一年发射的？", "When was the Micius satellite launched?", "光纤的损耗是多少？"]
+    for q in questions:  # the FAISS results, at every level
+        want, got = assistant.retriever.retrieve(q, 5), b.retriever.retrieve(q, 5)
+        assert [h.chunk.chunk_id for h in got] == [h.chunk.chunk_id for h in want]
+        assert all(abs(x.score - y.score) < 1e-6 for x, y in zip(got, want))
+    assert len(sent) >= len(questions) and set(sent) == {level}
 
 
 def test_a_stopped_milvus_server_is_one_clear_error(

@@ -85,8 +85,10 @@ class MilvusStore:
         ef_search: int = 128,
         nprobe: int = 32,
         token: str | None = None,
+        consistency: str = "Bounded",
     ):
         self.uri, self.collection, self.kind, self.dim, self.token = uri, collection, kind, dim, token
+        self.consistency = consistency  # of every search (RAG_MILVUS_CONSISTENCY)
         self.index_params = {
             "index_type": MILVUS_INDEX[kind],
             "metric_type": "IP",
@@ -164,6 +166,21 @@ class MilvusStore:
             if progress:
                 progress(j, len(vids))
 
+    def settle(self) -> int:
+        """Wait until the server has applied every write made so far (one Strong count query), so that later
+        searches at any consistency level see them; the number of rows (0: no collection yet)."""
+        try:
+            if not self.exists():
+                return 0
+            res = self.store.client.query(
+                self.collection, filter="", output_fields=["count(*)"], consistency_level="Strong"
+            )
+        except Exception as exc:
+            raise BackendUnavailableError(
+                f"Milvus at {self.uri} did not confirm the rows of '{self.collection}' ({_why(exc)}); check the server"
+            ) from None
+        return int(res[0]["count(*)"])
+
     def delete(self, vids: Sequence[int]) -> None:
         """Remove rows by vid (idempotent)."""
         keys = [str(int(v)) for v in vids]
@@ -182,6 +199,7 @@ class MilvusStore:
                 k=min(k, MILVUS_SEARCH_LIMIT),
                 param=self.search_params,
                 expr=expr,
+                consistency_level=self.consistency,
             )
         except Exception as exc:
             raise BackendUnavailableError(
@@ -245,6 +263,20 @@ class MilvusDense:
         return sims, pos
 
 
+def _store(uri: str, collection: str, kind: str, dim: int, settings: Settings) -> MilvusStore:
+    """A collection with the search settings of ``settings``."""
+    return MilvusStore(
+        uri,
+        collection,
+        kind,
+        dim,
+        settings.hnsw_ef_search,
+        settings.ivf_nprobe,
+        settings.milvus_token,
+        settings.milvus_consistency,
+    )
+
+
 def milvus_uri(settings: Settings) -> str:
     """The Milvus URI an index records: a server URI as given, a Milvus Lite path made absolute."""
     uri = settings.milvus_address
@@ -281,10 +313,10 @@ class MilvusBackend:
         uri, dim = milvus_uri(s), job.vectors.shape[1]
         gen = int(old.params["milvus"]["generation"]) if old is not None else _generation(job.replaced) + 1
         name = old.params["milvus"]["collection"] if old is not None else collection_name(job.name, gen)
-        store = MilvusStore(uri, name, job.kind, dim, s.hnsw_ef_search, s.ivf_nprobe, s.milvus_token)
+        store = _store(uri, name, job.kind, dim, s)
         if old is None and store.exists():
             store.drop()  # an orphan of a killed build
-            store = MilvusStore(uri, name, job.kind, dim, s.hnsw_ef_search, s.ivf_nprobe, s.milvus_token)
+            store = _store(uri, name, job.kind, dim, s)
         rows = np.flatnonzero(job.fresh)
         tick = job.progress
         for i in range(0, len(rows), 20_000):
@@ -300,6 +332,7 @@ class MilvusBackend:
                 job.langs[sel],
                 progress=(lambda d, t, base=i: tick(base + d, len(rows))) if tick else None,
             )
+        store.settle()  # readers switch to these rows after the swap, at RAG_MILVUS_CONSISTENCY
         stale = np.setdiff1d(old.vids, job.vids) if old is not None else np.zeros(0, np.int64)
         if old is not None and old.params.get("milvus", {}).get("stale_file"):
             stale = np.union1d(stale, np.load(old.path / "milvus_stale.npy"))
@@ -318,6 +351,7 @@ class MilvusBackend:
             with contextlib.suppress(Exception):
                 if len(stale):
                     store.delete(stale.tolist())
+                    store.settle()
                 for other in store.siblings():
                     store.drop_collection(other)
 
@@ -327,15 +361,7 @@ class MilvusBackend:
         """The index's collection (on ``RAG_MILVUS_URI`` if set, else where it was built)."""
         m = params["milvus"]
         uri = settings.milvus_uri or m["uri"]
-        store = MilvusStore(
-            uri,
-            m["collection"],
-            params["dense"]["kind"],
-            int(params["embedder"]["dimension"]),
-            settings.hnsw_ef_search,
-            settings.ivf_nprobe,
-            settings.milvus_token,
-        )
+        store = _store(uri, m["collection"], params["dense"]["kind"], int(params["embedder"]["dimension"]), settings)
         if not store.exists():
             raise IndexCorruptError(
                 f"Milvus collection '{m['collection']}' is missing at {uri}; rebuild the index with: "
@@ -348,13 +374,11 @@ class MilvusBackend:
         m = params.get("milvus", {})
         if m.get("stale_file") and (path / "milvus_stale.npy").exists():
             with contextlib.suppress(Exception):
-                MilvusStore(
-                    m["uri"],
-                    m["collection"],
-                    params["dense"]["kind"],
-                    int(params["embedder"]["dimension"]),
-                    token=settings.milvus_token,
-                ).delete(np.load(path / "milvus_stale.npy").tolist())
+                store = _store(
+                    m["uri"], m["collection"], params["dense"]["kind"], int(params["embedder"]["dimension"]), settings
+                )
+                store.delete(np.load(path / "milvus_stale.npy").tolist())
+                store.settle()
 
     def describe(self, params: dict) -> tuple[dict, str]:
         """The Milvus URI and collection."""
