@@ -27,10 +27,10 @@ from pathlib import Path
 from rag.translation import (
     MAX_ALTERNATIVES,
     PINYIN_PREFIX,
-    _readings,
-    _romanise,
     full_dictionary,
     is_name_word,
+    reading_tables,
+    romanise_with,
 )
 
 FORMAT = 1
@@ -64,7 +64,7 @@ def write_database(path: str) -> None:
         con.execute("CREATE TABLE readings (word TEXT, reading TEXT, PRIMARY KEY (word, reading)) WITHOUT ROWID")
         rows = ((w, k) for k, ws in full_dictionary().items() for w in ws)
         con.executemany("INSERT INTO gloss VALUES (?, ?)", rows)
-        words, chars = _readings()
+        words, chars = reading_tables()
         con.executemany(
             "INSERT INTO readings VALUES (?, ?)", ((w, r) for t in (words, chars) for w, rs in t.items() for r in rs)
         )
@@ -112,7 +112,7 @@ def _from_database(con: sqlite3.Connection, vocab: set[str]) -> dict[str, set[st
     words = {w: rs for w, rs in readings.items() if len(w) != 1}
     chars = {w: rs for w, rs in readings.items() if len(w) == 1}
     for w in names:
-        for r in _romanise(w, words, chars):
+        for r in romanise_with(w, words, chars):
             table[PINYIN_PREFIX + r].add(w)
     return table
 
@@ -123,10 +123,10 @@ def _in_memory(vocab: set[str]) -> dict[str, set[str]]:
         kept = [w for w in words if w in vocab]
         if kept:
             table[key].update(kept)
-    words_r, chars_r = _readings()
+    words_r, chars_r = reading_tables()
     for w in vocab:
         if is_name_word(w):
-            for r in _romanise(w, words_r, chars_r):
+            for r in romanise_with(w, words_r, chars_r):
                 table[PINYIN_PREFIX + r].add(w)
     return table
 

@@ -11,7 +11,6 @@ query), so a word with many translations does not outweigh the others.
 from __future__ import annotations
 
 import importlib.resources
-import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -62,7 +61,7 @@ def _cedict() -> list[tuple[str, list[str]]]:
 
 
 @lru_cache(maxsize=1)
-def _readings() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+def reading_tables() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Toneless pinyin of CC-CEDICT's words, and of single characters (every reading of each)."""
     words: dict[str, set[str]] = defaultdict(set)
     chars: dict[str, set[str]] = defaultdict(set)
@@ -78,10 +77,10 @@ MAX_READINGS = 8
 def romanisations(word: str) -> set[str]:
     """Toneless pinyin readings of a Chinese word: the dictionary's, else every combination of its
     characters' readings (at most MAX_READINGS)."""
-    return _romanise(word, *_readings())
+    return romanise_with(word, *reading_tables())
 
 
-def _romanise(word: str, words: Mapping[str, set[str]], chars: Mapping[str, set[str]]) -> set[str]:
+def romanise_with(word: str, words: Mapping[str, set[str]], chars: Mapping[str, set[str]]) -> set[str]:
     """``romanisations`` over given reading tables (the whole dictionary's, or a vocabulary's part of it)."""
     if word in words:
         return set(words[word])
@@ -210,11 +209,6 @@ def structured_bm25(bm25, groups: list[tuple[str, list[str]]]) -> np.ndarray | N
         best = np.max(np.stack([bm25.get_scores([a]) for a in alts]), axis=0)
         total = best if total is None else total + best
     return total
-
-
-def save_glossary(glossary: dict[str, list[str]], path) -> None:
-    """Write a glossary into an index directory."""
-    path.write_text(json.dumps(glossary, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 _INITIALS = "(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])"

@@ -2,8 +2,9 @@
 segments, adds one small segment for new and changed documents, and drops removed documents from the
 row map (their rows stay in their segment, deleted); BM25 statistics and language centroids are
 updated from the changed rows only, and the glossary costs the new words only (the new segment's
-``glossary.json`` holds their contribution, ``rag.glossary``; a removal writes nothing for it). Segments are merged back into one (the full write)
-when there are too many, too many deleted rows, or the index is small (``segment_fits``)."""
+``glossary.json`` holds their contribution, ``rag.glossary``; a removal writes nothing for it).
+Segments are merged back into one (the full write) when there are too many, too many deleted rows, or
+the index is small (``segment_fits``)."""
 
 from __future__ import annotations
 
