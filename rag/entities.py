@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rag.segment import pos_cut
@@ -57,7 +58,7 @@ def _chinese_names(q: str) -> list[str]:
     return [w for w, f in pairs if f in NAME_TAGS and len(w) >= 2 and all(is_cjk(c) for c in w)]
 
 
-def question_entities(question: str, glossary: dict[str, list[str]] | None = None) -> list[Entity]:
+def question_entities(question: str, glossary: Mapping[str, list[str]] | None = None) -> list[Entity]:
     """The entities a passage must mention to answer ``question`` (de-duplicated, in order)."""
     q = _ENUMERATOR.sub("", unicodedata.normalize("NFKC", question))
     out: dict[str, Entity] = {}

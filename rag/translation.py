@@ -11,9 +11,9 @@ query), so a word with many translations does not outweigh the others.
 from __future__ import annotations
 
 import importlib.resources
-import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -61,7 +61,7 @@ def _cedict() -> list[tuple[str, list[str]]]:
 
 
 @lru_cache(maxsize=1)
-def _readings() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+def reading_tables() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Toneless pinyin of CC-CEDICT's words, and of single characters (every reading of each)."""
     words: dict[str, set[str]] = defaultdict(set)
     chars: dict[str, set[str]] = defaultdict(set)
@@ -77,7 +77,11 @@ MAX_READINGS = 8
 def romanisations(word: str) -> set[str]:
     """Toneless pinyin readings of a Chinese word: the dictionary's, else every combination of its
     characters' readings (at most MAX_READINGS)."""
-    words, chars = _readings()
+    return romanise_with(word, *reading_tables())
+
+
+def romanise_with(word: str, words: Mapping[str, set[str]], chars: Mapping[str, set[str]]) -> set[str]:
+    """``romanisations`` over given reading tables (the whole dictionary's, or a vocabulary's part of it)."""
     if word in words:
         return set(words[word])
     out = {""}
@@ -126,7 +130,7 @@ def build_glossary(vocab: set[str]) -> dict[str, list[str]]:
             table[key] = kept[:MAX_ALTERNATIVES]
     names: dict[str, set[str]] = defaultdict(set)
     for w in vocab:
-        if 2 <= len(w) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in w):
+        if is_name_word(w):
             for r in romanisations(w):
                 names[PINYIN_PREFIX + r].add(w)
     for key, ws in names.items():
@@ -135,7 +139,12 @@ def build_glossary(vocab: set[str]) -> dict[str, list[str]]:
     return dict(sorted(table.items()))
 
 
-def romanised_names(question: str, glossary: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+def is_name_word(word: str) -> bool:
+    """Whether a word can be a romanised name's Chinese form (2-4 Han characters): it gets ``pinyin:`` keys."""
+    return 2 <= len(word) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in word)
+
+
+def romanised_names(question: str, glossary: Mapping[str, list[str]]) -> list[tuple[str, list[str]]]:
     """(name, Chinese words) for capitalised romanised names of an English question, a run of
     capitalised pinyin words read as one name (Sun Hao -> 孙皓) or, failing that, each word alone."""
     out = []
@@ -168,7 +177,7 @@ def _lemmas(word: str) -> list[str]:
     return out
 
 
-def translate(question: str, glossary: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+def translate(question: str, glossary: Mapping[str, list[str]]) -> list[tuple[str, list[str]]]:
     """Groups (English word or phrase, Chinese alternatives) for the content words of a question, and
     for its romanised Chinese names."""
     names = romanised_names(question, glossary)
@@ -200,11 +209,6 @@ def structured_bm25(bm25, groups: list[tuple[str, list[str]]]) -> np.ndarray | N
         best = np.max(np.stack([bm25.get_scores([a]) for a in alts]), axis=0)
         total = best if total is None else total + best
     return total
-
-
-def save_glossary(glossary: dict[str, list[str]], path) -> None:
-    """Write a glossary into an index directory."""
-    path.write_text(json.dumps(glossary, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 _INITIALS = "(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])"

@@ -8,6 +8,7 @@ no answer is read from it, and an index without it still answers correctly.
 from __future__ import annotations
 
 import io
+import json
 import random
 import shutil
 import sys
@@ -19,6 +20,7 @@ import pytest
 from conftest import rag_cli
 
 from rag.cli import main
+from rag.integrity import seal
 from rag.settings import load_settings
 from rag.store import build_index, load_index
 
@@ -198,3 +200,16 @@ def test_damage_never_flows_into_the_next_build(built, tmp_path, fixture_corpus,
     assert np.array_equal(np.load(s.index_path / "tokens.npy"), np.load(built["flat"] / "tokens.npy"))
     assert [c.text for c in fresh.chunks] == [c.text for c in pristine.chunks]
     assert run_cli("verify", "--index", str(s.index_path))[0] == 0
+
+
+def test_an_index_of_the_previous_format_asks_for_a_rebuild(built, tmp_path):
+    """Format 4 kept one capped glossary.json for the whole index (format 5: one uncapped per segment)."""
+    index = tmp_path / "idx"
+    shutil.copytree(built["flat"], index)
+    params = json.loads((index / "params.json").read_text("utf-8"))
+    params["format_version"] = 4
+    (index / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
+    for args in (["ask", QUESTION, "--index", str(index)], ["verify", "--index", str(index)]):
+        code, out, err = run_cli(*args)
+        assert code == 1 and out == "" and err.count("\n") == 1, err
+        assert "has format 4, this rag reads 5; rebuild it with: rag index PATH --force --index idx" in err

@@ -44,7 +44,7 @@ def test_index_directory_describes_itself(fixture_settings):
         "vector_ids.npy",
     ]  # a small index searches exactly, straight over chunk_vectors.npy: no dense.faiss
     params = json.loads((path / "params.json").read_text("utf-8"))
-    assert params["format_version"] == 4
+    assert params["format_version"] == 5
     files = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {"params.json", ".rag-index"}
     assert set(params["files"]) == files and all(len(m["blake2b"]) == 32 for m in params["files"].values())
     assert params["dense"] == {

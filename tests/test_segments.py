@@ -49,7 +49,11 @@ def _same_as_rebuild(tmp_path, corpus, s, tag):
     mine, theirs = load_index(s), load_index(full)
     assert [c.chunk_id for c in mine.chunks] == [c.chunk_id for c in theirs.chunks]
     assert np.array_equal(mine.centroids, theirs.centroids)
-    assert mine.glossary == theirs.glossary
+    want = dict(theirs.glossary)  # a rebuild's glossary: one segment's contribution, capped
+    assert want  # the fixture corpus has Chinese passages: the comparison covers real keys
+    for key, words in want.items():
+        assert key in mine.glossary and mine.glossary[key] == words and mine.glossary.get(key) == words, key
+    assert set(mine.glossary) == set(want) and len(mine.glossary) == len(want)  # no extra key
     n = len(theirs.chunks)
     assert np.array_equal(mine.chunk_vecs[np.arange(n)], np.asarray(theirs.chunk_vecs))
     assert np.array_equal(mine.sent_rows[np.arange(len(theirs.sent_rows))], np.asarray(theirs.sent_rows))
@@ -158,3 +162,44 @@ def test_damaged_segment_file_is_named(tmp_path, corpus, fixture_settings):
     msg = str(exc.value)
     assert "\n" not in msg and "seg/1/sentence_vectors.npy has other content than was written" in msg
     assert "rag index PATH --force" in msg
+
+
+ADD_ONE = textwrap.dedent(
+    """
+    import json, sys
+    from rag import translation
+    from rag.settings import load_settings
+    from rag.store import build_index
+    s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30,
+                      merge_min_passages=0, merge_deleted_share=1.0)
+    report = build_index([sys.argv[3]], s)
+    print(json.dumps({"added": report.added, "dictionary_loaded": translation._entries.cache_info().currsize}))
+    """
+)
+
+
+def test_adding_a_document_writes_its_words_glossary_without_loading_the_dictionary(tmp_path, corpus, fixture_settings):
+    from rag.glossary import _database, contribution
+
+    s = _settings(tmp_path, _own_cache(tmp_path, fixture_settings))
+    build_index([corpus], s)
+    _database.cache_clear()
+    _database()  # writes the SQLite dictionary if this machine has none yet (once)
+    _database.cache_clear()
+    assert _database() is not None
+    (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", ADD_ONE, str(s.index_dir), str(s.embedding_cache_dir), str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"added": ["cables.md"], "dictionary_loaded": 0}
+    new = s.index_path / "seg/1/glossary.json"
+    stored = json.loads(new.read_text("utf-8"))
+    seg = load_index(s)
+    ids = np.unique(np.load(s.index_path / "seg/1/tokens.npy"))
+    vocab = {seg.bm25.terms.terms[t] for t in ids.tolist()}
+    assert stored and stored == contribution(vocab, use_database=False)  # the new words only, uncapped
+    _same_as_rebuild(tmp_path, corpus, s, "one")

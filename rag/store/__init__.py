@@ -8,11 +8,12 @@ arrays are laid out in the order a full build would produce, so an updated index
 like a rebuilt one. Large arrays are memory-mapped at load, so opening a million-passage index
 takes a moment and little memory.
 
-Layout (format 4): .rag-index (the marker), params.json (with every other file's size and checksum),
+Layout (format 5): .rag-index (the marker), params.json (with every other file's size and checksum),
 docs.json, chunks.jsonl (+ chunks.offsets.npy: random access), chunk_vectors.npy, vector_ids.npy,
 chunk_docs.npy, sentences.npy, sentence_vectors.npy, languages.npz, tokens.npy + token_offsets.npy +
-terms.json (BM25 tokens per passage), bm25/, glossary.json, and what the dense backend (``rag.dense``)
-keeps there: dense.faiss for approximate FAISS kinds, milvus_stale.npy for Milvus rows still to delete.
+terms.json (BM25 tokens per passage), bm25/, glossary.json (the vocabulary's uncapped glossary
+contribution, ``rag.glossary``), and what the dense backend (``rag.dense``) keeps there: dense.faiss
+for approximate FAISS kinds, milvus_stale.npy for Milvus rows still to delete.
 
 Modules, one job each: ``layout`` (format, params, per-document records, checks on opening), ``swap``
 (lock and atomic replacement), ``chunks`` (passages read on demand), ``writer`` (the arrays),

@@ -29,6 +29,7 @@ from rag.embedding import (
     language_means,
     make_embedder,
 )
+from rag.glossary import contribution, save_contribution
 from rag.integrity import manifest, seal, write_marker
 from rag.library import Library
 from rag.records import Document
@@ -51,7 +52,6 @@ from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swa
 from rag.store.update import segment_fits, write_generation
 from rag.store.writer import Part, lang_sums, new_part, write_parts
 from rag.text import tokenize
-from rag.translation import build_glossary, save_glossary
 
 
 @contextlib.contextmanager
@@ -303,8 +303,8 @@ def _fill(
     bm25.save(str(tmp / "bm25"), show_progress=False)
     np.save(tmp / "bm25_tf.npy", bm25.tf)
     terms.save(tmp / "terms.json")
-    has_zh = bool((chunk_lang == LANGS.index("zh")).any())
-    save_glossary(build_glossary(set(bm25.vocab_dict)) if has_zh else {}, tmp / "glossary.json")
+    # the vocabulary's uncapped glossary contribution (rag.glossary): the index serves its capped merge
+    save_contribution(contribution(bm25.vocab_dict), tmp / "glossary.json")
     infos = [p.info for p in parts]
     (tmp / "docs.json").write_text(json.dumps([i.to_json() for i in infos], ensure_ascii=False, indent=1), "utf-8")
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)

@@ -21,7 +21,7 @@ from rag.loading import Skipped
 from rag.records import Bib, Chunk, Document
 from rag.settings import Settings
 
-FORMAT_VERSION = 4  # 4: integrity manifest and marker
+FORMAT_VERSION = 5  # 4: integrity manifest and marker; 5: glossary.json per segment, uncapped (rag.glossary)
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

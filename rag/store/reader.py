@@ -3,8 +3,8 @@ current index an incremental build copies unchanged documents from (``StoredInde
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +21,7 @@ from rag.embedding import (
     same_embedder,
 )
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
+from rag.glossary import MergedGlossary
 from rag.integrity import damaged
 from rag.integrity import verify as verify_files
 from rag.records import Chunk
@@ -133,7 +134,7 @@ class Index:
     sent_lang: np.ndarray  # per sentence: index into LANGS
     lang_means: dict[str, np.ndarray]  # mean anchor query vector per language
     centroids: np.ndarray  # (len(LANGS), dim) mean passage vector per language
-    glossary: dict[str, list[str]]  # English -> Chinese terms of this index (query translation)
+    glossary: Mapping[str, list[str]]  # English -> Chinese terms of this index (query translation, lazy)
     chunk_sentences: Ranges  # per chunk: the range of its sentence rows
     chunk_vecs: np.ndarray  # (chunks, dim) float32
     chunk_docs: np.ndarray  # per chunk: position of its document in ``doc_order``
@@ -225,7 +226,9 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         chunks = ChunkStore(path / "chunks.jsonl", offsets)
         vectors, vids = arrays["chunk_vectors.npy"], np.asarray(arrays["vector_ids.npy"])
         bm25 = load_bm25(path / "bm25")
-        glossary = json.loads((path / "glossary.json").read_text("utf-8"))
+        glossary = MergedGlossary(
+            [path / "glossary.json"], None, bool((arrays["chunk_lang"] == LANGS.index("zh")).any())
+        )
         dense = backend_of(path, params).open(path, params, settings, vectors, vids)
         first = chunks[0] if len(chunks) else None  # a truncated chunk store fails here, not mid-question
         if first is not None and not isinstance(first, Chunk):

@@ -3,7 +3,6 @@ from the segments' postings with the live statistics, dense search per segment m
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import cast
 
@@ -12,6 +11,7 @@ import numpy as np
 from rag.bm25 import Terms
 from rag.embedding import LANGS
 from rag.errors import IndexCorruptError
+from rag.glossary import MergedGlossary
 from rag.integrity import damaged
 from rag.records import Chunk
 from rag.settings import Settings
@@ -19,6 +19,7 @@ from rag.store.chunks import ChunkStore, Ranges
 from rag.store.layout import read_docs
 from rag.store.reader import Index
 from rag.store.segments import (
+    SEG_DIR,
     RowsView,
     SegmentedBM25,
     SegmentedChunks,
@@ -74,7 +75,14 @@ def _load(path: Path, params: dict, settings: Settings) -> Index:
     if len(df) != len(terms.terms):
         raise damaged(path, "bm25_df.npy does not match terms.json")
     bm25 = SegmentedBM25(segments, chunks_runs, terms, df, int(params["bm25"]["total_len"]))
-    glossary = json.loads((path / "glossary.json").read_text("utf-8"))
+    ids = terms.ids
+
+    def live(word: str) -> bool:
+        t = ids.get(word)
+        return t is not None and bool(df[t])
+
+    has_zh = bool((chunk_lang == LANGS.index("zh")).any())
+    glossary = MergedGlossary([path / SEG_DIR / n / "glossary.json" for n in names], live, has_zh)
     dense = SegmentedDense(
         params["dense"]["kind"], dense_searchers(path, params, settings, segments, chunks_runs), chunks_runs
     )

@@ -34,6 +34,7 @@ SEGMENT_FILES = (
     "token_offsets.npy",
     "bm25_tf.npy",
     "dense.faiss",
+    "glossary.json",  # the segment vocabulary's uncapped glossary contribution (rag.glossary)
 )
 
 

@@ -1,8 +1,10 @@
 """Updates in time proportional to the change: a new index generation that hard-links the current one's
 segments, adds one small segment for new and changed documents, and drops removed documents from the
-row map (their rows stay in their segment, deleted); BM25 statistics, language centroids and the
-glossary are updated from the changed rows only. Segments are merged back into one (the full write)
-when there are too many, too many deleted rows, or the index is small (``segment_fits``)."""
+row map (their rows stay in their segment, deleted); BM25 statistics and language centroids are
+updated from the changed rows only, and the glossary costs the new words only (the new segment's
+``glossary.json`` holds their contribution, ``rag.glossary``; a removal writes nothing for it).
+Segments are merged back into one (the full write) when there are too many, too many deleted rows, or
+the index is small (``segment_fits``)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from rag import __version__
-from rag.bm25 import EMPTY, Terms, build_bm25
+from rag.bm25 import Terms, build_bm25
 from rag.dense import backend_for
 from rag.dense.base import FLAT_MAX
 from rag.embedding import LANGS
+from rag.glossary import contribution, save_contribution
 from rag.integrity import PARAMS, manifest, restamp, seal, write_marker
 from rag.settings import Settings
 from rag.store.layout import BuildReport, Progress, sources_manifest
@@ -26,7 +29,6 @@ from rag.store.reader import StoredIndex
 from rag.store.segments import SEG_DIR, SEGMENT_FILES, segment_layout
 from rag.store.swap import swap
 from rag.store.writer import Part, fixed_sum, mean_of, write_parts
-from rag.translation import build_glossary, save_glossary
 
 
 def segment_fits(old: StoredIndex | None, parts: list[Part], settings: Settings) -> bool:
@@ -139,6 +141,7 @@ def _new_segment(d: Path, new: list[Part], old: StoredIndex, progress: Progress 
     bm = build_bm25(np.load(d / "tokens.npy"), np.load(d / "token_offsets.npy"), arrays["terms"])
     bm.save(str(d / "bm25"), show_progress=False)
     np.save(d / "bm25_tf.npy", bm.tf)
+    save_contribution(contribution(bm.vocab_dict), d / "glossary.json")  # the new words' part of the glossary
     return arrays["terms"], arrays
 
 
@@ -157,12 +160,10 @@ def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, p
     new_names = [names[s] for s in kept]
     seg_of = {s: i for i, s in enumerate(kept)}
     df, total_len = _old_df(old)
-    was_live = df > 0
     with np.load(old.path / "languages.npz") as z:
         means = {k: z[f"mean_{k}"] for k in LANGS}
         sums = {k: z[f"sum_{k}"].astype(np.int64) for k in LANGS}
         counts = {k: int(z[f"count_{k}"]) for k in LANGS}
-    had_zh = counts["zh"] > 0
     live = {(p.seg, p.old) for p in parts if p.old}
     for i in range(len(old.docs)):
         s, (a, b) = old.doc_segment(i), old.doc_range(i)
@@ -201,17 +202,6 @@ def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, p
         langs.update({f"sum_{k}": sums[k], f"count_{k}": np.array(counts[k], np.int64)})
         langs[f"centroid_{k}"] = mean_of(sums[k], counts[k])
     np.savez(tmp / "languages.npz", **langs)  # type: ignore[arg-type]
-    live_now = df > 0
-    if (
-        (counts["zh"] > 0) == had_zh
-        and not np.any(live_now[: len(was_live)] != was_live)
-        and not live_now[len(was_live) :].any()
-    ):
-        os.link(old.path / "glossary.json", tmp / "glossary.json")  # the same live vocabulary: the same glossary
-        carried["glossary.json"] = files["glossary.json"]
-    else:  # a word came or went: rebuilt from the live vocabulary (the one cost that grows with the index)
-        vocab = {terms.terms[t] for t in np.flatnonzero(live_now).tolist()} | {EMPTY}
-        save_glossary(build_glossary(vocab) if counts["zh"] else {}, tmp / "glossary.json")
     infos = [p.info for p in parts]
     (tmp / "docs.json").write_text(json.dumps([i.to_json() for i in infos], ensure_ascii=False, indent=1), "utf-8")
     n_chunks = sum(p.n_chunks for p in parts)
