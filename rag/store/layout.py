@@ -124,9 +124,27 @@ def sources_manifest(docs: Iterable[Document | DocInfo]) -> dict[str, str]:
     return {d.doc_id: d.sha256 for d in docs}
 
 
+def read_doc_entries(path: Path) -> tuple[list[dict], list[str] | None]:
+    """docs.json of the index at ``path`` as written, and each entry's JSON text when the file holds one
+    per line as ``write_docs`` writes it (None otherwise); raises OSError or ValueError if unreadable."""
+    text = (path / "docs.json").read_text("utf-8")
+    entries = json.loads(text)
+    lines = text.split("\n")  # JSON strings hold no raw newline: one entry per line, between "[" and "]"
+    if len(lines) == len(entries) + 3 and lines[0] == "[" and lines[-2] == "]" and lines[-1] == "":
+        return entries, [line[1:].removesuffix(",") for line in lines[1:-2]]
+    return entries, None
+
+
 def read_docs(path: Path) -> list[DocInfo]:
     """docs.json of the index at ``path`` (raises OSError, ValueError, TypeError or KeyError if unreadable)."""
-    return [DocInfo.from_json(d) for d in json.loads((path / "docs.json").read_text("utf-8"))]
+    return [DocInfo.from_json(d) for d in read_doc_entries(path)[0]]
+
+
+def write_docs(directory: Path, entries: list[dict | str]) -> None:
+    """docs.json from the documents' entries (``DocInfo.to_json``, or an entry's JSON text as read), one
+    per line."""
+    lines = [e if isinstance(e, str) else json.dumps(e, ensure_ascii=False) for e in entries]
+    (directory / "docs.json").write_text("[\n" + ",\n".join(f" {line}" for line in lines) + "\n]\n", "utf-8")
 
 
 def read_params(path: Path) -> dict:

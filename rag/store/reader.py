@@ -33,6 +33,7 @@ from rag.store.layout import (
     check_shapes,
     chunking_params,
     open_params,
+    read_doc_entries,
     read_docs,
     read_params,
     readable_path,
@@ -45,18 +46,23 @@ class StoredIndex:
 
     def __init__(self, path: Path, params: dict):
         self.path, self.params = path, params
-        self.docs = read_docs(path)
+        entries, lines = read_doc_entries(path)
+        self.docs = [DocInfo.from_json(d) for d in entries]
+        # each record's docs.json text, which an update writes again as it was read
+        kept: list[dict | str] = list(lines) if lines is not None else list(entries)
+        self._entry_of = {id(d): (d, e) for d, e in zip(self.docs, kept)}
         self.segmented = "segments" in params
         self.segments = open_segments(path, params)
         self.terms = Terms.load(path / "terms.json")
         self.dim = int(params["embedder"]["dimension"])
         if self.segmented:
             _, locs = segment_layout(params)
-            self._locs = [(int(s), int(a), int(b)) for s, a, b in locs]
+            self._locs = [(s, a, b) for s, a, b in locs.tolist()]
         else:
             chunk_docs = np.load(path / "chunk_docs.npy")
             bounds = np.searchsorted(chunk_docs, np.arange(len(self.docs) + 1))
-            self._locs = [(0, int(bounds[i]), int(bounds[i + 1])) for i in range(len(self.docs))]
+            edges = bounds.tolist()
+            self._locs = [(0, a, b) for a, b in zip(edges[:-1], edges[1:])]
         self.vids = self.segments[0].vids  # vector ids of a one-segment index (extended in place)
 
     @classmethod
@@ -103,6 +109,12 @@ class StoredIndex:
             if notes is not None:
                 notes.append(f"{err}: rebuilt from scratch")
             return None
+
+    def doc_entry(self, info: DocInfo) -> dict | str:
+        """docs.json's entry for ``info``: as read (its JSON text, or the parsed entry) when it is one of
+        this index's own records, which an update carries over unchanged; else ``info.to_json()``."""
+        own, entry = self._entry_of.get(id(info), (None, None))
+        return entry if own is info and entry is not None else info.to_json()
 
     def doc_range(self, i: int) -> tuple[int, int]:
         """Passage range of the i-th document in its segment (``doc_segment``)."""

@@ -8,7 +8,6 @@ the index is small (``segment_fits``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -17,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from rag import __version__
-from rag.bm25 import Terms, build_bm25
+from rag.bm25 import Terms, build_bm25, load_bm25
 from rag.dense import backend_for
 from rag.dense.base import FLAT_MAX
 from rag.embedding import LANGS
 from rag.glossary import contribution, save_contribution
-from rag.integrity import PARAMS, manifest, restamp, seal, write_marker
+from rag.integrity import PARAMS, manifest, params_text, restamp, write_marker
 from rag.settings import Settings
-from rag.store.layout import BuildReport, Progress, sources_manifest
+from rag.store.layout import BuildReport, Progress, write_docs
 from rag.store.reader import StoredIndex
 from rag.store.segments import SEG_DIR, SEGMENT_FILES, segment_layout
 from rag.store.swap import swap
@@ -68,17 +67,16 @@ def write_generation(
     tmp.mkdir(parents=True)
     write_marker(tmp)
     try:
-        _fill(tmp, parts, old, report, progress)
+        params = _fill(tmp, parts, old, report, progress)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old.close()
     swap(tmp, target)
-    params = json.loads((target / PARAMS).read_text("utf-8"))
     params["files"] = restamp(target, params["files"])
     fresh = target / f"{PARAMS}.new"
     with open(fresh, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(seal(params), ensure_ascii=False, indent=1))
+        fh.write(params_text(params))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(fresh, target / PARAMS)
@@ -107,9 +105,7 @@ def _old_df(old: StoredIndex) -> tuple[np.ndarray, int]:
     """Live document frequency per term id and total passage length of the current index."""
     if old.segmented:
         return np.load(old.path / "bm25_df.npy"), int(old.params["bm25"]["total_len"])
-    import bm25s
-
-    base = bm25s.BM25.load(str(old.path / "bm25"), mmap=True)
+    base = load_bm25(old.path / "bm25")  # the arrays alone (bm25s itself would import scipy)
     indptr = np.asarray(base.scores["indptr"])
     df = np.zeros(len(old.terms.terms), np.int64)
     ids = old.terms.ids
@@ -145,7 +141,8 @@ def _new_segment(d: Path, new: list[Part], old: StoredIndex, progress: Progress 
     return arrays["terms"], arrays
 
 
-def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, progress: Progress | None) -> None:
+def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, progress: Progress | None) -> dict:
+    """Write the next generation's files into ``tmp``; returns the params.json written there (unsealed)."""
     if progress:
         progress("writing index", 0, 1)
     names = segment_layout(old.params)[0] if old.segmented else ["0"]
@@ -203,15 +200,15 @@ def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, p
         langs[f"centroid_{k}"] = mean_of(sums[k], counts[k])
     np.savez(tmp / "languages.npz", **langs)  # type: ignore[arg-type]
     infos = [p.info for p in parts]
-    (tmp / "docs.json").write_text(json.dumps([i.to_json() for i in infos], ensure_ascii=False, indent=1), "utf-8")
+    write_docs(tmp, [old.doc_entry(i) for i in infos])
     n_chunks = sum(p.n_chunks for p in parts)
     n_sents = sum(_sentences(p, old) for p in parts)
-    params = {k: v for k, v in old.params.items() if k not in ("files", "params_checksum")}
+    # "sources" (doc_id -> sha256, a copy of docs.json's) was dropped from params.json: not carried
+    params = {k: v for k, v in old.params.items() if k not in ("files", "params_checksum", "sources")}
     params.update(
         rag_version=__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         counts={"documents": len(infos), "chunks": n_chunks, "sentences": n_sents},
-        sources=sources_manifest(infos),
         segments={"names": new_names, "docs": locs},
     )
     params["bm25"] = {**old.params["bm25"], "total_len": int(total_len)}
@@ -221,9 +218,10 @@ def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, p
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
     params["files"] = {**manifest(tmp, frozenset(carried)), **restamp(tmp, carried)}
-    (tmp / PARAMS).write_text(json.dumps(seal(params), ensure_ascii=False, indent=1), "utf-8")
+    (tmp / PARAMS).write_text(params_text(params), "utf-8")
     report.sentences = n_sents
     report.dense = f"faiss:{params['dense']['kind']}"
+    return params
 
 
 def _sentences(p: Part, old: StoredIndex) -> int:
