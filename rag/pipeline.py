@@ -10,6 +10,7 @@ from rag.answer_model import load_model
 from rag.embedding import make_embedder
 from rag.errors import InvalidInputError
 from rag.generation import ExtractiveGenerator, Generated, Generator
+from rag.native import limit_blas_threads
 from rag.records import Answer, Hit
 from rag.retrieval import Query, Retriever
 from rag.settings import Settings
@@ -75,6 +76,8 @@ class Assistant:
         # the generator may bring query expanders (the LLM one: translated-query fusion)
         self.retriever = retriever.with_expanders(generator.expanders())
         self.generator = generator
+        # after the index and models are loaded, so every BLAS library in the process is capped
+        limit_blas_threads(settings.blas_threads)
 
     @classmethod
     def open(cls, settings: Settings) -> "Assistant":

@@ -22,7 +22,9 @@ import re
 import sqlite3
 import tempfile
 import threading
-from functools import lru_cache
+from functools import cached_property, lru_cache
+
+import numpy as np
 
 FORMAT = 1
 FULL_AFTER = 100_000  # characters cut from the on-disk dictionary before the whole one is loaded
@@ -160,7 +162,12 @@ class Dictionary:
         with _lock:
             self.read_words(text)
             self.read_model(text)
-        return _Tagger(self.tokenizer, self.tags, self.char_states, self.start, self.trans, self.emit).cut(text)
+        return _Tagger(self.tokenizer, self.tags, self.char_states, self.hmm, self.emit).cut(text)
+
+    @cached_property
+    def hmm(self) -> "DenseHMM":
+        """The tagging model's start and transition tables as arrays (``viterbi``)."""
+        return DenseHMM(self.start, self.trans)
 
 
 @lru_cache(maxsize=1)
@@ -216,9 +223,9 @@ def pos_cut(text: str) -> list[tuple[str, str]]:
 class _Tagger:
     """jieba.posseg.POSTokenizer's cut with HMM, over given tables (jieba 0.42.1, MIT licence)."""
 
-    def __init__(self, tk, tags, char_states, start, trans, emit):
+    def __init__(self, tk, tags, char_states, hmm, emit):
         self.tk, self.tags = tk, tags
-        self.model = (char_states, start, trans, emit)
+        self.model = (char_states, hmm, emit)
 
     def cut(self, sentence: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -274,7 +281,7 @@ class _Tagger:
         return out
 
     def _cut_hmm(self, sentence: str) -> list[tuple[str, str]]:
-        pos_list = _viterbi(sentence, *self.model)
+        pos_list = viterbi(sentence, *self.model)
         out: list[tuple[str, str]] = []
         begin, nexti = 0, 0
         for i, char in enumerate(sentence):
@@ -292,32 +299,61 @@ class _Tagger:
         return out
 
 
-def _viterbi(obs, states, start_p, trans_p, emit_p) -> list:
-    """jieba.posseg.viterbi.viterbi: the best state path."""
-    v: list[dict] = [{}]
-    mem_path: list[dict] = [{}]
-    all_states = trans_p.keys()
-    for y in states.get(obs[0], all_states):
-        v[0][y] = start_p[y] + emit_p[y].get(obs[0], MIN_FLOAT)
-        mem_path[0][y] = ""
-    for t in range(1, len(obs)):
-        v.append({})
-        mem_path.append({})
-        prev_states = [x for x in mem_path[t - 1].keys() if len(trans_p[x]) > 0]
-        prev_expect_next = set(y for x in prev_states for y in trans_p[x].keys())
-        obs_states = set(states.get(obs[t], all_states)) & prev_expect_next
-        if not obs_states:
-            obs_states = prev_expect_next if prev_expect_next else all_states
-        for y in obs_states:
-            prob, state = max(
-                (v[t - 1][y0] + trans_p[y0].get(y, MIN_INF) + emit_p[y].get(obs[t], MIN_FLOAT), y0)
-                for y0 in prev_states
-            )
-            v[t][y] = prob
-            mem_path[t][y] = state
-    _, state = max((v[-1][y], y) for y in mem_path[-1].keys())
-    route = [None] * len(obs)
+class DenseHMM:
+    """jieba.posseg's start and transition tables as arrays over its states in sorted order, for
+    ``viterbi``: one array operation per character instead of a Python loop over state pairs."""
+
+    def __init__(self, start_p: dict, trans_p: dict):
+        self.states = sorted(trans_p)  # tuple order: the order max() breaks ties by in jieba's code
+        self.index = {s: i for i, s in enumerate(self.states)}
+        n = len(self.states)
+        self.trans = np.full((n, n), MIN_INF)
+        self.follows = np.zeros((n, n), bool)  # y is listed among x's successors (the value may be anything)
+        for x, row in trans_p.items():
+            for y, p in row.items():
+                self.trans[self.index[x], self.index[y]] = p
+                self.follows[self.index[x], self.index[y]] = True
+        self.has_next = np.asarray(self.follows.any(axis=1))
+        self.start = np.array([start_p[y] for y in self.states])
+        self.everything = np.ones(n, bool)
+
+    def allowed(self, char_states: dict, ch: str) -> np.ndarray:
+        """The states ``ch`` may take (all of them for a character the model does not list)."""
+        listed = char_states.get(ch)
+        if listed is None:
+            return self.everything
+        mask = np.zeros(len(self.states), bool)
+        mask[[self.index[y] for y in listed]] = True
+        return mask
+
+
+def viterbi(obs: str, char_states: dict, hmm: DenseHMM, emit_p: dict) -> list:
+    """jieba.posseg.viterbi.viterbi's best state path, the same floating-point sums in the same order:
+    per state, (previous value + transition) + emission, the maximum taken with ties going to the
+    greatest previous state, as jieba's max() over (value, state) tuples does."""
+    states = hmm.states
+    cur = np.flatnonzero(hmm.allowed(char_states, obs[0]))
+    v = hmm.start[cur] + np.array([emit_p[states[j]].get(obs[0], MIN_FLOAT) for j in cur])
+    back: list[dict[int, int]] = [{}]
+    for ch in obs[1:]:
+        keep: np.ndarray = hmm.has_next[cur]
+        prev, vprev = cur[keep][::-1], v[keep][::-1]  # descending: argmax's first maximum is the greatest
+        if not len(prev):
+            raise ValueError("max() arg is an empty sequence")  # what jieba's code raises here
+        expect = hmm.follows[prev].any(axis=0)
+        mask = hmm.allowed(char_states, ch) & expect
+        if not mask.any():
+            mask = expect if expect.any() else hmm.everything
+        new = np.flatnonzero(mask)
+        emit = np.array([emit_p[states[j]].get(ch, MIN_FLOAT) for j in new])
+        scores = (vprev[:, None] + hmm.trans[np.ix_(prev, new)]) + emit[None, :]
+        arg = scores.argmax(axis=0)
+        v = scores[arg, np.arange(len(new))]
+        back.append(dict(zip(new.tolist(), prev[arg].tolist())))
+        cur = new
+    best = int(cur[::-1][int(np.argmax(v[::-1]))])
+    route: list = [None] * len(obs)
     for i in range(len(obs) - 1, -1, -1):
-        route[i] = state
-        state = mem_path[i][state]
+        route[i] = states[best]
+        best = back[i].get(best, -1)
     return route

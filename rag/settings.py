@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # IVF-PQ: candidates per wanted result, re-ranked with the exact vectors (PQ distances alone rank
     # poorly: recall@10 at 1M was 0.71 with 8, 0.95 with 32, 0.99 with 64)
     ivf_rerank: int = Field(64, ge=1)
+    # threads of the BLAS libraries (numpy's, FAISS's) once an assistant is loaded (0: their default, a
+    # thread per core): the products a question makes are small, and idle BLAS threads spin, taking the
+    # embedding engine's second core (whole answer at 1M passages, p50: 64-80 ms with 2 threads, 41-57 ms with 1)
+    blas_threads: int = Field(1, ge=0)
     # where passage vectors are searched: a backend registered in rag.dense, e.g. "faiss" (files in the index
     # directory) or "milvus" (a Milvus collection); an unknown name fails when an index is built
     backend: str = "faiss"

@@ -56,6 +56,30 @@ def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
         assert d.pos_cut(t) == [(p.word, p.flag) for p in pseg.cut(t)], t
 
 
+def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
+    """rag.segment.viterbi (arrays) returns the very path of jieba.posseg's viterbi (dicts), ties and
+    impossible characters included: text lines of the fixture corpus and random runs of rare characters."""
+    import random
+    import re
+
+    from jieba.posseg import char_state_tab_P, emit_P, start_P, trans_P
+    from jieba.posseg.viterbi import viterbi as jieba_viterbi
+
+    from rag.segment import DenseHMM, viterbi
+
+    hmm = DenseHMM(start_P, trans_P)
+    rng = random.Random(0)
+    runs = [m for p in sorted(fixture_corpus.glob("zh*")) for m in re.findall("[\u4e00-\u9fd5]+", p.read_text("utf-8"))]
+    runs += ["".join(chr(rng.randint(0x4E00, 0x9FD5)) for _ in range(rng.randint(1, 16))) for _ in range(150)]
+    runs += ["龘", "龘靐齉", "的的的的", "丁"]
+    assert len(runs) > 200
+    for text in runs:
+        assert (
+            viterbi(text, char_state_tab_P, hmm, emit_P)
+            == jieba_viterbi(text, char_state_tab_P, start_P, trans_P, emit_P)[1]
+        ), text
+
+
 @pytest.mark.slow
 def test_without_a_dictionary_file_jieba_is_used_as_is(tmp_path, monkeypatch):
     """A temp folder the file cannot be written to: jieba's whole dictionary, nothing half-written left."""
@@ -111,3 +135,32 @@ def test_ask_loads_no_heavy_library_and_answers_as_with_the_whole_dictionary(tmp
         assert {k: v for k, v in got.items() if k != "timings_ms"} == {
             k: v for k, v in want.items() if k != "timings_ms"
         }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", ["1", "0"])
+def test_an_assistant_caps_the_blas_threads_at_the_setting(fixture_settings, setting):
+    """Loading an assistant caps numpy's and FAISS's BLAS threads at RAG_BLAS_THREADS (default 1); 0 leaves
+    them as the libraries started (a thread per core). Checked in a fresh process, on the loaded libraries."""
+    code = (
+        "import json, numpy, faiss\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from rag.pipeline import Assistant\n"
+        "from rag.settings import load_settings\n"
+        "def blas(): return sorted(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
+        "before = blas()\n"
+        "Assistant.open(load_settings())\n"
+        "print(json.dumps([before, blas(), len(threadpool_info())]))\n"
+    )
+    env = {
+        "RAG_INDEX_DIR": str(fixture_settings.index_dir),
+        "RAG_CACHE_DIR": str(fixture_settings.cache_dir),
+        "RAG_CHUNK_SIZE": "120",
+        "RAG_CHUNK_OVERLAP": "30",
+        "RAG_BLAS_THREADS": setting,
+    }
+    proc = _python(code, ROOT, env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    before, after, _ = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert before and all(n == (os.cpu_count() or 1) for n in before)  # numpy's and FAISS's OpenBLAS
+    assert after == ([1] * len(before) if setting == "1" else before)

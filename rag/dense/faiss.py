@@ -107,21 +107,19 @@ class FaissAnn:
         pos = positions(self.vid_to_pos, ids)
         if self.kind != "ivfpq":
             return sims, pos
-        # PQ distances are approximate: re-rank the candidates with the exact vectors, read once for all
-        # the queries (one per language: their candidates overlap) in one sorted pass over the memory map
+        # PQ distances are approximate: re-rank the candidates with the exact vectors, each query's read
+        # in one ascending pass over the memory map (a second query's overlapping rows are then in the
+        # page cache: gathering them again costs less than merging the queries' candidates first)
         out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
         out_p = np.full((len(queries), k), -1, dtype=np.int64)
-        rows = [row[row >= 0] for row in pos]
-        union = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
-        read = np.asarray(self.vectors[union])
-        for qi, row in enumerate(rows):
+        for qi, row in enumerate(pos):
+            row = np.sort(row[row >= 0])
             if not len(row):
                 continue
-            order = np.argsort(row)
-            exact = read[np.searchsorted(union, row[order])] @ queries[qi]  # as each query's own read
+            exact = np.asarray(self.vectors[row]) @ queries[qi]
             best = np.argsort(-exact, kind="stable")[:k]
             out_s[qi, : len(best)] = exact[best]
-            out_p[qi, : len(best)] = row[order][best]
+            out_p[qi, : len(best)] = row[best]
         return out_s, out_p
 
 
