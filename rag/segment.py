@@ -20,11 +20,12 @@ import logging
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 from functools import cached_property, lru_cache
 
 import numpy as np
+
+from rag.tempdb import temp_db_path, write_db
 
 FORMAT = 1
 FULL_AFTER = 100_000  # characters cut from the on-disk dictionary before the whole one is loaded
@@ -48,10 +49,7 @@ def _db_path() -> str:
     import jieba
 
     dict_file = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
-    st = os.stat(dict_file)
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    key = f"{jieba.__version__}-{st.st_size}-{st.st_mtime_ns}-{FORMAT}"
-    return os.path.join(tempfile.gettempdir(), f"rag-jieba.u{uid}.{key}.sqlite")
+    return temp_db_path("jieba", dict_file, jieba.__version__, FORMAT)
 
 
 def write_dictionary(path: str) -> None:
@@ -59,11 +57,8 @@ def write_dictionary(path: str) -> None:
     import jieba.posseg as pseg
 
     jb = full_jieba()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    con = sqlite3.connect(tmp)
-    try:
+
+    def fill(con: sqlite3.Connection) -> None:
         tags = pseg.dt.word_tag_tab
         states = list(pseg.trans_P)
         index = {s: i for i, s in enumerate(states)}
@@ -88,15 +83,8 @@ def write_dictionary(path: str) -> None:
             for ch in set(cst) | set(emit)
         )
         con.executemany("INSERT INTO chars VALUES (?, ?, ?)", rows)
-        con.commit()
-        con.close()
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        con.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    write_db(path, fill)
 
 
 class Dictionary:
