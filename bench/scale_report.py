@@ -125,7 +125,7 @@ def answer_conditions(results: dict) -> str:
         for s in results[n].get("answer", {}).values()
     ]
     return (
-        "Times in milliseconds. Load average (1 min) during each run, on 2 cores shared with other jobs: "
+        "Times in milliseconds. Load average (1 min) during each run, on 2 cores (about 1.5 is this bench alone; more means other jobs shared them): "
         + ", ".join(runs)
         + "."
     )
