@@ -48,6 +48,8 @@ def _same_as_rebuild(tmp_path, corpus, s, tag):
     build_index([corpus], full, force=True)
     mine, theirs = load_index(s), load_index(full)
     assert [c.chunk_id for c in mine.chunks] == [c.chunk_id for c in theirs.chunks]
+    # the documents' records: carried over as read, or written anew, the bytes a rebuild writes
+    assert (s.index_path / "docs.json").read_bytes() == (full.index_path / "docs.json").read_bytes()
     assert np.array_equal(mine.centroids, theirs.centroids)
     want = dict(theirs.glossary)  # a rebuild's glossary: one segment's contribution, capped
     assert want  # the fixture corpus has Chinese passages: the comparison covers real keys
