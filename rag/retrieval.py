@@ -118,9 +118,12 @@ def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray 
 
 def _sentence_rows(index: Index, chunks: np.ndarray) -> np.ndarray:
     """Sentence row indices of the given passages, ascending."""
-    starts = index.chunk_sentences.starts
-    spans = [np.arange(starts[c], starts[c + 1]) for c in chunks]
-    return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, np.int64)
+    starts = np.asarray(index.chunk_sentences.starts)
+    first = starts[chunks].astype(np.int64)
+    counts = starts[chunks + 1].astype(np.int64) - first
+    # each passage's first row repeated over its rows, plus each row's offset within its passage
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(first, counts) + offsets
 
 
 def _candidate_sentences(

@@ -11,7 +11,7 @@ import pytest
 
 from rag.bm25 import Terms, build_bm25, top_bm25, top_structured
 from rag.dense.base import FLAT_MAX, HNSW_MAX, choose_kind, hnsw_bytes, vid_table
-from rag.dense.faiss import FaissAnn, FlatDense, build_faiss
+from rag.dense.faiss import FaissAnn, FlatDense, build_faiss, top_stable
 from rag.pipeline import Assistant
 from rag.settings import load_settings
 from rag.store import build_index, centroid, load_index, passage_text
@@ -243,3 +243,12 @@ def test_ivfpq_rerank_reads_each_querys_candidates_once_in_order_and_scores_them
             assert p[qi].tolist() == row[best].tolist() and s[qi].tobytes() == exact[best].tobytes()
         # one ascending pass over the memory map per query, over exactly its candidates
         assert reads == [np.sort(c[c >= 0]).tolist() for c in cand]
+
+
+def test_top_stable_is_the_stable_argsorts_head_ties_included():
+    """The partial selection returns what a full stable sort would, ties broken by position."""
+    rng = np.random.default_rng(3)
+    for n, k in [(0, 5), (3, 5), (10, 10), (6400, 100), (500, 1), (1000, 999)]:
+        for levels in (4, 50, 0):  # few distinct values (many ties), some, all distinct
+            x = rng.integers(0, levels, n).astype(np.float32) if levels else rng.standard_normal(n).astype(np.float32)
+            assert np.array_equal(top_stable(x, k), np.argsort(-x, kind="stable")[:k]), (n, k, levels)

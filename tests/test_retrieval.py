@@ -115,3 +115,19 @@ def test_langchain_retriever_interface(assistant):
     assert docs and isinstance(docs[0], Document)
     assert docs[0].metadata["doc"] == "gbk_paper.txt"
     assert set(docs[0].metadata) == {"doc", "chunk_id", "title", "section", "score", "rank"}
+
+
+def test_sentence_rows_of_passages_are_their_ranges_in_order():
+    """Each chosen passage's sentence rows, ascending, empty passages and no passage included."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rag.retrieval import _sentence_rows
+
+    starts = np.array([0, 2, 2, 5, 6, 9], dtype=np.int64)  # passage 1 has no sentence
+    idx = SimpleNamespace(chunk_sentences=SimpleNamespace(starts=starts))
+    assert _sentence_rows(idx, np.array([0, 1, 2, 4])).tolist() == [0, 1, 2, 3, 4, 6, 7, 8]
+    assert _sentence_rows(idx, np.array([3])).tolist() == [5]
+    assert _sentence_rows(idx, np.array([1])).tolist() == []
+    assert _sentence_rows(idx, np.zeros(0, np.int64)).dtype == np.int64

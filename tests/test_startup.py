@@ -37,15 +37,20 @@ def test_importing_the_cli_loads_no_heavy_library(tmp_path):
 def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
     """The dictionary file read as texts need it gives jieba's own words and part-of-speech tags."""
     import jieba
+    import jieba.finalseg
     import jieba.posseg as pseg
 
-    from rag import segment
+    from rag import segment, wordcut
 
     path = str(tmp_path / "jieba.sqlite")
     segment.write_dictionary(path)
     d = segment.Dictionary(path)
     for name in ("_HAN_DETAIL", "_SKIP_DETAIL", "_HAN_INTERNAL", "_SKIP_INTERNAL", "_ENG", "_NUM"):
-        assert getattr(segment, name).pattern == getattr(pseg, "re" + name.lower()).pattern, name
+        assert getattr(wordcut, name).pattern == getattr(pseg, "re" + name.lower()).pattern, name
+    assert wordcut._HAN_DEFAULT.pattern == jieba.re_han_default.pattern
+    assert wordcut._SKIP_DEFAULT.pattern == jieba.re_skip_default.pattern
+    assert wordcut._HAN_FINALSEG.pattern == jieba.finalseg.re_han.pattern
+    assert wordcut._SKIP_FINALSEG.pattern == jieba.finalseg.re_skip.pattern
     texts = []
     for p in sorted(fixture_corpus.iterdir()):
         raw = p.read_bytes()
@@ -57,7 +62,7 @@ def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
 
 
 def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
-    """rag.segment.viterbi (arrays) returns the very path of jieba.posseg's viterbi (dicts), ties and
+    """rag.wordcut.viterbi (arrays) returns the very path of jieba.posseg's viterbi (dicts), ties and
     impossible characters included: text lines of the fixture corpus and random runs of rare characters."""
     import random
     import re
@@ -65,7 +70,7 @@ def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
     from jieba.posseg import char_state_tab_P, emit_P, start_P, trans_P
     from jieba.posseg.viterbi import viterbi as jieba_viterbi
 
-    from rag.segment import DenseHMM, viterbi
+    from rag.wordcut import DenseHMM, viterbi
 
     hmm = DenseHMM(start_P, trans_P)
     rng = random.Random(0)
@@ -78,6 +83,52 @@ def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
             viterbi(text, char_state_tab_P, hmm, emit_P)
             == jieba_viterbi(text, char_state_tab_P, start_P, trans_P, emit_P)[1]
         ), text
+
+
+def _rare_runs(fixture_corpus, alphabet: str) -> list[str]:
+    """The fixture corpus's lines, random runs over ``alphabet`` (Han, rare, Latin, digits, spaces) and edge cases."""
+    import random
+
+    rng = random.Random(1)
+    lines = [ln for p in sorted(fixture_corpus.glob("zh*")) for ln in p.read_text("utf-8").splitlines()]
+    runs = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(300)]
+    runs += ["".join(chr(rng.randint(0x3400, 0x9FFF)) for _ in range(rng.randint(1, 16))) for _ in range(150)]
+    return lines + runs + ["", "龘", "龘靐齉", "的的的的", "丁一\r\n二 3.14%", "G20峰会 v2.0-beta 50%", "ＡＢＣ数据"]
+
+
+def test_word_cuts_over_the_whole_dictionary_are_jiebas(fixture_corpus, monkeypatch):
+    """rag.wordcut over jieba's whole tables (what a long-running process uses) cuts, search-cuts and tags
+    every text as jieba does, and its unrolled B/M/E/S Viterbi finds jieba.finalseg's very path."""
+    import jieba
+    import jieba.finalseg as fs
+    import jieba.posseg as pseg
+
+    from rag import segment, wordcut
+
+    jb = segment.full_jieba()
+    tagger = segment._full_tagger()
+    texts = _rare_runs(
+        fixture_corpus,
+        "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能"
+        + "龘靐齉鱻爩麤"
+        + "ab1. %-",
+    )
+    assert len(texts) > 450
+    for t in texts:
+        assert wordcut.cut_for_search(jb.dt, t) == jieba.lcut_for_search(t), t
+        assert wordcut.hmm_cut(t) == list(fs.cut(t)), t
+        assert tagger.cut(t) == [(p.word, p.flag) for p in pseg.cut(t)], t
+        if t and fs.re_han.fullmatch(t):
+            assert (
+                wordcut.bmes_path(t, fs.start_P, fs.trans_P, fs.emit_P)
+                == fs.viterbi(t, "BMES", fs.start_P, fs.trans_P, fs.emit_P)[1]
+            ), t
+    # a word jieba is told to split (jieba.add_force_split) comes out as its characters in both
+    text = "数据治理的研究"
+    word = next(w for w in fs.cut(text) if len(w) > 1)
+    monkeypatch.setattr(fs, "Force_Split_Words", {word})
+    assert word not in list(fs.cut(text))
+    assert wordcut.hmm_cut(text, {word}) == list(fs.cut(text))
 
 
 @pytest.mark.slow

@@ -117,10 +117,20 @@ class FaissAnn:
             if not len(row):
                 continue
             exact = np.asarray(self.vectors[row]) @ queries[qi]
-            best = np.argsort(-exact, kind="stable")[:k]
+            best = top_stable(exact, k)
             out_s[qi, : len(best)] = exact[best]
             out_p[qi, : len(best)] = row[best]
         return out_s, out_p
+
+
+def top_stable(scores: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-scores, kind="stable")[:k]`` without sorting all of ``scores``: only the values at or
+    above the k-th largest (ties included, in position order) are sorted."""
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    cand = np.flatnonzero(scores >= kth)
+    return cand[np.argsort(-scores[cand], kind="stable")][:k]
 
 
 def build_faiss(kind: str, vectors: np.ndarray, vids: np.ndarray, progress=None):
