@@ -34,6 +34,7 @@ class Tagger:
         self.model = (char_states, hmm, emit)
 
     def cut(self, sentence: str) -> list[tuple[str, str]]:
+        """``[(p.word, p.flag) for p in jieba.posseg.cut(sentence)]`` over this tagger's tables."""
         out: list[tuple[str, str]] = []
         for blk in _HAN_INTERNAL.split(sentence):
             if _HAN_INTERNAL.match(blk):
