@@ -49,24 +49,9 @@ class Tagger:
         return out
 
     def _cut_dag(self, sentence: str) -> list[tuple[str, str]]:
-        dag = self.tk.get_DAG(sentence)
-        route: dict = {}
-        self.tk.calc(sentence, dag, route)
         out: list[tuple[str, str]] = []
-        x, buf, n = 0, "", len(sentence)
-        while x < n:
-            y = route[x][1] + 1
-            word = sentence[x:y]
-            if y - x == 1:
-                buf += word
-            else:
-                if buf:
-                    out.extend(self._flush(buf))
-                    buf = ""
-                out.append((word, self.tags.get(word, "x")))
-            x = y
-        if buf:
-            out.extend(self._flush(buf))
+        for piece, single in dag_pieces(self.tk, sentence):
+            out.extend(self._flush(piece) if single else [(piece, self.tags.get(piece, "x"))])
         return out
 
     def _flush(self, buf: str) -> list[tuple[str, str]]:
@@ -201,24 +186,32 @@ def cut(tk, sentence: str, force_split: frozenset[str] | set[str] = frozenset())
 
 
 def _cut_dag(tk, sentence: str, force_split) -> list[str]:
-    dag = tk.get_DAG(sentence)
-    route: dict = {}
-    tk.calc(sentence, dag, route)
     out: list[str] = []
+    for piece, single in dag_pieces(tk, sentence):
+        out.extend(_flush_buf(tk, piece, force_split) if single else (piece,))
+    return out
+
+
+def dag_pieces(tk, sentence: str) -> list[tuple[str, bool]]:
+    """jieba's best route through the word graph of ``sentence`` (``tk.get_DAG``, ``tk.calc``), as jieba's
+    cut and tagger walk it: each word of two or more characters (False), and each run of consecutive
+    one-character steps joined (True), which jieba then cuts again as one buffer."""
+    route: dict = {}
+    tk.calc(sentence, tk.get_DAG(sentence), route)
+    out: list[tuple[str, bool]] = []
     x, buf, n = 0, "", len(sentence)
     while x < n:
         y = route[x][1] + 1
-        word = sentence[x:y]
         if y - x == 1:
-            buf += word
+            buf += sentence[x]
         else:
             if buf:
-                out.extend(_flush_buf(tk, buf, force_split))
+                out.append((buf, True))
                 buf = ""
-            out.append(word)
+            out.append((sentence[x:y], False))
         x = y
     if buf:
-        out.extend(_flush_buf(tk, buf, force_split))
+        out.append((buf, True))
     return out
 
 
