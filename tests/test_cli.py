@@ -102,3 +102,28 @@ def test_errors_are_one_line_exit_1(workdir, args, env, message):
     assert proc.returncode == 1
     assert proc.stderr.startswith(message)
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "env", "jobs"), [([], {}, 0), (["--jobs", "3"], {}, 3), ([], {"RAG_JOBS": "1"}, 1)])
+def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, env, jobs):
+    """`rag index` passes jobs=0 (an engine per core past the first batches) unless --jobs or RAG_JOBS says."""
+    from typer.testing import CliRunner
+
+    import rag.store
+    from rag.cli import app
+    from rag.errors import InvalidInputError
+
+    seen = []
+
+    def build(paths, settings, **kw):
+        seen.append(settings.jobs)
+        raise InvalidInputError("stopped by the test")
+
+    monkeypatch.delenv("RAG_JOBS", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(rag.store, "build_index", build)
+    (tmp_path / "a.txt").write_text("text", encoding="utf-8")
+    res = CliRunner().invoke(app, ["index", str(tmp_path / "a.txt"), *args])
+    assert isinstance(res.exception, InvalidInputError) and str(res.exception) == "stopped by the test"
+    assert seen == [jobs]

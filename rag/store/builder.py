@@ -19,7 +19,7 @@ from rag import __version__
 from rag.bm25 import build_bm25
 from rag.chunking import chunk_document, chunk_sentences
 from rag.dense import backend_for, backend_of
-from rag.embed_workers import WorkerEmbedder, uses_workers
+from rag.embed_workers import uses_workers, worker_embedder
 from rag.embedding import (
     LANGS,
     Embedder,
@@ -89,7 +89,7 @@ def build_index(
     target = settings.index_path
     report = BuildReport(path=target)
     with _updating(target, settings, reuse=not force, notes=report.notes) as old:
-        workers = WorkerEmbedder(settings.jobs) if embedder is None and uses_workers(settings) else None
+        workers = worker_embedder(settings) if embedder is None and uses_workers(settings) else None
         try:
             _build(paths, settings, old, workers or embedder, report, progress, library or Library(), force)
         finally:
