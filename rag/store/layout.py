@@ -116,7 +116,10 @@ def passage_text(chunk: Chunk, context: str) -> str:
 
 def chunking_params(s: Settings) -> dict:
     """The chunking settings an index is tied to."""
-    return {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v3"}
+    out = {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v3"}
+    if s.sentence_vectors != "separate":  # recorded only when not the default, so older indexes stay current
+        out["sentence_vectors"] = s.sentence_vectors
+    return out
 
 
 def sources_manifest(docs: Iterable[Document | DocInfo]) -> dict[str, str]:
