@@ -116,7 +116,9 @@ def test_answer_cites_the_page_the_fact_was_drawn_on(paper_index):
     # facts drawn on the third page, asked by their record number
     line = next(ln for ln in body if "第200号记录" in ln)
     year = 1900 + 200
-    a = assistant.ask(f"{year}年的第200号记录由谁保存？")
+    # 10 deep: the records' passages are near-identical, their dense scores tie to the third decimal, and
+    # a rounding-sized difference between engine builds moved the answer's passage from rank 5 to 7
+    a = assistant.ask(f"{year}年的第200号记录由谁保存？", k=10)
     assert not a.abstained and a.citations, a.answer
     c = a.citations[0]
     assert _within(c.page, placed.all_pages_of(c.quote))
