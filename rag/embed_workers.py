@@ -81,13 +81,19 @@ class WorkerEmbedder:
             )
         return self._pool
 
+    def _stays_here(self, texts: list[str]) -> bool:
+        """Whether this call runs in process: no worker started yet and still within ``start_after``."""
+        chars = sum(map(len, texts))
+        if self._pool is None and self.in_process + chars <= self.start_after:
+            self.in_process += chars
+            return True
+        return False
+
     def _split(self, fn, here, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        chars = sum(map(len, texts))
-        if self._pool is None and self.in_process + chars <= self.start_after:
-            self.in_process += chars
+        if self._stays_here(texts):
             return here(texts)
         # interleaved slices: a batch sorted by length gives every worker the same mix of lengths
         parts = [texts[i :: self.jobs] for i in range(self.jobs)]
@@ -100,9 +106,7 @@ class WorkerEmbedder:
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, np.ndarray]:
         """Passage and span vectors in one pass (``FastE5.embed_spans``), computed by the workers."""
         texts, spans = list(texts), list(spans)
-        chars = sum(map(len, texts))
-        if self._pool is None and self.in_process + chars <= self.start_after:
-            self.in_process += chars
+        if self._stays_here(texts):
             return self.inner.embed_spans(texts, spans)
         jobs = [(texts[i :: self.jobs], spans[i :: self.jobs]) for i in range(self.jobs)]
         done = list(self._workers().map(_with_spans, [j for j in jobs if j[0]]))
