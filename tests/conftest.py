@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,11 +18,25 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
 
 
+def pytest_configure(config):
+    """The compiled embedding engine is built into this session's own temp folder (and reused by the
+    CLI subprocesses the tests start), never into the user's ~/.cache."""
+    if "RAG_NATIVE_DIR" not in os.environ:
+        os.environ["RAG_NATIVE_DIR"] = config._rag_native_tmp = tempfile.mkdtemp(prefix="rag-native-")
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_rag_native_tmp", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop("RAG_NATIVE_DIR", None)
+
+
 @pytest.fixture(autouse=True)
 def _no_user_env(monkeypatch):
-    """Tests never see the developer's RAG_* settings."""
+    """Tests never see the developer's RAG_* settings (but for where the engine is compiled)."""
     for key in list(os.environ):
-        if key.startswith("RAG_"):
+        if key.startswith("RAG_") and key != "RAG_NATIVE_DIR":
             monkeypatch.delenv(key)
 
 

@@ -25,6 +25,7 @@ from rag.embedding import (
     Embedder,
     VectorCache,
     anchors_digest,
+    engine_build,
     language_means,
     make_embedder,
 )
@@ -288,6 +289,8 @@ def _fill(
     else:
         assert embedder is not None  # a build with no index to copy from embeds, or is given the vectors
         dim, emb_id = embedder.dim, embedder.id
+    # the engine build that embedded this generation's new passages (the last writer's, on an update)
+    engine = engine_build(embedder) if embedder is not None else old.params["embedder"].get("engine", "")
     arrays = write_parts(tmp, parts, old, dim)
     report.sentences = arrays["sentences"]
     means = _language_means(old, settings, embedder)
@@ -319,7 +322,7 @@ def _fill(
         "format_version": FORMAT_VERSION,
         "rag_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "embedder": {"id": emb_id, "dimension": dim, "normalized": True},
+        "embedder": {"id": emb_id, "dimension": dim, "normalized": True, **({"engine": engine} if engine else {})},
         "chunking": old.params["chunking"] if old is not None else chunking_params(settings),
         "bm25": {"tokenizer": "jieba-search+latin-v1", "k1": 1.2, "b": 0.75},
         "alignment": {"method": "anchor-mean-shift", "languages": list(LANGS), "anchors": anchors_digest()},
