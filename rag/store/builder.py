@@ -322,7 +322,7 @@ def _fill(
         assert embedder is not None  # a build with no index to copy from embeds, or is given the vectors
         dim, emb_id = embedder.dim, embedder.id
     # the engine build that embedded this generation's new passages (the last writer's, on an update)
-    engine = engine_build(embedder) if embedder is not None else old.params["embedder"].get("engine", "")
+    engine = engine_build(embedder) if embedder is not None else old.params["embedder"].get("engine", "") if old else ""
     arrays = write_parts(tmp, parts, old, dim)
     report.sentences = arrays["sentences"]
     means = _language_means(old, settings, embedder)
