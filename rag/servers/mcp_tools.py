@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from rag.errors import RagError
+from rag.errors import InvalidInputError, RagError
 from rag.pipeline import MAX_K
+from rag.servers.guards import Guard, Rules, is_loopback
 from rag.servers.service import MAX_NEIGHBOURS, Served, check_port
 from rag.settings import Settings
 
@@ -99,8 +100,29 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def check_exposure(host: str, port: int | None, api_key: str | None) -> None:
+    """Refuse to serve HTTP beyond this machine without a key (anyone who can reach it could ask)."""
+    if port is not None and not api_key and not is_loopback(host):
+        raise InvalidInputError(
+            f"`rag mcp --host {host}` would serve every machine that can reach it without a key; "
+            "give one with --api-key KEY or RAG_API_KEY (clients send 'Authorization: Bearer KEY'), "
+            "or serve on 127.0.0.1"
+        )
+
+
+def http_app(server: MCPServer, settings: Settings, host: str, api_key: str | None) -> Any:
+    """The streamable HTTP app at /mcp behind the Guard: the body limit (RAG_SERVE_MAX_BODY_MB), nesting,
+    Host/Origin when bound to loopback, and the key as a Bearer token when one is set."""
+    limit = int(settings.serve_max_body_mb * 1024 * 1024)
+    app = server.streamable_http_app(max_request_body_size=limit, host=host)
+    return Guard(app, Rules(max_body=limit, local=is_loopback(host), json_only=False, api_key=api_key))
+
+
 def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None) -> None:
-    """Load the index once, then serve the tools over stdio (no port) or streamable HTTP on ``host:port``."""
+    """Load the index once, then serve the tools over stdio (no port) or streamable HTTP on ``host:port``
+    (beyond this machine only with a key)."""
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    check_exposure(host, port, key)
     if port is not None:
         check_port(host, port)
     with stdout_to_stderr():
@@ -109,5 +131,8 @@ def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None
     if port is None:
         server.run("stdio")
         return
-    sys.stderr.write(f"MCP server for {served.model} at http://{host}:{port}/mcp; Ctrl+C to stop\n")
-    server.run("streamable-http", host=host, port=port)
+    import uvicorn
+
+    guard = "API key required" if key else "no API key"
+    sys.stderr.write(f"MCP server for {served.model} at http://{host}:{port}/mcp ({guard}); Ctrl+C to stop\n")
+    uvicorn.run(http_app(server, settings, host, key), host=host, port=port, log_level="warning")
