@@ -57,11 +57,13 @@ def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
 
     bare = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw)
     brackets = bare.translate(None, bytes(c for c in range(256) if c not in b"[]{}"))
-    depth = 0
+    deepest = 0
     for depth in accumulate(1 if c in b"[{" else -1 for c in brackets):
-        if depth > limit:
-            return depth
-    return max(depth, 0)
+        if depth > deepest:
+            deepest = depth
+            if depth > limit:
+                break
+    return deepest
 
 
 def error_json(message: str, type_: str, code: str | None = None) -> bytes:
