@@ -26,17 +26,12 @@ from app.service import AppService, Exchange  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.render import check_style  # noqa: E402
-from rag.servers.guards import Guard, Rules, is_loopback  # noqa: E402
+from rag.servers.guards import app_middleware  # noqa: E402
 from rag.servers.service import check_port  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.styles import STYLES  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-# the JSON of one app request: the browser sends the conversation's state back with each question, so the
-# limit is well above `rag serve`'s (file uploads go to Gradio's own route, limited by RAG_UPLOAD_MAX_MB)
-APP_MAX_BODY_MB = 16
-UPLOAD_ROUTE = "/gradio_api/upload"
 
 DOC_HEADERS = ["document", "title", "authors", "passages", "footnotes", "source"]
 
@@ -366,15 +361,6 @@ def launch_app(
     # Nothing on disk is served except what Gradio itself received or produced for a session:
     # no allowed paths, and the index and upload folders explicitly blocked.
     blocked = [str(settings.index_path.resolve()), str(settings.uploads_path.resolve())]
-    # the Guard of `rag serve` in front of Gradio's routes: Host/Origin on loopback, body size, nesting
-    from starlette.middleware import Middleware
-
-    rules = Rules(
-        max_body=int(max(APP_MAX_BODY_MB, settings.serve_max_body_mb) * 1024 * 1024),
-        local=is_loopback(host),
-        json_only=False,
-        own_bodies=(UPLOAD_ROUTE,),
-    )
     try:
         demo.launch(
             server_name=host,
@@ -391,7 +377,7 @@ def launch_app(
             quiet=not block,
             footer_links=["api"],
             pwa=False,
-            app_kwargs={"middleware": [Middleware(Guard, rules=rules)]},
+            app_kwargs={"middleware": app_middleware(settings, host)},  # Host/Origin, body size, nesting
         )
     except OSError as exc:
         demo.close()

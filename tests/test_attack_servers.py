@@ -34,7 +34,7 @@ from attack_probe import (
 )
 
 from rag.errors import InvalidInputError
-from rag.servers.guards import MAX_JSON_DEPTH, host_name, is_loopback, json_depth
+from rag.servers.guards import APP_MAX_BODY_MB, MAX_JSON_DEPTH, host_name, is_loopback, json_depth
 from rag.servers.mcp_tools import check_exposure
 
 PEAK_CEILING_MB = 1536  # the memory ceiling for any one attack
@@ -321,7 +321,7 @@ def test_mcp_over_http_takes_its_key_and_the_same_guards(fixture_settings, tmp_p
 def test_app_routes_have_the_same_guards(fixture_settings):
     from helpers import free_port
 
-    from app.ui import APP_MAX_BODY_MB, launch_app
+    from app.ui import launch_app
 
     demo, url = launch_app(fixture_settings, port=free_port(), block=False)
     base = url.rstrip("/")

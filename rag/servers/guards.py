@@ -22,8 +22,14 @@ from urllib.parse import urlsplit
 
 import anyio
 
+from rag.settings import Settings
+
 MAX_JSON_DEPTH = 64
 RETRY_AFTER = 5  # seconds a refused client is told to wait
+# the JSON of one app request: the browser sends the conversation's state back with each question, so the
+# limit is well above `rag serve`'s (file uploads go to Gradio's own route, limited by RAG_UPLOAD_MAX_MB)
+APP_MAX_BODY_MB = 16
+UPLOAD_ROUTE = "/gradio_api/upload"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -135,7 +141,7 @@ class Guard:
                 return (
                     403,
                     f"requests from the web page {origin!r} are refused; only pages served from this machine "
-                    "may call this server",
+                    "may call this server without a key (start it with --api-key and give the client the key)",
                     "invalid_request_error",
                     "forbidden_origin",
                 )
@@ -197,6 +203,20 @@ class Guard:
                     "too_deep",
                 )
         return body, None
+
+
+def app_middleware(settings: Settings, host: str) -> list[Any]:
+    """The Guard in front of the app's (Gradio's) routes: Host/Origin when bound to loopback, JSON bodies
+    up to APP_MAX_BODY_MB (uploads left to Gradio's own limit), nesting."""
+    from starlette.middleware import Middleware
+
+    rules = Rules(
+        max_body=int(max(APP_MAX_BODY_MB, settings.serve_max_body_mb) * 1024 * 1024),
+        local=is_loopback(host),
+        json_only=False,
+        own_bodies=(UPLOAD_ROUTE,),
+    )
+    return [Middleware(Guard, rules=rules)]
 
 
 async def reply(send: Send, status: int, message: str, type_: str, code: str | None, retry: bool = False) -> None:

@@ -203,11 +203,11 @@ class GatedStream(StreamingResponse):
 
 
 def guard_rules(settings: Settings, host: str, api_key: str | None) -> Rules:
-    """What the Guard enforces for `rag serve` on ``host``: the body limit always; Host/Origin when bound
-    to loopback; JSON bodies only when no key is required."""
+    """What the Guard enforces for `rag serve` on ``host``: the body limit always; without a key, Host and
+    Origin when bound to loopback and JSON bodies only (with one, a page that cannot know it gets 401)."""
     return Rules(
         max_body=int(settings.serve_max_body_mb * 1024 * 1024),
-        local=is_loopback(host),
+        local=is_loopback(host) and not api_key,
         json_only=not api_key,
     )
 
