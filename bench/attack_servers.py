@@ -31,6 +31,7 @@ from attack_probe import (  # noqa: E402
     rag_env,
     rag_exe,
     saturate,
+    saturate_mcp,
     start_server,
 )
 
@@ -154,6 +155,13 @@ def main() -> None:
             out.append(saturate(s, slow, name))
         finally:
             s.stop()
+        m = start_server(
+            ["mcp", "--index", args.index, "--llm", "openai:slow", "--llm-base-url", slow.url], "/mcp", cwd, code, env
+        )
+        try:
+            out.append(saturate_mcp(m, slow))
+        finally:
+            m.stop()
     finally:
         slow.close()
     import subprocess

@@ -64,6 +64,7 @@ class SlowModel:
         self.held = threading.Event()
         self.released = threading.Event()
         self.calls = 0
+        self.held_calls = 0  # calls that arrived since hold()
         self.lock = threading.Lock()
         model = self
 
@@ -75,6 +76,7 @@ class SlowModel:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
                 with model.lock:
                     model.calls += 1
+                    model.held_calls += model.held.is_set()
                 if model.held.is_set():
                     model.released.wait(max_hold)
                 self.send_response(200)
@@ -124,6 +126,7 @@ class SlowModel:
     def hold(self) -> None:
         """From now on, answers wait until release()."""
         self.released.clear()
+        self.held_calls = 0
         self.held.set()
 
     def release(self) -> None:
@@ -385,7 +388,7 @@ def saturate(server: Server, model: SlowModel, name: str, streams: int = 48, cei
     for t in threads:
         t.start()
     wait_until = time.monotonic() + 20
-    while model.calls < 4 and time.monotonic() < wait_until:
+    while model.held_calls < 4 and time.monotonic() < wait_until:
         time.sleep(0.1)
     time.sleep(2.0)  # let every request reach the server
     models = raw_request(server.url, "GET", "/v1/models", timeout=ceiling)
@@ -407,3 +410,39 @@ def saturate(server: Server, model: SlowModel, name: str, streams: int = 48, cei
 def nested(depth: int) -> bytes:
     """A chat request whose ``messages`` is ``depth`` lists deep."""
     return b'{"model": "m", "messages": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def saturate_mcp(server: Server, model: SlowModel, calls: int = 48, ceiling: float = 5.0) -> Probe:
+    """``calls`` concurrent `ask` tool calls over one streamable HTTP session while the model holds every
+    answer, then time a `list_documents` call (given up after ``ceiling`` seconds); release and tally."""
+    import asyncio
+
+    from mcp import Client
+
+    async def session() -> Probe:
+        async with Client(server.url + "/mcp") as c:
+            model.hold()
+            asks = [asyncio.ensure_future(c.call_tool("ask", {"question": QUESTION})) for _ in range(calls)]
+            wait_until = time.monotonic() + 20
+            while model.held_calls < 4 and time.monotonic() < wait_until:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
+            start = time.monotonic()
+            try:
+                listed = await asyncio.wait_for(c.call_tool("list_documents", {}), ceiling)
+                status: int | str = "error" if listed.is_error else "ok"
+            except (TimeoutError, asyncio.TimeoutError):
+                status = "timeout"
+            seconds = time.monotonic() - start
+            peak = server.peak_mb
+            model.release()
+            done = await asyncio.wait_for(asyncio.gather(*asks, return_exceptions=True), 120)
+            tally = Counter(
+                "exception" if isinstance(d, BaseException) else ("tool error" if d.is_error else "answered")
+                for d in done
+            )
+            errors = sorted({d.content[0].text for d in done if not isinstance(d, BaseException) and d.is_error})
+            detail = {"asks": dict(sorted(tally.items())), "errors": errors}
+            return Probe("mcp saturated: list_documents", status, round(seconds, 3), round(peak, 1), detail)
+
+    return asyncio.run(session())

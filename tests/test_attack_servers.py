@@ -30,6 +30,7 @@ from attack_probe import (
     rag_exe,
     raw_request,
     saturate,
+    saturate_mcp,
     start_server,
 )
 
@@ -340,3 +341,23 @@ def test_app_routes_have_the_same_guards(fixture_settings):
         assert f"larger than {APP_MAX_BODY_MB * MB:,} bytes" in _error(r)[2]
     finally:
         demo.close()
+
+
+def test_a_saturated_mcp_server_still_lists_documents(fixture_settings, tmp_path):
+    model = SlowModel()
+    args = ["mcp", "--index", str(fixture_settings.index_path), "--llm", "openai:slow", "--llm-base-url", model.url]
+    env = {"RAG_LLM_TRANSLATE": "false", "RAG_LLM_REWRITE": "false"}
+    s = start_server(args, "/mcp", tmp_path, env=env)
+    try:
+        # 48 `ask` calls while the model holds every answer (main: 40 threads taken, list_documents waited)
+        p = saturate_mcp(s, model, calls=48, ceiling=5.0)
+    finally:
+        model.close()
+        s.stop()
+    assert p.status == "ok" and p.seconds < 1.0, p
+    assert p.detail["asks"] == {"answered": 20, "tool error": 28}, p
+    assert p.detail["errors"] == [
+        "Error executing tool ask: the server is answering 4 questions and 16 are waiting; try again in 5 s "
+        "(RAG_SERVE_CONCURRENCY, RAG_SERVE_QUEUE)"
+    ]
+    assert p.peak_mb < PEAK_CEILING_MB

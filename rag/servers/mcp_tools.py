@@ -10,12 +10,13 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from rag.errors import InvalidInputError, RagError
 from rag.pipeline import MAX_K
-from rag.servers.guards import Guard, Rules, is_loopback
+from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback
 from rag.servers.service import MAX_NEIGHBOURS, Served, check_port
 from rag.settings import Settings
 
@@ -63,24 +64,40 @@ def _tool(fn: Callable[[], T]) -> T:
 
 
 def build_server(served: Served) -> MCPServer:
-    """The MCP server with the four tools over a loaded index (tools run in worker threads)."""
+    """The MCP server with the four tools over a loaded index. ``search`` and ``ask`` take a place in a Gate
+    (RAG_SERVE_CONCURRENCY at work, RAG_SERVE_QUEUE waiting in the event loop, the rest a tool error that
+    says to retry) and run in threads of their own, so ``list_documents`` and ``get_passage`` answer
+    however many calls are open."""
     server: MCPServer = MCPServer(name="rag", instructions=INSTRUCTIONS, log_level="WARNING")
+    settings = served.settings
+    gate = Gate(settings.serve_concurrency, settings.serve_queue, settings.serve_queue_timeout)
+    threads = anyio.CapacityLimiter(settings.serve_concurrency)
+
+    async def gated(fn: Callable[[], T]) -> T:
+        try:
+            await gate.enter()
+        except Busy as exc:
+            raise ToolError(exc.message) from None
+        try:
+            return await anyio.to_thread.run_sync(_tool, fn, limiter=threads)
+        finally:
+            gate.leave()
 
     @server.tool(description=SEARCH)
-    def search(query: str, k: int = 5, docs: list[str] | None = None) -> dict[str, Any]:
-        return _tool(lambda: served.search(query, k, docs))
+    async def search(query: str, k: int = 5, docs: list[str] | None = None) -> dict[str, Any]:
+        return await gated(lambda: served.search(query, k, docs))
 
     @server.tool(description=ASK)
-    def ask(question: str, k: int = 5) -> dict[str, Any]:
-        return _tool(lambda: served.ask_record(question, k))
+    async def ask(question: str, k: int = 5) -> dict[str, Any]:
+        return await gated(lambda: served.ask_record(question, k))
 
     @server.tool(description=LIST_DOCUMENTS)
-    def list_documents() -> dict[str, Any]:
+    async def list_documents() -> dict[str, Any]:
         return {"documents": served.documents()}
 
     @server.tool(description=GET_PASSAGE)
-    def get_passage(chunk_id: str, neighbours: int = 1) -> dict[str, Any]:
-        return _tool(lambda: served.passage(chunk_id, neighbours))
+    async def get_passage(chunk_id: str, neighbours: int = 1) -> dict[str, Any]:
+        return _tool(lambda: served.passage(chunk_id, neighbours))  # a look-up in memory: no thread needed
 
     return server
 
