@@ -219,13 +219,11 @@ def app_middleware(settings: Settings, host: str) -> list[Any]:
     return [Middleware(Guard, rules=rules)]
 
 
-async def reply(send: Send, status: int, message: str, type_: str, code: str | None, retry: bool = False) -> None:
+async def reply(send: Send, status: int, message: str, type_: str, code: str | None) -> None:
     """Answer with OpenAI's error object and close the connection (a refused body is not read on)."""
     body = error_json(message, type_, code)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers.append((b"connection", b"close"))
-    if retry:
-        headers.append((b"retry-after", str(RETRY_AFTER).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 

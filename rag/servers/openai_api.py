@@ -4,7 +4,9 @@
 last user message, rewritten as a follow-up from the earlier turns, as a ``chat.completion`` or, with
 ``stream: true``, as server-sent ``chat.completion.chunk`` events ending in ``data: [DONE]``. The message
 is the answer with its [n] markers and a Markdown reference list; the ``rag`` field carries the full
-`rag ask --json` record. Every error is OpenAI's ``{"error": {"message", "type", "param", "code"}}``."""
+`rag ask --json` record. Every error is OpenAI's ``{"error": {"message", "type", "param", "code"}}``.
+``GET /health`` says how many questions are being answered and waiting (rag/servers/guards.py: the Guard
+and the Gate in front of it all)."""
 
 from __future__ import annotations
 
