@@ -26,6 +26,7 @@ from app.service import AppService, Exchange  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.render import check_style  # noqa: E402
+from rag.servers.guards import app_middleware  # noqa: E402
 from rag.servers.service import check_port  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.styles import STYLES  # noqa: E402
@@ -376,6 +377,7 @@ def launch_app(
             quiet=not block,
             footer_links=["api"],
             pwa=False,
+            app_kwargs={"middleware": app_middleware(settings, host)},  # Host/Origin, body size, nesting
         )
     except OSError as exc:
         demo.close()

@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     # `Authorization: Bearer KEY` (none: no check), and how many questions are answered at once
     api_key: SecretStr | None = None
     serve_concurrency: int = Field(4, ge=1, le=64)
+    # beyond those at work, how many `rag serve` requests wait for a place, and for how long (seconds);
+    # the rest are refused at once (429) or after the wait (503), with Retry-After
+    serve_queue: int = Field(16, ge=0, le=1024)
+    serve_queue_timeout: float = Field(30.0, ge=0, le=600)
+    # request bodies of `rag serve`, `rag mcp` over HTTP and the app's API: larger ones are refused (413)
+    # before they are read
+    serve_max_body_mb: float = Field(1.0, gt=0, le=1024)
+    # a chat request's messages and their characters in all (413 beyond: send the recent turns only)
+    serve_max_messages: int = Field(500, ge=1)
+    serve_max_chars: int = Field(200_000, ge=100)
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -20,6 +20,7 @@ from rag.text import has_words
 log = logging.getLogger(__name__)
 
 MAX_NEIGHBOURS = 5
+HISTORY_TURNS = 8
 
 
 def model_name(settings: Settings) -> str:
@@ -100,7 +101,9 @@ class Served:
         to its answer text (the Markdown sources dropped)."""
         turns: list[Turn] = []
         heuristic = HeuristicRewriter()
-        for question, reply in earlier:
+        # a follow-up is rewritten from the last turn (the model's rewrite reads the last three): older
+        # turns would only cost time, so the last HISTORY_TURNS are read
+        for question, reply in list(earlier)[-HISTORY_TURNS:]:
             q = clean_question(question)
             if not q or not has_words(q) or len(q) > self.settings.max_question_chars:
                 continue
