@@ -102,17 +102,14 @@ def review_one(
     """One question over the given documents' sentences."""
     t0 = time.perf_counter()
     lang = question_lang(question)
-    query = retriever.encode(topic)
-    scored = score_docs(retriever, query, sents)
+    scored, feats = evidence(retriever, topic, sents)
     pool = np.concatenate([s.z[s.sents.usable] for s in scored if s.sents.usable.any()] or [np.zeros(1)])
-    tops = [paper_top(s) for s in scored]
-    best = max(tops) if tops else 0.0
     cells: list[Cell] = []
     mark = 0
-    for s in scored:
+    for s, f in zip(scored, feats):
         info = retriever.index.docs.get(s.sents.doc)
         ref = short_ref(info, lang, s.sents.doc)
-        p = model.prob(features(s, best))
+        p = model.prob(f)
         near = nearest(retriever, s)
         if p >= model.threshold:
             points = select_points(retriever, s, pool)
@@ -132,6 +129,14 @@ def review_one(
     return QuestionReview(
         qid, question, topic, lang, tuple(cells), pooled, agreements, distinct, time.perf_counter() - t0
     )
+
+
+def evidence(retriever: Retriever, topic: str, sents: list[DocSentences]) -> tuple[list[Scored], list[dict[str, float]]]:
+    """Every reviewed paper's sentences scored for the topic, and each paper's decision features."""
+    scored = score_docs(retriever, retriever.encode(topic), sents)
+    tops = [paper_top(s) for s in scored]
+    best = max(tops) if tops else 0.0
+    return scored, [features(s, best) for s in scored]
 
 
 def compare(

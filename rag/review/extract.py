@@ -21,7 +21,8 @@ MAX_POINTS = 5
 MIN_POINTS = 2
 MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
 CELL_CHARS = 600  # an answered cell stays a summary, not the paper
-LONG_SENTENCE = 280  # longer "sentences" are usually run-on lists or extraction debris
+LONG_SENTENCE = CELL_CHARS // 3  # a point leaves room for at least two more: several points, not one long one
+MARK_CHARS = 6  # the quotation marks, citation mark and space around each quote
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Scored:
     lexical: np.ndarray  # IDF-weighted share of the topic's terms present in the sentence
     z: np.ndarray  # standardised combined relevance (over every reviewed sentence)
     vecs: np.ndarray
+    terms: float = 0.0  # IDF-weighted share of the topic's terms the paper uses anywhere
+    library_terms: float = 0.0  # the same over every reviewed paper (0: no lexical evidence exists)
 
 
 def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> list[Scored]:
@@ -130,8 +133,11 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
             m = langs == lang
             zd[m] = _z(dense[m], all_dense[all_langs == lang])
         z = zd + _z(lexical, all_lex)
-        out.append(Scored(d, dense, lexical, z, vecs))
-    return out
+        used = frozenset().union(*d.tokens) if d.tokens else frozenset()
+        terms = sum(w for alts, w in groups if any(a in used for a in alts)) / total
+        out.append(Scored(d, dense, lexical, z, vecs, terms))
+    library = max((x.terms for x in out), default=0.0)
+    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library) for x in out]
 
 
 def _z(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -169,12 +175,12 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray) -> list[P
         best = left[int(np.argmax(mmr))]
         left.remove(best)
         text = s.sents.texts[cand[best]]
-        if chosen and used + len(text) > CELL_CHARS:
+        if used + len(text) + MARK_CHARS > CELL_CHARS:
             continue  # a shorter later candidate may still fit
         if any(text in s.sents.texts[cand[j]] or s.sents.texts[cand[j]] in text for j in chosen):
             continue
         chosen.append(best)
-        used += len(text)
+        used += len(text) + MARK_CHARS
     idx = retriever.index
     out = []
     for j in sorted(chosen, key=lambda j: cand[j]):
