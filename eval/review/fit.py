@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from rag.pipeline import Assistant
-from rag.review.api import evidence
+from rag.review.api import encode_many, evidence, null_model
 from rag.review.decide import FEATURES, MODEL, Model, fit, save_model
 from rag.review.extract import doc_sentences
 from rag.review.frame import topic_of
@@ -29,8 +29,10 @@ def cells(suite, settings) -> list[tuple[str, str, dict, int]]:
     docs = list(dict.fromkeys(d for q in gold for d in q.cells))
     sents = [doc_sentences(a.retriever, d) for d in docs]
     out = []
-    for q in gold:
-        _, feats = evidence(a.retriever, topic_of(q.question), sents)
+    queries = encode_many(a.retriever, [topic_of(q.question) for q in gold])
+    nulls = null_model(a.retriever, sents, {x.lang for x in queries})
+    for q, query in zip(gold, queries):
+        _, feats = evidence(a.retriever, query, sents, nulls[query.lang])
         for d, f in zip(docs, feats):
             out.append((q.id, d, f, int(bool(q.cells.get(d)))))
     return out

@@ -4,18 +4,30 @@ call."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.embedding import ANCHORS
 from rag.errors import InvalidInputError
-from rag.retrieval import Retriever
+from rag.retrieval import Query, Retriever, align, normalize_query
 from rag.review.compose import cell_text, pooled_text, short_ref
 from rag.review.decide import Model, features, load_model, paper_top
-from rag.review.extract import DocSentences, Point, Scored, doc_sentences, nearest, score_docs, select_points
+from rag.review.extract import (
+    DocSentences,
+    Point,
+    Scored,
+    doc_sentences,
+    nearest,
+    null_dense,
+    score_docs,
+    select_points,
+)
 from rag.review.frame import question_lang, topic_of
+from rag.text import detect_lang, tokenize
 
 DISCUSSED, NOT_DISCUSSED = "discussed", "not discussed"
 
@@ -78,31 +90,57 @@ def review_questions(
     model = model or load_model()
     sents = [doc_sentences(retriever, d) for d in chosen]
     topics = [topic_of(q) for _, q in questions]
-    _prime(retriever, topics)
+    queries = encode_many(retriever, topics)
+    nulls = null_model(retriever, sents, {q.lang for q in queries})
     out = []
-    for n, ((qid, q), topic) in enumerate(zip(questions, topics), start=1):
-        out.append(review_one(retriever, qid, q, topic, sents, model))
+    for n, ((qid, q), query) in enumerate(zip(questions, queries), start=1):
+        out.append(review_one(retriever, qid, q, query, sents, model, nulls.get(query.lang)))
         if progress:
             progress(n, len(questions))
     return out
 
 
-def _prime(retriever: Retriever, texts: list[str]) -> None:
-    """Embed every topic in one batched call when the embedder can serve them later (batch runner's)."""
-    prime = getattr(retriever.embedder, "prime", None)
-    if prime is not None:
-        from rag.retrieval import normalize_query
+def null_model(
+    retriever: Retriever, sents: list[DocSentences], langs: Iterable[str]
+) -> dict[str, list[tuple[float, float]]]:
+    """Per question language, each paper's dense top under the generic off-topic anchor questions."""
+    rows = [json.loads(line) for line in ANCHORS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = {}
+    for lang in sorted(set(langs)):
+        texts = [r[lang] for r in rows if r.get("role") == "query" and r.get(lang)]
+        anchors = encode_many(retriever, texts)
+        out[lang] = [null_dense(retriever, anchors, d) for d in sents]
+    return out
 
-        prime([normalize_query(t) for t in texts])
+
+def encode_many(retriever: Retriever, texts: list[str]) -> list[Query]:
+    """Queries for several texts, embedded in one batched call (what ``Retriever.encode`` does one by one)."""
+    norm = [normalize_query(t) for t in texts]
+    if any(not t for t in norm):
+        raise InvalidInputError("a question is empty; give one question per line")
+    vecs = retriever.embedder.embed_queries(norm) if norm else []
+    idx, strength = retriever.index, retriever.settings.align_strength
+    out = []
+    for text, q, vec in zip(texts, norm, vecs):
+        lang = detect_lang(q)
+        out.append(Query(text, q, vec, tokenize(q), lang, align(vec, lang, idx.lang_means, strength)))
+    return out
 
 
 def review_one(
-    retriever: Retriever, qid: str, question: str, topic: str, sents: list[DocSentences], model: Model
+    retriever: Retriever,
+    qid: str,
+    question: str,
+    query: Query,
+    sents: list[DocSentences],
+    model: Model,
+    nulls: list[tuple[float, float]] | None = None,
 ) -> QuestionReview:
-    """One question over the given documents' sentences."""
+    """One question over the given documents' sentences (``nulls``: per paper, from ``null_model``)."""
     t0 = time.perf_counter()
     lang = question_lang(question)
-    scored, feats = evidence(retriever, topic, sents)
+    topic = query.text
+    scored, feats = evidence(retriever, query, sents, nulls)
     pool = np.concatenate([s.z[s.sents.usable] for s in scored if s.sents.usable.any()] or [np.zeros(1)])
     cells: list[Cell] = []
     mark = 0
@@ -131,12 +169,19 @@ def review_one(
     )
 
 
-def evidence(retriever: Retriever, topic: str, sents: list[DocSentences]) -> tuple[list[Scored], list[dict[str, float]]]:
+def evidence(
+    retriever: Retriever,
+    query: Query | str,
+    sents: list[DocSentences],
+    nulls: list[tuple[float, float]] | None = None,
+) -> tuple[list[Scored], list[dict[str, float]]]:
     """Every reviewed paper's sentences scored for the topic, and each paper's decision features."""
-    scored = score_docs(retriever, retriever.encode(topic), sents)
+    query = retriever.encode(query) if isinstance(query, str) else query
+    scored = score_docs(retriever, query, sents)
     tops = [paper_top(s) for s in scored]
     best = max(tops) if tops else 0.0
-    return scored, [features(s, best) for s in scored]
+    nulls = nulls or [(0.0, 1.0)] * len(scored)
+    return scored, [features(s, best, n) for s, n in zip(scored, nulls)]
 
 
 def compare(

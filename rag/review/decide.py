@@ -16,17 +16,18 @@ import numpy as np
 from rag.review.extract import Scored
 
 MODEL = Path(__file__).resolve().parent.parent / "data" / "review_model.json"
-# what the model reads (features() also reports dense_top, share, missing and lexical for diagnosis: with
+# what the model reads (features() also reports top, dense_top, share, missing and lexical for diagnosis: with
 # them the model fitted on one gold set transferred worse to the other, eval/NOTES.md)
-FEATURES = ("top", "gap", "lex_best")
+FEATURES = ("gap", "null_z", "lex_best")
 
 
-def features(s: Scored, best_top: float) -> dict[str, float]:
-    """The evidence one paper offers for a question (``best_top``: the best paper's ``top``)."""
+def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
+    """The evidence one paper offers for a question (``best_top``: the best paper's ``top``; ``null``: the
+    mean and spread of the paper's dense top under off-topic questions in the question's language)."""
     use = s.sents.usable if s.sents.usable.any() else np.ones(len(s.z), dtype=bool)
     z = s.z[use]
     if not len(z):
-        return {"top": -3.0, "gap": -3.0, "dense_top": -1.0, "lex_best": 0.0, "share": 0.0, "missing": 1.0, "lexical": 0.0}
+        return {"top": -3.0, "gap": -3.0, "dense_top": -1.0, "null_z": -3.0, "lex_best": 0.0, "share": 0.0, "missing": 1.0, "lexical": 0.0}
     k = min(3, len(z))
     top = float(np.sort(z)[-k:].mean())
     lexical = s.library_terms > 0  # some paper uses the topic's words: their absence here means something
@@ -35,6 +36,8 @@ def features(s: Scored, best_top: float) -> dict[str, float]:
         "gap": top - best_top,
         # cosine above the question's baseline, not standardised: whether anything in the library is close
         "dense_top": float(np.sort(s.dense[use])[-k:].mean()),
+        # the same against off-topic questions: how unusual this closeness is for this paper and language
+        "null_z": (float(np.sort(s.dense[use])[-k:].mean()) - null[0]) / null[1],
         "lex_best": float(s.lexical.max()) if len(s.lexical) else 0.0,
         "share": float(np.mean(z > 1.0)),  # share of the paper's sentences clearly about the topic
         "missing": (1.0 - s.terms) if lexical else 0.0,  # the topic's words the paper never uses

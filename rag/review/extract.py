@@ -106,7 +106,7 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
     """Every sentence of every reviewed document scored for the question, on one common scale."""
     idx = retriever.index
     base = np.einsum("ij,ij->i", query.aligned, idx.centroids)  # an average passage's score per language
-    groups = term_groups(query, retriever)
+    groups = _longest(term_groups(query, retriever))
     total = sum(w for _, w in groups) or 1.0
     parts = []
     d_langs: list[np.ndarray] = []
@@ -138,6 +138,40 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
         out.append(Scored(d, dense, lexical, z, vecs, terms))
     library = max((x.terms for x in out), default=0.0)
     return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library) for x in out]
+
+
+def _longest(groups: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
+    """The query's term groups without the pieces of a longer term (search segmentation yields 网络, 主权
+    and 网络主权): a sentence using the pieces apart does not use the term."""
+    words = [a for alts, _ in groups for a in alts]
+    return [
+        (alts, w)
+        for alts, w in groups
+        if not (len(alts) == 1 and any(alts[0] != o and alts[0] in o for o in words))
+    ]
+
+
+def top_mean(x: np.ndarray, k: int = 3) -> float:
+    """Mean of the k largest values (fewer when there are fewer)."""
+    return float(np.sort(x)[-min(k, len(x)) :].mean()) if len(x) else -1.0
+
+
+def null_dense(retriever: Retriever, anchors: list[Query], d: DocSentences) -> tuple[float, float]:
+    """How close a paper's best sentences come to questions about nothing it is about: the mean and spread,
+    over generic off-topic questions (the index's alignment anchors, in the question's language), of the
+    top-3 calibrated dense score — what a question's own score is measured against."""
+    idx = retriever.index
+    use = d.usable if d.usable.any() else np.ones(len(d.rows), dtype=bool)
+    if not use.any() or not anchors:
+        return 0.0, 1.0
+    vecs = np.asarray(idx.sent_vecs[d.rows[use]], dtype=np.float32)
+    langs = np.asarray(idx.sent_lang[d.rows[use]], dtype=np.int64)
+    tops = []
+    for q in anchors:
+        base = np.einsum("ij,ij->i", q.aligned, idx.centroids)
+        tops.append(top_mean(np.einsum("ij,ij->i", vecs, q.aligned[langs]) - base[langs]))
+    t = np.asarray(tops)
+    return float(t.mean()), float(t.std()) or 1.0
 
 
 def _z(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
