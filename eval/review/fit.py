@@ -63,8 +63,8 @@ def main() -> None:
     pos = [h for h in held if h[3]]
     neg = [h for h in held if not h[3]]
     print(
-        f"{args.train} leave-one-paper-out: false not-discussed {sum(h[4] < .5 for h in pos) / max(1, len(pos)):.3f}, "
-        f"correct not-discussed {sum(h[4] < .5 for h in neg) / max(1, len(neg)):.3f}"
+        f"{args.train} leave-one-paper-out: false not-discussed {sum(h[4] < 0.5 for h in pos) / max(1, len(pos)):.3f}, "
+        f"correct not-discussed {sum(h[4] < 0.5 for h in neg) / max(1, len(neg)):.3f}"
     )
     model = fit([r[2] for r in train], [r[3] for r in train])
     for name, rows in data.items():

@@ -27,7 +27,9 @@ def convert(xml: str) -> str:
     for c in meta.iterfind("contrib-group/contrib[@contrib-type='author']"):
         n = c.find("name")
         if n is not None:
-            names.append(f"{_text(n.find('given-names')) if n.find('given-names') is not None else ''} {_text(n.find('surname'))}".strip())
+            names.append(
+                f"{_text(n.find('given-names')) if n.find('given-names') is not None else ''} {_text(n.find('surname'))}".strip()
+            )
         elif c.find("collab") is not None:
             names.append(_text(c.find("collab")))  # type: ignore[arg-type]
     year = meta.find("pub-date/year")

@@ -118,7 +118,7 @@ def encode_many(retriever: Retriever, texts: list[str]) -> list[Query]:
     norm = [normalize_query(t) for t in texts]
     if any(not t for t in norm):
         raise InvalidInputError("a question is empty; give one question per line")
-    vecs = retriever.embedder.embed_queries(norm) if norm else []
+    vecs = retriever.embedder.embed_queries(norm) if norm else np.zeros((0, 1), np.float32)
     idx, strength = retriever.index, retriever.settings.align_strength
     out = []
     for text, q, vec in zip(texts, norm, vecs):
@@ -154,7 +154,16 @@ def review_one(
             marks = tuple(range(mark + 1, mark + 1 + len(points)))
             mark += len(points)
             cells.append(
-                Cell(s.sents.doc, ref, DISCUSSED, tuple(points), near, p, cell_text([x.quote for x in points], marks), marks)
+                Cell(
+                    s.sents.doc,
+                    ref,
+                    DISCUSSED,
+                    tuple(points),
+                    near,
+                    p,
+                    cell_text([x.quote for x in points], marks),
+                    marks,
+                )
             )
         else:
             cells.append(Cell(s.sents.doc, ref, NOT_DISCUSSED, (), near, p, ""))

@@ -27,7 +27,16 @@ def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0))
     use = s.sents.usable if s.sents.usable.any() else np.ones(len(s.z), dtype=bool)
     z = s.z[use]
     if not len(z):
-        return {"top": -3.0, "gap": -3.0, "dense_top": -1.0, "null_z": -3.0, "lex_best": 0.0, "share": 0.0, "missing": 1.0, "lexical": 0.0}
+        return {
+            "top": -3.0,
+            "gap": -3.0,
+            "dense_top": -1.0,
+            "null_z": -3.0,
+            "lex_best": 0.0,
+            "share": 0.0,
+            "missing": 1.0,
+            "lexical": 0.0,
+        }
     k = min(3, len(z))
     top = float(np.sort(z)[-k:].mean())
     lexical = s.library_terms > 0  # some paper uses the topic's words: their absence here means something

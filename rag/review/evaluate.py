@@ -46,7 +46,9 @@ def by_doc_cells(assistant, gold: list[GoldQuestion]) -> tuple[list[ScoredCell],
         for doc in q.cells:
             a = assistant.ask(q.question, None, [doc])
             cells.append(
-                ScoredCell(q.id, doc, not a.abstained, a.answer if not a.abstained else "", tuple(c.text for c in a.citations))
+                ScoredCell(
+                    q.id, doc, not a.abstained, a.answer if not a.abstained else "", tuple(c.text for c in a.citations)
+                )
             )
         whole = assistant.ask(q.question)
         pooled[q.id] = set() if whole.abstained else {c.doc for c in whole.citations}

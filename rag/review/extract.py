@@ -114,9 +114,7 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
         vecs = np.asarray(idx.sent_vecs[d.rows], dtype=np.float32) if len(d.rows) else np.zeros((0, 1), np.float32)
         langs = np.asarray(idx.sent_lang[d.rows], dtype=np.int64)
         d_langs.append(langs)
-        dense = (
-            np.einsum("ij,ij->i", vecs, query.aligned[langs]) - base[langs] if len(d.rows) else np.zeros(0)
-        )
+        dense = np.einsum("ij,ij->i", vecs, query.aligned[langs]) - base[langs] if len(d.rows) else np.zeros(0)
         lexical = np.array(
             [sum(w for alts, w in groups if any(a in t for a in alts)) / total for t in d.tokens], dtype=np.float64
         )
@@ -145,9 +143,7 @@ def _longest(groups: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[st
     and 网络主权): a sentence using the pieces apart does not use the term."""
     words = [a for alts, _ in groups for a in alts]
     return [
-        (alts, w)
-        for alts, w in groups
-        if not (len(alts) == 1 and any(alts[0] != o and alts[0] in o for o in words))
+        (alts, w) for alts, w in groups if not (len(alts) == 1 and any(alts[0] != o and alts[0] in o for o in words))
     ]
 
 

@@ -71,16 +71,23 @@ def markdown(questions: Questions, records: Mapping, docinfo: Mapping, docs: Seq
                 continue
             lines += [f"### R{rn[d]} {r['ref']}", ""]
             if r["status"] == DISCUSSED:
-                lines += [f"{n}. “{p['quote']}” [{p['n']}] ({_where(p) or p['chunk_id']})" for n, p in enumerate(r["points"], 1)]
+                lines += [
+                    f"{n}. “{p['quote']}” [{p['n']}] ({_where(p) or p['chunk_id']})"
+                    for n, p in enumerate(r["points"], 1)
+                ]
             else:
                 near = r.get("nearest")
-                lines.append("Not discussed." + (f" Nearest sentence ({_where(near)}): “{near['quote']}”" if near else ""))
+                lines.append(
+                    "Not discussed." + (f" Nearest sentence ({_where(near)}): “{near['quote']}”" if near else "")
+                )
             lines.append("")
         if first["agreements"]:
             ref = {r["doc"]: r["ref"] for r in recs if r is not None}
             lines += ["**Same point in several papers:**", ""]
             for a in first["agreements"]:
-                lines.append(f"- {ref.get(a['doc_a'], a['doc_a'])}: “{a['quote_a']}” — {ref.get(a['doc_b'], a['doc_b'])}: “{a['quote_b']}”")
+                lines.append(
+                    f"- {ref.get(a['doc_a'], a['doc_a'])}: “{a['quote_a']}” — {ref.get(a['doc_b'], a['doc_b'])}: “{a['quote_b']}”"
+                )
             lines.append("")
         distinct = [(r["ref"], r["distinct"]) for r in recs if r is not None and r.get("distinct")]
         if first["agreements"] and distinct:
@@ -101,7 +108,9 @@ def _sheet_name(i: int, question: str, taken: set[str]) -> str:
     return name
 
 
-def write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Mapping, docs: Sequence[str], style: str) -> None:
+def write_xlsx(
+    path: Path, questions: Questions, records: Mapping, docinfo: Mapping, docs: Sequence[str], style: str
+) -> None:
     """The workbook: an overview (question × paper: points or "not discussed"), a sheet per question (the
     pooled answer, then one row per point), and the references in the chosen style."""
     from openpyxl import Workbook
@@ -135,18 +144,31 @@ def write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Mapp
         rows.append([i, key, q, *cells])
     put(ws, [head] + rows, [5, 12, 40] + [60] * len(docs))
     taken = {"overview", "references"}
-    for i, (key, q, recs) in enumerate(got, start=1):
+    for i, (_, q, recs) in enumerate(got, start=1):
         sheet = wb.create_sheet(_sheet_name(i, q, taken))
         first = next((r for r in recs if r is not None), None)
         body: list[list] = [["paper", "status", "n", "quote", "page", "section", "chunk_id"]]
-        for d, r in zip(docs, recs):
+        for r in recs:
             if r is None:
                 continue
             if r["status"] == DISCUSSED:
-                body += [[r["ref"], r["status"], p["n"], p["quote"], p["page"], p["section"], p["chunk_id"]] for p in r["points"]]
+                body += [
+                    [r["ref"], r["status"], p["n"], p["quote"], p["page"], p["section"], p["chunk_id"]]
+                    for p in r["points"]
+                ]
             else:
                 near = r.get("nearest") or {}
-                body.append([r["ref"], "not discussed (nearest)", "", near.get("quote", ""), near.get("page", ""), near.get("section", ""), near.get("chunk_id", "")])
+                body.append(
+                    [
+                        r["ref"],
+                        "not discussed (nearest)",
+                        "",
+                        near.get("quote", ""),
+                        near.get("page", ""),
+                        near.get("section", ""),
+                        near.get("chunk_id", ""),
+                    ]
+                )
         body += [[], ["question", q], ["pooled answer", first["pooled"] if first else ""]]
         for a in first["agreements"] if first else []:
             body.append(["same point", a["doc_a"], "", a["quote_a"], "", a["doc_b"], a["quote_b"]])
@@ -161,7 +183,9 @@ def write_xlsx(path: Path, questions: Questions, records: Mapping, docinfo: Mapp
     wb.save(path)
 
 
-def render(out: Path, questions: Questions, records: Mapping, docinfo: Mapping, docs: Sequence[str], style: str) -> None:
+def render(
+    out: Path, questions: Questions, records: Mapping, docinfo: Mapping, docs: Sequence[str], style: str
+) -> None:
     """Write OUT (.md or .xlsx) from the records, atomically (beside it, then renamed over it); a .jsonl
     output is the journal itself."""
     if out.suffix.lower() == ".jsonl":
@@ -174,7 +198,9 @@ def render(out: Path, questions: Questions, records: Mapping, docinfo: Mapping, 
             tmp.write_text(markdown(questions, records, docinfo, docs, style), encoding="utf-8")
         os.replace(tmp, out)
     except OSError as exc:
-        raise BatchOutputError(f"cannot write {out} ({exc.strerror}); give --out a file in a folder you can write to") from None
+        raise BatchOutputError(
+            f"cannot write {out} ({exc.strerror}); give --out a file in a folder you can write to"
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -54,7 +54,9 @@ def check_review_output(out: Path, questions_path: Path | None = None) -> Path:
     """OUT if it is a .md, .xlsx or .jsonl path other than the questions file, in a place we can write."""
     out = Path(out)
     if out.suffix.lower() not in OUTPUTS:
-        raise InvalidInputError(f"cannot write '{out.suffix or out.name}' files; give --out a .md, .xlsx or .jsonl path")
+        raise InvalidInputError(
+            f"cannot write '{out.suffix or out.name}' files; give --out a .md, .xlsx or .jsonl path"
+        )
     if questions_path is not None and out.resolve() == Path(questions_path).resolve():
         raise InvalidInputError("--out is the questions file itself; write the review to another file")
     if out.is_dir():
@@ -102,10 +104,10 @@ def run_review(
         report.seconds = time.perf_counter() - t0
         for q in questions.items:
             for d in chosen:
-                rec = journal.records.get((q.key, d))
-                if rec is not None:
-                    report.discussed += rec["status"] == DISCUSSED
-                    report.not_discussed += rec["status"] != DISCUSSED
+                got = journal.records.get((q.key, d))
+                if got is not None:
+                    report.discussed += got["status"] == DISCUSSED
+                    report.not_discussed += got["status"] != DISCUSSED
         if out != report.journal:
             render(out, questions, journal.records, index.docs, chosen, style)
     finally:

@@ -136,9 +136,7 @@ def _r(a: int, b: int) -> float:
     return round(a / b, 4) if b else 0.0
 
 
-def score(
-    gold: list[GoldQuestion], cells: Iterable[ScoredCell], pooled: Mapping[str, set[str]]
-) -> dict:
+def score(gold: list[GoldQuestion], cells: Iterable[ScoredCell], pooled: Mapping[str, set[str]]) -> dict:
     """Point recall, evidence inside a cited passage, false and correct "not discussed", pooled coverage
     (``pooled``: question id -> the papers its pooled answer covers) and answered-cell length; overall
     and by the question's language."""
@@ -168,7 +166,14 @@ def score(
                 if answered and c is not None:
                     t.lengths.append(len(c.answer))
             rows.append(
-                {"id": q.id, "doc": doc, "gold_points": len(points), "answered": answered, "recovered": rec, "cited": inside}
+                {
+                    "id": q.id,
+                    "doc": doc,
+                    "gold_points": len(points),
+                    "answered": answered,
+                    "recovered": rec,
+                    "cited": inside,
+                }
             )
     return {"summary": {k: v.summary() for k, v in groups.items()}, "cells": rows}
 
