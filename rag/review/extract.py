@@ -56,11 +56,10 @@ def doc_sentences(retriever: Retriever, doc: str) -> DocSentences:
     rows: list[int] = []
     chunks: list[int] = []
     texts: list[str] = []
+    kinds: list[str] = []
     seen: set[tuple[int, int]] = set()  # overlapping passages repeat sentences: keep the first copy
     for pos in idx.doc_range(doc):
         c = idx.chunks[pos]
-        if c.kind == "meta":
-            continue  # front matter: titles and affiliations are not points
         for si in idx.chunk_sentences[pos]:
             _, a, b = (int(x) for x in idx.sent_rows[si])
             key = (c.start + a, c.start + b) if c.kind == "body" else (-pos - 1, a)
@@ -70,16 +69,22 @@ def doc_sentences(retriever: Retriever, doc: str) -> DocSentences:
             rows.append(int(si))
             chunks.append(pos)
             texts.append(c.text[a:b].strip())
+            kinds.append(c.kind)
     toks = tuple(frozenset(tokenize(t)) for t in texts)
-    usable = np.array([_usable(t) for t in texts], dtype=bool)
+    # front matter (abstract, keywords, affiliations): only its complete sentences can be points
+    usable = np.array([_usable(t) and (k != "meta" or _ends(t)) for t, k in zip(texts, kinds)], dtype=bool)
     return DocSentences(
         doc, np.asarray(rows, dtype=np.int64), np.asarray(chunks, dtype=np.int64), tuple(texts), toks, usable
     )
 
 
+def _ends(text: str) -> bool:
+    return text[-1:] in "。！？!?.…”」』)）;；" if text else False
+
+
 def _usable(text: str) -> bool:
     words = sum(ch.isalpha() or "\u4e00" <= ch <= "\u9fff" for ch in text)
-    terminal = text[-1:] in "。！？!?.…”」』)）;；" if text else False
+    terminal = _ends(text)
     return (
         words >= 12
         and (terminal or len(text) > 60)
