@@ -104,13 +104,24 @@ def null_model(
     retriever: Retriever, sents: list[DocSentences], langs: Iterable[str]
 ) -> dict[str, list[tuple[float, float]]]:
     """Per question language, each paper's dense top under the generic off-topic anchor questions."""
-    rows = [json.loads(line) for line in ANCHORS.read_text(encoding="utf-8").splitlines() if line.strip()]
     out = {}
     for lang in sorted(set(langs)):
-        texts = [r[lang] for r in rows if r.get("role") == "query" and r.get(lang)]
-        anchors = encode_many(retriever, texts)
+        anchors = _anchors(retriever, lang)
         out[lang] = [null_dense(retriever, anchors, d) for d in sents]
     return out
+
+
+_ANCHOR_CACHE: dict[tuple[str, str, str], list[Query]] = {}
+
+
+def _anchors(retriever: Retriever, lang: str) -> list[Query]:
+    """The generic off-topic anchor questions in ``lang``, embedded once per index and embedder."""
+    key = (str(retriever.index.path), str(retriever.index.params.get("params_checksum", "")), lang)
+    if key not in _ANCHOR_CACHE:
+        rows = [json.loads(line) for line in ANCHORS.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = [r[lang] for r in rows if r.get("role") == "query" and r.get(lang)]
+        _ANCHOR_CACHE[key] = encode_many(retriever, texts)
+    return _ANCHOR_CACHE[key]
 
 
 def encode_many(retriever: Retriever, texts: list[str]) -> list[Query]:

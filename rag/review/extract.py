@@ -50,7 +50,25 @@ class Point:
     row: int  # sentence row (the paper's order)
 
 
+_CACHE: dict[tuple[str, str, str], DocSentences] = {}
+_CACHE_DOCS = 256  # documents kept read (segmenting a paper's sentences takes about a second)
+
+
 def doc_sentences(retriever: Retriever, doc: str) -> DocSentences:
+    """A document's sentences, passages and terms, read once per index build (the app reviews one
+    question at a time: the papers are segmented on the first)."""
+    idx = retriever.index
+    key = (str(idx.path), str(idx.params.get("params_checksum") or idx.params.get("created")), doc)
+    got = _CACHE.get(key)
+    if got is None:
+        got = _read_doc(retriever, doc)
+        if len(_CACHE) >= _CACHE_DOCS:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = got
+    return got
+
+
+def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
     """Read a document's sentences, their passages and terms from the index."""
     idx = retriever.index
     rows: list[int] = []
