@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from rag import cli_batch, cli_eval, cli_refs, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `refs`, `serve`, `mcp`
+from rag import cli_batch, cli_eval, cli_refs, cli_review, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `refs`, `review`, `serve`, `mcp`
 from rag.cli_common import (
     EmbedderOpt,
     IndexOpt,
