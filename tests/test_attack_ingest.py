@@ -341,3 +341,19 @@ def test_a_large_bib_is_read_fast_with_progress(tmp_path):
     assert [t[1] for t in ticks] == sorted(t[1] for t in ticks)
     first = lib.entries[0][0]
     assert first.title.endswith("in IPv6 Müller") and first.journal == "Journal of Network Governance"
+
+
+@pytest.mark.slow
+def test_a_large_bib_costs_bounded_memory(tmp_path):
+    # bibtexparser held 661 MB for a 50 MB file (and 547 s under load); the reader 210 MB (eval/NOTES.md)
+    n = A.big_bib(tmp_path / "big.bib", 20)
+    code = (
+        "import sys; from rag.library import read_bib_file; lib = read_bib_file(sys.argv[1]); print(len(lib.entries))"
+    )
+    rc, seconds, peak_mb, out, err = A.run_measured(
+        [sys.executable, "-c", code, str(tmp_path / "big.bib")], tmp_path, _env(), 240, 2 * RSS_CEILING_MB
+    )
+    assert rc == 0, err
+    assert out.split() == [str(n)]
+    assert peak_mb <= 400, f"peak RSS {peak_mb:.0f} MB"
+    assert seconds <= 120
