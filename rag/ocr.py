@@ -31,7 +31,8 @@ SHORT_WORD_RANK = 200  # a piece under 4 letters must be among the 200 commonest
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 _URL = re.compile(r"(\S*(?:://|www\.)\S*)")
 _CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z])")  # andGlobal, theIETF (not McDonald, iPhone)
-_read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float]] = OrderedDict()
+# (content hash, pixel cap, page) -> (segments, confidence, the note on a page rendered smaller or '')
+_read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float, str]] = OrderedDict()
 
 
 @lru_cache(maxsize=1)
@@ -130,8 +131,7 @@ def ocr_pages(
                 w, h = page.get_size()
                 # the size is checked before rendering: a huge page at full resolution would take gigabytes
                 scale = raster_scale(w, h, OCR_DPI, cap)
-                if scale < OCR_DPI / 72 and notes is not None:
-                    notes.append(raster_note(i + 1, w, h, scale, cap))
+                note = raster_note(i + 1, w, h, scale, cap) if scale < OCR_DPI / 72 else ""
                 image = page.render(scale=scale).to_pil()
                 segs, conf = ocr_image(image)
                 del image
@@ -141,12 +141,15 @@ def ocr_pages(
                         for s in segs
                     ],
                     conf,
+                    note,
                 )
                 with _LOCK:
                     _read[(key, cap, i)] = hit
                     while len(_read) > CACHE_PAGES:
                         _read.popitem(last=False)
             out[i] = (list(hit[0]), hit[1])
+            if hit[2] and notes is not None:  # told on every reading, the cached ones too
+                notes.append(hit[2])
             if progress:
                 progress(done, len(indexes))
     finally:

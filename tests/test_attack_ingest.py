@@ -357,3 +357,15 @@ def test_a_large_bib_costs_bounded_memory(tmp_path):
     assert out.split() == [str(n)]
     assert peak_mb <= 400, f"peak RSS {peak_mb:.0f} MB"
     assert seconds <= 120
+
+
+@pytest.mark.slow
+def test_a_page_rendered_smaller_is_told_on_every_reading():
+    from rag.pdf import read_pdf
+
+    data = A.huge_scan_pdf("CABLE REPAIR SHIPS", points=2000)  # 27.8 in square: 17 Mpx at 150 dpi
+    note = "page 1 is 28 x 28 in; OCR read it at 36 dpi to stay under 1 Mpx (RAG_OCR_MAX_PIXELS)"
+    for _ in range(2):  # the second reading comes from the per-process cache
+        notes: list[str] = []
+        pages = read_pdf(data, None, 1_000_000, notes)
+        assert notes == [note] and pages[0].lines == ("CABLE REPAIR SHIPS",)
