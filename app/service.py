@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
+from rag.ingest.pdf_guard import limits_of
 from rag.loading import inside, read_source
 from rag.pageview import PageView, render_page
 from rag.pipeline import Assistant, check_question
@@ -175,7 +176,7 @@ class AppService:
                 if not fh.read(1024).lstrip().startswith(b"%PDF"):
                     return "not a PDF file (no %PDF header)"
         try:
-            src = read_source(path, name)
+            src = read_source(path, name, limits=limits_of(self.settings))
         except Exception as why:  # loading's skip reasons: binary, empty, broken PDF, no text layer
             return str(why)
         dup = next((d.doc_id for d in self.documents() if d.sha256 == src.sha256), None)

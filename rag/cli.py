@@ -68,8 +68,6 @@ def index_cmd(
 
     if not paths and zotero is None:
         raise InvalidInputError("nothing to index; give files or folders, or a Zotero data directory with --zotero DIR")
-    library = open_library(paths or [], bib or [], zotero, collection)
-
     settings = settings_from(
         index=index,
         embedder=embedder,
@@ -81,6 +79,7 @@ def index_cmd(
         jobs=jobs if jobs is not None or "RAG_JOBS" in os.environ else 0,
     )
     with progress_bar(enabled=not as_json) as progress:
+        library = open_library(paths or [], bib or [], zotero, collection, progress)
         report = build_index(paths or [], settings, force=force, progress=progress, library=library)
     for s in report.skipped:
         warn(f"skipped {s.path}: {s.reason}")

@@ -238,8 +238,11 @@ def page_lines(segs: list[Segment]) -> list[str]:
     return lines
 
 
-def read_pdf(data: bytes, progress: Progress | None = None) -> list[PdfPage]:
-    """Every page of a PDF as lines in reading order; pages without a text layer are OCR'd."""
+def read_pdf(
+    data: bytes, progress: Progress | None = None, max_pixels: int | None = None, notes: list[str] | None = None
+) -> list[PdfPage]:
+    """Every page of a PDF as lines in reading order; pages without a text layer are OCR'd (rendered under
+    ``max_pixels``; a page rendered smaller is told in ``notes``)."""
     import pdfplumber
 
     with pdfplumber.open(io.BytesIO(data)) as pdf:
@@ -250,7 +253,7 @@ def read_pdf(data: bytes, progress: Progress | None = None) -> list[PdfPage]:
     if blank:
         from rag.ocr import ocr_pages
 
-        for i, (segs, score) in ocr_pages(data, blank, progress).items():
+        for i, (segs, score) in ocr_pages(data, blank, progress, max_pixels, notes).items():
             pages[i], conf[i] = segs, score
     ordered = [reading_order(segs, w) for segs, (w, _) in zip(pages, sizes)]
     furniture = running_furniture(ordered, [h for _, h in sizes])

@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     # plain (title, authors, document), gbt7714 (GB/T 7714-2015) or apa (APA 7); see rag/styles.py
     citation_style: Literal["plain", "gbt7714", "apa"] = "plain"
 
+    # what one PDF may cost an index build (rag/ingest/pdf_guard.py): a file beyond these is skipped and
+    # reported (a compression bomb, a file of thousands of pages); a text-less page whose image at 150 dpi
+    # would exceed ocr_max_pixels is OCR'd at a lower resolution that fits, and said so
+    pdf_max_pages: int = Field(2000, ge=1)
+    pdf_max_stream_mb: float = Field(64.0, gt=0)
+    pdf_max_inflated_mb: float = Field(256.0, gt=0)
+    ocr_max_pixels: int = Field(16_000_000, ge=100_000)
+
     # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),
     # or "" / "extractive" for the extractive default
     llm: LlmSpec | None = None

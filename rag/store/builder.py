@@ -30,6 +30,7 @@ from rag.embedding import (
     make_embedder,
 )
 from rag.glossary import contribution, save_contribution
+from rag.ingest.pdf_guard import limits_of
 from rag.integrity import manifest, params_text, write_marker
 from rag.library import Library
 from rag.records import Document
@@ -126,6 +127,7 @@ def _build(
         library,
         not force,
         progress,
+        limits_of(settings),
     )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
@@ -138,6 +140,7 @@ def _build(
     cleaned = {
         d.doc_id: d for d in (described(src, lib, library) for _, _, src, lib in found if not isinstance(src, str))
     }
+    report.notes += [f"{src.doc_id}: {n}" for _, _, src, _ in found if not isinstance(src, str) for n in src.notes]
     report.notes += [
         note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))
     ]

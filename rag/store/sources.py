@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag.cleaning import clean_document
+from rag.ingest.pdf_guard import PdfLimits
 from rag.library import Library, with_ids
 from rag.loading import SkipFile, Skipped, SourceFile, discover, read_source, require_documents
 from rag.metadata import describe
@@ -25,12 +26,13 @@ def scan(
     library: Library,
     sticky: bool = True,
     progress: Progress | None = None,
+    limits: PdfLimits = PdfLimits(),
 ) -> tuple[list[Found], list[Skipped]]:
     """(doc_id, absolute path, SourceFile or sha256, library record) per readable file of ``paths`` and of
     the library: a file whose bytes hash to the sha256 of a reusable document (``old_docs``) with the same
     library record is not decoded again (its sha256 string stands in for the source). Files of ``ids_of``
     keep their document ids, however the paths are given, and (``sticky``) their library record when no
-    library names them now."""
+    library names them now; ``limits`` bound what a PDF may cost."""
     known = {d.doc_id: d for d in old_docs}
     before = {d.doc_id: d for d in ids_of}
     files, skipped = discover(paths, {d.path: d.doc_id for d in ids_of})
@@ -56,7 +58,7 @@ def scan(
                 out.append((doc_id, str(path.resolve()), sha, lib))
                 continue
         try:
-            out.append((doc_id, str(path.resolve()), read_source(path, doc_id, progress), lib))
+            out.append((doc_id, str(path.resolve()), read_source(path, doc_id, progress, limits), lib))
         except SkipFile as why:
             skipped.append(Skipped(str(path), str(why)))
     require_documents(paths or [str(f.path) for f in library.files], out, skipped)
