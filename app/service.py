@@ -252,8 +252,14 @@ class AppService:
         built = build_index(
             [*others, folder], build_settings, progress=on_progress, embedder=current.retriever.embedder
         )
-        report.notes = list(built.notes)
         originals = {str(dest.resolve()): orig for dest, orig in saved}
+        dup_ids = {d.doc_id for d in built.duplicates}
+        report.notes = [n for n in built.notes if not any(n.startswith(f"{d} is a duplicate") for d in dup_ids)]
+        for dup in built.duplicates:
+            p = Path(dup.path)
+            if inside(p, folder):
+                p.unlink(missing_ok=True)  # a duplicate must not linger and be re-reported on every upload
+            report.skipped.append((originals.get(str(p.resolve()), p.name), f"duplicate of `{dup.of}` ({dup.reason})"))
         for s in built.skipped:
             p = Path(s.path)
             if inside(p, folder):

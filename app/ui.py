@@ -164,7 +164,16 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         return sources_html(exchanges or [], bool(show_scores))
 
     def new_conversation():
-        return [], sources_html([]), [], "", gr.update(value=None, interactive=False)
+        """Empty chat, sources, copy text and export; the cited-page picker and page view closed."""
+        return (
+            [],
+            sources_html([]),
+            [],
+            "",
+            gr.update(value=None, interactive=False),
+            gr.update(choices=[], value=None, visible=False),
+            gr.update(value=None, visible=False),
+        )
 
     def ask(question: str, k: int = 0, docs: list[str] | None = None) -> dict:
         """One stand-alone question; returns the same JSON record as `rag ask --json`."""
@@ -340,7 +349,10 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
         for clear in (new.click, chat.clear):  # both start a new conversation
             clear(
-                new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
+                new_conversation,
+                None,
+                [chat, sources, exchanges, copy_box, download, page_pick, page_image],
+                api_visibility="private",
             ).then(restyle, [exchanges, style], styled, api_visibility="private")
         upload.upload(add_documents, upload, [upload_status, table, docs, header, upload], api_name="add_documents")
         refresh.click(refresh_documents, None, [table, docs, header], api_name="documents")
