@@ -99,8 +99,8 @@ def _doc_choices(service: AppService) -> list[tuple[str, str]]:
     return [(f"{d.title} ({d.doc_id})" if d.title else d.doc_id, d.doc_id) for d in service.documents()]
 
 
-def _doc_table(service: AppService, lang: str = "en") -> dict:
-    return gr.update(value=document_rows(service.library(), lang), headers=document_headers(lang))
+def _doc_table(service: AppService, lang: str = "en") -> list[list]:
+    return document_rows(service.library(), lang)
 
 
 def build_app(settings: Settings, service: AppService | None = None) -> gr.Blocks:
@@ -282,7 +282,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             gr.update(label=t(lang, "page_pick")),
             gr.update(label=t(lang, "upload", mb=settings.upload_max_mb)),
             gr.update(value=t(lang, "refresh")),
-            _doc_table(service, lang),
+            gr.update(value=_doc_table(service, lang), headers=document_headers(lang)),
             gr.update(label=t(lang, "doc_pick")),
             gr.update(label=t(lang, "edit_title")),
             gr.update(label=t(lang, "edit_authors")),
