@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr  # noqa: E402
 
-from app.i18n import CHOICES, browser_language, message, pick, t  # noqa: E402
+from app.i18n import CHOICES, message, pick, t  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
@@ -26,6 +26,7 @@ from app.render import (  # noqa: E402
     sources_html,
 )
 from app.service import AppService, Exchange  # noqa: E402
+from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.render import check_style  # noqa: E402
@@ -88,24 +89,10 @@ CSS = """
 """
 
 
-def _header(service: AppService, lang: str = "en") -> str:
-    idx = service.assistant.retriever.index
-    return f"## {t(lang, 'title')}\n" + t(
-        lang, "header", index=idx.path.name, docs=len(idx.docs), passages=len(idx.chunks), embedder=idx.embedder_id
-    )
-
-
-def _doc_choices(service: AppService) -> list[tuple[str, str]]:
-    return [(f"{d.title} ({d.doc_id})" if d.title else d.doc_id, d.doc_id) for d in service.documents()]
-
-
-def _doc_table(service: AppService, lang: str = "en") -> list[list]:
-    return document_rows(service.library(), lang)
-
-
 def build_app(settings: Settings, service: AppService | None = None) -> gr.Blocks:
     """The Blocks app over ``settings``' index (loaded once here, shared by every session)."""
     service = service or AppService(settings)
+    bench = Workbench(service, settings)
     export_dir = Path(tempfile.mkdtemp(prefix="rag-app-"))
 
     def export(exchanges: list[Exchange], session: str, style: str = settings.citation_style) -> str:
@@ -218,91 +205,11 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         )
         return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}"), caption
 
-    def refresh_documents(lang="en"):
-        lang = pick(lang)
-        return _doc_table(service, lang), gr.update(choices=_doc_choices(service)), _header(service, lang)
-
-    def library_refreshed(lang, status: str = ""):
-        """Table, document filter, header, the manager's picker (cleared) and its status line."""
-        table, choices, head = refresh_documents(lang)
-        return table, choices, head, gr.update(choices=_doc_choices(service), value=None), status
-
-    def add_documents(files, lang, progress=gr.Progress()):
-        """Check, save and index uploaded files; report what was added and what was refused."""
-        if not files:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        paths = files if isinstance(files, list) else [files]
-        report = service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=desc))
-        table, choices, header = refresh_documents(lang)
-        return report.markdown(pick(lang)), table, choices, header, None, gr.update(choices=_doc_choices(service))
-
-    def pick_document(doc_id):
-        """The edit form filled with the picked document's title, authors and year."""
-        doc = service.assistant.retriever.index.docs.get(doc_id or "")
-        if doc is None:
-            return "", "", ""
-        return doc.title, "; ".join(doc.authors), doc.bib.year
-
-    def library_action(action: str):
-        def run(doc_id, title, authors, year, lang, progress=gr.Progress()):
-            lang = pick(lang)
-            tick = lambda frac, desc: progress(frac, desc=desc)  # noqa: E731
-            try:
-                if action == "save":
-                    secs = service.edit_metadata(doc_id, title or "", authors or "", year or "", tick)
-                    done = t(lang, "saved", doc=doc_id, s=secs)
-                elif action == "reindex":
-                    done = t(lang, "reindexed", doc=doc_id, s=service.reindex_document(doc_id, tick))
-                else:
-                    done = t(lang, "removed", doc=doc_id, s=service.remove_document(doc_id))
-            except RagError as exc:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"**{message(lang, str(exc))}**"
-            return library_refreshed(lang, done)
-
-        return run
-
-    def relabel(lang):
-        """Every label, placeholder and button in the chosen language."""
-        lang = pick(lang)
-        return (
-            _header(service, lang),
-            gr.update(label=t(lang, "tab_ask")),
-            gr.update(label=t(lang, "tab_docs")),
-            gr.update(placeholder=t(lang, "chat_placeholder")),
-            gr.update(placeholder=t(lang, "question_placeholder")),
-            gr.update(value=t(lang, "ask")),
-            gr.update(label=t(lang, "top_k")),
-            gr.update(label=t(lang, "doc_filter")),
-            gr.update(label=t(lang, "show_scores")),
-            gr.update(value=t(lang, "new_conversation")),
-            gr.update(label=t(lang, "download_md")),
-            gr.update(label=t(lang, "download_jsonl")),
-            gr.update(label=t(lang, "style")),
-            gr.update(label=t(lang, "copy")),
-            gr.update(label=t(lang, "page_pick")),
-            gr.update(label=t(lang, "upload", mb=settings.upload_max_mb)),
-            gr.update(value=t(lang, "refresh")),
-            gr.update(value=_doc_table(service, lang), headers=document_headers(lang)),
-            gr.update(label=t(lang, "doc_pick")),
-            gr.update(label=t(lang, "edit_title")),
-            gr.update(label=t(lang, "edit_authors")),
-            gr.update(label=t(lang, "edit_year")),
-            gr.update(value=t(lang, "save")),
-            gr.update(value=t(lang, "reindex")),
-            gr.update(value=t(lang, "remove")),
-            gr.update(label=t(lang, "language")),
-        )
-
-    def browser_lang(request: gr.Request):
-        """The interface language the browser asks for (its Accept-Language header)."""
-        headers = getattr(request, "headers", None) or {}
-        return browser_language(headers.get("accept-language"))
-
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
     with gr.Blocks(title=t("en", "title"), analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         exchanges = gr.State([])
         with gr.Row(equal_height=True):
-            header = gr.Markdown(_header(service), elem_id="header")
+            header = gr.Markdown(header_text(service), elem_id="header")
             lang = gr.Radio(CHOICES, value="en", label=t("en", "language"), elem_id="lang", scale=0, min_width=180)
         with gr.Tabs():
             with gr.Tab(t("en", "tab_ask"), id="ask") as tab_ask:
@@ -337,7 +244,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                                 1, 20, value=settings.top_k, step=1, label=t("en", "top_k"), scale=2, elem_id="top-k"
                             )
                             docs = gr.Dropdown(
-                                choices=_doc_choices(service),
+                                choices=doc_choices(service),
                                 value=[],
                                 multiselect=True,
                                 scale=3,
@@ -400,7 +307,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 )
                 with gr.Row(equal_height=True):
                     doc_pick = gr.Dropdown(
-                        choices=_doc_choices(service),
+                        choices=doc_choices(service),
                         value=None,
                         label=t("en", "doc_pick"),
                         elem_id="doc-pick",
@@ -475,21 +382,21 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 api_visibility="private",
             ).then(restyle, [exchanges, style], styled, api_visibility="private")
         upload.upload(
-            add_documents,
+            bench.add_documents,
             [upload, lang],
             [upload_status, table, docs, header, upload, doc_pick],
             api_name="add_documents",
         )
-        refresh.click(refresh_documents, lang, [table, docs, header], api_name="documents")
+        refresh.click(bench.refresh_documents, lang, [table, docs, header], api_name="documents")
         managed = [table, docs, header, doc_pick, library_status]
-        doc_pick.change(pick_document, doc_pick, [edit_title, edit_authors, edit_year], api_visibility="private")
+        doc_pick.change(bench.pick_document, doc_pick, [edit_title, edit_authors, edit_year], api_visibility="private")
         edit_form = [doc_pick, edit_title, edit_authors, edit_year, lang]
-        save.click(library_action("save"), edit_form, managed, api_visibility="private")
-        reindex.click(library_action("reindex"), edit_form, managed, api_visibility="private")
-        remove.click(library_action("remove"), edit_form, managed, api_visibility="private")
-        lang.change(relabel, lang, labelled, api_visibility="private")
-        demo.load(browser_lang, None, lang, api_visibility="private").then(
-            refresh_documents, lang, [table, docs, header], api_visibility="private"
+        save.click(bench.library_action("save"), edit_form, managed, api_visibility="private")
+        reindex.click(bench.library_action("reindex"), edit_form, managed, api_visibility="private")
+        remove.click(bench.library_action("remove"), edit_form, managed, api_visibility="private")
+        lang.change(bench.relabel, lang, labelled, api_visibility="private")
+        demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
+            bench.refresh_documents, lang, [table, docs, header], api_visibility="private"
         )
         gr.api(ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
