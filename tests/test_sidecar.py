@@ -38,7 +38,7 @@ def test_edits_survive_updates_and_forced_rebuilds_and_beat_the_library(tmp_path
     }
     report = build_index([papers], s, library=library)
     assert sorted(report.updated) == ["notes.md", "plain.md"] and report.embedded == 0  # vectors from the cache
-    for forced in (False, True):
+    for _rebuilt in ("updated", "forced"):  # as updated, then after a --force rebuild
         docs = load_index(s).docs
         notes, plain = docs["notes.md"], docs["plain.md"]
         assert notes.title == "Gauge Records, Revised" and notes.bib.title == "Gauge Records, Revised"
