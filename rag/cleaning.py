@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.loading import SourceFile
+from rag.metadata import split_names
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.records import Document, Footnote, page_label
 from rag.text import is_cjk
@@ -197,6 +198,8 @@ def _split_names(t: str) -> tuple[str, ...]:
     t = MARK_RE.sub("", t).strip().rstrip("*")
     if not any(is_cjk(c) for c in t):
         return tuple(n.strip() for n in re.split(r",|，|、| and ", t) if n.strip())
+    if re.search(r"[A-Za-z]{2}", t):  # Chinese and Latin names mixed: a Latin name's words stay together
+        return tuple(split_names(t))
     tokens = re.split(r"(\s+)", t)
     words, gaps = tokens[0::2], [len(g) for g in tokens[1::2]]
     if not gaps:

@@ -42,6 +42,11 @@ def index_cmd(
         None, "--chunk-overlap", help="Overlap between passages in characters."
     ),
     force: bool = typer.Option(False, "--force", help="Rebuild even if nothing changed."),
+    keep_duplicates: bool = typer.Option(
+        False,
+        "--keep-duplicates",
+        help="Index a new document even when it is the same work as another (same DOI, title and year, or text).",
+    ),
     dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
     jobs: Optional[int] = typer.Option(
@@ -75,6 +80,7 @@ def index_cmd(
         chunk_overlap=chunk_overlap,
         dense_index=dense_index,
         backend=backend,
+        keep_duplicates=keep_duplicates or None,
         # unless told (--jobs or RAG_JOBS), `rag index` runs an engine per core (0, see rag/embed_workers.py)
         jobs=jobs if jobs is not None or "RAG_JOBS" in os.environ else 0,
     )

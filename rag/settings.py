@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # chunking, in characters of cleaned text
     chunk_size: int = Field(300, ge=50, le=4000)
     chunk_overlap: int = Field(60, ge=0)
+    # a new document that is the same work as an indexed one (same DOI, same title and year, near-identical
+    # text: rag/dedupe.py) is reported and left out unless this is set (`rag index --keep-duplicates`)
+    keep_duplicates: bool = False
     # what leads each passage when embedded and BM25-indexed: nothing, its section, or title + section
     passage_context: Literal["none", "section", "title+section"] = "section"
     # sentence vectors: "separate" = each sentence embedded on its own (a second pass); "late" = pooled

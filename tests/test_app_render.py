@@ -180,9 +180,33 @@ def test_copy_text_and_markdown_export_carry_the_references():
     )
 
 
-def test_document_rows():
-    d = DocInfo("a.md", "/x/a.md", "Title", ("A", "B"), "h", 10, 4, 1)
-    assert document_rows([d], [True]) == [["a.md", "Title", "A, B", 4, 1, "uploaded"]]
+def test_document_rows_in_both_languages():
+    from app.library import doc_row
+    from app.render import document_headers
+    from rag.records import Bib, Chunk
+
+    d = DocInfo("a.pdf", "/x/a.pdf", "Title", ("A", "B"), "h", 10, 4, 1, 1000, 250, bib=Bib(year="2020"), library=Bib())
+    chunks = [
+        Chunk("a.pdf#0", "a.pdf", "Title", "", "x", 0, 1, page="1-2"),
+        Chunk("a.pdf#1", "a.pdf", "", "", "y", 1, 2, page="3", ocr=0.9),
+    ]
+    row = doc_row(d, chunks, uploaded=True, edited=True)
+    assert document_rows([row]) == [
+        [
+            "a.pdf",
+            "Title",
+            "A, B",
+            "2020",
+            3,
+            4,
+            "25% dropped as page furniture; 1 passages read by OCR; 1 footnotes",
+            "PDF · uploaded · edited",
+        ]
+    ]
+    assert document_rows([row], "zh")[0][6] == "25% 作为页眉页脚删去; 1 个段落经 OCR 识别; 1 条脚注"
+    assert document_headers("zh")[:3] == ["文件", "题名", "作者"]
+    bib = doc_row(DocInfo("b.md", "/x/b.md", "", (), "h", 1, 1, 0, library=Bib(source="bibtex")), [], False, False)
+    assert document_rows([bib])[0][4:] == ["", 1, "", ".bib"]
 
 
 def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_path):

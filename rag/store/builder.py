@@ -8,7 +8,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,7 +49,8 @@ from rag.store.layout import (
     write_docs,
 )
 from rag.store.reader import StoredIndex
-from rag.store.sources import Found, described, scan
+from rag.store.sidecar import read_edits
+from rag.store.sources import Found, described, duplicates, scan
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
 from rag.store.update import segment_fits, write_generation
 from rag.store.writer import Part, lang_sums, new_part, write_parts
@@ -82,10 +83,12 @@ def build_index(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     library: Library | None = None,
+    refresh: Collection[str] = (),
 ) -> BuildReport:
     """Index every readable file under ``paths`` (and the attachments of ``library``) into
-    ``settings.index_path``, atomically, with their bibliographic records; only new or changed documents
-    are processed, documents no longer present are removed."""
+    ``settings.index_path``, atomically, with their bibliographic records and the user's metadata edits;
+    only new or changed documents (and those of ``refresh``) are processed, documents no longer present
+    are removed."""
     backend_for(settings)  # an unknown RAG_BACKEND fails before anything is touched
     t0 = time.perf_counter()
     target = settings.index_path
@@ -93,7 +96,7 @@ def build_index(
     with _updating(target, settings, reuse=not force, notes=report.notes) as old:
         workers = worker_embedder(settings) if embedder is None and uses_workers(settings) else None
         try:
-            _build(paths, settings, old, workers or embedder, report, progress, library or Library(), force)
+            _build(paths, settings, old, workers or embedder, report, progress, library or Library(), force, refresh)
         finally:
             if workers is not None:
                 workers.close()  # stops the worker processes, if any were started
@@ -118,6 +121,7 @@ def _build(
     progress: Progress | None,
     library: Library,
     force: bool = False,
+    refresh: Collection[str] = (),
 ) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
     found, report.skipped = scan(
@@ -128,19 +132,32 @@ def _build(
         not force,
         progress,
         limits_of(settings),
+        read_edits(settings),
+        refresh,
     )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
-        report.up_to_date = True
-        report.chunks, report.sentences = old.params["counts"]["chunks"], old.params["counts"]["sentences"]
-        report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
-        backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
+        _up_to_date(old, report, settings)
         return
     old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
     cleaned = {
         d.doc_id: d for d in (described(src, lib, library) for _, _, src, lib in found if not isinstance(src, str))
     }
     report.notes += [f"{src.doc_id}: {n}" for _, _, src, _ in found if not isinstance(src, str) for n in src.notes]
+    if not settings.keep_duplicates:
+        for dup in duplicates(found, cleaned, old):
+            report.duplicates.append(dup)
+            report.notes.append(
+                f"{dup.doc_id} is a duplicate of {dup.of} ({dup.reason}); not indexed "
+                "(index it anyway with --keep-duplicates)"
+            )
+            del cleaned[dup.doc_id]
+        dropped = {d.doc_id for d in report.duplicates}
+        found = [f for f in found if f[0] not in dropped]
+        report.documents = len(found)
+        if old and _same_sources(old, found, settings):  # nothing new but duplicates
+            _up_to_date(old, report, settings)
+            return
     report.notes += [
         note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))
     ]
@@ -168,6 +185,14 @@ def _build(
         write_generation(settings.index_path, parts, old, settings, report, progress)
         return
     _assemble(settings.index_path, parts, old, settings, embedder, report, progress)
+
+
+def _up_to_date(old: "StoredIndex", report: BuildReport, settings: Settings) -> None:
+    """Report the current index as it is (nothing to write)."""
+    report.up_to_date = True
+    report.chunks, report.sentences = old.params["counts"]["chunks"], old.params["counts"]["sentences"]
+    report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
+    backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
 
 
 @dataclass
