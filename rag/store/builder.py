@@ -48,6 +48,7 @@ from rag.store.layout import (
     sources_manifest,
     write_docs,
 )
+from rag.store.pooling import pooled_vectors
 from rag.store.reader import StoredIndex
 from rag.store.sidecar import read_edits
 from rag.store.sources import Found, described, duplicates, scan
@@ -255,7 +256,7 @@ def _process(
                 spans[i].append((lead + a, lead + b))
             chunk_vecs, sent_vecs = cache.embed_spans(texts, spans, one_pass, progress=tick("embedding"))
         elif settings.sentence_vectors == "pooled":
-            chunk_vecs, sent_vecs = _pooled(cache, chunks, texts, sent_rows, sent_texts, tick("embedding"))
+            chunk_vecs, sent_vecs = pooled_vectors(cache, chunks, texts, sent_rows, sent_texts, tick("embedding"))
         else:  # passages and sentences in one stream: batches of similar length across both
             vecs = cache.embed_passages(texts + sent_texts, progress=tick("embedding"))
             chunk_vecs, sent_vecs = vecs[: len(texts)], vecs[len(texts) :]
@@ -273,36 +274,6 @@ def _process(
         out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
         c0, s0 = c0 + len(cs), s1
     return out
-
-
-def _pooled(
-    cache: VectorCache,
-    chunks: Sequence,
-    texts: list[str],
-    sent_rows: list[tuple[int, int, int]],
-    sent_texts: list[str],
-    progress: Callable[[int, int], None] | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sentence vectors, and passage vectors pooled from them: each passage's sentences weighted by their
-    length, plus its section heading (embedded once per distinct heading); a passage without sentences is
-    embedded whole. Every token is embedded once (the cache also shares sentences repeated in overlaps)."""
-    heads = [t[: len(t) - len(c.text)].strip() for t, c in zip(texts, chunks)]
-    has_sent = np.zeros(len(texts), bool)
-    has_sent[[i for i, _, _ in sent_rows]] = True
-    lonely = [texts[i] for i in np.flatnonzero(~has_sent)]
-    distinct = sorted({h for h in heads if h})
-    vecs = cache.embed_passages(sent_texts + distinct + lonely, progress=progress)
-    n = len(sent_texts)
-    sent_vecs, head_vecs = vecs[:n], dict(zip(distinct, vecs[n : n + len(distinct)]))
-    pooled = np.zeros((len(texts), vecs.shape[1]), np.float64)
-    for (i, a, b), v in zip(sent_rows, sent_vecs):
-        pooled[i] += (b - a) * v
-    for i, h in enumerate(heads):
-        if h and has_sent[i]:
-            pooled[i] += len(h) * head_vecs[h]
-    pooled[~has_sent] = vecs[n + len(distinct) :]
-    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-    return pooled.astype(np.float32), sent_vecs
 
 
 def _assemble(
