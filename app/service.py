@@ -23,6 +23,7 @@ from rag.loading import inside, read_source
 from rag.pageview import PageView, render_page
 from rag.pipeline import Assistant, check_question
 from rag.records import Answer, Citation
+from rag.review.ask import routed_ask, routed_stream
 from rag.settings import Settings
 from rag.store import BuildReport, DocInfo, build_index, remove_documents
 from rag.store.sidecar import read_edits, save_edit
@@ -133,12 +134,12 @@ class AppService:
         rw = self.rewriter.rewrite(q, [e.turn() for e in history if e.answer is not None])
         if len(rw.query) > self.settings.max_question_chars:
             rw = Rewrite(q, q)
-        for piece in self.assistant.stream(rw.query, k or None, list(docs) if docs else None):
+        for piece in routed_stream(self.assistant, rw.query, k or None, list(docs) if docs else None):
             yield Exchange(q, rw, piece) if isinstance(piece, Answer) else piece
 
     def ask_record(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> dict:
         """The `rag ask --json` record for one stand-alone question."""
-        return self.assistant.ask(self._question(question), k or None, list(docs) if docs else None).to_dict()
+        return routed_ask(self.assistant, self._question(question), k or None, list(docs) if docs else None).to_dict()
 
     # --- the cited page -------------------------------------------------------------------------
 

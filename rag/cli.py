@@ -147,9 +147,11 @@ def ask_cmd(
 ) -> None:
     """Answer a question with citations to numbered source passages (or say the sources do not answer it)."""
     from rag.pipeline import Assistant
+    from rag.review.ask import routed_ask
 
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
-    answer = Assistant.open(settings).ask(question, k, doc)
+    # "how does each paper view X?" gets every paper's points (rag.review); other questions the assistant's answer
+    answer = routed_ask(Assistant.open(settings), question, k, doc)
     if as_json:
         emit(answer.to_dict())
         return

@@ -120,7 +120,7 @@ def shared_assistant(shared_settings):
 def rag_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the installed `rag` console script for real."""
     exe = Path(sys.executable).parent / "rag"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_NATIVE_DIR"}
     full_env.update(env or {})
     return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 

@@ -14,6 +14,7 @@ from rag.errors import InvalidInputError, RagError
 from rag.pipeline import MAX_K, Assistant, check_k, check_question, clean_question
 from rag.records import Answer, Chunk
 from rag.render import md_answer, md_answer_text
+from rag.review.ask import routed_stream
 from rag.settings import Settings
 from rag.text import has_words
 
@@ -127,7 +128,7 @@ class Served:
     def stream(self, rw: Rewrite, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
         """Answer text pieces that are final (see ``live``), then the Answer; holds a slot while it runs."""
         with self._slots:
-            for piece in self.assistant.stream(rw.query, k, _docs(docs)):
+            for piece in routed_stream(self.assistant, rw.query, k, _docs(docs)):
                 if isinstance(piece, Answer) or self.live:
                     yield piece
 
