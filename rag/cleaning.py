@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.ingest.references.detect import entry_label, is_list_heading, starts_entry
 from rag.loading import SourceFile
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.records import Document, Footnote, page_label
@@ -253,6 +254,7 @@ def clean_document(src: SourceFile) -> Document:
         para_pages.clear()
 
     articles = 0
+    notes_heading = ""  # the heading of the notes or reference list the lines are in ("" before it)
     front: list[str] = []  # byline, author notes, keywords, funding: searchable as their own passage
     front_pages = [line_page[title_idx]] if title_idx >= 0 else []
     for idx, ln in enumerate(lines):
@@ -268,6 +270,8 @@ def clean_document(src: SourceFile) -> Document:
             front.append(" ".join(cjk_punct(MARK_RE.sub("", ln.text)).split()))
             front_pages.append(line_page[idx])
         if ln.kind in ("blank", "furniture", "meta"):
+            continue
+        if ln.kind == "footnote" and notes_heading and _list_entry(st, ln.text, notes_heading, line_page[idx]):
             continue
         if ln.kind == "footnote":
             for label, note in _split_notes(ln.text):
@@ -292,6 +296,7 @@ def clean_document(src: SourceFile) -> Document:
                 heading += squeeze(nxt.text)  # heading wrapped onto a second line
                 nxt.kind = "blank"
             if heading.lower().rstrip(":：") in _NOTES_HEADINGS:
+                notes_heading = heading
                 continue
             flush()
             while st.heading_path and st.heading_path[-1][0] >= ln.level:
@@ -337,6 +342,25 @@ def clean_document(src: SourceFile) -> Document:
         front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
         ocr=src.ocr,
     )
+
+
+def _list_entry(st: _State, line: str, heading: str, page: int) -> bool:
+    """Add a line of a notes or reference list as an entry of its own when it opens one ("[12] ...",
+    "12. ...", or a name after a finished entry of an author-year list); False when it does not."""
+    if MARK_RE.search(line):
+        return False  # circled note marks are split by _split_notes
+    label = entry_label(line)
+    last = st.footnotes[-1] if st.footnotes else None
+    in_list = last is not None and last.section == heading
+    if label is None and not (
+        is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else ""))
+    ):
+        return False
+    text = squeeze(cjk_punct(line))
+    if label is not None:
+        text = re.sub(r"^\s*(?:[\[［]\s*\d+\s*[\]］]|\d+\s*[.．]|[(（]\d+[)）])\s*", "", text)
+    st.footnotes.append(Footnote(label or "", text, heading, page))
+    return True
 
 
 _NOISE_META = re.compile(r"^(中图分类号|文献标识码|文章编号|DOI|doi|JEL)")

@@ -10,6 +10,8 @@ from rag.answer_model import load_model
 from rag.embedding import make_embedder
 from rag.errors import InvalidInputError
 from rag.generation import ExtractiveGenerator, Generated, Generator
+from rag.ingest.references.cite import linked_entries
+from rag.ingest.references.detect import REFERENCE_KIND, asks_about_references
 from rag.native import limit_blas_threads
 from rag.records import Answer, Hit
 from rag.retrieval import Query, Retriever
@@ -35,6 +37,14 @@ def make_generator(settings: Settings) -> Generator:
 
 
 MAX_K = 100  # as Settings.top_k allows
+
+
+def evidence_hits(question: str, hits: list[Hit], mode: str) -> list[Hit]:
+    """The retrieved passages an answer may rest on: reference-list entries and citation notes only
+    when ``mode`` is "on", or "auto" and the question asks what a paper cites."""
+    if mode == "on" or (mode == "auto" and asks_about_references(question)):
+        return hits
+    return [h for h in hits if h.chunk.kind != REFERENCE_KIND]
 
 
 def clean_question(text: object) -> str:
@@ -86,6 +96,14 @@ class Assistant:
         embedder = make_embedder(settings.embedder, settings.batch_size)
         return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
 
+    def _linked(self, doc: str, text: str) -> tuple[dict, ...]:
+        """The entries of ``doc``'s reference list a cited passage's in-text citations point to."""
+        refs = self.retriever.index.references
+        entries = refs.get("docs", {}).get(doc)
+        if not entries:
+            return ()
+        return linked_entries(text, entries, [e for e in refs.get("edges", ()) if e["source"] == doc])
+
     def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
         """Retrieve, answer and time one question."""
         *_, answer = self.stream(question, k, docs)
@@ -108,7 +126,8 @@ class Assistant:
         t1 = time.perf_counter()
         t0 = t1 if t0 is None else t0
         final: Generated | None = None
-        for piece in self.generator.stream(query, hits, self.retriever):
+        usable = evidence_hits(question, hits, self.settings.reference_evidence)
+        for piece in self.generator.stream(query, usable, self.retriever):
             if isinstance(piece, Generated):
                 final = piece
             else:
@@ -121,7 +140,10 @@ class Assistant:
             answer=final.answer,
             abstained=final.abstained,
             # each citation carries its work's bibliographic record, for reference lists and exports
-            citations=tuple(replace(c, bib=docs[c.doc].bib) if c.doc in docs else c for c in final.citations),
+            citations=tuple(
+                replace(c, bib=docs[c.doc].bib, refs=self._linked(c.doc, c.text)) if c.doc in docs else c
+                for c in final.citations
+            ),
             retrieved=tuple(hits),
             timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
             generator=final.generator,

@@ -150,7 +150,7 @@ class Chunk:
     text: str
     start: int  # character span in the cleaned document text (footnotes: in the note)
     end: int
-    kind: str = "body"  # "body" | "footnote" | "meta" (front matter)
+    kind: str = "body"  # "body" | "footnote" | "meta" (front matter) | "reference" (a reference entry)
     page: str = ""  # PDFs: the page or pages the passage is printed on, "12" or "12-13"
     ocr: float | None = None  # the mean OCR confidence when the passage was read from scanned pages
 
@@ -181,12 +181,18 @@ class Citation:
     score: float
     page: str = ""  # PDFs: the page or pages of the passage, "12" or "12-13"
     bib: Bib = field(default_factory=Bib)  # the cited work's bibliographic record
+    # entries of the document's own reference list the passage's in-text citations point to ("[12]")
+    refs: tuple[dict, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict) -> "Citation":
         """A citation back from its JSON record (``bib`` as written by ``Answer.to_dict``)."""
         return cls(
-            **{**{k: v for k, v in d.items() if k in cls.__dataclass_fields__}, "bib": Bib.from_dict(d.get("bib"))}
+            **{
+                **{k: v for k, v in d.items() if k in cls.__dataclass_fields__},
+                "bib": Bib.from_dict(d.get("bib")),
+                "refs": tuple(d.get("refs", ())),
+            }
         )
 
 

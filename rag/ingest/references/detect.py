@@ -1,0 +1,123 @@
+"""Finding a document's reference entries in its cleaned text: the entries of a list under a heading
+(References, Bibliography, 参考文献, 注释, Notes), one per numbered or author-year line, and the notes
+(footnotes, endnotes "①…") that are bibliographic citations rather than remarks.
+
+Works on lines and the cleaned Document, after page reading, so it is the same for text and PDF sources.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.ingest.references.parse import DOI_RE, URL_RE, YEAR, Reference, parse_reference
+from rag.records import Chunk, Document, Footnote
+
+# headings whose section is a list of works (lower case, spaces removed)
+LIST_HEADINGS = frozenset(
+    "references reference bibliography workscited literaturecited 参考文献 参考书目 引用文献 主要参考文献 文献".split()
+)
+NOTE_HEADINGS = frozenset("notes endnotes 注释 注 尾注".split())
+REFERENCE_KIND = "reference"  # the Chunk.kind of a passage that is an entry of a reference list
+
+_NUMBERED = re.compile(r"^\s*(?:[\[［]\s*(\d{1,4})\s*[\]］]|(\d{1,3})\s*[.．](?=\s*\D)|[(（](\d{1,3})[)）])\s*")
+_AUTHOR_YEAR_START = re.compile(
+    r"^(?:[A-Z][A-Za-z'’\-]+,\s*(?:[A-Z]\.|[A-Z][a-z]+)"  # "Smith, J." / "Smith, John"
+    r"|[A-Z][A-Z'’\-]+\s+[A-Z](?:\s|,|\.)"  # "BAKER S K"
+    r"|[\u3400-\u9fff·]{2,8}\s*[,，、.．:：]"  # "王某某，" / "王某某."
+    r"|[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+[A-Z]\.)?,\s)"  # "Patricia Abril, "
+)
+_TITLE_MARK = re.compile(r"《[^》]{2,}》|“[^”]{6,}”|\"[^\"]{6,}\"|\*[^*]{3,}\*|\[[JMCDRNPS](?:/OL)?\]|\[EB/OL\]")
+_WHERE_MARK = re.compile(
+    rf"(?<!\d){YEAR}(?!\d)|第\s*\d+(?:\s*[-–—]+\s*\d+)?\s*[页期卷]|pp?\.\s*\d|出版社|Press|vol\.|No\.\s*\d|\d+\s*\(\d+\)",
+    re.I,
+)
+
+
+def heading_key(heading: str) -> str:
+    """A heading as compared with the list and note headings ("References:" -> "references")."""
+    return re.sub(r"[\s:：#*]+", "", heading).lower()
+
+
+def is_list_heading(heading: str) -> bool:
+    """Whether a heading opens a reference list (References, Bibliography, 参考文献, ...)."""
+    return heading_key(heading) in LIST_HEADINGS
+
+
+def entry_label(line: str) -> str | None:
+    """The number of a line that opens a numbered entry ("[12] ...", "12. ...", "(12) ..."), else None."""
+    m = _NUMBERED.match(line)
+    if not m or re.match(rf"^\s*{YEAR}\b", line):
+        return None
+    return next(g for g in m.groups() if g)
+
+
+def starts_entry(line: str, previous: str) -> bool:
+    """Whether a line of an unnumbered (author-year) list opens a new entry: it starts with a name
+    and the entry before it is finished."""
+    if not previous:
+        return True
+    return previous.rstrip()[-1:] in ".。)）" and bool(_AUTHOR_YEAR_START.match(line.strip()))
+
+
+def is_citation(text: str) -> bool:
+    """Whether a note reads as a bibliographic citation (a title mark with a year, page, publisher or
+    volume; or a DOI/URL), not a remark: short, and at most one sentence outside the title marks."""
+    t = text.strip()
+    if not t or len(t) > 400:
+        return False
+    if DOI_RE.search(t) or (URL_RE.search(t) and len(URL_RE.sub("", t)) < 160):
+        return True
+    if re.fullmatch(r"(参见|详见|见|See)?\s*《[^》]{2,60}》[。.]?", t):
+        return True  # a work named by its title alone
+    if not _TITLE_MARK.search(t) or not _WHERE_MARK.search(t):
+        return False
+    outside = _TITLE_MARK.sub("", t)
+    # a remark has sentences of its own: more than one full stop outside titles (not the closing one)
+    return len(re.findall(r"[。！？]", outside.rstrip("。.").strip())) == 0
+
+
+def split_citations(text: str) -> list[str]:
+    """The works one note cites: "A：《X》，2019年；B：《Y》，2020年。" -> two, when each piece is a citation."""
+    pieces = [p.strip() for p in re.split(r"[；;]\s*(?=\S)", text) if p.strip()]
+    if len(pieces) > 1 and all(is_citation(p) for p in pieces):
+        return pieces
+    return [text]
+
+
+def is_reference_note(note: Footnote) -> bool:
+    """Whether a note of a Document is an entry of a reference list or a citation note."""
+    return is_list_heading(note.section.split(" / ")[-1]) or is_citation(note.text)
+
+
+def references_of(doc: Document) -> list[Reference]:
+    """The parsed reference entries of a document, in order: its reference-list entries and its
+    citation notes (a note's mark "①" becomes n "1"; unnumbered entries are counted "1", "2", ...)."""
+    refs = [
+        parse_reference(piece, note.label)
+        for note in doc.footnotes
+        if is_reference_note(note)
+        for piece in split_citations(note.text)
+    ]
+    labels = [r.n for r in refs]
+    if "" in labels or len(set(labels)) < len(labels):
+        # footnote marks restart on every page (①) and author-year lists have none: number them in order
+        refs = [Reference(**{**r.__dict__, "n": str(i)}) for i, r in enumerate(refs, 1)]
+    return refs
+
+
+def is_reference_chunk(chunk: Chunk) -> bool:
+    """Whether a passage is an entry of a reference list or a citation note (kept out of evidence)."""
+    return chunk.kind == REFERENCE_KIND
+
+
+_ASKS = re.compile(
+    r"参考文献|引用|引述|援引|引证|脚注|注释|尾注|出处|引文|书目"
+    r"|\bcit(?:e|es|ed|ing|ation|ations)\b|\breferences?\b|bibliograph|\bfoot-?notes?\b|\bend-?notes?\b",
+    re.I,
+)
+
+
+def asks_about_references(question: str) -> bool:
+    """Whether a question is about what a paper cites (its references or notes): then reference
+    entries may be its evidence under the default ``reference_evidence="auto"``."""
+    return bool(_ASKS.search(question))

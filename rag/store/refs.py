@@ -1,0 +1,63 @@
+"""references.json: every document's parsed reference entries and the citation graph's edges, written
+with each generation of the index (new documents' entries from their text, unchanged ones' carried
+over), so the graph is current after every build, update and removal; recorded in params.json's
+manifest like the other files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.ingest.references.graph import Work, build_edges
+from rag.ingest.references.parse import Reference
+from rag.store.layout import DocInfo
+
+if TYPE_CHECKING:
+    from rag.store.writer import Part
+
+REFERENCES = "references.json"
+
+
+def read_references(path: Path) -> dict:
+    """{"docs": {doc_id: [entry dicts]}, "edges": [...]} of the index at ``path`` (empty when it has none:
+    indexes written before references were kept)."""
+    f = path / REFERENCES
+    if not f.is_file():
+        return {"docs": {}, "edges": []}
+    return json.loads(f.read_text("utf-8"))
+
+
+def work_of(info: DocInfo) -> Work:
+    """What the citation graph knows of a document: title, authors, year, DOI."""
+    authors = info.authors or tuple(p.full() for p in info.bib.authors)
+    return Work(info.doc_id, info.bib.title or info.title, tuple(authors), info.bib.year, info.bib.doi)
+
+
+def write_references(directory: Path, parts: list["Part"], old_path: Path | None) -> dict:
+    """Write references.json for ``parts`` into ``directory``; returns its content."""
+    carried = read_references(old_path)["docs"] if old_path is not None else {}
+    docs: dict[str, list[dict]] = {}
+    for p in parts:
+        if p.old is not None:
+            entries = carried.get(p.info.doc_id, [])
+        else:
+            entries = [r.to_dict() for r in (p.refs or [])]
+        if entries:
+            docs[p.info.doc_id] = entries
+    refs = {d: [Reference.from_dict(e) for e in es] for d, es in docs.items()}
+    edges = build_edges([work_of(p.info) for p in parts], refs)
+    content = {"docs": docs, "edges": edges}
+    (directory / REFERENCES).write_text(json.dumps(content, ensure_ascii=False), "utf-8")
+    return content
+
+
+def reference_counts(content: dict) -> dict:
+    """Counts for `rag info`: entries, documents with a list, edges inside the library and outside."""
+    edges = content.get("edges", [])
+    return {
+        "entries": sum(len(v) for v in content.get("docs", {}).values()),
+        "documents_with_references": len(content.get("docs", {})),
+        "citations_within_library": sum(1 for e in edges if e.get("internal")),
+        "citations_outside": sum(1 for e in edges if not e.get("internal")),
+    }
