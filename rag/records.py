@@ -227,7 +227,9 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
-            "citations": [{**asdict(c), "bib": c.bib.to_dict()} for c in self.citations],
+            "citations": [
+                {**asdict(c), "bib": c.bib.to_dict(), "refs": [dict(r) for r in c.refs]} for c in self.citations
+            ],
             "retrieved": [
                 {
                     "rank": h.rank,

@@ -6,11 +6,14 @@ manifest like the other files."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.ingest.references.graph import Work, build_edges
+from rag.errors import InvalidInputError
+from rag.ingest.references.graph import Work, build_edges, graph, outside_key
 from rag.ingest.references.parse import Reference
+from rag.records import Bib
 from rag.store.layout import DocInfo
 
 if TYPE_CHECKING:
@@ -61,3 +64,40 @@ def reference_counts(content: dict) -> dict:
         "citations_within_library": sum(1 for e in edges if e.get("internal")),
         "citations_outside": sum(1 for e in edges if not e.get("internal")),
     }
+
+
+def document_references(content: dict, docs: Mapping[str, DocInfo], doc: str) -> list[dict]:
+    """The parsed entries of one document's reference list, each with ``target`` (the library document
+    it names) when it names one; InvalidInputError naming the fix for a document not in the index."""
+    if doc not in docs:
+        raise InvalidInputError(f"no document {doc!r} in the index; `rag info` lists the documents")
+    targets = {str(e["n"]): e["target"] for e in content.get("edges", []) if e["source"] == doc and e["internal"]}
+    out = []
+    for e in content.get("docs", {}).get(doc, []):
+        d = dict(e)
+        if str(e.get("n")) in targets:
+            d["target"] = targets[str(e["n"])]
+        out.append(d)
+    return out
+
+
+def citation_graph(content: dict, docs: Mapping[str, DocInfo]) -> dict:
+    """{"nodes": [...], "edges": [...]} of the whole index (rag.ingest.references.graph.graph)."""
+    refs = {d: [Reference.from_dict(e) for e in es] for d, es in content.get("docs", {}).items()}
+    return graph([work_of(i) for i in docs.values()], refs, content.get("edges", []))
+
+
+def cited_works(content: dict, doc: str | None = None) -> list[tuple[str, Bib]]:
+    """The works one document's list (or every list, each work once) names, as records for the exporters."""
+    seen: set[str] = set()
+    out: list[tuple[str, Bib]] = []
+    for d, entries in content.get("docs", {}).items():
+        if doc is not None and d != doc:
+            continue
+        for e in entries:
+            r = Reference.from_dict(e)
+            key = outside_key(r)
+            if key not in seen:
+                seen.add(key)
+                out.append((d, r.to_bib()))
+    return out

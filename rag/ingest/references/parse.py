@@ -65,7 +65,7 @@ class Reference:
     def to_bib(self) -> Bib:
         """The entry as a bibliographic record (for the BibTeX, RIS, CSL-JSON and style exporters)."""
         return Bib(
-            type=self.type or ("article-journal" if self.venue and self.volume else ""),
+            type=self.type or _guess_type(self),
             title=self.title,
             authors=tuple(person(a) for a in self.authors),
             year=self.year,
@@ -80,6 +80,17 @@ class Reference:
             key=self.key,
             source="reference-list",
         )
+
+
+def _guess_type(ref: Reference) -> str:
+    """A CSL type from the fields a style left: proceedings, journal (volume or issue), chapter, book."""
+    if re.search(r"\b(proc\.|proceedings|conference|symposium|workshop)|会议|论文集", ref.venue, re.I):
+        return "paper-conference"
+    if ref.venue and (ref.volume or ref.issue):
+        return "article-journal"
+    if ref.venue:
+        return "chapter"
+    return "book" if ref.publisher else ""
 
 
 def person(name: str) -> Person:
