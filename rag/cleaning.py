@@ -58,6 +58,7 @@ class _State:
     footnotes: list[Footnote] = field(default_factory=list)
     heading_path: list[tuple[int, str]] = field(default_factory=list)
     pages: list[tuple[int, int]] = field(default_factory=list)  # (body offset, page) where a page's text starts
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (body offset, label) of each note mark
 
     def mark(self, offset: int, page: int) -> None:
         """Note that the body text from ``offset`` on is on ``page`` (PDFs only: pages are 0 otherwise)."""
@@ -249,6 +250,8 @@ def clean_document(src: SourceFile) -> Document:
             for at, page in para_pages:
                 # the cleaned length up to and including the page's first character (not trimmed away)
                 st.mark(base + max(0, len(squeeze(cjk_punct(MARK_RE.sub("", para[: at + 1])))) - 1), page)
+            for m in MARK_RE.finditer(para):  # where each note mark stood in the cleaned text
+                st.marks.append((base + len(squeeze(cjk_punct(MARK_RE.sub("", para[: m.start()])))), m.group(1)))
             st.body.append(squeeze(cjk_punct(MARK_RE.sub("", para))))
             para = ""
         para_pages.clear()
@@ -341,6 +344,7 @@ def clean_document(src: SourceFile) -> Document:
         pages=tuple(st.pages),
         front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
         ocr=src.ocr,
+        marks=tuple(st.marks),
     )
 
 

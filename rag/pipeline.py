@@ -96,13 +96,23 @@ class Assistant:
         embedder = make_embedder(settings.embedder, settings.batch_size)
         return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
 
-    def _linked(self, doc: str, text: str) -> tuple[dict, ...]:
+    def _linked(self, doc: str, chunk_id: str, text: str) -> tuple[dict, ...]:
         """The entries of ``doc``'s reference list a cited passage's in-text citations point to."""
-        refs = self.retriever.index.references
+        index = self.retriever.index
+        refs = index.references
         entries = refs.get("docs", {}).get(doc)
         if not entries:
             return ()
-        return linked_entries(text, entries, [e for e in refs.get("edges", ()) if e["source"] == doc])
+        marked: list[str] = []
+        if refs.get("marks", {}).get(doc):
+            try:
+                chunk = index.chunks[index.position(chunk_id)]
+            except KeyError:
+                chunk = None
+            if chunk is not None and chunk.kind == "body":
+                marked = [n for at, n in refs["marks"][doc] if chunk.start <= at <= chunk.end]
+        edges = [e for e in refs.get("edges", ()) if e["source"] == doc]
+        return linked_entries(text, entries, edges, marked)
 
     def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
         """Retrieve, answer and time one question."""
@@ -141,7 +151,7 @@ class Assistant:
             abstained=final.abstained,
             # each citation carries its work's bibliographic record, for reference lists and exports
             citations=tuple(
-                replace(c, bib=docs[c.doc].bib, refs=self._linked(c.doc, c.text)) if c.doc in docs else c
+                replace(c, bib=docs[c.doc].bib, refs=self._linked(c.doc, c.chunk_id, c.text)) if c.doc in docs else c
                 for c in final.citations
             ),
             retrieved=tuple(hits),

@@ -128,3 +128,56 @@ def test_reference_questions():
     assert asks_about_references("论文脚注引用的公约编号是多少？")
     assert asks_about_references("Which papers does it cite on retrieval?")
     assert not asks_about_references("约翰把互联网治理划分为哪三个领域？")
+
+
+NOTED = """某题名研究
+
+张三
+
+一、引言
+
+第一句话有出处。①第二句话也有出处，②而这一句是作者自己的话。
+
+① 李四：《某书》，北京：某出版社，2010年，第3页。
+② 这里补充说明一个背景。
+
+第三句话引用了别的文献。①
+
+① 王五：《某文》，《某刊》2015年第2期，第7—9页；赵六：《另一文》，《某刊》2016年第1期，第1—5页。
+"""
+
+
+def test_note_marks_point_to_their_notes_entries(tmp_path):
+    from rag.cleaning import clean_document
+    from rag.ingest.references.detect import reference_list
+    from rag.loading import read_source
+
+    f = tmp_path / "noted.txt"
+    f.write_text(NOTED, "utf-8")
+    doc = clean_document(read_source(f, f.name))
+    refs, marks = reference_list(doc)
+    assert [(r.n, r.authors, r.title) for r in refs] == [
+        ("1", ("李四",), "某书"),
+        ("2", ("王五",), "某文"),
+        ("3", ("赵六",), "另一文"),
+    ]
+    # the first ① is note 1's book; ② is a remark (no entry); the second ① names two works
+    assert [(doc.text[at - 8 : at], n) for at, n in marks] == [
+        ("第一句话有出处。", "1"),
+        ("句话引用了别的文献。"[-8:], "2"),
+        ("句话引用了别的文献。"[-8:], "3"),
+    ]
+
+
+def test_linked_entries_of_a_passage():
+    from rag.ingest.references.cite import linked_entries
+
+    entries = [
+        parse_reference("[1] Wang L. A survey of tools[J]. Info, 2020, 7(2): 1-20.").to_dict(),
+        parse_reference("[2] Li K. Another study[J]. Journal, 2019, 3(1): 4-5.").to_dict(),
+    ]
+    edges = [{"source": "a.txt", "target": "b.txt", "n": "2", "internal": True, "match": "title"}]
+    got = linked_entries("As shown [2].", entries, edges)
+    assert [(r["n"], r["title"], r.get("target")) for r in got] == [("2", "Another study", "b.txt")]
+    assert [r["n"] for r in linked_entries("No marker here.", entries, edges, marked=["1"])] == ["1"]
+    assert linked_entries("No marker here.", entries, edges) == ()

@@ -29,7 +29,7 @@ from rag.embedding import (
     make_embedder,
 )
 from rag.glossary import contribution, save_contribution
-from rag.ingest.references.detect import references_of
+from rag.ingest.references.detect import reference_list
 from rag.integrity import manifest, params_text, write_marker
 from rag.library import Library
 from rag.records import Document
@@ -242,7 +242,7 @@ def _process(
         rows = [(i - c0, a, b) for i, a, b in sent_rows[s0:s1]]
         toks = all_toks[c0 : c0 + len(cs)]
         out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
-        out[d.doc_id].refs = references_of(d)
+        out[d.doc_id].refs, out[d.doc_id].ref_marks = reference_list(d)
         c0, s0 = c0 + len(cs), s1
     return out
 

@@ -23,11 +23,11 @@ REFERENCES = "references.json"
 
 
 def read_references(path: Path) -> dict:
-    """{"docs": {doc_id: [entry dicts]}, "edges": [...]} of the index at ``path`` (empty when it has none:
-    indexes written before references were kept)."""
+    """{"docs": {doc_id: [entry dicts]}, "marks": {doc_id: [[offset, n]]}, "edges": [...]} of the index at
+    ``path`` (empty when it has none: indexes written before references were kept)."""
     f = path / REFERENCES
     if not f.is_file():
-        return {"docs": {}, "edges": []}
+        return {"docs": {}, "marks": {}, "edges": []}
     return json.loads(f.read_text("utf-8"))
 
 
@@ -39,18 +39,22 @@ def work_of(info: DocInfo) -> Work:
 
 def write_references(directory: Path, parts: list["Part"], old_path: Path | None) -> dict:
     """Write references.json for ``parts`` into ``directory``; returns its content."""
-    carried = read_references(old_path)["docs"] if old_path is not None else {}
+    old = read_references(old_path) if old_path is not None else {}
     docs: dict[str, list[dict]] = {}
+    marks: dict[str, list] = {}
     for p in parts:
+        d = p.info.doc_id
         if p.old is not None:
-            entries = carried.get(p.info.doc_id, [])
+            entries, at = old.get("docs", {}).get(d, []), old.get("marks", {}).get(d, [])
         else:
-            entries = [r.to_dict() for r in (p.refs or [])]
+            entries, at = [r.to_dict() for r in (p.refs or [])], [list(m) for m in p.ref_marks]
         if entries:
-            docs[p.info.doc_id] = entries
+            docs[d] = entries
+        if at:
+            marks[d] = at
     refs = {d: [Reference.from_dict(e) for e in es] for d, es in docs.items()}
     edges = build_edges([work_of(p.info) for p in parts], refs)
-    content = {"docs": docs, "edges": edges}
+    content = {"docs": docs, "marks": marks, "edges": edges}
     (directory / REFERENCES).write_text(json.dumps(content, ensure_ascii=False), "utf-8")
     return content
 

@@ -39,6 +39,7 @@ class Part:
     old: tuple[int, int] | None = None  # chunk range in the current index (reused documents)
     seg: int = 0  # the current index's segment that range is in (rag.store.segments)
     refs: list[Reference] | None = None  # new documents: the entries of their reference list (rag.ingest.references)
+    ref_marks: list[tuple[int, str]] = field(default_factory=list)  # (offset in text, entry n) of note marks
 
     @property
     def n_chunks(self) -> int:

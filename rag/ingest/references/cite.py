@@ -91,15 +91,21 @@ def link(text: str, refs: Sequence[Reference], numbered: bool = True) -> list[Re
     return out
 
 
-def linked_entries(text: str, entries: Sequence[dict], edges: Sequence[dict] = ()) -> tuple[dict, ...]:
-    """The stored entries (references.json form) a passage's citations point to, each with the fields
-    a reader needs and, when the work is a document of the library, its doc id as ``target``."""
-    if not entries or not markers(text):
+def linked_entries(
+    text: str, entries: Sequence[dict], edges: Sequence[dict] = (), marked: Sequence[str] = ()
+) -> tuple[dict, ...]:
+    """The stored entries (references.json form) a passage's citations point to (its markers, and the
+    entries ``marked`` by note marks inside it), each with the fields a reader needs and, when the work
+    is a document of the library, its doc id as ``target``."""
+    if not entries or not (marked or markers(text)):
         return ()
     refs = [Reference.from_dict(e) for e in entries]
+    by_n = {r.n: r for r in refs}
     internal = {str(e["n"]): e["target"] for e in edges if e.get("internal")}
     out = []
-    for r in link(text, refs):
+    found = [by_n[n] for n in marked if n in by_n]
+    found += [r for r in link(text, refs) if r not in found]
+    for r in found:
         d = {k: v for k, v in r.to_dict().items() if k in _SHOWN and v not in ("", [], ())}
         if r.n in internal:
             d["target"] = internal[r.n]

@@ -92,17 +92,35 @@ def is_reference_note(note: Footnote) -> bool:
 def references_of(doc: Document) -> list[Reference]:
     """The parsed reference entries of a document, in order: its reference-list entries and its
     citation notes (a note's mark "①" becomes n "1"; unnumbered entries are counted "1", "2", ...)."""
-    refs = [
-        parse_reference(piece, note.label)
-        for note in doc.footnotes
-        if is_reference_note(note)
-        for piece in split_citations(note.text)
-    ]
+    return reference_list(doc)[0]
+
+
+def reference_list(doc: Document) -> tuple[list[Reference], list[tuple[int, str]]]:
+    """The entries (``references_of``) and where the text cites them by a note mark: (offset in the
+    cleaned text, entry n), pairing the k-th mark "①" of the text with the k-th note labelled ①."""
+    refs: list[Reference] = []
+    owner: dict[int, list[int]] = {}  # note -> its entries' positions in refs
+    for i, note in enumerate(doc.footnotes):
+        if is_reference_note(note):
+            for piece in split_citations(note.text):
+                owner.setdefault(i, []).append(len(refs))
+                refs.append(parse_reference(piece, note.label))
     labels = [r.n for r in refs]
     if "" in labels or len(set(labels)) < len(labels):
         # footnote marks restart on every page (①) and author-year lists have none: number them in order
         refs = [Reference(**{**r.__dict__, "n": str(i)}) for i, r in enumerate(refs, 1)]
-    return refs
+    notes_by_label: dict[str, list[int]] = {}
+    for i, note in enumerate(doc.footnotes):
+        notes_by_label.setdefault(note.label, []).append(i)
+    seen: dict[str, int] = {}
+    marks: list[tuple[int, str]] = []
+    for offset, label in doc.marks:
+        k = seen.get(label, 0)
+        seen[label] = k + 1
+        notes = notes_by_label.get(label, [])
+        if k < len(notes) and notes[k] in owner:
+            marks += [(offset, refs[j].n) for j in owner[notes[k]]]
+    return refs, marks
 
 
 def is_reference_chunk(chunk: Chunk) -> bool:
