@@ -356,6 +356,14 @@ def _list_entry(st: _State, line: str, heading: str, page: int) -> bool:
     label = entry_label(line)
     last = st.footnotes[-1] if st.footnotes else None
     in_list = last is not None and last.section == heading
+    if (
+        label is not None
+        and in_list
+        and last is not None
+        and last.label.isdigit()
+        and int(label) != int(last.label) + 1
+    ):
+        label = None  # "300. ACM, New York" wrapped from "pages 291-300": not the next entry's number
     if label is None and not (
         is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else ""))
     ):

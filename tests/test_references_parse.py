@@ -14,6 +14,7 @@ from rag.ingest.references.detect import (
     asks_about_references,
     entry_label,
     is_citation,
+    remark_source,
     split_citations,
     starts_entry,
 )
@@ -99,6 +100,12 @@ def test_citation_notes_and_remarks():
     # a remark that only ends with a source is not a citation
     assert not is_citation("该组织成立于2015年，总部设在某地。目前已有30余个成员。参见《某组织简介》，2016年。")
     assert not is_citation("这里的“多边”一词指三个以上的国家共同参与的安排。")
+    # a fact with its source after 参见/See: the fact is evidence, the source an entry
+    noted = "某会议每年举办三次，参见《某会议简介》，某网站，2024年11月22日，https://example.org/a [2024-11-30]。"
+    assert not is_citation(noted)
+    assert remark_source(noted) == "《某会议简介》，某网站，2024年11月22日，https://example.org/a [2024-11-30]。"
+    assert is_citation(remark_source(noted) or "")
+    assert remark_source("参见《某书》，2010年。") is None  # nothing before "参见": a citation note
     two = "A：《甲书》，北京：某出版社，2010年，第3页；B：《乙文》，《某刊》2012年第1期，第5页。"
     assert len(split_citations(two)) == 2
 
@@ -181,3 +188,71 @@ def test_linked_entries_of_a_passage():
     assert [(r["n"], r["title"], r.get("target")) for r in got] == [("2", "Another study", "b.txt")]
     assert [r["n"] for r in linked_entries("No marker here.", entries, edges, marked=["1"])] == ["1"]
     assert linked_entries("No marker here.", entries, edges) == ()
+
+
+LISTS = """A Paper With Two Lists
+
+Some Author
+
+1 Introduction
+
+Body text cites [1] and [2].
+
+References
+
+1. V. Bala, E. Duesterwald, and S. Banerjia. Dynamo: A transparent dynamic optimization system. In Proceedings of PLDI, pages 1-
+12. ACM, 2000.
+2. C. Chambers and D. Ungar. Customization: Optimizing compiler technology for SELF. In Proceedings of PLDI, pages 146-
+160. ACM, 1989.
+3. A. Gal. Efficient Bytecode Verification and Compilation in a Virtual Machine. PhD thesis, 2006.
+"""
+
+AUTHOR_YEAR = """Another Paper
+
+Some Author
+
+1 Introduction
+
+Body text cites (Rocchio, 1971) and Wang and Martin (2018).
+
+Bibliography
+
+Rocchio, J. J. (1971). Relevance feedback in information
+retrieval. In The SMART Retrieval System (pp. 313–323).
+Prentice Hall.
+Wang, L., & Martin, A. (2018). A survey of reading tools for
+scholars. Information Practice, 7(2), 1–20.
+"""
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        (
+            LISTS,
+            [
+                ("1", "2000", "Dynamo: A transparent dynamic optimization system", "1-12"),
+                ("2", "1989", "Customization: Optimizing compiler technology for SELF", "146-160"),
+                ("3", "2006", "Efficient Bytecode Verification and Compilation in a Virtual Machine", ""),
+            ],
+        ),
+        (
+            AUTHOR_YEAR,
+            [
+                ("1", "1971", "Relevance feedback in information retrieval", "313-323"),
+                ("2", "2018", "A survey of reading tools for scholars", "1-20"),
+            ],
+        ),
+    ],
+)
+def test_reference_lists_split_into_entries(tmp_path, text, want):
+    """A line wrapped inside an entry ("12. ACM, 2000.", "retrieval. In ...") continues it; only the next
+    number, or a name after a finished entry, opens a new one."""
+    from rag.cleaning import clean_document
+    from rag.ingest.references.detect import references_of
+    from rag.loading import read_source
+
+    f = tmp_path / "paper.txt"
+    f.write_text(text, "utf-8")
+    refs = references_of(clean_document(read_source(f, f.name)))
+    assert [(r.n, r.year, r.title, r.pages) for r in refs] == want

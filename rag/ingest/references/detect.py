@@ -63,7 +63,7 @@ def is_citation(text: str) -> bool:
     """Whether a note reads as a bibliographic citation (a title mark with a year, page, publisher or
     volume; or a DOI/URL), not a remark: short, and at most one sentence outside the title marks."""
     t = text.strip()
-    if not t or len(t) > 400:
+    if not t or len(t) > 400 or remark_source(t) is not None:
         return False
     if DOI_RE.search(t) or (URL_RE.search(t) and len(URL_RE.sub("", t)) < 160):
         return True
@@ -74,6 +74,18 @@ def is_citation(text: str) -> bool:
     outside = _TITLE_MARK.sub("", t)
     # a remark has sentences of its own: more than one full stop outside titles (not the closing one)
     return len(re.findall(r"[。！？]", outside.rstrip("。.").strip())) == 0
+
+
+_SEE = re.compile(r"[。，,；;.]\s*(?:参见|详见|另见|转引自|引自|See also|See|see also|see|cf\.)\s*[:：]?\s*")
+
+
+def remark_source(text: str) -> str | None:
+    """The source a remark names after "参见"/"See" ("某事发生于2015年。参见《某报告》，2016年。" -> its
+    citation), or None when the note is not a remark followed by a source."""
+    m = _SEE.search(text)
+    if m is None or len(text[: m.start()].strip()) < 8:
+        return None
+    return text[m.end() :].strip()
 
 
 def split_citations(text: str) -> list[str]:
@@ -101,8 +113,10 @@ def reference_list(doc: Document) -> tuple[list[Reference], list[tuple[int, str]
     refs: list[Reference] = []
     owner: dict[int, list[int]] = {}  # note -> its entries' positions in refs
     for i, note in enumerate(doc.footnotes):
-        if is_reference_note(note):
-            for piece in split_citations(note.text):
+        # a citation note's works; a remark's source named after "参见"/"See" (the remark stays evidence)
+        source = None if is_reference_note(note) else remark_source(note.text)
+        if is_reference_note(note) or (source and is_citation(source)):
+            for piece in split_citations(source or note.text):
                 owner.setdefault(i, []).append(len(refs))
                 refs.append(parse_reference(piece, note.label))
     labels = [r.n for r in refs]

@@ -193,6 +193,8 @@ def parse_reference(raw: str, n: str = "") -> Reference:
         years = _YEAR_RE.findall(text)
         f["year"] = years[-1] if years else ""
     f = {k: (_clean(v) if isinstance(v, str) and k not in ("doi", "url") else v) for k, v in f.items()}
+    if f.get("venue"):
+        f["venue"] = re.sub(r"^(?:In|in)\s+(?=[A-Z\u3400-\u9fff])", "", f["venue"])
     if f.get("venue") and re.search(r"\b[A-Z][a-z]{0,4}$", f["venue"]) and re.search(r"\b[A-Z][a-z]{0,4}\.", text):
         f["venue"] += "."  # an abbreviated journal name keeps its last full stop ("Phys. Rev.")
     ref = Reference(raw=raw, n=n, **f)
@@ -231,7 +233,7 @@ def _tail(text: str, f: dict) -> None:
     ]
     candidates = [c for c in candidates if not re.fullmatch(YEAR, c) or re.search(rf"[{_DASH}]", c)]
     m = re.search(rf"第\s*(\d+(?:\s*[{_DASH}]+\s*\d+)?)\s*页", text) or re.search(
-        rf"\bpp?\.\s*(\d+(?:\s*[{_DASH}]+\s*\d+)?)", text
+        rf"\b(?:pp?\.|pages)\s*(\d+(?:\s*[{_DASH}]+\s*\d+)?)", text
     )
     if m:
         f["pages"] = m.group(1)
@@ -402,15 +404,13 @@ def _chicago(text: str) -> dict:
             f["place"], f["publisher"] = pm.group(1), pm.group(2)
             f["type"] = "book"
     else:
-        parts = [p for p in re.split(r"(?<=[^A-Z\s])\.\s+", text) if p.strip()]
-        if len(parts) >= 2:
-            f["authors"] = _split_authors(parts[0])
-            f["title"] = parts[1]
-            rest = ". ".join(parts[2:])
-            if parts[2:]:
-                f["venue"] = re.split(r"[,(]", parts[2])[0]
+        head, rest = _sentence(text)
+        if rest:
+            f["authors"] = _split_authors(head)
+            f["title"], rest = _sentence(rest)
+            if rest:
+                f["venue"] = re.split(r"[,(]", _sentence(rest)[0])[0]
         else:
             f["title"] = text
-            rest = ""
     _tail(rest, f)
     return f
