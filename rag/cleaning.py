@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.ingest.references.detect import entry_label, is_list_heading, starts_entry
+from rag.ingest.references.detect import bare_label, entry_label, is_list_heading, starts_entry
 from rag.loading import SourceFile
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.records import Document, Footnote, page_label
@@ -356,21 +356,18 @@ def _list_entry(st: _State, line: str, heading: str, page: int) -> bool:
     label = entry_label(line)
     last = st.footnotes[-1] if st.footnotes else None
     in_list = last is not None and last.section == heading
-    if (
-        label is not None
-        and in_list
-        and last is not None
-        and last.label.isdigit()
-        and int(label) != int(last.label) + 1
-    ):
+    expected = str(int(last.label) + 1) if in_list and last is not None and last.label.isdigit() else "1"
+    if label is not None and in_list and last is not None and last.label.isdigit() and label != expected:
         label = None  # "300. ACM, New York" wrapped from "pages 291-300": not the next entry's number
+    if label is None and bare_label(line) == expected and (in_list or expected == "1"):
+        label = expected  # "1 Wang X S, ...": a bare number, taken only as the next one
     if label is None and not (
         is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else ""))
     ):
         return False
     text = squeeze(cjk_punct(line))
     if label is not None:
-        text = re.sub(r"^\s*(?:[\[［]\s*\d+\s*[\]］]|\d+\s*[.．]|[(（]\d+[)）])\s*", "", text)
+        text = re.sub(r"^\s*(?:[\[［]\s*\d+\s*[\]］]|\d+\s*[.．]|[(（]\d+[)）]|\d+\s+)\s*", "", text)
     st.footnotes.append(Footnote(label or "", text, heading, page))
     return True
 

@@ -147,7 +147,9 @@ def test_edges_follow_removals_and_updates(library, tmp_path):
     changed.mkdir()
     for name, text in DOCS.items():
         if name != "c_survey.txt":
-            (changed / name).write_text(text.replace("[1] 王立, 刘明. 数字图书馆的检索方法研究", "[1] 王立, 刘明. 另一题名"), "utf-8")
+            (changed / name).write_text(
+                text.replace("[1] 王立, 刘明. 数字图书馆的检索方法研究", "[1] 王立, 刘明. 另一题名"), "utf-8"
+            )
     build_index([changed], s)
     edges = load_index(s, check_embedder=False).references["edges"]
     assert _internal(edges) == {k for k in KNOWN if k[1] not in ("c_survey.txt", "e_zh.txt")}
@@ -226,7 +228,10 @@ def test_exports_of_a_papers_references(library, tmp_path):
     gbt = export("gbt7714", "--of", "d_zh.txt").splitlines()
     assert gbt[0] == "[1] 王立, 刘明. 数字图书馆的检索方法研究[J]. 图书馆学刊, 2020, 3(2): 1-9."
     apa = export("apa", "--of", "b_expansion.txt").splitlines()
-    assert apa[1] == "[2] Wang, L., & Martin, A. (2018). A survey of reading tools for scholars. Information Practice, 7(2), 1–20."
+    assert (
+        apa[1]
+        == "[2] Wang, L., & Martin, A. (2018). A survey of reading tools for scholars. Information Practice, 7(2), 1–20."
+    )
 
 
 def test_answers_carry_the_references_their_passages_cite(library):

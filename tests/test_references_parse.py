@@ -225,9 +225,33 @@ scholars. Information Practice, 7(2), 1–20.
 """
 
 
+BARE = """Bare Numbers
+
+Some Author
+
+1 Introduction
+
+Body text cites [1] and [2].
+
+References
+1 Wang X S, Gu Y, Cheng Y H. Approximate policy-based accelerated deep reinforcement learning.
+IEEE Transactions on Neural Networks and Learning Systems,
+2020, 31(6): 1820−1830
+2 Jin K H, McCann M T. Deep convolutional neural network for inverse problems in imaging. IEEE
+Transactions on Image Processing, 2017, 26(9): 4509−4522
+"""
+
+
 @pytest.mark.parametrize(
     "text,want",
     [
+        (
+            BARE,
+            [
+                ("1", "2020", "Approximate policy-based accelerated deep reinforcement learning", "1820-1830"),
+                ("2", "2017", "Deep convolutional neural network for inverse problems in imaging", "4509-4522"),
+            ],
+        ),
         (
             LISTS,
             [

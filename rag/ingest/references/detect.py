@@ -24,7 +24,8 @@ _AUTHOR_YEAR_START = re.compile(
     r"^(?:[A-Z][A-Za-z'’\-]+,\s*(?:[A-Z]\.|[A-Z][a-z]+)"  # "Smith, J." / "Smith, John"
     r"|[A-Z][A-Z'’\-]+\s+[A-Z](?:\s|,|\.)"  # "BAKER S K"
     r"|[\u3400-\u9fff·]{2,8}\s*[,，、.．:：]"  # "王某某，" / "王某某."
-    r"|[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+[A-Z]\.)?,\s)"  # "Patricia Abril, "
+    r"|[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+[A-Z]\.)?,\s"  # "Patricia Abril, "
+    rf"|[A-Z][\w'’\-]+(?:\s+[A-Z]{{1,3}})?,?[^()]{{0,80}}\({YEAR}[a-z]?\))"  # "Bates DM, DebRoy S (2003)"
 )
 _TITLE_MARK = re.compile(r"《[^》]{2,}》|“[^”]{6,}”|\"[^\"]{6,}\"|\*[^*]{3,}\*|\[[JMCDRNPS](?:/OL)?\]|\[EB/OL\]")
 _WHERE_MARK = re.compile(
@@ -49,6 +50,12 @@ def entry_label(line: str) -> str | None:
     if not m or re.match(rf"^\s*{YEAR}\b", line):
         return None
     return next(g for g in m.groups() if g)
+
+
+def bare_label(line: str) -> str | None:
+    """The number of a line that may open an entry numbered without brackets ("1 Wang X S, ..."), else None."""
+    m = re.match(r"^\s*(\d{1,3})\s+(?=[A-Z\u3400-\u9fff])", line)
+    return m.group(1) if m else None
 
 
 def starts_entry(line: str, previous: str) -> bool:

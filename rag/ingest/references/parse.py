@@ -23,7 +23,7 @@ _YEAR_RE = re.compile(rf"(?<!\d)({YEAR})[a-z]?(?!\d)")
 _GBT_TYPE = re.compile(r"\[(J|M|C|D|R|N|P|S|G|Z|A|DB|CP|EB|J/OL|M/OL|C/OL|EB/OL|DB/OL|N/OL|R/OL|D/OL)\]")
 _GBT_KIND = {"J": "article-journal", "M": "book", "C": "paper-conference", "D": "thesis", "R": "report"}
 _GBT_KIND.update({"N": "article-newspaper", "EB": "webpage", "P": "patent", "S": "standard"})
-_DASH = "-–—~～－"
+_DASH = "-–—~～－−"
 _PAGES_RE = re.compile(rf"(?:pp?\.\s*|第\s*)?(\d+(?:\s*[{_DASH}]+\s*\d+)?)\s*页?")
 _LABEL_RE = re.compile(r"^\s*(?:[\[［]\s*(\d{1,4})\s*[\]］]|(\d{1,4})\s*[.．、)](?!\d)|[(（](\d{1,4})[)）])\s*")
 
@@ -141,7 +141,8 @@ def _identifiers(text: str) -> tuple[str, dict[str, str]]:
     m = re.search(r"(?:\bdoi\s*[:：]?\s*|\bDOI\s*[:：]?\s*)?" + DOI_RE.pattern, text, re.I)
     if m:
         ids.setdefault("doi", m.group(1).rstrip(".,)]"))
-        text = text[: m.start()] + text[m.end() :]
+        # every DOI is cut out (a translated title may repeat it), so no part of one is read as pages
+        text = re.sub(r"(?:\bdoi\s*[:：]?\s*)?" + DOI_RE.pattern, "", text, flags=re.I)
     m = ARXIV_RE.search(text)
     if m:
         ids["arxiv"] = m.group(1)
@@ -193,8 +194,10 @@ def parse_reference(raw: str, n: str = "") -> Reference:
         years = _YEAR_RE.findall(text)
         f["year"] = years[-1] if years else ""
     f = {k: (_clean(v) if isinstance(v, str) and k not in ("doi", "url") else v) for k, v in f.items()}
+    if f.get("title"):
+        f["title"] = _clean(f["title"].strip("“”\"'‘’ ").rstrip(".,"))
     if f.get("venue"):
-        f["venue"] = re.sub(r"^(?:In|in)\s+(?=[A-Z\u3400-\u9fff])", "", f["venue"])
+        f["venue"] = re.sub(r"^(?:In|in)\s*:?\s+(?=[A-Z\u3400-\u9fff])", "", f["venue"])
     if f.get("venue") and re.search(r"\b[A-Z][a-z]{0,4}$", f["venue"]) and re.search(r"\b[A-Z][a-z]{0,4}\.", text):
         f["venue"] += "."  # an abbreviated journal name keeps its last full stop ("Phys. Rev.")
     ref = Reference(raw=raw, n=n, **f)
@@ -333,6 +336,7 @@ def _quoted(text: str) -> dict:
     return f
 
 
+_VNAME = r"[A-Z][\w'’\-]+(?:\s+[A-Z]{1,3}){1,3}"
 _ABBREV = {"ed", "eds", "vol", "no", "pp", "vs", "al", "st", "dr", "inc", "jr", "2nd", "3rd", "rev", "proc"}
 
 
@@ -345,6 +349,13 @@ def _sentence(text: str) -> tuple[str, str]:
             depth += 1
         elif ch in ")]”" and depth:
             depth -= 1
+            if (
+                ch == "”"
+                and not depth
+                and text[i - 1 : i] in (".", ",", "?", "!")
+                and not text[i + 1 : i + 2].islower()
+            ):
+                return text[: i + 1].strip("* "), text[i + 1 :].strip()  # '“Title.” Venue': the quote ends it
         elif ch in ".?!" and not depth and (i + 1 == len(text) or text[i + 1] == " "):
             word = re.search(r"(\S+)$", text[:i])
             w = word.group(1) if word else ""
@@ -404,7 +415,9 @@ def _chicago(text: str) -> dict:
             f["place"], f["publisher"] = pm.group(1), pm.group(2)
             f["type"] = "book"
     else:
-        head, rest = _sentence(text)
+        # Vancouver names ("Wang X S, Gu Y, Chen C L P.") end at the first full stop after their initials
+        v = re.match(rf"^((?:{_VNAME}\s*,\s*)*{_VNAME}(?:\s*,?\s*et al)?)\s*\.\s+", text)
+        head, rest = (v.group(1), text[v.end() :]) if v else _sentence(text)
         if rest:
             f["authors"] = _split_authors(head)
             f["title"], rest = _sentence(rest)
