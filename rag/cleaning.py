@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.ingest.references.detect import bare_label, entry_label, is_list_heading, starts_entry
+from rag.ingest.references.detect import list_entry
 from rag.loading import SourceFile
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.records import Document, Footnote, page_label
@@ -274,8 +274,11 @@ def clean_document(src: SourceFile) -> Document:
             front_pages.append(line_page[idx])
         if ln.kind in ("blank", "furniture", "meta"):
             continue
-        if ln.kind == "footnote" and notes_heading and _list_entry(st, ln.text, notes_heading, line_page[idx]):
-            continue
+        if ln.kind == "footnote" and notes_heading:
+            entry = list_entry(ln.text, notes_heading, st.footnotes[-1] if st.footnotes else None, line_page[idx])
+            if entry is not None:  # a line opening an entry of a reference list ("[12] ...")
+                st.footnotes.append(entry)
+                continue
         if ln.kind == "footnote":
             for label, note in _split_notes(ln.text):
                 note = squeeze(cjk_punct(note))
@@ -346,30 +349,6 @@ def clean_document(src: SourceFile) -> Document:
         ocr=src.ocr,
         marks=tuple(st.marks),
     )
-
-
-def _list_entry(st: _State, line: str, heading: str, page: int) -> bool:
-    """Add a line of a notes or reference list as an entry of its own when it opens one ("[12] ...",
-    "12. ...", or a name after a finished entry of an author-year list); False when it does not."""
-    if MARK_RE.search(line):
-        return False  # circled note marks are split by _split_notes
-    label = entry_label(line)
-    last = st.footnotes[-1] if st.footnotes else None
-    in_list = last is not None and last.section == heading
-    expected = str(int(last.label) + 1) if in_list and last is not None and last.label.isdigit() else "1"
-    if label is not None and in_list and last is not None and last.label.isdigit() and label != expected:
-        label = None  # "300. ACM, New York" wrapped from "pages 291-300": not the next entry's number
-    if label is None and bare_label(line) == expected and (in_list or expected == "1"):
-        label = expected  # "1 Wang X S, ...": a bare number, taken only as the next one
-    if label is None and not (
-        is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else ""))
-    ):
-        return False
-    text = squeeze(cjk_punct(line))
-    if label is not None:
-        text = re.sub(r"^\s*(?:[\[［]\s*\d+\s*[\]］]|\d+\s*[.．]|[(（]\d+[)）]|\d+\s+)\s*", "", text)
-    st.footnotes.append(Footnote(label or "", text, heading, page))
-    return True
 
 
 _NOISE_META = re.compile(r"^(中图分类号|文献标识码|文章编号|DOI|doi|JEL)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from rag.ingest.references.parse import DOI_RE, URL_RE, YEAR, Reference, parse_reference
+from rag.normalize import MARK_RE, cjk_punct, squeeze
 from rag.records import Chunk, Document, Footnote
 
 # headings whose section is a list of works (lower case, spaces removed)
@@ -64,6 +65,29 @@ def starts_entry(line: str, previous: str) -> bool:
     if not previous:
         return True
     return previous.rstrip()[-1:] in ".。)）" and bool(_AUTHOR_YEAR_START.match(line.strip()))
+
+
+def list_entry(line: str, heading: str, last: Footnote | None, page: int) -> Footnote | None:
+    """A line of a notes or reference list under ``heading`` as an entry of its own when it opens one
+    ("[12] ...", "12. ...", the next bare number, or a name after a finished entry of an author-year
+    list); None when it continues the entry before it (``last``) or carries circled note marks."""
+    if MARK_RE.search(line):
+        return None  # circled note marks: split by the cleaner's own note splitting
+    label = entry_label(line)
+    in_list = last is not None and last.section == heading
+    expected = str(int(last.label) + 1) if in_list and last is not None and last.label.isdigit() else "1"
+    if label is not None and in_list and last is not None and last.label.isdigit() and label != expected:
+        label = None  # "300. ACM, New York" wrapped from "pages 291-300": not the next entry's number
+    if label is None and bare_label(line) == expected and (in_list or expected == "1"):
+        label = expected  # "1 Wang X S, ...": a bare number, taken only as the next one
+    if label is None and not (
+        is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else ""))
+    ):
+        return None
+    text = squeeze(cjk_punct(line))
+    if label is not None:
+        text = re.sub(r"^\s*(?:[\[［]\s*\d+\s*[\]］]|\d+\s*[.．]|[(（]\d+[)）]|\d+\s+)\s*", "", text)
+    return Footnote(label or "", text, heading, page)
 
 
 def is_citation(text: str) -> bool:
