@@ -13,6 +13,7 @@ import rispy
 from conftest import rag_cli
 
 from rag.pipeline import Assistant
+from rag.render import answer_text
 from rag.settings import load_settings
 from rag.store import build_index, load_index, remove_documents
 
@@ -244,6 +245,10 @@ def test_answers_carry_the_references_their_passages_cite(library):
     refs = [r for c in cited for r in c.refs]
     assert {"n": "2", "target": "b_expansion.txt"}.items() <= next(r for r in refs if r["n"] == "2").items()
     assert ans.to_dict()["citations"][0]["refs"] == [dict(r) for r in ans.citations[0].refs]
+    assert (
+        "    rests on ref. 2: Chen B, Martin A. Expanding short queries with translated dictionaries[J]. Journal of "
+        "Library Systems, 2019, 12(3): 45-60. DOI:10.5555/lib.2019.002. (b_expansion.txt)"
+    ) in answer_text(ans).split("\n")
 
 
 def test_reference_entries_are_evidence_only_when_asked_for(library):
