@@ -119,6 +119,11 @@ def test_in_text_markers():
     assert ay == [("Li", "2019"), ("Wang", "2020"), ("王某某", "2019")]
 
 
+def test_superscript_markers_where_the_text_shows_them():
+    nums = [m.numbers for m in markers("as shown^12 and here^[3-4], in HTML<sup>5,7</sup>.") if m.numbers]
+    assert nums == [("12",), ("3", "4"), ("5", "7")]
+
+
 def test_markers_link_to_entries():
     refs = [
         parse_reference("[1] Wang L, Martin A. A survey of reading tools[J]. Info, 2020, 7(2): 1-20."),

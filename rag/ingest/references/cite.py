@@ -1,4 +1,4 @@
-"""In-text citations: the markers a passage carries ("[12]", "［12］", "[3-5]", "[1, 4]", "(Wang, 2020)",
+"""In-text citations: the markers a passage carries ("[12]", "［12］", "[3-5]", "[1, 4]", "^12", "<sup>3</sup>", "(Wang, 2020)",
 "(Wang et al., 2020; Li 2019)", "Wang (2020)", "王某某（2019）") and the entries of the document's own
 reference list they point to."""
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from rag.ingest.references.parse import YEAR, Reference, person
 
 _NUMERIC = re.compile(r"[\[［]\s*(\d{1,4}(?:\s*[-–—~～,，、;]\s*\d{1,4})*)\s*[\]］]")
+# superscript numbers where the text shows them: Markdown "^12" ("^[12]" is read as "[12]"), HTML "<sup>3,4</sup>"
+_SUPER = re.compile(r"\^(\d{1,3}(?:\s*[-–,]\s*\d{1,3})*)|<sup>\s*(\d{1,3}(?:\s*[-–,]\s*\d{1,3})*)\s*</sup>")
 _PAREN = re.compile(r"[(（]([^()（）]{3,200}?)[)）]")
 _ONE_AY = re.compile(
     rf"([A-Z][A-Za-z'’\-]+|[\u3400-\u9fff·]{{1,8}})(?:\s+(?:et\s+al\.?|and\s+[A-Z][\w'’\-]+|&\s*[A-Z][\w'’\-]+)|等)?\s*[,，]?\s*({YEAR})[a-z]?"
@@ -48,6 +50,8 @@ def markers(text: str) -> list[Marker]:
     out: list[Marker] = []
     for m in _NUMERIC.finditer(text):
         out.append(Marker(m.start(), m.end(), numbers=_expand(m.group(1))))
+    for m in _SUPER.finditer(text):
+        out.append(Marker(m.start(), m.end(), numbers=_expand(m.group(1) or m.group(2))))
     for m in _PAREN.finditer(text):
         inner = m.group(1)
         if not re.search(YEAR, inner):
