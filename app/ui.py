@@ -16,6 +16,7 @@ from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
     citation_of,
+    citations_markdown,
     conversation_jsonl,
     conversation_markdown,
     document_rows,
@@ -322,6 +323,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 )
                 upload_status = gr.Markdown(elem_id="upload-status")
                 refresh = gr.Button("Refresh list", size="sm")
+                citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores]
@@ -342,9 +344,17 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             clear(
                 new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
             ).then(restyle, [exchanges, style], styled, api_visibility="private")
-        upload.upload(add_documents, upload, [upload_status, table, docs, header, upload], api_name="add_documents")
+
+        def show_citations() -> str:
+            return citations_markdown(service.citation_graph())
+
+        upload.upload(
+            add_documents, upload, [upload_status, table, docs, header, upload], api_name="add_documents"
+        ).then(show_citations, None, citations, api_visibility="private")
         refresh.click(refresh_documents, None, [table, docs, header], api_name="documents")
         demo.load(refresh_documents, None, [table, docs, header], api_visibility="private")
+        for event in (refresh.click, demo.load):  # who cites whom (after an upload too, above)
+            event(show_citations, None, citations, api_visibility="private")
         gr.api(ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher
