@@ -315,3 +315,37 @@ DOC_COLUMNS = ("document", "title", "authors", "year", "pages", "passages", "war
 def document_headers(lang: str = "en") -> list[str]:
     """The library table's column names."""
     return [tr(lang, f"col_{c}") for c in DOC_COLUMNS]
+
+
+def citations_markdown(graph: dict, top: int = 10) -> str:
+    """The Documents tab's citation view: for each document, the library's documents it cites and those
+    citing it; then the outside works the library cites most ({"nodes", "edges"} of ``rag refs --graph``)."""
+    docs = {n["id"]: n for n in graph["nodes"] if n["kind"] == "document"}
+    internal = [e for e in graph["edges"] if e["internal"]]
+    if not docs:
+        return ""
+
+    def name(doc: str) -> str:
+        title = docs[doc]["title"] if doc in docs else ""
+        return f"{md_text(title)} ({md_text(doc)})" if title else md_text(doc)
+
+    lines = ["### Citations within the library", ""]
+    for doc in docs:
+        cites = sorted({e["target"] for e in internal if e["source"] == doc})
+        by = sorted({e["source"] for e in internal if e["target"] == doc})
+        refs = sum(1 for e in graph["edges"] if e["source"] == doc)
+        lines.append(
+            f"- **{name(doc)}**: {refs} references; cites "
+            + (", ".join(name(d) for d in cites) or "no document of the library")
+            + "; cited by "
+            + (", ".join(name(d) for d in by) or "none")
+        )
+    outside = sorted((n for n in graph["nodes"] if n["kind"] == "reference"), key=lambda n: (-n["cited_by"], n["id"]))[
+        :top
+    ]
+    if outside:
+        lines += ["", "### Most-cited works outside the library", ""]
+        for i, n in enumerate(outside, 1):
+            year = f" ({n['year']})" if n.get("year") else ""
+            lines.append(f"{i}. {md_text(n['title'] or n['id'])}{year} — cited {n['cited_by']}×")
+    return "\n".join(lines) + "\n"

@@ -117,6 +117,13 @@ class AppService:
         """Indexed documents, in index order."""
         return list(self.assistant.retriever.index.docs.values())
 
+    def citation_graph(self) -> dict:
+        """The index's citation graph ({"nodes", "edges"}, as `rag refs --graph --json` prints it)."""
+        from rag.store.refs import citation_graph
+
+        index = self.assistant.retriever.index
+        return citation_graph(index.references, index.docs)
+
     def is_uploaded(self, doc: DocInfo) -> bool:
         """Whether a document was added from the browser."""
         return inside(Path(doc.path), self.settings.uploads_path)

@@ -19,6 +19,7 @@ from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
     citation_of,
+    citations_markdown,
     conversation_jsonl,
     conversation_markdown,
     document_headers,
@@ -279,6 +280,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 )
                 upload_status = gr.Markdown(elem_id="upload-status")
                 refresh = gr.Button(t("en", "refresh"), size="sm")
+                citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores, lang]
@@ -336,7 +338,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             [upload, lang],
             [upload_status, table, docs, header, upload, doc_pick],
             api_name="add_documents",
-        )
+        ).then(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
         refresh.click(bench.refresh_documents, lang, [table, docs, header], api_name="documents")
         managed = [table, docs, header, doc_pick, library_status]
         doc_pick.change(bench.pick_document, doc_pick, [edit_title, edit_authors, edit_year], api_visibility="private")
@@ -348,6 +350,8 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
             bench.refresh_documents, lang, [table, docs, header], api_visibility="private"
         )
+        for event in (refresh.click, demo.load):  # who cites whom (after an upload too, above)
+            event(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
         gr.api(ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher

@@ -252,3 +252,21 @@ def export_refs(answers_path: Path, out: Path) -> int:
         text = json.dumps(to_csl(works), ensure_ascii=False, indent=1) + "\n"
     out.write_text(text, encoding="utf-8")
     return len(works)
+
+
+EXPORT_FORMATS = ("bibtex", "ris", "csl-json", "gbt7714", "apa")
+
+
+def export_text(works: list[tuple[str, Bib]], fmt: str) -> str:
+    """The works as BibTeX, RIS, CSL-JSON, or a GB/T 7714 / APA reference list (one numbered line each)."""
+    from rag.styles import format_reference
+
+    if fmt == "bibtex":
+        return to_bibtex(works)
+    if fmt == "ris":
+        return to_ris(works)
+    if fmt == "csl-json":
+        return json.dumps(to_csl(works), ensure_ascii=False, indent=1) + "\n"
+    if fmt in ("gbt7714", "apa"):
+        return "".join(f"[{i}] {format_reference(b, fmt)}\n" for i, (_, b) in enumerate(works, 1))
+    raise InvalidInputError(f"unknown format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")

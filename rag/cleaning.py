@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.ingest.references.detect import list_entry
 from rag.loading import SourceFile
 from rag.metadata import split_names
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
@@ -58,6 +59,7 @@ class _State:
     footnotes: list[Footnote] = field(default_factory=list)
     heading_path: list[tuple[int, str]] = field(default_factory=list)
     pages: list[tuple[int, int]] = field(default_factory=list)  # (body offset, page) where a page's text starts
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (body offset, label) of each note mark
 
     def mark(self, offset: int, page: int) -> None:
         """Note that the body text from ``offset`` on is on ``page`` (PDFs only: pages are 0 otherwise)."""
@@ -251,11 +253,14 @@ def clean_document(src: SourceFile) -> Document:
             for at, page in para_pages:
                 # the cleaned length up to and including the page's first character (not trimmed away)
                 st.mark(base + max(0, len(squeeze(cjk_punct(MARK_RE.sub("", para[: at + 1])))) - 1), page)
+            for m in MARK_RE.finditer(para):  # where each note mark stood in the cleaned text
+                st.marks.append((base + len(squeeze(cjk_punct(MARK_RE.sub("", para[: m.start()])))), m.group(1)))
             st.body.append(squeeze(cjk_punct(MARK_RE.sub("", para))))
             para = ""
         para_pages.clear()
 
     articles = 0
+    notes_heading = ""  # the heading of the notes or reference list the lines are in ("" before it)
     front: list[str] = []  # byline, author notes, keywords, funding: searchable as their own passage
     front_pages = [line_page[title_idx]] if title_idx >= 0 else []
     for idx, ln in enumerate(lines):
@@ -272,6 +277,11 @@ def clean_document(src: SourceFile) -> Document:
             front_pages.append(line_page[idx])
         if ln.kind in ("blank", "furniture", "meta"):
             continue
+        if ln.kind == "footnote" and notes_heading:
+            entry = list_entry(ln.text, notes_heading, st.footnotes[-1] if st.footnotes else None, line_page[idx])
+            if entry is not None:  # a line opening an entry of a reference list ("[12] ...")
+                st.footnotes.append(entry)
+                continue
         if ln.kind == "footnote":
             for label, note in _split_notes(ln.text):
                 note = squeeze(cjk_punct(note))
@@ -295,6 +305,7 @@ def clean_document(src: SourceFile) -> Document:
                 heading += squeeze(nxt.text)  # heading wrapped onto a second line
                 nxt.kind = "blank"
             if heading.lower().rstrip(":：") in _NOTES_HEADINGS:
+                notes_heading = heading
                 continue
             flush()
             while st.heading_path and st.heading_path[-1][0] >= ln.level:
@@ -339,6 +350,7 @@ def clean_document(src: SourceFile) -> Document:
         pages=tuple(st.pages),
         front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
         ocr=src.ocr,
+        marks=tuple(st.marks),
     )
 
 

@@ -165,11 +165,13 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     """Describe an index: documents, passages, embedder, size on disk."""
     from rag.dense import backend_of
     from rag.store import load_index
+    from rag.store.refs import reference_counts
 
     settings = settings_from(index=index)
     idx = load_index(settings, check_embedder=False)
     p = idx.params
     where, note = backend_of(idx.path, p).describe(p)
+    refs = idx.references.get("docs", {})
     per_doc: list[dict[str, Any]] = [
         {
             "doc": d.doc_id,
@@ -177,6 +179,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
             "authors": list(d.authors),
             "chunks": d.n_chunks,
             "footnotes": d.n_footnotes,
+            "references": len(refs.get(d.doc_id, ())),
             "source_chars": d.n_source_chars,
             "dropped_chars": d.n_dropped_chars,
             "bib": d.bib.to_dict(),
@@ -196,6 +199,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         "created": p["created"],
         "format_version": p["format_version"],
         "dense": {"backend": p["dense"]["backend"], "kind": p["dense"]["kind"], **where},
+        "references": reference_counts(idx.references),
         "per_document": per_doc,
     }
     if as_json:
@@ -216,10 +220,16 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         )
         typer.echo(
             strip_invisible(
-                f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes{dropped})"
+                f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes, "
+                f"{d['references']} references{dropped})"
             )
         )
     typer.echo(f"passages:   {info['chunks']} ({info['sentences']} sentences)")
+    rc = info["references"]
+    typer.echo(
+        f"references: {rc['entries']} entries in {rc['documents_with_references']} documents; "
+        f"{rc['citations_within_library']} cite a document of the index, {rc['citations_outside']} outside works"
+    )
     dn = info["dense"]
     typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({note})" if note else ""))
     typer.echo(f"size:       {human_size(info['size_bytes'])}")

@@ -11,6 +11,8 @@ from rag.citations import merge_repeated_passages
 from rag.embedding import make_embedder
 from rag.errors import InvalidInputError
 from rag.generation import ABSTAIN, ExtractiveGenerator, Generated, Generator, abstention_selected
+from rag.ingest.references.cite import linked_entries
+from rag.ingest.references.detect import REFERENCE_KIND, asks_about_references
 from rag.native import limit_blas_threads
 from rag.records import Answer, Hit
 from rag.retrieval import Query, Retriever
@@ -41,6 +43,14 @@ MAX_K = 100  # as Settings.top_k allows
 # is not the gold one, 0.05 refuses 11 of the 18 answers the threshold let through, and no answer from the
 # gold paper (46 of 46 kept); see eval/NOTES.md
 DOC_FILTER_MARGIN = 0.05
+
+
+def evidence_hits(question: str, hits: list[Hit], mode: str) -> list[Hit]:
+    """The retrieved passages an answer may rest on: reference-list entries and citation notes only
+    when ``mode`` is "on", or "auto" and the question asks what a paper cites."""
+    if mode == "on" or (mode == "auto" and asks_about_references(question)):
+        return hits
+    return [h for h in hits if h.chunk.kind != REFERENCE_KIND]
 
 
 def clean_question(text: object) -> str:
@@ -91,6 +101,24 @@ class Assistant:
         index = load_index(settings)
         embedder = make_embedder(settings.embedder, settings.batch_size)
         return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
+
+    def _linked(self, doc: str, chunk_id: str, text: str) -> tuple[dict, ...]:
+        """The entries of ``doc``'s reference list a cited passage's in-text citations point to."""
+        index = self.retriever.index
+        refs = index.references
+        entries = refs.get("docs", {}).get(doc)
+        if not entries:
+            return ()
+        marked: list[str] = []
+        if refs.get("marks", {}).get(doc):
+            try:
+                chunk = index.chunks[index.position(chunk_id)]
+            except KeyError:
+                chunk = None
+            if chunk is not None and chunk.kind == "body":
+                marked = [n for at, n in refs["marks"][doc] if chunk.start <= at <= chunk.end]
+        edges = [e for e in refs.get("edges", ()) if e["source"] == doc]
+        return linked_entries(text, entries, edges, marked)
 
     def ask(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Answer:
         """Retrieve, answer and time one question."""
@@ -149,7 +177,8 @@ class Assistant:
         t1 = time.perf_counter()
         t0 = t1 if t0 is None else t0
         final: Generated | None = None
-        for piece in self.generator.stream(query, hits, self.retriever):
+        usable = evidence_hits(question, hits, self.settings.reference_evidence)
+        for piece in self.generator.stream(query, usable, self.retriever):
             if isinstance(piece, Generated):
                 final = piece
             else:
@@ -164,7 +193,10 @@ class Assistant:
             answer=text,
             abstained=final.abstained,
             # each citation carries its work's bibliographic record, for reference lists and exports
-            citations=tuple(replace(c, bib=docs[c.doc].bib) if c.doc in docs else c for c in cited),
+            citations=tuple(
+                replace(c, bib=docs[c.doc].bib, refs=self._linked(c.doc, c.chunk_id, c.text)) if c.doc in docs else c
+                for c in cited
+            ),
             retrieved=tuple(hits),
             timings_ms={"retrieve": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
             generator=final.generator,

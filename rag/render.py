@@ -94,6 +94,11 @@ def sources_lines(a: Answer, passages: bool = True, style: str = "plain") -> lis
         if style != "plain" and c.section:
             lines.append(f"    section: {c.section}")
         lines += [f"    quote: “{c.quote}”"] + ([f"    passage: {c.text}"] if passages else [])
+        # the entries of the paper's own reference list the passage cites ("[12]", "①")
+        lines += [
+            f"    rests on ref. {r.get('n', '')}: {r.get('raw', '')}" + (f" ({r['target']})" if r.get("target") else "")
+            for r in c.refs
+        ]
     return lines
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # vector is their length-weighted mean (with its section heading's): each token embedded once
     sentence_vectors: Literal["separate", "late", "pooled"] = "separate"
 
+    # entries of a paper's reference list and its citation notes as answer evidence (they stay searchable):
+    # "auto" = only for a question about what a paper cites (引用, 参考文献, cite, reference, footnote ...),
+    # "on" = always, "off" = never
+    reference_evidence: Literal["auto", "on", "off"] = "auto"
+
     # retrieval
     top_k: int = Field(5, ge=1, le=100)
     fusion: Literal["rrf", "weighted", "dense", "bm25"] = "rrf"

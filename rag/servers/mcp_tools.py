@@ -1,5 +1,5 @@
 """`rag mcp`: the index as tools for agents (the official MCP Python SDK's ``MCPServer``), over stdio or,
-given a port, streamable HTTP at ``/mcp``. Tools: ``search``, ``ask``, ``list_documents``, ``get_passage``;
+given a port, streamable HTTP at ``/mcp``. Tools: ``search``, ``ask``, ``list_documents``, ``get_passage``, ``references``;
 a bad argument is a tool error whose text says what to pass instead."""
 
 from __future__ import annotations
@@ -55,6 +55,16 @@ GET_PASSAGE = (
 )
 
 
+REFERENCES = (
+    "The papers' own reference lists and the citation graph of the index. With `doc` (an id from "
+    "list_documents): {doc, references: [{n, key, raw, authors, year, title, venue, volume, issue, pages, doi, "
+    "url, target (the indexed document the entry names, when it is one)}]}. Without `doc`: {nodes: [{id, kind "
+    "(document | reference), title, year, cited_by}], edges: [{source (citing document), target (document id or "
+    "outside work key), n (the entry), internal, match (doi | title)}]}: who cites whom inside the library and "
+    "the most-cited outside works."
+)
+
+
 def _tool(fn: Callable[[], T]) -> T:
     """Run a tool body; a problem the caller can fix becomes a tool error with its one-line message."""
     try:
@@ -64,7 +74,7 @@ def _tool(fn: Callable[[], T]) -> T:
 
 
 def build_server(served: Served) -> MCPServer:
-    """The MCP server with the four tools over a loaded index. ``search`` and ``ask`` take a place in a Gate
+    """The MCP server with the five tools over a loaded index. ``search`` and ``ask`` take a place in a Gate
     (RAG_SERVE_CONCURRENCY at work, RAG_SERVE_QUEUE waiting in the event loop, the rest a tool error that
     says to retry) and run in threads of their own, so ``list_documents`` and ``get_passage`` answer
     however many calls are open."""
@@ -94,6 +104,10 @@ def build_server(served: Served) -> MCPServer:
     @server.tool(description=LIST_DOCUMENTS)
     async def list_documents() -> dict[str, Any]:
         return {"documents": served.documents()}
+
+    @server.tool(description=REFERENCES)
+    def references(doc: str | None = None) -> dict[str, Any]:
+        return _tool(lambda: served.references(doc))
 
     @server.tool(description=GET_PASSAGE)
     async def get_passage(chunk_id: str, neighbours: int = 1) -> dict[str, Any]:

@@ -183,6 +183,17 @@ class Served:
             for d in self.assistant.retriever.index.docs.values()
         ]
 
+    def references(self, doc: object = None) -> dict[str, Any]:
+        """One document's parsed reference list (``doc``) or, without one, the index's citation graph."""
+        from rag.store.refs import citation_graph, document_references
+
+        index = self.assistant.retriever.index
+        if doc is None or doc == "":
+            return citation_graph(index.references, index.docs)
+        if not isinstance(doc, str):
+            raise InvalidInputError("doc must be a document id from list_documents, or left out for the graph")
+        return {"doc": doc, "references": document_references(index.references, index.docs, doc.strip())}
+
     def passage(self, chunk_id: object, neighbours: object = 1) -> dict[str, Any]:
         """A passage by id with up to ``neighbours`` passages of the same document before and after it."""
         if not isinstance(chunk_id, str) or not chunk_id.strip():

@@ -31,6 +31,7 @@ from rag.embedding import (
 )
 from rag.glossary import contribution, save_contribution
 from rag.ingest.pdf_guard import limits_of
+from rag.ingest.references.detect import reference_list
 from rag.integrity import manifest, params_text, write_marker
 from rag.library import Library
 from rag.records import Document
@@ -50,6 +51,7 @@ from rag.store.layout import (
 )
 from rag.store.pooling import pooled_vectors
 from rag.store.reader import StoredIndex
+from rag.store.refs import write_references
 from rag.store.sidecar import read_edits
 from rag.store.sources import Found, described, duplicates, scan
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
@@ -272,6 +274,7 @@ def _process(
         rows = [(i - c0, a, b) for i, a, b in sent_rows[s0:s1]]
         toks = all_toks[c0 : c0 + len(cs)]
         out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
+        out[d.doc_id].refs, out[d.doc_id].ref_marks = reference_list(d)
         c0, s0 = c0 + len(cs), s1
     return out
 
@@ -348,6 +351,7 @@ def _fill(
     save_contribution(contribution(bm25.vocab_dict), tmp / "glossary.json")
     infos = [p.info for p in parts]
     write_docs(tmp, [old.doc_entry(i) if old else i.to_json() for i in infos])
+    write_references(tmp, parts, old.path if old is not None else None)
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
     params = {
         "format_version": FORMAT_VERSION,
