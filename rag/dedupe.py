@@ -16,10 +16,12 @@ SHINGLE = 5  # characters per shingle (spaces and punctuation removed first): wo
 N_HASHES = 128  # MinHash functions: the Jaccard estimate's standard error is about 0.04 at 0.9
 NEAR_TEXT = 0.9  # estimated Jaccard similarity from which two texts are one document
 MIN_TITLE = 8  # characters a normalised title needs to identify a work together with its year
-_PRIME = (1 << 61) - 1
 _rng = np.random.default_rng(20250607)  # fixed: signatures must compare across runs and processes
-_A = _rng.integers(1, 1 << 31, N_HASHES, dtype=np.uint64)
-_B = _rng.integers(0, 1 << 31, N_HASHES, dtype=np.uint64)
+# multiply-shift hashing (Dietzfelbinger): odd 64-bit multipliers, products wrapping modulo 2**64, the high
+# bits kept. (a*x + b) mod p with small a and x is nearly monotone in x, so every function's minimum fell
+# on the same few shingles and unrelated short texts came out "near-identical".
+_A = _rng.integers(0, 1 << 63, N_HASHES, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _rng.integers(0, 1 << 63, N_HASHES, dtype=np.uint64)
 _WORDLESS = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -61,8 +63,8 @@ def signature(text: str) -> tuple[int, ...]:
     shingles = np.fromiter(
         {zlib.crc32(s[i : i + SHINGLE].encode("utf-8")) for i in range(len(s) - SHINGLE + 1)}, dtype=np.uint64
     )
-    # h_i(x) = (a_i * x + b_i) mod p over 32-bit shingle hashes: products stay below 2**63
-    hashed = (np.outer(_A, shingles) + _B[:, None]) % np.uint64(_PRIME)
+    with np.errstate(over="ignore"):  # the wrap-around is the hash
+        hashed = (np.outer(_A, shingles) + _B[:, None]) >> np.uint64(32)
     return tuple(int(v) for v in hashed.min(axis=1))
 
 

