@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from rag.pdf import Segment
+from rag.ingest.pdf.records import Segment
 
 OCR_DPI = 150  # rendering resolution: body text of a paper is ~25 pixels high, which the models read well
 

@@ -1,0 +1,120 @@
+"""Reading order of a page's line segments: columns found per region, full-width lines handled.
+
+A region (at first the whole page) is searched for a gutter: an x where few segments cross and both
+a side holds lines of prose (most of its lines fill its width, which a table's narrow cells do not).
+Segments that cross the gutter (a title, an abstract, a figure caption, a table spanning both columns)
+cut the region into bands; each band is read column by column, left to right, each column again as a
+region (so three columns, or columns inside a band, are found too); the crossing lines are read where
+they stand. A region without a gutter is read row by row, the segments of a row joined left to right
+(a table's cells stay on their row).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rag.ingest.pdf.records import Segment
+from rag.text import is_cjk
+
+MIN_SIDE_LINES = 3  # a column holds at least this many line segments
+MAX_CROSSING = 0.3  # at most this share of a region's segments may cross its gutter
+FULL_LINE = 0.7  # a line of prose fills at least this share of its column's width ...
+PROSE_SHARE = 0.4  # ... and at least this share of a column's lines do
+
+
+def _gutter(segs: list[Segment]) -> float | None:
+    """The x of the best gutter of a region, or None when it has no columns."""
+    if len(segs) < 2 * MIN_SIDE_LINES:
+        return None
+    lo, hi = min(s.x0 for s in segs), max(s.x1 for s in segs)
+    width = hi - lo
+    if width <= 0:
+        return None
+    edges = sorted({round(s.x1 + 0.5) for s in segs} | {round(s.x0 - 0.5) for s in segs})
+    best: tuple[int, float, float] | None = None  # (crossing, -clearance, x)
+    for x in edges:
+        if not lo + 0.2 * width <= x <= hi - 0.2 * width:
+            continue
+        left = [s for s in segs if s.x1 <= x]
+        right = [s for s in segs if s.x0 >= x]
+        cross = len(segs) - len(left) - len(right)
+        if len(left) < MIN_SIDE_LINES or len(right) < MIN_SIDE_LINES or cross > MAX_CROSSING * len(segs):
+            continue
+        gap = min(s.x0 for s in right) - max(s.x1 for s in left)
+        size = sorted(s.size for s in segs)[len(segs) // 2]
+        if gap < 0.5 * size or not (_prose(left) or _prose(right)):
+            continue
+        x_mid = (max(s.x1 for s in left) + min(s.x0 for s in right)) / 2
+        key = (cross, -gap, x_mid)
+        if best is None or key[:2] < best[:2]:
+            best = key
+    return best[2] if best else None
+
+
+def _prose(side: list[Segment]) -> bool:
+    """Whether most lines of a side fill its width, as lines of a column of prose do."""
+    lo, hi = min(s.x0 for s in side), max(s.x1 for s in side)
+    full = sum(1 for s in side if s.x1 - s.x0 >= FULL_LINE * (hi - lo))
+    return full >= PROSE_SHARE * len(side)
+
+
+def order(segs: list[Segment]) -> list[Segment]:
+    """Segments of a region in reading order, merged into one segment per line of a column."""
+    g = _gutter(segs)
+    if g is None:
+        return rows(segs)
+    crossing = sorted((s for s in segs if s.x0 < g < s.x1), key=lambda s: s.top)
+    out: list[Segment] = []
+    band: list[Segment] = []
+    rest = sorted((s for s in segs if not s.x0 < g < s.x1), key=lambda s: s.top)
+    i = 0
+    for c in crossing:
+        while i < len(rest) and (rest[i].top + rest[i].bottom) / 2 < c.top:
+            band.append(rest[i])
+            i += 1
+        out += _columns(band, g) + [c]
+        band = []
+    return out + _columns(band + rest[i:], g)
+
+
+def _columns(band: list[Segment], g: float) -> list[Segment]:
+    """A band read left column first, then right; each column read as a region of its own."""
+    left = [s for s in band if s.x1 <= g]
+    right = [s for s in band if s.x0 >= g]
+    return (order(left) if left else []) + (order(right) if right else [])
+
+
+def rows(segs: list[Segment]) -> list[Segment]:
+    """Segments on the same line joined left to right (Han text without a space), top to bottom."""
+    out: list[Segment] = []
+    for s in sorted(segs, key=lambda s: (s.top, s.x0)):
+        mid = (s.top + s.bottom) / 2
+        hit = None
+        for j in range(len(out) - 1, max(-1, len(out) - 4), -1):
+            o = out[j]
+            if abs((o.top + o.bottom) / 2 - mid) < 0.4 * min(s.size, o.size) and (s.x0 >= o.x1 - 1 or s.x1 <= o.x0 + 1):
+                hit = j
+                break
+        if hit is None:
+            out.append(s)
+            continue
+        o = out[hit]
+        a, b = (o, s) if o.x0 <= s.x0 else (s, o)
+        glue = "" if is_cjk(a.text[-1:]) and is_cjk(b.text[:1]) else " "
+        big = a if len(a.text) >= len(b.text) else b
+        out[hit] = Segment(
+            a.text + glue + b.text,
+            a.x0,
+            max(a.x1, b.x1),
+            min(a.top, b.top),
+            max(a.bottom, b.bottom),
+            big.size,
+            big.weight,
+        )
+    return out
+
+
+def body_size(segs: list[Segment]) -> float:
+    """The type size most of a page's (or document's) characters are set in."""
+    sizes = Counter(round(s.size, 1) for s in segs for _ in s.text)
+    return sizes.most_common(1)[0][0] if sizes else 10.0
