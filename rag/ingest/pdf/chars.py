@@ -19,6 +19,7 @@ from rag.ingest.pdf.records import Segment
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 RUN_GAP = 1.0  # a gap wider than this many type sizes ends a run (column gutters, table cells)
 WORD_GAP = 0.2  # a gap wider than this many type sizes is a word space
+SPLIT_GAP = 0.6  # a gap this wide (in type sizes), and 2.5 times the run's typical word space, ends a run
 _BREAK_HYPHENS = {0x02, 0xFFFE}
 
 
@@ -64,8 +65,8 @@ def page_chars(page: Any) -> list[Char]:
             top, bottom = h - rect.top, h - rect.bottom
             if rect.right <= rect.left and bottom <= top:
                 continue
-            if size <= 0:
-                size = max(1.0, bottom - top)
+            if not 0.6 * (bottom - top) <= size <= 2.5 * (bottom - top):
+                size = max(1.0, bottom - top)  # text scaled by its matrix: PDFium reports the unscaled size
             weight = int(raw.FPDFText_GetFontWeight(tp, i))
             out.append(Char(ch, float(rect.left), float(rect.right), top, bottom, size, max(0, weight), space))
             space = False
@@ -100,7 +101,25 @@ def runs(chars: list[Char]) -> list[list[Char]]:
         top, bottom = c.top, c.bottom
     if run:
         out.append(run)
-    return out
+    return [piece for r in out for piece in _split_wide(r)]
+
+
+def _split_wide(run: list[Char]) -> list[list[Char]]:
+    """A run cut where one gap is far wider than its word spaces: a narrow gutter between two columns
+    drawn line by line across the page."""
+    if len(run) < 8:
+        return [run]
+    size = sorted(c.size for c in run)[len(run) // 2]
+    gaps = [(b.x0 - a.x1, i) for i, (a, b) in enumerate(zip(run, run[1:]), 1)]
+    words = sorted(g for g, _ in gaps if g > WORD_GAP * size)
+    if len(words) < 3:
+        return [run]
+    typical = words[len(words) // 2]
+    wide = [i for g, i in gaps if g > max(SPLIT_GAP * size, 2.5 * typical)]
+    if not wide:
+        return [run]
+    cuts = [0, *wide, len(run)]
+    return [run[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
 def merge_runs(rs: list[list[Char]]) -> list[list[Char]]:

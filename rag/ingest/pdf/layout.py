@@ -1,12 +1,14 @@
 """Reading order of a page's line segments: columns found per region, full-width lines handled.
 
 A region (at first the whole page) is searched for a gutter: an x where few segments cross and both
-a side holds lines of prose (most of its lines fill its width, which a table's narrow cells do not).
+both sides hold lines of prose (lines of many words filling the side's width, which a table's
+cells do not).
 Segments that cross the gutter (a title, an abstract, a figure caption, a table spanning both columns)
 cut the region into bands; each band is read column by column, left to right, each column again as a
 region (so three columns, or columns inside a band, are found too); the crossing lines are read where
 they stand. A region without a gutter is read row by row, the segments of a row joined left to right
-(a table's cells stay on their row).
+(a table's cells stay on their row), unless wide horizontal gaps cut it into bands, each read as a
+region of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from rag.text import is_cjk
 MIN_SIDE_LINES = 3  # a column holds at least this many line segments
 MAX_CROSSING = 0.3  # at most this share of a region's segments may cross its gutter
 FULL_LINE = 0.7  # a line of prose fills at least this share of its column's width ...
-PROSE_SHARE = 0.4  # ... and at least this share of a column's lines do
+PROSE_UNITS = 20  # ... with at least this many characters (a Han character counts 2) ...
+PROSE_SHARE = 0.3  # ... and at least this share of a column's lines do (or PROSE_LINES of them)
+PROSE_LINES = 5
+BAND_GAP = 0.8  # a region without a gutter is cut where no line stands for this many type sizes
 
 
 def _gutter(segs: list[Segment]) -> float | None:
@@ -42,7 +47,7 @@ def _gutter(segs: list[Segment]) -> float | None:
             continue
         gap = min(s.x0 for s in right) - max(s.x1 for s in left)
         size = sorted(s.size for s in segs)[len(segs) // 2]
-        if gap < 0.5 * size or not (_prose(left) or _prose(right)):
+        if gap < 0.5 * size or not (_prose(left) and _prose(right)):
             continue
         x_mid = (max(s.x1 for s in left) + min(s.x0 for s in right)) / 2
         key = (cross, -gap, x_mid)
@@ -52,17 +57,25 @@ def _gutter(segs: list[Segment]) -> float | None:
 
 
 def _prose(side: list[Segment]) -> bool:
-    """Whether most lines of a side fill its width, as lines of a column of prose do."""
+    """Whether a side reads as a column of prose: several of its lines fill its width with many words,
+    which a table's cells (numbers, short labels) do not."""
     lo, hi = min(s.x0 for s in side), max(s.x1 for s in side)
-    full = sum(1 for s in side if s.x1 - s.x0 >= FULL_LINE * (hi - lo))
-    return full >= PROSE_SHARE * len(side)
+    full = sum(1 for s in side if s.x1 - s.x0 >= FULL_LINE * (hi - lo) and _units(s.text) >= PROSE_UNITS)
+    return full >= min(PROSE_LINES, PROSE_SHARE * len(side))
+
+
+def _units(text: str) -> float:
+    """Length in units: a Han character 2, any other character 1."""
+    return sum(2 if is_cjk(ch) else 1 for ch in text)
 
 
 def order(segs: list[Segment]) -> list[Segment]:
     """Segments of a region in reading order, merged into one segment per line of a column."""
     g = _gutter(segs)
     if g is None:
-        return rows(segs)
+        bands = _bands(segs)
+        # columns in a band of a page without a gutter of its own (a boxed two-column aside)
+        return [s for b in bands for s in order(b)] if len(bands) > 1 else rows(segs)
     crossing = sorted((s for s in segs if s.x0 < g < s.x1), key=lambda s: s.top)
     out: list[Segment] = []
     band: list[Segment] = []
@@ -75,6 +88,20 @@ def order(segs: list[Segment]) -> list[Segment]:
         out += _columns(band, g) + [c]
         band = []
     return out + _columns(band + rest[i:], g)
+
+
+def _bands(segs: list[Segment]) -> list[list[Segment]]:
+    """A region cut into bands at the horizontal gaps (BAND_GAP type sizes or more) no line crosses."""
+    segs = sorted(segs, key=lambda s: s.top)
+    size = sorted(s.size for s in segs)[len(segs) // 2]
+    out: list[list[Segment]] = [[]]
+    bottom = segs[0].bottom
+    for s in segs:
+        if out[-1] and s.top - bottom > BAND_GAP * size:
+            out.append([])
+        out[-1].append(s)
+        bottom = max(bottom, s.bottom)
+    return out
 
 
 def _columns(band: list[Segment], g: float) -> list[Segment]:
