@@ -92,8 +92,10 @@ def _heading_text(t: str) -> str:
     return squeeze(cjk_punct(t))
 
 
-def _classify(lines: list[str], title_key: str) -> list[_Line]:
-    """Label each line: body, heading, footnote, metadata, page furniture or blank."""
+def _classify(lines: list[str], title_key: str, repeats: bool = True) -> list[_Line]:
+    """Label each line: body, heading, footnote, metadata, page furniture or blank; ``repeats``: a short
+    line seen 3+ times (numbers aside) is furniture (PDFs: the reader already found running lines by their
+    place on the page, and a table's rows must stay)."""
     out = [_Line(t.strip()) for t in lines]
     short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
     in_notes = False
@@ -104,7 +106,7 @@ def _classify(lines: list[str], title_key: str) -> list[_Line]:
             ln.kind = "blank"
             continue
         key = re.sub(r"\s+", "", t)
-        if _PAGE_NO.match(t) or (short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
+        if _PAGE_NO.match(t) or (repeats and short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
             ln.kind = "furniture"
         elif title_key and key.rstrip("*") == title_key and i > 12:
             ln.kind = "furniture"  # running header repeating the title
@@ -222,9 +224,10 @@ def clean_document(src: SourceFile) -> Document:
     raw_lines = text.replace("\f", "\n").split("\n")
     # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
     line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
-    provisional = _classify(raw_lines, "")
+    repeats = src.encoding != "pdf"
+    provisional = _classify(raw_lines, "", repeats)
     title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
-    lines = _classify(raw_lines, re.sub(r"\s+", "", title))
+    lines = _classify(raw_lines, re.sub(r"\s+", "", title), repeats)
     if title_idx >= 0:
         for ln in lines[:title_idx]:
             if ln.kind == "body":
@@ -320,7 +323,7 @@ def clean_document(src: SourceFile) -> Document:
     sections = tuple((min(s, len(body)), h) for s, h in st.sections)
     # what was left out as page furniture (page numbers, running headers, lines repeated 3+ times), so
     # the build can say so when it is much of a document
-    dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture")
+    dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture") + src.furniture[1]
     return Document(
         doc_id=src.doc_id,
         path=src.path,
@@ -331,11 +334,12 @@ def clean_document(src: SourceFile) -> Document:
         footnotes=tuple(st.footnotes),
         sha256=src.sha256,
         front_matter=_front_matter(title, authors, front),
-        source_chars=sum(len(ln.text) for ln in lines),
+        source_chars=sum(len(ln.text) for ln in lines) + src.furniture[1],
         dropped_chars=dropped,
         pages=tuple(st.pages),
         front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
         ocr=src.ocr,
+        furniture_lines=src.furniture[0],
     )
 
 

@@ -28,6 +28,7 @@ class SourceFile:
     encoding: str
     pdf: Bib = field(default_factory=Bib)  # what a PDF's own metadata says about the work
     ocr: tuple[tuple[int, float], ...] = ()  # (page from 1, mean confidence) of each page read by OCR
+    furniture: tuple[int, int] = (0, 0)  # PDFs: (lines, characters) left out as running headers, footers, page numbers
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,9 @@ def _check_text(text: str) -> str:
     return text
 
 
-def _read_pdf(data: bytes, progress: Callable[[int, int], None] | None = None) -> tuple[str, tuple]:
-    """A PDF's pages as text, '\f' between pages, and the OCR confidence of pages read by OCR."""
+def _read_pdf(data: bytes, progress: Callable[[int, int], None] | None = None) -> tuple[str, tuple, tuple[int, int]]:
+    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, and the
+    (lines, characters) left out as page furniture."""
     from rag.pdf import read_pdf
 
     try:
@@ -196,7 +198,8 @@ def _read_pdf(data: bytes, progress: Callable[[int, int], None] | None = None) -
     text = "\f".join("\n".join(p.lines) for p in pages)  # form feed marks page breaks for the cleaner
     if not text.strip():
         raise SkipFile("PDF has no text: no text layer, and OCR found none on its pages")
-    return text, tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
+    furniture = (sum(len(p.furniture) for p in pages), sum(len(t) for p in pages for t in p.furniture))
+    return text, tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None), furniture
 
 
 def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], None] | None = None) -> SourceFile:
@@ -212,8 +215,8 @@ def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], Non
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
         tick = (lambda done, total: progress(f"OCR {path.name}", done, total)) if progress else None
-        text, ocr = _read_pdf(data, tick)
-        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr)
+        text, ocr, furniture = _read_pdf(data, tick)
+        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, furniture)
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

@@ -100,6 +100,7 @@ class Document:
     pages: tuple[tuple[int, int], ...] = ()  # PDFs: (offset in text where a page's text starts, page from 1)
     front_pages: str = ""  # PDFs: the pages the front matter comes from ("1")
     ocr: tuple[tuple[int, float], ...] = ()  # PDFs: (page, mean OCR confidence) of each page read by OCR
+    furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
 
     def page_at(self, offset: int) -> int:
         """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""

@@ -138,7 +138,9 @@ def _build(
         d.doc_id: d for d in (described(src, lib, library) for _, _, src, lib in found if not isinstance(src, str))
     }
     report.notes += [
-        note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))
+        note
+        for d in cleaned.values()
+        if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars, d.furniture_lines))
     ]
     report.added = [d for d in cleaned if d not in old_ids]
     report.updated = [d for d in cleaned if d in old_ids]

@@ -113,32 +113,35 @@ def _columns(band: list[Segment], g: float) -> list[Segment]:
 
 def rows(segs: list[Segment]) -> list[Segment]:
     """Segments on the same line joined left to right (Han text without a space), top to bottom."""
-    out: list[Segment] = []
+    groups: list[list[Segment]] = []
     for s in sorted(segs, key=lambda s: (s.top, s.x0)):
         mid = (s.top + s.bottom) / 2
-        hit = None
-        for j in range(len(out) - 1, max(-1, len(out) - 4), -1):
-            o = out[j]
-            if abs((o.top + o.bottom) / 2 - mid) < 0.4 * min(s.size, o.size) and (s.x0 >= o.x1 - 1 or s.x1 <= o.x0 + 1):
-                hit = j
+        for g in reversed(groups[-3:]):
+            o = g[0]
+            if abs((o.top + o.bottom) / 2 - mid) < 0.4 * min(s.size, o.size) and all(
+                s.x0 >= x.x1 - 1 or s.x1 <= x.x0 + 1 for x in g
+            ):
+                g.append(s)
                 break
-        if hit is None:
-            out.append(s)
-            continue
-        o = out[hit]
-        a, b = (o, s) if o.x0 <= s.x0 else (s, o)
-        glue = "" if is_cjk(a.text[-1:]) and is_cjk(b.text[:1]) else " "
-        big = a if len(a.text) >= len(b.text) else b
-        out[hit] = Segment(
-            a.text + glue + b.text,
-            a.x0,
-            max(a.x1, b.x1),
-            min(a.top, b.top),
-            max(a.bottom, b.bottom),
-            big.size,
-            big.weight,
-        )
-    return out
+        else:
+            groups.append([s])
+    return [_join(sorted(g, key=lambda s: s.x0)) for g in groups]
+
+
+def _join(row: list[Segment]) -> Segment:
+    text = row[0].text
+    for a, b in zip(row, row[1:]):
+        text += ("" if is_cjk(a.text[-1:]) and is_cjk(b.text[:1]) else " ") + b.text
+    big = max(row, key=lambda s: len(s.text))
+    return Segment(
+        text,
+        row[0].x0,
+        max(s.x1 for s in row),
+        min(s.top for s in row),
+        max(s.bottom for s in row),
+        big.size,
+        big.weight,
+    )
 
 
 def body_size(segs: list[Segment]) -> float:
