@@ -38,8 +38,10 @@ class Char:
     space: bool
 
 
-def page_chars(page: Any) -> list[Char]:
-    """The upright, visible characters of a pypdfium2 page in content-stream order."""
+def page_chars(page: Any) -> tuple[list[Char], int]:
+    """The upright, visible characters of a pypdfium2 page in content-stream order, and how many
+    characters were left out because the font maps them to no known text (a broken ToUnicode map gives
+    letters of unrelated scripts, never the words drawn)."""
     import pypdfium2.raw as raw
 
     tp = page.get_textpage()
@@ -48,6 +50,7 @@ def page_chars(page: Any) -> list[Char]:
         n = raw.FPDFText_CountChars(tp)
         rect = raw.FS_RECTF()
         out: list[Char] = []
+        unmapped = 0
         space = False
         for i in range(n):
             u = raw.FPDFText_GetUnicode(tp, i)
@@ -56,6 +59,9 @@ def page_chars(page: Any) -> list[Char]:
             ch = chr(u) if 0 < u < 0x110000 else ""
             if not ch or ch.isspace() or 0xD800 <= u <= 0xDFFF:
                 space = True  # drawn or inferred space, line end
+                continue
+            if raw.FPDFText_HasUnicodeMapError(tp, i):
+                unmapped += 1
                 continue
             if abs(raw.FPDFText_GetCharAngle(tp, i)) > 0.05 and abs(raw.FPDFText_GetCharAngle(tp, i) - 6.2832) > 0.05:
                 continue  # rotated text: side stamps, axis labels
@@ -70,7 +76,7 @@ def page_chars(page: Any) -> list[Char]:
             weight = int(raw.FPDFText_GetFontWeight(tp, i))
             out.append(Char(ch, float(rect.left), float(rect.right), top, bottom, size, max(0, weight), space))
             space = False
-        return out
+        return out, unmapped
     finally:
         tp.close()
 

@@ -1,6 +1,7 @@
 """Reading a PDF page by page: characters and boxes from pypdfium2, lines in reading order (columns,
 full-width lines, table rows), running headers and footers removed by fuzzy repetition across pages,
-footnotes moved after the body; pages without a text layer are OCR'd (``rag.ocr``) and read the same way.
+footnotes moved after the body; pages without a text layer, or whose fonts map much of their text to
+nothing readable, are OCR'd (``rag.ocr``) and read the same way.
 Library warnings (pdfminer's, pypdf's) are kept off stderr while a PDF is read."""
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from rag.ingest.pdf.records import PdfPage, Segment
 
 Progress = Callable[[int, int], None]  # (pages OCR'd, pages to OCR)
 _NOTE_LABEL = re.compile(r"^(\[(\d{1,2})\]|(\d{1,2})[.)]?\s)")
+UNMAPPED_MIN = 20  # a page with at least this many characters its fonts map to no text ...
+UNMAPPED_SHARE = 0.3  # ... making up this share of its characters is OCR'd instead
 _NOISY = ("pdfminer", "pypdf", "pdfplumber", "PIL", "pypdfium2")
 
 
@@ -69,17 +72,21 @@ def read_pdf(data: bytes, progress: Progress | None = None) -> list[PdfPage]:
         try:
             pages: list[list[Segment]] = []
             sizes: list[tuple[float, float]] = []
+            garbled: set[int] = set()
             for i in range(len(doc)):
                 page = doc[i]
                 try:
                     sizes.append((float(page.get_width()), float(page.get_height())))
-                    pages.append(segments(page_chars(page)))
+                    chars, unmapped = page_chars(page)
+                    pages.append(segments(chars))
+                    if unmapped >= UNMAPPED_MIN and unmapped > UNMAPPED_SHARE * (unmapped + len(chars)):
+                        garbled.add(i)  # the text layer cannot be read: the page is read from its image
                 finally:
                     page.close()
         finally:
             doc.close()
         conf: dict[int, float] = {}
-        blank = [i for i, segs in enumerate(pages) if not segs]
+        blank = [i for i, segs in enumerate(pages) if not segs or i in garbled]
         if blank:
             from rag.ocr import ocr_pages
 
