@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.ingest.pdf.front import find_title
 from rag.loading import SourceFile
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.records import Document, Footnote, page_label
@@ -227,7 +228,20 @@ def clean_document(src: SourceFile) -> Document:
     repeats = src.encoding != "pdf"
     provisional = _classify(raw_lines, "", repeats)
     title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
+    title_lines: list[int] = []
+    if src.layout.title and (title_lines := find_title([ln.text for ln in provisional], src.layout.title)):
+        # the title the first page's layout shows (largest type), and the byline set under it
+        title, title_idx = normalize(src.layout.title), title_lines[0]
+        authors = tuple(p.full() for p in src.layout.authors) or authors
     lines = _classify(raw_lines, re.sub(r"\s+", "", title), repeats)
+    for i in title_lines[1:]:
+        lines[i].kind = "meta"
+    if title_lines and src.layout.authors:
+        family = re.sub(r"\s+", "", src.layout.authors[0].family)
+        for ln in lines[title_lines[-1] + 1 : title_lines[-1] + 5]:
+            if family and family in re.sub(r"\s+", "", ln.text):
+                ln.kind = "meta"
+                break
     if title_idx >= 0:
         for ln in lines[:title_idx]:
             if ln.kind == "body":

@@ -29,6 +29,7 @@ class SourceFile:
     pdf: Bib = field(default_factory=Bib)  # what a PDF's own metadata says about the work
     ocr: tuple[tuple[int, float], ...] = ()  # (page from 1, mean confidence) of each page read by OCR
     furniture: tuple[int, int] = (0, 0)  # PDFs: (lines, characters) left out as running headers, footers, page numbers
+    layout: Bib = field(default_factory=Bib)  # PDFs: title, authors, year, DOI as the first page's layout shows them
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,13 @@ def _check_text(text: str) -> str:
     return text
 
 
-def _read_pdf(data: bytes, progress: Callable[[int, int], None] | None = None) -> tuple[str, tuple, tuple[int, int]]:
-    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, and the
-    (lines, characters) left out as page furniture."""
-    from rag.pdf import read_pdf
+def _read_pdf(
+    data: bytes, progress: Callable[[int, int], None] | None = None
+) -> tuple[str, tuple, tuple[int, int], Bib]:
+    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, the (lines,
+    characters) left out as page furniture, and what the first page's layout says about the work."""
+    from rag.ingest.pdf import read_pdf
+    from rag.ingest.pdf.front import front_page_bib
 
     try:
         pages = read_pdf(data, progress)
@@ -199,7 +203,8 @@ def _read_pdf(data: bytes, progress: Callable[[int, int], None] | None = None) -
     if not text.strip():
         raise SkipFile("PDF has no text: no text layer, and OCR found none on its pages")
     furniture = (sum(len(p.furniture) for p in pages), sum(len(t) for p in pages for t in p.furniture))
-    return text, tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None), furniture
+    ocr = tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
+    return text, ocr, furniture, front_page_bib(pages)
 
 
 def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], None] | None = None) -> SourceFile:
@@ -215,8 +220,8 @@ def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], Non
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
         tick = (lambda done, total: progress(f"OCR {path.name}", done, total)) if progress else None
-        text, ocr, furniture = _read_pdf(data, tick)
-        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, furniture)
+        text, ocr, furniture, layout = _read_pdf(data, tick)
+        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, furniture, layout)
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

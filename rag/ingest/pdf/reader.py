@@ -98,5 +98,5 @@ def read_pdf(data: bytes, progress: Progress | None = None) -> list[PdfPage]:
     for i, (segs, drop) in enumerate(zip(ordered, furniture)):
         kept = [s for j, s in enumerate(segs) if j not in drop]
         gone = tuple(s.text for j, s in enumerate(segs) if j in drop)
-        out.append(PdfPage(i + 1, tuple(page_lines(kept)), conf.get(i), gone, tuple(kept)))
+        out.append(PdfPage(i + 1, tuple(page_lines(kept)), conf.get(i), gone, tuple(kept), sizes[i]))
     return out

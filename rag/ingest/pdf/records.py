@@ -24,10 +24,11 @@ class PdfPage:
     """One page's text lines in reading order ('' where the layout leaves a gap), footnotes last;
     ``ocr`` is the mean recognition confidence when the text came from OCR; ``furniture`` the lines
     removed as running headers, footers and page numbers; ``segments`` the page's lines with their
-    boxes and type (for titles and headings)."""
+    boxes and type (for titles and headings), in reading order."""
 
     number: int
     lines: tuple[str, ...]
     ocr: float | None = None
     furniture: tuple[str, ...] = ()
     segments: tuple[Segment, ...] = ()
+    size: tuple[float, float] = (0.0, 0.0)  # width and height in points
