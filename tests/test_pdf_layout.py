@@ -169,3 +169,67 @@ def test_radical_table_and_text_input():
     assert all(0x2E80 <= k <= 0x2FD5 for k in __import__("rag.normalize").normalize.radical_table())
     src = SourceFile("a.txt", "/a.txt", "第一章\n\n⼤学⽣在⻓江边读书。\n", "0", "utf-8")
     assert "大学生在长江边读书。" in clean_document(src).text
+
+
+def _article(path: Path) -> None:
+    c = canvas.Canvas(str(path), pagesize=(W, H))
+    c.setTitle("Microsoft Word - draft3.docx")  # junk a word processor leaves in the PDF's metadata
+    c.setAuthor("Example University Press")
+    c.setFont("Helvetica", 8)
+    c.drawString(LEFT, H - 40, "Journal of Layout Studies, Vol. 7, No. 2")
+    c.setFont("Helvetica-Bold", 17)
+    c.drawString(LEFT, H - 90, "Column Detection for Scanned")
+    c.drawString(LEFT, H - 110, "and Born-Digital Papers")
+    c.setFont("Helvetica", 11)
+    c.drawString(LEFT, H - 140, "Ada Example, Bo Sample and Cy Person")
+    c.setFont("Helvetica", 9)
+    c.drawString(LEFT, H - 170, "© 2019 The Authors. Published under an open licence.")
+    for i in range(12):
+        c.drawString(LEFT, H - 200 - 12 * i, f"Body sentence {i} describes how the columns were measured on the pages.")
+    c.save()
+
+
+def test_title_authors_and_year_come_from_the_first_pages_layout(tmp_path):
+    from rag.metadata import describe
+
+    path = tmp_path / "article.pdf"
+    _article(path)
+    src = read_source(path, "article.pdf")
+    assert src.layout.title == "Column Detection for Scanned and Born-Digital Papers"
+    assert [p.full() for p in src.layout.authors] == ["Ada Example", "Bo Sample", "Cy Person"]
+    assert src.layout.year == "2019" and src.pdf.authors  # the PDF's own (junk) author is read ...
+    doc = describe(clean_document(src), src.text, src.pdf, layout=src.layout)
+    assert doc.title == "Column Detection for Scanned and Born-Digital Papers"
+    assert doc.authors == ("Ada Example", "Bo Sample", "Cy Person")  # ... and not trusted
+    assert dict(doc.bib.origin) == {
+        "title": "layout",
+        "authors": "layout",
+        "year": "layout",
+        "journal": "text",  # the journal line of the first page
+        "type": "text",
+    }
+    assert "Column Detection" not in doc.text and "Body sentence 0 describes" in doc.text
+
+
+def test_a_library_record_wins_over_the_layout(tmp_path):
+    from rag.metadata import describe
+    from rag.records import Bib, Person
+
+    path = tmp_path / "article.pdf"
+    _article(path)
+    src = read_source(path, "article.pdf")
+    lib = Bib(title="The Library's Title", authors=(Person("Librarian", "Lee"),), year="2020", source="bibtex")
+    doc = describe(clean_document(src), src.text, src.pdf, lib, src.layout)
+    assert (doc.title, doc.authors, doc.bib.year) == ("The Library's Title", ("Lee Librarian",), "2020")
+    assert dict(doc.bib.origin)["title"] == "bibtex"
+
+
+def test_pdf_metadata_title_is_kept_only_when_the_page_prints_it():
+    from rag.metadata import confirmed
+    from rag.records import Bib, Person
+
+    text = "A Study of Reading Order\nAda Example\nBody text.\fPage two."
+    good = Bib(title="A Study of Reading Order", authors=(Person("Example", "Ada"),), source="pdf")
+    assert confirmed(good, text) == good
+    other = Bib(title="doi:10.1000/xyz123", authors=(Person("Journals", "Cambridge"),), source="pdf")
+    assert confirmed(other, text + "\ndoi:10.1000/xyz123 Cambridge Journals") == Bib(source="pdf")
