@@ -102,7 +102,7 @@ def dropped_note(doc_id: str, source_chars: int, dropped_chars: int, furniture_l
     if not source_chars or dropped_chars <= DROPPED_NOTE_SHARE * source_chars:
         if furniture_lines:
             return (
-                f"{doc_id}: {furniture_lines} running header/footer and page-number lines "
+                f"{doc_id}: {furniture_lines} running header/footer or page-number line(s) "
                 f"({dropped_chars:,} of {source_chars:,} characters) left out as page furniture"
             )
         return ""
