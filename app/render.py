@@ -11,6 +11,8 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
+from app.i18n import t as tr
+from app.library import DocRow
 from app.service import Exchange
 from rag.records import Answer, Citation, Hit
 from rag.render import (
@@ -127,8 +129,9 @@ def _scores(hit: Hit | None, cite: Citation | None = None) -> str:
 def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: str, scores: str, page: str = "") -> str:
     sec = f"§ {html.escape(section)} · " if section else ""
     sec += f"{html.escape(page_mark(page).lstrip(', '))} · " if page else ""
+    data_page = f' data-page="{html.escape(page)}"' if page else ""  # the page script opens this page on a click
     return (
-        f'<div class="passage" id="{elem_id}"><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
+        f'<div class="passage" id="{elem_id}"{data_page}><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
         f'<span class="p-title">{html.escape(title or doc)}</span></div>'
         f'<div class="p-meta">{sec}<code>{html.escape(doc)}</code></div>{scores}'
         f'<div class="p-text">{body}</div></div>'
@@ -289,9 +292,60 @@ def conversation_markdown(
     return "\n".join(lines)
 
 
-def document_rows(docs: Sequence[DocInfo], uploaded: Sequence[bool]) -> list[list]:
-    """Rows of the documents table."""
+def document_rows(rows: Sequence[DocRow], lang: str = "en") -> list[list]:
+    """Rows of the library table, in the interface language."""
     return [
-        [d.doc_id, d.title, ", ".join(d.authors), d.n_chunks, d.n_footnotes, "uploaded" if up else "indexed"]
-        for d, up in zip(docs, uploaded)
+        [
+            r.doc_id,
+            r.title,
+            r.authors,
+            r.year,
+            r.pages or "",
+            r.passages,
+            "; ".join(tr(lang, f"w_{key}", n=n) for key, n in r.warnings),
+            r.source,
+        ]
+        for r in rows
     ]
+
+
+DOC_COLUMNS = ("document", "title", "authors", "year", "pages", "passages", "warnings", "source")
+
+
+def document_headers(lang: str = "en") -> list[str]:
+    """The library table's column names."""
+    return [tr(lang, f"col_{c}") for c in DOC_COLUMNS]
+
+
+def citations_markdown(graph: dict, top: int = 10) -> str:
+    """The Documents tab's citation view: for each document, the library's documents it cites and those
+    citing it; then the outside works the library cites most ({"nodes", "edges"} of ``rag refs --graph``)."""
+    docs = {n["id"]: n for n in graph["nodes"] if n["kind"] == "document"}
+    internal = [e for e in graph["edges"] if e["internal"]]
+    if not docs:
+        return ""
+
+    def name(doc: str) -> str:
+        title = docs[doc]["title"] if doc in docs else ""
+        return f"{md_text(title)} ({md_text(doc)})" if title else md_text(doc)
+
+    lines = ["### Citations within the library", ""]
+    for doc in docs:
+        cites = sorted({e["target"] for e in internal if e["source"] == doc})
+        by = sorted({e["source"] for e in internal if e["target"] == doc})
+        refs = sum(1 for e in graph["edges"] if e["source"] == doc)
+        lines.append(
+            f"- **{name(doc)}**: {refs} references; cites "
+            + (", ".join(name(d) for d in cites) or "no document of the library")
+            + "; cited by "
+            + (", ".join(name(d) for d in by) or "none")
+        )
+    outside = sorted((n for n in graph["nodes"] if n["kind"] == "reference"), key=lambda n: (-n["cited_by"], n["id"]))[
+        :top
+    ]
+    if outside:
+        lines += ["", "### Most-cited works outside the library", ""]
+        for i, n in enumerate(outside, 1):
+            year = f" ({n['year']})" if n.get("year") else ""
+            lines.append(f"{i}. {md_text(n['title'] or n['id'])}{year} — cited {n['cited_by']}×")
+    return "\n".join(lines) + "\n"

@@ -14,14 +14,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.i18n import message, t
+from app.library import DocRow, doc_row
 from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.errors import InvalidInputError, RagError
+from rag.ingest.pdf_guard import limits_of
 from rag.loading import inside, read_source
 from rag.pageview import PageView, render_page
 from rag.pipeline import Assistant, check_question
 from rag.records import Answer, Citation
+from rag.review.ask import routed_ask, routed_stream
 from rag.settings import Settings
-from rag.store import DocInfo, build_index
+from rag.store import BuildReport, DocInfo, build_index, remove_documents
+from rag.store.sidecar import read_edits, save_edit
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +61,17 @@ class UploadReport:
     error: str = ""
     seconds: float = 0.0
 
-    def markdown(self) -> str:
-        """The report as shown under the upload box."""
+    def markdown(self, lang: str = "en") -> str:
+        """The report as shown under the upload box, in the interface language."""
         lines = []
         if self.error:
-            lines.append(f"**Not added:** {self.error}")
+            lines.append(t(lang, "not_added") + message(lang, self.error))
         if self.added:
-            lines.append(f"**Added and searchable** ({self.seconds:.1f} s): " + ", ".join(f"`{d}`" for d in self.added))
+            lines.append(t(lang, "added", s=self.seconds) + ", ".join(f"`{d}`" for d in self.added))
         for name, reason in self.skipped:
-            lines.append(f"- skipped `{name}`: {reason}")
-        lines += [f"- note: {n}" for n in self.notes]
-        return "\n".join(lines) or "Nothing to add."
+            lines.append(f"- {t(lang, 'skipped')} `{name}`: {message(lang, reason)}")
+        lines += [f"- {t(lang, 'note')}: {n}" for n in self.notes]
+        return "\n".join(lines) or t(lang, "nothing")
 
 
 def safe_filename(name: str) -> str:
@@ -112,6 +117,13 @@ class AppService:
         """Indexed documents, in index order."""
         return list(self.assistant.retriever.index.docs.values())
 
+    def citation_graph(self) -> dict:
+        """The index's citation graph ({"nodes", "edges"}, as `rag refs --graph --json` prints it)."""
+        from rag.store.refs import citation_graph
+
+        index = self.assistant.retriever.index
+        return citation_graph(index.references, index.docs)
+
     def is_uploaded(self, doc: DocInfo) -> bool:
         """Whether a document was added from the browser."""
         return inside(Path(doc.path), self.settings.uploads_path)
@@ -129,12 +141,12 @@ class AppService:
         rw = self.rewriter.rewrite(q, [e.turn() for e in history if e.answer is not None])
         if len(rw.query) > self.settings.max_question_chars:
             rw = Rewrite(q, q)
-        for piece in self.assistant.stream(rw.query, k or None, list(docs) if docs else None):
+        for piece in routed_stream(self.assistant, rw.query, k or None, list(docs) if docs else None):
             yield Exchange(q, rw, piece) if isinstance(piece, Answer) else piece
 
     def ask_record(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> dict:
         """The `rag ask --json` record for one stand-alone question."""
-        return self.assistant.ask(self._question(question), k or None, list(docs) if docs else None).to_dict()
+        return routed_ask(self.assistant, self._question(question), k or None, list(docs) if docs else None).to_dict()
 
     # --- the cited page -------------------------------------------------------------------------
 
@@ -175,7 +187,7 @@ class AppService:
                 if not fh.read(1024).lstrip().startswith(b"%PDF"):
                     return "not a PDF file (no %PDF header)"
         try:
-            src = read_source(path, name)
+            src = read_source(path, name, limits=limits_of(self.settings))
         except Exception as why:  # loading's skip reasons: binary, empty, broken PDF, no text layer
             return str(why)
         dup = next((d.doc_id for d in self.documents() if d.sha256 == src.sha256), None)
@@ -220,7 +232,87 @@ class AppService:
         tick(1.0, "done")
         return report
 
+    # --- the library manager --------------------------------------------------------------------
+
+    def library(self) -> list[DocRow]:
+        """One row per indexed document, in index order."""
+        index = self.assistant.retriever.index
+        edits = read_edits(self.settings)
+        return [
+            doc_row(d, [index.chunks[i] for i in index.doc_range(d.doc_id)], self.is_uploaded(d), d.doc_id in edits)
+            for d in index.docs.values()
+        ]
+
+    def _known(self, doc_id: str) -> DocInfo:
+        doc = self.assistant.retriever.index.docs.get(str(doc_id or ""))
+        if doc is None:
+            raise InvalidInputError("pick a document of the index first")
+        return doc
+
+    def remove_document(self, doc_id: str) -> float:
+        """Drop a document from the index (an uploaded one's file too, so no later upload brings it
+        back); returns the seconds it took."""
+        t0 = time.perf_counter()
+        with self._build:
+            doc = self._known(doc_id)
+            remove_documents([doc.doc_id], self.settings)
+            if self.is_uploaded(doc):
+                Path(doc.path).unlink(missing_ok=True)
+            self._swap_in()
+        return time.perf_counter() - t0
+
+    def edit_metadata(self, doc_id: str, title: str, authors: str, year: str, tick: Progress | None = None) -> float:
+        """Save the user's title, authors and year for a document (rag/store/sidecar.py) and rebuild so the
+        index shows them; returns the seconds it took."""
+        t0 = time.perf_counter()
+        with self._build:
+            doc = self._known(doc_id)
+            save_edit(self.settings, doc.doc_id, title, authors, year)
+            self._rebuild(tick or (lambda frac, desc: None))
+            self._swap_in()
+        return time.perf_counter() - t0
+
+    def reindex_document(self, doc_id: str, tick: Progress | None = None) -> float:
+        """Read one document again from its source (nothing else recomputed); returns the seconds."""
+        t0 = time.perf_counter()
+        with self._build:
+            doc = self._known(doc_id)
+            if not Path(doc.path).is_file():
+                raise InvalidInputError(f"the source of `{doc.doc_id}` is gone from {doc.path}; it cannot be re-read")
+            self._rebuild(tick or (lambda frac, desc: None), refresh={doc.doc_id})
+            self._swap_in()
+        return time.perf_counter() - t0
+
+    def _swap_in(self) -> set[str]:
+        """Open the index as now on disk and answer from it; returns the ids it did not have before."""
+        fresh = Assistant.open(self.settings)
+        with self._swap:
+            before = set(self._assistant.retriever.index.docs)
+            self._assistant = fresh
+        return set(fresh.retriever.index.docs) - before
+
     def _reindex(self, saved: list[tuple[Path, str]], report: UploadReport, tick: Progress) -> None:
+        folder = self.settings.uploads_path
+        built = self._rebuild(tick)
+        originals = {str(dest.resolve()): orig for dest, orig in saved}
+        dup_ids = {d.doc_id for d in built.duplicates}
+        report.notes = [n for n in built.notes if not any(n.startswith(f"{d} is a duplicate") for d in dup_ids)]
+        for dup in built.duplicates:
+            p = Path(dup.path)
+            if inside(p, folder):
+                p.unlink(missing_ok=True)  # a duplicate must not linger and be re-reported on every upload
+            report.skipped.append((originals.get(str(p.resolve()), p.name), f"duplicate of `{dup.of}` ({dup.reason})"))
+        for sk in built.skipped:
+            p = Path(sk.path)
+            if inside(p, folder):
+                p.unlink(missing_ok=True)  # a bad file must not linger and be re-reported on every upload
+                report.skipped.append((originals.get(str(p.resolve()), p.name), sk.reason))
+        added = self._swap_in()
+        report.added = [d for d in self.assistant.retriever.index.docs if d in added]
+
+    def _rebuild(self, tick: Progress, refresh: set[str] | None = None) -> BuildReport:
+        """Build the index again from its own sources (indexed files outside the upload folder, and the
+        upload folder) with its own chunking; ``refresh``: documents read again even if unchanged."""
         current = self.assistant
         index = current.retriever.index
         folder = self.settings.uploads_path
@@ -250,17 +342,10 @@ class AppService:
 
         tick(0.05, "reading documents")
         built = build_index(
-            [*others, folder], build_settings, progress=on_progress, embedder=current.retriever.embedder
+            [*others, folder],
+            build_settings,
+            progress=on_progress,
+            embedder=current.retriever.embedder,
+            refresh=refresh or (),
         )
-        report.notes = list(built.notes)
-        originals = {str(dest.resolve()): orig for dest, orig in saved}
-        for s in built.skipped:
-            p = Path(s.path)
-            if inside(p, folder):
-                p.unlink(missing_ok=True)  # a bad file must not linger and be re-reported on every upload
-                report.skipped.append((originals.get(str(p.resolve()), p.name), s.reason))
-        fresh = Assistant.open(self.settings)
-        with self._swap:
-            before = set(self._assistant.retriever.index.docs)
-            self._assistant = fresh
-        report.added = [d for d in fresh.retriever.index.docs if d not in before]
+        return built

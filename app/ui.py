@@ -3,6 +3,7 @@ and an API endpoint returning the `rag ask --json` record. Start it with `rag ap
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import tempfile
@@ -12,94 +13,37 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr  # noqa: E402
 
+from app.assets import CSS, JS  # noqa: E402
+from app.i18n import CHOICES, message, pick, t  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
     citation_of,
+    citations_markdown,
     conversation_jsonl,
     conversation_markdown,
+    document_headers,
     document_rows,
     page_choices,
     sources_html,
 )
 from app.service import AppService, Exchange  # noqa: E402
+from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
 from rag.pipeline import check_k, clean_question  # noqa: E402
 from rag.render import check_style  # noqa: E402
+from rag.servers.guards import app_middleware  # noqa: E402
 from rag.servers.service import check_port  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.styles import STYLES  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-DOC_HEADERS = ["document", "title", "authors", "passages", "footnotes", "source"]
-
-# Clicking an [n] marker (a link to #src-<turn>-<n>) shows that answer's sources and marks the passage.
-JS = """
-() => {
-  if (window.__ragCites) return;
-  window.__ragCites = true;
-  document.addEventListener('click', (ev) => {
-    const a = ev.target.closest ? ev.target.closest('a[href^="#src-"]') : null;
-    if (!a) return;
-    ev.preventDefault();
-    ev.stopPropagation();
-    const card = document.getElementById(a.getAttribute('href').slice(1));
-    if (!card) return;
-    const turn = card.closest('section.turn');
-    document.querySelectorAll('.rag-sources section.turn').forEach((s) => s.classList.toggle('current', s === turn));
-    document.querySelectorAll('.rag-sources .passage.active').forEach((p) => p.classList.remove('active'));
-    card.classList.add('active');
-    card.scrollIntoView({block: 'nearest', behavior: 'smooth'});
-  }, true);
-}
-"""
-
-CSS = """
-.rag-sources section.turn { display: none; }
-.rag-sources section.turn.current { display: block; }
-.rag-sources .turn-head { font-weight: 600; margin-bottom: 4px; }
-.rag-sources .turn-note { margin: 6px 0; }
-.rag-sources .abstain { color: #b45309; font-weight: 600; }
-.rag-sources .passage { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;
-  margin: 8px 0; background: var(--block-background-fill); }
-.rag-sources .passage.active { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
-.rag-sources .p-num { color: var(--color-accent); font-weight: 700; margin-right: 4px; }
-.rag-sources .p-title { font-weight: 600; }
-.rag-sources .p-meta, .rag-sources .p-scores { font-size: 0.85em; color: var(--body-text-color-subdued); }
-.rag-sources .p-text { margin-top: 4px; line-height: 1.65; }
-.rag-sources mark.quote { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
-.rag-sources .empty { color: var(--body-text-color-subdued); padding: 8px; }
-.rag-sources table { font-size: 0.8em; }
-#chat a.cite { text-decoration: none; font-weight: 700; font-size: 0.8em; vertical-align: super; padding: 0 3px;
-  border-radius: 4px; background: var(--color-accent-soft); cursor: pointer; }
-#chat .abstain { color: #b45309; font-weight: 700; }
-#chat .searched { font-size: 0.8em; color: var(--body-text-color-subdued); }
-#chat .rag-error { color: #b91c1c; }
-"""
-
-
-def _header(service: AppService) -> str:
-    idx = service.assistant.retriever.index
-    return (
-        f"## rag — cited answers over your papers\n"
-        f"Index `{idx.path.name}`: {len(idx.docs)} documents, {len(idx.chunks)} passages · "
-        f"embedder `{idx.embedder_id}` · answers quote the papers and cite every sentence."
-    )
-
-
-def _doc_choices(service: AppService) -> list[tuple[str, str]]:
-    return [(f"{d.title} ({d.doc_id})" if d.title else d.doc_id, d.doc_id) for d in service.documents()]
-
-
-def _doc_table(service: AppService) -> list[list]:
-    docs = service.documents()
-    return document_rows(docs, [service.is_uploaded(d) for d in docs])
-
 
 def build_app(settings: Settings, service: AppService | None = None) -> gr.Blocks:
     """The Blocks app over ``settings``' index (loaded once here, shared by every session)."""
     service = service or AppService(settings)
+    bench = Workbench(service, settings)
     export_dir = Path(tempfile.mkdtemp(prefix="rag-app-"))
 
     def export(exchanges: list[Exchange], session: str, style: str = settings.citation_style) -> str:
@@ -123,12 +67,13 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             gr.update(value=str(answers), interactive=True),
         )
 
-    def respond(question, exchanges, k, docs, show_scores, request: gr.Request):
+    def respond(question, exchanges, k, docs, show_scores, lang, request: gr.Request):
         """Stream the answer into the chat, then show its sources, copy text and export."""
+        lang = pick(lang)
         exchanges = list(exchanges or [])
         q = clean_question(question)
         if not q:
-            gr.Warning("The question is empty: type a question.")
+            gr.Warning(t(lang, "empty_question"))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         yield chat_messages(exchanges, (q, "")), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
@@ -141,7 +86,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                     text += item
                     yield chat_messages(exchanges, (q, text)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except RagError as exc:
-            ex = Exchange(q, error=str(exc))
+            ex = Exchange(q, error=message(lang, str(exc)))
         except Exception as exc:  # never a traceback in the page; the log has it
             log.exception("answering %r failed", q[:200])
             ex = Exchange(
@@ -164,7 +109,17 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         return sources_html(exchanges or [], bool(show_scores))
 
     def new_conversation():
-        return [], sources_html([]), [], "", gr.update(value=None, interactive=False)
+        """Empty chat, sources, copy text and export; the cited-page picker and page view closed."""
+        return (
+            [],
+            sources_html([]),
+            [],
+            "",
+            gr.update(value=None, interactive=False),
+            gr.update(choices=[], value=None, visible=False),
+            gr.update(value=None, visible=False),
+            "",
+        )
 
     def ask(question: str, k: int = 0, docs: list[str] | None = None) -> dict:
         """One stand-alone question; returns the same JSON record as `rag ask --json`."""
@@ -182,39 +137,33 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         choices = page_choices(exchanges or [])
         return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
 
-    def open_page(choice, exchanges):
-        """The cited PDF page, rendered from the index's own source with the quote marked."""
-        cite = citation_of(exchanges or [], choice)
+    def open_page(choice, exchanges, lang):
+        """The cited PDF page, rendered from the index's own source with the quote marked; the marked
+        boxes (in points) go into the page view's caption element for tests and scripts to read."""
+        cite = citation_of(exchanges or [], str(choice or "").split("@")[0])  # "turn:n" (@ a click's time)
         if cite is None:
-            return gr.update(value=None, visible=False)
+            return gr.update(value=None, visible=False), ""
         try:
             view = service.page_view(cite)
         except RagError as exc:
-            gr.Warning(str(exc))
-            return gr.update(value=None, visible=False)
+            gr.Warning(message(pick(lang), str(exc)))
+            return gr.update(value=None, visible=False), ""
         note = "" if view.marked else " (the quote was not found on the page)"
-        return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}")
-
-    def refresh_documents():
-        return _doc_table(service), gr.update(choices=_doc_choices(service)), _header(service)
-
-    def add_documents(files, progress=gr.Progress()):
-        """Check, save and index uploaded files; report what was added and what was refused."""
-        if not files:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        paths = files if isinstance(files, list) else [files]
-        report = service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=desc))
-        table, choices, header = refresh_documents()
-        return report.markdown(), table, choices, header, None
+        boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
+        caption = (
+            f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
+            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(cite.doc)}, p. {view.page}{note}</div>'
+        )
+        return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}"), caption
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
-    with gr.Blocks(
-        title="rag — cited answers over your papers", analytics_enabled=False, delete_cache=(3600, 86400)
-    ) as demo:
+    with gr.Blocks(title=t("en", "title"), analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         exchanges = gr.State([])
-        header = gr.Markdown(_header(service), elem_id="header")
+        with gr.Row(equal_height=True):
+            header = gr.Markdown(header_text(service), elem_id="header")
+            lang = gr.Radio(CHOICES, value="en", label=t("en", "language"), elem_id="lang", scale=0, min_width=180)
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"):
+            with gr.Tab(t("en", "tab_ask"), id="ask") as tab_ask:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
                         chat = gr.Chatbot(
@@ -226,52 +175,43 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                             buttons=[],
                             feedback_options=None,
                             layout="bubble",
-                            placeholder="Ask in Chinese or English, e.g. 世界互联网大会国际组织总部设在哪里？ "
-                            "Follow-up questions keep the conversation's subject.",
+                            placeholder=t("en", "chat_placeholder"),
                         )
                         with gr.Row(equal_height=True):
                             question = gr.Textbox(
                                 show_label=False,
-                                placeholder="Ask about the papers…",
+                                placeholder=t("en", "question_placeholder"),
                                 lines=1,
                                 max_lines=6,
                                 scale=8,
                                 elem_id="question",
                                 autofocus=True,
                             )
-                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
+                            send = gr.Button(
+                                t("en", "ask"), variant="primary", scale=1, min_width=80, elem_id="ask-btn"
+                            )
                         with gr.Row(equal_height=True):
                             k = gr.Slider(
-                                1,
-                                20,
-                                value=settings.top_k,
-                                step=1,
-                                label="Passages to retrieve",
-                                scale=2,
-                                elem_id="top-k",
+                                1, 20, value=settings.top_k, step=1, label=t("en", "top_k"), scale=2, elem_id="top-k"
                             )
                             docs = gr.Dropdown(
-                                choices=_doc_choices(service),
+                                choices=doc_choices(service),
                                 value=[],
                                 multiselect=True,
                                 scale=3,
-                                label="Only these documents (empty: all)",
+                                label=t("en", "doc_filter"),
                                 elem_id="doc-filter",
                             )
                             show_scores = gr.Checkbox(
-                                label="Show retrieval scores", value=False, scale=1, elem_id="show-scores"
+                                label=t("en", "show_scores"), value=False, scale=1, elem_id="show-scores"
                             )
                         with gr.Row():
-                            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+                            new = gr.Button(t("en", "new_conversation"), size="sm", elem_id="new-conversation")
                             download = gr.DownloadButton(
-                                "Download conversation (.md)",
-                                value=None,
-                                size="sm",
-                                interactive=False,
-                                elem_id="download",
+                                t("en", "download_md"), value=None, size="sm", interactive=False, elem_id="download"
                             )
                             download_answers = gr.DownloadButton(
-                                "Download answers (.jsonl, for rag refs)",
+                                t("en", "download_jsonl"),
                                 value=None,
                                 size="sm",
                                 interactive=False,
@@ -280,14 +220,14 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                             style = gr.Dropdown(
                                 choices=list(STYLES),
                                 value=settings.citation_style,
-                                label="Reference style",
+                                label=t("en", "style"),
                                 scale=1,
                                 elem_id="citation-style",
                             )
                     with gr.Column(scale=2):
                         sources = gr.HTML(sources_html([]), elem_id="sources", label="Sources", max_height=640)
                         copy_box = gr.Textbox(
-                            label="Answer with references (copy)",
+                            label=t("en", "copy"),
                             lines=3,
                             max_lines=12,
                             interactive=False,
@@ -295,11 +235,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                             elem_id="copy-answer",
                         )
                         page_pick = gr.Dropdown(
-                            choices=[],
-                            value=None,
-                            label="Open a cited PDF page (the quote is marked)",
-                            visible=False,
-                            elem_id="page-pick",
+                            choices=[], value=None, label=t("en", "page_pick"), visible=False, elem_id="page-pick"
                         )
                         page_image = gr.Image(
                             type="pil",
@@ -309,23 +245,74 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                             buttons=["fullscreen"],
                             elem_id="page-view",
                         )
-            with gr.Tab("Documents", id="documents"):
+                        page_info = gr.HTML("", elem_id="page-caption")
+                        # written by the page script when an [n] of a PDF passage is clicked ("turn:n")
+                        cite_click = gr.Textbox(value="", show_label=False, elem_id="cite-click", container=False)
+            with gr.Tab(t("en", "tab_docs"), id="documents") as tab_docs:
                 table = gr.Dataframe(
-                    value=_doc_table(service), headers=DOC_HEADERS, interactive=False, wrap=True, elem_id="documents"
+                    value=document_rows(service.library()),
+                    headers=document_headers(),
+                    interactive=False,
+                    wrap=True,
+                    elem_id="documents",
                 )
+                with gr.Row(equal_height=True):
+                    doc_pick = gr.Dropdown(
+                        choices=doc_choices(service),
+                        value=None,
+                        label=t("en", "doc_pick"),
+                        elem_id="doc-pick",
+                        scale=3,
+                    )
+                    edit_title = gr.Textbox(label=t("en", "edit_title"), elem_id="edit-title", scale=3)
+                    edit_authors = gr.Textbox(label=t("en", "edit_authors"), elem_id="edit-authors", scale=3)
+                    edit_year = gr.Textbox(label=t("en", "edit_year"), elem_id="edit-year", scale=1, min_width=90)
+                with gr.Row():
+                    save = gr.Button(t("en", "save"), size="sm", variant="primary", elem_id="save-metadata")
+                    reindex = gr.Button(t("en", "reindex"), size="sm", elem_id="reindex-document")
+                    remove = gr.Button(t("en", "remove"), size="sm", variant="stop", elem_id="remove-document")
+                library_status = gr.Markdown(elem_id="library-status")
                 upload = gr.File(
-                    label=f"Add documents (.txt, .md or .pdf, at most {settings.upload_max_mb:g} MB each): "
-                    "they are indexed at once and searchable when the report below appears",
+                    label=t("en", "upload", mb=settings.upload_max_mb),
                     # no file_types: Gradio would refuse a whole batch for one bad file; we report each
                     file_count="multiple",
                     elem_id="upload",
                 )
                 upload_status = gr.Markdown(elem_id="upload-status")
-                refresh = gr.Button("Refresh list", size="sm")
+                refresh = gr.Button(t("en", "refresh"), size="sm")
+                citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
-        inputs = [question, exchanges, k, docs, show_scores]
+        inputs = [question, exchanges, k, docs, show_scores, lang]
         styled = [copy_box, download, download_answers]
+        labelled = [
+            header,
+            tab_ask,
+            tab_docs,
+            chat,
+            question,
+            send,
+            k,
+            docs,
+            show_scores,
+            new,
+            download,
+            download_answers,
+            style,
+            copy_box,
+            page_pick,
+            upload,
+            refresh,
+            table,
+            doc_pick,
+            edit_title,
+            edit_authors,
+            edit_year,
+            save,
+            reindex,
+            remove,
+            lang,
+        ]
 
         def after_answer(answered) -> None:
             """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
@@ -336,15 +323,35 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         after_answer(question.submit(respond, inputs, outputs, api_name="chat"))
         after_answer(send.click(respond, inputs, outputs, api_visibility="private"))
         style.change(restyle, [exchanges, style], styled, api_visibility="private")
-        page_pick.change(open_page, [page_pick, exchanges], page_image, api_visibility="private")
+        page_pick.change(open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private")
+        cite_click.change(open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private")
         show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
         for clear in (new.click, chat.clear):  # both start a new conversation
             clear(
-                new_conversation, None, [chat, sources, exchanges, copy_box, download], api_visibility="private"
+                new_conversation,
+                None,
+                [chat, sources, exchanges, copy_box, download, page_pick, page_image, page_info],
+                api_visibility="private",
             ).then(restyle, [exchanges, style], styled, api_visibility="private")
-        upload.upload(add_documents, upload, [upload_status, table, docs, header, upload], api_name="add_documents")
-        refresh.click(refresh_documents, None, [table, docs, header], api_name="documents")
-        demo.load(refresh_documents, None, [table, docs, header], api_visibility="private")
+        upload.upload(
+            bench.add_documents,
+            [upload, lang],
+            [upload_status, table, docs, header, upload, doc_pick],
+            api_name="add_documents",
+        ).then(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
+        refresh.click(bench.refresh_documents, lang, [table, docs, header], api_name="documents")
+        managed = [table, docs, header, doc_pick, library_status]
+        doc_pick.change(bench.pick_document, doc_pick, [edit_title, edit_authors, edit_year], api_visibility="private")
+        edit_form = [doc_pick, edit_title, edit_authors, edit_year, lang]
+        save.click(bench.library_action("save"), edit_form, managed, api_visibility="private")
+        reindex.click(bench.library_action("reindex"), edit_form, managed, api_visibility="private")
+        remove.click(bench.library_action("remove"), edit_form, managed, api_visibility="private")
+        lang.change(bench.relabel, lang, labelled, api_visibility="private")
+        demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
+            bench.refresh_documents, lang, [table, docs, header], api_visibility="private"
+        )
+        for event in (refresh.click, demo.load):  # who cites whom (after an upload too, above)
+            event(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
         gr.api(ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher
@@ -376,6 +383,7 @@ def launch_app(
             quiet=not block,
             footer_links=["api"],
             pwa=False,
+            app_kwargs={"middleware": app_middleware(settings, host)},  # Host/Origin, body size, nesting
         )
     except OSError as exc:
         demo.close()

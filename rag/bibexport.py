@@ -13,6 +13,7 @@ from pathlib import Path
 from rag.errors import InvalidInputError
 from rag.records import Bib, Citation
 from rag.render import reference_list
+from rag.text import one_line
 
 FORMATS = {".bib": "BibTeX", ".ris": "RIS", ".json": "CSL-JSON"}
 BIBTEX_TYPES = {
@@ -101,6 +102,56 @@ def _name(p) -> str:
     return f"{p.family}, {p.given}" if p.given else p.family
 
 
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "_": r"\_",
+    "$": r"\$",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def tex_escape(text: str) -> str:
+    r"""A field value for a braced BibTeX field: one line, LaTeX's specials escaped; braces escaped as
+    ``\{``/``\}`` when they pair up, else as ``\textbraceleft{}``/``\textbraceright{}`` (BibTeX counts
+    every brace, escaped or not: a stray one would end the field early)."""
+    text = one_line(text)
+    paired = _balanced(text)
+    out = []
+    for ch in text:
+        if ch in "{}":
+            out.append("\\" + ch if paired else r"\textbraceleft{}" if ch == "{" else r"\textbraceright{}")
+        else:
+            out.append(_TEX.get(ch, ch))
+    return "".join(out)
+
+
+def _verbatim(text: str) -> str:
+    """A URL or DOI for BibTeX (read verbatim by biblatex): one line, braces percent-encoded."""
+    return one_line(text).replace("{", "%7B").replace("}", "%7D")
+
+
+def _bib_name(p) -> str:
+    """A name for an author field: "Family, Given", or a one-part name (an organisation, a Chinese name);
+    a family name of several words braced whole, so BibTeX does not split it ("{World Bank}", not Bank, World)."""
+    family = tex_escape(p.family)
+    if " " in family or "," in family:
+        family = "{" + family + "}"
+    return f"{family}, {tex_escape(p.given)}" if p.given else family
+
+
 def to_bibtex(works: list[tuple[str, Bib]]) -> str:
     """BibTeX entries (UTF-8) for the works."""
     import bibtexparser
@@ -110,19 +161,23 @@ def to_bibtex(works: list[tuple[str, Bib]]) -> str:
     for (_, b), key in zip(works, cite_keys(works)):
         container = {"article-journal": "journal", "article-magazine": "journal", "article-newspaper": "journal"}
         pairs = [
-            ("title", b.title),
-            ("author", " and ".join(_name(p) for p in b.authors)),
-            ("year", b.year),
-            (container.get(b.type, "booktitle" if b.type in ("chapter", "paper-conference") else "journal"), b.journal),
-            ("volume", b.volume),
-            ("number", b.issue),
-            ("pages", b.pages.replace("-", "--")),
-            ("doi", b.doi),
-            ("url", b.url),
-            ("publisher", b.publisher),
-            ("address", b.place),
+            ("title", tex_escape(b.title)),
+            ("author", " and ".join(_bib_name(p) for p in b.authors if p.family or p.given)),
+            ("year", tex_escape(b.year)),
+            (
+                container.get(b.type, "booktitle" if b.type in ("chapter", "paper-conference") else "journal"),
+                tex_escape(b.journal),
+            ),
+            ("volume", tex_escape(b.volume)),
+            ("number", tex_escape(b.issue)),
+            ("pages", tex_escape(b.pages).replace("-", "--")),
+            ("doi", _verbatim(b.doi)),
+            ("url", _verbatim(b.url)),
+            ("publisher", tex_escape(b.publisher)),
+            ("address", tex_escape(b.place)),
         ]
-        fields = [Field(k, v) for k, v in pairs if v]  # the writer encloses each value in braces
+        # the writer encloses each value in braces; every value is escaped, so its braces balance
+        fields = [Field(k, v) for k, v in pairs if v]
         lib.add(Entry(BIBTEX_TYPES.get(b.type, "misc"), key, fields))
     return bibtexparser.write_string(lib)
 
@@ -197,3 +252,21 @@ def export_refs(answers_path: Path, out: Path) -> int:
         text = json.dumps(to_csl(works), ensure_ascii=False, indent=1) + "\n"
     out.write_text(text, encoding="utf-8")
     return len(works)
+
+
+EXPORT_FORMATS = ("bibtex", "ris", "csl-json", "gbt7714", "apa")
+
+
+def export_text(works: list[tuple[str, Bib]], fmt: str) -> str:
+    """The works as BibTeX, RIS, CSL-JSON, or a GB/T 7714 / APA reference list (one numbered line each)."""
+    from rag.styles import format_reference
+
+    if fmt == "bibtex":
+        return to_bibtex(works)
+    if fmt == "ris":
+        return to_ris(works)
+    if fmt == "csl-json":
+        return json.dumps(to_csl(works), ensure_ascii=False, indent=1) + "\n"
+    if fmt in ("gbt7714", "apa"):
+        return "".join(f"[{i}] {format_reference(b, fmt)}\n" for i, (_, b) in enumerate(works, 1))
+    raise InvalidInputError(f"unknown format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")

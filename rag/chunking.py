@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
+from rag.ingest.references.detect import REFERENCE_KIND, is_reference_note
 from rag.records import Chunk, Document, page_label
 from rag.text import cut_long, is_cjk, split_sentences
 
@@ -105,6 +106,8 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
             )
         )
     for m, note in enumerate(doc.footnotes):
+        # entries of a reference list and citation notes are searchable but kept out of answer evidence
+        kind = REFERENCE_KIND if is_reference_note(note) else "footnote"
         pieces = pack(sentence_spans(note.text, size), size, overlap, units=measure(note.text))
         for p, (a, b) in enumerate(pieces):
             suffix = f".{p}" if len(pieces) > 1 else ""
@@ -117,7 +120,7 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
                     note.text[a:b],
                     a,
                     b,
-                    kind="footnote",
+                    kind=kind,
                     page=page_label(note.page, note.page),
                     ocr=doc.ocr_confidence(page_label(note.page, note.page)),
                 )

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from rag.records import Citation, Support
 from rag.text import detect_lang, split_sentences
 
 MARK = re.compile(r"\[(\d+)\]")
@@ -107,3 +108,51 @@ def join_pieces(pieces: Sequence[Piece], lang: str) -> str:
         )
         parts.append(sep + p.text + "".join(f"[{n}]" for n in p.cites))
     return "".join(parts)
+
+
+def merge_repeated_passages(
+    answer: str, citations: Sequence[Citation], support: Sequence[Support] = ()
+) -> tuple[str, tuple[Citation, ...], tuple[Support, ...]]:
+    """One number per passage: citations of a passage already cited (same chunk id, or the same sentence
+    of the same document quoted from two overlapping passages) folded into the first, numbers renumbered
+    1..m in order, the answer's marks and the support entries rewritten (a run "[1][3]" that becomes
+    "[1][1]" keeps one mark). The kept quote is the passage's stretch from the first quoted sentence to
+    the last, verbatim, so every quoted sentence stays marked."""
+    first: dict[str, int] = {}  # chunk id, or document + quote -> new number
+    new_of: dict[int, int] = {}
+    merged: list[Citation] = []
+    for c in sorted(citations, key=lambda c: c.n):
+        keys = [c.chunk_id] + ([f"{c.doc}\0{''.join(c.quote.split())}"] if c.quote.strip() else [])
+        m = next((first[key] for key in keys if key in first), 0)
+        if m:
+            for key in keys:
+                first.setdefault(key, m)
+            new_of[c.n] = m
+            kept = merged[m - 1]
+            merged[m - 1] = replace(
+                kept, quote=_covering_quote(kept.text, kept.quote, c.quote), score=max(kept.score, c.score)
+            )
+            continue
+        for key in keys:
+            first[key] = len(merged) + 1
+        new_of[c.n] = len(merged) + 1
+        merged.append(replace(c, n=len(merged) + 1))
+    if all(k == v for k, v in new_of.items()):
+        return answer, tuple(citations), tuple(support)
+
+    def run(m: re.Match) -> str:
+        nums = [new_of.get(int(x), int(x)) for x in MARK.findall(m.group(1))]
+        return m.group(0)[: len(m.group(0)) - len(m.group(1))] + "".join(f"[{n}]" for n in sorted(set(nums)))
+
+    text = _MARKS.sub(run, answer)
+    sup = tuple(replace(s, citations=tuple(dict.fromkeys(new_of.get(n, n) for n in s.citations))) for s in support)
+    return text, tuple(merged), sup
+
+
+def _covering_quote(text: str, a: str, b: str) -> str:
+    """The stretch of ``text`` from the earlier of two quotes to the end of the later (``a`` when either
+    is not found verbatim)."""
+    i, j = text.find(a), text.find(b)
+    if i < 0 or j < 0:
+        return a
+    return text[min(i, j) : max(i + len(a), j + len(b))]

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.pdf.front import find_title
+from rag.ingest.references.detect import list_entry
 from rag.loading import SourceFile
+from rag.metadata import split_names
 from rag.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.records import Document, Footnote, page_label
 from rag.text import is_cjk
@@ -58,6 +60,7 @@ class _State:
     footnotes: list[Footnote] = field(default_factory=list)
     heading_path: list[tuple[int, str]] = field(default_factory=list)
     pages: list[tuple[int, int]] = field(default_factory=list)  # (body offset, page) where a page's text starts
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (body offset, label) of each note mark
 
     def mark(self, offset: int, page: int) -> None:
         """Note that the body text from ``offset`` on is on ``page`` (PDFs only: pages are 0 otherwise)."""
@@ -94,9 +97,8 @@ def _heading_text(t: str) -> str:
 
 
 def _classify(lines: list[str], title_key: str, repeats: bool = True) -> list[_Line]:
-    """Label each line: body, heading, footnote, metadata, page furniture or blank; ``repeats``: a short
-    line seen 3+ times (numbers aside) is furniture (PDFs: the reader already found running lines by their
-    place on the page, and a table's rows must stay)."""
+    """Label each line: body, heading, footnote, metadata, page furniture or blank; ``repeats``: a short line
+    seen 3+ times (numbers aside) is furniture (not for PDFs: their reader finds running lines by place)."""
     out = [_Line(t.strip()) for t in lines]
     short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
     in_notes = False
@@ -200,6 +202,8 @@ def _split_names(t: str) -> tuple[str, ...]:
     t = MARK_RE.sub("", t).strip().rstrip("*")
     if not any(is_cjk(c) for c in t):
         return tuple(n.strip() for n in re.split(r",|，|、| and ", t) if n.strip())
+    if re.search(r"[A-Za-z]{2}", t):  # Chinese and Latin names mixed: a Latin name's words stay together
+        return tuple(split_names(t))
     tokens = re.split(r"(\s+)", t)
     words, gaps = tokens[0::2], [len(g) for g in tokens[1::2]]
     if not gaps:
@@ -225,23 +229,16 @@ def clean_document(src: SourceFile) -> Document:
     raw_lines = text.replace("\f", "\n").split("\n")
     # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
     line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
-    repeats = src.encoding != "pdf"
-    provisional = _classify(raw_lines, "", repeats)
+    provisional = _classify(raw_lines, "", repeats := src.encoding != "pdf")
     title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
-    title_lines: list[int] = []
-    if src.layout.title and (title_lines := find_title([ln.text for ln in provisional], src.layout.title)):
-        # the title the first page's layout shows (largest type), and the byline set under it
+    # the title in the first page's largest type and the byline under it: front matter
+    title_lines = find_title([ln.text for ln in provisional], src.layout) if src.layout.title else []
+    if title_lines:
         title, title_idx = normalize(src.layout.title), title_lines[0]
         authors = tuple(p.full() for p in src.layout.authors) or authors
     lines = _classify(raw_lines, re.sub(r"\s+", "", title), repeats)
     for i in title_lines[1:]:
         lines[i].kind = "meta"
-    if title_lines and src.layout.authors:
-        family = re.sub(r"\s+", "", src.layout.authors[0].family)
-        for ln in lines[title_lines[-1] + 1 : title_lines[-1] + 5]:
-            if family and family in re.sub(r"\s+", "", ln.text):
-                ln.kind = "meta"
-                break
     if title_idx >= 0:
         for ln in lines[:title_idx]:
             if ln.kind == "body":
@@ -265,11 +262,14 @@ def clean_document(src: SourceFile) -> Document:
             for at, page in para_pages:
                 # the cleaned length up to and including the page's first character (not trimmed away)
                 st.mark(base + max(0, len(squeeze(cjk_punct(MARK_RE.sub("", para[: at + 1])))) - 1), page)
+            for m in MARK_RE.finditer(para):  # where each note mark stood in the cleaned text
+                st.marks.append((base + len(squeeze(cjk_punct(MARK_RE.sub("", para[: m.start()])))), m.group(1)))
             st.body.append(squeeze(cjk_punct(MARK_RE.sub("", para))))
             para = ""
         para_pages.clear()
 
     articles = 0
+    notes_heading = ""  # the heading of the notes or reference list the lines are in ("" before it)
     front: list[str] = []  # byline, author notes, keywords, funding: searchable as their own passage
     front_pages = [line_page[title_idx]] if title_idx >= 0 else []
     for idx, ln in enumerate(lines):
@@ -286,6 +286,11 @@ def clean_document(src: SourceFile) -> Document:
             front_pages.append(line_page[idx])
         if ln.kind in ("blank", "furniture", "meta"):
             continue
+        if ln.kind == "footnote" and notes_heading:
+            entry = list_entry(ln.text, notes_heading, st.footnotes[-1] if st.footnotes else None, line_page[idx])
+            if entry is not None:  # a line opening an entry of a reference list ("[12] ...")
+                st.footnotes.append(entry)
+                continue
         if ln.kind == "footnote":
             for label, note in _split_notes(ln.text):
                 note = squeeze(cjk_punct(note))
@@ -309,6 +314,7 @@ def clean_document(src: SourceFile) -> Document:
                 heading += squeeze(nxt.text)  # heading wrapped onto a second line
                 nxt.kind = "blank"
             if heading.lower().rstrip(":：") in _NOTES_HEADINGS:
+                notes_heading = heading
                 continue
             flush()
             while st.heading_path and st.heading_path[-1][0] >= ln.level:
@@ -353,6 +359,7 @@ def clean_document(src: SourceFile) -> Document:
         pages=tuple(st.pages),
         front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
         ocr=src.ocr,
+        marks=tuple(st.marks),
         furniture_lines=src.furniture[0],
     )
 
@@ -373,10 +380,7 @@ def _next_offset(paragraphs: list[str]) -> int:
 
 
 def _next_text(lines: list[_Line], idx: int) -> _Line | None:
-    for ln in lines[idx + 1 : idx + 4]:
-        if ln.kind != "blank":
-            return ln
-    return None
+    return next((ln for ln in lines[idx + 1 : idx + 4] if ln.kind != "blank"), None)
 
 
 def _starts_paragraph(lines: list[_Line], idx: int) -> bool:

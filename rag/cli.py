@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from rag import cli_batch, cli_eval, cli_refs, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `refs`, `serve`, `mcp`
+from rag import cli_batch, cli_eval, cli_refs, cli_review, cli_serve  # noqa: F401 - registers `rag batch`, `eval`, `refs`, `review`, `serve`, `mcp`
 from rag.cli_common import (
     EmbedderOpt,
     IndexOpt,
@@ -42,6 +42,11 @@ def index_cmd(
         None, "--chunk-overlap", help="Overlap between passages in characters."
     ),
     force: bool = typer.Option(False, "--force", help="Rebuild even if nothing changed."),
+    keep_duplicates: bool = typer.Option(
+        False,
+        "--keep-duplicates",
+        help="Index a new document even when it is the same work as another (same DOI, title and year, or text).",
+    ),
     dense_index: Optional[str] = typer.Option(None, "--dense-index", help="auto, flat, hnsw or ivfpq. [default: auto]"),
     backend: Optional[str] = typer.Option(None, "--backend", help="Vector backend: faiss or milvus. [default: faiss]"),
     jobs: Optional[int] = typer.Option(
@@ -68,8 +73,6 @@ def index_cmd(
 
     if not paths and zotero is None:
         raise InvalidInputError("nothing to index; give files or folders, or a Zotero data directory with --zotero DIR")
-    library = open_library(paths or [], bib or [], zotero, collection)
-
     settings = settings_from(
         index=index,
         embedder=embedder,
@@ -77,10 +80,12 @@ def index_cmd(
         chunk_overlap=chunk_overlap,
         dense_index=dense_index,
         backend=backend,
+        keep_duplicates=keep_duplicates or None,
         # unless told (--jobs or RAG_JOBS), `rag index` runs an engine per core (0, see rag/embed_workers.py)
         jobs=jobs if jobs is not None or "RAG_JOBS" in os.environ else 0,
     )
     with progress_bar(enabled=not as_json) as progress:
+        library = open_library(paths or [], bib or [], zotero, collection, progress)
         report = build_index(paths or [], settings, force=force, progress=progress, library=library)
     for s in report.skipped:
         warn(f"skipped {s.path}: {s.reason}")
@@ -142,9 +147,11 @@ def ask_cmd(
 ) -> None:
     """Answer a question with citations to numbered source passages (or say the sources do not answer it)."""
     from rag.pipeline import Assistant
+    from rag.review.ask import routed_ask
 
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
-    answer = Assistant.open(settings).ask(question, k, doc)
+    # "how does each paper view X?" gets every paper's points (rag.review); other questions the assistant's answer
+    answer = routed_ask(Assistant.open(settings), question, k, doc)
     if as_json:
         emit(answer.to_dict())
         return
@@ -158,11 +165,13 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     """Describe an index: documents, passages, embedder, size on disk."""
     from rag.dense import backend_of
     from rag.store import load_index
+    from rag.store.refs import reference_counts
 
     settings = settings_from(index=index)
     idx = load_index(settings, check_embedder=False)
     p = idx.params
     where, note = backend_of(idx.path, p).describe(p)
+    refs = idx.references.get("docs", {})
     per_doc: list[dict[str, Any]] = [
         {
             "doc": d.doc_id,
@@ -170,6 +179,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
             "authors": list(d.authors),
             "chunks": d.n_chunks,
             "footnotes": d.n_footnotes,
+            "references": len(refs.get(d.doc_id, ())),
             "source_chars": d.n_source_chars,
             "dropped_chars": d.n_dropped_chars,
             "bib": d.bib.to_dict(),
@@ -180,6 +190,7 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         "index": str(idx.path),
         "embedder": p["embedder"]["id"],
         "dimension": p["embedder"]["dimension"],
+        "engine": p["embedder"].get("engine", ""),
         "chunking": p["chunking"],
         "documents": len(idx.docs),
         "chunks": len(idx.chunks),
@@ -188,13 +199,15 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         "created": p["created"],
         "format_version": p["format_version"],
         "dense": {"backend": p["dense"]["backend"], "kind": p["dense"]["kind"], **where},
+        "references": reference_counts(idx.references),
         "per_document": per_doc,
     }
     if as_json:
         emit(info)
         return
     typer.echo(f"index:      {info['index']}  (built {info['created']}, format {info['format_version']})")
-    typer.echo(f"embedder:   {info['embedder']} ({info['dimension']}-d)")
+    engine = f", engine {info['engine']}" if info["engine"] else ""
+    typer.echo(f"embedder:   {info['embedder']} ({info['dimension']}-d{engine})")
     ch = info["chunking"]
     typer.echo(f"chunking:   {ch['size']} chars, overlap {ch['overlap']}, context '{ch['context']}'")
     typer.echo(f"documents:  {info['documents']}")
@@ -207,10 +220,16 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
         )
         typer.echo(
             strip_invisible(
-                f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes{dropped})"
+                f"  {d['doc']}: {d['title']}{by} ({d['chunks']} passages, {d['footnotes']} footnotes, "
+                f"{d['references']} references{dropped})"
             )
         )
     typer.echo(f"passages:   {info['chunks']} ({info['sentences']} sentences)")
+    rc = info["references"]
+    typer.echo(
+        f"references: {rc['entries']} entries in {rc['documents_with_references']} documents; "
+        f"{rc['citations_within_library']} cite a document of the index, {rc['citations_outside']} outside works"
+    )
     dn = info["dense"]
     typer.echo(f"dense:      {dn['backend']} {dn['kind']}" + (f" ({note})" if note else ""))
     typer.echo(f"size:       {human_size(info['size_bytes'])}")

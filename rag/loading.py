@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import NoDocumentsError
+from rag.ingest.pdf_guard import PdfLimits, pdf_problem
 from rag.metadata import pdf_bib
 from rag.records import Bib
 
@@ -28,8 +29,9 @@ class SourceFile:
     encoding: str
     pdf: Bib = field(default_factory=Bib)  # what a PDF's own metadata says about the work
     ocr: tuple[tuple[int, float], ...] = ()  # (page from 1, mean confidence) of each page read by OCR
+    notes: tuple[str, ...] = ()  # what the user should know about how it was read (a page OCR'd smaller)
     furniture: tuple[int, int] = (0, 0)  # PDFs: (lines, characters) left out as running headers, footers, page numbers
-    layout: Bib = field(default_factory=Bib)  # PDFs: title, authors, year, DOI as the first page's layout shows them
+    layout: Bib = field(default_factory=Bib)  # PDFs: title, authors, year as the first page's layout shows them
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,12 @@ def discover(
     return out, skipped
 
 
-def _walk(root: Path, skipped: list[Skipped], seen: set[str] | None = None) -> list[Path]:
+def _walk(root: Path, skipped: list[Skipped], seen: set[str] | None = None, top: Path | None = None) -> list[Path]:
     """Files under ``root`` in sorted order; hidden files and folders (a leading dot) are reported
-    as skipped once each and not entered; a folder reached twice through links is read once."""
+    as skipped once each and not entered; a folder reached twice through links is read once; a link
+    that leads out of the folder given (``top``) is refused and reported, never followed."""
     seen = set() if seen is None else seen
+    top = Path(os.path.realpath(root)) if top is None else top
     real = os.path.realpath(root)
     if real in seen:
         return []
@@ -115,8 +119,16 @@ def _walk(root: Path, skipped: list[Skipped], seen: set[str] | None = None) -> l
         if p.name.startswith("."):
             what = "folder" if p.is_dir() else "file"
             skipped.append(Skipped(str(p), f"hidden {what} (its name starts with '.'); rename it to index it"))
+        elif p.is_symlink() and not inside(p, top):
+            skipped.append(
+                Skipped(
+                    str(p),
+                    f"refused: a link to {os.path.realpath(p)}, outside the folder being indexed; "
+                    "give that path itself to index it",
+                )
+            )
         elif p.is_dir():
-            out.extend(_walk(p, skipped, seen))
+            out.extend(_walk(p, skipped, seen, top))
         elif p.is_file():
             out.append(p)
     return out
@@ -186,30 +198,41 @@ def _check_text(text: str) -> str:
 
 
 def _read_pdf(
-    data: bytes, progress: Callable[[int, int], None] | None = None
-) -> tuple[str, tuple, tuple[int, int], Bib]:
-    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, the (lines,
-    characters) left out as page furniture, and what the first page's layout says about the work."""
-    from rag.ingest.pdf import read_pdf
+    data: bytes, progress: Callable[[int, int], None] | None = None, limits: PdfLimits = PdfLimits()
+) -> tuple[str, tuple, tuple[str, ...], tuple[int, int], Bib]:
+    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, notes on how
+    it was read, the (lines, characters) left out as page furniture, and what the first page's layout
+    says about the work; a PDF the guards refuse (bomb, too many pages, password) is skipped before parsing."""
     from rag.ingest.pdf.front import front_page_bib
+    from rag.pdf import read_pdf
 
+    problem = pdf_problem(data, limits)
+    if problem:
+        raise SkipFile(problem)
+    notes: list[str] = []
     try:
-        pages = read_pdf(data, progress)
+        pages = read_pdf(data, progress, limits.ocr_max_pixels, notes)
     except SkipFile:
         raise
     except Exception as exc:  # pdfminer and pypdfium2 raise many types on broken files
         raise SkipFile(f"unreadable PDF ({type(exc).__name__})") from None
     text = "\f".join("\n".join(p.lines) for p in pages)  # form feed marks page breaks for the cleaner
     if not text.strip():
-        raise SkipFile("PDF has no text: no text layer, and OCR found none on its pages")
+        told = "".join(f" ({n})" for n in notes[:2])
+        raise SkipFile(f"PDF has no text: no text layer, and OCR found none on its pages{told}")
     furniture = (sum(len(p.furniture) for p in pages), sum(len(t) for p in pages for t in p.furniture))
     ocr = tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
-    return text, ocr, furniture, front_page_bib(pages)
+    return text, ocr, tuple(notes), furniture, front_page_bib(pages)
 
 
-def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], None] | None = None) -> SourceFile:
+def read_source(
+    path: Path,
+    doc_id: str,
+    progress: Callable[[str, int, int], None] | None = None,
+    limits: PdfLimits = PdfLimits(),
+) -> SourceFile:
     """Read one file; raises SkipFile with a user-facing reason when it cannot be indexed.
-    ``progress(stage, done, total)`` follows the OCR of scanned PDF pages."""
+    ``progress(stage, done, total)`` follows the OCR of scanned PDF pages; ``limits`` bound what a PDF may cost."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -220,8 +243,8 @@ def read_source(path: Path, doc_id: str, progress: Callable[[str, int, int], Non
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
         tick = (lambda done, total: progress(f"OCR {path.name}", done, total)) if progress else None
-        text, ocr, furniture, layout = _read_pdf(data, tick)
-        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, furniture, layout)
+        text, ocr, notes, furniture, layout = _read_pdf(data, tick, limits)
+        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, notes, furniture, layout)
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

@@ -45,6 +45,25 @@ _ORGANISATION = re.compile(
 )
 
 
+# what tools and templates write where the author is unknown: not a name (a reference list leaves the
+# author out rather than print one of these)
+_NO_AUTHOR = re.compile(
+    r"^(?:anon(?:ymous)?(?:\s+authors?)?|unknown(?:\s+authors?)?|n/?a|none|authors?|"
+    r"admin(?:istrator)?|user|owner|佚名|匿名|无名氏|不详|未知|作者)$",
+    re.I,
+)
+
+
+def is_placeholder_name(name: str) -> bool:
+    """Whether an author string is a stand-in for an unknown author ("Anonymous", "佚名", "Administrator")."""
+    return bool(_NO_AUTHOR.match(" ".join(name.replace("(s)", "s").split()).strip(" .,;:()[]")))
+
+
+def real_authors(authors: tuple[Person, ...]) -> tuple[Person, ...]:
+    """The authors without stand-ins for an unknown author."""
+    return tuple(p for p in authors if p.family and not is_placeholder_name(p.full()))
+
+
 def first_page(text: str) -> str:
     """The text of the first page (up to the first form feed, at most FIRST_PAGE characters), footnote
     lines left out (they cite other works)."""
@@ -75,11 +94,47 @@ def split_names(text: str) -> list[str]:
     if not text:
         return []
     if _CJK.search(text):
-        return [p for p in re.split(r"[,，;；、\s]+", text) if p]
+        return _split_cjk_names(text)
     parts = re.split(r"\s*;\s*|\s+and\s+|\s*&\s*", text)
     if len(parts) == 1 and text.count(",") >= 2:  # "A B, C D, E F" (a single "Family, Given" keeps its comma)
         parts = text.split(",")
     return [p.strip() for p in parts if p.strip()]
+
+
+def _split_cjk_names(text: str) -> list[str]:
+    """Names from a list holding Chinese names, perhaps mixed with Latin ones ("张三, John Smith, 李四",
+    "张三 John Smith 李四", "Smith, John; 李四"): separators first (";" alone when the list has one, so a
+    "Family, Given" keeps its comma), then within a part a run of Latin words is one name, a Han word of two or
+    more characters another, and a lone Han character (a family name spaced off, "李 明") joins the next."""
+    seps = r"\s*[;；]\s*" if re.search(r"[;；]", text) else r"\s*[,，;；、]\s*|\s+(?:and|&)\s+"
+    out: list[str] = []
+    for part in (x.strip() for x in re.split(seps, text)):
+        if not part:
+            continue
+        if not _CJK.search(part):
+            out.append(" ".join(part.split()))
+            continue
+        latin: list[str] = []
+        pending = ""
+        for tok in re.findall(r"[\u3400-\u9fff·・]+|[^\s\u3400-\u9fff]+", part):
+            if _CJK.search(tok):
+                if latin:
+                    out.append(" ".join(latin))
+                    latin = []
+                name = pending + tok
+                pending = name if len(tok) == 1 and not pending else ""
+                if not pending:
+                    out.append(name)
+            else:
+                if pending:
+                    out.append(pending)
+                    pending = ""
+                latin.append(tok)
+        if latin:
+            out.append(" ".join(latin))
+        if pending:
+            out.append(pending)
+    return [n.strip(" ,") for n in out if n.strip(" ,")]
 
 
 def clean_doi(doi: str) -> str:
@@ -158,7 +213,7 @@ def pdf_bib(data: bytes) -> Bib:
         got["year"] = d.group(1)
     if "doi" in got:
         got["doi"] = clean_doi(got["doi"])
-    authors = tuple(parse_name(n) for n in split_names(author))
+    authors = real_authors(tuple(parse_name(n) for n in split_names(author)))
     if "journal" in got:
         got["type"] = "article-journal"
     return Bib(**got, authors=authors, source="pdf") if got or authors else Bib()

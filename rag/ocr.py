@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag.ingest.pdf.records import Segment
+from rag.ingest.pdf_guard import PdfLimits, raster_note, raster_scale
 
 OCR_DPI = 150  # rendering resolution: body text of a paper is ~25 pixels high, which the models read well
 
@@ -30,7 +31,8 @@ SHORT_WORD_RANK = 200  # a piece under 4 letters must be among the 200 commonest
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 _URL = re.compile(r"(\S*(?:://|www\.)\S*)")
 _CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z])")  # andGlobal, theIETF (not McDonald, iPhone)
-_read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float]] = OrderedDict()
+# (content hash, pixel cap, page) -> (segments, confidence, the note on a page rendered smaller or '')
+_read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float, str]] = OrderedDict()
 
 
 @lru_cache(maxsize=1)
@@ -102,38 +104,52 @@ def ocr_image(image: Any) -> tuple[list[Segment], float]:
 
 
 def ocr_pages(
-    data: bytes, indexes: Sequence[int], progress: Callable[[int, int], None] | None = None
+    data: bytes,
+    indexes: Sequence[int],
+    progress: Callable[[int, int], None] | None = None,
+    max_pixels: int | None = None,
+    notes: list[str] | None = None,
 ) -> dict[int, tuple[list[Segment], float]]:
     """OCR the pages ``indexes`` (from 0) of a PDF: per page its text segments in PDF points and the
-    mean confidence; ``progress(done, total)`` after each page."""
+    mean confidence; ``progress(done, total)`` after each page. A page whose image at OCR_DPI would
+    exceed ``max_pixels`` is rendered smaller, so it fits, and said so in ``notes``."""
     import pypdfium2 as pdfium
 
-    scale = OCR_DPI / 72
+    cap = max_pixels or PdfLimits().ocr_max_pixels
     key = hashlib.sha256(data).hexdigest()
     out: dict[int, tuple[list[Segment], float]] = {}
     doc = None
     try:
         for done, i in enumerate(indexes, start=1):
             with _LOCK:
-                hit = _read.get((key, OCR_DPI, i))
+                hit = _read.get((key, cap, i))
                 if hit is not None:
-                    _read.move_to_end((key, OCR_DPI, i))
+                    _read.move_to_end((key, cap, i))
             if hit is None:
                 doc = doc or pdfium.PdfDocument(data)
-                image = doc[i].render(scale=scale).to_pil()
+                page = doc[i]
+                w, h = page.get_size()
+                # the size is checked before rendering: a huge page at full resolution would take gigabytes
+                scale = raster_scale(w, h, OCR_DPI, cap)
+                note = raster_note(i + 1, w, h, scale, cap) if scale < OCR_DPI / 72 else ""
+                image = page.render(scale=scale).to_pil()
                 segs, conf = ocr_image(image)
+                del image
                 hit = (
                     [
                         Segment(s.text, s.x0 / scale, s.x1 / scale, s.top / scale, s.bottom / scale, s.size / scale)
                         for s in segs
                     ],
                     conf,
+                    note,
                 )
                 with _LOCK:
-                    _read[(key, OCR_DPI, i)] = hit
+                    _read[(key, cap, i)] = hit
                     while len(_read) > CACHE_PAGES:
                         _read.popitem(last=False)
             out[i] = (list(hit[0]), hit[1])
+            if hit[2] and notes is not None:  # told on every reading, the cached ones too
+                notes.append(hit[2])
             if progress:
                 progress(done, len(indexes))
     finally:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.ingest.pdf_guard import PdfLimits, raster_scale
+
 VIEW_SCALE = 2.0  # pixels per point: 144 dpi, sharp enough to read a paper's body text
 MIN_MATCH = 6  # characters of the quote that must be found on a page to mark anything
 _HIGHLIGHT = (255, 214, 0, 110)
@@ -97,6 +99,9 @@ def render_page(pdf: Path, pages: str, quote: str, scale: float = VIEW_SCALE) ->
     page, boxes = best
     doc = pdfium.PdfDocument(str(pdf))
     try:
+        w, h = doc[page - 1].get_size()
+        # a huge page would take gigabytes at the usual scale: rendered under the OCR pixel cap
+        scale = raster_scale(w, h, scale * 72, PdfLimits().ocr_max_pixels)
         image = doc[page - 1].render(scale=scale).to_pil().convert("RGBA")
     finally:
         doc.close()

@@ -104,6 +104,7 @@ class Document:
     pages: tuple[tuple[int, int], ...] = ()  # PDFs: (offset in text where a page's text starts, page from 1)
     front_pages: str = ""  # PDFs: the pages the front matter comes from ("1")
     ocr: tuple[tuple[int, float], ...] = ()  # PDFs: (page, mean OCR confidence) of each page read by OCR
+    marks: tuple[tuple[int, str], ...] = ()  # (offset in text, label) of each note mark ("①") the text had
     furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
 
     def page_at(self, offset: int) -> int:
@@ -155,7 +156,7 @@ class Chunk:
     text: str
     start: int  # character span in the cleaned document text (footnotes: in the note)
     end: int
-    kind: str = "body"  # "body" | "footnote" | "meta" (front matter)
+    kind: str = "body"  # "body" | "footnote" | "meta" (front matter) | "reference" (a reference entry)
     page: str = ""  # PDFs: the page or pages the passage is printed on, "12" or "12-13"
     ocr: float | None = None  # the mean OCR confidence when the passage was read from scanned pages
 
@@ -186,12 +187,18 @@ class Citation:
     score: float
     page: str = ""  # PDFs: the page or pages of the passage, "12" or "12-13"
     bib: Bib = field(default_factory=Bib)  # the cited work's bibliographic record
+    # entries of the document's own reference list the passage's in-text citations point to ("[12]")
+    refs: tuple[dict, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict) -> "Citation":
         """A citation back from its JSON record (``bib`` as written by ``Answer.to_dict``)."""
         return cls(
-            **{**{k: v for k, v in d.items() if k in cls.__dataclass_fields__}, "bib": Bib.from_dict(d.get("bib"))}
+            **{
+                **{k: v for k, v in d.items() if k in cls.__dataclass_fields__},
+                "bib": Bib.from_dict(d.get("bib")),
+                "refs": tuple(d.get("refs", ())),
+            }
         )
 
 
@@ -226,7 +233,9 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
-            "citations": [{**asdict(c), "bib": c.bib.to_dict()} for c in self.citations],
+            "citations": [
+                {**asdict(c), "bib": c.bib.to_dict(), "refs": [dict(r) for r in c.refs]} for c in self.citations
+            ],
             "retrieved": [
                 {
                     "rank": h.rank,

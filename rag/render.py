@@ -2,18 +2,21 @@
 outputs, the app's copy text and conversation export): one label per cited passage, one reference
 list per set of answers, and the plain-text and Markdown forms built from them.
 
-Text comes out exactly as the records hold it. Each front-end adds its own safety on top: the CLI
-strips terminal control characters, spreadsheet cells are neutralised against formulas, the app
+Answer text comes out exactly as the records hold it; labels, quotes in labels and reference fields
+come out on one line without control characters (``one_line``: a title read from a hostile library
+cannot start a new record or list item in any export). Each front-end adds its own safety on top: the
+CLI strips terminal control characters, spreadsheet cells are neutralised against formulas, the app
 escapes HTML."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from rag.errors import InvalidInputError
-from rag.records import Answer, Bib, Citation, Hit
+from rag.records import Answer, Bib, Citation, Hit, Person
 from rag.styles import STYLES, format_reference
+from rag.text import one_line
 
 CLOSEST = 3  # passages offered with a refusal
 CLOSEST_HEAD = "Closest passages (none answers the question):"
@@ -27,6 +30,14 @@ def check_style(style: str | None, default: str = "plain") -> str:
     if style not in STYLES:
         raise InvalidInputError(f"unknown citation style '{style}'; use one of: {', '.join(STYLES)}")
     return style
+
+
+def clean_bib(b: Bib) -> Bib:
+    """A record with every field (and author name) on one line, without control characters."""
+    changes: dict = {f.name: one_line(v) for f in fields(b) if isinstance(v := getattr(b, f.name), str)}
+    changes["authors"] = tuple(Person(one_line(p.family), one_line(p.given)) for p in b.authors)
+    changes["collections"] = tuple(one_line(c) for c in b.collections)
+    return replace(b, **changes)
 
 
 def section_mark(section: str) -> str:
@@ -43,7 +54,7 @@ def page_mark(page: str) -> str:
 
 def source_label(title: str, section: str, doc: str, page: str = "") -> str:
     """Where a passage comes from: "title — §section, p. 12 (doc)" (the page for PDFs only)."""
-    return f"{title}{section_mark(section)}{page_mark(page)} ({doc})"
+    return f"{one_line(title)}{section_mark(one_line(section))}{page_mark(one_line(page))} ({one_line(doc)})"
 
 
 def citation_label(c: Citation) -> str:
@@ -53,7 +64,7 @@ def citation_label(c: Citation) -> str:
 
 def citation_line(c: Citation) -> str:
     """A citation on one line with its quote: "[n] title — §section (doc): “quote”"."""
-    return f"{citation_label(c)}: “{c.quote}”"
+    return f"{citation_label(c)}: “{one_line(c.quote)}”"
 
 
 def closest_label(h: Hit) -> str:
@@ -65,7 +76,7 @@ def cited_reference(c: Citation, style: str) -> str:
     """A citation's work as a reference in ``style`` ("plain": its label, "[n] title — §section (doc)")."""
     if style == "plain":
         return citation_label(c)
-    return f"[{c.n}] {format_reference(c.bib, style, c.title)}"
+    return f"[{c.n}] {format_reference(clean_bib(c.bib), style, one_line(c.title))}"
 
 
 def sources_lines(a: Answer, passages: bool = True, style: str = "plain") -> list[str]:
@@ -83,6 +94,11 @@ def sources_lines(a: Answer, passages: bool = True, style: str = "plain") -> lis
         if style != "plain" and c.section:
             lines.append(f"    section: {c.section}")
         lines += [f"    quote: “{c.quote}”"] + ([f"    passage: {c.text}"] if passages else [])
+        # the entries of the paper's own reference list the passage cites ("[12]", "①")
+        lines += [
+            f"    rests on ref. {r.get('n', '')}: {r.get('raw', '')}" + (f" ({r['target']})" if r.get("target") else "")
+            for r in c.refs
+        ]
     return lines
 
 
@@ -113,17 +129,20 @@ def reference_list(cited: Iterable[Sequence[Citation]], first: Iterable[tuple[st
     bibs: dict[str, Bib] = {}
     for i, cites in enumerate(cited, start=1):
         for c in cites:
-            titles.setdefault(c.doc, c.title)
+            titles.setdefault(c.doc, one_line(c.title))
             where.setdefault(c.doc, []).append((i, c.n))
             if c.doc not in bibs or not bibs[c.doc].title:
-                bibs[c.doc] = c.bib
+                bibs[c.doc] = clean_bib(c.bib)
     return [Reference(n, d, t, tuple(where[d]), bibs.get(d, Bib())) for n, (d, t) in enumerate(titles.items(), start=1)]
 
 
 def md_citation(c: Citation, ref: int) -> str:
     """A citation as a Markdown list item pointing into the reference list:
     "- [n] *title* — §section, p. 12 (Rref): “quote”"."""
-    return f"- [{c.n}] *{c.title}*{section_mark(c.section)}{page_mark(c.page)} (R{ref}): “{c.quote}”"
+    return (
+        f"- [{c.n}] *{one_line(c.title)}*{section_mark(one_line(c.section))}{page_mark(one_line(c.page))} (R{ref}): "
+        f"“{one_line(c.quote)}”"
+    )
 
 
 def reference_entry(r: Reference, style: str, markdown: bool = False) -> str:
@@ -136,8 +155,8 @@ def md_reference(r: Reference, authors: Sequence[str] = (), style: str = "plain"
     "- Rn. <the entry>"."""
     if style != "plain":
         return f"- R{r.n}. {reference_entry(r, style, markdown=True)}"
-    by = f"{', '.join(authors)}. " if authors else ""
-    return f"- R{r.n}. {by}{r.title}. `{r.doc}`"
+    by = f"{', '.join(map(one_line, authors))}. " if authors else ""
+    return f"- R{r.n}. {by}{one_line(r.title)}. `{one_line(r.doc)}`"
 
 
 # --- chat messages (the OpenAI-compatible API) ---------------------------------------------------

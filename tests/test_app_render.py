@@ -180,9 +180,33 @@ def test_copy_text_and_markdown_export_carry_the_references():
     )
 
 
-def test_document_rows():
-    d = DocInfo("a.md", "/x/a.md", "Title", ("A", "B"), "h", 10, 4, 1)
-    assert document_rows([d], [True]) == [["a.md", "Title", "A, B", 4, 1, "uploaded"]]
+def test_document_rows_in_both_languages():
+    from app.library import doc_row
+    from app.render import document_headers
+    from rag.records import Bib, Chunk
+
+    d = DocInfo("a.pdf", "/x/a.pdf", "Title", ("A", "B"), "h", 10, 4, 1, 1000, 250, bib=Bib(year="2020"), library=Bib())
+    chunks = [
+        Chunk("a.pdf#0", "a.pdf", "Title", "", "x", 0, 1, page="1-2"),
+        Chunk("a.pdf#1", "a.pdf", "", "", "y", 1, 2, page="3", ocr=0.9),
+    ]
+    row = doc_row(d, chunks, uploaded=True, edited=True)
+    assert document_rows([row]) == [
+        [
+            "a.pdf",
+            "Title",
+            "A, B",
+            "2020",
+            3,
+            4,
+            "25% dropped as page furniture; 1 passages read by OCR; 1 footnotes",
+            "PDF · uploaded · edited",
+        ]
+    ]
+    assert document_rows([row], "zh")[0][6] == "25% 作为页眉页脚删去; 1 个段落经 OCR 识别; 1 条脚注"
+    assert document_headers("zh")[:3] == ["文件", "题名", "作者"]
+    bib = doc_row(DocInfo("b.md", "/x/b.md", "", (), "h", 1, 1, 0, library=Bib(source="bibtex")), [], False, False)
+    assert document_rows([bib])[0][4:] == ["", 1, "", ".bib"]
 
 
 def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_path):
@@ -216,3 +240,35 @@ def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_p
     assert md.endswith("## References\n\n- R1. 张伟. (2021). 量子通信. *通信学报, 42*(3), 15–24. — cited in Q1[1]\n")
     (tmp_path / "c.jsonl").write_text(conversation_jsonl([ex, Exchange("", error="empty")]), "utf-8")
     assert cited_works(read_answers(tmp_path / "c.jsonl")) == [("q.txt", bib)]
+
+
+def test_citations_markdown_shows_cites_cited_by_and_the_most_cited_outside_works():
+    from app.render import citations_markdown
+
+    graph = {
+        "nodes": [
+            {"id": "a.txt", "kind": "document", "title": "Paper A", "year": "", "cited_by": 0},
+            {"id": "b.txt", "kind": "document", "title": "Paper *B*", "year": "", "cited_by": 1},
+            {"id": "doi:10.1/x", "kind": "reference", "title": "Outside X", "year": "2009", "cited_by": 2},
+            {"id": "ref:y:2001:y", "kind": "reference", "title": "Outside Y", "year": "2001", "cited_by": 1},
+        ],
+        "edges": [
+            {"source": "a.txt", "target": "b.txt", "n": "1", "internal": True, "match": "doi"},
+            {"source": "a.txt", "target": "doi:10.1/x", "n": "2", "internal": False, "match": ""},
+            {"source": "b.txt", "target": "doi:10.1/x", "n": "1", "internal": False, "match": ""},
+            {"source": "b.txt", "target": "ref:y:2001:y", "n": "2", "internal": False, "match": ""},
+        ],
+    }
+    assert citations_markdown(graph).split("\n") == [
+        "### Citations within the library",
+        "",
+        "- **Paper A (a.txt)**: 2 references; cites Paper \\*B\\* (b.txt); cited by none",
+        "- **Paper \\*B\\* (b.txt)**: 2 references; cites no document of the library; cited by Paper A (a.txt)",
+        "",
+        "### Most-cited works outside the library",
+        "",
+        "1. Outside X (2009) — cited 2×",
+        "2. Outside Y (2001) — cited 1×",
+        "",
+    ]
+    assert citations_markdown({"nodes": [], "edges": []}) == ""

@@ -230,7 +230,7 @@ def test_upload_through_the_api_is_searchable_at_once(upload_server, tmp_path):
         "`lunar.md`\n- skipped `tool.exe`: unsupported type '.exe' (use .txt, .md or .pdf)"
     )
     row = next(r for r in table["data"] if r[0] == "lunar.md")
-    assert row[1:3] == ["Lunar Data Governance", ""] and row[3] >= 1 and row[5] == "uploaded"
+    assert row[1:3] == ["Lunar Data Governance", ""] and row[5] >= 1 and row[7] == "text · uploaded"
     rec = c.predict("When was the Lunar Data Charter signed?", api_name="/ask")
     assert rec["citations"][0]["doc"] == "lunar.md" and "2031" in rec["answer"]
     # the server refuses uploads over the size limit before they reach the app

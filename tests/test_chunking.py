@@ -80,11 +80,11 @@ def test_chunks_carry_spans_sections_and_stable_ids(fixture_corpus):
 
 def test_footnotes_become_linked_chunks(fixture_corpus):
     chunks = chunk_document(_doc(fixture_corpus), 120, 30)
-    notes = [c for c in chunks if c.kind == "footnote"]
-    assert [(c.chunk_id, c.section) for c in notes] == [
-        ("zh_paper.txt#n0", "二、跨境数据流动规则 / 注1"),
-        ("zh_paper.txt#n1", "二、跨境数据流动规则 / 注2"),
-        ("zh_paper.txt#n2", "三、数字基础设施合作 / 注3"),
+    notes = [c for c in chunks if c.kind in ("footnote", "reference")]
+    assert [(c.chunk_id, c.section, c.kind) for c in notes] == [
+        ("zh_paper.txt#n0", "二、跨境数据流动规则 / 注1", "footnote"),  # a remark
+        ("zh_paper.txt#n1", "二、跨境数据流动规则 / 注2", "reference"),  # citation notes: kept out of evidence
+        ("zh_paper.txt#n2", "三、数字基础设施合作 / 注3", "reference"),
     ]
     assert notes[1].text.startswith("东盟秘书处")
 

@@ -78,3 +78,11 @@ def test_endnote_block_split_into_notes(tmp_path):
         ("1", "作者：《第一本书》，出版社，2020年。"),
         ("2", "John Smith, Book Two."),
     ]
+
+
+def test_a_byline_mixing_chinese_and_english_names_keeps_each_name_whole(tmp_path):
+    raw = "【研究】\n\n跨境数据流动规则与个人信息保护制度的比较研究\n\n张 三  John Smith  李四\n\n摘　要：本文比较三种规则。\n"
+    (tmp_path / "p.txt").write_text(raw, encoding="utf-8")
+    d = _doc(tmp_path, "p.txt")
+    assert d.title == "跨境数据流动规则与个人信息保护制度的比较研究"
+    assert d.authors == ("张三", "John Smith", "李四")

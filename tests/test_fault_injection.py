@@ -107,6 +107,7 @@ FLAT_FILES = [
     "glossary.json",
     "languages.npz",
     "params.json",
+    "references.json",
     "sentence_vectors.npy",
     "sentences.npy",
     "terms.json",

@@ -51,6 +51,7 @@ SAME_BYTES = [
     "token_offsets.npy",
     "glossary.json",
     "docs.json",
+    "references.json",
 ]
 
 

@@ -36,6 +36,7 @@ def test_index_directory_describes_itself(fixture_settings):
         "glossary.json",
         "languages.npz",
         "params.json",
+        "references.json",  # the papers' reference entries and citation edges (rag/store/refs.py)
         "sentence_vectors.npy",
         "sentences.npy",
         "terms.json",

@@ -76,6 +76,8 @@ def calls(fixture_settings, assistant, middle, tmp_path_factory) -> dict:
             out["get_passage_2"] = await c.call_tool(
                 "get_passage", {"chunk_id": index.chunks[middle].chunk_id, "neighbours": 2}
             )
+            out["references"] = await c.call_tool("references", {"doc": "zh_paper.txt"})
+            out["references_graph"] = await c.call_tool("references", {})
             out["errors"] = [
                 await c.call_tool(name, args)
                 for name, args in [
@@ -87,6 +89,7 @@ def calls(fixture_settings, assistant, middle, tmp_path_factory) -> dict:
                     ("get_passage", {"chunk_id": "no-such-doc#7"}),
                     ("get_passage", {"chunk_id": index.chunks[middle].chunk_id, "neighbours": 99}),
                     ("ask", {"question": EN_Q, "k": "five"}),
+                    ("references", {"doc": "no-such-doc.txt"}),
                 ]
             ]
             questions = [EN_Q, ZH_Q, REFUSED, "京沪干线有多长？"] * 2
@@ -99,7 +102,7 @@ def calls(fixture_settings, assistant, middle, tmp_path_factory) -> dict:
 
 def test_every_tool_is_listed_with_a_description_of_what_it_returns(calls):
     tools = calls["tools"]
-    assert set(tools) == {"search", "ask", "list_documents", "get_passage"}
+    assert set(tools) == {"search", "ask", "list_documents", "get_passage", "references"}
     assert "Returns {query, passages: [{rank, chunk_id" in tools["search"].description
     assert "abstained" in tools["ask"].description and "quote" in tools["ask"].description
     assert "Returns {documents:" in tools["list_documents"].description
@@ -183,6 +186,7 @@ def test_bad_arguments_are_tool_errors_that_say_what_to_pass(calls):
         "no passage 'no-such-doc#7' in the index; pass a chunk_id returned by search or ask",
         "neighbours must be a whole number from 0 to 5, got 99",
         "Input should be a valid integer",
+        "no document 'no-such-doc.txt' in the index; `rag info` lists the documents",
     ]
     assert len(texts) == len(expected)
     for (is_error, text), part in zip(texts, expected):
@@ -209,6 +213,22 @@ def test_streamable_http_when_given_a_port(fixture_settings, assistant, tmp_path
         names, record = asyncio.run(session())
     finally:
         err = stop(proc)
-    assert names == {"search", "ask", "list_documents", "get_passage"}
+    assert names == {"search", "ask", "list_documents", "get_passage", "references"}
     assert _without_timings(record) == _without_timings(assistant.ask(EN_Q).to_dict())
     assert f"at http://127.0.0.1:{port}/mcp" in err
+
+
+def test_references_tool_gives_a_papers_list_and_the_graph(calls, assistant):
+    # the fixture paper's citation notes ② and ③ (note ①, a funding remark, is not one)
+    got = calls["references"].structured_content
+    assert [(r["n"], r["title"], r["year"]) for r in got["references"]] == [
+        ("2", "东盟数字数据治理框架", "2018"),
+        ("3", "年度报告", "2022"),
+    ]
+    graph = calls["references_graph"].structured_content
+    docs = {n["id"] for n in graph["nodes"] if n["kind"] == "document"}
+    assert docs == set(assistant.retriever.index.docs)
+    assert [(e["source"], e["n"], e["internal"]) for e in graph["edges"]] == [
+        ("zh_paper.txt", "2", False),
+        ("zh_paper.txt", "3", False),
+    ]

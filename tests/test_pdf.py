@@ -91,7 +91,7 @@ def test_footnotes_are_passages_on_their_page(two_column):
         assert note.page == drawn[0] == drawn[1]
         assert note.text not in doc.text  # out of the body
     chunks = chunk_document(doc, 120, 30)
-    foot = [c for c in chunks if c.kind == "footnote"]
+    foot = [c for c in chunks if c.kind in ("footnote", "reference")]  # citation notes are "reference"
     assert [c.page for c in foot] == [str(n.page) for n in doc.footnotes]
     assert {c.page for c in foot} != {"1"}  # notes on later pages keep their own page
 

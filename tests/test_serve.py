@@ -343,3 +343,20 @@ def test_clients_that_hang_up_mid_stream_free_their_slots(server, client, model,
         model=model, messages=[{"role": "user", "content": EN_Q}]
     )
     assert done.choices[0].message.content == _expected(assistant, EN_Q)[1]
+
+
+@slow
+def test_with_a_key_any_origin_or_content_type_that_presents_it_is_answered(server, model):
+    # the Host/Origin and JSON-only guards are for a server without a key (tests/test_attack_servers.py):
+    # with one, a desktop client whose pages have their own origin works, and a page without the key gets 401
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": EN_Q}]})
+    for headers in ({"Origin": "file://"}, {"Origin": "app://cherry", "Content-Type": "text/plain"}):
+        r = httpx.post(
+            server[0] + "/v1/chat/completions",
+            content=body,
+            headers={"Authorization": f"Bearer {KEY}", **headers},
+            timeout=120,
+        )
+        assert r.status_code == 200, r.text
+    r = httpx.post(server[0] + "/v1/chat/completions", content=body, headers={"Origin": "http://attacker.example"})
+    assert r.status_code == 401

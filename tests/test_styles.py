@@ -3,6 +3,8 @@ standards; and the metadata found in a document's own front matter."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.errors import InvalidInputError
@@ -127,7 +129,8 @@ def test_names_are_parsed_from_metadata_strings():
         Person("Smith", "John A."),
         Person("Lee", "Kim"),
     ]
-    assert [parse_name(n) for n in split_names("张 三，李四")] == [Person("张"), Person("三"), Person("李四")]
+    # a lone Han character is a family name spaced off its given name (PDFs print "李 明"), not a name
+    assert [parse_name(n) for n in split_names("张 三，李四")] == [Person("张三"), Person("李四")]
     assert parse_name("ZHANG San") == Person("Zhang", "San")
 
 
@@ -164,3 +167,48 @@ def test_front_matter_citation_line_and_english_volume_line():
         source="text",
     )
     assert front_matter_bib("Just a note without any bibliographic line.") == Bib()
+
+
+def test_apa7_missing_volume_issue_or_journal_leaves_no_dangling_parts():
+    """APA 9.25: missing elements are left out with their punctuation; an issue without a volume follows the
+    journal in parentheses; without a journal, issue and pages are left out rather than printed bare."""
+    base = Bib(type="article-journal", title="Cables", authors=(Person("Lee", "Kim"),), year="2020")
+    no_vol = replace(base, journal="Ocean Policy", issue="6", pages="48-61")
+    assert apa(no_vol) == "Lee, K. (2020). Cables. Ocean Policy, (6), 48–61."
+    assert apa(no_vol, markdown=True) == "Lee, K. (2020). Cables. *Ocean Policy*, (6), 48–61."
+    assert apa(replace(no_vol, journal="")) == "Lee, K. (2020). Cables."
+    assert apa(replace(no_vol, issue="")) == "Lee, K. (2020). Cables. Ocean Policy, 48–61."
+    assert apa(replace(no_vol, pages="")) == "Lee, K. (2020). Cables. Ocean Policy, (6)."
+    assert apa(replace(no_vol, volume="12", pages="")) == "Lee, K. (2020). Cables. Ocean Policy, 12(6)."
+    assert apa(replace(no_vol, volume="12", issue="")) == "Lee, K. (2020). Cables. Ocean Policy, 12, 48–61."
+    assert "(6), 48" not in apa(replace(no_vol, journal="", doi="10.1/x"))
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("张三, John Smith, 李四", ["张三", "John Smith", "李四"]),
+        ("张三 John Smith 李四", ["张三", "John Smith", "李四"]),
+        ("张三，John A. Smith，李四", ["张三", "John A. Smith", "李四"]),
+        ("Smith, John; 李四; Wang Fang", ["Smith, John", "李四", "Wang Fang"]),
+        ("Mary Jones and 王芳", ["Mary Jones", "王芳"]),
+        ("李 明　 　 王 　 芳", ["李明", "王芳"]),
+        ("欧阳修、司马光", ["欧阳修", "司马光"]),
+    ],
+)
+def test_mixed_chinese_and_english_author_lists_split_into_whole_names(text, names):
+    assert split_names(text) == names
+
+
+def test_a_stand_in_for_an_unknown_author_is_left_out():
+    """GB/T 7714-2015's sequential-numbering entries start with the title when no author is known (no "佚名"
+    or "anonymous"); APA moves the title to the author's place."""
+    for who in ("anonymous", "Anonymous Author(s)", "佚名", "Administrator"):
+        b = Bib(
+            type="article-journal", title="题名", authors=(parse_name(who),), year="2020", journal="刊名", issue="2"
+        )
+        assert gbt7714(b) == "题名[J]. 刊名, 2020(2)."
+        assert apa(b) == "题名. (2020). 刊名, (2)."
+        assert format_reference(b, "plain") == "题名"
+    mixed = Bib(title="T", authors=(Person("佚名"), Person("李四")), year="2020")
+    assert gbt7714(mixed) == "李四. T[Z]. 2020."

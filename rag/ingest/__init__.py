@@ -1,1 +1,2 @@
-"""Ingest stage: reading source files into text and records (PDF layout, and what follows from it)."""
+"""The ingest stage: guards and readers that turn a scholar's files and libraries into sources, and what is
+derived from their text (references, ...)."""

@@ -1,5 +1,5 @@
 """`rag mcp`: the index as tools for agents (the official MCP Python SDK's ``MCPServer``), over stdio or,
-given a port, streamable HTTP at ``/mcp``. Tools: ``search``, ``ask``, ``list_documents``, ``get_passage``;
+given a port, streamable HTTP at ``/mcp``. Tools: ``search``, ``ask``, ``list_documents``, ``get_passage``, ``references``;
 a bad argument is a tool error whose text says what to pass instead."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from rag.errors import RagError
+from rag.errors import InvalidInputError, RagError
 from rag.pipeline import MAX_K
+from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback
 from rag.servers.service import MAX_NEIGHBOURS, Served, check_port
 from rag.settings import Settings
 
@@ -53,6 +55,16 @@ GET_PASSAGE = (
 )
 
 
+REFERENCES = (
+    "The papers' own reference lists and the citation graph of the index. With `doc` (an id from "
+    "list_documents): {doc, references: [{n, key, raw, authors, year, title, venue, volume, issue, pages, doi, "
+    "url, target (the indexed document the entry names, when it is one)}]}. Without `doc`: {nodes: [{id, kind "
+    "(document | reference), title, year, cited_by}], edges: [{source (citing document), target (document id or "
+    "outside work key), n (the entry), internal, match (doi | title)}]}: who cites whom inside the library and "
+    "the most-cited outside works."
+)
+
+
 def _tool(fn: Callable[[], T]) -> T:
     """Run a tool body; a problem the caller can fix becomes a tool error with its one-line message."""
     try:
@@ -62,24 +74,44 @@ def _tool(fn: Callable[[], T]) -> T:
 
 
 def build_server(served: Served) -> MCPServer:
-    """The MCP server with the four tools over a loaded index (tools run in worker threads)."""
+    """The MCP server with the five tools over a loaded index. ``search`` and ``ask`` take a place in a Gate
+    (RAG_SERVE_CONCURRENCY at work, RAG_SERVE_QUEUE waiting in the event loop, the rest a tool error that
+    says to retry) and run in threads of their own, so ``list_documents`` and ``get_passage`` answer
+    however many calls are open."""
     server: MCPServer = MCPServer(name="rag", instructions=INSTRUCTIONS, log_level="WARNING")
+    settings = served.settings
+    gate = Gate(settings.serve_concurrency, settings.serve_queue, settings.serve_queue_timeout)
+    threads = anyio.CapacityLimiter(settings.serve_concurrency)
+
+    async def gated(fn: Callable[[], T]) -> T:
+        try:
+            await gate.enter()
+        except Busy as exc:
+            raise ToolError(exc.message) from None
+        try:
+            return await anyio.to_thread.run_sync(_tool, fn, limiter=threads)
+        finally:
+            gate.leave()
 
     @server.tool(description=SEARCH)
-    def search(query: str, k: int = 5, docs: list[str] | None = None) -> dict[str, Any]:
-        return _tool(lambda: served.search(query, k, docs))
+    async def search(query: str, k: int = 5, docs: list[str] | None = None) -> dict[str, Any]:
+        return await gated(lambda: served.search(query, k, docs))
 
     @server.tool(description=ASK)
-    def ask(question: str, k: int = 5) -> dict[str, Any]:
-        return _tool(lambda: served.ask_record(question, k))
+    async def ask(question: str, k: int = 5) -> dict[str, Any]:
+        return await gated(lambda: served.ask_record(question, k))
 
     @server.tool(description=LIST_DOCUMENTS)
-    def list_documents() -> dict[str, Any]:
+    async def list_documents() -> dict[str, Any]:
         return {"documents": served.documents()}
 
+    @server.tool(description=REFERENCES)
+    def references(doc: str | None = None) -> dict[str, Any]:
+        return _tool(lambda: served.references(doc))
+
     @server.tool(description=GET_PASSAGE)
-    def get_passage(chunk_id: str, neighbours: int = 1) -> dict[str, Any]:
-        return _tool(lambda: served.passage(chunk_id, neighbours))
+    async def get_passage(chunk_id: str, neighbours: int = 1) -> dict[str, Any]:
+        return _tool(lambda: served.passage(chunk_id, neighbours))  # a look-up in memory: no thread needed
 
     return server
 
@@ -99,8 +131,29 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def check_exposure(host: str, port: int | None, api_key: str | None) -> None:
+    """Refuse to serve HTTP beyond this machine without a key (anyone who can reach it could ask)."""
+    if port is not None and not api_key and not is_loopback(host):
+        raise InvalidInputError(
+            f"`rag mcp --host {host}` would serve every machine that can reach it without a key; "
+            "give one with --api-key KEY or RAG_API_KEY (clients send 'Authorization: Bearer KEY'), "
+            "or serve on 127.0.0.1"
+        )
+
+
+def http_app(server: MCPServer, settings: Settings, host: str, api_key: str | None) -> Any:
+    """The streamable HTTP app at /mcp behind the Guard: the body limit (RAG_SERVE_MAX_BODY_MB), nesting,
+    Host/Origin when bound to loopback, and the key as a Bearer token when one is set."""
+    limit = int(settings.serve_max_body_mb * 1024 * 1024)
+    app = server.streamable_http_app(max_request_body_size=limit, host=host)
+    return Guard(app, Rules(max_body=limit, local=is_loopback(host), json_only=False, api_key=api_key))
+
+
 def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None) -> None:
-    """Load the index once, then serve the tools over stdio (no port) or streamable HTTP on ``host:port``."""
+    """Load the index once, then serve the tools over stdio (no port) or streamable HTTP on ``host:port``
+    (beyond this machine only with a key)."""
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    check_exposure(host, port, key)
     if port is not None:
         check_port(host, port)
     with stdout_to_stderr():
@@ -109,5 +162,8 @@ def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None
     if port is None:
         server.run("stdio")
         return
-    sys.stderr.write(f"MCP server for {served.model} at http://{host}:{port}/mcp; Ctrl+C to stop\n")
-    server.run("streamable-http", host=host, port=port)
+    import uvicorn
+
+    guard = "API key required" if key else "no API key"
+    sys.stderr.write(f"MCP server for {served.model} at http://{host}:{port}/mcp ({guard}); Ctrl+C to stop\n")
+    uvicorn.run(http_app(server, settings, host, key), host=host, port=port, log_level="warning")

@@ -4,7 +4,9 @@
 last user message, rewritten as a follow-up from the earlier turns, as a ``chat.completion`` or, with
 ``stream: true``, as server-sent ``chat.completion.chunk`` events ending in ``data: [DONE]``. The message
 is the answer with its [n] markers and a Markdown reference list; the ``rag`` field carries the full
-`rag ask --json` record. Every error is OpenAI's ``{"error": {"message", "type", "param", "code"}}``."""
+`rag ask --json` record. Every error is OpenAI's ``{"error": {"message", "type", "param", "code"}}``.
+``GET /health`` says how many questions are being answered and waiting (rag/servers/guards.py: the Guard
+and the Gate in front of it all)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import GeneratorError, InvalidInputError, RagError
 from rag.records import Answer
+from rag.servers.guards import RETRY_AFTER, Busy, Gate, Guard, Lease, Rules, is_loopback
 from rag.servers.service import Served, check_port
 from rag.settings import Settings
 
@@ -35,9 +38,17 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error answered in OpenAI's format."""
 
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.code = status, message, type_, code
+        self.headers = headers
 
 
 def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
@@ -45,8 +56,10 @@ def error_body(message: str, type_: str, code: str | None = None, param: str | N
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def _error(status: int, message: str, type_: str, code: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(message, type_, code), status_code=status)
+def _error(
+    status: int, message: str, type_: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(message, type_, code), status_code=status, headers=headers)
 
 
 class Message(BaseModel):
@@ -84,12 +97,15 @@ def invalid_body(errors: Sequence[Any]) -> str:
 
 
 async def read_request(request: Request) -> ChatRequest:
-    """The chat request in the body (JSON whatever the Content-Type says), or a 400 saying what is wrong."""
+    """The chat request in the body (JSON whatever the Content-Type says when a key is required; the
+    Guard has refused other types without one), or a 400 saying what is wrong."""
     raw = await request.body()
     try:
         data = json.loads(raw)
     except ValueError:
         raise ApiError(400, "the body is not JSON; send a JSON chat completion request") from None
+    except RecursionError:  # the Guard refuses deep nesting first; this is the parser's own limit
+        raise ApiError(400, "the JSON body nests too deeply; send a flat chat completion request") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object with 'model' and 'messages'")
     try:
@@ -149,13 +165,72 @@ def _rag_error(exc: RagError) -> ApiError:
     return ApiError(503, str(exc), "server_error", "unavailable")
 
 
-def create_app(served: Served, api_key: str | None = None) -> FastAPI:
-    """The API app over a loaded index; with ``api_key`` every /v1 request must present it as a Bearer token."""
+def _busy(exc: Busy) -> ApiError:
+    kind = ("requests", "rate_limit_exceeded") if exc.status == 429 else ("server_error", "server_busy")
+    return ApiError(exc.status, exc.message, *kind, headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def check_size(messages: Sequence[Message], max_messages: int, max_chars: int) -> None:
+    """A 413 for a conversation longer than the server takes (in messages, or characters in all)."""
+    if len(messages) > max_messages:
+        raise ApiError(
+            413,
+            f"the conversation has {len(messages):,} messages; this server takes at most {max_messages:,} "
+            "(RAG_SERVE_MAX_MESSAGES): send the recent turns only",
+            code="too_many_messages",
+        )
+    chars = sum(len(m.text()) for m in messages)
+    if chars > max_chars:
+        raise ApiError(
+            413,
+            f"the conversation has {chars:,} characters; this server takes at most {max_chars:,} "
+            "(RAG_SERVE_MAX_CHARS): send the recent turns only",
+            code="too_many_characters",
+        )
+
+
+class GatedStream(StreamingResponse):
+    """A streamed answer that gives its place in the Gate back when the response ends, however it ends
+    (the stream's own clean-up runs too, should the stream never have started)."""
+
+    def __init__(self, content: AsyncIterator[str], lease: Lease, **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self.lease = lease
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.lease.release()
+
+
+def guard_rules(settings: Settings, host: str, api_key: str | None) -> Rules:
+    """What the Guard enforces for `rag serve` on ``host``: the body limit always; without a key, Host and
+    Origin when bound to loopback and JSON bodies only (with one, a page that cannot know it gets 401)."""
+    return Rules(
+        max_body=int(settings.serve_max_body_mb * 1024 * 1024),
+        local=is_loopback(host) and not api_key,
+        json_only=not api_key,
+    )
+
+
+def create_app(served: Served, api_key: str | None = None, host: str = "127.0.0.1") -> FastAPI:
+    """The API app over a loaded index; with ``api_key`` every /v1 request must present it as a Bearer token.
+    Requests pass the Guard first (body size, nesting, Host/Origin on loopback, JSON without a key), then
+    at most RAG_SERVE_CONCURRENCY answers run at once and RAG_SERVE_QUEUE wait (429/503 beyond)."""
     api = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
+    settings = served.settings
+    api.add_middleware(Guard, rules=guard_rules(settings, host, api_key))
+    gate = Gate(settings.serve_concurrency, settings.serve_queue, settings.serve_queue_timeout)
+    # answers run in threads of their own: the default pool stays free whatever is being answered
+    threads = anyio.CapacityLimiter(settings.serve_concurrency)
+
+    async def in_thread(fn: Any, *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=threads)
 
     @api.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.type, exc.code)
+        return _error(exc.status, exc.message, exc.type, exc.code, exc.headers)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -175,7 +250,7 @@ def create_app(served: Served, api_key: str | None = None) -> FastAPI:
         log.exception("unexpected error")
         return _error(500, f"unexpected {type(exc).__name__} (a bug in rag; see the server log)", "server_error")
 
-    def authorised(request: Request) -> None:
+    async def authorised(request: Request) -> None:  # async: checked in the event loop, never in a thread
         if not api_key:
             return
         given = request.headers.get("authorization", "")
@@ -195,6 +270,10 @@ def create_app(served: Served, api_key: str | None = None) -> FastAPI:
             "created": int(served.assistant.retriever.index.path.stat().st_mtime),
             "owned_by": "rag",
         }
+
+    @api.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "model": served.model, "answering": gate.active, "waiting": gate.queued}
 
     @api.get("/v1/models", dependencies=[Depends(authorised)])
     async def models() -> dict[str, Any]:
@@ -217,29 +296,49 @@ def create_app(served: Served, api_key: str | None = None) -> FastAPI:
                 f"the model '{body.model}' does not exist; use '{served.model}' (GET /v1/models)",
                 code="model_not_found",
             )
+        check_size(body.messages, settings.serve_max_messages, settings.serve_max_chars)
         try:
             question, earlier = split_chat(body.messages)
-            rw, k = await anyio.to_thread.run_sync(served.prepare, question, earlier, body.k)
-            cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-            if not body.stream:
-                answer = await anyio.to_thread.run_sync(served.ask, rw, k, body.docs)
-                return JSONResponse(_completion(cid, created, served.model, served.message(answer), answer.to_dict()))
-            pieces = served.stream(rw, k, body.docs)
-            # the first piece is awaited before the response starts, so a bad request is still an HTTP error
-            first = await anyio.to_thread.run_sync(next, pieces)
         except RagError as exc:
             raise _rag_error(exc) from None
-        return StreamingResponse(
-            _events(served, pieces, first, cid, created),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        try:
+            await gate.enter()
+        except Busy as exc:
+            raise _busy(exc) from None
+        lease = Lease(gate)
+        try:
+            # the rewrite from earlier turns is work too: done in the place taken, never beside it
+            rw, k = await in_thread(served.prepare, question, earlier, body.k)
+            cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+            if not body.stream:
+                answer = await in_thread(served.ask, rw, k, body.docs)
+                return JSONResponse(_completion(cid, created, served.model, served.message(answer), answer.to_dict()))
+            pieces = served.stream(rw, k, body.docs)
+            lease.on_release = getattr(pieces, "close", None)  # releases the Served slot even when the client went away
+            # the first piece is awaited before the response starts, so a bad request is still an HTTP error
+            first = await in_thread(next, pieces)
+            stream = GatedStream(
+                _events(served, pieces, first, cid, created, in_thread),
+                lease,
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        except RagError as exc:
+            lease.release()
+            raise _rag_error(exc) from None
+        except BaseException:
+            lease.release()
+            raise
+        finally:
+            if not body.stream:
+                lease.release()
+        return stream
 
     return api
 
 
 async def _events(
-    served: Served, pieces: Iterator[str | Answer], first: str | Answer, cid: str, created: int
+    served: Served, pieces: Iterator[str | Answer], first: str | Answer, cid: str, created: int, in_thread: Any
 ) -> AsyncIterator[str]:
     """The SSE stream: the role, each answer piece, the Markdown sources, the last chunk with the record."""
     model = served.model
@@ -251,7 +350,7 @@ async def _events(
             if piece:
                 sent.append(piece)
                 yield _chunk(cid, created, model, {"content": piece})
-            piece = await anyio.to_thread.run_sync(next, pieces, None)
+            piece = await in_thread(next, pieces, None)
             if piece is None:
                 raise RuntimeError("the answer stream ended without its record")
         text, full = "".join(sent), served.message(piece)
@@ -266,10 +365,6 @@ async def _events(
     except Exception as exc:  # already streaming: the error goes into the stream, in OpenAI's form
         log.exception("unexpected error while streaming")
         yield f"data: {json.dumps(error_body(f'unexpected {type(exc).__name__} (a bug in rag)', 'server_error'))}\n\n"
-    finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()  # releases the request's slot even when the client went away
 
 
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -279,10 +374,10 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) ->
     check_port(host, port)
     served = Served(settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
-    api = create_app(served, key)
+    api = create_app(served, key, host)
     where = f"http://{host}:{port}/v1"
     guard = "API key required" if key else "no API key"
     sys.stderr.write(f"serving {served.model} at {where} ({guard}); Ctrl+C to stop\n")
-    if not key and host not in ("127.0.0.1", "localhost", "::1"):
+    if not key and not is_loopback(host):
         sys.stderr.write("warning: listening beyond this machine without an API key; set --api-key or RAG_API_KEY\n")
     uvicorn.run(api, host=host, port=port, log_level="warning")

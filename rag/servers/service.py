@@ -14,12 +14,14 @@ from rag.errors import InvalidInputError, RagError
 from rag.pipeline import MAX_K, Assistant, check_k, check_question, clean_question
 from rag.records import Answer, Chunk
 from rag.render import md_answer, md_answer_text
+from rag.review.ask import routed_stream
 from rag.settings import Settings
 from rag.text import has_words
 
 log = logging.getLogger(__name__)
 
 MAX_NEIGHBOURS = 5
+HISTORY_TURNS = 8
 
 
 def model_name(settings: Settings) -> str:
@@ -100,7 +102,9 @@ class Served:
         to its answer text (the Markdown sources dropped)."""
         turns: list[Turn] = []
         heuristic = HeuristicRewriter()
-        for question, reply in earlier:
+        # a follow-up is rewritten from the last turn (the model's rewrite reads the last three): older
+        # turns would only cost time, so the last HISTORY_TURNS are read
+        for question, reply in list(earlier)[-HISTORY_TURNS:]:
             q = clean_question(question)
             if not q or not has_words(q) or len(q) > self.settings.max_question_chars:
                 continue
@@ -124,7 +128,7 @@ class Served:
     def stream(self, rw: Rewrite, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
         """Answer text pieces that are final (see ``live``), then the Answer; holds a slot while it runs."""
         with self._slots:
-            for piece in self.assistant.stream(rw.query, k, _docs(docs)):
+            for piece in routed_stream(self.assistant, rw.query, k, _docs(docs)):
                 if isinstance(piece, Answer) or self.live:
                     yield piece
 
@@ -178,6 +182,17 @@ class Served:
             }
             for d in self.assistant.retriever.index.docs.values()
         ]
+
+    def references(self, doc: object = None) -> dict[str, Any]:
+        """One document's parsed reference list (``doc``) or, without one, the index's citation graph."""
+        from rag.store.refs import citation_graph, document_references
+
+        index = self.assistant.retriever.index
+        if doc is None or doc == "":
+            return citation_graph(index.references, index.docs)
+        if not isinstance(doc, str):
+            raise InvalidInputError("doc must be a document id from list_documents, or left out for the graph")
+        return {"doc": doc, "references": document_references(index.references, index.docs, doc.strip())}
 
     def passage(self, chunk_id: object, neighbours: object = 1) -> dict[str, Any]:
         """A passage by id with up to ``neighbours`` passages of the same document before and after it."""

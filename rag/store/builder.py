@@ -8,7 +8,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,10 +25,13 @@ from rag.embedding import (
     Embedder,
     VectorCache,
     anchors_digest,
+    engine_build,
     language_means,
     make_embedder,
 )
 from rag.glossary import contribution, save_contribution
+from rag.ingest.pdf_guard import limits_of
+from rag.ingest.references.detect import reference_list
 from rag.integrity import manifest, params_text, write_marker
 from rag.library import Library
 from rag.records import Document
@@ -46,8 +49,11 @@ from rag.store.layout import (
     sources_manifest,
     write_docs,
 )
+from rag.store.pooling import pooled_vectors
 from rag.store.reader import StoredIndex
-from rag.store.sources import Found, described, scan
+from rag.store.refs import write_references
+from rag.store.sidecar import read_edits
+from rag.store.sources import Found, described, duplicates, scan
 from rag.store.swap import clear_stale_tmp, locked, recover, refuse_foreign, swap
 from rag.store.update import segment_fits, write_generation
 from rag.store.writer import Part, lang_sums, new_part, write_parts
@@ -80,10 +86,12 @@ def build_index(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     library: Library | None = None,
+    refresh: Collection[str] = (),
 ) -> BuildReport:
     """Index every readable file under ``paths`` (and the attachments of ``library``) into
-    ``settings.index_path``, atomically, with their bibliographic records; only new or changed documents
-    are processed, documents no longer present are removed."""
+    ``settings.index_path``, atomically, with their bibliographic records and the user's metadata edits;
+    only new or changed documents (and those of ``refresh``) are processed, documents no longer present
+    are removed."""
     backend_for(settings)  # an unknown RAG_BACKEND fails before anything is touched
     t0 = time.perf_counter()
     target = settings.index_path
@@ -91,7 +99,7 @@ def build_index(
     with _updating(target, settings, reuse=not force, notes=report.notes) as old:
         workers = worker_embedder(settings) if embedder is None and uses_workers(settings) else None
         try:
-            _build(paths, settings, old, workers or embedder, report, progress, library or Library(), force)
+            _build(paths, settings, old, workers or embedder, report, progress, library or Library(), force, refresh)
         finally:
             if workers is not None:
                 workers.close()  # stops the worker processes, if any were started
@@ -116,6 +124,7 @@ def _build(
     progress: Progress | None,
     library: Library,
     force: bool = False,
+    refresh: Collection[str] = (),
 ) -> None:
     # a forced rebuild re-embeds everything but still keeps every document's id
     found, report.skipped = scan(
@@ -125,18 +134,33 @@ def _build(
         library,
         not force,
         progress,
+        limits_of(settings),
+        read_edits(settings),
+        refresh,
     )
     report.documents = len(found)
     if old and _same_sources(old, found, settings):
-        report.up_to_date = True
-        report.chunks, report.sentences = old.params["counts"]["chunks"], old.params["counts"]["sentences"]
-        report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
-        backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
+        _up_to_date(old, report, settings)
         return
     old_ids = {d.doc_id: i for i, d in enumerate(old.docs)} if old else {}
     cleaned = {
         d.doc_id: d for d in (described(src, lib, library) for _, _, src, lib in found if not isinstance(src, str))
     }
+    report.notes += [f"{src.doc_id}: {n}" for _, _, src, _ in found if not isinstance(src, str) for n in src.notes]
+    if not settings.keep_duplicates:
+        for dup in duplicates(found, cleaned, old):
+            report.duplicates.append(dup)
+            report.notes.append(
+                f"{dup.doc_id} is a duplicate of {dup.of} ({dup.reason}); not indexed "
+                "(index it anyway with --keep-duplicates)"
+            )
+            del cleaned[dup.doc_id]
+        dropped = {d.doc_id for d in report.duplicates}
+        found = [f for f in found if f[0] not in dropped]
+        report.documents = len(found)
+        if old and _same_sources(old, found, settings):  # nothing new but duplicates
+            _up_to_date(old, report, settings)
+            return
     report.notes += [
         note
         for d in cleaned.values()
@@ -166,6 +190,14 @@ def _build(
         write_generation(settings.index_path, parts, old, settings, report, progress)
         return
     _assemble(settings.index_path, parts, old, settings, embedder, report, progress)
+
+
+def _up_to_date(old: "StoredIndex", report: BuildReport, settings: Settings) -> None:
+    """Report the current index as it is (nothing to write)."""
+    report.up_to_date = True
+    report.chunks, report.sentences = old.params["counts"]["chunks"], old.params["counts"]["sentences"]
+    report.dense = f"{old.params['dense']['backend']}:{old.params['dense']['kind']}"
+    backend_of(old.path, old.params).retry_cleanup(old.path, old.params, settings)
 
 
 @dataclass
@@ -227,6 +259,8 @@ def _process(
                 lead = len(texts[i]) - len(chunks[i].text)  # the section heading passage_text put first
                 spans[i].append((lead + a, lead + b))
             chunk_vecs, sent_vecs = cache.embed_spans(texts, spans, one_pass, progress=tick("embedding"))
+        elif settings.sentence_vectors == "pooled":
+            chunk_vecs, sent_vecs = pooled_vectors(cache, chunks, texts, sent_rows, sent_texts, tick("embedding"))
         else:  # passages and sentences in one stream: batches of similar length across both
             vecs = cache.embed_passages(texts + sent_texts, progress=tick("embedding"))
             chunk_vecs, sent_vecs = vecs[: len(texts)], vecs[len(texts) :]
@@ -242,6 +276,7 @@ def _process(
         rows = [(i - c0, a, b) for i, a, b in sent_rows[s0:s1]]
         toks = all_toks[c0 : c0 + len(cs)]
         out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
+        out[d.doc_id].refs, out[d.doc_id].ref_marks = reference_list(d)
         c0, s0 = c0 + len(cs), s1
     return out
 
@@ -290,6 +325,8 @@ def _fill(
     else:
         assert embedder is not None  # a build with no index to copy from embeds, or is given the vectors
         dim, emb_id = embedder.dim, embedder.id
+    # the engine build that embedded this generation's new passages (the last writer's, on an update)
+    engine = engine_build(embedder) if embedder is not None else old.params["embedder"].get("engine", "") if old else ""
     arrays = write_parts(tmp, parts, old, dim)
     report.sentences = arrays["sentences"]
     means = _language_means(old, settings, embedder)
@@ -316,12 +353,13 @@ def _fill(
     save_contribution(contribution(bm25.vocab_dict), tmp / "glossary.json")
     infos = [p.info for p in parts]
     write_docs(tmp, [old.doc_entry(i) if old else i.to_json() for i in infos])
+    write_references(tmp, parts, old.path if old is not None else None)
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
     params = {
         "format_version": FORMAT_VERSION,
         "rag_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "embedder": {"id": emb_id, "dimension": dim, "normalized": True},
+        "embedder": {"id": emb_id, "dimension": dim, "normalized": True, **({"engine": engine} if engine else {})},
         "chunking": old.params["chunking"] if old is not None else chunking_params(settings),
         "bm25": {"tokenizer": "jieba-search+latin-v1", "k1": 1.2, "b": 0.75},
         "alignment": {"method": "anchor-mean-shift", "languages": list(LANGS), "anchors": anchors_digest()},

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.dedupe import Duplicate
 from rag.embedding import (
     LANGS,
 )
@@ -84,6 +85,7 @@ class BuildReport:
     reused: int = 0  # documents carried over unchanged (nothing recomputed)
     dense: str = ""  # dense index kind, e.g. "faiss:flat"
     notes: list[str] = field(default_factory=list)  # what the user should know (damage found, text dropped)
+    duplicates: list[Duplicate] = field(default_factory=list)  # new documents not indexed: the same work again
 
     def to_dict(self) -> dict:
         """JSON form for ``--json``."""

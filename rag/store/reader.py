@@ -38,6 +38,7 @@ from rag.store.layout import (
     read_params,
     readable_path,
 )
+from rag.store.refs import read_references
 from rag.store.segments import open_segments, segment_layout
 
 
@@ -152,6 +153,11 @@ class Index:
     chunk_docs: np.ndarray  # per chunk: position of its document in ``doc_order``
     doc_order: list[str]
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def references(self) -> dict:
+        """references.json: each document's reference entries and the citation graph's edges."""
+        return read_references(self.path)
 
     @property
     def embedder_id(self) -> str:

@@ -25,6 +25,7 @@ from rag.integrity import PARAMS, manifest, params_text, restamp, write_marker
 from rag.settings import Settings
 from rag.store.layout import BuildReport, Progress, write_docs
 from rag.store.reader import StoredIndex
+from rag.store.refs import write_references
 from rag.store.segments import SEG_DIR, SEGMENT_FILES, segment_layout
 from rag.store.swap import swap
 from rag.store.writer import Part, fixed_sum, mean_of, write_parts
@@ -201,6 +202,7 @@ def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, p
     np.savez(tmp / "languages.npz", **langs)  # type: ignore[arg-type]
     infos = [p.info for p in parts]
     write_docs(tmp, [old.doc_entry(i) for i in infos])
+    write_references(tmp, parts, old.path)
     n_chunks = sum(p.n_chunks for p in parts)
     n_sents = sum(_sentences(p, old) for p in parts)
     # "sources" (doc_id -> sha256, a copy of docs.json's) was dropped from params.json: not carried

@@ -14,6 +14,7 @@ from rag.bm25 import Terms
 from rag.embedding import (
     LANGS,
 )
+from rag.ingest.references.parse import Reference
 from rag.records import Chunk, Document
 from rag.store.chunks import chunk_record
 from rag.store.layout import DocInfo
@@ -37,6 +38,8 @@ class Part:
     sent_lang: np.ndarray | None = None
     old: tuple[int, int] | None = None  # chunk range in the current index (reused documents)
     seg: int = 0  # the current index's segment that range is in (rag.store.segments)
+    refs: list[Reference] | None = None  # new documents: the entries of their reference list (rag.ingest.references)
+    ref_marks: list[tuple[int, str]] = field(default_factory=list)  # (offset in text, entry n) of note marks
 
     @property
     def n_chunks(self) -> int:

@@ -138,9 +138,18 @@ def front_page_bib(pages: list[PdfPage]) -> Bib:
     return Bib(title=title, authors=authors, year=year, source="layout")
 
 
-def find_title(lines: list[str], title: str) -> list[int]:
-    """Indexes of the lines (among the first 80) that spell ``title`` (a layout title found again among a
-    document's text lines, footnote marks aside), in order ([] if none do)."""
+def find_title(lines: list[str], layout: Bib) -> list[int]:
+    """Indexes of the lines (among the first 80) that spell the layout's title (footnote marks aside), in
+    order, then the byline's under them when it names the first author ([] if no lines spell the title)."""
+    out = _title_lines(lines, layout.title)
+    family = re.sub(r"\s+", "", layout.authors[0].family) if out and layout.authors else ""
+    for j in range(out[-1] + 1, min(len(lines), out[-1] + 5)) if family else ():
+        if family in re.sub(r"\s+", "", lines[j]):
+            return out + [j]
+    return out
+
+
+def _title_lines(lines: list[str], title: str) -> list[int]:
     want = re.sub(r"\s+", "", normalize(title))
     for i, ln in enumerate(lines[:80]):
         got = re.sub(r"[*∗†‡§\ue000-\ue001\d]+$", "", re.sub(r"\s+", "", ln))

@@ -1,7 +1,7 @@
 """Reading a PDF page by page: characters and boxes from pypdfium2, lines in reading order (columns,
 full-width lines, table rows), running headers and footers removed by fuzzy repetition across pages,
 footnotes moved after the body; pages without a text layer, or whose fonts map much of their text to
-nothing readable, are OCR'd (``rag.ocr``) and read the same way.
+nothing readable, are OCR'd (by the function ``rag.pdf`` passes in: ``rag.ocr``) and read the same way.
 Library warnings (pdfminer's, pypdf's) are kept off stderr while a PDF is read."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from rag.ingest.pdf.chars import _circled, page_chars, segments
 from rag.ingest.pdf.furniture import running_furniture
@@ -17,6 +17,10 @@ from rag.ingest.pdf.layout import body_size, order
 from rag.ingest.pdf.records import PdfPage, Segment
 
 Progress = Callable[[int, int], None]  # (pages OCR'd, pages to OCR)
+# (data, page indexes from 0, progress, pixel cap, notes) -> {index: (segments in points, confidence)}
+OcrPages = Callable[
+    [bytes, Sequence[int], Progress | None, int | None, list[str] | None], dict[int, tuple[list[Segment], float]]
+]
 _NOTE_LABEL = re.compile(r"^(\[(\d{1,2})\]|(\d{1,2})[.)]?\s)")
 UNMAPPED_MIN = 20  # a page with at least this many characters its fonts map to no text ...
 UNMAPPED_SHARE = 0.3  # ... making up this share of its characters is OCR'd instead
@@ -63,8 +67,16 @@ def page_lines(segs: list[Segment]) -> list[str]:
     return lines
 
 
-def read_pdf(data: bytes, progress: Progress | None = None) -> list[PdfPage]:
-    """Every page of a PDF as lines in reading order; pages without a text layer are OCR'd."""
+def read_pdf(
+    data: bytes,
+    progress: Progress | None = None,
+    max_pixels: int | None = None,
+    notes: list[str] | None = None,
+    ocr: OcrPages | None = None,
+) -> list[PdfPage]:
+    """Every page of a PDF as lines in reading order; pages without a usable text layer are read by
+    ``ocr`` (``rag.ocr.ocr_pages``: the OCR stage is wired in by ``rag.pdf``, this package stays below
+    it), rendered under ``max_pixels``, a page rendered smaller told in ``notes``."""
     import pypdfium2 as pdfium
 
     with quiet():
@@ -87,10 +99,8 @@ def read_pdf(data: bytes, progress: Progress | None = None) -> list[PdfPage]:
             doc.close()
         conf: dict[int, float] = {}
         blank = [i for i, segs in enumerate(pages) if not segs or i in garbled]
-        if blank:
-            from rag.ocr import ocr_pages
-
-            for i, (segs, score) in ocr_pages(data, blank, progress).items():
+        if blank and ocr is not None:
+            for i, (segs, score) in ocr(data, blank, progress, max_pixels, notes).items():
                 pages[i], conf[i] = segs, score
     ordered = [order(segs) for segs in pages]
     furniture = running_furniture(ordered, [h for _, h in sizes])

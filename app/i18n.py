@@ -1,0 +1,130 @@
+"""The app's words in English and Chinese: every label, button and message, and the library's known
+error messages translated; the language a browser asks for picks the default."""
+
+from __future__ import annotations
+
+import re
+
+LANGS = ("en", "zh")
+CHOICES = [("English", "en"), ("中文", "zh")]
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "rag — cited answers over your papers", "zh": "rag —— 有出处的文献问答"},
+    "header": {
+        "en": "Index `{index}`: {docs} documents, {passages} passages · embedder `{embedder}` · "
+        "answers quote the papers and cite every sentence.",
+        "zh": "索引 `{index}`：{docs} 篇文献，{passages} 个段落 · 向量模型 `{embedder}` · 回答引用原文，每句都注明出处。",
+    },
+    "language": {"en": "Language", "zh": "界面语言"},
+    "tab_ask": {"en": "Ask", "zh": "提问"},
+    "tab_docs": {"en": "Documents", "zh": "文献库"},
+    "chat_placeholder": {
+        "en": "Ask in Chinese or English, e.g. 世界互联网大会国际组织总部设在哪里？ "
+        "Follow-up questions keep the conversation's subject.",
+        "zh": "可用中文或英文提问，例如：世界互联网大会国际组织总部设在哪里？追问会沿用对话的主题。",
+    },
+    "question_placeholder": {"en": "Ask about the papers…", "zh": "就这些文献提问……"},
+    "ask": {"en": "Ask", "zh": "提问"},
+    "top_k": {"en": "Passages to retrieve", "zh": "检索段落数"},
+    "doc_filter": {"en": "Only these documents (empty: all)", "zh": "只在这些文献中查找（留空：全部）"},
+    "show_scores": {"en": "Show retrieval scores", "zh": "显示检索分数"},
+    "new_conversation": {"en": "New conversation", "zh": "新对话"},
+    "download_md": {"en": "Download conversation (.md)", "zh": "下载对话（.md）"},
+    "download_jsonl": {"en": "Download answers (.jsonl, for rag refs)", "zh": "下载回答（.jsonl，供 rag refs 使用）"},
+    "style": {"en": "Reference style", "zh": "参考文献格式"},
+    "copy": {"en": "Answer with references (copy)", "zh": "回答及参考文献（可复制）"},
+    "page_pick": {"en": "Open a cited PDF page (the quote is marked)", "zh": "打开被引用的 PDF 页面（引文已标出）"},
+    "upload": {
+        "en": "Add documents (.txt, .md or .pdf, at most {mb:g} MB each): they are indexed at once and searchable "
+        "when the report below appears",
+        "zh": "添加文献（.txt、.md 或 .pdf，每个不超过 {mb:g} MB）：上传后立即建立索引，下方出现报告即可检索",
+    },
+    "refresh": {"en": "Refresh list", "zh": "刷新列表"},
+    "doc_pick": {"en": "Document to edit, re-index or remove", "zh": "选择要编辑、重新索引或删除的文献"},
+    "edit_title": {"en": "Title", "zh": "题名"},
+    "edit_authors": {"en": "Authors (separated by ; or ,)", "zh": "作者（用 ; 或 , 分隔）"},
+    "edit_year": {"en": "Year", "zh": "年份"},
+    "save": {"en": "Save metadata", "zh": "保存元数据"},
+    "reindex": {"en": "Re-index", "zh": "重新索引"},
+    "remove": {"en": "Remove from the index", "zh": "从索引中删除"},
+    "col_document": {"en": "document", "zh": "文件"},
+    "col_title": {"en": "title", "zh": "题名"},
+    "col_authors": {"en": "authors", "zh": "作者"},
+    "col_year": {"en": "year", "zh": "年份"},
+    "col_pages": {"en": "pages", "zh": "页数"},
+    "col_passages": {"en": "passages", "zh": "段落"},
+    "col_warnings": {"en": "parse warnings", "zh": "解析提示"},
+    "col_source": {"en": "source", "zh": "来源"},
+    "w_dropped": {"en": "{n}% dropped as page furniture", "zh": "{n}% 作为页眉页脚删去"},
+    "w_ocr": {"en": "{n} passages read by OCR", "zh": "{n} 个段落经 OCR 识别"},
+    "w_footnotes": {"en": "{n} footnotes", "zh": "{n} 条脚注"},
+    "saved": {"en": "Saved the metadata of `{doc}` ({s:.1f} s).", "zh": "已保存 `{doc}` 的元数据（{s:.1f} 秒）。"},
+    "reindexed": {"en": "Re-indexed `{doc}` ({s:.1f} s).", "zh": "已重新索引 `{doc}`（{s:.1f} 秒）。"},
+    "removed": {"en": "Removed `{doc}` from the index ({s:.1f} s).", "zh": "已从索引中删除 `{doc}`（{s:.1f} 秒）。"},
+    "empty_question": {"en": "The question is empty: type a question.", "zh": "问题是空的：请输入问题。"},
+    "added": {"en": "**Added and searchable** ({s:.1f} s): ", "zh": "**已添加，可以检索**（{s:.1f} 秒）："},
+    "not_added": {"en": "**Not added:** ", "zh": "**未添加：**"},
+    "skipped": {"en": "skipped", "zh": "已跳过"},
+    "note": {"en": "note", "zh": "注意"},
+    "nothing": {"en": "Nothing to add.", "zh": "没有可添加的文件。"},
+}
+
+# the library's messages a user meets in the app, in Chinese (anything else is shown as the library wrote it)
+_MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"^the question is empty; type a question$"), "问题是空的；请输入问题"),
+    (
+        re.compile(r"^the question has no words in it .*$"),
+        "问题中没有文字（只有标点、符号或不可见字符）；请输入问题",
+    ),
+    (
+        re.compile(r"^the question is (\d+) characters long; keep it under (\d+)$"),
+        r"问题有 \1 个字符；请控制在 \2 个以内",
+    ),
+    (re.compile(r"^pick a document of the index first$"), "请先选择索引中的一篇文献"),
+    (re.compile(r"^the year must be four digits, like 2021, not (.*)$"), r"年份必须是四位数字，例如 2021，而不是 \1"),
+    (
+        re.compile(r"^removing every document would leave index '(.*)' empty; .*$"),
+        r"删除全部文献会使索引“\1”为空；请改为删除整个索引文件夹",
+    ),
+    (re.compile(r"^duplicate of `(.*)` \(same DOI (.*)\)$"), r"与 `\1` 重复（DOI 相同：\2）"),
+    (re.compile(r"^duplicate of `(.*)` \(same title and year\)$"), r"与 `\1` 重复（题名和年份相同）"),
+    (
+        re.compile(r"^duplicate of `(.*)` \(near-identical text \(similarity (.*)\)\)$"),
+        r"与 `\1` 重复（正文几乎相同，相似度 \2）",
+    ),
+    (re.compile(r"^already in the index as `(.*)`$"), r"索引中已有此文件：`\1`"),
+    (re.compile(r"^binary file \(contains NUL bytes\)$"), "二进制文件（含 NUL 字节）"),
+    (
+        re.compile(r"^unsupported type '(.*)' \(use \.txt, \.md or \.pdf\)$"),
+        r"不支持的类型“\1”（请用 .txt、.md 或 .pdf）",
+    ),
+]
+
+
+def t(lang: str, key: str, **values) -> str:
+    """The text of ``key`` in ``lang`` (English when the language is unknown), with ``values`` filled in."""
+    entry = TEXT[key]
+    text = entry.get(lang) or entry["en"]
+    return text.format(**values) if values else text
+
+
+def message(lang: str, text: str) -> str:
+    """A library message (an error, a skip reason) in ``lang``."""
+    if lang != "zh":
+        return text
+    for pattern, zh in _MESSAGES_ZH:
+        if pattern.match(text):
+            return pattern.sub(zh, text)
+    return text
+
+
+def browser_language(accept_language: str | None) -> str:
+    """The interface language for a browser's Accept-Language header: Chinese when the first language it
+    names is a Chinese one, else English."""
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "zh" if first.startswith("zh") else "en"
+
+
+def pick(lang: object) -> str:
+    """A supported language code ("en" for anything else)."""
+    return lang if isinstance(lang, str) and lang in LANGS else "en"

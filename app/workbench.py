@@ -1,0 +1,125 @@
+"""The Documents tab's library manager and the interface language: the handlers the Blocks app wires
+to its components (app/ui.py), over the one AppService every session shares."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from app.i18n import browser_language, message, pick, t
+from app.render import document_headers, document_rows
+from app.service import AppService
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+def header_text(service: AppService, lang: str = "en") -> str:
+    """The header line: index name, documents, passages, embedder."""
+    idx = service.assistant.retriever.index
+    return f"## {t(lang, 'title')}\n" + t(
+        lang, "header", index=idx.path.name, docs=len(idx.docs), passages=len(idx.chunks), embedder=idx.embedder_id
+    )
+
+
+def doc_choices(service: AppService) -> list[tuple[str, str]]:
+    """(label, document id) of every indexed document, for the pickers."""
+    return [(f"{d.title} ({d.doc_id})" if d.title else d.doc_id, d.doc_id) for d in service.documents()]
+
+
+def doc_table(service: AppService, lang: str = "en") -> list[list]:
+    """The library table's rows in ``lang``."""
+    return document_rows(service.library(), lang)
+
+
+class Workbench:
+    """The library manager's and the language switch's handlers (state: the service and settings)."""
+
+    def __init__(self, service: AppService, settings: Settings):
+        self.service = service
+        self.settings = settings
+
+    def refresh_documents(self, lang="en"):
+        """Table, document filter choices and header, as the index now is."""
+        lang = pick(lang)
+        return (
+            doc_table(self.service, lang),
+            gr.update(choices=doc_choices(self.service)),
+            header_text(self.service, lang),
+        )
+
+    def library_refreshed(self, lang, status: str = ""):
+        """Table, document filter, header, the manager's picker (cleared) and its status line."""
+        table, choices, head = self.refresh_documents(lang)
+        return table, choices, head, gr.update(choices=doc_choices(self.service), value=None), status
+
+    def add_documents(self, files, lang, progress=gr.Progress()):
+        """Check, save and index uploaded files; report what was added and what was refused."""
+        if not files:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        paths = files if isinstance(files, list) else [files]
+        report = self.service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=desc))
+        table, choices, header = self.refresh_documents(lang)
+        return report.markdown(pick(lang)), table, choices, header, None, gr.update(choices=doc_choices(self.service))
+
+    def pick_document(self, doc_id):
+        """The edit form filled with the picked document's title, authors and year."""
+        doc = self.service.assistant.retriever.index.docs.get(doc_id or "")
+        if doc is None:
+            return "", "", ""
+        return doc.title, "; ".join(doc.authors), doc.bib.year
+
+    def library_action(self, action: str):
+        """The handler of a manager button: "save" (the edit form), "reindex" or "remove" the picked document."""
+
+        def run(doc_id, title, authors, year, lang, progress=gr.Progress()):
+            lang = pick(lang)
+            tick = lambda frac, desc: progress(frac, desc=desc)  # noqa: E731
+            try:
+                if action == "save":
+                    secs = self.service.edit_metadata(doc_id, title or "", authors or "", year or "", tick)
+                    done = t(lang, "saved", doc=doc_id, s=secs)
+                elif action == "reindex":
+                    done = t(lang, "reindexed", doc=doc_id, s=self.service.reindex_document(doc_id, tick))
+                else:
+                    done = t(lang, "removed", doc=doc_id, s=self.service.remove_document(doc_id))
+            except RagError as exc:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"**{message(lang, str(exc))}**"
+            return self.library_refreshed(lang, done)
+
+        return run
+
+    def relabel(self, lang):
+        """Every label, placeholder and button in the chosen language."""
+        lang = pick(lang)
+        return (
+            header_text(self.service, lang),
+            gr.update(label=t(lang, "tab_ask")),
+            gr.update(label=t(lang, "tab_docs")),
+            gr.update(placeholder=t(lang, "chat_placeholder")),
+            gr.update(placeholder=t(lang, "question_placeholder")),
+            gr.update(value=t(lang, "ask")),
+            gr.update(label=t(lang, "top_k")),
+            gr.update(label=t(lang, "doc_filter")),
+            gr.update(label=t(lang, "show_scores")),
+            gr.update(value=t(lang, "new_conversation")),
+            gr.update(label=t(lang, "download_md")),
+            gr.update(label=t(lang, "download_jsonl")),
+            gr.update(label=t(lang, "style")),
+            gr.update(label=t(lang, "copy")),
+            gr.update(label=t(lang, "page_pick")),
+            gr.update(label=t(lang, "upload", mb=self.settings.upload_max_mb)),
+            gr.update(value=t(lang, "refresh")),
+            gr.update(value=doc_table(self.service, lang), headers=document_headers(lang)),
+            gr.update(label=t(lang, "doc_pick")),
+            gr.update(label=t(lang, "edit_title")),
+            gr.update(label=t(lang, "edit_authors")),
+            gr.update(label=t(lang, "edit_year")),
+            gr.update(value=t(lang, "save")),
+            gr.update(value=t(lang, "reindex")),
+            gr.update(value=t(lang, "remove")),
+            gr.update(label=t(lang, "language")),
+        )
+
+    def browser_lang(self, request: gr.Request):
+        """The interface language the browser asks for (its Accept-Language header)."""
+        headers = getattr(request, "headers", None) or {}
+        return browser_language(headers.get("accept-language"))

@@ -1,0 +1,79 @@
+"""Fit the "not discussed" model (rag/data/review_model.json) on one review suite's gold and report it on
+every suite: features of each (question, paper) cell, labels from the gold (points or "not addressed").
+
+    python eval/review/fit.py eval/review/suites.toml --train review-zh [--write]
+
+Leave-one-paper-out on the training suite shows how well it generalises to a paper it never saw; the
+other suites are held out entirely."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rag.pipeline import Assistant
+from rag.review.api import encode_many, evidence, null_model
+from rag.review.decide import FEATURES, MODEL, Model, fit, save_model
+from rag.review.extract import doc_sentences
+from rag.review.frame import topic_of
+from rag.review.scoring import load_review_gold
+from rag.settings import load_settings
+from rag.suites import ensure_index, load_suites, suite_settings
+
+
+def cells(suite, settings) -> list[tuple[str, str, dict, int]]:
+    """(question id, paper, features, 1 if the gold gives the paper points) for every gold cell."""
+    ensure_index(suite, settings)
+    a = Assistant.open(suite_settings(suite, settings))
+    gold = load_review_gold(suite.gold)
+    docs = list(dict.fromkeys(d for q in gold for d in q.cells))
+    sents = [doc_sentences(a.retriever, d) for d in docs]
+    out = []
+    queries = encode_many(a.retriever, [topic_of(q.question) for q in gold])
+    nulls = null_model(a.retriever, sents, {x.lang for x in queries})
+    for q, query in zip(gold, queries):
+        _, feats = evidence(a.retriever, query, sents, nulls[query.lang])
+        for d, f in zip(docs, feats):
+            out.append((q.id, d, f, int(bool(q.cells.get(d)))))
+    return out
+
+
+def rates(model: Model, rows) -> str:
+    """False and correct "not discussed" of a model on labelled cells."""
+    pos = [r for r in rows if r[3]]
+    neg = [r for r in rows if not r[3]]
+    fnd = sum(model.prob(r[2]) < model.threshold for r in pos) / max(1, len(pos))
+    cnd = sum(model.prob(r[2]) < model.threshold for r in neg) / max(1, len(neg))
+    return f"false not-discussed {fnd:.3f} ({len(pos)} cells), correct not-discussed {cnd:.3f} ({len(neg)} cells)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("suites", type=Path)
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    settings = load_settings()
+    data = {s.name: cells(s, settings) for s in load_suites([args.suites])}
+    train = data[args.train]
+    held = []
+    for doc in sorted({r[1] for r in train}):  # leave one paper out
+        m = fit([r[2] for r in train if r[1] != doc], [r[3] for r in train if r[1] != doc])
+        held += [(r[0], r[1], r[2], r[3], m.prob(r[2])) for r in train if r[1] == doc]
+    pos = [h for h in held if h[3]]
+    neg = [h for h in held if not h[3]]
+    print(
+        f"{args.train} leave-one-paper-out: false not-discussed {sum(h[4] < 0.5 for h in pos) / max(1, len(pos)):.3f}, "
+        f"correct not-discussed {sum(h[4] < 0.5 for h in neg) / max(1, len(neg)):.3f}"
+    )
+    model = fit([r[2] for r in train], [r[3] for r in train])
+    for name, rows in data.items():
+        print(f"{name}{' (train)' if name == args.train else ' (held out)'}: {rates(model, rows)}")
+    print("weights", dict(zip(FEATURES, [round(w, 3) for w in model.weights])), round(model.bias, 3))
+    if args.write:
+        save_model(model, MODEL, f"fitted by eval/review/fit.py on {args.train} ({len(train)} cells)")
+        print(f"wrote {MODEL}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Whether a paper discusses a review question: a small logistic model over scale-free evidence (how far
+the paper's best sentences stand above the reviewed sentences, how far below the best paper, how many of
+the topic's terms the paper uses), fitted on review gold split by document (`eval/review/fit.py`) and
+shipped as data; the nearest sentence is always kept so the scholar can check a "not discussed"."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.review.extract import Scored
+
+MODEL = Path(__file__).resolve().parent.parent / "data" / "review_model.json"
+# what the model reads (features() also reports top, dense_top, share, missing and lexical for diagnosis: with
+# them the model fitted on one gold set transferred worse to the other, eval/NOTES.md)
+FEATURES = ("gap", "null_z", "lex_best")
+
+
+def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
+    """The evidence one paper offers for a question (``best_top``: the best paper's ``top``; ``null``: the
+    mean and spread of the paper's dense top under off-topic questions in the question's language)."""
+    use = s.sents.usable if s.sents.usable.any() else np.ones(len(s.z), dtype=bool)
+    z = s.z[use]
+    if not len(z):
+        return {
+            "top": -3.0,
+            "gap": -3.0,
+            "dense_top": -1.0,
+            "null_z": -3.0,
+            "lex_best": 0.0,
+            "share": 0.0,
+            "missing": 1.0,
+            "lexical": 0.0,
+        }
+    k = min(3, len(z))
+    top = float(np.sort(z)[-k:].mean())
+    lexical = s.library_terms > 0  # some paper uses the topic's words: their absence here means something
+    return {
+        "top": top,
+        "gap": top - best_top,
+        # cosine above the question's baseline, not standardised: whether anything in the library is close
+        "dense_top": float(np.sort(s.dense[use])[-k:].mean()),
+        # the same against off-topic questions: how unusual this closeness is for this paper and language
+        "null_z": (float(np.sort(s.dense[use])[-k:].mean()) - null[0]) / null[1],
+        "lex_best": float(s.lexical.max()) if len(s.lexical) else 0.0,
+        "share": float(np.mean(z > 1.0)),  # share of the paper's sentences clearly about the topic
+        "missing": (1.0 - s.terms) if lexical else 0.0,  # the topic's words the paper never uses
+        "lexical": float(lexical),
+    }
+
+
+def paper_top(s: Scored) -> float:
+    """Mean z of a paper's three best usable sentences."""
+    z = s.z[s.sents.usable] if s.sents.usable.any() else s.z
+    return float(np.sort(z)[-min(3, len(z)) :].mean()) if len(z) else -3.0
+
+
+@dataclass(frozen=True)
+class Model:
+    """Logistic weights over FEATURES (and the probability above which a paper counts as discussing)."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+
+    def prob(self, f: dict[str, float]) -> float:
+        """Probability that the paper discusses the question."""
+        x = self.bias + sum(w * f[n] for w, n in zip(self.weights, FEATURES))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+@lru_cache(maxsize=1)
+def load_model(path: str = str(MODEL)) -> Model:
+    """The shipped model (rag/data/review_model.json)."""
+    d = json.loads(Path(path).read_text("utf-8"))
+    return Model(tuple(float(d["weights"][n]) for n in FEATURES), float(d["bias"]), float(d.get("threshold", 0.5)))
+
+
+def fit(rows: list[dict[str, float]], labels: list[int], l2: float = 1.0, steps: int = 3000) -> Model:
+    """Logistic regression by gradient descent on standardised features (L2-penalised, class-balanced), the
+    weights mapped back to raw features."""
+    x = np.array([[r[n] for n in FEATURES] for r in rows], dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    mu, sd = x.mean(0), x.std(0)
+    sd[sd == 0] = 1.0
+    xs = (x - mu) / sd
+    pos = max(y.mean(), 1e-9)
+    sw = np.where(y == 1, 0.5 / pos, 0.5 / max(1 - pos, 1e-9))  # both classes weigh the same
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(xs @ w + b)))
+        g = sw * (p - y)
+        w -= 0.1 * (xs.T @ g / len(y) + l2 * w / len(y))
+        b -= 0.1 * g.mean()
+    raw_w = w / sd
+    raw_b = b - float((w * mu / sd).sum())
+    return Model(tuple(float(v) for v in raw_w), float(raw_b))
+
+
+def save_model(model: Model, path: Path, note: str) -> None:
+    """Write a fitted model as the JSON ``load_model`` reads."""
+    path.write_text(
+        json.dumps(
+            {
+                "weights": dict(zip(FEATURES, model.weights)),
+                "bias": model.bias,
+                "threshold": model.threshold,
+                "note": note,
+            },
+            indent=1,
+        )
+        + "\n",
+        "utf-8",
+    )

@@ -1,0 +1,259 @@
+"""What one paper says about a review question: every sentence of the paper scored against the question's
+topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap), the
+2-5 that carry distinct points chosen by maximal marginal relevance, kept in the paper's order.
+
+Scores are standardised over the sentences of the papers under review for this question, so the same
+rule reads a library of three papers or three hundred, in Chinese or English, without constants fitted
+to any corpus; whether a paper discusses the question at all is `rag.review.decide`'s call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedding import LANGS
+from rag.evidence import REFERENCE, ROADMAP, term_groups
+from rag.retrieval import Query, Retriever
+from rag.text import tokenize
+
+MAX_POINTS = 5
+MIN_POINTS = 2
+MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
+CELL_CHARS = 600  # an answered cell stays a summary, not the paper
+LONG_SENTENCE = CELL_CHARS // 3  # a point leaves room for at least two more: several points, not one long one
+MARK_CHARS = 6  # the quotation marks, citation mark and space around each quote
+
+
+@dataclass(frozen=True)
+class DocSentences:
+    """The quotable sentences of one document (read once per review run)."""
+
+    doc: str
+    rows: np.ndarray  # sentence rows in the index, in the paper's order
+    chunks: np.ndarray  # per sentence: its passage position
+    texts: tuple[str, ...]
+    tokens: tuple[frozenset[str], ...]
+    usable: np.ndarray  # bool: a wordy, complete sentence that is not a roadmap or a heading
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point a paper makes: a verbatim sentence with where it stands."""
+
+    quote: str
+    chunk_id: str
+    position: int  # passage position in the index
+    page: str
+    section: str
+    score: float  # standardised relevance (z over the reviewed sentences)
+    row: int  # sentence row (the paper's order)
+
+
+_CACHE: dict[tuple[str, str, str], DocSentences] = {}
+_CACHE_DOCS = 256  # documents kept read (segmenting a paper's sentences takes about a second)
+
+
+def doc_sentences(retriever: Retriever, doc: str) -> DocSentences:
+    """A document's sentences, passages and terms, read once per index build (the app reviews one
+    question at a time: the papers are segmented on the first)."""
+    idx = retriever.index
+    key = (str(idx.path), str(idx.params.get("params_checksum") or idx.params.get("created")), doc)
+    got = _CACHE.get(key)
+    if got is None:
+        got = _read_doc(retriever, doc)
+        if len(_CACHE) >= _CACHE_DOCS:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = got
+    return got
+
+
+def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
+    """Read a document's sentences, their passages and terms from the index."""
+    idx = retriever.index
+    rows: list[int] = []
+    chunks: list[int] = []
+    texts: list[str] = []
+    kinds: list[str] = []
+    seen: set[tuple[int, int]] = set()  # overlapping passages repeat sentences: keep the first copy
+    for pos in idx.doc_range(doc):
+        c = idx.chunks[pos]
+        for si in idx.chunk_sentences[pos]:
+            _, a, b = (int(x) for x in idx.sent_rows[si])
+            key = (c.start + a, c.start + b) if c.kind == "body" else (-pos - 1, a)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(int(si))
+            chunks.append(pos)
+            texts.append(c.text[a:b].strip())
+            kinds.append(c.kind)
+    toks = tuple(frozenset(tokenize(t)) for t in texts)
+    # front matter (abstract, keywords, affiliations): only its complete sentences can be points
+    usable = np.array([_usable(t) and (k != "meta" or _ends(t)) for t, k in zip(texts, kinds)], dtype=bool)
+    return DocSentences(
+        doc, np.asarray(rows, dtype=np.int64), np.asarray(chunks, dtype=np.int64), tuple(texts), toks, usable
+    )
+
+
+def _ends(text: str) -> bool:
+    return text[-1:] in "。！？!?.…”」』)）;；" if text else False
+
+
+def _usable(text: str) -> bool:
+    words = sum(ch.isalpha() or "\u4e00" <= ch <= "\u9fff" for ch in text)
+    terminal = _ends(text)
+    return (
+        words >= 12
+        and (terminal or len(text) > 60)
+        and len(text) <= LONG_SENTENCE
+        and not ROADMAP.search(text)
+        and not REFERENCE.search(text)  # a cited work's entry is not the paper's point
+    )
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One document's sentences scored for one question."""
+
+    sents: DocSentences
+    dense: np.ndarray  # cosine minus the question's baseline for the sentence's language
+    lexical: np.ndarray  # IDF-weighted share of the topic's terms present in the sentence
+    z: np.ndarray  # standardised combined relevance (over every reviewed sentence)
+    vecs: np.ndarray
+    terms: float = 0.0  # IDF-weighted share of the topic's terms the paper uses anywhere
+    library_terms: float = 0.0  # the same over every reviewed paper (0: no lexical evidence exists)
+
+
+def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> list[Scored]:
+    """Every sentence of every reviewed document scored for the question, on one common scale."""
+    idx = retriever.index
+    base = np.einsum("ij,ij->i", query.aligned, idx.centroids)  # an average passage's score per language
+    groups = _longest(term_groups(query, retriever))
+    total = sum(w for _, w in groups) or 1.0
+    parts = []
+    d_langs: list[np.ndarray] = []
+    for d in docs:
+        vecs = np.asarray(idx.sent_vecs[d.rows], dtype=np.float32) if len(d.rows) else np.zeros((0, 1), np.float32)
+        langs = np.asarray(idx.sent_lang[d.rows], dtype=np.int64)
+        d_langs.append(langs)
+        dense = np.einsum("ij,ij->i", vecs, query.aligned[langs]) - base[langs] if len(d.rows) else np.zeros(0)
+        lexical = np.array(
+            [sum(w for alts, w in groups if any(a in t for a in alts)) / total for t in d.tokens], dtype=np.float64
+        )
+        parts.append((d, dense, lexical, vecs))
+    all_dense = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    all_lex = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    all_langs = np.concatenate(d_langs) if d_langs else np.zeros(0, np.int64)
+    out = []
+    for (d, dense, lexical, vecs), langs in zip(parts, d_langs):
+        # dense scores are standardised within each language: a question scores sentences in its own
+        # language higher whatever they say, and an English reference list must not outrank Chinese text
+        zd = np.zeros(len(dense))
+        for lang in np.unique(langs):
+            m = langs == lang
+            zd[m] = _z(dense[m], all_dense[all_langs == lang])
+        z = zd + _z(lexical, all_lex)
+        used = frozenset().union(*d.tokens) if d.tokens else frozenset()
+        terms = sum(w for alts, w in groups if any(a in used for a in alts)) / total
+        out.append(Scored(d, dense, lexical, z, vecs, terms))
+    library = max((x.terms for x in out), default=0.0)
+    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library) for x in out]
+
+
+def _longest(groups: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
+    """The query's term groups without the pieces of a longer term (search segmentation yields 网络, 主权
+    and 网络主权): a sentence using the pieces apart does not use the term."""
+    words = [a for alts, _ in groups for a in alts]
+    return [
+        (alts, w) for alts, w in groups if not (len(alts) == 1 and any(alts[0] != o and alts[0] in o for o in words))
+    ]
+
+
+def top_mean(x: np.ndarray, k: int = 3) -> float:
+    """Mean of the k largest values (fewer when there are fewer)."""
+    return float(np.sort(x)[-min(k, len(x)) :].mean()) if len(x) else -1.0
+
+
+def null_dense(retriever: Retriever, anchors: list[Query], d: DocSentences) -> tuple[float, float]:
+    """How close a paper's best sentences come to questions about nothing it is about: the mean and spread,
+    over generic off-topic questions (the index's alignment anchors, in the question's language), of the
+    top-3 calibrated dense score — what a question's own score is measured against."""
+    idx = retriever.index
+    use = d.usable if d.usable.any() else np.ones(len(d.rows), dtype=bool)
+    if not use.any() or not anchors:
+        return 0.0, 1.0
+    vecs = np.asarray(idx.sent_vecs[d.rows[use]], dtype=np.float32)
+    langs = np.asarray(idx.sent_lang[d.rows[use]], dtype=np.int64)
+    tops = []
+    for q in anchors:
+        base = np.einsum("ij,ij->i", q.aligned, idx.centroids)
+        tops.append(top_mean(np.einsum("ij,ij->i", vecs, q.aligned[langs]) - base[langs]))
+    t = np.asarray(tops)
+    return float(t.mean()), float(t.std()) or 1.0
+
+
+def _z(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    sd = float(pool.std()) if len(pool) else 0.0
+    return (x - float(pool.mean())) / sd if sd > 0 else np.zeros_like(x, dtype=np.float64)
+
+
+def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray) -> list[Point]:
+    """2-5 sentences of the paper that each carry a distinct point (MMR over the sentence vectors): a
+    candidate must stand out from the paper's own sentences and from the reviewed sentences at large;
+    returned in the paper's order within ``CELL_CHARS``."""
+    usable = np.flatnonzero(s.sents.usable)
+    if not len(usable):
+        return []
+    z = s.z
+    own = z[usable]
+    # a point must stand one standard deviation above the paper's own sentences and above the library's
+    cut = max(float(own.mean() + own.std()), float(pool_z.mean() + pool_z.std()))
+    cand = [int(i) for i in usable[np.argsort(-own, kind="stable")] if z[i] >= cut]
+    if len(cand) < MIN_POINTS:
+        cand = [int(i) for i in usable[np.argsort(-own, kind="stable")][:MIN_POINTS]]
+    rel = z[cand]
+    lo, hi = float(rel.min()), float(rel.max())
+    norm = (rel - lo) / (hi - lo) if hi > lo else np.ones_like(rel)
+    chosen: list[int] = []
+    used = 0
+    left = list(range(len(cand)))
+    while left and len(chosen) < MAX_POINTS:
+        if chosen:
+            sims = s.vecs[[cand[i] for i in left]] @ s.vecs[[cand[j] for j in chosen]].T
+            red = sims.max(axis=1)
+        else:
+            red = np.zeros(len(left))
+        mmr = MMR_LAMBDA * norm[left] - (1 - MMR_LAMBDA) * red
+        best = left[int(np.argmax(mmr))]
+        left.remove(best)
+        text = s.sents.texts[cand[best]]
+        if used + len(text) + MARK_CHARS > CELL_CHARS:
+            continue  # a shorter later candidate may still fit
+        if any(text in s.sents.texts[cand[j]] or s.sents.texts[cand[j]] in text for j in chosen):
+            continue
+        chosen.append(best)
+        used += len(text) + MARK_CHARS
+    idx = retriever.index
+    out = []
+    for j in sorted(chosen, key=lambda j: cand[j]):
+        i = cand[j]
+        pos = int(s.sents.chunks[i])
+        c = idx.chunks[pos]
+        out.append(Point(s.sents.texts[i], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i])))
+    return out
+
+
+def nearest(retriever: Retriever, s: Scored) -> Point | None:
+    """The paper's single most relevant sentence (shown beside "not discussed", for checking)."""
+    if not len(s.z):
+        return None
+    i = int(np.argmax(np.where(s.sents.usable, s.z, s.z - 1e6))) if s.sents.usable.any() else int(np.argmax(s.z))
+    pos = int(s.sents.chunks[i])
+    c = retriever.index.chunks[pos]
+    return Point(s.sents.texts[i], c.chunk_id, pos, c.page, c.section, float(s.z[i]), int(s.sents.rows[i]))
+
+
+def lang_of_rows(retriever: Retriever, rows: np.ndarray) -> list[str]:
+    """The language of each sentence row."""
+    return [LANGS[int(x)] for x in retriever.index.sent_lang[rows]]

@@ -1,0 +1,232 @@
+"""The app as a workbench, in a real browser (Debian's Chromium through Playwright, nothing downloaded), on
+real PDFs made here: click [n] and see the cited page with the quote's box; a new conversation closes it;
+the library manager (list, edit metadata, re-index, remove; duplicates refused); the interface in Chinese
+and English. Every step is timed: the figures are printed (run with -s) for the closing report."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from pdfmake import FONT_PATH, draw, layout, text_pdf
+from test_pdf import paper
+
+from app.ui import launch_app
+from rag.settings import load_settings
+from rag.store import build_index
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+TIMES: dict[str, float] = {}
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei")]
+
+ENGLISH = """River Gauges in Practice
+
+Kim Lee
+
+Abstract: How field crews keep river gauges honest.
+
+Methods
+
+The survey crews read every river gauge at dawn and again at dusk during the flood season.
+Each gauge was calibrated against a surveyed benchmark before the season began.
+Readings that drifted by more than five millimetres were repeated the next morning.
+
+Results
+
+Gauge 14 drifted most, by nine millimetres, because its mounting post had settled in soft clay.
+The crews replaced the post in June and the drift stopped.
+"""
+
+
+def timed(name: str, since: float) -> None:
+    TIMES[name] = time.perf_counter() - since
+    print(f"[time] {name}: {TIMES[name]:.2f} s")
+
+
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory):
+    """The app over an index of two real PDFs (a two-column Chinese paper, an English report)."""
+    root = tmp_path_factory.mktemp("workbench")
+    papers = root / "papers"
+    papers.mkdir()
+    paras, notes = paper()
+    pdf, _ = draw(layout(paras, columns=2, notes=notes), header="城市档案研究 2025年第2期")
+    (papers / "archive.pdf").write_bytes(pdf)
+    (papers / "gauges.pdf").write_bytes(text_pdf(ENGLISH)[0])
+    s = load_settings(index_dir=root / "index", cache_dir=root / "cache")
+    build_index([papers], s)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo, url = launch_app(s, port=port, block=False)
+    yield demo, url, root, s
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def open_app(chromium, url: str, locale: str = "en-US"):
+    ctx = chromium.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(60000)
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    timed(f"open the app ({locale})", t0)
+    return ctx, page
+
+
+def ask(page, question: str, turn: int) -> float:
+    t0 = time.perf_counter()
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector(f".rag-sources section#turn-{turn}", state="attached")
+    return time.perf_counter() - t0
+
+
+def refused(page, question: str, replies: int) -> None:
+    """Ask a question the app refuses: its message is the ``replies``-th reply of the chat."""
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('#chat [data-testid=bot]').length === {replies}")
+
+
+def test_click_a_citation_opens_the_cited_page_with_the_quote_boxed(workbench, chromium):
+    demo, url, _, _ = workbench
+    expected = demo.rag_service.assistant.ask("1960年的第60号记录由谁保存？")
+    cite = expected.citations[0]
+    assert cite.page
+    ctx, page = open_app(chromium, url)
+    try:
+        TIMES["ask a question"] = ask(page, "1960年的第60号记录由谁保存？", 0)
+        t0 = time.perf_counter()
+        page.locator("#chat a.cite").first.click()
+        info = page.locator("#page-info")
+        info.wait_for()
+        timed("click [1] -> cited page shown", t0)
+        assert info.get_attribute("data-doc") == "archive.pdf"
+        shown = int(info.get_attribute("data-page"))
+        lo, _, hi = cite.page.partition("-")
+        assert int(lo) <= shown <= int(hi or lo)
+        assert f"archive.pdf, p. {shown}" in info.inner_text()
+        boxes = [tuple(map(float, b.split(","))) for b in info.get_attribute("data-boxes").split(";")]
+        assert boxes and all(x1 > x0 and bottom > top for x0, top, x1, bottom in boxes)  # the quote's lines
+        assert int(info.get_attribute("data-marked")) >= len("".join(cite.quote.split())) - 2
+        assert page.locator("#page-view img").is_visible()
+        # a new conversation closes the page view and its picker
+        t0 = time.perf_counter()
+        page.click("#new-conversation")
+        page.wait_for_function("document.querySelectorAll('#chat [data-testid=bot]').length === 0")
+        page.locator("#page-info").wait_for(state="detached")
+        timed("new conversation", t0)
+        assert not page.locator("#page-view img").is_visible()
+        assert not page.locator("#page-pick").is_visible()
+    finally:
+        ctx.close()
+
+
+def test_the_interface_follows_the_browser_language_and_switches(workbench, chromium):
+    _, url, _, _ = workbench
+    ctx, page = open_app(chromium, url, "zh-CN")
+    try:
+        page.wait_for_function("document.querySelector('#question textarea').placeholder === '就这些文献提问……'")
+        page.get_by_role("tab", name="文献库").wait_for()
+        assert page.locator("#ask-btn").inner_text() == "提问"
+        refused(page, "？？？", 1)
+        page.locator("#chat").get_by_text("问题中没有文字（只有标点、符号或不可见字符）；请输入问题").wait_for()
+        t0 = time.perf_counter()
+        page.locator("#lang").get_by_text("English").click()
+        page.wait_for_function("document.querySelector('#question textarea').placeholder === 'Ask about the papers…'")
+        timed("switch the language", t0)
+        assert page.locator("#ask-btn").inner_text() == "Ask"
+        page.get_by_role("tab", name="Documents").wait_for()
+        refused(page, "？？？", 2)
+        page.locator("#chat [data-testid=bot]").nth(1).get_by_text("the question has no words in it").wait_for()
+        page.get_by_role("tab", name="Documents").click()
+        assert "parse warnings" in page.locator("#documents").inner_text()
+    finally:
+        ctx.close()
+
+
+def _row(page, doc: str):
+    return page.locator("#documents [role=row]", has=page.locator("[role=gridcell]", has_text=doc))
+
+
+def _pick(page, doc: str) -> None:
+    page.locator("#doc-pick input").click()
+    page.locator("[role=option]", has_text=f"({doc})").first.click()
+    page.wait_for_function("document.querySelector('#edit-title textarea, #edit-title input').value !== ''")
+
+
+def test_the_library_manager_lists_edits_reindexes_removes_and_refuses_duplicates(workbench, chromium, tmp_path):
+    demo, url, root, s = workbench
+    ctx, page = open_app(chromium, url)
+    try:
+        page.get_by_role("tab", name="Documents").click()
+        row = _row(page, "archive.pdf")
+        row.wait_for()
+        cells = row.locator("[role=gridcell]").all_inner_texts()
+        info = demo.rag_service.assistant.retriever.index.docs["archive.pdf"]
+        assert cells[1] == info.title and cells[5] == str(info.n_chunks) and cells[7] == "PDF"
+        assert int(cells[4]) >= 2 and "footnotes" in cells[6]  # pages; what reading it noticed
+
+        # edit the English report's metadata
+        t0 = time.perf_counter()
+        _pick(page, "gauges.pdf")
+        page.fill("#edit-title textarea, #edit-title input", "River Gauges in Practice: A Field Report")
+        page.fill("#edit-authors textarea, #edit-authors input", "Kim Lee; 王芳")
+        page.fill("#edit-year textarea, #edit-year input", "2021")
+        page.click("#save-metadata")
+        page.locator("#library-status").get_by_text("Saved the metadata of gauges.pdf").wait_for()
+        timed("edit metadata (saved, index rebuilt)", t0)
+        cells = _row(page, "gauges.pdf").locator("[role=gridcell]").all_inner_texts()
+        assert cells[1:4] == ["River Gauges in Practice: A Field Report", "Kim Lee, 王芳", "2021"]
+        assert cells[7] == "PDF · edited"
+        assert (root / "index" / "default.metadata.json").is_file()
+
+        t0 = time.perf_counter()
+        _pick(page, "gauges.pdf")
+        page.click("#reindex-document")
+        page.locator("#library-status").get_by_text("Re-indexed gauges.pdf").wait_for()
+        timed("re-index one document", t0)
+        assert (
+            _row(page, "gauges.pdf").locator("[role=gridcell]").nth(1).inner_text()
+            == "River Gauges in Practice: A Field Report"
+        )
+
+        # uploads: the same file again, and another PDF of the same text
+        same = tmp_path / "gauges.pdf"
+        same.write_bytes((root / "papers" / "gauges.pdf").read_bytes())
+        again = tmp_path / "gauges-export.pdf"
+        again.write_bytes(text_pdf(ENGLISH.replace("Kim Lee", "Kim Lee (corresponding)"), size=9.5)[0])
+        t0 = time.perf_counter()
+        page.locator("#upload input[type=file]").set_input_files([str(same), str(again)])
+        status = page.locator("#upload-status")
+        status.get_by_text("skipped").first.wait_for()
+        timed("upload two copies (both refused)", t0)
+        text = status.inner_text()
+        assert "skipped gauges.pdf: already in the index as gauges.pdf" in text
+        assert "skipped gauges-export.pdf: duplicate of gauges.pdf (near-identical text (similarity" in text
+        assert sorted(demo.rag_service.assistant.retriever.index.docs) == ["archive.pdf", "gauges.pdf"]
+
+        t0 = time.perf_counter()
+        _pick(page, "gauges.pdf")
+        page.click("#remove-document")
+        page.locator("#library-status").get_by_text("Removed gauges.pdf from the index").wait_for()
+        timed("remove a document", t0)
+        assert _row(page, "gauges.pdf").count() == 0
+        assert list(demo.rag_service.assistant.retriever.index.docs) == ["archive.pdf"]
+    finally:
+        ctx.close()
+        print("[times]", {k: round(v, 2) for k, v in TIMES.items()})
