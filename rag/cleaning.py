@@ -241,8 +241,8 @@ def clean_document(src: SourceFile) -> Document:
         lines[i].kind = "meta"
     if title_idx >= 0:
         for ln in lines[:title_idx]:
-            if ln.kind == "body":
-                ln.kind = "furniture"  # journal column names above the title
+            if ln.kind == "body" and len(ln.text) <= 30:
+                ln.kind = "furniture"  # journal column names above the title (a line of prose stays)
         lines[title_idx].kind = "meta"
         for ln in lines[title_idx + 1 : title_idx + 3]:
             if ln.kind == "body" and len(ln.text) <= 40 and authors:
