@@ -241,7 +241,7 @@ def clean_document(src: SourceFile) -> Document:
         lines[i].kind = "meta"
     if title_idx >= 0:
         for ln in lines[:title_idx]:
-            if ln.kind == "body" and len(ln.text) <= 30:
+            if ln.kind == "body" and len(ln.text) + sum(map(is_cjk, ln.text)) <= 30:  # a Han character counts 2
                 ln.kind = "furniture"  # journal column names above the title (a line of prose stays)
         lines[title_idx].kind = "meta"
         for ln in lines[title_idx + 1 : title_idx + 3]:
