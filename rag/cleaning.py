@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.ingest.pdf.front import find_title
 from rag.ingest.references.detect import list_entry
 from rag.loading import SourceFile
 from rag.metadata import split_names
@@ -95,8 +96,9 @@ def _heading_text(t: str) -> str:
     return squeeze(cjk_punct(t))
 
 
-def _classify(lines: list[str], title_key: str) -> list[_Line]:
-    """Label each line: body, heading, footnote, metadata, page furniture or blank."""
+def _classify(lines: list[str], title_key: str, repeats: bool = True) -> list[_Line]:
+    """Label each line: body, heading, footnote, metadata, page furniture or blank; ``repeats``: a short line
+    seen 3+ times (numbers aside) is furniture (not for PDFs: their reader finds running lines by place)."""
     out = [_Line(t.strip()) for t in lines]
     short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
     in_notes = False
@@ -107,7 +109,7 @@ def _classify(lines: list[str], title_key: str) -> list[_Line]:
             ln.kind = "blank"
             continue
         key = re.sub(r"\s+", "", t)
-        if _PAGE_NO.match(t) or (short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
+        if _PAGE_NO.match(t) or (repeats and short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
             ln.kind = "furniture"
         elif title_key and key.rstrip("*") == title_key and i > 12:
             ln.kind = "furniture"  # running header repeating the title
@@ -227,13 +229,20 @@ def clean_document(src: SourceFile) -> Document:
     raw_lines = text.replace("\f", "\n").split("\n")
     # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
     line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
-    provisional = _classify(raw_lines, "")
+    provisional = _classify(raw_lines, "", repeats := src.encoding != "pdf")
     title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
-    lines = _classify(raw_lines, re.sub(r"\s+", "", title))
+    # the title in the first page's largest type and the byline under it: front matter
+    title_lines = find_title([ln.text for ln in provisional], src.layout) if src.layout.title else []
+    if title_lines:
+        title, title_idx = normalize(src.layout.title), title_lines[0]
+        authors = tuple(p.full() for p in src.layout.authors) or authors
+    lines = _classify(raw_lines, re.sub(r"\s+", "", title), repeats)
+    for i in title_lines[1:]:
+        lines[i].kind = "meta"
     if title_idx >= 0:
         for ln in lines[:title_idx]:
-            if ln.kind == "body":
-                ln.kind = "furniture"  # journal column names above the title
+            if ln.kind == "body" and len(ln.text) + sum(map(is_cjk, ln.text)) <= 30:  # a Han character counts 2
+                ln.kind = "furniture"  # journal column names above the title (a line of prose stays)
         lines[title_idx].kind = "meta"
         for ln in lines[title_idx + 1 : title_idx + 3]:
             if ln.kind == "body" and len(ln.text) <= 40 and authors:
@@ -334,7 +343,7 @@ def clean_document(src: SourceFile) -> Document:
     sections = tuple((min(s, len(body)), h) for s, h in st.sections)
     # what was left out as page furniture (page numbers, running headers, lines repeated 3+ times), so
     # the build can say so when it is much of a document
-    dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture")
+    dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture") + src.furniture[1]
     return Document(
         doc_id=src.doc_id,
         path=src.path,
@@ -345,12 +354,13 @@ def clean_document(src: SourceFile) -> Document:
         footnotes=tuple(st.footnotes),
         sha256=src.sha256,
         front_matter=_front_matter(title, authors, front),
-        source_chars=sum(len(ln.text) for ln in lines),
+        source_chars=sum(len(ln.text) for ln in lines) + src.furniture[1],
         dropped_chars=dropped,
         pages=tuple(st.pages),
         front_pages=page_label(min(front_pages), max(front_pages)) if any(front_pages) else "",
         ocr=src.ocr,
         marks=tuple(st.marks),
+        furniture_lines=src.furniture[0],
     )
 
 
@@ -370,10 +380,7 @@ def _next_offset(paragraphs: list[str]) -> int:
 
 
 def _next_text(lines: list[_Line], idx: int) -> _Line | None:
-    for ln in lines[idx + 1 : idx + 4]:
-        if ln.kind != "blank":
-            return ln
-    return None
+    return next((ln for ln in lines[idx + 1 : idx + 4] if ln.kind != "blank"), None)
 
 
 def _starts_paragraph(lines: list[_Line], idx: int) -> bool:

@@ -214,8 +214,8 @@ def info_cmd(index: Optional[str] = IndexOpt, as_json: bool = JsonOpt) -> None:
     for d in per_doc:
         by = f" — {', '.join(d['authors'])}" if d["authors"] else ""
         dropped = (
-            f"; {d['dropped_chars'] / d['source_chars']:.0%} of its text left out as page furniture"
-            if d["source_chars"] and d["dropped_chars"] > 0.05 * d["source_chars"]
+            f"; {d['dropped_chars']:,} characters ({d['dropped_chars'] / d['source_chars']:.0%}) left out as page furniture"
+            if d["source_chars"] and d["dropped_chars"] > 0
             else ""
         )
         typer.echo(

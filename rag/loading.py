@@ -30,6 +30,8 @@ class SourceFile:
     pdf: Bib = field(default_factory=Bib)  # what a PDF's own metadata says about the work
     ocr: tuple[tuple[int, float], ...] = ()  # (page from 1, mean confidence) of each page read by OCR
     notes: tuple[str, ...] = ()  # what the user should know about how it was read (a page OCR'd smaller)
+    furniture: tuple[int, int] = (0, 0)  # PDFs: (lines, characters) left out as running headers, footers, page numbers
+    layout: Bib = field(default_factory=Bib)  # PDFs: title, authors, year as the first page's layout shows them
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,11 @@ def _check_text(text: str) -> str:
 
 def _read_pdf(
     data: bytes, progress: Callable[[int, int], None] | None = None, limits: PdfLimits = PdfLimits()
-) -> tuple[str, tuple, tuple[str, ...]]:
-    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR and notes on how
-    it was read; a PDF the guards refuse (bomb, too many pages, password) is skipped before parsing."""
+) -> tuple[str, tuple, tuple[str, ...], tuple[int, int], Bib]:
+    """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, notes on how
+    it was read, the (lines, characters) left out as page furniture, and what the first page's layout
+    says about the work; a PDF the guards refuse (bomb, too many pages, password) is skipped before parsing."""
+    from rag.ingest.pdf.front import front_page_bib
     from rag.pdf import read_pdf
 
     problem = pdf_problem(data, limits)
@@ -216,7 +220,9 @@ def _read_pdf(
     if not text.strip():
         told = "".join(f" ({n})" for n in notes[:2])
         raise SkipFile(f"PDF has no text: no text layer, and OCR found none on its pages{told}")
-    return text, tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None), tuple(notes)
+    furniture = (sum(len(p.furniture) for p in pages), sum(len(t) for p in pages for t in p.furniture))
+    ocr = tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
+    return text, ocr, tuple(notes), furniture, front_page_bib(pages)
 
 
 def read_source(
@@ -237,8 +243,8 @@ def read_source(
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
         tick = (lambda done, total: progress(f"OCR {path.name}", done, total)) if progress else None
-        text, ocr, notes = _read_pdf(data, tick, limits)
-        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, notes)
+        text, ocr, notes, furniture, layout = _read_pdf(data, tick, limits)
+        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, notes, furniture, layout)
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import fields, replace
 from typing import Any
 
@@ -35,7 +36,13 @@ _JOURNAL_EN = re.compile(
     r"^\s*((?:The\s+)?(?:[A-Z][\w&-]*\s+)*Journal of [A-Z][\w&,' -]{2,80}?)\s*(?:[,;(]|Vol|$)", re.M
 )
 _FOOTNOTE = re.compile(r"^\s*(?:\^|[①-⑳]|\[\d+\]|\d+\s*[)）])")
-_BAD_TITLE = re.compile(r"^(?:microsoft\s+\w+\s*-|untitled|title$)|\.(?:docx?|pdf|tex|dvi|wpd|rtf|indd)\s*$", re.I)
+_BAD_TITLE = re.compile(
+    r"^(?:microsoft\s+\w+\s*-|untitled|title$|doi\s*:|10\.\d{4,9}/|proceedings\b)|\.(?:docx?|pdf|tex|dvi|wpd|rtf|indd)\s*$",
+    re.I,
+)
+_ORGANISATION = re.compile(
+    r"\b(?:association|journals?|press|publish\w*|inc|ltd|society|university|elsevier|springer)\b", re.I
+)
 
 
 # what tools and templates write where the author is unknown: not a name (a reference list leaves the
@@ -223,23 +230,47 @@ def _xmp_text(reader) -> str:
 
 def merge(*bibs: Bib) -> Bib:
     """One record from several, the first that knows a field giving it (sources in order of trust);
-    ``source`` names the first source that gave anything."""
+    ``source`` names the first source that gave anything, ``origin`` the source of each field."""
     out: dict = {}
+    origin: list[tuple[str, str]] = []
     for b in bibs:
         for f in fields(Bib):
             v = getattr(b, f.name)
-            if v and f.name not in out:
+            if v and f.name not in out and f.name not in ("source", "origin"):
                 out[f.name] = v
-    return Bib(**out)
+                origin.append((f.name, b.source))
+            if f.name == "source" and v and "source" not in out and any(getattr(b, g.name) for g in fields(Bib)[:-2]):
+                out["source"] = v
+    return Bib(**out, origin=tuple(origin)) if out else Bib()
 
 
-def describe(doc: Document, text: str, pdf: Bib = Bib(), library: Bib = Bib()) -> Document:
-    """The document with its bibliographic record: the library's (which also gives the title and
-    authors shown in citations), then the PDF's metadata, then the front matter of ``text`` (the raw
-    source text), then the title and authors the cleaner found."""
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def confirmed(pdf: Bib, text: str) -> Bib:
+    """The PDF's metadata with its title and authors kept only where the first pages print them (a
+    title that is a file name, a DOI or another work's, a publisher named as author, are dropped)."""
+    head = _squash(unicodedata.normalize("NFKC", "\f".join(text.split("\f")[:2])[: 4 * FIRST_PAGE]))
+    title = pdf.title if len(_squash(pdf.title)) >= 8 and _squash(pdf.title) in head else ""
+    if _BAD_TITLE.search(title):
+        title = ""
+    authors = pdf.authors
+    if not all(_squash(p.family) in head and not _ORGANISATION.search(p.full()) for p in authors):
+        authors = ()
+    return replace(pdf, title=title, authors=authors)
+
+
+def describe(doc: Document, text: str, pdf: Bib = Bib(), library: Bib = Bib(), layout: Bib = Bib()) -> Document:
+    """The document with its bibliographic record, each field from the first of these that gives it: the
+    library's record (a sidecar .bib/CSL-JSON or Zotero), the first page's layout (title in the largest
+    type, the byline under it, a copyright or publication year), the PDF's metadata where the first pages
+    print it (title, authors; DOI, journal, volume, pages, date from its XMP), the front matter of
+    ``text`` (DOI, journal, volume, year lines), the title and authors the cleaner found. The title and
+    authors shown in citations are the record's."""
     own = Bib(title=doc.title, authors=tuple(parse_name(a) for a in doc.authors), source="text")
-    bib = merge(library, pdf, front_matter_bib(text), own)
-    if not library.title and not library.authors:
-        return replace(doc, bib=bib, library=library)
-    names = tuple(p.full() for p in library.authors)
-    return replace(doc, bib=bib, library=library, title=library.title or doc.title, authors=names or doc.authors)
+    bib = merge(library, layout, confirmed(pdf, text), front_matter_bib(text), own)
+    names = tuple(p.full() for p in library.authors or bib.authors)
+    return replace(
+        doc, bib=bib, library=library, title=library.title or bib.title or doc.title, authors=names or doc.authors
+    )

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from rag.ingest.pdf.records import Segment
 from rag.ingest.pdf_guard import PdfLimits, raster_note, raster_scale
-from rag.pdf import Segment
 
 OCR_DPI = 150  # rendering resolution: body text of a paper is ~25 pixels high, which the models read well
 

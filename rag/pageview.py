@@ -47,11 +47,9 @@ def page_chars(pdf: Path, index: int) -> list[tuple[str, Box]]:
     """The characters of a page (from 0) with their boxes, in reading order; OCR'd when it has no text."""
     import pdfplumber
 
-    from rag.pdf import char_segments
-
     with pdfplumber.open(pdf) as doc:
         chars = doc.pages[index].chars
-        if char_segments(chars):
+        if any(c["text"].strip() for c in chars):
             return [(c["text"], (c["x0"], c["top"], c["x1"], c["bottom"])) for c in chars if c["text"].strip()]
     from rag.ocr import ocr_pages
 

@@ -53,7 +53,8 @@ class Bib:
     place: str = ""
     key: str = ""  # citation key (BibTeX) or library item key
     collections: tuple[str, ...] = ()
-    source: str = ""  # zotero | bibtex | csl-json | pdf | text
+    source: str = ""  # zotero | bibtex | csl-json | pdf | layout | text
+    origin: tuple[tuple[str, str], ...] = ()  # (field, source) of each field of a merged record
 
     def to_dict(self) -> dict:
         """JSON form with only the known fields (authors as [family, given] pairs)."""
@@ -63,6 +64,8 @@ class Bib:
             d["authors"] = [[p.family, p.given] for p in self.authors]
         if self.collections:
             d["collections"] = list(self.collections)
+        if self.origin:
+            d["origin"] = dict(self.origin)
         return d
 
     @classmethod
@@ -73,6 +76,7 @@ class Bib:
         known: dict[str, Any] = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["authors"] = tuple(Person(*(list(a) + [""])[:2]) for a in d.get("authors", ()))
         known["collections"] = tuple(d.get("collections", ()))
+        known["origin"] = tuple((str(k), str(v)) for k, v in dict(d.get("origin") or {}).items())
         out: dict[str, Any] = {k: (str(v) if isinstance(v, (int, float)) else v) for k, v in known.items()}
         return cls(**out)
 
@@ -101,6 +105,7 @@ class Document:
     front_pages: str = ""  # PDFs: the pages the front matter comes from ("1")
     ocr: tuple[tuple[int, float], ...] = ()  # PDFs: (page, mean OCR confidence) of each page read by OCR
     marks: tuple[tuple[int, str], ...] = ()  # (offset in text, label) of each note mark ("①") the text had
+    furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
 
     def page_at(self, offset: int) -> int:
         """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""

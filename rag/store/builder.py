@@ -162,7 +162,9 @@ def _build(
             _up_to_date(old, report, settings)
             return
     report.notes += [
-        note for d in cleaned.values() if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars))
+        note
+        for d in cleaned.values()
+        if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars, d.furniture_lines))
     ]
     report.added = [d for d in cleaned if d not in old_ids]
     report.updated = [d for d in cleaned if d in old_ids]

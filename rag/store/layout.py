@@ -98,9 +98,15 @@ class BuildReport:
 DROPPED_NOTE_SHARE = 0.2  # a document losing more than this share of its text as page furniture is reported
 
 
-def dropped_note(doc_id: str, source_chars: int, dropped_chars: int) -> str:
-    """What to tell the user when cleaning left out much of a document ('' when it did not)."""
+def dropped_note(doc_id: str, source_chars: int, dropped_chars: int, furniture_lines: int = 0) -> str:
+    """What to tell the user when cleaning left out much of a document, or the PDF reader left out running
+    headers and footers ('' when neither happened)."""
     if not source_chars or dropped_chars <= DROPPED_NOTE_SHARE * source_chars:
+        if furniture_lines:
+            return (
+                f"{doc_id}: {furniture_lines} running header/footer or page-number line(s) "
+                f"({dropped_chars:,} of {source_chars:,} characters) left out as page furniture"
+            )
         return ""
     return (
         f"{doc_id}: {dropped_chars / source_chars:.0%} of its text ({dropped_chars:,} of {source_chars:,} characters) "

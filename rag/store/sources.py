@@ -81,9 +81,9 @@ def described(src: SourceFile, lib: Bib, library: Library) -> Document:
     none names its file)."""
     doc = clean_document(src)
     if not (lib.title or lib.authors or lib.doi):
-        own = describe(doc, src.text, src.pdf)
+        own = describe(doc, src.text, src.pdf, layout=src.layout)
         lib = merge(lib, library.lookup(src.path, own.bib.doi, own.bib.title))  # an edited year stays
-    return describe(doc, src.text, src.pdf, lib)
+    return describe(doc, src.text, src.pdf, lib, src.layout)
 
 
 def _old_fingerprint(old: "StoredIndex", i: int, read_text: bool = True) -> Fingerprint:

@@ -1,0 +1,169 @@
+"""What the first page's layout says about the work: its title (the largest type in the upper half of
+the first page, not a journal header, a running banner, an identifier or a one-word label), the authors
+(the line set under the title) and the year (a copyright, publication or arXiv line)."""
+
+from __future__ import annotations
+
+import re
+
+from rag.ingest.pdf.layout import body_size
+from rag.ingest.pdf.records import PdfPage, Segment
+from rag.normalize import normalize
+from rag.records import Bib, Person
+from rag.text import is_cjk
+
+TOP_SHARE = 0.55  # the title stands in this upper share of the first page
+TITLE_RATIO = 1.15  # its type is at least this much larger than the body's
+MIN_WORDS = 3  # a title has at least this many words ...
+MIN_HAN = 6  # ... or this many Han characters
+_NOT_TITLE = re.compile(
+    r"(arxiv\s*:|\bdoi\b|https?://|www\.|@|\bissn\b|©|\bcopyright\b|\bvol(?:ume)?\.?\s*\d|\bno\.\s*\d|"
+    r"\bjournal of\b|\bproceedings\b|\btransactions on\b|^[\u4e00-\u9fff\s]{2,24}学\s*报$|第\s*\S{1,4}\s*[卷期]|"
+    r"\breceived\b|\baccepted\b)",
+    re.I,
+)
+_MARKS = re.compile(r"[\s*∗†‡§¶#⋆✉①-⑳,，]+$")
+_NAME_MARKS = re.compile(r"[*∗†‡§¶#⋆✉①-⑳]|(?<=[a-z\u00c0-\u024f])\d+|\(\d+\)|\d+\)")
+_YEAR = re.compile(
+    r"(?:©|\(c\)|copyright|published(?:\s+online)?|accepted|received|发表|出版|收稿日期)\D{0,40}?((?:19|20)\d{2})",
+    re.I,
+)
+_ARXIV = re.compile(r"arxiv:\s*(\d{2})(\d{2})\.\d{4,5}", re.I)
+
+
+def _words(text: str) -> int:
+    return len(re.findall(r"[A-Za-z\u00c0-\u024f]{2,}", text))
+
+
+def _han(text: str) -> int:
+    return sum(1 for ch in text if is_cjk(ch))
+
+
+def _bold(s: Segment) -> bool:
+    return s.weight >= 600
+
+
+def _join(parts: list[str]) -> str:
+    out = parts[0]
+    for p in parts[1:]:
+        out += ("" if is_cjk(out[-1:]) and is_cjk(p[:1]) else " ") + p
+    return out
+
+
+def title_block(page: PdfPage, height: float) -> tuple[str, int]:
+    """The title on a first page and the index (in its segments) of its last line; ('', -1) if none."""
+    segs = list(page.segments)
+    if not segs:
+        return "", -1
+    body = body_size(segs)
+    cands = [
+        i
+        for i, s in enumerate(segs)
+        if s.top < TOP_SHARE * height and s.size >= TITLE_RATIO * body and not _NOT_TITLE.search(s.text)
+    ]
+    for size in sorted({round(segs[i].size, 1) for i in cands}, reverse=True):
+        same = sorted((i for i in cands if round(segs[i].size, 1) == size), key=lambda i: segs[i].top)
+        for k, i in enumerate(same):
+            lines, last = [segs[i]], i
+            for j in same[k + 1 :]:  # the lines below in the same type, close enough to be one block
+                s, prev = segs[j], lines[-1]
+                if _bold(s) == _bold(prev) and -0.5 * prev.size <= s.top - prev.bottom <= 1.2 * prev.size:
+                    lines.append(s)
+                    last = max(last, j)
+                else:
+                    break
+            text = _MARKS.sub("", _join([s.text for s in lines])).strip()
+            if (_words(text) >= MIN_WORDS or _han(text) >= MIN_HAN) and not _spaced_label(text):
+                return " ".join(text.split()) if not _han(text) else text, last
+    return "", -1
+
+
+def _spaced_label(text: str) -> bool:
+    """A banner set in spaced capitals ('R E S E A R C H  A R T I C L E') or in capitals only, short."""
+    tokens = text.split()
+    singles = sum(1 for t in tokens if len(t) == 1)
+    return singles >= 4 or (text.isupper() and len(tokens) <= 3)
+
+
+def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, ...]:
+    """Author names from the line (or the row of segments) set under the title in smaller type."""
+    segs = list(page.segments)
+    if last < 0 or last + 1 >= len(segs):
+        return ()
+    after = [s for s in segs[last + 1 : last + 12] if re.search(r"\w", s.text)]  # not a rule of dots
+    if not after:
+        return ()
+    first = after[0]
+    if first.size >= title_size or first.top - segs[last].bottom > 4 * title_size:
+        return ()
+    row = sorted((s for s in after if abs(s.top - first.top) < 0.5 * first.size), key=lambda s: s.x0)
+    text = ", ".join(s.text for s in row)
+    if _NOT_TITLE.search(text) or re.search(
+        r"universit|department|institut|abstract|大学|学院|研究所|摘\s*要", text, re.I
+    ):
+        return ()
+    names = [n.strip(" .") for n in re.split(r",|，|、|;|\band\b|&", _NAME_MARKS.sub(",", text)) if n.strip(" .")]
+    names = [n for n in names if len(n) > 1 and not re.search(r"\d", n)]
+    people = []
+    for n in names:
+        han = _han(n)
+        # Chinese names have 2 or 3 characters (4 in a list of several)
+        if han and 2 <= len(n.replace(" ", "")) <= (4 if len(names) > 1 else 3):
+            people.append(Person(n.replace(" ", "")))
+        elif not han and 2 <= len(n.split()) <= 5 and all(w[:1].isupper() for w in n.split() if len(w) > 3):
+            words = n.split()
+            people.append(Person(words[-1], " ".join(words[:-1])))
+        else:
+            return ()  # not a byline of names
+    return tuple(people)
+
+
+def front_page_bib(pages: list[PdfPage]) -> Bib:
+    """Title, authors and year from the first page with text (source 'layout'); the empty record
+    when the page shows no title."""
+    page = next((p for p in pages[:2] if p.segments), None)
+    if page is None or page.ocr is not None:
+        return Bib()
+    height = page.size[1] or max(s.bottom for s in page.segments)
+    title, last = title_block(page, height)
+    text = "\n".join(s.text for s in page.segments) + "\n" + "\n".join(page.furniture)
+    year = ""
+    if m := _YEAR.search(text):
+        year = m.group(1)
+    elif m := _ARXIV.search(text):
+        year = f"20{m.group(1)}"
+    if not (title or year):
+        return Bib()
+    authors = authors_after(page, last, page.segments[last].size) if title else ()
+    return Bib(title=title, authors=authors, year=year, source="layout")
+
+
+def find_title(lines: list[str], layout: Bib) -> list[int]:
+    """Indexes of the lines (among the first 80) that spell the layout's title (footnote marks aside), in
+    order, then the byline's under them when it names the first author ([] if no lines spell the title)."""
+    out = _title_lines(lines, layout.title)
+    family = re.sub(r"\s+", "", layout.authors[0].family) if out and layout.authors else ""
+    for j in range(out[-1] + 1, min(len(lines), out[-1] + 5)) if family else ():
+        if family in re.sub(r"\s+", "", lines[j]):
+            return out + [j]
+    return out
+
+
+def _title_lines(lines: list[str], title: str) -> list[int]:
+    want = re.sub(r"\s+", "", normalize(title))
+    for i, ln in enumerate(lines[:80]):
+        got = re.sub(r"[*∗†‡§\ue000-\ue001\d]+$", "", re.sub(r"\s+", "", ln))
+        if len(got) < 2 or not want.startswith(got):
+            continue
+        out, j = [i], i + 1
+        while len(got) < len(want) and j < min(len(lines), i + 12):
+            nxt = re.sub(r"\s+", "", lines[j])
+            if nxt and want.startswith(got + nxt):
+                got += nxt
+                out.append(j)
+            elif nxt:
+                break
+            j += 1
+        if len(got) >= 0.8 * len(want):
+            return out
+    return []

@@ -1,0 +1,112 @@
+"""Reading a PDF page by page: characters and boxes from pypdfium2, lines in reading order (columns,
+full-width lines, table rows), running headers and footers removed by fuzzy repetition across pages,
+footnotes moved after the body; pages without a text layer, or whose fonts map much of their text to
+nothing readable, are OCR'd (by the function ``rag.pdf`` passes in: ``rag.ocr``) and read the same way.
+Library warnings (pdfminer's, pypdf's) are kept off stderr while a PDF is read."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from rag.ingest.pdf.chars import _circled, page_chars, segments
+from rag.ingest.pdf.furniture import running_furniture
+from rag.ingest.pdf.layout import body_size, order
+from rag.ingest.pdf.records import PdfPage, Segment
+
+Progress = Callable[[int, int], None]  # (pages OCR'd, pages to OCR)
+# (data, page indexes from 0, progress, pixel cap, notes) -> {index: (segments in points, confidence)}
+OcrPages = Callable[
+    [bytes, Sequence[int], Progress | None, int | None, list[str] | None], dict[int, tuple[list[Segment], float]]
+]
+_NOTE_LABEL = re.compile(r"^(\[(\d{1,2})\]|(\d{1,2})[.)]?\s)")
+UNMAPPED_MIN = 20  # a page with at least this many characters its fonts map to no text ...
+UNMAPPED_SHARE = 0.3  # ... making up this share of its characters is OCR'd instead
+_NOISY = ("pdfminer", "pypdf", "pdfplumber", "PIL", "pypdfium2")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Library loggers that warn about font tables and broken objects silenced for the duration."""
+    loggers = [logging.getLogger(name) for name in _NOISY]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR + 10)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def page_lines(segs: list[Segment]) -> list[str]:
+    """A page's lines in order ('' where the vertical gap is a paragraph break), then its footnotes:
+    small-type lines below the last body line, a numeric label turned into a circled marker."""
+    if not segs:
+        return []
+    size = body_size(segs)
+    last_body = max((s.bottom for s in segs if s.size >= 0.9 * size), default=0.0)
+    notes = [s for s in segs if s.top >= last_body - 0.5 and s.size < 0.9 * size]
+    body = [s for s in segs if s not in notes]
+    steps = [b.top - a.top for a, b in zip(body, body[1:]) if 0 < b.top - a.top < 3 * a.size]
+    leading = sorted(steps)[len(steps) // 2] if steps else size * 1.4
+    lines: list[str] = []
+    for i, s in enumerate(body):
+        if i:
+            gap = s.top - body[i - 1].top
+            if gap > 1.6 * leading:
+                lines += [""] * min(3, round(gap / leading) - 1)
+        lines.append(s.text)
+    for s in notes:
+        m = _NOTE_LABEL.match(s.text)
+        note = _circled(m.group(2) or m.group(3)) + s.text[m.end() :].lstrip() if m else s.text
+        # an empty line before a note's first line: normalisation folds one line break before a circled marker
+        lines += ["", note] if note[:1] in "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳" else [note]
+    return lines
+
+
+def read_pdf(
+    data: bytes,
+    progress: Progress | None = None,
+    max_pixels: int | None = None,
+    notes: list[str] | None = None,
+    ocr: OcrPages | None = None,
+) -> list[PdfPage]:
+    """Every page of a PDF as lines in reading order; pages without a usable text layer are read by
+    ``ocr`` (``rag.ocr.ocr_pages``: the OCR stage is wired in by ``rag.pdf``, this package stays below
+    it), rendered under ``max_pixels``, a page rendered smaller told in ``notes``."""
+    import pypdfium2 as pdfium
+
+    with quiet():
+        doc = pdfium.PdfDocument(data)
+        try:
+            pages: list[list[Segment]] = []
+            sizes: list[tuple[float, float]] = []
+            garbled: set[int] = set()
+            for i in range(len(doc)):
+                page = doc[i]
+                try:
+                    sizes.append((float(page.get_width()), float(page.get_height())))
+                    chars, unmapped = page_chars(page)
+                    pages.append(segments(chars))
+                    if unmapped >= UNMAPPED_MIN and unmapped > UNMAPPED_SHARE * (unmapped + len(chars)):
+                        garbled.add(i)  # the text layer cannot be read: the page is read from its image
+                finally:
+                    page.close()
+        finally:
+            doc.close()
+        conf: dict[int, float] = {}
+        blank = [i for i, segs in enumerate(pages) if not segs or i in garbled]
+        if blank and ocr is not None:
+            for i, (segs, score) in ocr(data, blank, progress, max_pixels, notes).items():
+                pages[i], conf[i] = segs, score
+    ordered = [order(segs) for segs in pages]
+    furniture = running_furniture(ordered, [h for _, h in sizes])
+    out = []
+    for i, (segs, drop) in enumerate(zip(ordered, furniture)):
+        kept = [s for j, s in enumerate(segs) if j not in drop]
+        gone = tuple(s.text for j, s in enumerate(segs) if j in drop)
+        out.append(PdfPage(i + 1, tuple(page_lines(kept)), conf.get(i), gone, tuple(kept), sizes[i]))
+    return out
