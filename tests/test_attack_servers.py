@@ -295,7 +295,7 @@ def test_mcp_over_http_takes_its_key_and_the_same_guards(fixture_settings, tmp_p
             async with http, Client(streamable_http_client(url, http_client=http)) as c:
                 return {t.name for t in (await c.list_tools()).tools}
 
-        assert asyncio.run(session()) == {"search", "ask", "list_documents", "get_passage"}
+        assert asyncio.run(session()) == {"search", "ask", "list_documents", "get_passage", "references"}
         before = s.peak_mb
         r = raw_request(s.url, "POST", "/mcp", mcp_json, ping)
         assert _error(r)[:2] == (401, "invalid_api_key")

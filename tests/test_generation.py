@@ -56,6 +56,7 @@ def test_json_record_shape(assistant):
         "score",
         "page",
         "bib",
+        "refs",
     }
     assert [r["rank"] for r in d["retrieved"]] == [1, 2, 3, 4]
     assert set(d["retrieved"][0]) == {"rank", "doc", "chunk_id", "text", "score"}
