@@ -72,7 +72,7 @@ def test_every_suite_keeps_its_floor(report):
     assert_quality(
         s["squad2"], recall_at_5=0.96, key_fact_coverage=0.80, citation_support=0.80, max_false_refusal_rate=0.05
     )
-    # real PDFs (eval/real_pdfs): today's reader interleaves columns and misses tables (eval/NOTES.md)
+    # real PDFs (eval/real_pdfs): the layout reader (rag/ingest/pdf); tables and near-miss refusals lag (eval/NOTES.md)
     assert_quality(
         s["real-pdfs"], recall_at_5=0.72, citation_support=0.45, answered_precision=0.36, max_false_refusal_rate=0.16
     )
