@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -117,26 +117,30 @@ def _render(
     os.replace(tmp, out)
 
 
+def put_rows(ws, rows: list[list], widths: list[int], clean: Callable[[str], str] = str) -> None:
+    """Rows into a worksheet as text cells (never formulas), wrapped, header bold and frozen; ``clean``
+    applies to every string after characters XLSX cannot hold are removed."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Font
+
+    for r in rows:
+        ws.append([clean(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v for v in r])
+    for row in ws.iter_rows(min_row=1):
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text starting with '=' stays text, never a formula
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    for i, w in enumerate(widths):
+        ws.column_dimensions[ws.cell(1, i + 1).column_letter].width = w
+
+
 def _write_xlsx(
     path: Path, questions: Questions, records: Mapping, docinfo: Mapping, by_doc: bool, style: str = "plain"
 ) -> None:
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment, Font
-
-    def put(ws, rows: list[list], widths: list[int]) -> None:
-        for r in rows:
-            ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in r])
-        for row in ws.iter_rows(min_row=1):
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # text starting with '=' stays text, never a formula
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        ws.freeze_panes = "A2"
-        for i, w in enumerate(widths):
-            ws.column_dimensions[ws.cell(1, i + 1).column_letter].width = w
 
     header, rows = spreadsheet(questions, records, docinfo, by_doc)
     wb = Workbook()
@@ -145,7 +149,7 @@ def _write_xlsx(
     widths = [
         60 if h in ("question", "answer") or h.startswith("answer:") else 80 if "citations" in h else 14 for h in header
     ]
-    put(ws, [header] + rows, widths)
+    put_rows(ws, [header] + rows, widths)
     refs = wb.create_sheet("references")
     refs_rows = [
         [f"R{r.n}", neutralize(r.doc), neutralize(r.title), neutralize(", ".join(_authors(docinfo, r.doc)))]
@@ -153,7 +157,7 @@ def _write_xlsx(
         for r in references(questions, records, docinfo, by_doc)
     ]
     extra = [f"reference ({style})"] if style != "plain" else []
-    put(refs, [["ref", "doc", "title", "authors", *extra]] + refs_rows, [6, 30, 60, 30, 100])
+    put_rows(refs, [["ref", "doc", "title", "authors", *extra]] + refs_rows, [6, 30, 60, 30, 100])
     wb.save(path)
 
 

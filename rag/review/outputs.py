@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.batch.inputs import Questions
-from rag.batch.render import neutralize
+from rag.batch.render import neutralize, put_rows
 from rag.errors import BatchOutputError
 from rag.records import Citation
 from rag.render import Reference, md_reference, reference_entry, reference_list
@@ -114,22 +114,9 @@ def write_xlsx(
     """The workbook: an overview (question × paper: points or "not discussed"), a sheet per question (the
     pooled answer, then one row per point), and the references in the chosen style."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment, Font
 
     def put(ws, rows: list[list], widths: list[int]) -> None:
-        for r in rows:
-            ws.append([neutralize(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v for v in r])
-        for row in ws.iter_rows(min_row=1):
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # text starting with '=' stays text, never a formula
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        ws.freeze_panes = "A2"
-        for i, w in enumerate(widths):
-            ws.column_dimensions[ws.cell(1, i + 1).column_letter].width = w
+        put_rows(ws, rows, widths, neutralize)
 
     refs = references(records, docinfo, docs)
     rn = {r.doc: r.n for r in refs}
