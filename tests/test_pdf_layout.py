@@ -233,3 +233,10 @@ def test_pdf_metadata_title_is_kept_only_when_the_page_prints_it():
     assert confirmed(good, text) == good
     other = Bib(title="doi:10.1000/xyz123", authors=(Person("Journals", "Cambridge"),), source="pdf")
     assert confirmed(other, text + "\ndoi:10.1000/xyz123 Cambridge Journals") == Bib(source="pdf")
+
+
+def test_a_page_without_any_text_reads_as_no_lines():
+    """A text-less page that OCR found nothing on (was IndexError: 'unreadable PDF')."""
+    from rag.ingest.pdf.layout import order
+
+    assert order([]) == []

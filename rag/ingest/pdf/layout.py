@@ -71,6 +71,8 @@ def _units(text: str) -> float:
 
 def order(segs: list[Segment]) -> list[Segment]:
     """Segments of a region in reading order, merged into one segment per line of a column."""
+    if not segs:  # a page with no text layer that OCR found nothing on
+        return []
     g = _gutter(segs)
     if g is None:
         bands = _bands(segs)
