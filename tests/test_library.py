@@ -199,6 +199,10 @@ def test_zotero_index_metadata_in_info(zotero_index):
     assert sorted(per) == sorted(docs.values())
     q = per[docs["quantum"]]
     assert q["title"] == "量子通信网络的标准化进程" and q["authors"] == ["张伟", "李娜", "王强", "赵敏"]
+    # every field says where it came from (rag/ingest/pdf/front.py's order of trust): here all from Zotero
+    assert q["bib"].pop("origin") == {
+        k: "zotero" for k in ("type", "title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "key")
+    } | {"collections": "zotero"}
     assert q["bib"] == {
         "type": "article-journal",
         "title": "量子通信网络的标准化进程",
@@ -321,6 +325,8 @@ def test_bib_beside_a_folder_maps_files_and_pdf_front_matter_is_read(tmp_path):
     per = {d["doc"]: d for d in json.loads(rag_cli("info", "--json", cwd=wd, env=env).stdout)["per_document"]}
     assert per["cables.pdf"]["title"] == "Submarine Cables"  # the .bib entry naming the file
     assert per["cables.pdf"]["authors"] == ["John A. Smith", "Hans Müller"]
+    fields = ("type", "title", "authors", "year", "journal", "volume", "issue", "pages", "key")
+    assert per["quantum.pdf"]["bib"].pop("origin") == {k: "bibtex" for k in fields} | {"doi": "text"}
     assert per["quantum.pdf"]["bib"] == {  # key = file name; the PDF's own DOI and pages fill what it lacks
         "type": "article-journal",
         "title": "量子通信网络的标准化进程",
@@ -341,6 +347,9 @@ def test_bib_beside_a_folder_maps_files_and_pdf_front_matter_is_read(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["embedded"] == 0  # the texts did not change: every vector comes from the cache
     per = {d["doc"]: d for d in json.loads(rag_cli("info", "--json", cwd=wd, env=env).stdout)["per_document"]}
+    assert per["quantum.pdf"]["bib"].pop("origin") == {"title": "pdf", "authors": "pdf"} | {
+        k: "text" for k in ("type", "year", "journal", "issue", "pages", "doi")
+    }
     assert per["quantum.pdf"]["bib"] == {
         "type": "article-journal",
         "title": "量子通信网络的标准化进程",
