@@ -161,7 +161,7 @@ def review_one(
         p = model.prob(f)
         near = nearest(retriever, s)
         if p >= model.threshold:
-            points = select_points(retriever, s, pool)
+            points = select_points(retriever, s, pool, mark + 1)
             marks = tuple(range(mark + 1, mark + 1 + len(points)))
             mark += len(points)
             cells.append(
@@ -172,7 +172,7 @@ def review_one(
                     tuple(points),
                     near,
                     p,
-                    cell_text([x.quote for x in points], marks),
+                    cell_text([x.shown for x in points], marks),
                     marks,
                 )
             )
@@ -180,7 +180,7 @@ def review_one(
             cells.append(Cell(s.sents.doc, ref, NOT_DISCUSSED, (), near, p, ""))
     pooled = pooled_text(
         lang,
-        [(c.ref, [x.quote for x in c.points], c.marks) for c in cells if c.status == DISCUSSED],
+        [(c.ref, [x.shown for x in c.points], c.marks) for c in cells if c.status == DISCUSSED],
         [c.ref for c in cells if c.status == NOT_DISCUSSED],
     )
     agreements, distinct = compare(retriever, cells, scored)

@@ -1,6 +1,8 @@
 """What one paper says about a review question: every sentence of the paper scored against the question's
 topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap), the
-2-5 that carry distinct points chosen by maximal marginal relevance, kept in the paper's order.
+2-8 that carry distinct points (as many as fit the ~600-character cell) chosen by maximal marginal
+relevance, kept in the paper's order; a sentence over a quarter of the cell is quoted in its most
+relevant part.
 
 Scores are standardised over the sentences of the papers under review for this question, so the same
 rule reads a library of three papers or three hundred, in Chinese or English, without constants fitted
@@ -15,14 +17,18 @@ import numpy as np
 from rag.embedding import LANGS
 from rag.evidence import REFERENCE, ROADMAP, term_groups
 from rag.retrieval import Query, Retriever
+from rag.review.clip import clip
 from rag.text import tokenize
 
-MAX_POINTS = 5
+MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
 MIN_POINTS = 2
 MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
 CELL_CHARS = 600  # an answered cell stays a summary, not the paper
-LONG_SENTENCE = CELL_CHARS // 3  # a point leaves room for at least two more: several points, not one long one
-MARK_CHARS = 6  # the quotation marks, citation mark and space around each quote
+LONG_SENTENCE = CELL_CHARS // 4  # a point leaves room for three more: a longer sentence is quoted in part
+# longer sentences are left out: as candidates (quoted in part) they took the cell's room from shorter
+# points and lowered recall on both gold sets (eval/NOTES.md)
+SENTENCE_CHARS = CELL_CHARS // 3
+MARK_CHARS = 5  # the quotation marks, the brackets of the citation mark and the space after it
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,12 @@ class Point:
     section: str
     score: float  # standardised relevance (z over the reviewed sentences)
     row: int  # sentence row (the paper's order)
+    whole: bool = True  # False: ``quote`` is the most relevant stretch of a longer sentence
+
+    @property
+    def shown(self) -> str:
+        """The quote as a cell shows it: an ellipsis marks a stretch of a longer sentence."""
+        return self.quote if self.whole else f"…{self.quote}…"
 
 
 _CACHE: dict[tuple[str, str, str], DocSentences] = {}
@@ -106,7 +118,7 @@ def _usable(text: str) -> bool:
     return (
         words >= 12
         and (terminal or len(text) > 60)
-        and len(text) <= LONG_SENTENCE
+        and len(text) <= SENTENCE_CHARS
         and not ROADMAP.search(text)
         and not REFERENCE.search(text)  # a cited work's entry is not the paper's point
     )
@@ -123,6 +135,7 @@ class Scored:
     vecs: np.ndarray
     terms: float = 0.0  # IDF-weighted share of the topic's terms the paper uses anywhere
     library_terms: float = 0.0  # the same over every reviewed paper (0: no lexical evidence exists)
+    groups: tuple[tuple[tuple[str, ...], float], ...] = ()  # the topic's term groups (alternatives, IDF)
 
 
 def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> list[Scored]:
@@ -158,7 +171,8 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
         terms = sum(w for alts, w in groups if any(a in used for a in alts)) / total
         out.append(Scored(d, dense, lexical, z, vecs, terms))
     library = max((x.terms for x in out), default=0.0)
-    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library) for x in out]
+    kept = tuple(groups)
+    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library, kept) for x in out]
 
 
 def _longest(groups: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
@@ -198,10 +212,10 @@ def _z(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return (x - float(pool.mean())) / sd if sd > 0 else np.zeros_like(x, dtype=np.float64)
 
 
-def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray) -> list[Point]:
-    """2-5 sentences of the paper that each carry a distinct point (MMR over the sentence vectors): a
+def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mark: int = 1) -> list[Point]:
+    """2-8 sentences of the paper that each carry a distinct point (MMR over the sentence vectors): a
     candidate must stand out from the paper's own sentences and from the reviewed sentences at large;
-    returned in the paper's order within ``CELL_CHARS``."""
+    returned in the paper's order within ``CELL_CHARS`` (their marks numbered from ``first_mark``)."""
     usable = np.flatnonzero(s.sents.usable)
     if not len(usable):
         return []
@@ -227,20 +241,27 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray) -> list[P
         mmr = MMR_LAMBDA * norm[left] - (1 - MMR_LAMBDA) * red
         best = left[int(np.argmax(mmr))]
         left.remove(best)
-        text = s.sents.texts[cand[best]]
-        if used + len(text) + MARK_CHARS > CELL_CHARS:
+        a, b = clip(s.sents.texts[cand[best]], s.groups, LONG_SENTENCE)
+        text = s.sents.texts[cand[best]][a:b]
+        mark = len(str(first_mark + len(chosen)))  # the digits of this point's citation mark (at most)
+        size = len(text) + MARK_CHARS + mark + (2 if b - a < len(s.sents.texts[cand[best]]) else 0)  # ellipses
+        if used + size > CELL_CHARS:
             continue  # a shorter later candidate may still fit
         if any(text in s.sents.texts[cand[j]] or s.sents.texts[cand[j]] in text for j in chosen):
             continue
         chosen.append(best)
-        used += len(text) + MARK_CHARS
+        used += size
     idx = retriever.index
     out = []
     for j in sorted(chosen, key=lambda j: cand[j]):
         i = cand[j]
         pos = int(s.sents.chunks[i])
         c = idx.chunks[pos]
-        out.append(Point(s.sents.texts[i], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i])))
+        full = s.sents.texts[i]
+        a, b = clip(full, s.groups, LONG_SENTENCE)
+        out.append(
+            Point(full[a:b], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i]), b - a == len(full))
+        )
     return out
 
 
