@@ -1,5 +1,5 @@
-"""A long sentence quoted in part (rag.review.clip): the run of whole clauses holding the question's
-terms, within the budget, verbatim; and the cell budget that counts every character a cell shows."""
+"""Choosing points: a long sentence quoted in part (rag.review.clip), the run of whole clauses holding the question's
+terms, within the budget, verbatim; and the pseudo-relevance feedback that ranks the candidates."""
 
 from __future__ import annotations
 
@@ -59,3 +59,47 @@ def test_a_part_of_a_sentence_is_shown_with_ellipses():
     whole = Point("the quote", "c1", 0, "1", "", 1.0, 3)
     part = Point("the quote", "c1", 0, "1", "", 1.0, 3, whole=False)
     assert (whole.shown, part.shown) == ("the quote", "…the quote…")
+
+
+def _scored(doc: str, rows: list[int], z: list[float], vecs: list[list[float]]):
+    import numpy as np
+
+    from rag.review.extract import DocSentences, Scored
+
+    n = len(rows)
+    sents = DocSentences(
+        doc,
+        np.asarray(rows),
+        np.zeros(n, dtype=np.int64),
+        tuple(f"s{i}" for i in rows),
+        tuple(frozenset() for _ in rows),
+        np.ones(n, dtype=bool),
+    )
+    v = np.asarray(vecs, dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return Scored(sents, np.zeros(n), np.zeros(n), np.asarray(z, dtype=np.float64), v)
+
+
+def test_feedback_lifts_sentences_worded_like_the_best_ones():
+    """Pseudo-relevance feedback: of two sentences the question scores alike, the one close to the best
+    reviewed sentences (in whichever paper) ranks higher; the question's own z is left unchanged."""
+    import numpy as np
+
+    from rag.review.extract import feedback
+
+    on, off = [1.0, 0.1, 0.0], [0.0, 0.1, 1.0]
+    a = _scored("a", [0, 1, 2, 3], [3.0, 2.9, 0.0, 0.0], [on, on, on, off])
+    b = _scored("b", [4, 5, 6, 7], [2.8, 2.7, 0.0, 0.0], [on, on, off, off])
+    ranks = feedback(np.zeros(8, dtype=np.int64), [a, b])
+    assert ranks[0][2] > ranks[0][3]  # same z 0.0: the one worded like the best sentences goes first
+    assert list(a.z) == [3.0, 2.9, 0.0, 0.0]
+    assert [int(np.argmax(r)) for r in ranks] == [0, 0]
+
+
+def test_feedback_needs_enough_sentences():
+    import numpy as np
+
+    from rag.review.extract import feedback
+
+    a = _scored("a", [0, 1], [1.0, 0.0], [[1.0, 0.0], [0.0, 1.0]])
+    assert [list(r) for r in feedback(np.zeros(2, dtype=np.int64), [a])] == [[1.0, 0.0]]

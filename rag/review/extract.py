@@ -136,6 +136,7 @@ class Scored:
     terms: float = 0.0  # IDF-weighted share of the topic's terms the paper uses anywhere
     library_terms: float = 0.0  # the same over every reviewed paper (0: no lexical evidence exists)
     groups: tuple[tuple[tuple[str, ...], float], ...] = ()  # the topic's term groups (alternatives, IDF)
+    rank: np.ndarray | None = None  # z with the feedback score added: what points are chosen by
 
 
 def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> list[Scored]:
@@ -172,7 +173,38 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
         out.append(Scored(d, dense, lexical, z, vecs, terms))
     library = max((x.terms for x in out), default=0.0)
     kept = tuple(groups)
-    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library, kept) for x in out]
+    ranks = feedback(idx.sent_lang, out)
+    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library, kept, r) for x, r in zip(out, ranks)]
+
+
+FEEDBACK_TOP = 5  # the reviewed sentences that best answer the question, whose centroid is searched again
+FEEDBACK_WEIGHT = 0.5  # the feedback score counts half the question's own (Rocchio's usual damping)
+
+
+def feedback(sent_lang: np.ndarray, scored: list[Scored]) -> list[np.ndarray]:
+    """Each sentence's z plus half its standardised cosine to the centroid of the best few reviewed
+    sentences (pseudo-relevance feedback): the papers' own wording of the topic, in their own language,
+    finds the points a short question's vector misses. Only the choice of points reads it; whether a
+    paper discusses the question stays on the question's own scores (``sent_lang``: the index's per-row
+    language codes)."""
+    use = [np.flatnonzero(x.sents.usable) for x in scored]
+    z_all = np.concatenate([x.z[u] for x, u in zip(scored, use)]) if scored else np.zeros(0)
+    if len(z_all) < FEEDBACK_TOP:
+        return [x.z for x in scored]
+    v_all = np.concatenate([x.vecs[u] for x, u in zip(scored, use)])
+    centre = v_all[np.argsort(-z_all, kind="stable")[:FEEDBACK_TOP]].mean(axis=0)
+    centre = centre / (np.linalg.norm(centre) or 1.0)
+    sims = [x.vecs @ centre for x in scored]
+    langs = [np.asarray(sent_lang[x.sents.rows], dtype=np.int64) for x in scored]
+    s_all, l_all = np.concatenate(sims), np.concatenate(langs)
+    out = []
+    for x, sim, lang in zip(scored, sims, langs):
+        zf = np.zeros(len(sim))
+        for g in np.unique(lang):  # per language, as the question's own dense scores are
+            m = lang == g
+            zf[m] = _z(sim[m], s_all[l_all == g])
+        out.append(x.z + FEEDBACK_WEIGHT * zf)
+    return out
 
 
 def _longest(groups: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
@@ -219,7 +251,7 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mar
     usable = np.flatnonzero(s.sents.usable)
     if not len(usable):
         return []
-    z = s.z
+    z = s.rank if s.rank is not None else s.z
     own = z[usable]
     # a point must stand one standard deviation above the paper's own sentences and above the library's
     cut = max(float(own.mean() + own.std()), float(pool_z.mean() + pool_z.std()))
