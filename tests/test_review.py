@@ -170,6 +170,8 @@ def test_rag_review_cli_writes_every_output_and_resumes(small_settings, tmp_path
     assert len(recs) == 2 * len(rep["docs"]) and {r["status"] for r in recs} <= {"discussed", "not discussed"}
     for r in recs:
         assert all(set(p) == {"n", "quote", "page", "section", "chunk_id", "score"} for p in r["points"])
+        # the record names its paper's reference list entry (plain style by default: "authors. title")
+        assert r["reference"] and r["reference"].endswith(r["title"]) or r["reference"] == r["doc"]
     again = rag_cli(
         "review", str(qs), "--out", str(tmp_path / "review.jsonl"), "--index", index, "--json", cwd=tmp_path, env=env
     )
