@@ -20,6 +20,7 @@ from rag.review.stance import OPPOSITE, SAME, cues, relation
         ("However, the sample was small.", 1),
         ("Although small, the sample was enough, but only just.", 0),  # concessives qualify, not oppose
         ("这一趋势不断加强。", 0),  # 不断: continuing, no negation
+        ("改变不平等的体系。", 0),  # 不平等: a word, not a denial
         ("国家不应当干预。", 1),
         ("他们反对这种做法。", 1),
         ("虽然如此，但效果明显。", 0),

@@ -16,8 +16,11 @@ _NEG_EN = re.compile(
     r"oppose(?:s|d)?|den(?:y|ies|ied))\b",
     re.I,
 )
-# 不 but not in 不断, 不同, 不仅, 不少 ... (continuing, different, not only, many: no stance)
-_NEG_ZH = re.compile(r"不(?![断同仅少久过论管但只得])|没有|并非|未能|无法|否认|反对|而非|然而|相反|与之相对")
+# 不 only before a modal or a verb of stance (不应, 不能, 不是, 不支持 ...): elsewhere it makes words (不平等,
+# 不断, 不同) rather than denying a claim
+_NEG_ZH = re.compile(
+    r"不(?=应|能|会|是|可|该|要|愿|必|宜|支持|同意|承认|认同|赞成|主张|接受|认为)|并非|并不|未能|无法|否认|反对|而非|然而|相反|与之相对"
+)
 
 
 def cues(text: str) -> int:
