@@ -197,11 +197,12 @@ def test_review_suite_reaches_its_floors(tmp_path, shared_corpus):
 
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     rep = evaluate_review([ROOT / "eval" / "review" / "suites.toml"], s)
-    for name, floor in {"review-zh": 0.45, "review-en": 0.40}.items():
+    # measured .61 / .47 recall, .67 / .68 evidence (eval/NOTES.md, issue 27 round 2): floors two points below
+    for name, floor in {"review-zh": 0.58, "review-en": 0.43}.items():
         o = rep["suites"][name]["summary"]["overall"]
         assert rep["suites"][name]["meta"]["gold_problems"] == []
         assert o["point_recall"] >= floor, (name, o)
-        assert o["evidence_cited"] >= 0.55, (name, o)
+        assert o["evidence_cited"] >= 0.62, (name, o)
         assert o["false_not_discussed"] <= 0.15, (name, o)
         assert o["correct_not_discussed"] >= 0.65, (name, o)
         assert o["pooled_coverage"] >= 0.85, (name, o)
