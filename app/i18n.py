@@ -67,6 +67,49 @@ TEXT: dict[str, dict[str, str]] = {
     "skipped": {"en": "skipped", "zh": "已跳过"},
     "note": {"en": "note", "zh": "注意"},
     "nothing": {"en": "Nothing to add.", "zh": "没有可添加的文件。"},
+    "tab_review": {"en": "Review", "zh": "综述"},
+    "review_questions": {
+        "en": "Review questions, one per line (e.g. How does each paper view publication bias?)",
+        "zh": "综述问题，每行一个（例如：各文如何看待网络主权？）",
+    },
+    "review_upload": {
+        "en": "…or a questions file (.txt, .csv, .xlsx, .jsonl)",
+        "zh": "……或上传问题文件（.txt、.csv、.xlsx、.jsonl）",
+    },
+    "review_docs": {"en": "Papers to review (empty: all)", "zh": "要综述的文献（留空：全部）"},
+    "review_run": {"en": "Run the review", "zh": "开始综述"},
+    "review_xlsx": {"en": "Download .xlsx", "zh": "下载 .xlsx"},
+    "review_md": {"en": "Download .md", "zh": "下载 .md"},
+    "review_jsonl": {"en": "Download .jsonl", "zh": "下载 .jsonl"},
+    "reviewing": {"en": "Reviewing… {done} of {total} questions done", "zh": "正在综述……已完成 {done}/{total} 个问题"},
+    "review_done": {
+        "en": "**{q} questions × {p} papers**: {d} cells with points, {n} not discussed ({s:.1f} s).",
+        "zh": "**{q} 个问题 × {p} 篇文献**：{d} 个单元有论点，{n} 个未讨论（{s:.1f} 秒）。",
+    },
+    "col_question": {"en": "question", "zh": "问题"},
+    "not_discussed": {"en": "not discussed", "zh": "未讨论"},
+    "nearest": {"en": "nearest sentence", "zh": "最接近的句子"},
+    "page_n": {"en": "p. {p}", "zh": "第 {p} 页"},
+    "went_wrong": {
+        "en": "something went wrong ({kind}); the server log has the details",
+        "zh": "出错了（{kind}）；详情见服务器日志",
+    },
+    "went_wrong_answering": {
+        "en": "something went wrong while answering ({kind}); try rephrasing the question — the server log has the details",
+        "zh": "回答时出错（{kind}）；请换个说法再问——详情见服务器日志",
+    },
+    "quote_not_found": {"en": " (the quote was not found on the page)", "zh": "（页面上没有找到引文）"},
+    "tab_refs": {"en": "References", "zh": "参考文献"},
+    "refs_scope": {"en": "References of", "zh": "导出哪些参考文献"},
+    "scope_answer": {"en": "the latest answer", "zh": "最新的回答"},
+    "scope_conversation": {"en": "the whole conversation", "zh": "整个对话"},
+    "scope_review": {"en": "the latest review", "zh": "最新的综述"},
+    "scope_library": {"en": "the library's papers", "zh": "文献库中的文献"},
+    "scope_library_cites": {"en": "every work the library's papers cite", "zh": "文献库各文引用的全部文献"},
+    "refs_format": {"en": "Format", "zh": "格式"},
+    "refs_export": {"en": "Make the file", "zh": "生成文件"},
+    "refs_download": {"en": "Download references", "zh": "下载参考文献"},
+    "refs_ready": {"en": "{n} works in {fmt}: `{name}`", "zh": "{n} 条文献（{fmt}）：`{name}`"},
 }
 
 # the library's messages a user meets in the app, in Chinese (anything else is shown as the library wrote it)
@@ -98,6 +141,18 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
         re.compile(r"^unsupported type '(.*)' \(use \.txt, \.md or \.pdf\)$"),
         r"不支持的类型“\1”（请用 .txt、.md 或 .pdf）",
     ),
+    (
+        re.compile(r"^no review questions: .*$"),
+        "没有综述问题：请每行粘贴一个问题，或上传问题文件",
+    ),
+    (re.compile(r"^no usable questions.*$"), "没有可用的问题：每行（或每个“question”列单元格）一个问题"),
+    (
+        re.compile(r"^cannot read questions from '(.*)' files; .*$"),
+        r"无法读取“\1”文件中的问题；请用 .txt、.csv、.xlsx 或 .jsonl",
+    ),
+    (re.compile(r"^no answer with sources yet; .*$"), "还没有带出处的回答；请先在“提问”页提问"),
+    (re.compile(r"^no review yet; .*$"), "还没有综述；请先在“综述”页运行一次"),
+    (re.compile(r"^the library's papers have no reference lists .*$"), "索引未能读出文献库各文的参考文献表"),
 ]
 
 

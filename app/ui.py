@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 
 from app.assets import CSS, JS  # noqa: E402
 from app.i18n import CHOICES, message, pick, t  # noqa: E402
+from app.references import ReferencesTab  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
@@ -27,6 +28,7 @@ from app.render import (  # noqa: E402
     page_choices,
     sources_html,
 )
+from app.review_tab import ReviewTab  # noqa: E402
 from app.service import AppService, Exchange  # noqa: E402
 from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
@@ -89,11 +91,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             ex = Exchange(q, error=message(lang, str(exc)))
         except Exception as exc:  # never a traceback in the page; the log has it
             log.exception("answering %r failed", q[:200])
-            ex = Exchange(
-                q,
-                error=f"something went wrong while answering ({type(exc).__name__}); "
-                "try rephrasing the question — the server log has the details",
-            )
+            ex = Exchange(q, error=t(lang, "went_wrong_answering", kind=type(exc).__name__))
         exchanges.append(ex)
         session = getattr(request, "session_hash", None) or "local"
         yield (
@@ -148,13 +146,15 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         except RagError as exc:
             gr.Warning(message(pick(lang), str(exc)))
             return gr.update(value=None, visible=False), ""
-        note = "" if view.marked else " (the quote was not found on the page)"
+        lang = pick(lang)
+        note = "" if view.marked else t(lang, "quote_not_found")
+        where = f"{cite.doc}, {t(lang, 'page_n', p=view.page)}{note}"
         boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
         caption = (
             f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
-            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(cite.doc)}, p. {view.page}{note}</div>'
+            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
         )
-        return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}"), caption
+        return gr.update(value=view.image, visible=True, label=where), caption
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
     with gr.Blocks(title=t("en", "title"), analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -281,6 +281,8 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 upload_status = gr.Markdown(elem_id="upload-status")
                 refresh = gr.Button(t("en", "refresh"), size="sm")
                 citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
+            review = ReviewTab(service, settings, export_dir).build(lang, doc_choices(service), style)
+            ReferencesTab(service, export_dir / "references").build(lang, exchanges, review)
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores, lang]
