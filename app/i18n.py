@@ -67,6 +67,23 @@ TEXT: dict[str, dict[str, str]] = {
     "skipped": {"en": "skipped", "zh": "已跳过"},
     "note": {"en": "note", "zh": "注意"},
     "nothing": {"en": "Nothing to add.", "zh": "没有可添加的文件。"},
+    "abstain_hint": {
+        "en": "The closest passages are listed on the right for you to check; none of them answers the question.",
+        "zh": "最接近的段落列在右侧，供您核对（它们都没有回答这个问题）。",
+    },
+    "searched_for": {"en": "searched for", "zh": "检索的是"},
+    "closest_head": {
+        "en": "Closest passages — none of them answers the question:",
+        "zh": "最接近的段落（都没有回答这个问题）：",
+    },
+    "closest_n": {"en": "closest {i}", "zh": "最接近 {i}"},
+    "all_retrieved": {"en": "All {n} retrieved passages", "zh": "检索到的全部 {n} 个段落"},
+    "sources_empty": {
+        "en": "The passages behind each answer appear here, the cited sentence highlighted. "
+        "Click a [n] marker in an answer to jump to its passage.",
+        "zh": "每个回答所依据的段落显示在这里，被引用的句子已高亮。点击回答中的 [n] 标记即可跳到对应段落。",
+    },
+    "sources_for": {"en": "Sources for Q{n}", "zh": "问题 {n} 的出处"},
     "tab_review": {"en": "Review", "zh": "综述"},
     "review_questions": {
         "en": "Review questions, one per line (e.g. How does each paper view publication bias?)",
@@ -153,6 +170,20 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^no answer with sources yet; .*$"), "还没有带出处的回答；请先在“提问”页提问"),
     (re.compile(r"^no review yet; .*$"), "还没有综述；请先在“综述”页运行一次"),
     (re.compile(r"^the library's papers have no reference lists .*$"), "索引未能读出文献库各文的参考文献表"),
+    (re.compile(r"^(.*) is over the (.*) upload limit$"), r"\1 超过了 \2 的上传上限"),
+    (re.compile(r"^not a PDF file \(no %PDF header\)$"), "不是 PDF 文件（没有 %PDF 文件头）"),
+    (re.compile(r"^the upload did not arrive; try again$"), "上传没有完成；请重试"),
+    (
+        re.compile(r"^`(.*)` has no pages to show \(only PDFs of this index do\)$"),
+        r"`\1` 没有可显示的页面（只有本索引中的 PDF 才有）",
+    ),
+    (re.compile(r"^the source of `(.*)` is gone from (.*); re-index it$"), r"`\1` 的源文件已不在 \2；请重新索引"),
+    (
+        re.compile(r"^`(.*)` changed since it was indexed; re-index it to open its pages$"),
+        r"`\1` 在建立索引后已被修改；请重新索引后再打开页面",
+    ),
+    (re.compile(r"^cannot render page (\d+) of `(.*)` \((.*)\)$"), r"无法渲染 `\2` 的第 \1 页（\3）"),
+    (re.compile(r"^not in the index: (.*); pick documents from `rag info`$"), r"索引中没有：\1；请从文献列表中选择"),
 ]
 
 

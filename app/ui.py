@@ -78,7 +78,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             gr.Warning(t(lang, "empty_question"))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        yield chat_messages(exchanges, (q, "")), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
+        yield chat_messages(exchanges, (q, ""), lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
         text, ex = "", None
         try:
             for item in service.stream(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
@@ -86,7 +86,14 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                     ex = item
                 else:
                     text += item
-                    yield chat_messages(exchanges, (q, text)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield (
+                        chat_messages(exchanges, (q, text), lang),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                    )
         except RagError as exc:
             ex = Exchange(q, error=message(lang, str(exc)))
         except Exception as exc:  # never a traceback in the page; the log has it
@@ -95,22 +102,24 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         exchanges.append(ex)
         session = getattr(request, "session_hash", None) or "local"
         yield (
-            chat_messages(exchanges),
-            sources_html(exchanges, bool(show_scores)),
+            chat_messages(exchanges, lang=lang),
+            sources_html(exchanges, bool(show_scores), lang),
             exchanges,
             answer_with_references(ex),
             gr.update(value=export(exchanges, session), interactive=True),
             "",
         )
 
-    def rerender(exchanges, show_scores):
-        return sources_html(exchanges or [], bool(show_scores))
+    def rerender(exchanges, show_scores, lang):
+        """The chat and sources panel again (scores shown or not; our own words in ``lang``)."""
+        lang = pick(lang)
+        return chat_messages(exchanges or [], lang=lang), sources_html(exchanges or [], bool(show_scores), lang)
 
-    def new_conversation():
+    def new_conversation(lang):
         """Empty chat, sources, copy text and export; the cited-page picker and page view closed."""
         return (
             [],
-            sources_html([]),
+            sources_html([], lang=pick(lang)),
             [],
             "",
             gr.update(value=None, interactive=False),
@@ -327,11 +336,12 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         style.change(restyle, [exchanges, style], styled, api_visibility="private")
         page_pick.change(open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private")
         cite_click.change(open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private")
-        show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
+        for shown in (show_scores.change, lang.change):
+            shown(rerender, [exchanges, show_scores, lang], [chat, sources], api_visibility="private")
         for clear in (new.click, chat.clear):  # both start a new conversation
             clear(
                 new_conversation,
-                None,
+                lang,
                 [chat, sources, exchanges, copy_box, download, page_pick, page_image, page_info],
                 api_visibility="private",
             ).then(restyle, [exchanges, style], styled, api_visibility="private")

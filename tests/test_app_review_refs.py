@@ -183,7 +183,7 @@ def test_review_from_an_uploaded_workbook_of_questions_and_one_paper(served, chr
     try:
         page.get_by_role("tab", name="Review").click()
         page.locator("#review-upload input[type=file]").set_input_files(str(book))
-        page.locator("#review-upload").get_by_text("questions.xlsx").wait_for()
+        uploaded(page, ".xlsx")
         page.locator("#review-docs input").click()
         page.locator("[role=option]", has_text="(en_hindawi_rehab.pdf)").first.click()
         page.keyboard.press("Escape")
@@ -199,11 +199,19 @@ def test_review_from_an_uploaded_workbook_of_questions_and_one_paper(served, chr
         bad.write_bytes(b"%PDF-1.4\n")
         page.locator("#review-upload button[aria-label='Clear']").click()
         page.locator("#review-upload input[type=file]").set_input_files(str(bad))
-        page.locator("#review-upload").get_by_text("questions.pdf").wait_for()
+        uploaded(page, ".pdf")
         page.click("#review-run")
         page.locator("#review-status").get_by_text("cannot read questions from '.pdf' files").wait_for()
     finally:
         ctx.close()
+
+
+def uploaded(page, suffix: str) -> None:
+    """Wait until the questions file box shows a file of ``suffix`` (it shows name and suffix apart)."""
+    page.wait_for_function(
+        f"(document.querySelector('#review-upload .file-preview, #review-upload table') || {{}}).innerText"
+        f"?.includes('{suffix}')"
+    )
 
 
 def parse(fmt: str, text: str) -> int:
@@ -294,3 +302,31 @@ def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer
     path = export_file(works_of("library", service, [], None), "bibtex", tmp := root / "refs", "library")
     assert path == tmp / "references-library.bib" and len(bibtexparser.parse_string(path.read_text()).entries) == 2
     assert set(SCOPES) >= {"answer", "review", "library"}
+
+
+def test_the_new_tabs_and_the_sources_panel_speak_the_browsers_language_and_switch(served, chromium):
+    _, url, _, _ = served
+    ctx, page = open_app(chromium, url, "zh-CN")
+    try:
+        page.get_by_role("tab", name="综述").wait_for()
+        page.locator("#sources").get_by_text("每个回答所依据的段落显示在这里").wait_for()
+        page.get_by_role("tab", name="参考文献").click()
+        page.locator("#refs-scope").get_by_text("最新的回答", exact=True).click()
+        page.click("#refs-export")
+        page.locator("#refs-status").get_by_text("还没有带出处的回答；请先在“提问”页提问").wait_for()
+        page.get_by_role("tab", name="综述").click()
+        page.fill("#review-questions textarea", QUESTIONS[1])
+        t0 = time.perf_counter()
+        run_review(page)
+        timed("review in the Chinese interface", t0)
+        assert page.locator("#review-status").inner_text().startswith("1 个问题 × 2 篇文献")
+        assert page.locator("#review-matrix th").nth(1).inner_text() == "问题"
+        where = page.locator("#review-matrix td[data-status=discussed] .where").first.inner_text()
+        assert re.match(r"第 \d+ 页", where), where
+        page.locator("#lang").get_by_text("English").click()
+        page.get_by_role("tab", name="Review").wait_for()
+        page.get_by_role("tab", name="References").wait_for()
+        page.locator("#sources").get_by_text("The passages behind each answer appear here").wait_for(state="attached")
+        page.locator("#review-run").get_by_text("Run the review").wait_for()
+    finally:
+        ctx.close()
