@@ -3,7 +3,6 @@ and an API endpoint returning the `rag ask --json` record. Start it with `rag ap
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import tempfile
@@ -19,7 +18,6 @@ from app.references import ReferencesTab  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
-    citation_of,
     citations_markdown,
     conversation_jsonl,
     conversation_markdown,
@@ -143,27 +141,6 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     def cited_pages(exchanges):
         choices = page_choices(exchanges or [])
         return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
-
-    def open_page(choice, exchanges, lang):
-        """The cited PDF page, rendered from the index's own source with the quote marked; the marked
-        boxes (in points) go into the page view's caption element for tests and scripts to read."""
-        cite = citation_of(exchanges or [], str(choice or "").split("@")[0])  # "turn:n" (@ a click's time)
-        if cite is None:
-            return gr.update(value=None, visible=False), ""
-        try:
-            view = service.page_view(cite)
-        except RagError as exc:
-            gr.Warning(message(pick(lang), str(exc)))
-            return gr.update(value=None, visible=False), ""
-        lang = pick(lang)
-        note = "" if view.marked else t(lang, "quote_not_found")
-        where = f"{cite.doc}, {t(lang, 'page_n', p=view.page)}{note}"
-        boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
-        caption = (
-            f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
-            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
-        )
-        return gr.update(value=view.image, visible=True, label=where), caption
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
     with gr.Blocks(title=t("en", "title"), analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -334,8 +311,12 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         after_answer(question.submit(respond, inputs, outputs, api_name="chat"))
         after_answer(send.click(respond, inputs, outputs, api_visibility="private"))
         style.change(restyle, [exchanges, style], styled, api_visibility="private")
-        page_pick.change(open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private")
-        cite_click.change(open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private")
+        page_pick.change(
+            bench.open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private"
+        )
+        cite_click.change(
+            bench.open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private"
+        )
         for shown in (show_scores.change, lang.change):
             shown(rerender, [exchanges, show_scores, lang], [chat, sources], api_visibility="private")
         for clear in (new.click, chat.clear):  # both start a new conversation
