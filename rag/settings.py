@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # only passages are embedded at build time and a sentence when a question first needs it (the sentences
     # of each retriever's first ``lazy_sentence_passages`` passages; cached like any vector)
     sentence_vectors: Literal["separate", "late", "pooled", "lazy"] = "separate"
-    lazy_sentence_passages: int = Field(10, ge=1, le=1000)
+    lazy_sentence_passages: int = Field(25, ge=1, le=1000)
 
     # entries of a paper's reference list and its citation notes as answer evidence (they stay searchable):
     # "auto" = only for a question about what a paper cites (引用, 参考文献, cite, reference, footnote ...),
