@@ -75,13 +75,16 @@ class CandidateScores:
     calibrated: dict[int, float] = field(default_factory=dict)  # dense minus the query's baseline in that language
 
 
-def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray | None = None) -> CandidateScores:
+def score_candidates(
+    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25
+) -> CandidateScores:
     """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
     with the query aligned to its language) and BM25 scores.
 
     With exact dense search every sentence is scored; with an approximate index only the sentences of
     candidate passages (dense, BM25 and translated hits), so a query never scans millions of rows.
-    ``subset`` (sorted passage positions) scores only those passages, exhaustively.
+    ``subset`` (sorted passage positions) scores only those passages, exhaustively. An index whose
+    sentence vectors are embedded lazily scores the sentences of each list's first ``lazy_top`` passages.
     """
     if subset is not None:
         return _score_subset(index, query, subset)
@@ -109,7 +112,12 @@ def score_candidates(index: Index, query: Query, depth: int, subset: np.ndarray 
     translated: dict[int, float] = {}
     if query.lang == "en" and index.glossary:
         translated = top_structured(index.bm25, translate(query.normalized, index.glossary), depth)
-    if not exhaustive:
+    if index.sentence_search == "top":  # lazily embedded sentences: only those of each list's first passages
+        firsts = [
+            i for scores in (dense, bm25, translated) for i in sorted(scores, key=lambda i: (-scores[i], i))[:lazy_top]
+        ]
+        _candidate_sentences(index, query, depth, firsts, dense, best_sentence)
+    elif not exhaustive:
         _candidate_sentences(index, query, depth, [*dense, *bm25, *translated], dense, best_sentence)
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)  # per language
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
@@ -338,7 +346,7 @@ class Retriever:
             # approximate index: score the selected documents' passages exhaustively (never k = all)
             subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(indexed))])
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
-        sc = score_candidates(self.index, query, max(depth, k * 3), subset)
+        sc = score_candidates(self.index, query, max(depth, k * 3), subset, self.settings.lazy_sentence_passages)
         fused = fuse(sc, self.settings, self.language_share(query.lang))
         order = sorted(fused, key=lambda i: (-fused[i], i))
         if allowed is not None and subset is None:

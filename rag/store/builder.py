@@ -46,9 +46,11 @@ from rag.store.layout import (
     dropped_note,
     passage_text,
     read_docs,
+    sentence_search,
     sources_manifest,
     write_docs,
 )
+from rag.store.lazy_vectors import placeholder_vectors
 from rag.store.pooling import pooled_vectors
 from rag.store.reader import StoredIndex
 from rag.store.refs import write_references
@@ -259,6 +261,9 @@ def _process(
                 lead = len(texts[i]) - len(chunks[i].text)  # the section heading passage_text put first
                 spans[i].append((lead + a, lead + b))
             chunk_vecs, sent_vecs = cache.embed_spans(texts, spans, one_pass, progress=tick("embedding"))
+        elif settings.sentence_vectors == "lazy":  # passages only: sentences are embedded when a question needs them
+            chunk_vecs = cache.embed_passages(texts, progress=tick("embedding"))
+            sent_vecs = placeholder_vectors(len(sent_texts), chunk_vecs.shape[1])
         elif settings.sentence_vectors == "pooled":
             chunk_vecs, sent_vecs = pooled_vectors(cache, chunks, texts, sent_rows, sent_texts, tick("embedding"))
         else:  # passages and sentences in one stream: batches of similar length across both
@@ -355,16 +360,17 @@ def _fill(
     write_docs(tmp, [old.doc_entry(i) if old else i.to_json() for i in infos])
     write_references(tmp, parts, old.path if old is not None else None)
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
+    chunking = old.params["chunking"] if old is not None else chunking_params(settings)
     params = {
         "format_version": FORMAT_VERSION,
         "rag_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "embedder": {"id": emb_id, "dimension": dim, "normalized": True, **({"engine": engine} if engine else {})},
-        "chunking": old.params["chunking"] if old is not None else chunking_params(settings),
+        "chunking": chunking,
         "bm25": {"tokenizer": "jieba-search+latin-v1", "k1": 1.2, "b": 0.75},
         "alignment": {"method": "anchor-mean-shift", "languages": list(LANGS), "anchors": anchors_digest()},
         "dense": dense,
-        "sentences": {"search": "exhaustive" if dense["kind"] == "flat" else "candidates"},
+        "sentences": {"search": sentence_search(dense["kind"], chunking)},
         "counts": {"documents": len(infos), "chunks": arrays["chunks"], "sentences": arrays["sentences"]},
     }
     params.update(written.sections)  # the backend's own, e.g. where its Milvus collection is

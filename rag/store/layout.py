@@ -130,6 +130,15 @@ def chunking_params(s: Settings) -> dict:
     return out
 
 
+def sentence_search(dense_kind: str, chunking: dict) -> str:
+    """How a question scores sentences: "exhaustive" (every one: exact search), "candidates" (those of the
+    candidate passages: approximate search) or "top" (those of each retriever's first passages: lazily
+    embedded sentence vectors, rag/store/lazy_vectors.py)."""
+    if chunking.get("sentence_vectors") == "lazy":
+        return "top"
+    return "exhaustive" if dense_kind == "flat" else "candidates"
+
+
 def sources_manifest(docs: Iterable[Document | DocInfo]) -> dict[str, str]:
     """doc_id -> sha256 of the source bytes: what decides whether an index is up to date."""
     return {d.doc_id: d.sha256 for d in docs}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from rag.dense.base import DenseIndex
 from rag.embedding import (
     LANGS,
     embedder_id,
+    make_embedder,
     same_embedder,
 )
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
@@ -38,6 +39,7 @@ from rag.store.layout import (
     read_params,
     readable_path,
 )
+from rag.store.lazy_vectors import LazySentenceVectors, sentence_texts
 from rag.store.refs import read_references
 from rag.store.segments import open_segments, segment_layout
 
@@ -216,7 +218,7 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
     if "segments" in params:
         from rag.store.segmented_index import load_segmented
 
-        return load_segmented(path, params, settings)
+        return lazy_sentences(load_segmented(path, params, settings), settings)
     try:
         doc_list = read_docs(path)
         docs = {d.doc_id: d for d in doc_list}
@@ -259,7 +261,7 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         raise damaged(path, f"the dense index holds {dense.ntotal} vectors for {len(chunks)} passages")
     sent_rows = arrays["sentences.npy"]
     ranges = Ranges(sentence_starts(sent_rows, len(chunks)))
-    return Index(
+    index = Index(
         path,
         params,
         docs,
@@ -278,6 +280,25 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         np.asarray(arrays["chunk_docs.npy"]),
         [d.doc_id for d in doc_list],
     )
+    return lazy_sentences(index, settings)
+
+
+def lazy_sentences(index: Index, settings: Settings) -> Index:
+    """An index built with ``sentence_vectors`` "lazy" gets sentence vectors embedded on first use (its
+    stored ones are placeholders); any other index is returned as it is."""
+    if index.params.get("chunking", {}).get("sentence_vectors") != "lazy":
+        return index
+    index.sent_vecs = cast(
+        np.ndarray,
+        LazySentenceVectors(
+            sentence_texts(index.chunks, index.sent_rows),
+            int(index.sent_vecs.shape[0]),
+            int(index.sent_vecs.shape[1]),
+            lambda: make_embedder(settings.embedder, settings.batch_size),
+            settings.embedding_cache_dir,
+        ),
+    )
+    return index
 
 
 def verify_index(settings: Settings) -> dict:
