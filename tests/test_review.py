@@ -132,8 +132,8 @@ def test_logistic_fit_separates_and_maps_back_to_raw_features():
 
 
 def test_review_over_a_real_index(small_assistant):
-    """Points are verbatim sentences of the paper's passages, 2-5 per cell, in the paper's order, within
-    the cell budget; a paper that does not discuss the question gets its nearest sentence."""
+    """Points are verbatim sentences (or parts of them) of the paper's passages, 2-8 per cell, in the paper's
+    order, within the cell budget; a paper that does not discuss the question gets its nearest sentence."""
     from rag.review import review_questions
 
     r = small_assistant.retriever
@@ -143,7 +143,7 @@ def test_review_over_a_real_index(small_assistant):
     assert rev.topic == "submarine cable faults" and rev.lang == "en"
     for c in rev.cells:
         if c.status == "discussed":
-            assert 1 <= len(c.points) <= 5 and len(c.answer) <= 600
+            assert 1 <= len(c.points) <= 8 and len(c.answer) <= 600
             assert [p.row for p in c.points] == sorted(p.row for p in c.points)
             for p in c.points:
                 assert p.quote in r.index.chunks[p.position].text
@@ -170,6 +170,8 @@ def test_rag_review_cli_writes_every_output_and_resumes(small_settings, tmp_path
     assert len(recs) == 2 * len(rep["docs"]) and {r["status"] for r in recs} <= {"discussed", "not discussed"}
     for r in recs:
         assert all(set(p) == {"n", "quote", "page", "section", "chunk_id", "score"} for p in r["points"])
+        # the record names its paper's reference list entry (plain style by default: "authors. title")
+        assert r["reference"] and r["reference"].endswith(r["title"]) or r["reference"] == r["doc"]
     again = rag_cli(
         "review", str(qs), "--out", str(tmp_path / "review.jsonl"), "--index", index, "--json", cwd=tmp_path, env=env
     )
@@ -195,11 +197,12 @@ def test_review_suite_reaches_its_floors(tmp_path, shared_corpus):
 
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     rep = evaluate_review([ROOT / "eval" / "review" / "suites.toml"], s)
-    for name, floor in {"review-zh": 0.45, "review-en": 0.40}.items():
+    # measured .61 / .47 recall, .67 / .68 evidence (eval/NOTES.md, issue 27 round 2): floors two points below
+    for name, floor in {"review-zh": 0.58, "review-en": 0.43}.items():
         o = rep["suites"][name]["summary"]["overall"]
         assert rep["suites"][name]["meta"]["gold_problems"] == []
         assert o["point_recall"] >= floor, (name, o)
-        assert o["evidence_cited"] >= 0.55, (name, o)
+        assert o["evidence_cited"] >= 0.62, (name, o)
         assert o["false_not_discussed"] <= 0.15, (name, o)
         assert o["correct_not_discussed"] >= 0.65, (name, o)
         assert o["pooled_coverage"] >= 0.85, (name, o)

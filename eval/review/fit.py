@@ -1,19 +1,22 @@
 """Fit the "not discussed" model (rag/data/review_model.json) on one review suite's gold and report it on
 every suite: features of each (question, paper) cell, labels from the gold (points or "not addressed").
 
-    python eval/review/fit.py eval/review/suites.toml --train review-zh [--write]
+    python eval/review/fit.py eval/review/suites.toml --train review-en [--dense-train review-zh] [--write]
 
 Leave-one-paper-out on the training suite shows how well it generalises to a paper it never saw; the
-other suites are held out entirely."""
+other suites are held out entirely. The dense-only fallback (used when no reviewed paper has any of the
+question's terms) is fitted on ``--dense-train`` (default: the same suite) over every cell, and reported on
+the cells it decides."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from rag.pipeline import Assistant
 from rag.review.api import encode_many, evidence, null_model
-from rag.review.decide import FEATURES, MODEL, Model, fit, save_model
+from rag.review.decide import DENSE_FEATURES, FEATURES, MODEL, Model, fit, load_model, save_model
 from rag.review.extract import doc_sentences
 from rag.review.frame import topic_of
 from rag.review.scoring import load_review_gold
@@ -51,6 +54,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("suites", type=Path)
     ap.add_argument("--train", required=True)
+    ap.add_argument("--dense-train", default="")
+    ap.add_argument("--dense-only", action="store_true", help="keep the shipped main model; refit the fallback")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     settings = load_settings()
@@ -66,12 +71,31 @@ def main() -> None:
         f"{args.train} leave-one-paper-out: false not-discussed {sum(h[4] < 0.5 for h in pos) / max(1, len(pos)):.3f}, "
         f"correct not-discussed {sum(h[4] < 0.5 for h in neg) / max(1, len(neg)):.3f}"
     )
-    model = fit([r[2] for r in train], [r[3] for r in train])
+    if args.dense_only:
+        model = replace(load_model(), dense=None)
+        print("main model: the shipped one (rag/data/review_model.json)")
+    else:
+        model = fit([r[2] for r in train], [r[3] for r in train])
+    dense_on = args.dense_train or args.train
+    dense = fit([r[2] for r in data[dense_on]], [r[3] for r in data[dense_on]], features=DENSE_FEATURES)
+    both = replace(model, dense=dense)
     for name, rows in data.items():
         print(f"{name}{' (train)' if name == args.train else ' (held out)'}: {rates(model, rows)}")
+        blind = [r for r in rows if not r[2]["lexical"]]
+        if blind:
+            print(f"  without term evidence ({len(blind)} cells): main {rates(model, blind)}")
+            print(f"  dense fallback (fitted on {dense_on}): {rates(both, blind)}")
+            print(f"  {name} with the fallback: {rates(both, rows)}")
     print("weights", dict(zip(FEATURES, [round(w, 3) for w in model.weights])), round(model.bias, 3))
+    print("dense weights", dict(zip(DENSE_FEATURES, [round(w, 3) for w in dense.weights])), round(dense.bias, 3))
     if args.write:
-        save_model(model, MODEL, f"fitted by eval/review/fit.py on {args.train} ({len(train)} cells)")
+        main = (
+            "shipped earlier (fitted on review-en)"
+            if args.dense_only
+            else f"fitted on {args.train} ({len(train)} cells)"
+        )
+        note = f"main model {main}; dense fallback fitted by eval/review/fit.py on {dense_on}"
+        save_model(both, MODEL, note)
         print(f"wrote {MODEL}")
 
 

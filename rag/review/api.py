@@ -14,7 +14,7 @@ import numpy as np
 from rag.embedding import ANCHORS
 from rag.errors import InvalidInputError
 from rag.retrieval import Query, Retriever, align, normalize_query
-from rag.review.compose import cell_text, pooled_text, short_ref
+from rag.review.compose import cell_text, pooled_text, relations_text, short_ref
 from rag.review.decide import Model, features, load_model, paper_top
 from rag.review.extract import (
     DocSentences,
@@ -27,6 +27,7 @@ from rag.review.extract import (
     select_points,
 )
 from rag.review.frame import question_lang, topic_of
+from rag.review.stance import SAME, relation
 from rag.text import detect_lang, tokenize
 
 DISCUSSED, NOT_DISCUSSED = "discussed", "not discussed"
@@ -48,13 +49,15 @@ class Cell:
 
 @dataclass(frozen=True)
 class Agreement:
-    """Two papers making the same point (mutually nearest points, unusually similar)."""
+    """Two papers' points on the same matter (mutually nearest points, unusually similar): the same point,
+    or opposite stances when negation or contrast cues mark one side only (``relation``)."""
 
     doc_a: str
     quote_a: str
     doc_b: str
     quote_b: str
     similarity: float
+    relation: str = SAME  # SAME | OPPOSITE (rag.review.stance)
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def review_one(
         p = model.prob(f)
         near = nearest(retriever, s)
         if p >= model.threshold:
-            points = select_points(retriever, s, pool)
+            points = select_points(retriever, s, pool, mark + 1)
             marks = tuple(range(mark + 1, mark + 1 + len(points)))
             mark += len(points)
             cells.append(
@@ -172,21 +175,29 @@ def review_one(
                     tuple(points),
                     near,
                     p,
-                    cell_text([x.quote for x in points], marks),
+                    cell_text([x.shown for x in points], marks),
                     marks,
                 )
             )
         else:
             cells.append(Cell(s.sents.doc, ref, NOT_DISCUSSED, (), near, p, ""))
+    agreements, distinct = compare(retriever, cells, scored)
     pooled = pooled_text(
         lang,
-        [(c.ref, [x.quote for x in c.points], c.marks) for c in cells if c.status == DISCUSSED],
+        [(c.ref, [x.shown for x in c.points], c.marks) for c in cells if c.status == DISCUSSED],
         [c.ref for c in cells if c.status == NOT_DISCUSSED],
     )
-    agreements, distinct = compare(retriever, cells, scored)
+    related = relations_text(lang, _pairs(cells, agreements))
+    pooled = f"{pooled}\n{related}" if pooled and related else pooled or related
     return QuestionReview(
         qid, question, topic, lang, tuple(cells), pooled, agreements, distinct, time.perf_counter() - t0
     )
+
+
+def _pairs(cells: Sequence[Cell], agreements: Sequence[Agreement]) -> list[tuple[str, int, str, int, str]]:
+    """(reference, mark) of both sides of every agreement, and its relation."""
+    at = {(c.doc, p.quote): (c.ref, m) for c in cells for p, m in zip(c.points, c.marks)}
+    return [(*at[(a.doc_a, a.quote_a)], *at[(a.doc_b, a.quote_b)], a.relation) for a in agreements]
 
 
 def evidence(
@@ -226,7 +237,8 @@ def compare(
                 if int(np.argmax(sims[:, ib])) != ia:
                     continue
                 if sims[ia, ib] >= max(ref_a[ia], ref_b[ib]):
-                    out.append(Agreement(a.doc, a.points[ia].quote, b.doc, b.points[ib].quote, float(sims[ia, ib])))
+                    qa, qb = a.points[ia].quote, b.points[ib].quote
+                    out.append(Agreement(a.doc, qa, b.doc, qb, float(sims[ia, ib]), relation(qa, qb)))
                     shared |= {(a.doc, ia), (b.doc, ib)}
     distinct = {c.doc: tuple(p.quote for k, p in enumerate(c.points) if (c.doc, k) not in shared) for c in docs}
     return tuple(out), distinct

@@ -62,6 +62,16 @@ def pooled_text(
     return "\n".join(parts)
 
 
-def agreement_text(lang: str, a: str, b: str) -> str:
-    """The label of a point two papers share."""
-    return f"{a}与{b}观点相近" if lang == "zh" else f"{a} and {b} make the same point"
+def relations_text(lang: str, pairs: Sequence[tuple[str, int, str, int, str]]) -> str:
+    """Where papers meet, in the question's language: "Same point: A (2020)[1] and B (2019)[4]." and
+    "Opposite stances: ..." (``pairs``: (reference a, mark a, reference b, mark b, relation))."""
+    out = []
+    for rel, en, zh in (("same", "Same point", "观点相近"), ("opposite", "Opposite stances", "立场相反")):
+        got = [(ra, ma, rb, mb) for ra, ma, rb, mb, r in pairs if r == rel]
+        if not got:
+            continue
+        if lang == "zh":
+            out.append(zh + "：" + "；".join(f"{ra}[{ma}]与{rb}[{mb}]" for ra, ma, rb, mb in got) + "。")
+        else:
+            out.append(f"{en}: " + "; ".join(f"{ra} [{ma}] and {rb} [{mb}]" for ra, ma, rb, mb in got) + ".")
+    return "\n".join(out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +19,9 @@ MODEL = Path(__file__).resolve().parent.parent / "data" / "review_model.json"
 # what the model reads (features() also reports top, dense_top, share, missing and lexical for diagnosis: with
 # them the model fitted on one gold set transferred worse to the other, eval/NOTES.md)
 FEATURES = ("gap", "null_z", "lex_best")
+# when no reviewed paper uses any of the question's terms (a Chinese question over English papers), the term
+# feature is 0 everywhere and says nothing: a second model over the dense evidence alone decides
+DENSE_FEATURES = ("gap", "null_z")
 
 
 def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
@@ -62,29 +65,47 @@ def paper_top(s: Scored) -> float:
 
 @dataclass(frozen=True)
 class Model:
-    """Logistic weights over FEATURES (and the probability above which a paper counts as discussing)."""
+    """Logistic weights over ``features`` (and the probability above which a paper counts as discussing);
+    ``dense``: the model used when the question's terms occur in no reviewed paper."""
 
     weights: tuple[float, ...]
     bias: float
     threshold: float = 0.5
+    features: tuple[str, ...] = FEATURES
+    dense: Model | None = None
 
     def prob(self, f: dict[str, float]) -> float:
         """Probability that the paper discusses the question."""
-        x = self.bias + sum(w * f[n] for w, n in zip(self.weights, FEATURES))
+        if self.dense is not None and not f.get("lexical", 1.0):
+            return self.dense.prob(f)
+        x = self.bias + sum(w * f[n] for w, n in zip(self.weights, self.features))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def _model(d: dict, features: tuple[str, ...]) -> Model:
+    return Model(
+        tuple(float(d["weights"][n]) for n in features), float(d["bias"]), float(d.get("threshold", 0.5)), features
+    )
 
 
 @lru_cache(maxsize=1)
 def load_model(path: str = str(MODEL)) -> Model:
-    """The shipped model (rag/data/review_model.json)."""
+    """The shipped model (rag/data/review_model.json), with its dense-only fallback when it has one."""
     d = json.loads(Path(path).read_text("utf-8"))
-    return Model(tuple(float(d["weights"][n]) for n in FEATURES), float(d["bias"]), float(d.get("threshold", 0.5)))
+    main = _model(d, FEATURES)
+    return replace(main, dense=_model(d["dense"], DENSE_FEATURES)) if d.get("dense") else main
 
 
-def fit(rows: list[dict[str, float]], labels: list[int], l2: float = 1.0, steps: int = 3000) -> Model:
+def fit(
+    rows: list[dict[str, float]],
+    labels: list[int],
+    l2: float = 1.0,
+    steps: int = 3000,
+    features: tuple[str, ...] = FEATURES,
+) -> Model:
     """Logistic regression by gradient descent on standardised features (L2-penalised, class-balanced), the
     weights mapped back to raw features."""
-    x = np.array([[r[n] for n in FEATURES] for r in rows], dtype=np.float64)
+    x = np.array([[r[n] for n in features] for r in rows], dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     mu, sd = x.mean(0), x.std(0)
     sd[sd == 0] = 1.0
@@ -100,21 +121,14 @@ def fit(rows: list[dict[str, float]], labels: list[int], l2: float = 1.0, steps:
         b -= 0.1 * g.mean()
     raw_w = w / sd
     raw_b = b - float((w * mu / sd).sum())
-    return Model(tuple(float(v) for v in raw_w), float(raw_b))
+    return Model(tuple(float(v) for v in raw_w), float(raw_b), features=features)
+
+
+def _as_dict(model: Model) -> dict:
+    return {"weights": dict(zip(model.features, model.weights)), "bias": model.bias, "threshold": model.threshold}
 
 
 def save_model(model: Model, path: Path, note: str) -> None:
-    """Write a fitted model as the JSON ``load_model`` reads."""
-    path.write_text(
-        json.dumps(
-            {
-                "weights": dict(zip(FEATURES, model.weights)),
-                "bias": model.bias,
-                "threshold": model.threshold,
-                "note": note,
-            },
-            indent=1,
-        )
-        + "\n",
-        "utf-8",
-    )
+    """Write a fitted model (and its dense-only fallback) as the JSON ``load_model`` reads."""
+    d = _as_dict(model) | ({"dense": _as_dict(model.dense)} if model.dense is not None else {}) | {"note": note}
+    path.write_text(json.dumps(d, indent=1) + "\n", "utf-8")

@@ -1,6 +1,8 @@
 """What one paper says about a review question: every sentence of the paper scored against the question's
 topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap), the
-2-5 that carry distinct points chosen by maximal marginal relevance, kept in the paper's order.
+2-8 that carry distinct points (as many as fit the ~600-character cell) chosen by maximal marginal
+relevance, kept in the paper's order; a sentence over a quarter of the cell is quoted in its most
+relevant part.
 
 Scores are standardised over the sentences of the papers under review for this question, so the same
 rule reads a library of three papers or three hundred, in Chinese or English, without constants fitted
@@ -15,14 +17,18 @@ import numpy as np
 from rag.embedding import LANGS
 from rag.evidence import REFERENCE, ROADMAP, term_groups
 from rag.retrieval import Query, Retriever
+from rag.review.clip import clip
 from rag.text import tokenize
 
-MAX_POINTS = 5
+MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
 MIN_POINTS = 2
 MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
 CELL_CHARS = 600  # an answered cell stays a summary, not the paper
-LONG_SENTENCE = CELL_CHARS // 3  # a point leaves room for at least two more: several points, not one long one
-MARK_CHARS = 6  # the quotation marks, citation mark and space around each quote
+LONG_SENTENCE = CELL_CHARS // 4  # a point leaves room for three more: a longer sentence is quoted in part
+# longer sentences are left out: as candidates (quoted in part) they took the cell's room from shorter
+# points and lowered recall on both gold sets (eval/NOTES.md)
+SENTENCE_CHARS = CELL_CHARS // 3
+MARK_CHARS = 5  # the quotation marks, the brackets of the citation mark and the space after it
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,12 @@ class Point:
     section: str
     score: float  # standardised relevance (z over the reviewed sentences)
     row: int  # sentence row (the paper's order)
+    whole: bool = True  # False: ``quote`` is the most relevant stretch of a longer sentence
+
+    @property
+    def shown(self) -> str:
+        """The quote as a cell shows it: an ellipsis marks a stretch of a longer sentence."""
+        return self.quote if self.whole else f"…{self.quote}…"
 
 
 _CACHE: dict[tuple[str, str, str], DocSentences] = {}
@@ -106,7 +118,7 @@ def _usable(text: str) -> bool:
     return (
         words >= 12
         and (terminal or len(text) > 60)
-        and len(text) <= LONG_SENTENCE
+        and len(text) <= SENTENCE_CHARS
         and not ROADMAP.search(text)
         and not REFERENCE.search(text)  # a cited work's entry is not the paper's point
     )
@@ -123,6 +135,8 @@ class Scored:
     vecs: np.ndarray
     terms: float = 0.0  # IDF-weighted share of the topic's terms the paper uses anywhere
     library_terms: float = 0.0  # the same over every reviewed paper (0: no lexical evidence exists)
+    groups: tuple[tuple[tuple[str, ...], float], ...] = ()  # the topic's term groups (alternatives, IDF)
+    rank: np.ndarray | None = None  # z with the feedback score added: what points are chosen by
 
 
 def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> list[Scored]:
@@ -158,7 +172,39 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
         terms = sum(w for alts, w in groups if any(a in used for a in alts)) / total
         out.append(Scored(d, dense, lexical, z, vecs, terms))
     library = max((x.terms for x in out), default=0.0)
-    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library) for x in out]
+    kept = tuple(groups)
+    ranks = feedback(idx.sent_lang, out)
+    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library, kept, r) for x, r in zip(out, ranks)]
+
+
+FEEDBACK_TOP = 5  # the reviewed sentences that best answer the question, whose centroid is searched again
+FEEDBACK_WEIGHT = 0.5  # the feedback score counts half the question's own (Rocchio's usual damping)
+
+
+def feedback(sent_lang: np.ndarray, scored: list[Scored]) -> list[np.ndarray]:
+    """Each sentence's z plus half its standardised cosine to the centroid of the best few reviewed
+    sentences (pseudo-relevance feedback): the papers' own wording of the topic, in their own language,
+    finds the points a short question's vector misses. Only the choice of points reads it; whether a
+    paper discusses the question stays on the question's own scores (``sent_lang``: the index's per-row
+    language codes)."""
+    use = [np.flatnonzero(x.sents.usable) for x in scored]
+    z_all = np.concatenate([x.z[u] for x, u in zip(scored, use)]) if scored else np.zeros(0)
+    if len(z_all) < FEEDBACK_TOP:
+        return [x.z for x in scored]
+    v_all = np.concatenate([x.vecs[u] for x, u in zip(scored, use)])
+    centre = v_all[np.argsort(-z_all, kind="stable")[:FEEDBACK_TOP]].mean(axis=0)
+    centre = centre / (np.linalg.norm(centre) or 1.0)
+    sims = [x.vecs @ centre for x in scored]
+    langs = [np.asarray(sent_lang[x.sents.rows], dtype=np.int64) for x in scored]
+    s_all, l_all = np.concatenate(sims), np.concatenate(langs)
+    out = []
+    for x, sim, lang in zip(scored, sims, langs):
+        zf = np.zeros(len(sim))
+        for g in np.unique(lang):  # per language, as the question's own dense scores are
+            m = lang == g
+            zf[m] = _z(sim[m], s_all[l_all == g])
+        out.append(x.z + FEEDBACK_WEIGHT * zf)
+    return out
 
 
 def _longest(groups: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
@@ -198,14 +244,14 @@ def _z(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return (x - float(pool.mean())) / sd if sd > 0 else np.zeros_like(x, dtype=np.float64)
 
 
-def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray) -> list[Point]:
-    """2-5 sentences of the paper that each carry a distinct point (MMR over the sentence vectors): a
+def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mark: int = 1) -> list[Point]:
+    """2-8 sentences of the paper that each carry a distinct point (MMR over the sentence vectors): a
     candidate must stand out from the paper's own sentences and from the reviewed sentences at large;
-    returned in the paper's order within ``CELL_CHARS``."""
+    returned in the paper's order within ``CELL_CHARS`` (their marks numbered from ``first_mark``)."""
     usable = np.flatnonzero(s.sents.usable)
     if not len(usable):
         return []
-    z = s.z
+    z = s.rank if s.rank is not None else s.z
     own = z[usable]
     # a point must stand one standard deviation above the paper's own sentences and above the library's
     cut = max(float(own.mean() + own.std()), float(pool_z.mean() + pool_z.std()))
@@ -227,20 +273,27 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray) -> list[P
         mmr = MMR_LAMBDA * norm[left] - (1 - MMR_LAMBDA) * red
         best = left[int(np.argmax(mmr))]
         left.remove(best)
-        text = s.sents.texts[cand[best]]
-        if used + len(text) + MARK_CHARS > CELL_CHARS:
+        a, b = clip(s.sents.texts[cand[best]], s.groups, LONG_SENTENCE)
+        text = s.sents.texts[cand[best]][a:b]
+        mark = len(str(first_mark + len(chosen)))  # the digits of this point's citation mark (at most)
+        size = len(text) + MARK_CHARS + mark + (2 if b - a < len(s.sents.texts[cand[best]]) else 0)  # ellipses
+        if used + size > CELL_CHARS:
             continue  # a shorter later candidate may still fit
         if any(text in s.sents.texts[cand[j]] or s.sents.texts[cand[j]] in text for j in chosen):
             continue
         chosen.append(best)
-        used += len(text) + MARK_CHARS
+        used += size
     idx = retriever.index
     out = []
     for j in sorted(chosen, key=lambda j: cand[j]):
         i = cand[j]
         pos = int(s.sents.chunks[i])
         c = idx.chunks[pos]
-        out.append(Point(s.sents.texts[i], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i])))
+        full = s.sents.texts[i]
+        a, b = clip(full, s.groups, LONG_SENTENCE)
+        out.append(
+            Point(full[a:b], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i]), b - a == len(full))
+        )
     return out
 
 

@@ -18,6 +18,7 @@ from rag.errors import BatchOutputError
 from rag.records import Citation
 from rag.render import Reference, md_reference, reference_entry, reference_list
 from rag.review.api import DISCUSSED
+from rag.review.stance import OPPOSITE, SAME
 
 OUTPUTS = (".md", ".xlsx", ".jsonl")
 
@@ -46,7 +47,7 @@ def _md_cell(text: str) -> str:
 def markdown(questions: Questions, records: Mapping, docinfo: Mapping, docs: Sequence[str], style: str) -> str:
     """The review as a report: the question × paper matrix, then per question the pooled answer, each
     paper's points with page and section (or "not discussed" with the nearest sentence), the points papers
-    share, and one reference list."""
+    share or take opposite stances on, each paper's distinct emphasis, and one reference list."""
     refs = references(records, docinfo, docs)
     rn = {r.doc: r.n for r in refs}
     got = _recs(questions, records, docs)
@@ -81,14 +82,17 @@ def markdown(questions: Questions, records: Mapping, docinfo: Mapping, docs: Seq
                     "Not discussed." + (f" Nearest sentence ({_where(near)}): “{near['quote']}”" if near else "")
                 )
             lines.append("")
-        if first["agreements"]:
-            ref = {r["doc"]: r["ref"] for r in recs if r is not None}
-            lines += ["**Same point in several papers:**", ""]
-            for a in first["agreements"]:
-                lines.append(
-                    f"- {ref.get(a['doc_a'], a['doc_a'])}: “{a['quote_a']}” — {ref.get(a['doc_b'], a['doc_b'])}: “{a['quote_b']}”"
-                )
-            lines.append("")
+        ref = {r["doc"]: r["ref"] for r in recs if r is not None}
+        for rel, head in ((SAME, "**Same point in several papers:**"), (OPPOSITE, "**Opposite stances:**")):
+            pairs = [a for a in first["agreements"] if a.get("relation", SAME) == rel]
+            if pairs:
+                lines += [head, ""]
+                lines += [
+                    f"- {ref.get(a['doc_a'], a['doc_a'])}: “{a['quote_a']}” — "
+                    f"{ref.get(a['doc_b'], a['doc_b'])}: “{a['quote_b']}”"
+                    for a in pairs
+                ]
+                lines.append("")
         distinct = [(r["ref"], r["distinct"]) for r in recs if r is not None and r.get("distinct")]
         if first["agreements"] and distinct:
             lines += ["**Distinct emphasis:**", ""]
@@ -157,8 +161,11 @@ def write_xlsx(
                     ]
                 )
         body += [[], ["question", q], ["pooled answer", first["pooled"] if first else ""]]
+        refs_of = {r["doc"]: r["ref"] for r in recs if r is not None}
         for a in first["agreements"] if first else []:
-            body.append(["same point", a["doc_a"], "", a["quote_a"], "", a["doc_b"], a["quote_b"]])
+            label = "opposite stances" if a.get("relation") == OPPOSITE else "same point"
+            body.append([label, refs_of.get(a["doc_a"], a["doc_a"]), "", a["quote_a"], "", "", ""])
+            body.append(["", refs_of.get(a["doc_b"], a["doc_b"]), "", a["quote_b"], "", "", ""])
         put(sheet, body, [24, 16, 5, 80, 8, 24, 28])
     rs = wb.create_sheet("references")
     put(

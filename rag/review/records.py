@@ -10,6 +10,7 @@ from dataclasses import asdict
 from rag.retrieval import Retriever
 from rag.review.api import DISCUSSED, QuestionReview
 from rag.review.extract import Point
+from rag.styles import format_reference
 
 KIND = "review"
 
@@ -19,8 +20,9 @@ def _point(p: Point, n: int | None) -> dict:
     return {"n": n, **d} if n is not None else d
 
 
-def to_records(review: QuestionReview, retriever: Retriever) -> list[dict]:
-    """The records of one reviewed question, papers in review order."""
+def to_records(review: QuestionReview, retriever: Retriever, style: str = "plain") -> list[dict]:
+    """The records of one reviewed question, papers in review order; each names its paper's reference
+    list entry in ``style`` (rag/styles.py), so the JSONL output carries the reference list too."""
     idx = retriever.index
     agreements = [
         {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(a).items()} for a in review.agreements
@@ -55,6 +57,7 @@ def to_records(review: QuestionReview, retriever: Retriever) -> list[dict]:
                 "doc": c.doc,
                 "title": info.title if info is not None else c.doc,
                 "ref": c.ref,
+                "reference": format_reference(info.bib, style, info.title) if info is not None else c.doc,
                 "status": c.status,
                 "probability": round(c.probability, 4),
                 "answer": c.answer,

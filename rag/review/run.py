@@ -96,7 +96,7 @@ def run_review(
         for i in range(0, len(todo), CHUNK):
             part = todo[i : i + CHUNK]
             for review in review_questions(retriever, [(q.key, q.question) for q in part], chosen):
-                for rec in to_records(review, retriever):
+                for rec in to_records(review, retriever, style):
                     journal.append(rec)
                 report.new += 1
                 if progress:
