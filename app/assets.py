@@ -51,3 +51,11 @@ CSS = """
 #chat .rag-error { color: #b91c1c; }
 #cite-click { display: none !important; }
 """
+
+CSS += """
+#review-matrix { border-collapse: collapse; font-size: 0.9em; width: 100%; }
+#review-matrix th, #review-matrix td { border: 1px solid var(--border-color-primary); padding: 6px 8px; vertical-align: top; }
+#review-matrix td.cell ol { margin: 0; padding-left: 1.2em; }
+#review-matrix .where, #review-matrix .near { font-size: 0.85em; color: var(--body-text-color-subdued); }
+#review-matrix .nd { color: #b45309; font-weight: 600; }
+"""

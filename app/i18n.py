@@ -67,6 +67,66 @@ TEXT: dict[str, dict[str, str]] = {
     "skipped": {"en": "skipped", "zh": "已跳过"},
     "note": {"en": "note", "zh": "注意"},
     "nothing": {"en": "Nothing to add.", "zh": "没有可添加的文件。"},
+    "abstain_hint": {
+        "en": "The closest passages are listed on the right for you to check; none of them answers the question.",
+        "zh": "最接近的段落列在右侧，供您核对（它们都没有回答这个问题）。",
+    },
+    "searched_for": {"en": "searched for", "zh": "检索的是"},
+    "closest_head": {
+        "en": "Closest passages — none of them answers the question:",
+        "zh": "最接近的段落（都没有回答这个问题）：",
+    },
+    "closest_n": {"en": "closest {i}", "zh": "最接近 {i}"},
+    "all_retrieved": {"en": "All {n} retrieved passages", "zh": "检索到的全部 {n} 个段落"},
+    "sources_empty": {
+        "en": "The passages behind each answer appear here, the cited sentence highlighted. "
+        "Click a [n] marker in an answer to jump to its passage.",
+        "zh": "每个回答所依据的段落显示在这里，被引用的句子已高亮。点击回答中的 [n] 标记即可跳到对应段落。",
+    },
+    "sources_for": {"en": "Sources for Q{n}", "zh": "问题 {n} 的出处"},
+    "tab_review": {"en": "Review", "zh": "综述"},
+    "review_questions": {
+        "en": "Review questions, one per line (e.g. How does each paper view publication bias?)",
+        "zh": "综述问题，每行一个（例如：各文如何看待网络主权？）",
+    },
+    "review_upload": {
+        "en": "…or a questions file (.txt, .csv, .xlsx, .jsonl)",
+        "zh": "……或上传问题文件（.txt、.csv、.xlsx、.jsonl）",
+    },
+    "review_docs": {"en": "Papers to review (empty: all)", "zh": "要综述的文献（留空：全部）"},
+    "review_run": {"en": "Run the review", "zh": "开始综述"},
+    "review_xlsx": {"en": "Download .xlsx", "zh": "下载 .xlsx"},
+    "review_md": {"en": "Download .md", "zh": "下载 .md"},
+    "review_jsonl": {"en": "Download .jsonl", "zh": "下载 .jsonl"},
+    "reviewing": {"en": "Reviewing… {done} of {total} questions done", "zh": "正在综述……已完成 {done}/{total} 个问题"},
+    "review_done": {
+        "en": "**{q} questions × {p} papers**: {d} cells with points, {n} not discussed ({s:.1f} s).",
+        "zh": "**{q} 个问题 × {p} 篇文献**：{d} 个单元有论点，{n} 个未讨论（{s:.1f} 秒）。",
+    },
+    "col_question": {"en": "question", "zh": "问题"},
+    "not_discussed": {"en": "not discussed", "zh": "未讨论"},
+    "nearest": {"en": "nearest sentence", "zh": "最接近的句子"},
+    "page_n": {"en": "p. {p}", "zh": "第 {p} 页"},
+    "went_wrong": {
+        "en": "something went wrong ({kind}); the server log has the details",
+        "zh": "出错了（{kind}）；详情见服务器日志",
+    },
+    "went_wrong_answering": {
+        "en": "something went wrong while answering ({kind}); try rephrasing the question — the server log has the details",
+        "zh": "回答时出错（{kind}）；请换个说法再问——详情见服务器日志",
+    },
+    "quote_not_found": {"en": " (the quote was not found on the page)", "zh": "（页面上没有找到引文）"},
+    "tab_refs": {"en": "References", "zh": "参考文献"},
+    "refs_scope": {"en": "References of", "zh": "导出哪些参考文献"},
+    "scope_answer": {"en": "the latest answer", "zh": "最新的回答"},
+    "scope_conversation": {"en": "the whole conversation", "zh": "整个对话"},
+    "scope_review": {"en": "the latest review", "zh": "最新的综述"},
+    "scope_library": {"en": "the library's papers", "zh": "文献库中的文献"},
+    "scope_library_cites": {"en": "every work the library's papers cite", "zh": "文献库各文引用的全部文献"},
+    "refs_format": {"en": "Format", "zh": "格式"},
+    "refs_export": {"en": "Make the file", "zh": "生成文件"},
+    "refs_download": {"en": "Download references", "zh": "下载参考文献"},
+    "refs_ready": {"en": "{n} works in {fmt}: `{name}`", "zh": "{n} 条文献（{fmt}）：`{name}`"},
 }
 
 # the library's messages a user meets in the app, in Chinese (anything else is shown as the library wrote it)
@@ -98,6 +158,32 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
         re.compile(r"^unsupported type '(.*)' \(use \.txt, \.md or \.pdf\)$"),
         r"不支持的类型“\1”（请用 .txt、.md 或 .pdf）",
     ),
+    (
+        re.compile(r"^no review questions: .*$"),
+        "没有综述问题：请每行粘贴一个问题，或上传问题文件",
+    ),
+    (re.compile(r"^no usable questions.*$"), "没有可用的问题：每行（或每个“question”列单元格）一个问题"),
+    (
+        re.compile(r"^cannot read questions from '(.*)' files; .*$"),
+        r"无法读取“\1”文件中的问题；请用 .txt、.csv、.xlsx 或 .jsonl",
+    ),
+    (re.compile(r"^no answer with sources yet; .*$"), "还没有带出处的回答；请先在“提问”页提问"),
+    (re.compile(r"^no review yet; .*$"), "还没有综述；请先在“综述”页运行一次"),
+    (re.compile(r"^the library's papers have no reference lists .*$"), "索引未能读出文献库各文的参考文献表"),
+    (re.compile(r"^(.*) is over the (.*) upload limit$"), r"\1 超过了 \2 的上传上限"),
+    (re.compile(r"^not a PDF file \(no %PDF header\)$"), "不是 PDF 文件（没有 %PDF 文件头）"),
+    (re.compile(r"^the upload did not arrive; try again$"), "上传没有完成；请重试"),
+    (
+        re.compile(r"^`(.*)` has no pages to show \(only PDFs of this index do\)$"),
+        r"`\1` 没有可显示的页面（只有本索引中的 PDF 才有）",
+    ),
+    (re.compile(r"^the source of `(.*)` is gone from (.*); re-index it$"), r"`\1` 的源文件已不在 \2；请重新索引"),
+    (
+        re.compile(r"^`(.*)` changed since it was indexed; re-index it to open its pages$"),
+        r"`\1` 在建立索引后已被修改；请重新索引后再打开页面",
+    ),
+    (re.compile(r"^cannot render page (\d+) of `(.*)` \((.*)\)$"), r"无法渲染 `\2` 的第 \1 页（\3）"),
+    (re.compile(r"^not in the index: (.*); pick documents from `rag info`$"), r"索引中没有：\1；请从文献列表中选择"),
 ]
 
 

@@ -54,27 +54,24 @@ def linkify(answer_text: str, turn: int) -> str:
     return "".join(out)
 
 
-def _abstain_hint(answer: Answer) -> str:
-    zh = any("\u4e00" <= ch <= "\u9fff" for ch in answer.answer)
-    return (
-        "最接近的段落列在右侧，供您核对（它们都没有回答这个问题）。"
-        if zh
-        else "The closest passages are listed on the right for you to check; none of them answers the question."
-    )
+def _abstain_hint(answer: Answer, lang: str | None = None) -> str:
+    """The hint under a refusal: in the interface language (without one, the answer's language)."""
+    zh = lang == "zh" if lang else any("\u4e00" <= ch <= "\u9fff" for ch in answer.answer)
+    return tr("zh" if zh else "en", "abstain_hint")
 
 
-def assistant_markdown(ex: Exchange, turn: int) -> str:
-    """The assistant's chat message for one finished exchange."""
+def assistant_markdown(ex: Exchange, turn: int, lang: str | None = None) -> str:
+    """The assistant's chat message for one finished exchange (our own words in ``lang``)."""
     if ex.error:
         return f'<span class="rag-error">⚠️ {md_text(ex.error)}</span>'
     a = ex.answer
     assert a is not None
     if a.abstained:
-        body = f'<span class="abstain">{md_text(a.answer)}</span>\n\n{md_text(_abstain_hint(a))}'
+        body = f'<span class="abstain">{md_text(a.answer)}</span>\n\n{md_text(_abstain_hint(a, lang))}'
     else:
         body = linkify(a.answer, turn)
     if ex.rewrite is not None and ex.rewrite.rewritten:
-        body += f'\n\n<span class="searched">searched for: {md_text(ex.rewrite.query)}</span>'
+        body += f'\n\n<span class="searched">{tr(lang or "en", "searched_for")}: {md_text(ex.rewrite.query)}</span>'
     return body
 
 
@@ -83,12 +80,14 @@ def shown_question(q: str, limit: int = 600) -> str:
     return md_text(q if len(q) <= limit else q[:limit] + f"… ({len(q)} characters)")
 
 
-def chat_messages(exchanges: Sequence[Exchange], pending: tuple[str, str] | None = None) -> list[dict]:
+def chat_messages(
+    exchanges: Sequence[Exchange], pending: tuple[str, str] | None = None, lang: str | None = None
+) -> list[dict]:
     """Chatbot messages for the conversation, plus a question being answered (question, text so far)."""
     msgs: list[dict] = []
     for t, ex in enumerate(exchanges):
         msgs.append({"role": "user", "content": shown_question(ex.question)})
-        msgs.append({"role": "assistant", "content": assistant_markdown(ex, t)})
+        msgs.append({"role": "assistant", "content": assistant_markdown(ex, t, lang)})
     if pending is not None:
         q, partial = pending
         msgs.append({"role": "user", "content": shown_question(q)})
@@ -138,7 +137,7 @@ def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: st
     )
 
 
-def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
+def turn_sources(ex: Exchange, turn: int, show_scores: bool, lang: str = "en") -> str:
     """The sources of one answer: cited passages (quote highlighted) or, for a refusal, the closest ones."""
     a = ex.answer
     if a is None:
@@ -146,16 +145,13 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
     hits = {h.chunk.chunk_id: h for h in a.retrieved}
     cards = []
     if a.abstained:
-        head = (
-            f'<div class="turn-note abstain">{html.escape(a.answer)} Closest passages — none of them answers '
-            "the question:</div>"
-        )
+        head = f'<div class="turn-note abstain">{html.escape(a.answer)} {tr(lang, "closest_head")}</div>'
         for i, h in enumerate(a.retrieved[:CLOSEST], start=1):
             c = h.chunk
             cards.append(
                 _card(
                     cite_id(turn, f"c{i}"),
-                    f"closest {i}",
+                    tr(lang, "closest_n", i=i),
                     c.title,
                     c.section,
                     c.doc_id,
@@ -188,28 +184,26 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool) -> str:
             for h in a.retrieved
         )
         extra = (
-            f'<details class="retrieved"><summary>All {len(a.retrieved)} retrieved passages</summary><table>'
+            f'<details class="retrieved"><summary>{tr(lang, "all_retrieved", n=len(a.retrieved))}</summary><table>'
             f"<tr><th>#</th><th>document</th><th>fused</th><th>dense</th><th>bm25</th><th>passage</th></tr>"
             f"{rows}</table></details>"
         )
     return "".join([head, *cards, extra])
 
 
-def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False) -> str:
+def sources_html(exchanges: Sequence[Exchange], show_scores: bool = False, lang: str = "en") -> str:
     """The side panel: every answer's sources, the latest one shown (clicking a marker shows another)."""
     answered = [(t, ex) for t, ex in enumerate(exchanges) if ex.answer is not None]
     if not answered:
-        return (
-            '<div class="rag-sources"><div class="empty">The passages behind each answer appear here, the '
-            "cited sentence highlighted. Click a [n] marker in an answer to jump to its passage.</div></div>"
-        )
+        return f'<div class="rag-sources"><div class="empty">{tr(lang, "sources_empty")}</div></div>'
     sections = []
     last = answered[-1][0]
     for t, ex in answered:
         q = ex.question if len(ex.question) <= 80 else ex.question[:80] + "…"
         sections.append(
             f'<section class="turn{" current" if t == last else ""}" id="turn-{t}">'
-            f'<div class="turn-head">Sources for Q{t + 1}: {html.escape(q)}</div>{turn_sources(ex, t, show_scores)}</section>'
+            f'<div class="turn-head">{tr(lang, "sources_for", n=t + 1)}: {html.escape(q)}</div>'
+            f"{turn_sources(ex, t, show_scores, lang)}</section>"
         )
     return f'<div class="rag-sources">{"".join(sections)}</div>'
 

@@ -3,7 +3,6 @@ and an API endpoint returning the `rag ask --json` record. Start it with `rag ap
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import tempfile
@@ -15,10 +14,10 @@ import gradio as gr  # noqa: E402
 
 from app.assets import CSS, JS  # noqa: E402
 from app.i18n import CHOICES, message, pick, t  # noqa: E402
+from app.references import ReferencesTab  # noqa: E402
 from app.render import (  # noqa: E402
     answer_with_references,
     chat_messages,
-    citation_of,
     citations_markdown,
     conversation_jsonl,
     conversation_markdown,
@@ -27,6 +26,7 @@ from app.render import (  # noqa: E402
     page_choices,
     sources_html,
 )
+from app.review_tab import ReviewTab  # noqa: E402
 from app.service import AppService, Exchange  # noqa: E402
 from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
@@ -76,7 +76,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             gr.Warning(t(lang, "empty_question"))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        yield chat_messages(exchanges, (q, "")), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
+        yield chat_messages(exchanges, (q, ""), lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
         text, ex = "", None
         try:
             for item in service.stream(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
@@ -84,35 +84,40 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                     ex = item
                 else:
                     text += item
-                    yield chat_messages(exchanges, (q, text)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield (
+                        chat_messages(exchanges, (q, text), lang),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                    )
         except RagError as exc:
             ex = Exchange(q, error=message(lang, str(exc)))
         except Exception as exc:  # never a traceback in the page; the log has it
             log.exception("answering %r failed", q[:200])
-            ex = Exchange(
-                q,
-                error=f"something went wrong while answering ({type(exc).__name__}); "
-                "try rephrasing the question — the server log has the details",
-            )
+            ex = Exchange(q, error=t(lang, "went_wrong_answering", kind=type(exc).__name__))
         exchanges.append(ex)
         session = getattr(request, "session_hash", None) or "local"
         yield (
-            chat_messages(exchanges),
-            sources_html(exchanges, bool(show_scores)),
+            chat_messages(exchanges, lang=lang),
+            sources_html(exchanges, bool(show_scores), lang),
             exchanges,
             answer_with_references(ex),
             gr.update(value=export(exchanges, session), interactive=True),
             "",
         )
 
-    def rerender(exchanges, show_scores):
-        return sources_html(exchanges or [], bool(show_scores))
+    def rerender(exchanges, show_scores, lang):
+        """The chat and sources panel again (scores shown or not; our own words in ``lang``)."""
+        lang = pick(lang)
+        return chat_messages(exchanges or [], lang=lang), sources_html(exchanges or [], bool(show_scores), lang)
 
-    def new_conversation():
+    def new_conversation(lang):
         """Empty chat, sources, copy text and export; the cited-page picker and page view closed."""
         return (
             [],
-            sources_html([]),
+            sources_html([], lang=pick(lang)),
             [],
             "",
             gr.update(value=None, interactive=False),
@@ -136,25 +141,6 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     def cited_pages(exchanges):
         choices = page_choices(exchanges or [])
         return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
-
-    def open_page(choice, exchanges, lang):
-        """The cited PDF page, rendered from the index's own source with the quote marked; the marked
-        boxes (in points) go into the page view's caption element for tests and scripts to read."""
-        cite = citation_of(exchanges or [], str(choice or "").split("@")[0])  # "turn:n" (@ a click's time)
-        if cite is None:
-            return gr.update(value=None, visible=False), ""
-        try:
-            view = service.page_view(cite)
-        except RagError as exc:
-            gr.Warning(message(pick(lang), str(exc)))
-            return gr.update(value=None, visible=False), ""
-        note = "" if view.marked else " (the quote was not found on the page)"
-        boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
-        caption = (
-            f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
-            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(cite.doc)}, p. {view.page}{note}</div>'
-        )
-        return gr.update(value=view.image, visible=True, label=f"{cite.doc}, p. {view.page}{note}"), caption
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
     with gr.Blocks(title=t("en", "title"), analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -281,6 +267,8 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
                 upload_status = gr.Markdown(elem_id="upload-status")
                 refresh = gr.Button(t("en", "refresh"), size="sm")
                 citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
+            review = ReviewTab(service, settings, export_dir).build(lang, doc_choices(service), style)
+            ReferencesTab(service, export_dir / "references").build(lang, exchanges, review)
 
         outputs = [chat, sources, exchanges, copy_box, download, question]
         inputs = [question, exchanges, k, docs, show_scores, lang]
@@ -323,13 +311,18 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         after_answer(question.submit(respond, inputs, outputs, api_name="chat"))
         after_answer(send.click(respond, inputs, outputs, api_visibility="private"))
         style.change(restyle, [exchanges, style], styled, api_visibility="private")
-        page_pick.change(open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private")
-        cite_click.change(open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private")
-        show_scores.change(rerender, [exchanges, show_scores], sources, api_visibility="private")
+        page_pick.change(
+            bench.open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private"
+        )
+        cite_click.change(
+            bench.open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private"
+        )
+        for shown in (show_scores.change, lang.change):
+            shown(rerender, [exchanges, show_scores, lang], [chat, sources], api_visibility="private")
         for clear in (new.click, chat.clear):  # both start a new conversation
             clear(
                 new_conversation,
-                None,
+                lang,
                 [chat, sources, exchanges, copy_box, download, page_pick, page_image, page_info],
                 api_visibility="private",
             ).then(restyle, [exchanges, style], styled, api_visibility="private")

@@ -1,12 +1,14 @@
-"""The Documents tab's library manager and the interface language: the handlers the Blocks app wires
-to its components (app/ui.py), over the one AppService every session shares."""
+"""The Documents tab's library manager, the cited page view and the interface language: the handlers the
+Blocks app wires to its components (app/ui.py), over the one AppService every session shares."""
 
 from __future__ import annotations
+
+import html
 
 import gradio as gr
 
 from app.i18n import browser_language, message, pick, t
-from app.render import document_headers, document_rows
+from app.render import citation_of, document_headers, document_rows
 from app.service import AppService
 from rag.errors import RagError
 from rag.settings import Settings
@@ -86,6 +88,27 @@ class Workbench:
             return self.library_refreshed(lang, done)
 
         return run
+
+    def open_page(self, choice, exchanges, lang):
+        """The cited PDF page, rendered from the index's own source with the quote marked; the marked
+        boxes (in points) go into the page view's caption element for tests and scripts to read."""
+        cite = citation_of(exchanges or [], str(choice or "").split("@")[0])  # "turn:n" (@ a click's time)
+        if cite is None:
+            return gr.update(value=None, visible=False), ""
+        try:
+            view = self.service.page_view(cite)
+        except RagError as exc:
+            gr.Warning(message(pick(lang), str(exc)))
+            return gr.update(value=None, visible=False), ""
+        lang = pick(lang)
+        note = "" if view.marked else t(lang, "quote_not_found")
+        where = f"{cite.doc}, {t(lang, 'page_n', p=view.page)}{note}"
+        boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
+        caption = (
+            f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
+            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
+        )
+        return gr.update(value=view.image, visible=True, label=where), caption
 
     def relabel(self, lang):
         """Every label, placeholder and button in the chosen language."""

@@ -148,6 +148,97 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarr
     return mean, scale, lr.coef_[0], float(lr.intercept_[0])
 
 
+def training_split(data: dict, train: list[str]) -> dict[str, np.ndarray]:
+    """Per suite, per question: True when its document is a validation document (all of a suite not trained on)."""
+    split = {}
+    for name, d in data.items():
+        groups = [m["group"] for m in d["meta"]]
+        val = validation_groups(groups) if name in train else set(groups)
+        split[name] = np.array([m["group"] in val for m in d["meta"]])
+    return split
+
+
+def fit_offset(z0: np.ndarray, X: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> np.ndarray:
+    """Weights of further features on top of fixed log-odds ``z0`` (weighted logistic loss, L2 as in
+    scikit-learn's C), by Newton's method."""
+    beta = np.zeros(X.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(z0 + X @ beta, -40, 40)))
+        grad = X.T @ (w * (p - y)) + beta / c
+        hess = (X * (w * p * (1 - p))[:, None]).T @ X + np.eye(len(beta)) / c
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta
+
+
+def residual(data: dict, args) -> None:
+    """Add ``args.residual`` features to the model at ``args.out`` with weights fitted on the training
+    documents against the model's own log-odds; coefficients, means and threshold of the rest unchanged."""
+    from rag.answer_model import load_model
+
+    base = load_model(str(args.out))
+    split = training_split(data, args.train)
+    new = tuple(f for f in args.residual if f not in base.features)
+    cols = [FEATURES.index(f) for f in new]
+    parts = []
+    for n, d in data.items():
+        if n not in args.train:
+            continue
+        keep = ~split[n][d["q"]]
+        p0 = np.clip(base.probability(d["X"][keep], FEATURES), 1e-12, 1 - 1e-12)
+        parts.append((np.log(p0 / (1 - p0)), d["X"][keep][:, cols], d["y"][keep], SUITE_WEIGHTS.get(n, 1.0)))
+    z0 = np.concatenate([z for z, *_ in parts])
+    X = np.vstack([x for _, x, *_ in parts]).astype(np.float64)
+    y = np.concatenate([t for _, _, t, _ in parts]).astype(np.float64)
+    w = np.concatenate([np.full(len(t), sw) for _, _, t, sw in parts])
+    # balanced classes, as the base model was fitted
+    w = w * np.where(y > 0, len(y) / (2 * max(y.sum(), 1)), len(y) / (2 * max(len(y) - y.sum(), 1)))
+    beta = fit_offset(z0, X, y, w, args.c)
+    print("  residual weights: " + ", ".join(f"{f} {b:+.3f}" for f, b in zip(new, beta)))
+    model = AnswerModel(
+        base.features + new,
+        np.concatenate([base.mean, np.zeros(len(new))]),
+        np.concatenate([base.scale, np.ones(len(new))]),
+        np.concatenate([base.coef, beta]),
+        base.intercept,
+        base.threshold,
+        base.extra_threshold,
+        {},
+    )
+    report = {}
+    for n, d in data.items():
+        rows = question_table(d, model.probability(d["X"], FEATURES))
+        val_rows = [r for r, v in zip(rows, split[n]) if v]
+        report[n] = {"validation": metrics(val_rows, base.threshold)}
+        v = report[n]["validation"]
+        print(
+            f"  {n:14} validation n={v['n']:4}  unanswerable refused {v['unanswerable_refused']:.3f}  "
+            f"answerable refused {v['answerable_refused']:.3f}  precision {v['precision']:.3f}  coverage {v['coverage']:.3f}"
+        )
+    meta = dict(base.meta)
+    meta["residual"] = {
+        "features": list(new),
+        "weights": [float(b) for b in beta],
+        "fitted": "on the training documents, the base model's log-odds as offset (threshold unchanged)",
+        "validation": report,
+        "created": time.strftime("%Y-%m-%d"),
+    }
+    final = AnswerModel(
+        model.features,
+        model.mean,
+        model.scale,
+        model.coef,
+        model.intercept,
+        model.threshold,
+        model.extra_threshold,
+        meta,
+    )
+    args.out.write_text(json.dumps(final.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suites", type=Path, nargs="*", default=[ROOT / "eval" / "suites.toml"])
@@ -161,6 +252,13 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=0.3, help="inverse regularisation strength")
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--drop", nargs="*", default=[], help="features to leave out")
+    ap.add_argument(
+        "--residual",
+        nargs="*",
+        default=[],
+        help="keep the model at --out as it is and fit only weights for these further features, its "
+        "log-odds as the offset (the threshold kept): other suites' answers move only where these fire",
+    )
     args = ap.parse_args()
 
     settings = load_settings()
@@ -179,6 +277,9 @@ def main() -> None:
             f, X=data[s.name]["X"], y=data[s.name]["y"], q=data[s.name]["q"], meta=json.dumps(data[s.name]["meta"])
         )
 
+    if args.residual:
+        residual(data, args)
+        return
     split = {}
     for name, d in data.items():
         groups = [m["group"] for m in d["meta"]]

@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from rag.answer.asked import Asked, asked_for, names_asked
 from rag.embedding import LANGS
 from rag.entities import Entity, checkable, mentions, norm, question_entities
 from rag.injection import is_instruction
@@ -188,6 +189,11 @@ class Evidence:
         return question_entities(self.question.normalized, self.retriever.index.glossary)
 
     @cached_property
+    def asked(self) -> Asked | None:
+        """What the question asks to be counted or named, when its wording says."""
+        return asked_for(self.question.normalized, self.retriever.index.glossary)
+
+    @cached_property
     def similarities(self) -> np.ndarray:
         """Cosine of each sentence with the query aligned to the sentence's language."""
         if not len(self.texts):
@@ -237,7 +243,7 @@ FEATURES = tuple(
         "dense dense_cal dense_cal_gap dense_gap dense_passage_gap lex lex_gap lex_passage lex_window "
         "missing_idf entities ent_sentence ent_passage ent_missing asks_number number_fit number_miss "
         "asks_list list_fit reference rank fused_rel log_len cross cross_dense novelty joined kind_meta "
-        "kind_footnote bigram bigram_passage dense_rank lex_rank"
+        "kind_footnote bigram bigram_passage dense_rank lex_rank asked_sentence asked_window"
     ).split()
 )
 
@@ -307,7 +313,8 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
         hi_ = min(p.first + p.count, s.rows[-1] + 2)
         window = frozenset().union(*(ev.tokens[r] for r in range(lo, hi_))) if hi_ > lo else frozenset()
         toks = frozenset().union(*(ev.tokens[r] for r in s.rows))
-        cross = float(detect_lang(s.text) != q_lang)
+        s_lang = detect_lang(s.text)
+        cross = float(s_lang != q_lang)
         fits = fresh_number(q.normalized, s.text)
         rows.append(
             [
@@ -344,6 +351,8 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 len(qb & passage_bigrams[s.hit]) / max(len(qb), 1),
                 1.0 / dr,
                 1.0 / lr,
+                names_asked(ev.asked, s.text, s_lang),
+                names_asked(ev.asked, " ".join(ev.texts[r] for r in range(lo, hi_)), s_lang),
             ]
         )
     return np.asarray(rows, dtype=np.float32)

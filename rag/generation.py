@@ -4,17 +4,25 @@ is unlikely to."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from rag.answer.asked import names_asked
 from rag.answer_model import AnswerModel, load_model
 from rag.citations import cited_sentences, merge_repeated_passages
 from rag.evidence import FEATURES, Evidence, Span, features
 from rag.records import Citation, Hit, Support
 from rag.retrieval import Query, QueryExpander, Retriever
 from rag.text import detect_lang, split_sentences, squash
+
+# how much less a span counts, in log-odds, when the question says what it counts or names ("how many
+# hours", "几名护士") and the span does not name it. It only chooses which span is quoted once the best
+# span clears the threshold; it never refuses (measured, eval/NOTES.md: refusing on this cue cost
+# cmrc2018 answerable questions whose retrieved passages lacked the answer)
+ASKED_PENALTY = 2.0
 
 ABSTAIN = {"zh": "资料中没有找到答案。", "en": "The sources do not answer this."}
 # the refusal of a question limited to some documents (`--doc`, the app's document filter)
@@ -137,7 +145,7 @@ class ExtractiveGenerator:
         need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
         if not ranked or ranked[0].p < need:
             return []
-        first = _with_antecedent(ranked[0], ranked)
+        first = _with_antecedent(_naming_asked(ev, ranked), ranked)
         chosen, covered = [first], set(first.groups)
         weights = [w for _, w in ev.groups]
         total = sum(weights) or 1.0
@@ -191,6 +199,20 @@ class ExtractiveGenerator:
             if piece:
                 yield piece
         yield g
+
+
+def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
+    """The span to quote first (the best already clears the threshold): the most probable, unless the question
+    says what it counts or names and a span that names it is nearly as probable."""
+    asked = ev.asked
+    if asked is None:
+        return ranked[0]
+
+    def score(c: RankedSpan) -> float:
+        p = min(max(c.p, 1e-9), 1 - 1e-9)
+        return math.log(p / (1 - p)) - ASKED_PENALTY * (1.0 - names_asked(asked, c.text, detect_lang(c.text)))
+
+    return max(ranked, key=score)
 
 
 def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:

@@ -93,7 +93,9 @@ def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
     from rag.answer_model import load_model
 
     ev = SimpleNamespace(
-        question=SimpleNamespace(lang="zh"), groups=[(("甲",), 1.0), (("乙",), 1.0), (("丙",), 1.0), (("丁",), 1.0)]
+        question=SimpleNamespace(lang="zh"),
+        groups=[(("甲",), 1.0), (("乙",), 1.0), (("丙",), 1.0), (("丁",), 1.0)],
+        asked=None,
     )
     model = load_model()
     gen = ExtractiveGenerator(threshold=0.5, cross_threshold=0.5, model=model, min_new_terms=0.2)
@@ -108,6 +110,34 @@ def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
     assert len(ExtractiveGenerator(max_sentences=1, threshold=0.5, model=model).select(ev, ranked)) == 1
     # the best is below the threshold: nothing is selected, so the generator refuses
     assert ExtractiveGenerator(threshold=0.95, cross_threshold=0.95, model=model).select(ev, ranked) == []
+
+
+def test_a_span_naming_what_is_counted_is_quoted_first_but_never_decides_a_refusal():
+    """'How many X': once the best span clears the threshold, a span naming X beats a likelier one that
+    gives a number of something else unless that one is much likelier (2 in log-odds); the cue never
+    refuses and never answers on its own."""
+    from types import SimpleNamespace
+
+    from rag.answer.asked import asked_for
+    from rag.answer_model import load_model
+
+    ev = SimpleNamespace(
+        question=SimpleNamespace(lang="en"),
+        groups=[(("bridges",), 1.0)],
+        asked=asked_for("How many bridges cross the river?"),
+    )
+    gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
+    other = _scored(0, 0, 30, 0.9, {0}, "The river is 300 km long.")  # log-odds 2.20
+    naming = _scored(1, 0, 30, 0.6, {0}, "Seven bridges cross the river.")  # 0.41 > 2.20 - 2
+    assert [c.text for c in gen.select(ev, [other, naming])] == ["Seven bridges cross the river."]
+    much_likelier = _scored(0, 0, 30, 0.99, {0}, "The river is 300 km long.")  # 4.60 - 2 > 0.41
+    assert [c.text for c in gen.select(ev, [much_likelier, naming])] == ["The river is 300 km long."]
+    unlikely = _scored(1, 0, 30, 0.4, {0}, "Seven bridges cross the river.")  # -0.41 < 0.20
+    assert [c.text for c in gen.select(ev, [other, unlikely])] == ["The river is 300 km long."]
+    # the best span below the threshold: refused, whatever the others name
+    assert gen.select(ev, [_scored(0, 0, 30, 0.65, {0}, "The river is 300 km long."), naming]) == []
+    ev.asked = None  # nothing asked for: the likeliest span
+    assert [c.text for c in gen.select(ev, [other, naming])] == ["The river is 300 km long."]
 
 
 def test_anaphoric_sentence_is_quoted_with_its_antecedent(shared_assistant):

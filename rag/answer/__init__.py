@@ -1,0 +1,1 @@
+"""The answer stage's question analysis: what a question asks for, read from its wording alone."""
