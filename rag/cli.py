@@ -1,4 +1,4 @@
-"""Command line: `rag index`, `ask`, `remove`, `info`, `verify`, `eval`, `batch`, `app`, `serve`, `mcp`.
+"""Command line: `rag index`, `ask`, `remove`, `info`, `verify`, `config`, `eval`, `batch`, `app`, `serve`, `mcp`.
 Errors become one line on stderr and exit code 1."""
 
 from __future__ import annotations
@@ -263,6 +263,42 @@ def app_cmd(
 
     settings = settings_from(index=index, llm=llm, llm_base_url=llm_base_url)
     launch_app(settings, host=host, port=port, block=True)
+
+
+@app.command("config")
+def config_cmd(
+    index: Optional[str] = IndexOpt,
+    llm: Optional[str] = LlmOpt,
+    llm_base_url: Optional[str] = LlmUrlOpt,
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="NAME=VALUE: a setting as a command would set it."),
+    as_json: bool = JsonOpt,
+    markdown: bool = typer.Option(False, "--markdown", help="Print the settings reference (docs/settings.md)."),
+) -> None:
+    """Print the effective settings by stage and where each came from (default, env, .env or cli)."""
+    from rag.errors import InvalidInputError
+    from rag.settings import Settings, describe, settings_markdown, sources
+
+    if markdown:
+        typer.echo(settings_markdown(), nl=False)
+        return
+    given: dict[str, Any] = {"index": index, "llm": llm, "llm_base_url": llm_base_url}
+    for item in set_ or []:
+        name, eq, value = item.partition("=")
+        name = name.strip().lower().removeprefix("rag_")
+        if not eq or name not in Settings.model_fields:
+            raise InvalidInputError(f"--set {item!r}: expected NAME=VALUE with a setting's name (see `rag config`)")
+        given[name] = value
+    rows = describe(settings_from(**given), sources(given))
+    if as_json:
+        emit({"settings": rows})
+        return
+    group = None
+    for row in rows:
+        if row["group"] != group:
+            group = row["group"]
+            typer.echo(f"[{group}]")
+        value = "unset" if row["value"] is None else row["value"]
+        typer.echo(f"  {row['name']} = {value}  ({row['source']})")
 
 
 def main() -> None:

