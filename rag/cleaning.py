@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.pdf.front import find_title
+from rag.ingest.pdf.tables import placed
 from rag.ingest.references.detect import list_entry
 from rag.loading import SourceFile
 from rag.metadata import split_names
@@ -361,6 +362,7 @@ def clean_document(src: SourceFile) -> Document:
         ocr=src.ocr,
         marks=tuple(st.marks),
         furniture_lines=src.furniture[0],
+        tables=tuple(placed(t, st.pages, sections) for t in src.tables),
     )
 
 

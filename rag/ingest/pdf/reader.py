@@ -15,6 +15,8 @@ from rag.ingest.pdf.chars import _circled, page_chars, segments
 from rag.ingest.pdf.furniture import running_furniture
 from rag.ingest.pdf.layout import body_size, order
 from rag.ingest.pdf.records import PdfPage, Segment
+from rag.ingest.pdf.tables import find_tables
+from rag.records import Table
 
 Progress = Callable[[int, int], None]  # (pages OCR'd, pages to OCR)
 # (data, page indexes from 0, progress, pixel cap, notes) -> {index: (segments in points, confidence)}
@@ -102,11 +104,16 @@ def read_pdf(
         if blank and ocr is not None:
             for i, (segs, score) in ocr(data, blank, progress, max_pixels, notes).items():
                 pages[i], conf[i] = segs, score
+    tables: list[list[Table]] = []
+    for i, segs in enumerate(pages):
+        found, taken = find_tables(segs, i + 1) if i not in conf else ([], set())
+        tables.append(found)  # a table's caption and rows leave the body text: they are read as its passage
+        pages[i] = [s for j, s in enumerate(segs) if j not in taken]
     ordered = [order(segs) for segs in pages]
     furniture = running_furniture(ordered, [h for _, h in sizes])
     out = []
     for i, (segs, drop) in enumerate(zip(ordered, furniture)):
         kept = [s for j, s in enumerate(segs) if j not in drop]
         gone = tuple(s.text for j, s in enumerate(segs) if j in drop)
-        out.append(PdfPage(i + 1, tuple(page_lines(kept)), conf.get(i), gone, tuple(kept), sizes[i]))
+        out.append(PdfPage(i + 1, tuple(page_lines(kept)), conf.get(i), gone, tuple(kept), sizes[i], tuple(tables[i])))
     return out
