@@ -90,27 +90,30 @@ def test_a_table_is_its_own_passage_cited_by_page_and_number(tmp_path):
     assert len(tables) == 1
     (t,) = tables
     assert t.page == "1" and t.section.endswith("Table 1")
-    lines = t.text.split("\n")
-    assert lines[0].startswith("Table 1: Type Checking Performance.")
-    assert lines[1] == "Type\tHMM-T\tN-GRAMS"
-    assert "Headquartered\t0.734\t0.589" in lines
+    rows = t.text.split("\t\t")
+    assert rows[0] == "Type\tHMM-T\tN-GRAMS"
+    assert "Headquartered\t0.734\t0.589" in rows
+    assert rows[-1].startswith("Table 1: Type Checking Performance.")
+    # one run of text: the answer's sentence holds the rows with the caption (a row alone matches no question)
+    assert "\n" not in t.text
     # a gold quote of the row, matched as `rag eval` matches quotes (whitespace removed), is in the passage
     assert squash("Headquartered 0.734 0.589") in squash(t.text)
     assert not any("0.734" in c.text for c in chunks if c.kind != "table")
 
 
 def test_a_long_table_is_cut_into_blocks_each_with_caption_and_header():
-    """Rows are packed under the size; the caption and header lead every block; no row is lost or doubled."""
+    """Rows are packed under the size; the header leads and the caption closes every block; no row is lost
+    or doubled."""
     rows = (("Name", "Value"), *((f"item{i:02d}", f"{i}.5") for i in range(40)))
     table = Table("Table 9", "Table 9: Forty values.", rows, 3)
     parts = table_passages(table, 40)
     assert len(parts) > 1
     seen = []
     for p in parts:
-        lines = p.split("\n")
-        assert lines[:2] == ["Table 9: Forty values.", "Name\tValue"]
+        lines = p.split("\t\t")
+        assert lines[0] == "Name\tValue" and lines[-1] == "Table 9: Forty values."
         assert sum(1 if "\u4e00" <= ch <= "\u9fff" else 1 / 3 for ch in p) <= 40
-        seen += lines[2:]
+        seen += lines[1:-1]
     assert seen == [f"item{i:02d}\t{i}.5" for i in range(40)]
 
 

@@ -34,6 +34,7 @@ MAX_GAP = 2.5  # a vertical gap of this many type sizes ends a table
 PROSE_WIDTH = 0.6  # a single segment this wide (share of the column) ...
 PROSE_UNITS = 40  # ... with this many units (a Han character 2) is a line of prose
 LABEL_UNITS = 40  # a single segment shorter than this is a label row (a wrapped header, a group name)
+SEP = "\t\t"  # between the rows of a table passage: whitespace, so a quoted row reads as the row
 CAPTION_LINES = 4  # a caption wraps onto at most this many more lines
 
 
@@ -186,22 +187,27 @@ def _join_lines(lines: list[str]) -> str:
 
 def table_passages(table: Table, size: int) -> list[str]:
     """A table as passages of at most ``size`` units (a Han character 1, three other characters 1): the
-    caption, the header row and as many rows as fit, cells separated by tabs (whitespace, so a quoted row
-    still reads as the row), the caption and header repeated on each block of rows."""
+    header row, as many rows as fit and the caption, cells separated by a tab and rows by two (whitespace,
+    so a quoted row still reads as the row), the header and caption repeated on each block of rows."""
 
     def units(text: str) -> float:
         return sum(1 if is_cjk(ch) else 1 / 3 for ch in text)
 
+    def text(rows: list[str]) -> str:
+        # rows, then the caption, as one run of text without a sentence break: the answer quotes the rows
+        # with the caption, as the sentence that matches the question best (a row alone never does)
+        return SEP.join(head + rows + [table.caption])
+
     lines = ["\t".join(r) for r in table.rows]
-    head = [table.caption, lines[0]] if lines else [table.caption]
+    head = lines[:1]
     out: list[str] = []
     block: list[str] = []
     for line in lines[1:]:
-        if block and units("\n".join(head + block + [line])) > size:
-            out.append("\n".join(head + block))
+        if block and units(text(block + [line])) > size:
+            out.append(text(block))
             block = []
         block.append(line)
-    out.append("\n".join(head + block))
+    out.append(text(block))
     return out
 
 
