@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
+from rag.ingest.pdf.tables import table_passages
 from rag.ingest.references.detect import REFERENCE_KIND, is_reference_note
 from rag.records import Chunk, Document, page_label
 from rag.text import cut_long, is_cjk, split_sentences
@@ -70,7 +71,8 @@ def pack(
 
 
 def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
-    """Body chunks (with section and span in the cleaned text), then one chunk per footnote piece."""
+    """Body chunks (with section and span in the cleaned text), the front matter, one chunk per block of a
+    table's rows (kind "table", span in its own text), then one chunk per footnote piece."""
     spans = sentence_spans(doc.text, size)
     out: list[Chunk] = []
     for n, (a, b) in enumerate(pack(spans, size, overlap, _section_starts(doc), measure(doc.text))):
@@ -105,6 +107,12 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
                 ocr=doc.ocr_confidence(page),
             )
         )
+    for m, table in enumerate(doc.tables):
+        page = page_label(table.page, table.page)
+        for p, text in enumerate(table_passages(table, size)):
+            out.append(
+                Chunk(f"{doc.doc_id}#t{m}.{p}", doc.doc_id, doc.title, table.label, text, 0, len(text), "table", page)
+            )
     for m, note in enumerate(doc.footnotes):
         # entries of a reference list and citation notes are searchable but kept out of answer evidence
         kind = REFERENCE_KIND if is_reference_note(note) else "footnote"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.pdf.front import find_title
+from rag.ingest.pdf.tables import placed
 from rag.ingest.references.detect import list_entry
 from rag.loading import SourceFile
 from rag.metadata import split_names
@@ -72,7 +73,7 @@ class _State:
         return " / ".join(h for _, h in self.heading_path)
 
 
-def _heading_level(t: str) -> int:
+def _heading_level(t: str, numbered: bool = True) -> int:
     """Heading level of a short line, or 0 for body text."""
     core = MARK_RE.sub("", t).strip().rstrip("*")
     if not core or len(core) > 48:
@@ -81,7 +82,7 @@ def _heading_level(t: str) -> int:
         return 1
     if any(c in core for c in "。！？!?；;") or core.endswith(("，", ",", "、")):
         return 0
-    for level, pat in _HEADING_PATTERNS:
+    for level, pat in _HEADING_PATTERNS if numbered else ():
         if pat.match(core):
             return 0 if level == 3 and any(c in core for c in "，,") else level
     return 0
@@ -90,15 +91,15 @@ def _heading_level(t: str) -> int:
 def _heading_text(t: str) -> str:
     """Cleaned heading, keeping the space in '一 标题' that squeezing would remove."""
     t = MARK_RE.sub("", t).strip().rstrip("*").lstrip("#").strip()
-    m = re.match(rf"^([{_CN_NUM}]{{1,3}})\s+(?=\S)", t)
-    if m:
+    if m := re.match(rf"^([{_CN_NUM}]{{1,3}})\s+(?=\S)", t):
         return m.group(1) + " " + squeeze(cjk_punct(t[m.end() :]))
     return squeeze(cjk_punct(t))
 
 
-def _classify(lines: list[str], title_key: str, repeats: bool = True) -> list[_Line]:
+def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: bool = True) -> list[_Line]:
     """Label each line: body, heading, footnote, metadata, page furniture or blank; ``repeats``: a short line
-    seen 3+ times (numbers aside) is furniture (not for PDFs: their reader finds running lines by place)."""
+    seen 3+ times (numbers aside) is furniture (not for PDFs: their reader finds running lines by place);
+    ``numbered``: numbered lines are headings (not in PDFs whose reader marked headings by type: "# ...")."""
     out = [_Line(t.strip()) for t in lines]
     short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
     in_notes = False
@@ -129,7 +130,7 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True) -> list[_L
             ln.kind = "abstract"
         elif m := re.match(r"^(#{1,6})\s+\S", t):
             ln.kind, ln.level = "heading", len(m.group(1))  # Markdown heading
-        elif level := _heading_level(t):
+        elif level := _heading_level(t, numbered):
             ln.kind, ln.level = "heading", level
             if t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:
                 in_notes = True
@@ -171,13 +172,13 @@ def _split_notes(t: str) -> list[tuple[str, str]]:
     return notes
 
 
-def _title_and_authors(lines: list[_Line], fallback: str) -> tuple[str, tuple[str, ...], int]:
+def _title_and_authors(lines: list[_Line], fallback: str, markdown: bool) -> tuple[str, tuple[str, ...], int]:
     """Title (longest short line before the abstract), authors (the line after it), and the title's index."""
     head = []
     for i, ln in enumerate(lines[:40]):
         if ln.kind in ("abstract", "meta") or len(ln.text) > 120:
             break
-        if ln.text.startswith("#"):
+        if ln.text.startswith("#") and markdown:  # a PDF's "#" lines are its section headings (by type)
             return ln.text.lstrip("#").strip(), (), i
         if ln.kind == "heading":
             break  # the title comes before the first section
@@ -223,20 +224,21 @@ def _split_names(t: str) -> tuple[str, ...]:
 
 
 def clean_document(src: SourceFile) -> Document:
-    """Turn one decoded source file into a cleaned Document with sections, footnotes and metadata."""
+    """Turn one decoded source file into a cleaned Document with sections, footnotes, tables and metadata."""
     # PDFs page by page: normalising folds a line break before a circled marker, never a page break
     text = "\f".join(map(normalize, src.text.split("\f"))) if src.encoding == "pdf" else normalize(src.text)
     raw_lines = text.replace("\f", "\n").split("\n")
     # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
     line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
     provisional = _classify(raw_lines, "", repeats := src.encoding != "pdf")
-    title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem)
+    title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem, src.encoding != "pdf")
     # the title in the first page's largest type and the byline under it: front matter
     title_lines = find_title([ln.text for ln in provisional], src.layout) if src.layout.title else []
     if title_lines:
         title, title_idx = normalize(src.layout.title), title_lines[0]
         authors = tuple(p.full() for p in src.layout.authors) or authors
-    lines = _classify(raw_lines, re.sub(r"\s+", "", title), repeats)
+    typed = src.encoding == "pdf" and sum(t.startswith("#") for t in raw_lines) >= 2
+    lines = _classify(raw_lines, re.sub(r"\s+", "", title), repeats, not typed)
     for i in title_lines[1:]:
         lines[i].kind = "meta"
     if title_idx >= 0:
@@ -361,6 +363,7 @@ def clean_document(src: SourceFile) -> Document:
         ocr=src.ocr,
         marks=tuple(st.marks),
         furniture_lines=src.furniture[0],
+        tables=tuple(placed(t, st.pages, sections) for t in src.tables),
     )
 
 
@@ -392,7 +395,6 @@ def _starts_paragraph(lines: list[_Line], idx: int) -> bool:
 def _bio_authors(lines: list[_Line]) -> tuple[str, ...]:
     """Authors from an '作者简介：NAME，...' or 'NAME系...大学' line."""
     for ln in lines[:80]:
-        m = re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", ln.text)
-        if m:
+        if m := re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", ln.text):
             return (m.group(1),)
     return ()

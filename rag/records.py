@@ -17,6 +17,17 @@ class Footnote:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table of a PDF page: its label ("Table 2", "表2"), caption, rows of cells (the header row first) and
+    the page it is printed on."""
+
+    label: str
+    caption: str
+    rows: tuple[tuple[str, ...], ...]
+    page: int = 0
+
+
+@dataclass(frozen=True)
 class Person:
     """An author: family and given names, or one literal name in ``family`` (Chinese names, organisations)."""
 
@@ -106,6 +117,7 @@ class Document:
     ocr: tuple[tuple[int, float], ...] = ()  # PDFs: (page, mean OCR confidence) of each page read by OCR
     marks: tuple[tuple[int, str], ...] = ()  # (offset in text, label) of each note mark ("①") the text had
     furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
+    tables: tuple[Table, ...] = ()  # PDFs: tables found on text pages, kept out of ``text`` (their own passages)
 
     def page_at(self, offset: int) -> int:
         """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""
@@ -156,7 +168,7 @@ class Chunk:
     text: str
     start: int  # character span in the cleaned document text (footnotes: in the note)
     end: int
-    kind: str = "body"  # "body" | "footnote" | "meta" (front matter) | "reference" (a reference entry)
+    kind: str = "body"  # "body" | "footnote" | "meta" (front matter) | "reference" (a reference entry) | "table"
     page: str = ""  # PDFs: the page or pages the passage is printed on, "12" or "12-13"
     ocr: float | None = None  # the mean OCR confidence when the passage was read from scanned pages
 

@@ -13,8 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 from rag.ingest.pdf.chars import _circled, page_chars, segments
 from rag.ingest.pdf.furniture import running_furniture
+from rag.ingest.pdf.headings import body_type, heading_levels, numbered
 from rag.ingest.pdf.layout import body_size, order
 from rag.ingest.pdf.records import PdfPage, Segment
+from rag.ingest.pdf.tables import find_tables
+from rag.records import Table
 
 Progress = Callable[[int, int], None]  # (pages OCR'd, pages to OCR)
 # (data, page indexes from 0, progress, pixel cap, notes) -> {index: (segments in points, confidence)}
@@ -41,15 +44,17 @@ def quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def page_lines(segs: list[Segment]) -> list[str]:
+def page_lines(segs: list[Segment], headings: dict[int, int] | None = None) -> list[str]:
     """A page's lines in order ('' where the vertical gap is a paragraph break), then its footnotes:
-    small-type lines below the last body line, a numeric label turned into a circled marker."""
+    small-type lines below the last body line, a numeric label turned into a circled marker; the lines
+    ``headings`` names (index: level) written as Markdown headings."""
     if not segs:
         return []
     size = body_size(segs)
     last_body = max((s.bottom for s in segs if s.size >= 0.9 * size), default=0.0)
     notes = [s for s in segs if s.top >= last_body - 0.5 and s.size < 0.9 * size]
     body = [s for s in segs if s not in notes]
+    pos = {id(s): j for j, s in enumerate(segs)}
     steps = [b.top - a.top for a, b in zip(body, body[1:]) if 0 < b.top - a.top < 3 * a.size]
     leading = sorted(steps)[len(steps) // 2] if steps else size * 1.4
     lines: list[str] = []
@@ -58,7 +63,8 @@ def page_lines(segs: list[Segment]) -> list[str]:
             gap = s.top - body[i - 1].top
             if gap > 1.6 * leading:
                 lines += [""] * min(3, round(gap / leading) - 1)
-        lines.append(s.text)
+        level = (headings or {}).get(pos[id(s)], 0)
+        lines.append(f"{'#' * level} {s.text}" if level else s.text)
     for s in notes:
         m = _NOTE_LABEL.match(s.text)
         note = _circled(m.group(2) or m.group(3)) + s.text[m.end() :].lstrip() if m else s.text
@@ -102,11 +108,25 @@ def read_pdf(
         if blank and ocr is not None:
             for i, (segs, score) in ocr(data, blank, progress, max_pixels, notes).items():
                 pages[i], conf[i] = segs, score
+    tables: list[list[Table]] = []
+    for i, segs in enumerate(pages):
+        found, taken = find_tables(segs, i + 1) if i not in conf else ([], set())
+        tables.append(found)  # a table's caption and rows leave the body text: they are read as its passage
+        pages[i] = [s for j, s in enumerate(segs) if j not in taken]
     ordered = [order(segs) for segs in pages]
     furniture = running_furniture(ordered, [h for _, h in sizes])
     out = []
+    size, weight = body_type([segs for i, segs in enumerate(ordered) if i not in conf])
+    heads: list[dict[int, int]] = []
     for i, (segs, drop) in enumerate(zip(ordered, furniture)):
         kept = [s for j, s in enumerate(segs) if j not in drop]
+        heads.append(heading_levels(kept, size, weight, i == 0) if i not in conf else {})
+        pages[i] = kept
+    flat = not any(level == 1 and not numbered(pages[i][j].text) for i, h in enumerate(heads) for j, level in h.items())
+    for i, (segs, drop) in enumerate(zip(ordered, furniture)):
         gone = tuple(s.text for j, s in enumerate(segs) if j in drop)
-        out.append(PdfPage(i + 1, tuple(page_lines(kept)), conf.get(i), gone, tuple(kept), sizes[i]))
+        # no unnumbered heading set larger than the body: those in bold are the top level
+        h = {j: 1 if flat and not numbered(pages[i][j].text) else level for j, level in heads[i].items()}
+        lines = tuple(page_lines(pages[i], h))
+        out.append(PdfPage(i + 1, lines, conf.get(i), gone, tuple(pages[i]), sizes[i], tuple(tables[i])))
     return out

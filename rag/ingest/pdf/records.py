@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.records import Table
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -24,7 +26,7 @@ class PdfPage:
     """One page's text lines in reading order ('' where the layout leaves a gap), footnotes last;
     ``ocr`` is the mean recognition confidence when the text came from OCR; ``furniture`` the lines
     removed as running headers, footers and page numbers; ``segments`` the page's lines with their
-    boxes and type (for titles and headings), in reading order."""
+    boxes and type (for titles and headings), in reading order; ``tables`` its captioned tables."""
 
     number: int
     lines: tuple[str, ...]
@@ -32,3 +34,4 @@ class PdfPage:
     furniture: tuple[str, ...] = ()
     segments: tuple[Segment, ...] = ()
     size: tuple[float, float] = (0.0, 0.0)  # width and height in points
+    tables: tuple[Table, ...] = ()  # captioned tables found on the page, their text not in ``lines``
