@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.store import DocInfo
+from rag.index.store import DocInfo
 
 SOURCES = {"zotero": "Zotero", "bibtex": ".bib", "csl-json": "CSL-JSON"}
 

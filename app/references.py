@@ -1,6 +1,6 @@
 """The References tab: the works of the latest answer, of the conversation, of the latest review, of the
 library's papers, or of every work the library's papers cite, downloaded as BibTeX, RIS, CSL-JSON, or a
-GB/T 7714 / APA reference list (rag.bibexport's exporters, the same as `rag refs`)."""
+GB/T 7714 / APA reference list (rag.refs.bibexport's exporters, the same as `rag refs`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import gradio as gr
 from app.i18n import message, pick, t
 from app.review_tab import ReviewResult
 from app.service import AppService, Exchange
-from rag.bibexport import EXPORT_FORMATS, cited_works, export_text
 from rag.errors import InvalidInputError, RagError
 from rag.records import Bib
+from rag.refs.bibexport import EXPORT_FORMATS, cited_works, export_text
 from rag.review.outputs import references as review_references
 
 SCOPES = ("answer", "conversation", "review", "library", "library_cites")
@@ -59,7 +59,7 @@ def works_of(
     elif scope == "library":
         works = [_titled(d.doc_id, d.bib, d.title) for d in index.docs.values()]
     elif scope == "library_cites":
-        from rag.store.refs import cited_works as library_cited
+        from rag.index.store.refs import cited_works as library_cited
 
         works = library_cited(index.references)
         if not works:

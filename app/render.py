@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from app.i18n import t as tr
 from app.library import DocRow
 from app.service import Exchange
+from rag.index.store import DocInfo
 from rag.records import Answer, Citation, Hit
-from rag.render import (
+from rag.refs.render import (
     CLOSEST,
     CLOSEST_HEAD,
     answer_text,
@@ -26,7 +27,6 @@ from rag.render import (
     page_mark,
     reference_list,
 )
-from rag.store import DocInfo
 
 MARKER = re.compile(r"\[(\d+)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~$])")

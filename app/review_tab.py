@@ -16,11 +16,11 @@ import gradio as gr
 
 from app.i18n import message, pick, t
 from app.service import AppService
-from rag.batch.inputs import Questions, read_questions
-from rag.batch.journal import Journal
 from rag.errors import InvalidInputError, RagError
-from rag.render import check_style
+from rag.refs.render import check_style
 from rag.review.api import DISCUSSED
+from rag.review.batch.inputs import Questions, read_questions
+from rag.review.batch.journal import Journal
 from rag.review.outputs import references, render
 from rag.review.run import ReviewReport, run_review
 from rag.settings import Settings

@@ -16,17 +16,17 @@ from pathlib import Path
 
 from app.i18n import message, t
 from app.library import DocRow, doc_row
-from rag.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
+from rag.answer.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
+from rag.answer.pipeline import Assistant, check_question
 from rag.errors import InvalidInputError, RagError
+from rag.index.store import BuildReport, DocInfo, build_index, remove_documents
+from rag.index.store.sidecar import read_edits, save_edit
+from rag.ingest.loading import inside, read_source
+from rag.ingest.pageview import PageView, render_page
 from rag.ingest.pdf_guard import limits_of
-from rag.loading import inside, read_source
-from rag.pageview import PageView, render_page
-from rag.pipeline import Assistant, check_question
 from rag.records import Answer, Citation
 from rag.review.ask import routed_ask, routed_stream
 from rag.settings import Settings
-from rag.store import BuildReport, DocInfo, build_index, remove_documents
-from rag.store.sidecar import read_edits, save_edit
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class AppService:
 
     def citation_graph(self) -> dict:
         """The index's citation graph ({"nodes", "edges"}, as `rag refs --graph --json` prints it)."""
-        from rag.store.refs import citation_graph
+        from rag.index.store.refs import citation_graph
 
         index = self.assistant.retriever.index
         return citation_graph(index.references, index.docs)
@@ -262,7 +262,7 @@ class AppService:
         return time.perf_counter() - t0
 
     def edit_metadata(self, doc_id: str, title: str, authors: str, year: str, tick: Progress | None = None) -> float:
-        """Save the user's title, authors and year for a document (rag/store/sidecar.py) and rebuild so the
+        """Save the user's title, authors and year for a document (rag/index/store/sidecar.py) and rebuild so the
         index shows them; returns the seconds it took."""
         t0 = time.perf_counter()
         with self._build:

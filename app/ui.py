@@ -29,13 +29,13 @@ from app.render import (  # noqa: E402
 from app.review_tab import ReviewTab  # noqa: E402
 from app.service import AppService, Exchange  # noqa: E402
 from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
+from rag.answer.pipeline import check_k, clean_question  # noqa: E402
 from rag.errors import InvalidInputError, RagError  # noqa: E402
-from rag.pipeline import check_k, clean_question  # noqa: E402
-from rag.render import check_style  # noqa: E402
+from rag.refs.render import check_style  # noqa: E402
+from rag.refs.styles import STYLES  # noqa: E402
 from rag.servers.guards import app_middleware  # noqa: E402
-from rag.servers.service import check_port  # noqa: E402
+from rag.service import check_port  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.styles import STYLES  # noqa: E402
 
 log = logging.getLogger(__name__)
 

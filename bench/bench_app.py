@@ -169,8 +169,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from app.ui import launch_app
+    from rag.index.store import build_index
     from rag.settings import load_settings
-    from rag.store import build_index
 
     settings = load_settings(index_dir=Path(args.index_dir))
     t0 = time.perf_counter()

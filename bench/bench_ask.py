@@ -1,8 +1,8 @@
 """Benchmark the wall time of one `rag ask` process (start to printed answer, warm disk cache).
 
 Each round starts fresh processes, interleaved so load on the machine hits all alike:
-  - baseline `python -c pass` (interpreter start) and `python -c "import rag.cli"` (the command line loaded);
-  - `python -m rag.cli ask QUESTION` and the `rag` console script, with this tree's code;
+  - baseline `python -c pass` (interpreter start) and `python -c "import rag.cli.commands"` (the command line loaded);
+  - `python -m rag.cli.commands ask QUESTION` and the `rag` console script, with this tree's code;
   - with ``--compare TREE`` the same two for another source tree (e.g. the main branch), whose answers
     must be identical.
 Prints wall and CPU (user + system) p50 per row with the ratio to the interpreter start and to this
@@ -58,13 +58,13 @@ def _index(args: argparse.Namespace) -> Path:
     if not (index_dir / "default" / "params.json").exists():
         print(f"building the index of {args.corpus} into {index_dir} ...", flush=True)
         env = _env(ROOT, index_dir)
-        subprocess.run([sys.executable, "-m", "rag.cli", "index", args.corpus], env=env, cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-m", "rag.cli.commands", "index", args.corpus], env=env, cwd=ROOT, check=True)
     return index_dir
 
 
 def import_breakdown(tree: Path, index_dir: Path, cwd: Path, question: str) -> list[tuple[str, float]]:
     """Milliseconds of importing per top-level package during one `rag ask` (``-X importtime``)."""
-    cmd = [sys.executable, "-X", "importtime", "-m", "rag.cli", "ask", question]
+    cmd = [sys.executable, "-X", "importtime", "-m", "rag.cli.commands", "ask", question]
     proc = subprocess.run(cmd, env=_env(tree, index_dir), cwd=cwd, capture_output=True, text=True)
     per: dict[str, float] = defaultdict(float)
     for line in proc.stderr.splitlines():
@@ -90,10 +90,10 @@ def main() -> None:
     trees = [("this tree", ROOT)] + ([("compare", Path(args.compare).resolve())] if args.compare else [])
     rows: list[tuple[str, list[str], Path]] = [
         ("python -c pass", [py, "-c", "pass"], ROOT),
-        ("import rag.cli", [py, "-c", "import rag.cli"], ROOT),
+        ("import rag.cli.commands", [py, "-c", "import rag.cli.commands"], ROOT),
     ]
     for name, tree in trees:
-        rows.append((f"rag ask ({name}, python -m rag.cli)", [py, "-m", "rag.cli", *ask], tree))
+        rows.append((f"rag ask ({name}, python -m rag.cli.commands)", [py, "-m", "rag.cli.commands", *ask], tree))
         if Path(script).exists():
             rows.append((f"rag ask ({name}, rag script)", [script, *ask], tree))
     times: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -108,7 +108,7 @@ def main() -> None:
                     answers[label] = out
         imports = import_breakdown(ROOT, index_dir, Path(cwd), args.question)
     p50 = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
-    base, mine = p50["python -c pass"], p50["rag ask (this tree, python -m rag.cli)"]
+    base, mine = p50["python -c pass"], p50["rag ask (this tree, python -m rag.cli.commands)"]
     print(f"`rag ask` cold process, {args.rounds} rounds, p50 (index {index_dir / 'default'})\n")
     print("| process | wall s | CPU s | wall / interpreter start | wall / this tree's rag ask |")
     print("|---|---|---|---|---|")

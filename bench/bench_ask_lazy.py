@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(corpus: Path, gold: Path, built: list[str] | None = None) -> dict:
     """Build both indexes (or open ``built``: separate folder, lazy folder, index name, the lazy one with
     an empty embedding cache), ask every gold question on each, return the timings."""
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
     from rag.settings import load_settings
-    from rag.store import build_index
 
     questions = [json.loads(x)["question"] for x in gold.read_text(encoding="utf-8").splitlines() if x.strip()]
     with tempfile.TemporaryDirectory(prefix="bench-ask-lazy-") as tmp:

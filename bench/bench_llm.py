@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.evaluation import evaluate  # noqa: E402
-from rag.gold import load_gold  # noqa: E402
-from rag.pipeline import Assistant  # noqa: E402
+from rag.answer.pipeline import Assistant  # noqa: E402
+from rag.eval.evaluation import evaluate  # noqa: E402
+from rag.eval.gold import load_gold  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
 METRICS = [

@@ -53,7 +53,7 @@ def _proc_mem(pid: int) -> dict:
 
 def _set_params(path: Path, **dense) -> None:
     """bench_scale's params edit, then the file list and params.json sealed again as a build does."""
-    from rag.integrity import manifest, params_text
+    from rag.index.integrity import manifest, params_text
 
     bench_scale._set_params(path, **dense)
     p = json.loads((path / "params.json").read_text("utf-8"))
@@ -65,7 +65,7 @@ def child_build_faiss(idx_dir: str, kind: str) -> dict:
     """rag's FAISS index of ``kind`` over the base index's vectors (files hard-linked)."""
     import faiss
 
-    from rag.dense.faiss import build_faiss
+    from rag.index.dense.faiss import build_faiss
 
     base, path = Path(idx_dir) / "flat", Path(idx_dir) / kind
     _link_copy(base, path)
@@ -79,7 +79,7 @@ def child_build_faiss(idx_dir: str, kind: str) -> dict:
 
 def child_build_server(idx_dir: str, kind: str, uri: str) -> dict:
     """Insert every passage into a collection on the server, then wait until it is indexed and searchable."""
-    from rag.dense.milvus import MilvusStore, collection_name
+    from rag.index.dense.milvus import MilvusStore, collection_name
 
     idx_dir = Path(idx_dir)
     base, path = idx_dir / "flat", idx_dir / f"server-{kind}"
@@ -113,8 +113,8 @@ def child_build_server(idx_dir: str, kind: str, uri: str) -> dict:
 
 def child_remove_one(idx_dir: str, config: str) -> dict:
     """Time removing one document (rag remove) from a copy of the index; on the server its rows are deleted."""
+    from rag.index.store import remove_documents
     from rag.settings import load_settings
-    from rag.store import remove_documents
 
     idx_dir = Path(idx_dir)
     name = f"{config}-update"
@@ -151,7 +151,7 @@ def _child(fn: str, *args, cache: Path | None = None, env: dict | None = None) -
 def run_scale(n: int, data: Path, queries: int, faiss_kind: str, server_kinds: list[str], levels: list[str]) -> dict:
     """One scale: FAISS exact and ``faiss_kind``, then the server kinds, each queried in a fresh process per
     consistency level (``RAG_MILVUS_CONSISTENCY``)."""
-    from rag.testing import milvus_server
+    from rag.eval.testing import milvus_server
 
     idx_dir = data / "idx"
     res: dict = {"passages": n, "queries": queries, "builds": {}, "summary": {}, "server_mem": {}, "updates": {}}

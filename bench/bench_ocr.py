@@ -27,8 +27,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from pdfmake import draw, layout, scanned  # noqa: E402
 from test_ocr import cer  # noqa: E402
 
-from rag.cleaning import clean_document  # noqa: E402
-from rag.loading import read_source  # noqa: E402
+from rag.ingest.cleaning import clean_document  # noqa: E402
+from rag.ingest.loading import read_source  # noqa: E402
 
 
 def _index(pdf: Path, work: Path, name: str) -> float:

@@ -59,7 +59,7 @@ def _index(paths: list[Path], index_dir: Path, cache_dir: Path, name: str) -> di
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "index", *map(str, paths), "--index", name, "--json"],
+        [sys.executable, "-m", "rag.cli.commands", "index", *map(str, paths), "--index", name, "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -103,9 +103,9 @@ def _page_right(chunk_page: str, page: int) -> bool:
 
 def measure(work: Path) -> dict:
     """Every figure of the module docstring, from a cold start in ``work``."""
-    from rag.evaluation import evaluate, supports
-    from rag.gold import load_gold
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
+    from rag.eval.evaluation import evaluate, supports
+    from rag.eval.gold import load_gold
     from rag.settings import load_settings
 
     corpus = SUITE / "corpus"

@@ -32,11 +32,11 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=14)
     ap.add_argument("--index-dir", type=Path, default=None, help="Keep the index here (default: a temp dir).")
     args = ap.parse_args()
-    from rag.batch import read_questions, run_batch
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
+    from rag.review.batch import read_questions, run_batch
     from rag.review.run import run_review
     from rag.settings import load_settings
-    from rag.store import build_index
 
     gold = [json.loads(x) for x in args.gold.read_text("utf-8").splitlines() if x.strip()]
     qs = [gold[i % len(gold)]["question"] for i in range(args.n)]

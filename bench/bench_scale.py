@@ -2,7 +2,7 @@
 
 For each scale it generates (once) a synthetic corpus with planted facts and precomputed unit vectors
 (bench/synth.py: embedding a million passages would take days here), writes one real rag index with
-rag.store.write_index, then measures, each in a fresh process (so memory is per configuration):
+rag.index.store.write_index, then measures, each in a fresh process (so memory is per configuration):
 
   flat / hnsw / ivfpq   rag's FAISS kinds (hnsw and ivfpq share the base files, hard-linked)
   milvus-hnsw           rag on Milvus Lite (the embedded milvus-lite package), HNSW
@@ -64,10 +64,10 @@ def _settings(idx_dir: Path, name: str, **kw):
 
 
 def _parts(data: Path):
-    """rag.store Parts straight from the synthetic corpus (vectors are memory-mapped slices)."""
-    from rag.embedding import LANGS
+    """rag.index.store Parts straight from the synthetic corpus (vectors are memory-mapped slices)."""
+    from rag.index.embedding import LANGS
+    from rag.index.store import DocInfo, Part
     from rag.records import Chunk
-    from rag.store import DocInfo, Part
 
     docs = json.loads((data / "docs.json").read_text("utf-8"))
     cvec = np.load(data / "chunk_vectors.npy", mmap_mode="r")
@@ -115,7 +115,7 @@ def _parts(data: Path):
 
 
 def child_build_base(data: str, idx_dir: str) -> dict:
-    from rag.store import Precomputed, write_index
+    from rag.index.store import Precomputed, write_index
 
     data, idx_dir = Path(data), Path(idx_dir)
     t = time.perf_counter()
@@ -164,7 +164,7 @@ def _set_params(path: Path, **dense) -> None:
 
 def _write_params(path: Path, p: dict) -> None:
     """params.json as a build writes it: the dense index file listed in the manifest, checksum sealed."""
-    from rag.integrity import _stamp, digest, params_text
+    from rag.index.integrity import _stamp, digest, params_text
 
     f = path / "dense.faiss"
     if f.exists():
@@ -177,7 +177,7 @@ def _write_params(path: Path, p: dict) -> None:
 def child_build_faiss(idx_dir: str, kind: str) -> dict:
     import faiss
 
-    from rag.dense.faiss import build_faiss
+    from rag.index.dense.faiss import build_faiss
 
     idx_dir = Path(idx_dir)
     base, path = idx_dir / "flat", idx_dir / kind
@@ -207,7 +207,7 @@ def child_build_flat_candidates(idx_dir: str) -> dict:
 def milvus_fill(base: Path, ms) -> np.ndarray:
     """Insert the passages of the base index at ``base`` (vector, text, doc, chunk id, language; 20k rows a
     call) into the ``MilvusStore`` ``ms`` and flush; the vectors (memory-mapped)."""
-    from rag.store import ChunkStore
+    from rag.index.store import ChunkStore
 
     vectors = np.load(base / "chunk_vectors.npy", mmap_mode="r")
     vids = np.load(base / "vector_ids.npy")
@@ -239,7 +239,7 @@ def milvus_params(ms) -> dict:
 
 
 def child_build_milvus(idx_dir: str, kind: str) -> dict:
-    from rag.dense.milvus import MilvusStore, collection_name
+    from rag.index.dense.milvus import MilvusStore, collection_name
 
     idx_dir = Path(idx_dir)
     base, path = idx_dir / "flat", idx_dir / f"milvus-{kind}"
@@ -299,10 +299,10 @@ def child_query(data: str, idx_dir: str, config: str, limit: int) -> dict:
     qs, qv = _queries(data, limit)
     if config == "langchain-faiss":
         return _query_langchain(idx_dir, qs, qv)
-    from rag.embedding import LANGS
-    from rag.retrieval import Query, Retriever, align, normalize_query
-    from rag.store import load_index
-    from rag.text import detect_lang, tokenize
+    from rag.answer.retrieval import Query, Retriever, align, normalize_query
+    from rag.index.embedding import LANGS
+    from rag.index.store import load_index
+    from rag.lang.text import detect_lang, tokenize
 
     s = _settings(idx_dir, config)
     t = time.perf_counter()
@@ -391,7 +391,7 @@ def _query_langchain(idx_dir: Path, qs, qv) -> dict:
 
 def child_update(idx_dir: str, config: str) -> dict:
     """Time removing one document from an index (no recomputation, arrays rewritten) on a copy."""
-    from rag.store import remove_documents
+    from rag.index.store import remove_documents
 
     idx_dir = Path(idx_dir)
     name = f"{config}-update"
@@ -540,7 +540,7 @@ def run_answer(
     from scale_answer import answer_table, summarize_answer
     from synth import generate, tile
 
-    from rag.dense.base import HNSW_MAX, choose_kind
+    from rag.index.dense.base import HNSW_MAX, choose_kind
 
     results = json.loads(out.read_text()) if out.exists() else {}
     for n in scales:
@@ -573,9 +573,9 @@ def _save(results: dict, out: Path) -> None:
 
 def real_check(corpus: Path, gold: Path, work: Path) -> dict:
     """On the real papers (real embeddings): the approximate kinds' retrieval against exact, per question."""
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
     from rag.settings import load_settings
-    from rag.store import build_index
 
     qs = [json.loads(line)["question"] for line in gold.read_text("utf-8").splitlines() if line.strip()]
     own = ROOT / "eval" / "gold_own.jsonl"

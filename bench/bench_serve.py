@@ -104,10 +104,10 @@ def main() -> None:
 
     import openai
 
-    from rag.pipeline import Assistant
-    from rag.servers.service import model_name
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
+    from rag.service import model_name
     from rag.settings import load_settings
-    from rag.store import build_index
 
     settings = load_settings(index_dir=Path(args.index_dir))
     report = build_index([args.corpus], settings)

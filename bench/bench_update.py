@@ -39,7 +39,7 @@ def _settings(idx_dir: Path, name: str, mode: str):
 
 def _copy(src: Path, dst: Path) -> None:
     """A hard-linked copy of an index, re-stamped as a writer leaves its index."""
-    from rag.integrity import params_text, restamp
+    from rag.index.integrity import params_text, restamp
 
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst, copy_function=os.link)
@@ -53,9 +53,9 @@ def _new_part(s, doc_index: int):
     """A new document made of an existing one's passages (renamed), with its vectors and tokens."""
     from dataclasses import replace
 
+    from rag.index.store.reader import StoredIndex
+    from rag.index.store.writer import Part
     from rag.records import Chunk
-    from rag.store.reader import StoredIndex
-    from rag.store.writer import Part
 
     old = StoredIndex.open(s.index_path, s, strict=True)
     assert old is not None
@@ -86,7 +86,7 @@ def _new_part(s, doc_index: int):
 
 def child_updates(idx_dir: str, mode: str) -> dict:
     """Copy the base, then time: add one document, remove one, open the result."""
-    from rag.store import Precomputed, add_documents, load_index, remove_documents
+    from rag.index.store import Precomputed, add_documents, load_index, remove_documents
 
     idx_dir = Path(idx_dir)
     name = f"update-{mode}"
@@ -121,10 +121,10 @@ def child_compare(data: str, idx_dir: str, limit: int) -> dict:
     """Retrieve the synthetic questions on both updated copies: the same passages and scores?"""
     from bench_scale import _queries
 
-    from rag.embedding import LANGS
-    from rag.retrieval import Query, Retriever, align, normalize_query
-    from rag.store import load_index
-    from rag.text import detect_lang, tokenize
+    from rag.answer.retrieval import Query, Retriever, align, normalize_query
+    from rag.index.embedding import LANGS
+    from rag.index.store import load_index
+    from rag.lang.text import detect_lang, tokenize
 
     qs, qv = _queries(Path(data), limit)
     out = {}

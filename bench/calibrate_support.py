@@ -1,4 +1,4 @@
-"""Calibrate the support thresholds of rag.verify on gold questions (dev set) and check them on others.
+"""Calibrate the support thresholds of rag.answer.verify on gold questions (dev set) and check them on others.
 
 For every answerable gold question the top-10 retrieved passages are split into those holding an
 evidence quote (supporting) and the rest (near misses on the same topic). Two kinds of claim stand in
@@ -27,12 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.evaluation import supports  # noqa: E402
-from rag.gold import load_gold  # noqa: E402
-from rag.pipeline import Assistant  # noqa: E402
+from rag.answer.pipeline import Assistant  # noqa: E402
+from rag.answer.verify import SupportScorer  # noqa: E402
+from rag.eval.evaluation import supports  # noqa: E402
+from rag.eval.gold import load_gold  # noqa: E402
+from rag.lang.text import detect_lang  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-from rag.text import detect_lang  # noqa: E402
-from rag.verify import SupportScorer  # noqa: E402
 
 FP_COST = 2.0
 

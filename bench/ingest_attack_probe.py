@@ -97,7 +97,7 @@ def main() -> None:
             n = A.big_bib(t / "big.bib", a.bib_mb)
             size = (t / "big.bib").stat().st_size / 1e6
             code = (
-                "import sys, time; from rag.library import read_bib_file; t = time.perf_counter(); c = time.process_time(); "
+                "import sys, time; from rag.ingest.library import read_bib_file; t = time.perf_counter(); c = time.process_time(); "
                 "lib = read_bib_file(sys.argv[1]); "
                 "print(len(lib.entries), len(lib.skipped), time.perf_counter() - t, time.process_time() - c)"
             )

@@ -1,6 +1,6 @@
 """A small mutation pass: does the fast test tier notice when a core module's code is changed?
 
-    python bench/mutation.py rag/citations.py tests/test_verify.py tests/test_generation.py [--limit N]
+    python bench/mutation.py rag/answer/citations.py tests/test_verify.py tests/test_generation.py [--limit N]
 
 Each mutant changes one operator or constant of the module (< <= > >= == != in is, + - * /, and/or,
 not, True/False, an integer +1), served by an import hook in a forked child that runs the given test

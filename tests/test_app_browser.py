@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.ui import launch_app
-from rag.render import answer_text
+from rag.index.store import build_index
+from rag.refs.render import answer_text
 from rag.settings import load_settings
-from rag.store import build_index
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -14,7 +14,7 @@ from test_pdf import paper
 from app.render import citation_of, page_choices, sources_html
 from app.service import AppService, Exchange
 from rag.errors import InvalidInputError
-from rag.pageview import VIEW_SCALE
+from rag.ingest.pageview import VIEW_SCALE
 from rag.settings import load_settings
 
 pytestmark = [pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei"), pytest.mark.slow]
@@ -28,7 +28,7 @@ def pdf_app(tmp_path_factory):
     (root / "papers").mkdir()
     (root / "papers" / "paper.pdf").write_bytes(pdf)
     s = load_settings(index_dir=root / "index", cache_dir=root / "cache")
-    from rag.store import build_index
+    from rag.index.store import build_index
 
     build_index([root / "papers"], s)
     return AppService(s), placed, s, root

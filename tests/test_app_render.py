@@ -17,9 +17,9 @@ from app.render import (
     sources_html,
 )
 from app.service import Exchange
-from rag.conversation import Rewrite
+from rag.answer.conversation import Rewrite
+from rag.index.store import DocInfo
 from rag.records import Answer, Chunk, Citation, Hit
-from rag.store import DocInfo
 
 PASSAGE = "一、发展现状\n2016年8月，中国发射了“墨子号”<卫星>。2017年，京沪干线正式开通。"
 QUOTE = "2016年8月，中国发射了“墨子号”<卫星>。"
@@ -211,8 +211,8 @@ def test_document_rows_in_both_languages():
 
 def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_path):
     from app.render import conversation_jsonl
-    from rag.bibexport import cited_works, read_answers
     from rag.records import Bib, Person
+    from rag.refs.bibexport import cited_works, read_answers
 
     bib = Bib(
         type="article-journal",

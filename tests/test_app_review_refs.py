@@ -21,9 +21,9 @@ from openpyxl import Workbook, load_workbook
 from app.references import SCOPES, export_file, works_of
 from app.review_tab import ReviewTab
 from app.ui import launch_app
-from rag.bibexport import EXPORT_FORMATS
+from rag.index.store import build_index
+from rag.refs.bibexport import EXPORT_FORMATS
 from rag.settings import load_settings
-from rag.store import build_index
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]

@@ -27,9 +27,9 @@ from app.render import (
 )
 from app.service import Exchange
 from app.ui import launch_app
-from rag.pipeline import clean_question
+from rag.answer.pipeline import clean_question
+from rag.index.store import build_index
 from rag.settings import load_settings
-from rag.store import build_index
 
 QUESTIONS = [
     "墨子号卫星是什么时候发射的？",

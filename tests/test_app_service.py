@@ -9,11 +9,11 @@ import pytest
 from helpers import make_pdf
 
 from app.service import AppService, Exchange, safe_filename
+from rag.answer.pipeline import clean_question
 from rag.errors import InvalidInputError
-from rag.pipeline import clean_question
+from rag.index.store import build_index, load_index
 from rag.records import Answer
 from rag.settings import load_settings
-from rag.store import build_index, load_index
 
 NO_WORDS = "the question has no words in it (only punctuation, symbols or invisible characters); type a question"
 NEW_DOC = (

@@ -13,8 +13,8 @@ from pdfmake import FONT_PATH, draw, layout, text_pdf
 from test_pdf import paper
 
 from app.ui import launch_app
+from rag.index.store import build_index
 from rag.settings import load_settings
-from rag.store import build_index
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]

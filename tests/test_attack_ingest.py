@@ -163,7 +163,7 @@ def test_a_link_out_of_the_folder_is_refused_in_one_line(tmp_path):
         f"skipped {folder / 'passwd.txt'}: refused: a link to /etc/passwd, outside the folder being indexed; "
         "give that path itself to index it"
     ]
-    # the link within the folder is read, then recognised as the same text as its target (rag/dedupe.py)
+    # the link within the folder is read, then recognised as the same text as its target (rag/ingest/dedupe.py)
     assert report["documents"] == 2
     assert [d["doc_id"] for d in report["duplicates"]] == ["inside.txt"]
 
@@ -175,7 +175,7 @@ def test_a_link_out_of_the_folder_is_refused_in_one_line(tmp_path):
 def test_malformed_csl_items_are_read_leniently_or_skipped_never_the_rest(tmp_path):
     folder = A.malformed_csl(tmp_path / "papers")
     # bug 7: `"issued": "2020"` aborted the whole index (error: unexpected AttributeError, exit 1); the five
-    # files share one text, so they are kept as the duplicates they are (rag/dedupe.py) to read every record
+    # files share one text, so they are kept as the duplicates they are (rag/ingest/dedupe.py) to read every record
     report, lines = index(tmp_path, str(folder), "--keep-duplicates", ceiling_s=120)
     assert [ln for ln in lines if ln.startswith(("skipped", "error"))] == []
     assert report["documents"] == 5
@@ -186,7 +186,7 @@ def test_malformed_csl_items_are_read_leniently_or_skipped_never_the_rest(tmp_pa
 
 
 def test_csl_fields_of_every_shape(tmp_path):
-    from rag.library import read_bib_file
+    from rag.ingest.library import read_bib_file
     from rag.records import Person
 
     lib = read_bib_file(A.malformed_csl(tmp_path, junk=True) / "refs.json")
@@ -203,7 +203,7 @@ def test_csl_fields_of_every_shape(tmp_path):
 
 
 def _export(tmp_path: Path, fmt: str) -> str:
-    from rag.bibexport import export_refs
+    from rag.refs.bibexport import export_refs
 
     out = tmp_path / f"refs.{fmt}"
     assert export_refs(A.hostile_answers(tmp_path / "answers.jsonl"), out) == 2
@@ -213,7 +213,7 @@ def _export(tmp_path: Path, fmt: str) -> str:
 def test_ris_export_cannot_be_injected(tmp_path):
     import rispy
 
-    from rag.text import one_line
+    from rag.lang.text import one_line
 
     text = _export(tmp_path, "ris")
     records = rispy.loads(text)
@@ -229,9 +229,9 @@ def test_ris_export_cannot_be_injected(tmp_path):
 def test_bibtex_export_escapes_and_round_trips(tmp_path):
     import bibtexparser
 
-    from rag.library import read_bib_file
+    from rag.ingest.library import read_bib_file
+    from rag.lang.text import one_line
     from rag.records import Person
-    from rag.text import one_line
 
     text = _export(tmp_path, "bib")
     parsed = bibtexparser.parse_string(text)
@@ -255,8 +255,8 @@ def test_balanced_specials_round_trip_through_bibtexparsers_own_latex_decoding(t
     import bibtexparser
     from bibtexparser import middlewares as mw
 
-    from rag.bibexport import to_bibtex
     from rag.records import Bib, Person
+    from rag.refs.bibexport import to_bibtex
 
     title = r"50% of {cables} & #1 in C_2, $5 \ path 海底光缆 {IPv6}"
     works = [("d.pdf", Bib(type="report", title=title, authors=(Person("World Bank"), Person("Müller", "Jörg"))))]
@@ -270,9 +270,9 @@ def test_balanced_specials_round_trip_through_bibtexparsers_own_latex_decoding(t
 
 
 def test_csl_and_batch_outputs_hold_no_control_characters(tmp_path):
-    from rag.batch.render import citations_cell
     from rag.records import Citation
-    from rag.render import md_citation, md_reference, reference_list
+    from rag.refs.render import md_citation, md_reference, reference_list
+    from rag.review.batch.render import citations_cell
 
     items = json.loads(_export(tmp_path, "json"))
     assert items[0]["title"] == "Cables ER - TY - JOUR TI - Injected record withcontrols"
@@ -291,7 +291,7 @@ def test_csl_and_batch_outputs_hold_no_control_characters(tmp_path):
 
 
 def test_bibtex_names_specials_macros_and_broken_entries(tmp_path):
-    from rag.library import read_bib_file
+    from rag.ingest.library import read_bib_file
     from rag.records import Person
 
     (tmp_path / "lib.bib").write_text(
@@ -330,7 +330,7 @@ def test_bibtex_names_specials_macros_and_broken_entries(tmp_path):
 def test_a_large_bib_is_read_fast_with_progress(tmp_path):
     # a 50 MB .bib took 219 s (0.17 MB/s measured here on 10 MB) with bibtexparser; the reader's target is
     # >= 10 MB/s (15 MB/s of CPU time measured on 50 MB, eval/NOTES.md); CPU time, as the machine is shared
-    from rag.library import read_bib_file
+    from rag.ingest.library import read_bib_file
 
     n = A.big_bib(tmp_path / "big.bib", 5)
     size = (tmp_path / "big.bib").stat().st_size / 1e6
@@ -350,9 +350,7 @@ def test_a_large_bib_is_read_fast_with_progress(tmp_path):
 def test_a_large_bib_costs_bounded_memory(tmp_path):
     # bibtexparser held 661 MB for a 50 MB file (and 547 s under load); the reader 210 MB (eval/NOTES.md)
     n = A.big_bib(tmp_path / "big.bib", 20)
-    code = (
-        "import sys; from rag.library import read_bib_file; lib = read_bib_file(sys.argv[1]); print(len(lib.entries))"
-    )
+    code = "import sys; from rag.ingest.library import read_bib_file; lib = read_bib_file(sys.argv[1]); print(len(lib.entries))"
     rc, seconds, peak_mb, out, err = A.run_measured(
         [sys.executable, "-c", code, str(tmp_path / "big.bib")], tmp_path, _env(), 240, 2 * RSS_CEILING_MB
     )
@@ -364,7 +362,7 @@ def test_a_large_bib_costs_bounded_memory(tmp_path):
 
 @pytest.mark.slow
 def test_a_page_rendered_smaller_is_told_on_every_reading():
-    from rag.pdf import read_pdf
+    from rag.ingest.pages import read_pdf
 
     data = A.huge_scan_pdf("CABLE REPAIR SHIPS", points=2000)  # 27.8 in square: 17 Mpx at 150 dpi
     note = "page 1 is 28 x 28 in; OCR read it at 36 dpi to stay under 1 Mpx (RAG_OCR_MAX_PIXELS)"

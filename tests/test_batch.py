@@ -23,9 +23,9 @@ import pytest
 from conftest import FIXTURES, rag_cli
 from openpyxl import Workbook, load_workbook
 
-from rag.batch import journal_path, read_questions, run_batch
+from rag.answer.pipeline import Assistant
 from rag.errors import BatchOutputError, InvalidInputError
-from rag.pipeline import Assistant
+from rag.review.batch import journal_path, read_questions, run_batch
 
 BATCH = FIXTURES / "batch"
 RAG = Path(sys.executable).parent / "rag"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rag.chunking import chunk_document, measure, pack
-from rag.cleaning import clean_document
-from rag.loading import load_sources
-from rag.text import split_sentences
+from rag.ingest.chunking import chunk_document, measure, pack
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import load_sources
+from rag.lang.text import split_sentences
 
 
 def _sents(text):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.cleaning import clean_document
-from rag.loading import load_sources
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import load_sources
 
 
 def _doc(corpus, name):

@@ -109,8 +109,8 @@ def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, 
     """`rag index` passes jobs=0 (an engine per core past the first batches) unless --jobs or RAG_JOBS says."""
     from typer.testing import CliRunner
 
-    import rag.store
-    from rag.cli import app
+    import rag.index.store
+    from rag.cli.commands import app
     from rag.errors import InvalidInputError
 
     seen = []
@@ -122,7 +122,7 @@ def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, 
     monkeypatch.delenv("RAG_JOBS", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setattr(rag.store, "build_index", build)
+    monkeypatch.setattr(rag.index.store, "build_index", build)
     (tmp_path / "a.txt").write_text("text", encoding="utf-8")
     res = CliRunner().invoke(app, ["index", str(tmp_path / "a.txt"), *args])
     assert isinstance(res.exception, InvalidInputError) and str(res.exception) == "stopped by the test"
@@ -133,13 +133,13 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path, monkeypatch, capsys):
     """An interrupted command ends with one line and exit code 130 (typer alone would say nothing)."""
     import sys
 
-    import rag.store
-    from rag import cli
+    import rag.index.store
+    from rag.cli import commands as cli
 
     def build(paths, settings, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rag.store, "build_index", build)
+    monkeypatch.setattr(rag.index.store, "build_index", build)
     (tmp_path / "a.txt").write_text("text", encoding="utf-8")
     monkeypatch.setattr(sys, "argv", ["rag", "index", str(tmp_path / "a.txt")])
     with pytest.raises(SystemExit) as exc:

@@ -8,7 +8,7 @@ import json
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli.commands import app
 from rag.settings import GROUPS, Settings, env_name, group_of, load_settings, settings_markdown
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.conversation import CallableRewriter, HeuristicRewriter, Turn, make_rewriter, rewrite_question, subject_of
+from rag.answer.conversation import (
+    CallableRewriter,
+    HeuristicRewriter,
+    Turn,
+    make_rewriter,
+    rewrite_question,
+    subject_of,
+)
 from rag.settings import load_settings
 
 WIC = Turn("世界互联网大会国际组织总部设在哪里？", "世界互联网大会国际组织总部设在哪里？", "总部设在中国北京。[1]")

@@ -3,9 +3,9 @@ reported as a note and not indexed twice unless asked."""
 
 from __future__ import annotations
 
-from rag.dedupe import NEAR_TEXT, duplicate_reason, fingerprint, norm_title, signature, similarity
+from rag.index.store import build_index, load_index
+from rag.ingest.dedupe import NEAR_TEXT, duplicate_reason, fingerprint, norm_title, signature, similarity
 from rag.settings import load_settings
-from rag.store import build_index, load_index
 
 BODY = " ".join(
     f"Section {i}. The survey station {i} recorded {i * 7} readings of river depth and {i * 3} of turbidity, "
@@ -60,7 +60,7 @@ def test_rag_index_leaves_out_a_second_copy_of_a_work(tmp_path):
 def test_unrelated_short_papers_are_not_near_identical():
     """Two short papers sharing only their section words and a few names (a MinHash whose functions all
     favour the same small shingle hashes scored such a pair 0.88)."""
-    from rag.dedupe import signature, similarity
+    from rag.ingest.dedupe import signature, similarity
 
     a = (
         "Expanding Short Queries with Translated Dictionaries\n\nBo Chen, Alice Martin\n\nAbstract: Short queries "

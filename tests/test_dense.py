@@ -9,14 +9,14 @@ import shutil
 import numpy as np
 import pytest
 
-from rag.bm25 import Terms, build_bm25, top_bm25, top_structured
-from rag.dense.base import FLAT_MAX, HNSW_MAX, choose_kind, hnsw_bytes, vid_table
-from rag.dense.faiss import FaissAnn, FlatDense, build_faiss, top_stable
-from rag.pipeline import Assistant
+from rag.answer.pipeline import Assistant
+from rag.index.bm25 import Terms, build_bm25, top_bm25, top_structured
+from rag.index.dense.base import FLAT_MAX, HNSW_MAX, choose_kind, hnsw_bytes, vid_table
+from rag.index.dense.faiss import FaissAnn, FlatDense, build_faiss, top_stable
+from rag.index.store import build_index, centroid, load_index, passage_text
+from rag.lang.text import tokenize
+from rag.lang.translation import structured_bm25, translate
 from rag.settings import load_settings
-from rag.store import build_index, centroid, load_index, passage_text
-from rag.text import tokenize
-from rag.translation import structured_bm25, translate
 
 
 def _clustered(n: int, dim: int = 384, topics: int = 40, seed: int = 0) -> np.ndarray:
@@ -79,7 +79,7 @@ def test_tombstoned_vectors_are_never_returned(vectors):
 
 
 def test_centroid_is_the_mean_and_the_same_in_any_grouping(vectors):
-    from rag.store.writer import fixed_sum
+    from rag.index.store.writer import fixed_sum
 
     x, _ = vectors
     mask = np.arange(len(x)) % 3 != 0
@@ -136,10 +136,10 @@ def test_bm25_builder_equals_bm25s_and_scores_from_postings(fixture_settings):
 def test_approximate_index_end_to_end_and_updated_in_place(
     tmp_path, fixture_corpus, fixture_settings, kind, monkeypatch
 ):
-    import rag.store.dense_writer
+    import rag.index.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
-    monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
+    monkeypatch.setattr(rag.index.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = load_settings(
@@ -186,7 +186,7 @@ def load_index_count(tmp_path, fixture_corpus, fixture_settings) -> int:
 
 
 def test_bm25_of_a_large_index_scores_only_the_touched_passages_and_ranks_exactly(monkeypatch):
-    import rag.bm25
+    import rag.index.bm25
 
     # Zipf-distributed terms over passages of equal-ish length: many equal scores, so ties are tested too
     rng = np.random.default_rng(3)
@@ -206,7 +206,7 @@ def test_bm25_of_a_large_index_scores_only_the_touched_passages_and_ranks_exactl
     full_plain = [top_bm25(bm, q, n) for q in queries]
     full_structured = [top_structured(bm, g, n) for g in groups]
     assert any(len(set(f.values())) < len(f) for f in full_plain)  # ties among the scores
-    monkeypatch.setattr(rag.bm25, "FULL_SELECT_MAX", 0)  # the large-index path, on this index
+    monkeypatch.setattr(rag.index.bm25, "FULL_SELECT_MAX", 0)  # the large-index path, on this index
     for depth in (1, 5, 50, n):
         for q, full in zip(queries, full_plain):
             assert list(top_bm25(bm, q, depth).items()) == expected(full, depth)

@@ -1,4 +1,4 @@
-"""Adding a dense backend is adding one module: a backend registered in ``rag.dense`` (here a tiny
+"""Adding a dense backend is adding one module: a backend registered in ``rag.index.dense`` (here a tiny
 numpy one, all of it in this file) is what a build writes with, what an incremental build extends,
 what retrieval searches and what `rag info` describes, with no other change to rag."""
 
@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
-from rag.dense import BACKENDS, register
-from rag.dense.base import DenseJob, Plan, Written, positions, vid_table
+from rag.answer.pipeline import Assistant
+from rag.cli.commands import app
 from rag.errors import BackendUnavailableError, InvalidInputError
-from rag.pipeline import Assistant
+from rag.index.dense import BACKENDS, register
+from rag.index.dense.base import DenseJob, Plan, Written, positions, vid_table
+from rag.index.store import build_index, load_index, remove_documents
 from rag.settings import Settings, load_settings
-from rag.store import build_index, load_index, remove_documents
 
 
 class NumpyDense:
@@ -99,10 +99,10 @@ QUESTIONS = [
 def test_a_registered_backend_is_used_end_to_end(
     tmp_path, fixture_corpus, fixture_settings, assistant, numpy_backend, monkeypatch
 ):
-    import rag.store.dense_writer
+    import rag.index.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
-    monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
+    monkeypatch.setattr(rag.index.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = load_settings(

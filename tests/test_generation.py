@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from rag.answer.generation import ABSTAIN, ExtractiveGenerator
+from rag.answer.pipeline import Assistant
 from rag.errors import InvalidInputError
-from rag.generation import ABSTAIN, ExtractiveGenerator
-from rag.pipeline import Assistant
 
 
 def test_answer_sentences_are_cited_and_quotes_verbatim(assistant):
@@ -81,8 +81,8 @@ def test_bad_questions_get_clear_errors(assistant):
 
 
 def _scored(hit_i, start, end, p, groups, text=None):
-    from rag.evidence import Span
-    from rag.generation import RankedSpan
+    from rag.answer.evidence import Span
+    from rag.answer.generation import RankedSpan
 
     return RankedSpan(Span(hit_i, start, end, text or f"第{hit_i}段第{start}句。", (start,)), p, frozenset(groups))
 
@@ -90,7 +90,7 @@ def _scored(hit_i, start, end, p, groups, text=None):
 def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
     from types import SimpleNamespace
 
-    from rag.answer_model import load_model
+    from rag.answer.answer_model import load_model
 
     ev = SimpleNamespace(
         question=SimpleNamespace(lang="zh"),
@@ -118,8 +118,8 @@ def test_a_span_naming_what_is_counted_is_quoted_first_but_never_decides_a_refus
     refuses and never answers on its own."""
     from types import SimpleNamespace
 
+    from rag.answer.answer_model import load_model
     from rag.answer.asked import asked_for
-    from rag.answer_model import load_model
 
     ev = SimpleNamespace(
         question=SimpleNamespace(lang="en"),

@@ -1,4 +1,4 @@
-"""Per-segment glossary contributions (rag.glossary): the SQLite and in-memory dictionary lookups give
+"""Per-segment glossary contributions (rag.lang.glossary): the SQLite and in-memory dictionary lookups give
 the same contribution, and the merged, live-filtered, capped view of several segments' contributions is
 ``build_glossary`` of the live vocabulary, key for key, after words were added and removed."""
 
@@ -9,9 +9,9 @@ from collections import defaultdict
 import pytest
 from conftest import FIXTURES
 
-from rag import glossary as gl
-from rag.text import tokenize
-from rag.translation import MAX_ALTERNATIVES, PINYIN_PREFIX, build_glossary, full_dictionary, romanisations
+from rag.lang import glossary as gl
+from rag.lang.text import tokenize
+from rag.lang.translation import MAX_ALTERNATIVES, PINYIN_PREFIX, build_glossary, full_dictionary, romanisations
 
 
 def _vocab() -> set[str]:

@@ -17,12 +17,12 @@ from conftest import rag_cli
 from openpyxl import load_workbook
 
 from app.service import AppService
-from rag.batch import neutralize, read_questions, run_batch
+from rag.answer.pipeline import Assistant
 from rag.errors import EmbedderMismatchError, InvalidInputError
-from rag.loading import decode
-from rag.pipeline import Assistant
+from rag.index.store import build_index, load_index
+from rag.ingest.loading import decode
+from rag.review.batch import neutralize, read_questions, run_batch
 from rag.settings import load_settings
-from rag.store import build_index, load_index
 
 NO_WORDS = "the question has no words in it (only punctuation, symbols or invisible characters); type a question"
 ZH = "数字丝绸之路与东南亚数据治理合作。量子通信网络的标准化进程正在加快。"

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from conftest import rag_cli
 
-import rag.store.builder
-import rag.store.sources
+import rag.index.store.builder
+import rag.index.store.sources
+from rag.answer.pipeline import Assistant
 from rag.errors import InvalidInputError
-from rag.pipeline import Assistant
+from rag.index.store import build_index, load_index, remove_documents
 from rag.settings import load_settings
-from rag.store import build_index, load_index, remove_documents
 
 NEW_DOC = """# 海底光缆登陆站调研笔记
 
@@ -114,8 +114,10 @@ def test_update_processes_only_changes_and_equals_a_full_rebuild(tmp_path, corpu
     (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
     (corpus / "gbk_paper.txt").unlink()
     cleaned: list[str] = []
-    real_clean = rag.store.sources.clean_document
-    monkeypatch.setattr(rag.store.sources, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src))
+    real_clean = rag.index.store.sources.clean_document
+    monkeypatch.setattr(
+        rag.index.store.sources, "clean_document", lambda src: cleaned.append(src.doc_id) or real_clean(src)
+    )
     report = build_index([corpus], s)
     assert sorted(cleaned) == ["cables.md", "en_notes.md"]  # the unchanged paper is not even decoded again
     assert (report.added, report.updated, report.removed, report.reused) == (
@@ -185,7 +187,7 @@ def test_rag_remove_command(tmp_path, fixture_corpus, fixture_settings):
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from rag.store import build_index
+    from rag.index.store import build_index
     from rag.settings import load_settings
     s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30)
     def progress(stage, done, total):

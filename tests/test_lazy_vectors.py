@@ -8,10 +8,10 @@ import sqlite3
 
 import numpy as np
 
-from rag.pipeline import Assistant
+from rag.answer.pipeline import Assistant
+from rag.index.store import build_index, passage_text
+from rag.index.store.reader import load_index
 from rag.settings import load_settings
-from rag.store import build_index, passage_text
-from rag.store.reader import load_index
 
 
 def _settings(tmp_path, **kw):

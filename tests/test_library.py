@@ -14,7 +14,7 @@ from conftest import rag_cli
 from library_data import build_zotero, fixture_text, make_pdf, wrap
 
 from rag.errors import InvalidInputError
-from rag.library import open_library, read_bib_file, read_zotero
+from rag.ingest.library import open_library, read_bib_file, read_zotero
 from rag.records import Bib, Person
 
 GBT = {
@@ -365,7 +365,7 @@ def test_bib_beside_a_folder_maps_files_and_pdf_front_matter_is_read(tmp_path):
 
 
 def test_refs_export_refuses_what_it_cannot_use(tmp_path):
-    from rag.bibexport import export_refs
+    from rag.refs.bibexport import export_refs
 
     answers = tmp_path / "a.jsonl"
     answers.write_text(json.dumps({"answer": "x", "abstained": True, "citations": []}) + "\n", "utf-8")

@@ -20,10 +20,9 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from rag.conversation import CallableRewriter, HeuristicRewriter, Turn, make_rewriter
-from rag.errors import GeneratorError, InvalidInputError
-from rag.generation import ABSTAIN, ExtractiveGenerator, Generated, quoted_support
-from rag.llm import (
+from rag.answer.conversation import CallableRewriter, HeuristicRewriter, Turn, make_rewriter
+from rag.answer.generation import ABSTAIN, ExtractiveGenerator, Generated, quoted_support
+from rag.answer.llm import (
     ChatClient,
     LLMGenerator,
     TranslationExpander,
@@ -32,7 +31,8 @@ from rag.llm import (
     make_rewrite_fn,
     translate_question,
 )
-from rag.pipeline import Assistant, make_generator
+from rag.answer.pipeline import Assistant, make_generator
+from rag.errors import GeneratorError, InvalidInputError
 from rag.providers import LlmSpec, parse_llm
 from rag.settings import load_settings
 
@@ -277,7 +277,7 @@ def injected(tmp_path_factory, fixture_corpus, fixture_settings):
     """The fixture corpus plus a note whose passage orders the model to give another answer."""
     import shutil
 
-    from rag.store import build_index
+    from rag.index.store import build_index
 
     root = tmp_path_factory.mktemp("inject")
     corpus = root / "corpus"

@@ -35,11 +35,11 @@ import pytest
 from conftest import rag_cli
 from test_llm import CABLE_Q, INJECTION_NOTE
 
-from rag.llm import TranslationExpander, answer_messages, strip_scaffolding, without_instructions
-from rag.pipeline import Assistant, make_generator
+from rag.answer.llm import TranslationExpander, answer_messages, strip_scaffolding, without_instructions
+from rag.answer.pipeline import Assistant, make_generator
+from rag.answer.verify import repair_citations, verify
 from rag.records import Answer
 from rag.settings import load_settings
-from rag.verify import repair_citations, verify
 
 # read at import: the suite's autouse fixture hides RAG_* variables from the tests themselves
 BASE_URL = os.environ.get("RAG_TEST_LLM_BASE_URL", "")
@@ -129,7 +129,7 @@ def endpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_index(tmp_path_factory, fixture_corpus, fixture_settings):
     """The fixture corpus plus a note carrying a prompt injection, indexed for real."""
-    from rag.store import build_index
+    from rag.index.store import build_index
 
     root = tmp_path_factory.mktemp("live")
     shutil.copytree(fixture_corpus, root / "corpus")

@@ -6,7 +6,7 @@ import pytest
 from helpers import make_pdf
 
 from rag.errors import NoDocumentsError
-from rag.loading import load_sources
+from rag.ingest.loading import load_sources
 
 ZH = "网络主权是国际法的重要原则。"
 

@@ -10,13 +10,13 @@ import pytest
 from conftest import SHARED
 from langchain_core.vectorstores import VectorStore
 
-from rag.dense.milvus import MilvusDense
+from rag.answer.pipeline import Assistant
 from rag.errors import BackendUnavailableError, InvalidInputError
-from rag.evaluation import evaluate
-from rag.gold import load_gold
-from rag.pipeline import Assistant
+from rag.eval.evaluation import evaluate
+from rag.eval.gold import load_gold
+from rag.index.dense.milvus import MilvusDense
+from rag.index.store import build_index, load_index, remove_documents
 from rag.settings import load_settings
-from rag.store import build_index, load_index, remove_documents
 
 
 def _milvus(tmp_path, cache, **kw):
@@ -53,10 +53,10 @@ def test_dev_gold_evaluation_is_equal_on_faiss_and_milvus(tmp_path, shared_corpu
 
 
 def test_milvus_index_is_updated_in_place(tmp_path, fixture_corpus, fixture_settings, assistant, monkeypatch):
-    import rag.store.dense_writer
+    import rag.index.store.dense_writer
 
     # the fixture corpus is small: one document is a third of its passages, past the rebuild share
-    monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)
+    monkeypatch.setattr(rag.index.store.dense_writer, "STALE_REBUILD", 0.5)
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = _milvus(tmp_path, fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30)

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from rag.dense.base import positions
+from rag.answer.pipeline import Assistant
 from rag.errors import BackendUnavailableError
-from rag.evaluation import evaluate
-from rag.gold import load_gold
-from rag.pipeline import Assistant
+from rag.eval.evaluation import evaluate
+from rag.eval.gold import load_gold
+from rag.eval.testing import milvus_server, port_open
+from rag.index.dense.base import positions
+from rag.index.store import build_index, remove_documents
 from rag.settings import load_settings
-from rag.store import build_index, remove_documents
-from rag.testing import milvus_server, port_open
 
 pytest.importorskip(
     "milvus", reason="the milvus package (a Milvus standalone server) is missing: pip install -e '.[test]'"
@@ -82,9 +82,9 @@ def test_dev_gold_evaluation_on_a_milvus_server_equals_faiss(
 def test_a_milvus_server_index_is_updated_and_rebuilt(
     tmp_path, monkeypatch, milvus_standalone, fixture_corpus, fixture_settings, assistant
 ):
-    import rag.store.dense_writer
+    import rag.index.store.dense_writer
 
-    monkeypatch.setattr(rag.store.dense_writer, "STALE_REBUILD", 0.5)  # one document is a third of this corpus
+    monkeypatch.setattr(rag.index.store.dense_writer, "STALE_REBUILD", 0.5)  # one document is a third of this corpus
     corpus = tmp_path / "corpus"
     shutil.copytree(fixture_corpus, corpus)
     s = _on_server(

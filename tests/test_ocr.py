@@ -61,7 +61,7 @@ def scan(tmp_path_factory):
 
 
 def test_scanned_page_is_read_offline_with_progress(scan, monkeypatch):
-    from rag.loading import read_source
+    from rag.ingest.loading import read_source
 
     def no_network(*args, **kwargs):
         raise OSError("network is off in this test")
@@ -82,9 +82,9 @@ def test_scanned_page_is_read_offline_with_progress(scan, monkeypatch):
 
 
 def test_ocr_passages_record_confidence_and_page(scan, tmp_path):
-    from rag.chunking import chunk_document
-    from rag.cleaning import clean_document
-    from rag.loading import read_source
+    from rag.ingest.chunking import chunk_document
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import read_source
 
     path, _ = scan
     doc = clean_document(read_source(path, "scan.pdf"))
@@ -95,10 +95,10 @@ def test_ocr_passages_record_confidence_and_page(scan, tmp_path):
 
 
 def test_scanned_upload_is_read_once_through_check_index_and_page_view(tmp_path, monkeypatch):
-    import rag.ocr
+    import rag.ingest.ocr
     from app.service import AppService, Exchange
+    from rag.index.store import build_index
     from rag.settings import load_settings
-    from rag.store import build_index
 
     pdf, _ = draw(layout(TEXT, size=12, leading=20), header="upload once")  # a PDF no other test read
     scan = tmp_path / "inbox" / "海缆.pdf"
@@ -109,8 +109,8 @@ def test_scanned_upload_is_read_once_through_check_index_and_page_view(tmp_path,
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", upload_dir=tmp_path / "uploads")
     build_index([tmp_path / "papers"], s)
     read = []
-    real = rag.ocr.ocr_image
-    monkeypatch.setattr(rag.ocr, "ocr_image", lambda image: read.append(1) or real(image))
+    real = rag.ingest.ocr.ocr_image
+    monkeypatch.setattr(rag.ingest.ocr, "ocr_image", lambda image: read.append(1) or real(image))
     service = AppService(s)
     report = service.add_documents([scan])
     assert (report.added, report.skipped, report.error) == (["海缆.pdf"], [], "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ocr import restore_spaces
+from rag.ingest.ocr import restore_spaces
 
 
 @pytest.mark.parametrize(

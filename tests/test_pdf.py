@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pdfmake import FONT_PATH, draw, layout
 
-from rag.chunking import chunk_document
-from rag.cleaning import clean_document
-from rag.loading import read_source
-from rag.pdf import read_pdf
+from rag.ingest.chunking import chunk_document
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import read_source
+from rag.ingest.pages import read_pdf
 from rag.records import Citation
-from rag.render import citation_label, page_mark
+from rag.refs.render import citation_label, page_mark
 
 pytestmark = pytest.mark.skipif(
     not FONT_PATH.exists(), reason="needs fonts-wqy-microhei (apt install fonts-wqy-microhei)"
@@ -158,8 +158,8 @@ def test_text_files_have_no_pages(fixture_corpus):
 def test_batch_cells_and_markdown_show_pages():
     from dataclasses import asdict
 
-    from rag.batch.render import citations_cell
-    from rag.render import md_citation
+    from rag.refs.render import md_citation
+    from rag.review.batch.render import citations_cell
 
     c = Citation(2, "a.pdf", "题名", "", "a.pdf#3", "前文。引文。", "引文。", 0.8, "12-13")
     assert citations_cell({"citations": [asdict(c)]}) == "[2] 题名, pp. 12-13 (a.pdf): “引文。”"
@@ -169,8 +169,8 @@ def test_batch_cells_and_markdown_show_pages():
 
 
 def test_stored_passages_keep_text_indexes_as_they_were():
+    from rag.index.store.chunks import chunk_record
     from rag.records import Chunk
-    from rag.store.chunks import chunk_record
 
     text = Chunk("a.txt#0", "a.txt", "T", "S", "正文。", 0, 3)
     assert set(chunk_record(text)) == {"chunk_id", "doc_id", "title", "section", "text", "start", "end", "kind"}

@@ -11,7 +11,7 @@ from conftest import SHARED
 from pdfmake import FONT_PATH, Placed, draw, layout, text_pdf
 from test_pdf import paper
 
-from rag.render import answer_text
+from rag.refs.render import answer_text
 from rag.settings import load_settings
 
 pytestmark = [pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei"), pytest.mark.slow]
@@ -41,8 +41,8 @@ def pdf_corpus(tmp_path_factory, shared_corpus):
 
 @pytest.fixture(scope="module")
 def pdf_assistant(pdf_corpus, session_tmp):
-    from rag.pipeline import Assistant
-    from rag.store import build_index
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
 
     s = load_settings(index_dir=session_tmp / "pdf-index", cache_dir=session_tmp / "cache")
     build_index([pdf_corpus[0]], s)
@@ -65,8 +65,8 @@ def _end_pieces(placed: Placed, quote: str, n: int = 12) -> tuple[list, list]:
 
 
 def test_pdf_papers_answer_like_text_with_pages(pdf_assistant, pdf_corpus, shared_assistant):
-    from rag.evaluation import evaluate
-    from rag.gold import load_gold
+    from rag.eval.evaluation import evaluate
+    from rag.eval.gold import load_gold
 
     gold = load_gold(SHARED / "eval" / "gold_dev.jsonl")
     text = evaluate(shared_assistant, gold)["summary"]["overall"]
@@ -96,8 +96,8 @@ def test_pdf_papers_answer_like_text_with_pages(pdf_assistant, pdf_corpus, share
 
 @pytest.fixture(scope="module")
 def paper_index(tmp_path_factory, session_tmp):
-    from rag.pipeline import Assistant
-    from rag.store import build_index
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
 
     paras, notes = paper()
     pdf, placed = draw(layout(paras, columns=2, notes=notes), header="城市档案研究 2025年第2期")
@@ -138,9 +138,9 @@ def test_footnote_is_cited_with_its_page(paper_index):
 
 
 def test_every_passage_of_the_shared_papers_has_the_page_it_was_drawn_on(pdf_corpus):
-    from rag.chunking import chunk_document
-    from rag.cleaning import clean_document
-    from rag.loading import read_source
+    from rag.ingest.chunking import chunk_document
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import read_source
 
     folder, placed = pdf_corpus
     checked = 0

@@ -10,10 +10,10 @@ import pytest
 from pdfmake import FONT_PATH, _font
 from reportlab.pdfgen import canvas
 
-from rag.cleaning import clean_document
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import SourceFile, read_source
 from rag.ingest.pdf import read_pdf
-from rag.loading import SourceFile, read_source
-from rag.normalize import fold_radicals, normalize
+from rag.lang.normalize import fold_radicals, normalize
 
 W, H = 595.0, 842.0
 LEFT, RIGHT = 60.0, 310.0  # x of the two columns, 225 points wide
@@ -164,7 +164,7 @@ def test_cjk_radicals_in_a_text_layer_become_ideographs(tmp_path):
 def test_radical_table_and_text_input():
     assert fold_radicals("\u2f24\u2f63\u2ed3\u2ec4\u2e9f") == "大生长西母"
     assert normalize("\u2f42\u5316") == "文化"
-    assert all(0x2E80 <= k <= 0x2FD5 for k in __import__("rag.normalize").normalize.radical_table())
+    assert all(0x2E80 <= k <= 0x2FD5 for k in __import__("rag.lang.normalize").lang.normalize.radical_table())
     src = SourceFile("a.txt", "/a.txt", "第一章\n\n⼤学⽣在⻓江边读书。\n", "0", "utf-8")
     assert "大学生在长江边读书。" in clean_document(src).text
 
@@ -188,7 +188,7 @@ def _article(path: Path) -> None:
 
 
 def test_title_authors_and_year_come_from_the_first_pages_layout(tmp_path):
-    from rag.metadata import describe
+    from rag.ingest.metadata import describe
 
     path = tmp_path / "article.pdf"
     _article(path)
@@ -210,7 +210,7 @@ def test_title_authors_and_year_come_from_the_first_pages_layout(tmp_path):
 
 
 def test_a_library_record_wins_over_the_layout(tmp_path):
-    from rag.metadata import describe
+    from rag.ingest.metadata import describe
     from rag.records import Bib, Person
 
     path = tmp_path / "article.pdf"
@@ -223,7 +223,7 @@ def test_a_library_record_wins_over_the_layout(tmp_path):
 
 
 def test_pdf_metadata_title_is_kept_only_when_the_page_prints_it():
-    from rag.metadata import confirmed
+    from rag.ingest.metadata import confirmed
     from rag.records import Bib, Person
 
     text = "A Study of Reading Order\nAda Example\nBody text.\fPage two."

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_document
-from rag.cleaning import clean_document
+from rag.ingest.chunking import chunk_document
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import read_source
 from rag.ingest.pdf.headings import heading_levels
 from rag.ingest.pdf.records import Segment
-from rag.loading import read_source
 
 CORPUS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from rag.chunking import chunk_document
-from rag.cleaning import clean_document
+from rag.ingest.chunking import chunk_document
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import read_source
 from rag.ingest.pdf import Segment, read_pdf
 from rag.ingest.pdf.tables import find_tables, table_passages
-from rag.loading import read_source
+from rag.lang.text import squash
 from rag.records import Table
-from rag.text import squash
 
 CORPUS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
 

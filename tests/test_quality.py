@@ -12,10 +12,10 @@ import json
 import pytest
 from conftest import ROOT, SHARED
 
-from rag.evaluation import DEFAULT_QUESTIONS, DEFAULT_TOLERANCE
+from rag.eval.evaluation import DEFAULT_QUESTIONS, DEFAULT_TOLERANCE
+from rag.eval.suites import compare_suites, evaluate_suites, load_suites
+from rag.eval.testing import assert_quality
 from rag.settings import load_settings
-from rag.suites import compare_suites, evaluate_suites, load_suites
-from rag.testing import assert_quality
 
 pytestmark = pytest.mark.slow
 

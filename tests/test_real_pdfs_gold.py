@@ -10,8 +10,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-from rag.gold import load_gold
-from rag.text import detect_lang
+from rag.eval.gold import load_gold
+from rag.lang.text import detect_lang
 
 SUITE = ROOT / "eval" / "real_pdfs"
 

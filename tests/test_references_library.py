@@ -12,10 +12,10 @@ import pytest
 import rispy
 from conftest import rag_cli
 
-from rag.pipeline import Assistant
-from rag.render import answer_text
+from rag.answer.pipeline import Assistant
+from rag.index.store import build_index, load_index, remove_documents
+from rag.refs.render import answer_text
 from rag.settings import load_settings
-from rag.store import build_index, load_index, remove_documents
 
 pytestmark = pytest.mark.slow  # builds real indexes
 

@@ -160,9 +160,9 @@ NOTED = """某题名研究
 
 
 def test_note_marks_point_to_their_notes_entries(tmp_path):
-    from rag.cleaning import clean_document
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import read_source
     from rag.ingest.references.detect import reference_list
-    from rag.loading import read_source
 
     f = tmp_path / "noted.txt"
     f.write_text(NOTED, "utf-8")
@@ -277,9 +277,9 @@ Transactions on Image Processing, 2017, 26(9): 4509−4522
 def test_reference_lists_split_into_entries(tmp_path, text, want):
     """A line wrapped inside an entry ("12. ACM, 2000.", "retrieval. In ...") continues it; only the next
     number, or a name after a finished entry, opens a new one."""
-    from rag.cleaning import clean_document
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import read_source
     from rag.ingest.references.detect import references_of
-    from rag.loading import read_source
 
     f = tmp_path / "paper.txt"
     f.write_text(text, "utf-8")

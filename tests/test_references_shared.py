@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import ROOT, SHARED
 
-from rag.cleaning import clean_document
+from rag.ingest.cleaning import clean_document
+from rag.ingest.loading import read_source
 from rag.ingest.references.detect import asks_about_references, references_of
-from rag.loading import read_source
 
 # entries per paper, checked by hand against the notes: 000 has 51 notes, 4 of them remarks (3 naming a
 # source after "参见", which counts) and 4 citation notes naming two works each (47 + 4 + 3); 003's 注释 list

@@ -1,10 +1,10 @@
-"""The one way answers and references are written (rag/render.py), which `rag ask`, the batch outputs
+"""The one way answers and references are written (rag/refs/render.py), which `rag ask`, the batch outputs
 and the app share: labels, the plain-text answer with its sources, reference lists, Markdown forms."""
 
 from __future__ import annotations
 
 from rag.records import Answer, Chunk, Citation, Hit
-from rag.render import (
+from rag.refs.render import (
     Reference,
     answer_text,
     citation_label,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
+from rag.answer.retrieval import CandidateScores, dedup, fuse, normalize_query, rrf
 from rag.errors import InvalidInputError
 from rag.records import Hit
-from rag.retrieval import CandidateScores, dedup, fuse, normalize_query, rrf
 from rag.settings import load_settings
 
 
@@ -108,7 +108,7 @@ def test_overlapping_chunks_are_deduplicated(assistant):
 
 
 def test_langchain_retriever_interface(assistant):
-    from rag.langchain_retriever import as_langchain
+    from rag.answer.langchain_retriever import as_langchain
 
     lc = as_langchain(assistant.retriever)
     docs = lc.invoke("墨子号")
@@ -123,7 +123,7 @@ def test_sentence_rows_of_passages_are_their_ranges_in_order():
 
     import numpy as np
 
-    from rag.retrieval import _sentence_rows
+    from rag.answer.retrieval import _sentence_rows
 
     starts = np.array([0, 2, 2, 5, 6, 9], dtype=np.int64)  # passage 1 has no sentence
     idx = SimpleNamespace(chunk_sentences=SimpleNamespace(starts=starts))

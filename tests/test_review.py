@@ -8,12 +8,12 @@ import json
 import pytest
 from conftest import ROOT, rag_cli
 
+from rag.index.store.layout import DocInfo
 from rag.records import Bib, Person
 from rag.review.compose import pooled_text, short_ref
 from rag.review.decide import FEATURES, fit
 from rag.review.frame import topic_of
 from rag.review.scoring import GoldPoint, GoldQuestion, ScoredCell, check_gold, load_review_gold, read_texts, score
-from rag.store.layout import DocInfo
 
 PAPERS_EN = ROOT / "eval" / "review" / "papers_en"
 

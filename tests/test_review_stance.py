@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.batch.inputs import Question, Questions
+from rag.review.batch.inputs import Question, Questions
 from rag.review.compose import relations_text
 from rag.review.stance import OPPOSITE, SAME, cues, relation
 

@@ -1,11 +1,11 @@
-"""Global-row views over segments (rag.store.segments): rows gathered in docs.json order, deleted rows
+"""Global-row views over segments (rag.index.store.segments): rows gathered in docs.json order, deleted rows
 skipped, sentence rows renumbered, and products bitwise equal to those over one array."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rag.store.segments import MATMUL_BLOCK, RowsView, Runs, blocked_matmul
+from rag.index.store.segments import MATMUL_BLOCK, RowsView, Runs, blocked_matmul
 
 
 def _layout():

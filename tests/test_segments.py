@@ -15,10 +15,10 @@ import pytest
 from conftest import FIXTURES
 from test_incremental import CHANGED_TAIL, NEW_DOC, QUESTIONS, _answers
 
+from rag.answer.pipeline import Assistant
 from rag.errors import IndexCorruptError
-from rag.pipeline import Assistant
+from rag.index.store import build_index, load_index, remove_documents, verify_index
 from rag.settings import load_settings
-from rag.store import build_index, load_index, remove_documents, verify_index
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_deleted_passages_are_never_returned(tmp_path, corpus, fixture_settings)
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from rag.store import build_index
+    from rag.index.store import build_index
     from rag.settings import load_settings
     s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30,
                       merge_min_passages=0, merge_deleted_share=1.0)
@@ -169,9 +169,9 @@ def test_damaged_segment_file_is_named(tmp_path, corpus, fixture_settings):
 ADD_ONE = textwrap.dedent(
     """
     import json, sys
-    from rag import translation
+    from rag.lang import translation
     from rag.settings import load_settings
-    from rag.store import build_index
+    from rag.index.store import build_index
     s = load_settings(index_dir=sys.argv[1], cache_dir=sys.argv[2], chunk_size=120, chunk_overlap=30,
                       merge_min_passages=0, merge_deleted_share=1.0)
     report = build_index([sys.argv[3]], s)
@@ -181,7 +181,7 @@ ADD_ONE = textwrap.dedent(
 
 
 def test_adding_a_document_writes_its_words_glossary_without_loading_the_dictionary(tmp_path, corpus, fixture_settings):
-    from rag.glossary import _database, contribution
+    from rag.lang.glossary import _database, contribution
 
     s = _settings(tmp_path, _own_cache(tmp_path, fixture_settings))
     build_index([corpus], s)

@@ -17,7 +17,7 @@ import pytest
 from conftest import rag_cli
 from helpers import free_port, start, stop
 
-from rag.render import CLOSEST_HEAD, SOURCES_HEAD, md_answer, md_answer_text
+from rag.refs.render import CLOSEST_HEAD, SOURCES_HEAD, md_answer, md_answer_text
 from rag.servers.openai_api import Message, split_chat
 
 KEY = "test-key-3f9c"
@@ -308,9 +308,7 @@ def test_odd_bodies_never_get_a_500(server, model, body):
 
 
 def test_cli_start_up_loads_no_server_library():
-    code = (
-        "import sys, rag.cli; print(sorted(m for m in ('fastapi', 'uvicorn', 'mcp', 'starlette') if m in sys.modules))"
-    )
+    code = "import sys, rag.cli.commands; print(sorted(m for m in ('fastapi', 'uvicorn', 'mcp', 'starlette') if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
 

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from rag.errors import InvalidInputError
-from rag.library import open_library
+from rag.index.store import build_index, load_index
+from rag.index.store.sidecar import save_edit, sidecar_path
+from rag.ingest.library import open_library
 from rag.records import Person
 from rag.settings import load_settings
-from rag.store import build_index, load_index
-from rag.store.sidecar import save_edit, sidecar_path
 
 BIB = "@article{notes,\n  author = {Lee, Kim},\n  title = {Gauge Records},\n  journal = {Hydrology Letters},\n  year = {2019},\n}\n"
 

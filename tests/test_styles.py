@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 from rag.errors import InvalidInputError
-from rag.metadata import front_matter_bib, parse_name, split_names
+from rag.ingest.metadata import front_matter_bib, parse_name, split_names
 from rag.records import Bib, Person
-from rag.render import check_style
-from rag.styles import apa, format_reference, gbt7714
+from rag.refs.render import check_style
+from rag.refs.styles import apa, format_reference, gbt7714
 
 ZH4 = Bib(
     type="article-journal",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.translation import build_glossary, full_dictionary, is_pinyin, structured_bm25, translate
+from rag.lang.translation import build_glossary, full_dictionary, is_pinyin, structured_bm25, translate
 
 
 def test_glossary_keeps_only_words_of_the_index():

@@ -14,14 +14,14 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from rag.pipeline import Assistant
+from rag.answer.pipeline import Assistant
+from rag.eval.suites import ensure_index, load_suites, suite_settings
 from rag.review.api import encode_many, evidence, null_model
 from rag.review.decide import DENSE_FEATURES, FEATURES, MODEL, Model, fit, load_model, save_model
 from rag.review.extract import doc_sentences
 from rag.review.frame import topic_of
 from rag.review.scoring import load_review_gold
 from rag.settings import load_settings
-from rag.suites import ensure_index, load_suites, suite_settings
 
 
 def cells(suite, settings) -> list[tuple[str, str, dict, int]]:

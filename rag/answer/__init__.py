@@ -1,1 +1,2 @@
-"""The answer stage's question analysis: what a question asks for, read from its wording alone."""
+"""Answering: retrieval, evidence selection, the answer model, generation (extractive or an LLM),
+citations and their verification, conversation follow-ups; pipeline.Assistant ties them."""

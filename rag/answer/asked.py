@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rag.text import is_cjk, tokenize
+from rag.lang.text import is_cjk, tokenize
 
 # words that end the noun phrase after "how many" / "what": auxiliaries, prepositions, pronouns
 _EN_STOP = frozenset(

@@ -1,2 +1,2 @@
-"""The ingest stage: guards and readers that turn a scholar's files and libraries into sources, and what is
-derived from their text (references, ...)."""
+"""Ingest: files in, documents out -- loading, PDF reading (pdf/, pages, ocr, pageview), cleaning,
+chunking, metadata, reference lists (references/), Zotero and BibTeX libraries, duplicates."""

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.embedding import ANCHORS
+from rag.answer.retrieval import Query, Retriever, align, normalize_query
 from rag.errors import InvalidInputError
-from rag.retrieval import Query, Retriever, align, normalize_query
+from rag.index.embedding import ANCHORS
+from rag.lang.text import detect_lang, tokenize
 from rag.review.compose import cell_text, pooled_text, relations_text, short_ref
 from rag.review.decide import Model, features, load_model, paper_top
 from rag.review.extract import (
@@ -28,7 +29,6 @@ from rag.review.extract import (
 )
 from rag.review.frame import question_lang, topic_of
 from rag.review.stance import SAME, relation
-from rag.text import detect_lang, tokenize
 
 DISCUSSED, NOT_DISCUSSED = "discussed", "not discussed"
 

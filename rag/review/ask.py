@@ -8,9 +8,9 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
-from rag.pipeline import Assistant
+from rag.answer.pipeline import Assistant
+from rag.answer.retrieval import Retriever
 from rag.records import Answer, Bib, Citation, Hit, Support
-from rag.retrieval import Retriever
 from rag.review.api import DISCUSSED, review_questions
 
 # a question addressed to every paper of several ("how does each paper view X?", "各文如何看待X？"): a

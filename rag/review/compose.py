@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rag.index.store.layout import DocInfo
 from rag.records import Bib
-from rag.store.layout import DocInfo
 
 
 def short_ref(info: DocInfo | None, lang: str, doc: str = "") -> str:

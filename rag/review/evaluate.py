@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rag.eval.suites import Suite, ensure_index, load_suites, suite_settings
 from rag.review.api import DISCUSSED, QuestionReview, review_questions
 from rag.review.scoring import GoldQuestion, ScoredCell, check_gold, load_review_gold, read_texts, score
 from rag.settings import Settings
-from rag.suites import Suite, ensure_index, load_suites, suite_settings
 
 # the metrics a review report leads with, and the direction that is better
 HEADLINE = (
@@ -60,7 +60,7 @@ def evaluate_review_suite(
 ) -> dict:
     """Index the suite's corpus (kept), check its gold against the papers, review (or answer, for the
     by-doc baseline) every question and score it."""
-    from rag.pipeline import Assistant
+    from rag.answer.pipeline import Assistant
 
     gold = load_review_gold(suite.gold)
     problems = check_gold(gold, read_texts(suite.corpus))

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embedding import LANGS
-from rag.evidence import REFERENCE, ROADMAP, term_groups
-from rag.retrieval import Query, Retriever
+from rag.answer.evidence import REFERENCE, ROADMAP, term_groups
+from rag.answer.retrieval import Query, Retriever
+from rag.index.embedding import LANGS
+from rag.lang.text import tokenize
 from rag.review.clip import clip
-from rag.text import tokenize
 
 MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
 MIN_POINTS = 2

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import detect_lang
+from rag.lang.text import detect_lang
 
 # who is asked: each paper / author / the papers
 _WHO_EN = r"(?:each|every|the|these|both|all(?: the)?|different|individual) (?:papers?|articles?|studies|study|authors?|works?|texts?|sources?)(?:'s?)?"

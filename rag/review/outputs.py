@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.batch.inputs import Questions
-from rag.batch.render import neutralize, put_rows
 from rag.errors import BatchOutputError
 from rag.records import Citation
-from rag.render import Reference, md_reference, reference_entry, reference_list
+from rag.refs.render import Reference, md_reference, reference_entry, reference_list
 from rag.review.api import DISCUSSED
+from rag.review.batch.inputs import Questions
+from rag.review.batch.render import neutralize, put_rows
 from rag.review.stance import OPPOSITE, SAME
 
 OUTPUTS = (".md", ".xlsx", ".jsonl")

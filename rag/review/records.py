@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from rag.retrieval import Retriever
+from rag.answer.retrieval import Retriever
+from rag.refs.styles import format_reference
 from rag.review.api import DISCUSSED, QuestionReview
 from rag.review.extract import Point
-from rag.styles import format_reference
 
 KIND = "review"
 
@@ -22,7 +22,7 @@ def _point(p: Point, n: int | None) -> dict:
 
 def to_records(review: QuestionReview, retriever: Retriever, style: str = "plain") -> list[dict]:
     """The records of one reviewed question, papers in review order; each names its paper's reference
-    list entry in ``style`` (rag/styles.py), so the JSONL output carries the reference list too."""
+    list entry in ``style`` (rag/refs/styles.py), so the JSONL output carries the reference list too."""
     idx = retriever.index
     agreements = [
         {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(a).items()} for a in review.agreements

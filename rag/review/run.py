@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.batch.inputs import Questions
-from rag.batch.journal import Journal, journal_path
-from rag.batch.runner import check_writable
+from rag.answer.retrieval import Retriever
 from rag.errors import BatchOutputError, InvalidInputError
-from rag.retrieval import Retriever
 from rag.review.api import DISCUSSED, review_questions
+from rag.review.batch.inputs import Questions
+from rag.review.batch.journal import Journal, journal_path
+from rag.review.batch.runner import check_writable
 from rag.review.outputs import OUTPUTS, render
 from rag.review.records import KIND, to_records
 

@@ -14,10 +14,10 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from rag.answer.pipeline import MAX_K
 from rag.errors import InvalidInputError, RagError
-from rag.pipeline import MAX_K
 from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback
-from rag.servers.service import MAX_NEIGHBOURS, Served, check_port
+from rag.service import MAX_NEIGHBOURS, Served, check_port
 from rag.settings import Settings
 
 T = TypeVar("T")

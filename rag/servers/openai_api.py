@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.errors import GeneratorError, InvalidInputError, RagError
 from rag.records import Answer
 from rag.servers.guards import RETRY_AFTER, Busy, Gate, Guard, Lease, Rules, is_loopback
-from rag.servers.service import Served, check_port
+from rag.service import Served, check_port
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

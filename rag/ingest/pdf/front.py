@@ -8,9 +8,9 @@ import re
 
 from rag.ingest.pdf.layout import body_size
 from rag.ingest.pdf.records import PdfPage, Segment
-from rag.normalize import normalize
+from rag.lang.normalize import normalize
+from rag.lang.text import is_cjk
 from rag.records import Bib, Person
-from rag.text import is_cjk
 
 TOP_SHARE = 0.55  # the title stands in this upper share of the first page
 TITLE_RATIO = 1.15  # its type is at least this much larger than the body's

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rag.ingest.pdf.records import Segment
-from rag.text import is_cjk
+from rag.lang.text import is_cjk
 
 MIN_SIDE_LINES = 3  # a column holds at least this many line segments
 MAX_CROSSING = 0.3  # at most this share of a region's segments may cross its gutter

@@ -1,7 +1,7 @@
 """Reading a PDF page by page: characters and boxes from pypdfium2, lines in reading order (columns,
 full-width lines, table rows), running headers and footers removed by fuzzy repetition across pages,
 footnotes moved after the body; pages without a text layer, or whose fonts map much of their text to
-nothing readable, are OCR'd (by the function ``rag.pdf`` passes in: ``rag.ocr``) and read the same way.
+nothing readable, are OCR'd (by the function ``rag.ingest.pages`` passes in: ``rag.ingest.ocr``) and read the same way.
 Library warnings (pdfminer's, pypdf's) are kept off stderr while a PDF is read."""
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def read_pdf(
     ocr: OcrPages | None = None,
 ) -> list[PdfPage]:
     """Every page of a PDF as lines in reading order; pages without a usable text layer are read by
-    ``ocr`` (``rag.ocr.ocr_pages``: the OCR stage is wired in by ``rag.pdf``, this package stays below
+    ``ocr`` (``rag.ingest.ocr.ocr_pages``: the OCR stage is wired in by ``rag.ingest.pages``, this package stays below
     it), rendered under ``max_pixels``, a page rendered smaller told in ``notes``."""
     import pypdfium2 as pdfium
 

@@ -20,9 +20,9 @@ import re
 
 from rag.ingest.pdf.layout import _gutter, _units
 from rag.ingest.pdf.records import Segment
-from rag.normalize import normalize
+from rag.lang.normalize import normalize
+from rag.lang.text import is_cjk
 from rag.records import Table
-from rag.text import is_cjk
 
 CAPTION = re.compile(
     r"^\s*(?:(Table|TABLE|Tab\.)\s*([0-9]{1,3}|[IVXL]{1,6})|(表)\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3}))"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from rag.ingest.references.parse import DOI_RE, URL_RE, YEAR, Reference, parse_reference
-from rag.normalize import MARK_RE, cjk_punct, squeeze
+from rag.lang.normalize import MARK_RE, cjk_punct, squeeze
 from rag.records import Chunk, Document, Footnote
 
 # headings whose section is a list of works (lower case, spaces removed)

@@ -1,0 +1,87 @@
+"""The learned answer model: the probability that a quotable span answers the question, from the
+span's evidence features (rag/answer/evidence.py), by logistic regression.
+
+The weights are a small JSON file in the package (rag/data/answer_model.json), trained by
+``bench/train_answer_model.py`` on the public suites' training documents; its validation figures
+are in eval/NOTES.md. ``RAG_ANSWER_MODEL`` points at another file, e.g. one retrained on your own
+gold questions with the same script.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import InvalidInputError
+
+DEFAULT = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Logistic regression over standardised features, with the refusal threshold it was tuned with."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float  # answer when the best span's probability reaches this
+    extra_threshold: float  # a further span is quoted only when its own probability reaches this
+    meta: dict
+
+    def probability(self, x: np.ndarray, names: tuple[str, ...] | None = None) -> np.ndarray:
+        """P(the span answers) for each row of features; ``names`` are the columns of ``x`` (default:
+        the model's own features, in order), of which the model uses those it was trained on."""
+        if not len(x):
+            return np.zeros(0)
+        x = np.asarray(x, dtype=np.float64)
+        if names is not None and tuple(names) != self.features:
+            x = x[:, [names.index(f) for f in self.features]]
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+    def to_dict(self) -> dict:
+        """The JSON form ``load_model`` reads."""
+        return {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "extra_threshold": self.extra_threshold,
+            "meta": self.meta,
+        }
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None) -> AnswerModel:
+    """The answer model at ``path`` (default: the one shipped in the package)."""
+    p = Path(path) if path else DEFAULT
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+        n = len(d["features"])
+        model = AnswerModel(
+            tuple(d["features"]),
+            np.asarray(d["mean"], float),
+            np.asarray(d["scale"], float),
+            np.asarray(d["coef"], float),
+            float(d["intercept"]),
+            float(d["threshold"]),
+            float(d.get("extra_threshold", d["threshold"])),
+            dict(d.get("meta", {})),
+        )
+        if not (len(model.mean) == len(model.scale) == len(model.coef) == n) or not math.isfinite(model.intercept):
+            raise ValueError("sizes")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(
+            f"cannot read the answer model {p} ({type(exc).__name__}); retrain it with "
+            "bench/train_answer_model.py or unset RAG_ANSWER_MODEL"
+        ) from None
+    return model

@@ -1,0 +1,233 @@
+"""Answer generation. The offline default is extractive: it quotes the retrieved spans the answer
+model (rag/answer/answer_model.py) finds most likely to answer, cites each, and refuses when even the best
+is unlikely to."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from rag.answer.answer_model import AnswerModel, load_model
+from rag.answer.asked import names_asked
+from rag.answer.citations import cited_sentences, merge_repeated_passages
+from rag.answer.evidence import FEATURES, Evidence, Span, features
+from rag.answer.retrieval import Query, QueryExpander, Retriever
+from rag.lang.text import detect_lang, split_sentences, squash
+from rag.records import Citation, Hit, Support
+
+# how much less a span counts, in log-odds, when the question says what it counts or names ("how many
+# hours", "几名护士") and the span does not name it. It only chooses which span is quoted once the best
+# span clears the threshold; it never refuses (measured, eval/NOTES.md: refusing on this cue cost
+# cmrc2018 answerable questions whose retrieved passages lacked the answer)
+ASKED_PENALTY = 2.0
+
+ABSTAIN = {"zh": "资料中没有找到答案。", "en": "The sources do not answer this."}
+# the refusal of a question limited to some documents (`--doc`, the app's document filter)
+ABSTAIN_SELECTED = {"zh": "所选文献没有讨论这个问题。", "en": "The selected documents do not discuss this."}
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A generator's output: answer text with [n] markers, the citations they point to, how well the
+    passages support each sentence and which generator wrote it (every generator returns this)."""
+
+    answer: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    support: tuple[Support, ...]  # one entry per answer sentence (none for a refusal)
+    generator: str  # "extractive", "llm:PROVIDER:MODEL" or "extractive-fallback"
+    evidence_score: float = 0.0  # the answer model's probability for the best span (the confidence)
+    draft: str = ""  # what would have been quoted had the answer not been refused (for evaluation curves)
+    note: str = ""  # why the extractive answer stands in for a written one, when it does
+
+
+class Generator(Protocol):
+    """Anything that turns a question and its retrieved passages into a cited answer."""
+
+    name: str
+
+    def expanders(self) -> list[QueryExpander]:
+        """Query expanders retrieval should use for this generator's answers ([] for none)."""
+        ...
+
+    def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
+        """The cited answer (or the refusal) for a question and its retrieved passages."""
+        ...
+
+    def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
+        """Answer text pieces as they are produced, then the final Generated."""
+        ...
+
+
+def abstention(lang: str) -> str:
+    """The fixed refusal, in the question's language."""
+    return ABSTAIN.get(lang, ABSTAIN["en"])
+
+
+def abstention_selected(lang: str) -> str:
+    """The refusal of a question limited to some documents, in the question's language."""
+    return ABSTAIN_SELECTED.get(lang, ABSTAIN_SELECTED["en"])
+
+
+def quoted_support(answer: str) -> tuple[Support, ...]:
+    """Support entries for an extractive answer: every sentence is a verbatim quote (score 1.0)."""
+    return tuple(Support(p.text, p.cites, 1.0, True) for p in cited_sentences(answer) if p.text.strip())
+
+
+@dataclass(frozen=True)
+class RankedSpan:
+    """A quotable span with the answer model's probability that it answers the question."""
+
+    span: Span
+    p: float
+    groups: frozenset[int]  # query term groups it contains
+
+    @property
+    def text(self) -> str:
+        """The quoted text."""
+        return self.span.text
+
+
+class ExtractiveGenerator:
+    """Quotes the spans most likely to answer, each with its citation; refuses below the threshold."""
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        max_sentences: int = 3,
+        threshold: float | None = None,
+        cross_threshold: float | None = None,
+        model: AnswerModel | None = None,
+        min_new_terms: float = 0.2,
+        max_chars: int = 600,
+    ):
+        self.model = model or load_model()
+        self.max_sentences = max_sentences
+        # the probability the best span needs (question and span in one language / in two)
+        self.threshold = self.model.threshold if threshold is None else threshold
+        self.cross_threshold = (
+            self.model.meta.get("cross_threshold", self.threshold) if cross_threshold is None else cross_threshold
+        )
+        self.min_new_terms = min_new_terms  # a further span must add this share of the question's terms
+        self.max_chars = max_chars
+
+    def expanders(self) -> list[QueryExpander]:
+        """None: the extractive answer retrieves with the question alone."""
+        return []
+
+    def score(self, query: Query, hits: list[Hit], retriever: Retriever) -> tuple[Evidence, list[RankedSpan]]:
+        """Every quotable span of the hits with its probability of answering, best first."""
+        ev = Evidence.gather(query, hits, retriever)
+        spans = ev.spans()
+        p = self.model.probability(features(ev, spans), FEATURES)
+        out = []
+        for s, pi in zip(spans, p):
+            toks = frozenset().union(*(ev.tokens[r] for r in s.rows))
+            out.append(
+                RankedSpan(
+                    s, float(pi), frozenset(g for g, (alts, _) in enumerate(ev.groups) if any(a in toks for a in alts))
+                )
+            )
+        out.sort(key=lambda c: (-c.p, ev.hits[c.span.hit].rank, c.span.start))
+        return ev, out
+
+    def needed(self, query: Query, text: str) -> float:
+        """The probability a span in this language pair needs to be quoted as the answer."""
+        return self.threshold if detect_lang(text) == query.lang else self.cross_threshold
+
+    def select(self, ev: Evidence, ranked: list[RankedSpan], threshold: float | None = None) -> list[RankedSpan]:
+        """The best span if it clears the threshold, then spans that are nearly as likely and cover
+        question terms still missing (a list, a second part); empty when the best is too unlikely."""
+        need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
+        if not ranked or ranked[0].p < need:
+            return []
+        first = _with_antecedent(_naming_asked(ev, ranked), ranked)
+        chosen, covered = [first], set(first.groups)
+        weights = [w for _, w in ev.groups]
+        total = sum(weights) or 1.0
+        extra = self.model.extra_threshold
+        while len(chosen) < self.max_sentences:
+            best, best_gain = None, 0.0
+            for c in ranked[1:]:
+                if c.p < extra or any(_overlaps(c, o) for o in chosen):
+                    continue
+                gain = sum(weights[g] for g in c.groups - covered) / total
+                if gain >= self.min_new_terms and gain > best_gain:
+                    best, best_gain = c, gain
+            if best is None or sum(len(c.text) for c in chosen) + len(best.text) > self.max_chars:
+                break
+            chosen.append(best)
+            covered |= best.groups
+        return chosen
+
+    def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
+        """Cited extractive answer, or the refusal when no span is likely enough to answer."""
+        ev, ranked = self.score(query, hits, retriever)
+        confidence = ranked[0].p if ranked else 0.0
+        chosen = self.select(ev, ranked)
+        if not chosen:
+            draft = self.select(ev, ranked, threshold=0.0)
+            return Generated(
+                abstention(query.lang), (), True, (), self.name, confidence, " ".join(c.text for c in draft)
+            )
+        # keep spans of one passage together, in reading order
+        first_rank: dict[int, int] = {}
+        for c in chosen:
+            first_rank.setdefault(c.span.hit, len(first_rank))
+        chosen.sort(key=lambda c: (first_rank[c.span.hit], c.span.start))
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for n, c in enumerate(chosen, start=1):
+            ch = ev.hits[c.span.hit].chunk
+            citations.append(
+                Citation(n, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, c.text, round(c.p, 4), ch.page)
+            )
+            # every sentence of a span carries the mark, so no answer sentence goes uncited
+            parts.extend(f"{c.text[a:b]}[{n}]" for a, b in split_sentences(c.text))
+        # two spans of one passage: one number, not [1] and [2] for the same passage
+        answer, cited, _ = merge_repeated_passages(("" if query.lang == "zh" else " ").join(parts), citations)
+        return Generated(answer, cited, False, quoted_support(answer), self.name, confidence)
+
+    def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
+        """Yield the answer span by span, then the final Generated."""
+        g = self.generate(query, hits, retriever)
+        for piece in re.split(r"(?<=\])", g.answer):
+            if piece:
+                yield piece
+        yield g
+
+
+def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
+    """The span to quote first (the best already clears the threshold): the most probable, unless the question
+    says what it counts or names and a span that names it is nearly as probable."""
+    asked = ev.asked
+    if asked is None:
+        return ranked[0]
+
+    def score(c: RankedSpan) -> float:
+        p = min(max(c.p, 1e-9), 1 - 1e-9)
+        return math.log(p / (1 - p)) - ASKED_PENALTY * (1.0 - names_asked(asked, c.text, detect_lang(c.text)))
+
+    return max(ranked, key=score)
+
+
+def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:
+    """A span that opens with a back-reference ("该公约…", "This…") quoted together with the sentence it
+    refers to, when that joined span was offered: a quote must be readable on its own."""
+    if c.span.joined:
+        return c
+    return next(
+        (o for o in ranked if o.span.joined and o.span.hit == c.span.hit and o.span.rows[-1] == c.span.rows[0]), c
+    )
+
+
+def _overlaps(a: RankedSpan, b: RankedSpan) -> bool:
+    """Same passage and overlapping spans, or the same words quoted from two passages."""
+    if a.span.hit == b.span.hit and a.span.start < b.span.end and b.span.start < a.span.end:
+        return True
+    x, y = squash(a.text), squash(b.text)
+    return x in y or y in x

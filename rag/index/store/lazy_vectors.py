@@ -1,0 +1,82 @@
+"""Sentence vectors embedded on first use (``sentence_vectors`` "lazy"): the build embeds only passages,
+so each token is embedded once; a sentence is embedded, exactly as a "separate" build would embed it,
+when a question first needs it, and kept in the embedding cache (keyed by engine build) and in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.index.embedding import Embedder, VectorCache
+
+
+def placeholder_vectors(n: int, dim: int) -> np.ndarray:
+    """What a lazy build stores for its sentence vectors: zeros without memory (the file stays sparse)."""
+    return np.broadcast_to(np.zeros(dim, np.float32), (n, dim))
+
+
+class LazySentenceVectors:
+    """Stands in for ``Index.sent_vecs``: rows are embedded on first access (numpy-style row indexing)."""
+
+    def __init__(
+        self,
+        texts: Callable[[np.ndarray], list[str]],
+        n: int,
+        dim: int,
+        embedder: Callable[[], Embedder],
+        cache_dir: Path,
+    ):
+        self._texts = texts
+        self._embedder = embedder
+        self._cache_dir = cache_dir
+        self._cache: VectorCache | Embedder | None = None
+        self._rows: dict[int, np.ndarray] = {}
+        self.shape = (n, dim)
+        self.dtype = np.dtype(np.float32)
+        self.embedded = 0  # sentences embedded (or read from the cache) by this process
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _source(self) -> VectorCache | Embedder:
+        if self._cache is None:
+            emb = self._embedder()
+            try:
+                self._cache = VectorCache(self._cache_dir, emb)
+            except OSError:  # a read-only cache folder: embed without keeping the vectors on disk
+                self._cache = emb
+        return self._cache
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Rows ``key`` (an int, slice, list or array of positions) as a float32 array."""
+        single = isinstance(key, (int, np.integer))
+        rows = np.arange(self.shape[0])[key] if isinstance(key, slice) else np.asarray(key, dtype=np.int64)
+        flat = np.atleast_1d(rows).astype(np.int64).ravel()
+        todo = sorted({int(r) for r in flat if int(r) not in self._rows})
+        if todo:
+            vecs = self._source().embed_passages(self._texts(np.asarray(todo, dtype=np.int64)))
+            self.embedded += len(todo)
+            self._rows.update(zip(todo, np.asarray(vecs, dtype=np.float32)))
+        if not len(flat):
+            return np.zeros((0, self.shape[1]), np.float32)
+        out = np.stack([self._rows[int(r)] for r in flat])
+        return out[0] if single else out.reshape(*np.shape(rows), self.shape[1])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[np.arange(self.shape[0])]
+        return out if dtype is None else out.astype(dtype)
+
+
+def sentence_texts(chunks: Sequence, sent_rows: np.ndarray) -> Callable[[np.ndarray], list[str]]:
+    """The text of sentence rows, cut from their passages as the build cuts them."""
+
+    def texts(rows: np.ndarray) -> list[str]:
+        out = []
+        for r in rows:
+            ci, a, b = (int(x) for x in sent_rows[int(r)])
+            out.append(chunks[ci].text[a:b])
+        return out
+
+    return texts
