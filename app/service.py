@@ -1,5 +1,6 @@
-"""What the browser app does, without the browser: one Assistant shared by every session (swapped,
-under a lock, after documents are added), follow-up rewriting, and checked uploads."""
+"""What the browser app does, without the browser: the one service (rag/service.py) that `rag ask` and the
+servers also call, extended with the chat's exchanges, the cited page, checked uploads and library edits
+(the assistant swapped, under the service's lock, after documents are added)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from app.i18n import message, t
 from app.library import DocRow, doc_row
-from rag.answer.conversation import QueryRewriter, Rewrite, Turn, make_rewriter
+from rag.answer.conversation import QueryRewriter, Rewrite, Turn
 from rag.answer.pipeline import Assistant, check_question
 from rag.errors import InvalidInputError, RagError
 from rag.index.store import BuildReport, DocInfo, build_index, remove_documents
@@ -25,7 +26,8 @@ from rag.ingest.loading import inside, read_source
 from rag.ingest.pageview import PageView, render_page
 from rag.ingest.pdf_guard import limits_of
 from rag.records import Answer, Citation
-from rag.review.ask import routed_ask, routed_stream
+from rag.review.ask import routed_stream
+from rag.service import Service
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,36 +88,13 @@ def _size(n: float) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
 
 
-class AppService:
-    """Process-wide state of the app: the loaded index and embedder (once), shared by all sessions."""
+class AppService(Service):
+    """The app's side of the one service (rag/service.py): the loaded index and embedder (once), shared
+    by all sessions, plus the chat's exchanges, the cited page, uploads and the library's edits."""
 
     def __init__(self, settings: Settings, assistant: Assistant | None = None, rewriter: QueryRewriter | None = None):
-        self.settings = settings
-        self._assistant = assistant or Assistant.open(settings)
-        self._swap = threading.Lock()  # guards the reference swapped after an upload
+        super().__init__(settings, assistant, rewriter)
         self._build = threading.Lock()  # one index build at a time
-        self.rewriter = rewriter or make_rewriter(settings)
-        self.warm_up()
-
-    @property
-    def assistant(self) -> Assistant:
-        """The current assistant (a request keeps the one it started with)."""
-        with self._swap:
-            return self._assistant
-
-    def warm_up(self) -> None:
-        """Run one question through every lazy initialisation (jieba, OpenCC, the C engine)."""
-        try:
-            self.assistant.ask("warm up 预热", k=1)
-            # warm the heuristic rewriter (jieba); an LLM rewriter's model is not called at start-up
-            warm = getattr(self.rewriter, "fallback", None) or self.rewriter
-            warm.rewrite("它是什么？", [Turn("数据治理是什么？", "数据治理是什么？")])
-        except RagError:
-            pass
-
-    def documents(self) -> list[DocInfo]:
-        """Indexed documents, in index order."""
-        return list(self.assistant.retriever.index.docs.values())
 
     def citation_graph(self) -> dict:
         """The index's citation graph ({"nodes", "edges"}, as `rag refs --graph --json` prints it)."""
@@ -130,23 +109,16 @@ class AppService:
 
     # --- questions ------------------------------------------------------------------------------
 
-    def _question(self, question: object) -> str:
-        return check_question(question, self.settings.max_question_chars)
-
-    def stream(
+    def chat(
         self, question: str, history: Sequence[Exchange] = (), k: int | None = None, docs: Iterable[str] | None = None
     ) -> Iterator[str | Exchange]:
         """Answer text pieces as they come, then the finished Exchange (follow-ups rewritten first)."""
-        q = self._question(question)
+        q = check_question(question, self.settings.max_question_chars)
         rw = self.rewriter.rewrite(q, [e.turn() for e in history if e.answer is not None])
         if len(rw.query) > self.settings.max_question_chars:
             rw = Rewrite(q, q)
         for piece in routed_stream(self.assistant, rw.query, k or None, list(docs) if docs else None):
             yield Exchange(q, rw, piece) if isinstance(piece, Answer) else piece
-
-    def ask_record(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> dict:
-        """The `rag ask --json` record for one stand-alone question."""
-        return routed_ask(self.assistant, self._question(question), k or None, list(docs) if docs else None).to_dict()
 
     # --- the cited page -------------------------------------------------------------------------
 
@@ -285,11 +257,7 @@ class AppService:
 
     def _swap_in(self) -> set[str]:
         """Open the index as now on disk and answer from it; returns the ids it did not have before."""
-        fresh = Assistant.open(self.settings)
-        with self._swap:
-            before = set(self._assistant.retriever.index.docs)
-            self._assistant = fresh
-        return set(fresh.retriever.index.docs) - before
+        return self.swap_in(Assistant.open(self.settings))
 
     def _reindex(self, saved: list[tuple[Path, str]], report: UploadReport, tick: Progress) -> None:
         folder = self.settings.uploads_path

@@ -79,7 +79,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         yield chat_messages(exchanges, (q, ""), lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
         text, ex = "", None
         try:
-            for item in service.stream(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
+            for item in service.chat(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
                 if isinstance(item, Exchange):
                     ex = item
                 else:

@@ -62,7 +62,7 @@ def in_process(service, questions: list[str]) -> dict:
     first, full = [], []
     for q in questions:
         t0 = time.perf_counter()
-        for _piece in service.stream(q):
+        for _piece in service.chat(q):
             first.append(time.perf_counter() - t0)
             break
         t0 = time.perf_counter()

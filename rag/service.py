@@ -1,6 +1,8 @@
-"""What both servers share: the assistant loaded once per process, a bound on the questions answered at
-once (the rest wait), a chat's earlier turns turned into a follow-up rewrite, and the passage look-ups
-the MCP tools return. Questions and ``k`` are checked exactly as `rag ask` checks them."""
+"""The one facade over index, answer and review that every interface calls: `rag ask`, the app
+(app/service.py extends it with uploads and the library), the OpenAI-compatible API and MCP. It holds the
+assistant loaded once per process (swapped under a lock when the index changes), a bound on the questions
+answered at once (the rest wait), a chat's earlier turns turned into a follow-up rewrite, and the passage
+look-ups the MCP tools return. Questions and ``k`` are checked the same way for every caller."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 from rag.answer.conversation import HeuristicRewriter, QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.answer.pipeline import MAX_K, Assistant, check_k, check_question, clean_question
 from rag.errors import InvalidInputError, RagError
+from rag.index.store import DocInfo
 from rag.lang.text import has_words
 from rag.records import Answer, Chunk
 from rag.refs.render import md_answer, md_answer_text
@@ -66,25 +69,48 @@ def _docs(docs: Iterable[str] | None) -> list[str] | None:
     return chosen or None
 
 
-class Served:
-    """One index served: the Assistant (index, embedder and generator loaded once) shared by every request."""
+class Service:
+    """One index answered from: the Assistant (index, embedder and generator loaded once) shared by every
+    request of every interface."""
 
-    def __init__(self, settings: Settings, assistant: Assistant | None = None, rewriter: QueryRewriter | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        assistant: Assistant | None = None,
+        rewriter: QueryRewriter | None = None,
+        warm: bool = True,
+    ):
         self.settings = settings
-        self.assistant = assistant or Assistant.open(settings)
+        self._assistant = assistant or Assistant.open(settings)
+        self._swap = threading.Lock()  # guards the assistant swapped in after the index changed
         self.rewriter = rewriter or make_rewriter(settings)
         self.model = model_name(settings)
         # questions answered at once; the embedding engine serialises itself (rag/index/embedding.py), this bounds
         # the threads waiting on it and the memory of answers in flight
         self._slots = threading.BoundedSemaphore(settings.serve_concurrency)
         # an extractive answer streams its final text; a model's draft is checked first and sent once checked
-        self.live = self.assistant.generator.name == "extractive"
-        self._warm_up()
+        self.live = self._assistant.generator.name == "extractive"
+        if warm:  # a long-running server pays the first question's start-up once; a one-shot `rag ask` does not
+            self.warm_up()
 
-    def _warm_up(self) -> None:
+    @property
+    def assistant(self) -> Assistant:
+        """The current assistant (a request keeps the one it started with)."""
+        with self._swap:
+            return self._assistant
+
+    def swap_in(self, fresh: Assistant) -> set[str]:
+        """Answer from ``fresh`` from now on; returns the document ids it has that the old one had not."""
+        with self._swap:
+            before = set(self._assistant.retriever.index.docs)
+            self._assistant = fresh
+        return set(fresh.retriever.index.docs) - before
+
+    def warm_up(self) -> None:
         """Run one question through every lazy initialisation (jieba, OpenCC, the C engine)."""
         try:
             self.assistant.ask("warm up 预热", k=1)
+            # the heuristic rewriter loads jieba; a model rewriter's model is not called at start-up
             HeuristicRewriter().rewrite("它是什么？", [Turn("数据治理是什么？", "数据治理是什么？")])
         except RagError:
             pass
@@ -144,10 +170,14 @@ class Served:
 
     # --- tools ----------------------------------------------------------------------------------
 
-    def ask_record(self, question: object, k: object = None) -> dict[str, Any]:
-        """The `rag ask --json` record for one stand-alone question."""
+    def answer(self, question: object, k: object = None, docs: Iterable[str] | None = None) -> Answer:
+        """The answer to one stand-alone question (what `rag ask` prints), ``docs`` limiting the search."""
         rw, checked_k = self.prepare(question, (), k)
-        return self.ask(rw, checked_k).to_dict()
+        return self.ask(rw, checked_k, docs)
+
+    def ask_record(self, question: object, k: object = None, docs: Iterable[str] | None = None) -> dict[str, Any]:
+        """The `rag ask --json` record for one stand-alone question."""
+        return self.answer(question, k, docs).to_dict()
 
     def search(self, query: object, k: object = None, docs: Iterable[str] | None = None) -> dict[str, Any]:
         """The top-k passages for a query (no answer written), best first, with their scores."""
@@ -170,8 +200,12 @@ class Served:
             ],
         }
 
-    def documents(self) -> list[dict[str, Any]]:
-        """Every indexed document: id, title, authors, passage and footnote counts."""
+    def documents(self) -> list[DocInfo]:
+        """Indexed documents, in index order."""
+        return list(self.assistant.retriever.index.docs.values())
+
+    def document_records(self) -> list[dict[str, Any]]:
+        """Every indexed document as the tools list it: id, title, authors, passage and footnote counts."""
         return [
             {
                 "doc": d.doc_id,
@@ -217,4 +251,4 @@ class Served:
         }
 
 
-__all__ = ["MAX_K", "Served", "model_name", "passage_record"]
+__all__ = ["MAX_K", "Service", "model_name", "passage_record"]

@@ -35,7 +35,7 @@ def pdf_app(tmp_path_factory):
 
 
 def _answer(service: AppService, q: str) -> Exchange:
-    return [x for x in service.stream(q) if isinstance(x, Exchange)][0]
+    return [x for x in service.chat(q) if isinstance(x, Exchange)][0]
 
 
 def test_citation_opens_its_page_with_the_quote_marked(pdf_app):

@@ -119,8 +119,8 @@ def test_sessions_keep_their_own_conversations_and_export_them(server):
     service = server[0].rag_service
     q1, q2 = "新加坡个人数据保护委员会负责执行哪部法律？", "它是哪一年成立的？"
     # the same two turns in process: what the page must show for them
-    *_, ex1 = service.stream(q1, [], 5)
-    *_, ex2 = service.stream(q2, [ex1], 5)
+    *_, ex1 = service.chat(q1, [], 5)
+    *_, ex2 = service.chat(q2, [ex1], 5)
     a, b = Client(server[1], verbose=False), Client(server[1], verbose=False)
     chat, sources, copy_text, download, box = a.predict(q1, 5, [], False, api_name="/chat")
     assert box == "" and '<mark class="quote">新加坡个人数据保护委员会成立于2012年' in sources

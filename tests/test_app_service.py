@@ -51,7 +51,7 @@ def private(tmp_path, fixture_corpus, fixture_settings):
 
 
 def test_stream_yields_text_pieces_then_the_exchange(service):
-    items = list(service.stream("墨子号卫星是什么时候发射的？"))
+    items = list(service.chat("墨子号卫星是什么时候发射的？"))
     *pieces, ex = items
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert isinstance(ex, Exchange) and isinstance(ex.answer, Answer)
@@ -60,14 +60,14 @@ def test_stream_yields_text_pieces_then_the_exchange(service):
 
 
 def test_follow_up_uses_the_session_history(service):
-    *_, first = service.stream("新加坡个人数据保护委员会负责执行哪部法律？")
-    *_, follow = service.stream("它是哪一年成立的？", [first])
+    *_, first = service.chat("新加坡个人数据保护委员会负责执行哪部法律？")
+    *_, follow = service.chat("它是哪一年成立的？", [first])
     assert follow.question == "它是哪一年成立的？"
     assert follow.rewrite.query == "新加坡个人数据保护委员会是哪一年成立的？"
     assert follow.answer.question == follow.rewrite.query
     assert follow.answer.citations[0].quote.startswith("新加坡个人数据保护委员会成立于2012年")
     # failed exchanges are not history
-    *_, alone = service.stream("它是哪一年成立的？", [Exchange("x", error="boom")])
+    *_, alone = service.chat("它是哪一年成立的？", [Exchange("x", error="boom")])
     assert alone.rewrite.mode == "none"
 
 
@@ -85,7 +85,7 @@ def test_follow_up_uses_the_session_history(service):
 )
 def test_unusable_questions_get_a_clear_message(service, question, message):
     with pytest.raises(InvalidInputError) as err:
-        list(service.stream(question))
+        list(service.chat(question))
     assert str(err.value) == message
     with pytest.raises(InvalidInputError):
         service.ask_record(question)
@@ -115,7 +115,7 @@ def test_abstention_keeps_the_closest_passages(fixture_settings):
     from app.render import assistant_markdown, sources_html
 
     strict = AppService(fixture_settings.model_copy(update={"abstain_threshold": 99.0}))
-    *pieces, ex = strict.stream("墨子号卫星是什么时候发射的？")
+    *pieces, ex = strict.chat("墨子号卫星是什么时候发射的？")
     assert ex.answer.abstained and ex.answer.citations == () and "".join(pieces) == "资料中没有找到答案。"
     assert assistant_markdown(ex, 0).startswith('<span class="abstain">资料中没有找到答案。</span>')
     html = sources_html([ex])

@@ -408,7 +408,7 @@ def test_app_service_streams_model_tokens(assistant):
         ),
     )
     service = AppService(a.settings, assistant=a, rewriter=HeuristicRewriter())
-    items = list(service.stream(CABLE_Q))
+    items = list(service.chat(CABLE_Q))
     assert len([i for i in items if isinstance(i, str)]) > 5 and isinstance(items[-1], Exchange)
     assert items[-1].answer.generator == "llm:openai:scripted" and items[-1].answer.answer == f"{HONEST}.[1]"
 
@@ -634,7 +634,7 @@ def test_app_never_hangs_on_a_slow_model(stub, assistant):
     service = AppService(s, assistant=a, rewriter=HeuristicRewriter())
     t = time.monotonic()
     with pytest.raises(GeneratorError, match="did not answer within 1 s"):
-        list(service.stream(CABLE_Q))
+        list(service.chat(CABLE_Q))
     assert time.monotonic() - t < 3.0
 
 

@@ -114,7 +114,7 @@ def test_scanned_upload_is_read_once_through_check_index_and_page_view(tmp_path,
     service = AppService(s)
     report = service.add_documents([scan])
     assert (report.added, report.skipped, report.error) == (["海缆.pdf"], [], "")
-    ex = [x for x in service.stream("海缆维修需要什么协同完成？") if isinstance(x, Exchange)][0]
+    ex = [x for x in service.chat("海缆维修需要什么协同完成？") if isinstance(x, Exchange)][0]
     cite = next(c for c in ex.answer.citations if c.doc == "海缆.pdf")
     assert service.page_view(cite).page == 1
     assert read == [1]  # checked, indexed and shown: the page was OCR'd once

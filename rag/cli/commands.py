@@ -150,12 +150,12 @@ def ask_cmd(
     llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
     """Answer a question with citations to numbered source passages (or say the sources do not answer it)."""
-    from rag.answer.pipeline import Assistant
-    from rag.review.ask import routed_ask
+    from rag.service import Service
 
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
-    # "how does each paper view X?" gets every paper's points (rag.review); other questions the assistant's answer
-    answer = routed_ask(Assistant.open(settings), question, k, doc)
+    # the same service the app and the servers answer through: "how does each paper view X?" gets every
+    # paper's points (rag.review), other questions the assistant's answer
+    answer = Service(settings, warm=False).answer(question, k, doc)
     if as_json:
         emit(answer.to_dict())
         return

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from rag.answer.pipeline import MAX_K
 from rag.errors import InvalidInputError, RagError
 from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback
-from rag.service import MAX_NEIGHBOURS, Served, check_port
+from rag.service import MAX_NEIGHBOURS, Service, check_port
 from rag.settings import Settings
 
 T = TypeVar("T")
@@ -73,7 +73,7 @@ def _tool(fn: Callable[[], T]) -> T:
         raise ToolError(str(exc)) from None
 
 
-def build_server(served: Served) -> MCPServer:
+def build_server(served: Service) -> MCPServer:
     """The MCP server with the five tools over a loaded index. ``search`` and ``ask`` take a place in a Gate
     (RAG_SERVE_CONCURRENCY at work, RAG_SERVE_QUEUE waiting in the event loop, the rest a tool error that
     says to retry) and run in threads of their own, so ``list_documents`` and ``get_passage`` answer
@@ -103,7 +103,7 @@ def build_server(served: Served) -> MCPServer:
 
     @server.tool(description=LIST_DOCUMENTS)
     async def list_documents() -> dict[str, Any]:
-        return {"documents": served.documents()}
+        return {"documents": served.document_records()}
 
     @server.tool(description=REFERENCES)
     def references(doc: str | None = None) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None
     if port is not None:
         check_port(host, port)
     with stdout_to_stderr():
-        served = Served(settings)
+        served = Service(settings)
     server = build_server(served)
     if port is None:
         server.run("stdio")

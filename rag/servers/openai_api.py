@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.errors import GeneratorError, InvalidInputError, RagError
 from rag.records import Answer
 from rag.servers.guards import RETRY_AFTER, Busy, Gate, Guard, Lease, Rules, is_loopback
-from rag.service import Served, check_port
+from rag.service import Service, check_port
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def guard_rules(settings: Settings, host: str, api_key: str | None) -> Rules:
     )
 
 
-def create_app(served: Served, api_key: str | None = None, host: str = "127.0.0.1") -> FastAPI:
+def create_app(served: Service, api_key: str | None = None, host: str = "127.0.0.1") -> FastAPI:
     """The API app over a loaded index; with ``api_key`` every /v1 request must present it as a Bearer token.
     Requests pass the Guard first (body size, nesting, Host/Origin on loopback, JSON without a key), then
     at most RAG_SERVE_CONCURRENCY answers run at once and RAG_SERVE_QUEUE wait (429/503 beyond)."""
@@ -314,7 +314,9 @@ def create_app(served: Served, api_key: str | None = None, host: str = "127.0.0.
                 answer = await in_thread(served.ask, rw, k, body.docs)
                 return JSONResponse(_completion(cid, created, served.model, served.message(answer), answer.to_dict()))
             pieces = served.stream(rw, k, body.docs)
-            lease.on_release = getattr(pieces, "close", None)  # releases the Served slot even when the client went away
+            lease.on_release = getattr(
+                pieces, "close", None
+            )  # releases the Service slot even when the client went away
             # the first piece is awaited before the response starts, so a bad request is still an HTTP error
             first = await in_thread(next, pieces)
             stream = GatedStream(
@@ -338,7 +340,7 @@ def create_app(served: Served, api_key: str | None = None, host: str = "127.0.0.
 
 
 async def _events(
-    served: Served, pieces: Iterator[str | Answer], first: str | Answer, cid: str, created: int, in_thread: Any
+    served: Service, pieces: Iterator[str | Answer], first: str | Answer, cid: str, created: int, in_thread: Any
 ) -> AsyncIterator[str]:
     """The SSE stream: the role, each answer piece, the Markdown sources, the last chunk with the record."""
     model = served.model
@@ -372,7 +374,7 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) ->
     import uvicorn
 
     check_port(host, port)
-    served = Served(settings)
+    served = Service(settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
     api = create_app(served, key, host)
     where = f"http://{host}:{port}/v1"
