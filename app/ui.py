@@ -13,25 +13,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 
 from app.assets import CSS, JS  # noqa: E402
-from app.i18n import CHOICES, message, pick, t  # noqa: E402
+from app.chat import ChatHandlers  # noqa: E402
+from app.i18n import CHOICES, t  # noqa: E402
 from app.references import ReferencesTab  # noqa: E402
 from app.render import (  # noqa: E402
-    answer_with_references,
-    chat_messages,
     citations_markdown,
-    conversation_jsonl,
-    conversation_markdown,
     document_headers,
     document_rows,
-    page_choices,
     sources_html,
 )
 from app.review_tab import ReviewTab  # noqa: E402
-from app.service import AppService, Exchange  # noqa: E402
+from app.service import AppService  # noqa: E402
 from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
-from rag.answer.pipeline import check_k, clean_question  # noqa: E402
-from rag.errors import InvalidInputError, RagError  # noqa: E402
-from rag.refs.render import check_style  # noqa: E402
+from rag.errors import InvalidInputError  # noqa: E402
 from rag.refs.styles import STYLES  # noqa: E402
 from rag.servers.guards import app_middleware  # noqa: E402
 from rag.service import check_port  # noqa: E402
@@ -46,101 +40,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
     bench = Workbench(service, settings)
     export_dir = Path(tempfile.mkdtemp(prefix="rag-app-"))
 
-    def export(exchanges: list[Exchange], session: str, style: str = settings.citation_style) -> str:
-        idx = service.assistant.retriever.index
-        path = export_dir / f"conversation-{(session or 'local')[:12]}.md"
-        path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs, style), encoding="utf-8")
-        return str(path)
-
-    def restyle(exchanges, style, request: gr.Request):
-        """Copy text, Markdown export and the answers as .jsonl (for `rag refs`) in the chosen style."""
-        exchanges = list(exchanges or [])
-        session = getattr(request, "session_hash", None) or "local"
-        if not exchanges:
-            return "", gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
-        style = check_style(style, settings.citation_style)
-        answers = export_dir / f"conversation-{session[:12]}.jsonl"
-        answers.write_text(conversation_jsonl(exchanges), encoding="utf-8")
-        return (
-            answer_with_references(exchanges[-1], style),
-            gr.update(value=export(exchanges, session, style), interactive=True),
-            gr.update(value=str(answers), interactive=True),
-        )
-
-    def respond(question, exchanges, k, docs, show_scores, lang, request: gr.Request):
-        """Stream the answer into the chat, then show its sources, copy text and export."""
-        lang = pick(lang)
-        exchanges = list(exchanges or [])
-        q = clean_question(question)
-        if not q:
-            gr.Warning(t(lang, "empty_question"))
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return
-        yield chat_messages(exchanges, (q, ""), lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
-        text, ex = "", None
-        try:
-            for item in service.chat(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
-                if isinstance(item, Exchange):
-                    ex = item
-                else:
-                    text += item
-                    yield (
-                        chat_messages(exchanges, (q, text), lang),
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                    )
-        except RagError as exc:
-            ex = Exchange(q, error=message(lang, str(exc)))
-        except Exception as exc:  # never a traceback in the page; the log has it
-            log.exception("answering %r failed", q[:200])
-            ex = Exchange(q, error=t(lang, "went_wrong_answering", kind=type(exc).__name__))
-        exchanges.append(ex)
-        session = getattr(request, "session_hash", None) or "local"
-        yield (
-            chat_messages(exchanges, lang=lang),
-            sources_html(exchanges, bool(show_scores), lang),
-            exchanges,
-            answer_with_references(ex),
-            gr.update(value=export(exchanges, session), interactive=True),
-            "",
-        )
-
-    def rerender(exchanges, show_scores, lang):
-        """The chat and sources panel again (scores shown or not; our own words in ``lang``)."""
-        lang = pick(lang)
-        return chat_messages(exchanges or [], lang=lang), sources_html(exchanges or [], bool(show_scores), lang)
-
-    def new_conversation(lang):
-        """Empty chat, sources, copy text and export; the cited-page picker and page view closed."""
-        return (
-            [],
-            sources_html([], lang=pick(lang)),
-            [],
-            "",
-            gr.update(value=None, interactive=False),
-            gr.update(choices=[], value=None, visible=False),
-            gr.update(value=None, visible=False),
-            "",
-        )
-
-    def ask(question: str, k: int = 0, docs: list[str] | None = None) -> dict:
-        """One stand-alone question; returns the same JSON record as `rag ask --json`."""
-        try:
-            return service.ask_record(question, None if k in (None, 0, "") else check_k(k), docs or None)
-        except RagError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception as exc:
-            log.exception("API ask failed")
-            raise gr.Error(
-                f"something went wrong while answering ({type(exc).__name__})", print_exception=False
-            ) from None
-
-    def cited_pages(exchanges):
-        choices = page_choices(exchanges or [])
-        return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
+    h = ChatHandlers(settings, service, export_dir)
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
     with gr.Blocks(title=t("en", "title"), analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -304,13 +204,13 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
 
         def after_answer(answered) -> None:
             """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
-            answered.then(restyle, [exchanges, style], styled, api_visibility="private").then(
-                cited_pages, exchanges, [page_pick, page_image], api_visibility="private"
+            answered.then(h.restyle, [exchanges, style], styled, api_visibility="private").then(
+                h.cited_pages, exchanges, [page_pick, page_image], api_visibility="private"
             )
 
-        after_answer(question.submit(respond, inputs, outputs, api_name="chat"))
-        after_answer(send.click(respond, inputs, outputs, api_visibility="private"))
-        style.change(restyle, [exchanges, style], styled, api_visibility="private")
+        after_answer(question.submit(h.respond, inputs, outputs, api_name="chat"))
+        after_answer(send.click(h.respond, inputs, outputs, api_visibility="private"))
+        style.change(h.restyle, [exchanges, style], styled, api_visibility="private")
         page_pick.change(
             bench.open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private"
         )
@@ -318,14 +218,14 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             bench.open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private"
         )
         for shown in (show_scores.change, lang.change):
-            shown(rerender, [exchanges, show_scores, lang], [chat, sources], api_visibility="private")
+            shown(h.rerender, [exchanges, show_scores, lang], [chat, sources], api_visibility="private")
         for clear in (new.click, chat.clear):  # both start a new conversation
             clear(
-                new_conversation,
+                h.new_conversation,
                 lang,
                 [chat, sources, exchanges, copy_box, download, page_pick, page_image, page_info],
                 api_visibility="private",
-            ).then(restyle, [exchanges, style], styled, api_visibility="private")
+            ).then(h.restyle, [exchanges, style], styled, api_visibility="private")
         upload.upload(
             bench.add_documents,
             [upload, lang],
@@ -345,7 +245,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         )
         for event in (refresh.click, demo.load):  # who cites whom (after an upload too, above)
             event(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(h.ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher
     return demo

@@ -1,0 +1,136 @@
+"""The chat tab's handlers: streamed answers, follow-ups, the copy text and exports in the chosen
+style, the cited-page picker and the `ask` API endpoint. build_app (app/ui.py) wires them to the page."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from app.i18n import message, pick, t
+from app.render import (
+    answer_with_references,
+    chat_messages,
+    conversation_jsonl,
+    conversation_markdown,
+    page_choices,
+    sources_html,
+)
+from app.service import AppService, Exchange
+from rag.answer.pipeline import check_k, clean_question
+from rag.errors import RagError
+from rag.refs.render import check_style
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ChatHandlers:
+    """What the chat tab's events call; one per app, shared by every session (state lives in gr.State)."""
+
+    def __init__(self, settings: Settings, service: AppService, export_dir: Path):
+        self.settings = settings
+        self.service = service
+        self.export_dir = export_dir
+
+    def export(self, exchanges: list[Exchange], session: str, style: str | None = None) -> str:
+        """The conversation as Markdown with its references in ``style`` (default: the configured one), as a file."""
+        idx = self.service.assistant.retriever.index
+        path = self.export_dir / f"conversation-{(session or 'local')[:12]}.md"
+        path.write_text(
+            conversation_markdown(exchanges, idx.path.name, idx.docs, style or self.settings.citation_style),
+            encoding="utf-8",
+        )
+        return str(path)
+
+    def restyle(self, exchanges, style, request: gr.Request):
+        """Copy text, Markdown export and the answers as .jsonl (for `rag refs`) in the chosen style."""
+        exchanges = list(exchanges or [])
+        session = getattr(request, "session_hash", None) or "local"
+        if not exchanges:
+            return "", gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
+        style = check_style(style, self.settings.citation_style)
+        answers = self.export_dir / f"conversation-{session[:12]}.jsonl"
+        answers.write_text(conversation_jsonl(exchanges), encoding="utf-8")
+        return (
+            answer_with_references(exchanges[-1], style),
+            gr.update(value=self.export(exchanges, session, style), interactive=True),
+            gr.update(value=str(answers), interactive=True),
+        )
+
+    def respond(self, question, exchanges, k, docs, show_scores, lang, request: gr.Request):
+        """Stream the answer into the chat, then show its sources, copy text and export."""
+        lang = pick(lang)
+        exchanges = list(exchanges or [])
+        q = clean_question(question)
+        if not q:
+            gr.Warning(t(lang, "empty_question"))
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        yield chat_messages(exchanges, (q, ""), lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
+        text, ex = "", None
+        try:
+            for item in self.service.chat(q, exchanges, None if k in (None, 0, "") else check_k(k), docs or None):
+                if isinstance(item, Exchange):
+                    ex = item
+                else:
+                    text += item
+                    yield (
+                        chat_messages(exchanges, (q, text), lang),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                    )
+        except RagError as exc:
+            ex = Exchange(q, error=message(lang, str(exc)))
+        except Exception as exc:  # never a traceback in the page; the log has it
+            log.exception("answering %r failed", q[:200])
+            ex = Exchange(q, error=t(lang, "went_wrong_answering", kind=type(exc).__name__))
+        exchanges.append(ex)
+        session = getattr(request, "session_hash", None) or "local"
+        yield (
+            chat_messages(exchanges, lang=lang),
+            sources_html(exchanges, bool(show_scores), lang),
+            exchanges,
+            answer_with_references(ex),
+            gr.update(value=self.export(exchanges, session), interactive=True),
+            "",
+        )
+
+    def rerender(self, exchanges, show_scores, lang):
+        """The chat and sources panel again (scores shown or not; our own words in ``lang``)."""
+        lang = pick(lang)
+        return chat_messages(exchanges or [], lang=lang), sources_html(exchanges or [], bool(show_scores), lang)
+
+    def new_conversation(self, lang):
+        """Empty chat, sources, copy text and export; the cited-page picker and page view closed."""
+        return (
+            [],
+            sources_html([], lang=pick(lang)),
+            [],
+            "",
+            gr.update(value=None, interactive=False),
+            gr.update(choices=[], value=None, visible=False),
+            gr.update(value=None, visible=False),
+            "",
+        )
+
+    def ask(self, question: str, k: int = 0, docs: list[str] | None = None) -> dict:
+        """One stand-alone question; returns the same JSON record as `rag ask --json`."""
+        try:
+            return self.service.ask_record(question, None if k in (None, 0, "") else check_k(k), docs or None)
+        except RagError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:
+            log.exception("API ask failed")
+            raise gr.Error(
+                f"something went wrong while answering ({type(exc).__name__})", print_exception=False
+            ) from None
+
+    def cited_pages(self, exchanges):
+        """The picker of the pages the conversation cites (shown when there are any); the page view closed."""
+        choices = page_choices(exchanges or [])
+        return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
