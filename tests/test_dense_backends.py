@@ -174,3 +174,15 @@ def test_an_unknown_backend_fails_before_anything_is_written(tmp_path, fixture_c
             build_index([fixture_corpus], s)
     finally:
         del BACKENDS["numpy"]
+
+
+def test_milvus_missing_is_one_line_naming_the_extra(monkeypatch):
+    """Without the optional `milvus` extra, choosing Milvus says how to install it (no ImportError traceback)."""
+    import sys
+
+    from rag.errors import BackendUnavailableError
+    from rag.index.dense.milvus import MilvusStore
+
+    monkeypatch.setitem(sys.modules, "langchain_milvus", None)  # what a default install without the extra has
+    with pytest.raises(BackendUnavailableError, match=r"^the Milvus backend is not installed; .*pip install -e '\.\[milvus\]'"):
+        MilvusStore(":memory:", "c", "flat", 4)

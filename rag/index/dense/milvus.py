@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import BackendUnavailableError, IndexCorruptError, InvalidInputError
+from rag.errors import BackendUnavailableError, IndexCorruptError
 from rag.index.dense.base import (
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
@@ -101,9 +101,10 @@ class MilvusStore:
     def _open(self):
         try:
             from langchain_milvus import Milvus
-        except ImportError as exc:  # pragma: no cover - a broken install
-            raise InvalidInputError(
-                f"the Milvus backend needs langchain-milvus ({exc}); reinstall with the README setup"
+        except ImportError:  # an optional part: the default install leaves Milvus (and pyarrow, gRPC) out
+            raise BackendUnavailableError(
+                "the Milvus backend is not installed; install it with: pip install -e '.[milvus]' "
+                "(the README's setup, with the test extra, has it)"
             ) from None
         if "://" not in self.uri:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
