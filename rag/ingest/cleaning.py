@@ -364,6 +364,7 @@ def clean_document(src: SourceFile) -> Document:
         marks=tuple(st.marks),
         furniture_lines=src.furniture[0],
         tables=tuple(placed(t, st.pages, sections) for t in src.tables),
+        lines=src.lines,
     )
 
 
