@@ -1,5 +1,5 @@
-"""Line boxes kept in the index (boxes.json): passage text matched back to the PDF reader's lines
-(rag.ingest.pdf.boxes), written with the index, checked by its integrity check, kept current by updates and
+"""Line boxes kept in the index (boxes.json): passage text matched back to the PDF reader's lines and
+table rows (rag.ingest.pdf.boxes), written with the index, checked by its integrity check, kept current by updates and
 removals; on real PDFs (a two-column paper, a scanned one) the stored box of a gold quote's line holds
 that text, read back from the page inside the box (pypdfium2's text layer, or OCR of the box's pixels on
 a scanned page)."""
@@ -71,6 +71,18 @@ def test_the_lines_holding_a_quote_are_those_its_span_overlaps():
     assert quote_lines(text, "nowhere in it", spans) == []
 
 
+def test_the_page_view_marks_the_page_holding_most_of_the_quotes_stored_lines():
+    from rag.ingest.pageview import stored_marks
+
+    lines = _lines(2, "end of page two and") + _lines(3, "the quote goes on over", "two lines of page three")
+    text = "end of page two and the quote goes on over two lines of page three"
+    spans = passage_lines(text, "2-3", lines)
+    page, boxes, marked = stored_marks(text, "and the quote goes on over two lines", spans) or (0, [], 0)
+    assert page == 3 and boxes == [(50.0, 100.0, 300.0, 110.0), (50.0, 112.0, 300.0, 122.0)]
+    assert marked == len("andthequotegoesonovertwolines")
+    assert stored_marks(text, "a sentence the passage lacks", spans) is None  # the page is searched instead
+
+
 # --- real PDFs through a real index ------------------------------------------------------------------
 
 TWO_COLUMN, SCANNED = "en_acl2007_p07-1088.pdf", "scan_en_linn.pdf"
@@ -105,7 +117,7 @@ def _held(settings, quote: str) -> list:
     assert stored is not None
     for i in range(len(index.chunks)):
         c = index.chunks[i]
-        if keyed(quote)[0] in keyed(c.text)[0] and c.kind != "table":
+        if keyed(quote)[0] in keyed(c.text)[0]:
             return quote_lines(c.text, quote, passage_boxes(stored, c.chunk_id))
     return []
 
@@ -119,8 +131,7 @@ def test_a_gold_quotes_stored_box_on_a_two_column_page_holds_its_text(boxed_inde
     checked = 0
     for quote in _gold(TWO_COLUMN):
         held = _held(settings, quote)
-        if not held:  # a quote inside a table: table passages keep no line boxes
-            continue
+        assert held, quote
         text = ""
         for page, x0, top, x1, bottom, _, _ in held:
             p = doc[page - 1]
@@ -132,7 +143,7 @@ def test_a_gold_quotes_stored_box_on_a_two_column_page_holds_its_text(boxed_inde
             or min(x0 for _, x0, _, _, _, _, _ in held) > doc[held[0][0] - 1].get_width() * 0.45
         )  # one column's line, not a row across both
         checked += 1
-    assert checked == 3
+    assert checked == 4  # three sentences and a table row
 
 
 @pytest.mark.slow

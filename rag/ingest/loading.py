@@ -225,7 +225,10 @@ def _read_pdf(
     furniture = (sum(len(p.furniture) for p in pages), sum(len(t) for p in pages for t in p.furniture))
     ocr = tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
     tables = tuple(t for p in pages for t in p.tables)
-    boxes = tuple(PageLine(p.number, s.text, s.x0, s.top, s.x1, s.bottom) for p in pages for s in p.segments)
+    # each page's lines in reading order, then its tables' rows (table passages are matched to those)
+    boxes = tuple(
+        PageLine(p.number, s.text, s.x0, s.top, s.x1, s.bottom) for p in pages for s in (*p.segments, *p.table_rows)
+    )
     return text, ocr, tuple(notes), furniture, front_page_bib(pages), tables, boxes
 
 

@@ -28,7 +28,7 @@ def document_boxes(doc: Document, chunks: list[Chunk]) -> dict[str, list[list]]:
     if not doc.lines:
         return out
     for c in chunks:
-        spans = passage_lines(c.text, c.page, doc.lines) if c.kind != "table" else []
+        spans = passage_lines(c.text, c.page, doc.lines)
         if spans:
             out[c.chunk_id] = [_compact(s) for s in spans]
     return out

@@ -1,5 +1,5 @@
 """Where a passage's text stands on its pages: each passage's lines matched back to the PDF reader's
-lines (their boxes in points from the top-left corner), so the page view can mark a quote from boxes the
+lines and table rows (their boxes in points from the top-left corner), so the page view can mark a quote from boxes the
 index keeps instead of searching the page again.
 
 Passages are cut from cleaned text (joined lines, hyphens dropped, marks moved), so lines are compared
