@@ -101,9 +101,7 @@ def _bounds(pos: list[tuple[int, int] | None], i: int, end: int) -> tuple[int, i
     return lo, hi
 
 
-def _partial(
-    key: str, lk: str, lo: int, hi: int, i: int, pos: list[tuple[int, int] | None]
-) -> tuple[int, int] | None:
+def _partial(key: str, lk: str, lo: int, hi: int, i: int, pos: list[tuple[int, int] | None]) -> tuple[int, int] | None:
     """A piece of a line (at least MIN_PIECE keys) filling the start of the gap ``lo..hi`` right after a
     placed line (or at the passage's start), or its end right before one (or at the passage's end)."""
     if hi - lo < MIN_PIECE:
