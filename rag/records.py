@@ -96,6 +96,18 @@ _NO_BIB = Bib()  # records are frozen: every empty one can be this one (a large 
 
 
 @dataclass(frozen=True)
+class PageLine:
+    """A line of a PDF page as the reader kept it: its text and box in points from the top-left corner."""
+
+    page: int  # from 1
+    text: str
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+
+
+@dataclass(frozen=True)
 class Document:
     """A cleaned source document with the metadata citations need."""
 
@@ -118,6 +130,7 @@ class Document:
     marks: tuple[tuple[int, str], ...] = ()  # (offset in text, label) of each note mark ("①") the text had
     furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
     tables: tuple[Table, ...] = ()  # PDFs: tables found on text pages, kept out of ``text`` (their own passages)
+    lines: tuple[PageLine, ...] = ()  # PDFs: the reader's lines with their boxes, in reading order
 
     def page_at(self, offset: int) -> int:
         """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""

@@ -343,8 +343,7 @@ def clean_document(src: SourceFile) -> Document:
     flush()
     body = "\n".join(st.body)
     sections = tuple((min(s, len(body)), h) for s, h in st.sections)
-    # what was left out as page furniture (page numbers, running headers, lines repeated 3+ times), so
-    # the build can say so when it is much of a document
+    # left out as page furniture (page numbers, running headers, lines repeated 3+ times): told when much
     dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture") + src.furniture[1]
     return Document(
         doc_id=src.doc_id,
@@ -364,6 +363,7 @@ def clean_document(src: SourceFile) -> Document:
         marks=tuple(st.marks),
         furniture_lines=src.furniture[0],
         tables=tuple(placed(t, st.pages, sections) for t in src.tables),
+        lines=src.lines,
     )
 
 
