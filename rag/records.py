@@ -67,7 +67,7 @@ class Bib:
     source: str = ""  # zotero | bibtex | csl-json | pdf | layout | text
     origin: tuple[tuple[str, str], ...] = ()  # (field, source) of each field of a merged record
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON form with only the known fields (authors as [family, given] pairs)."""
         # getattr, not dataclasses.asdict: asdict deep-copies every value (seconds over a large index's docs)
         d = {k: v for k in self.__dataclass_fields__ if (v := getattr(self, k)) not in ("", (), [])}
@@ -80,7 +80,7 @@ class Bib:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Bib":
+    def from_dict(cls, d: dict[str, Any] | None) -> "Bib":
         """The record back from ``to_dict``'s JSON (unknown keys ignored; None or {} is the empty record)."""
         if not d:
             return _NO_BIB
@@ -213,10 +213,10 @@ class Citation:
     page: str = ""  # PDFs: the page or pages of the passage, "12" or "12-13"
     bib: Bib = field(default_factory=Bib)  # the cited work's bibliographic record
     # entries of the document's own reference list the passage's in-text citations point to ("[12]")
-    refs: tuple[dict, ...] = ()
+    refs: tuple[dict[str, Any], ...] = ()
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Citation":
+    def from_dict(cls, d: dict[str, Any]) -> "Citation":
         """A citation back from its JSON record (``bib`` as written by ``Answer.to_dict``)."""
         return cls(
             **{
@@ -246,13 +246,13 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...]
     retrieved: tuple[Hit, ...]
-    timings_ms: dict = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
     generator: str = "extractive"
     support: tuple[Support, ...] = ()  # one entry per answer sentence
     confidence: float = 0.0  # the answer model's probability that the best quoted span answers
     draft: str = field(default="", repr=False)  # a refused answer's best spans (evaluation only, not in to_dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The fixed JSON record of ``rag ask --json``."""
         return {
             "question": self.question,
