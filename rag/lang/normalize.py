@@ -61,6 +61,39 @@ def fold_radicals(text: str) -> str:
     return text.translate(radical_table())
 
 
+# spacing accents a PDF text layer sometimes gives beside their letter ("J˛edrzej", "Pas¸ca"); NFKC would
+# turn them into a space and a combining mark. The acute (used as an apostrophe, "Student´s") and the ring
+# (used as a degree sign, "30˚C") are left alone.
+_SPACING_ACCENTS = {
+    "\u02db": "\u0328",  # ogonek
+    "\u00b8": "\u0327",  # cedilla
+    "\u00a8": "\u0308",  # diaeresis
+    "\u02d8": "\u0306",  # breve
+    "\u02d9": "\u0307",  # dot above
+    "\u02dc": "\u0303",  # tilde
+    "\u02dd": "\u030b",  # double acute
+    "\u02c6": "\u0302",  # circumflex
+    "\u02c7": "\u030c",  # caron
+}
+_ACCENT_RE = re.compile(r"([A-Za-z])?([" + "".join(_SPACING_ACCENTS) + r"])([A-Za-z])?")
+
+
+def attach_accents(text: str) -> str:
+    """Spacing accents next to a Latin letter joined to it when Unicode has the accented letter: the
+    letter before first ("Pas¸ca" -> "Paşca"), else the one after ("J˛edrzej" -> "Jędrzej")."""
+
+    def join(m: re.Match[str]) -> str:
+        before, accent, after = m.group(1) or "", m.group(2), m.group(3) or ""
+        mark = _SPACING_ACCENTS[accent]
+        if before and len(one := unicodedata.normalize("NFC", before + mark)) == 1:
+            return one + after
+        if after and len(one := unicodedata.normalize("NFC", after + mark)) == 1:
+            return before + one
+        return m.group(0)
+
+    return _ACCENT_RE.sub(join, text) if any(a in text for a in _SPACING_ACCENTS) else text
+
+
 def normalize(raw: str) -> str:
     """NFKC (fullwidth digits, Latin, spaces) with footnote circles turned into markers first and CJK
     radicals folded to ideographs."""
@@ -68,7 +101,7 @@ def normalize(raw: str) -> str:
     # never text a scholar reads or quotes
     raw = strip_invisible(raw, keep="\n\t\f")
     raw = _CIRCLE_RE.sub(lambda m: f"{MARK_OPEN}{_CIRCLED[m.group(1)]}{MARK_CLOSE}", raw)
-    text = unicodedata.normalize("NFKC", fold_radicals(raw))
+    text = unicodedata.normalize("NFKC", fold_radicals(attach_accents(raw)))
     return text.replace("\u2217", "*").replace("\t", " ")
 
 

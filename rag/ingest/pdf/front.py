@@ -8,7 +8,7 @@ import re
 
 from rag.ingest.pdf.layout import body_size
 from rag.ingest.pdf.records import PdfPage, Segment
-from rag.lang.normalize import normalize
+from rag.lang.normalize import attach_accents, normalize
 from rag.lang.text import is_cjk
 from rag.records import Bib, Person
 
@@ -24,10 +24,19 @@ _NOT_TITLE = re.compile(
 )
 _MARKS = re.compile(r"[\s*∗†‡§¶#⋆✉①-⑳,，]+$")
 _NAME_MARKS = re.compile(r"[*∗†‡§¶#⋆✉①-⑳]|(?<=[a-z\u00c0-\u024f])\d+|\(\d+\)|\d+\)")
-_YEAR = re.compile(
-    r"(?:©|\(c\)|copyright|published(?:\s+online)?|accepted|received|发表|出版|收稿日期)\D{0,40}?((?:19|20)\d{2})",
+_Y = r"[^\n]{0,40}?(?<!\d)((?:19|20)\d{2})(?!\d)"  # the first year within 40 characters of a keyword
+_YEARS = (  # in this order: the year of publication before that of acceptance, before that of receipt
+    re.compile(r"(?:©|\(c\)|copyright|published|发表|出版)" + _Y, re.I),
+    re.compile(r"accepted" + _Y, re.I),
+    re.compile(r"(?:received|收稿日期)" + _Y, re.I),
+)
+_VENUE = re.compile(
+    r"proceedings|journal|conference|symposium|workshop|transactions|to appear|\bvol\.|学报|\d\s*年\s*\d{1,2}\s*月|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+(?:19|20)\d{2}\b",
     re.I,
 )
+_PAREN_YEAR = re.compile(r"\((?:19|20)\d{2}\)")
+_YEAR_ONLY = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _ARXIV = re.compile(r"arxiv:\s*(\d{2})(\d{2})\.\d{4,5}", re.I)
 
 
@@ -102,7 +111,9 @@ def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, 
         r"universit|department|institut|abstract|大学|学院|研究所|摘\s*要", text, re.I
     ):
         return ()
+    text = attach_accents(text)
     names = [n.strip(" .") for n in re.split(r",|，|、|;|\band\b|&", _NAME_MARKS.sub(",", text)) if n.strip(" .")]
+    names = _unglued(names, segs[last + 1 : last + 20])
     names = [n for n in names if len(n) > 1 and not re.search(r"\d", n)]
     people = []
     for n in names:
@@ -118,20 +129,56 @@ def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, 
     return tuple(people)
 
 
+def _unglued(names: list[str], below: list[Segment]) -> list[str]:
+    """Names with a glued affiliation letter taken off ("Patrick Lanea,c" -> "Patrick Lane"): only when the
+    byline marks affiliations with letters (a lone lowercase letter between its commas) and every name ends
+    in a letter that labels an affiliation line below it ("a School of ...")."""
+    labels = {m.group(1) for s in below if (m := re.match(r"([a-z])\s+[A-Z]", s.text))}
+    lone = {n for n in names if re.fullmatch(r"[a-z]", n)}
+    people = [n for n in names if len(n) > 1]
+    if (
+        not labels
+        or not lone <= labels
+        or not people
+        or not all(n[-1] in labels and n[-2:-1].islower() for n in people)
+    ):
+        return names
+    return [n[:-1] if len(n) > 1 else n for n in names]
+
+
+def _year(page: PdfPage, last: int, text: str) -> str:
+    """The year of the work on its first page: a copyright or publication line, else a venue line (a
+    journal or proceedings line above the title, in the running header or footer, or at the foot of
+    the page: "To appear in ... 2004", "June 2007"), else an arXiv id, else acceptance, else receipt."""
+    if m := _YEARS[0].search(text):
+        return m.group(1)
+    segs = page.segments
+    head = [s.text for s in segs[: max(last, 0)]] + list(
+        page.furniture
+    )  # a journal's citation line: "... (2014), 26:1"
+    for line in head + [s.text for s in segs[-3:]]:
+        if (_VENUE.search(line) or (line in head and _PAREN_YEAR.search(line))) and (m := _YEAR_ONLY.search(line)):
+            return m.group(1)
+    if m := _ARXIV.search(text):
+        return f"20{m.group(1)}"
+    for pattern in _YEARS[1:]:
+        if m := pattern.search(text):
+            return m.group(1)
+    return ""
+
+
 def front_page_bib(pages: list[PdfPage]) -> Bib:
     """Title, authors and year from the first page with text (source 'layout'); the empty record
     when the page shows no title."""
-    page = next((p for p in pages[:2] if p.segments), None)
-    if page is None or page.ocr is not None:
+    # a cover or declaration page whose text layer could not be read (OCR'd) does not hide the title
+    # set on the next page that has one
+    page = next((p for p in pages[:3] if p.segments and p.ocr is None), None)
+    if page is None:
         return Bib()
     height = page.size[1] or max(s.bottom for s in page.segments)
     title, last = title_block(page, height)
     text = "\n".join(s.text for s in page.segments) + "\n" + "\n".join(page.furniture)
-    year = ""
-    if m := _YEAR.search(text):
-        year = m.group(1)
-    elif m := _ARXIV.search(text):
-        year = f"20{m.group(1)}"
+    year = _year(page, last, text)
     if not (title or year):
         return Bib()
     authors = authors_after(page, last, page.segments[last].size) if title else ()
