@@ -47,3 +47,17 @@ def test_english_question_over_chinese_text_finds_it(assistant):
     hits = assistant.retriever.retrieve("When did the ASEAN digital ministers adopt the data governance framework?", 3)
     assert hits[0].chunk.doc_id == "zh_paper.txt"
     assert "东盟数字数据治理框架" in hits[0].chunk.text
+
+
+def test_chinese_words_translate_to_english_words_of_the_vocabulary():
+    from rag.lang.translation import english_glosses, translate_to_english
+
+    assert "system" in english_glosses()["系统"]
+    vocab = {w: i for i, w in enumerate(["system", "systems", "error", "ship"])}
+    # glosses and their plurals found in the vocabulary, in dictionary order; unknown words and
+    # words without an English word of the vocabulary give no group; a repeated word one group
+    assert translate_to_english(["系统", "错误", "系统", "量子", "抽取"], vocab) == [
+        ("系统", ["system", "systems"]),
+        ("错误", ["error"]),
+    ]
+    assert translate_to_english([], vocab) == []
