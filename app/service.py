@@ -21,6 +21,7 @@ from rag.answer.conversation import QueryRewriter, Rewrite, Turn
 from rag.answer.pipeline import Assistant, check_question
 from rag.errors import InvalidInputError, RagError
 from rag.index.store import BuildReport, DocInfo, build_index, remove_documents
+from rag.index.store.boxes import passage_boxes
 from rag.index.store.sidecar import read_edits, save_edit
 from rag.ingest.loading import inside, read_source
 from rag.ingest.pageview import PageView, render_page
@@ -136,8 +137,11 @@ class AppService(Service):
             raise InvalidInputError(f"the source of `{doc.doc_id}` is gone from {path}; re-index it") from None
         if hashlib.sha256(data).hexdigest() != doc.sha256:
             raise InvalidInputError(f"`{doc.doc_id}` changed since it was indexed; re-index it to open its pages")
+        index = self.assistant.retriever.index
+        stored = index.boxes  # None: an index built before line boxes were kept (the page is searched)
+        spans = passage_boxes(stored, citation.chunk_id) if stored is not None else None
         try:
-            return render_page(path, citation.page, citation.quote)
+            return render_page(path, citation.page, citation.quote, text=citation.text, spans=spans)
         except Exception as exc:  # a broken page must not take the app down
             log.exception("rendering %s p. %s failed", doc.doc_id, citation.page)
             raise InvalidInputError(

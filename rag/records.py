@@ -67,7 +67,7 @@ class Bib:
     source: str = ""  # zotero | bibtex | csl-json | pdf | layout | text
     origin: tuple[tuple[str, str], ...] = ()  # (field, source) of each field of a merged record
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON form with only the known fields (authors as [family, given] pairs)."""
         # getattr, not dataclasses.asdict: asdict deep-copies every value (seconds over a large index's docs)
         d = {k: v for k in self.__dataclass_fields__ if (v := getattr(self, k)) not in ("", (), [])}
@@ -80,7 +80,7 @@ class Bib:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Bib":
+    def from_dict(cls, d: dict[str, Any] | None) -> "Bib":
         """The record back from ``to_dict``'s JSON (unknown keys ignored; None or {} is the empty record)."""
         if not d:
             return _NO_BIB
@@ -93,6 +93,18 @@ class Bib:
 
 
 _NO_BIB = Bib()  # records are frozen: every empty one can be this one (a large index has thousands)
+
+
+@dataclass(frozen=True)
+class PageLine:
+    """A line of a PDF page as the reader kept it: its text and box in points from the top-left corner."""
+
+    page: int  # from 1
+    text: str
+    x0: float
+    top: float
+    x1: float
+    bottom: float
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class Document:
     marks: tuple[tuple[int, str], ...] = ()  # (offset in text, label) of each note mark ("①") the text had
     furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
     tables: tuple[Table, ...] = ()  # PDFs: tables found on text pages, kept out of ``text`` (their own passages)
+    lines: tuple[PageLine, ...] = ()  # PDFs: the reader's lines with their boxes, in reading order
 
     def page_at(self, offset: int) -> int:
         """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""
@@ -200,10 +213,10 @@ class Citation:
     page: str = ""  # PDFs: the page or pages of the passage, "12" or "12-13"
     bib: Bib = field(default_factory=Bib)  # the cited work's bibliographic record
     # entries of the document's own reference list the passage's in-text citations point to ("[12]")
-    refs: tuple[dict, ...] = ()
+    refs: tuple[dict[str, Any], ...] = ()
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Citation":
+    def from_dict(cls, d: dict[str, Any]) -> "Citation":
         """A citation back from its JSON record (``bib`` as written by ``Answer.to_dict``)."""
         return cls(
             **{
@@ -233,13 +246,13 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...]
     retrieved: tuple[Hit, ...]
-    timings_ms: dict = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
     generator: str = "extractive"
     support: tuple[Support, ...] = ()  # one entry per answer sentence
     confidence: float = 0.0  # the answer model's probability that the best quoted span answers
     draft: str = field(default="", repr=False)  # a refused answer's best spans (evaluation only, not in to_dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The fixed JSON record of ``rag ask --json``."""
         return {
             "question": self.question,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InvalidInputError
@@ -265,7 +265,7 @@ class Settings(BaseSettings):
 
     @field_validator("chunk_overlap")
     @classmethod
-    def _overlap_below_size(cls, v: int, info) -> int:
+    def _overlap_below_size(cls, v: int, info: ValidationInfo) -> int:
         size = info.data.get("chunk_size", 300)
         if v >= size:
             raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
@@ -297,7 +297,7 @@ class Settings(BaseSettings):
         return self.cache_dir if self.cache_dir is not None else self.index_dir / ".cache"
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from env, with non-None keyword overrides applied; bad values become InvalidInputError."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:

@@ -5,15 +5,21 @@ and English. Every step is timed: the figures are printed (run with -s) for the 
 
 from __future__ import annotations
 
+import base64
+import io
 import socket
 import time
 
+import pypdfium2 as pdfium
 import pytest
 from pdfmake import FONT_PATH, draw, layout, text_pdf
+from PIL import Image
 from test_pdf import paper
 
 from app.ui import launch_app
 from rag.index.store import build_index
+from rag.index.store.boxes import passage_boxes, read_boxes
+from rag.ingest.pageview import stored_marks
 from rag.settings import load_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -95,6 +101,14 @@ def ask(page, question: str, turn: int) -> float:
     return time.perf_counter() - t0
 
 
+def _shown_image(page) -> Image.Image:
+    """The page view's image as the browser got it (a file URL of the app, or inline data)."""
+    src = page.locator("#page-view img").get_attribute("src")
+    if src.startswith("data:"):
+        return Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    return Image.open(io.BytesIO(page.request.get(src).body()))
+
+
 def refused(page, question: str, replies: int) -> None:
     """Ask a question the app refuses: its message is the ``replies``-th reply of the chat."""
     page.fill("#question textarea", question)
@@ -103,7 +117,7 @@ def refused(page, question: str, replies: int) -> None:
 
 
 def test_click_a_citation_opens_the_cited_page_with_the_quote_boxed(workbench, chromium):
-    demo, url, _, _ = workbench
+    demo, url, root, settings = workbench
     expected = demo.rag_service.assistant.ask("1960年的第60号记录由谁保存？")
     cite = expected.citations[0]
     assert cite.page
@@ -124,6 +138,24 @@ def test_click_a_citation_opens_the_cited_page_with_the_quote_boxed(workbench, c
         assert boxes and all(x1 > x0 and bottom > top for x0, top, x1, bottom in boxes)  # the quote's lines
         assert int(info.get_attribute("data-marked")) >= len("".join(cite.quote.split())) - 2
         assert page.locator("#page-view img").is_visible()
+        # the boxes drawn are the index's own (boxes.json) for the lines holding the quote, not a page search
+        stored = read_boxes(settings.index_path)
+        assert stored is not None
+        want = stored_marks(cite.text, cite.quote, passage_boxes(stored, cite.chunk_id))
+        assert want is not None and shown == want[0]
+        assert boxes == [pytest.approx(b, abs=0.051) for b in want[1]]
+        # and the page image carries the highlight there: the boxes' pixels tinted yellow, the margin white
+        image = _shown_image(page)
+        scale = image.width / pdfium.PdfDocument(str(root / "papers" / "archive.pdf"))[shown - 1].get_width()
+        for x0, top, x1, bottom in boxes:
+            r, g, b = (
+                image.convert("RGB")
+                .crop(tuple(int(v * scale) for v in (x0, top, x1, bottom)))
+                .resize((1, 1), Image.BOX)
+                .getpixel((0, 0))
+            )
+            assert r - b > 40, (r, g, b)  # yellow over the page's white (and its black text)
+        assert image.convert("RGB").getpixel((3, 3)) == (255, 255, 255)
         # a new conversation closes the page view and its picker
         t0 = time.perf_counter()
         page.click("#new-conversation")

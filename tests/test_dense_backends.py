@@ -184,5 +184,7 @@ def test_milvus_missing_is_one_line_naming_the_extra(monkeypatch):
     from rag.index.dense.milvus import MilvusStore
 
     monkeypatch.setitem(sys.modules, "langchain_milvus", None)  # what a default install without the extra has
-    with pytest.raises(BackendUnavailableError, match=r"^the Milvus backend is not installed; .*pip install -e '\.\[milvus\]'"):
+    with pytest.raises(
+        BackendUnavailableError, match=r"^the Milvus backend is not installed; .*pip install -e '\.\[milvus\]'"
+    ):
         MilvusStore(":memory:", "c", "flat", 4)

@@ -99,6 +99,7 @@ FLAT_FILES = [
     "bm25/params.index.json",
     "bm25/vocab.index.json",
     "bm25_tf.npy",
+    "boxes.json",
     "chunk_docs.npy",
     "chunk_vectors.npy",
     "chunks.jsonl",

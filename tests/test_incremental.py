@@ -52,6 +52,7 @@ SAME_BYTES = [
     "glossary.json",
     "docs.json",
     "references.json",
+    "boxes.json",
 ]
 
 

@@ -28,6 +28,7 @@ def test_index_directory_describes_itself(fixture_settings):
         ".rag-index",
         "bm25",
         "bm25_tf.npy",
+        "boxes.json",  # each PDF passage's line boxes (rag/index/store/boxes.py)
         "chunk_docs.npy",
         "chunk_vectors.npy",
         "chunks.jsonl",

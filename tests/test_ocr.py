@@ -70,7 +70,7 @@ def test_scanned_page_is_read_offline_with_progress(scan, monkeypatch):
     ticks: list[tuple[str, int, int]] = []
     path, placed = scan
     src = read_source(path, "scan.pdf", progress=lambda stage, done, total: ticks.append((stage, done, total)))
-    assert ticks == [("OCR scan.pdf", 1, 1)]
+    assert ticks == [("OCR scan.pdf", 0, 1), ("OCR scan.pdf", 1, 1)]  # told before the page, then after it
     assert len(src.ocr) == 1 and src.ocr[0][0] == 1 and 0.8 < src.ocr[0][1] <= 1.0
     drawn = "".join(t for t in TEXT if t)
     got = src.text

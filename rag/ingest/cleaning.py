@@ -174,11 +174,12 @@ def _split_notes(t: str) -> list[tuple[str, str]]:
 
 def _title_and_authors(lines: list[_Line], fallback: str, markdown: bool) -> tuple[str, tuple[str, ...], int]:
     """Title (longest short line before the abstract), authors (the line after it), and the title's index."""
-    head = []
+    head: list[tuple[int, _Line]] = []
     for i, ln in enumerate(lines[:40]):
         if ln.kind in ("abstract", "meta") or len(ln.text) > 120:
             break
-        if ln.text.startswith("#") and markdown:  # a PDF's "#" lines are its section headings (by type)
+        # PDF "#" lines are type headings, which begin after page 1's first prose: one before any text is the title
+        if ln.text.startswith("#") and (markdown or not head):
             return ln.text.lstrip("#").strip(), (), i
         if ln.kind == "heading":
             break  # the title comes before the first section
@@ -227,8 +228,7 @@ def clean_document(src: SourceFile) -> Document:
     """Turn one decoded source file into a cleaned Document with sections, footnotes, tables and metadata."""
     # PDFs page by page: normalising folds a line break before a circled marker, never a page break
     text = "\f".join(map(normalize, src.text.split("\f"))) if src.encoding == "pdf" else normalize(src.text)
-    raw_lines = text.replace("\f", "\n").split("\n")
-    # the page of each line (PDFs: pages are separated by form feeds), 0 for other files
+    raw_lines = text.replace("\f", "\n").split("\n")  # each line's page below (form feeds part PDF pages; 0: no pages)
     line_page = [n if src.encoding == "pdf" else 0 for n, pg in enumerate(text.split("\f"), 1) for _ in pg.split("\n")]
     provisional = _classify(raw_lines, "", repeats := src.encoding != "pdf")
     title, authors, title_idx = _title_and_authors(provisional, Path(src.doc_id).stem, src.encoding != "pdf")
@@ -343,8 +343,7 @@ def clean_document(src: SourceFile) -> Document:
     flush()
     body = "\n".join(st.body)
     sections = tuple((min(s, len(body)), h) for s, h in st.sections)
-    # what was left out as page furniture (page numbers, running headers, lines repeated 3+ times), so
-    # the build can say so when it is much of a document
+    # left out as page furniture (page numbers, running headers, lines repeated 3+ times): told when much
     dropped = sum(len(ln.text) for ln in lines if ln.kind == "furniture") + src.furniture[1]
     return Document(
         doc_id=src.doc_id,
@@ -364,6 +363,7 @@ def clean_document(src: SourceFile) -> Document:
         marks=tuple(st.marks),
         furniture_lines=src.furniture[0],
         tables=tuple(placed(t, st.pages, sections) for t in src.tables),
+        lines=src.lines,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from rag.errors import NoDocumentsError
 from rag.ingest.metadata import pdf_bib
 from rag.ingest.pdf_guard import PdfLimits, pdf_problem
-from rag.records import Bib, Table
+from rag.records import Bib, PageLine, Table
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 PDF_SUFFIXES = {".pdf"}
@@ -33,6 +33,7 @@ class SourceFile:
     furniture: tuple[int, int] = (0, 0)  # PDFs: (lines, characters) left out as running headers, footers, page numbers
     layout: Bib = field(default_factory=Bib)  # PDFs: title, authors, year as the first page's layout shows them
     tables: tuple[Table, ...] = ()  # PDFs: tables found on text pages (their text is not in ``text``)
+    lines: tuple[PageLine, ...] = ()  # PDFs: the reader's lines with their boxes (rag.ingest.pdf.boxes)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def _check_text(text: str) -> str:
 
 def _read_pdf(
     data: bytes, progress: Callable[[int, int], None] | None = None, limits: PdfLimits = PdfLimits()
-) -> tuple[str, tuple, tuple[str, ...], tuple[int, int], Bib, tuple[Table, ...]]:
+) -> tuple[str, tuple, tuple[str, ...], tuple[int, int], Bib, tuple[Table, ...], tuple[PageLine, ...]]:
     """A PDF's pages as text, '\f' between pages, the OCR confidence of pages read by OCR, notes on how
     it was read, the (lines, characters) left out as page furniture, and what the first page's layout
     says about the work; a PDF the guards refuse (bomb, too many pages, password) is skipped before parsing."""
@@ -223,7 +224,12 @@ def _read_pdf(
         raise SkipFile(f"PDF has no text: no text layer, and OCR found none on its pages{told}")
     furniture = (sum(len(p.furniture) for p in pages), sum(len(t) for p in pages for t in p.furniture))
     ocr = tuple((p.number, round(p.ocr, 4)) for p in pages if p.ocr is not None)
-    return text, ocr, tuple(notes), furniture, front_page_bib(pages), tuple(t for p in pages for t in p.tables)
+    tables = tuple(t for p in pages for t in p.tables)
+    # each page's lines in reading order, then its tables' rows (table passages are matched to those)
+    boxes = tuple(
+        PageLine(p.number, s.text, s.x0, s.top, s.x1, s.bottom) for p in pages for s in (*p.segments, *p.table_rows)
+    )
+    return text, ocr, tuple(notes), furniture, front_page_bib(pages), tables, boxes
 
 
 def read_source(
@@ -244,8 +250,8 @@ def read_source(
     where = str(path.resolve())  # absolute, so an index can be refreshed from any working directory
     if path.suffix.lower() in PDF_SUFFIXES or data.startswith(b"%PDF"):
         tick = (lambda done, total: progress(f"OCR {path.name}", done, total)) if progress else None
-        text, ocr, notes, furniture, layout, tables = _read_pdf(data, tick, limits)
-        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, notes, furniture, layout, tables)
+        text, ocr, notes, furniture, layout, tables, lines = _read_pdf(data, tick, limits)
+        return SourceFile(doc_id, where, text, sha, "pdf", pdf_bib(data), ocr, notes, furniture, layout, tables, lines)
     text, enc = decode(data)
     if not text.strip():
         raise SkipFile("empty file")

@@ -24,6 +24,12 @@ from rag.ingest.pdf.records import Segment
 from rag.ingest.pdf_guard import PdfLimits, raster_note, raster_scale
 
 OCR_DPI = 150  # rendering resolution: body text of a paper is ~25 pixels high, which the models read well
+# RapidOCR shrinks any image whose longer side exceeds 2000 px before reading it (its max_side_len), so a
+# page is rendered no larger than that: pixels rendered past it are only thrown away again
+OCR_MAX_SIDE = 1984  # a multiple of 32 under it: the detector takes sides in multiples of 32
+# onnxruntime's intra-op threads; 1, measured on the shared 2-core machine: its second thread spin-waits,
+# and under load that spinning cost CPU and wall time (see docs/pdf-reading.md for the figures)
+OCR_THREADS = 1
 
 _LOCK = threading.Lock()  # one recogniser per process; onnxruntime sessions are not shared across threads here
 CACHE_PAGES = 512  # pages kept; a page's reading is a few kilobytes
@@ -39,7 +45,8 @@ _read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float, str]] = Ord
 def _engine() -> Any:
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR()
+    # the angle classifier is off: it only turns upside-down lines, which a scanned paper does not have
+    return RapidOCR(intra_op_num_threads=OCR_THREADS, inter_op_num_threads=1, use_cls=False)
 
 
 @lru_cache(maxsize=1)
@@ -111,14 +118,18 @@ def ocr_pages(
     notes: list[str] | None = None,
 ) -> dict[int, tuple[list[Segment], float]]:
     """OCR the pages ``indexes`` (from 0) of a PDF: per page its text segments in PDF points and the
-    mean confidence; ``progress(done, total)`` after each page. A page whose image at OCR_DPI would
-    exceed ``max_pixels`` is rendered smaller, so it fits, and said so in ``notes``."""
+    mean confidence; ``progress(0, total)`` first, then ``progress(done, total)`` after each page. A page
+    whose image at OCR_DPI would exceed ``max_pixels`` is rendered smaller, so it fits, and said so in
+    ``notes``; one longer than OCR_MAX_SIDE pixels is rendered at that size, without a note (the reader
+    would shrink it to that anyway)."""
     import pypdfium2 as pdfium
 
     cap = max_pixels or PdfLimits().ocr_max_pixels
     key = hashlib.sha256(data).hexdigest()
     out: dict[int, tuple[list[Segment], float]] = {}
     doc = None
+    if progress and indexes:
+        progress(0, len(indexes))  # shown before the first page: a page takes seconds
     try:
         for done, i in enumerate(indexes, start=1):
             with _LOCK:
@@ -132,6 +143,7 @@ def ocr_pages(
                 # the size is checked before rendering: a huge page at full resolution would take gigabytes
                 scale = raster_scale(w, h, OCR_DPI, cap)
                 note = raster_note(i + 1, w, h, scale, cap) if scale < OCR_DPI / 72 else ""
+                scale = min(scale, OCR_MAX_SIDE / max(w, h, 1.0))  # the reader would shrink it to this anyway
                 image = page.render(scale=scale).to_pil()
                 segs, conf = ocr_image(image)
                 del image

@@ -1,14 +1,17 @@
 """A cited PDF page as an image with the quoted sentence highlighted: the page rendered with pypdfium2
-(Apache-2.0/BSD), the quote found among the page's characters (their boxes from the text layer, or from
-OCR on a scanned page) and a translucent mark drawn over them with Pillow."""
+(Apache-2.0/BSD), the boxes of the passage's lines that hold the quote taken from the index (boxes.json,
+``rag.ingest.pdf.boxes``; OCR line boxes on a scanned page) or, for an index built before those were kept,
+the quote found among the page's characters, and a translucent mark drawn over them with Pillow."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.ingest.pdf.boxes import LineSpan, keyed, quote_lines
 from rag.ingest.pdf_guard import PdfLimits, raster_scale
 
 VIEW_SCALE = 2.0  # pixels per point: 144 dpi, sharp enough to read a paper's body text
@@ -26,6 +29,7 @@ class PageView:
     page: int
     marked: int
     boxes: tuple[Box, ...] = ()
+    stored: bool = False  # the boxes came from the index (boxes.json), not from searching the page
 
 
 def _key(ch: str) -> str:
@@ -84,19 +88,45 @@ def _lines(boxes: list[Box]) -> list[Box]:
     return [(a, b, c, d) for a, b, c, d in out]
 
 
-def render_page(pdf: Path, pages: str, quote: str, scale: float = VIEW_SCALE) -> PageView:
-    """The page of ``pages`` ("12" or "12-13") holding most of ``quote``, rendered with the quote marked."""
+def stored_marks(text: str, quote: str, spans: list[LineSpan]) -> tuple[int, list[Box], int] | None:
+    """From a passage's stored line boxes (boxes.json): the page holding most of the quote's lines, their
+    boxes and how many of the quote's characters they hold; None when the quote is not in stored lines."""
+    held = quote_lines(text, quote, spans)
+    if not held:
+        return None
+    pages = Counter(s[0] for s in held)
+    page = max(pages, key=lambda p: (pages[p], -p))
+    qk = len(keyed(quote)[0])
+    return page, [(s[1], s[2], s[3], s[4]) for s in held if s[0] == page], qk
+
+
+def render_page(
+    pdf: Path,
+    pages: str,
+    quote: str,
+    scale: float = VIEW_SCALE,
+    text: str = "",
+    spans: list[LineSpan] | None = None,
+) -> PageView:
+    """The page of ``pages`` ("12" or "12-13") holding most of ``quote``, rendered with the quote marked:
+    the boxes of the lines holding it from the index (``spans`` of the passage ``text``, boxes.json), or,
+    for an index built before boxes were kept, the quote searched among the page's characters."""
     import pypdfium2 as pdfium
     from PIL import Image, ImageDraw
 
-    lo, _, hi = pages.partition("-")
-    first, last = int(lo), int(hi or lo)
-    best: tuple[int, list[Box]] = (first, [])
-    for p in range(first, last + 1):
-        found = find_quote(page_chars(pdf, p - 1), quote) if quote else []
-        if len(found) > len(best[1]):
-            best = (p, found)
-    page, boxes = best
+    marks = stored_marks(text, quote, spans) if spans and quote else None
+    if marks is not None:
+        page, rects, marked = marks
+    else:
+        lo, _, hi = pages.partition("-")
+        first, last = int(lo), int(hi or lo)
+        best: tuple[int, list[Box]] = (first, [])
+        for p in range(first, last + 1):
+            found = find_quote(page_chars(pdf, p - 1), quote) if quote else []
+            if len(found) > len(best[1]):
+                best = (p, found)
+        page, boxes = best
+        rects, marked = _lines(boxes), len(boxes)
     doc = pdfium.PdfDocument(str(pdf))
     try:
         w, h = doc[page - 1].get_size()
@@ -105,9 +135,8 @@ def render_page(pdf: Path, pages: str, quote: str, scale: float = VIEW_SCALE) ->
         image = doc[page - 1].render(scale=scale).to_pil().convert("RGBA")
     finally:
         doc.close()
-    rects = _lines(boxes)
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     for x0, top, x1, bottom in rects:
         draw.rectangle([x0 * scale - 2, top * scale - 2, x1 * scale + 2, bottom * scale + 2], fill=_HIGHLIGHT)
-    return PageView(Image.alpha_composite(image, overlay).convert("RGB"), page, len(boxes), tuple(rects))
+    return PageView(Image.alpha_composite(image, overlay).convert("RGB"), page, marked, tuple(rects), marks is not None)

@@ -12,7 +12,8 @@ Layout (format 5): .rag-index (the marker), params.json (with every other file's
 docs.json, chunks.jsonl (+ chunks.offsets.npy: random access), chunk_vectors.npy, vector_ids.npy,
 chunk_docs.npy, sentences.npy, sentence_vectors.npy, languages.npz, tokens.npy + token_offsets.npy +
 terms.json (BM25 tokens per passage), bm25/, glossary.json (the vocabulary's uncapped glossary
-contribution, ``rag.lang.glossary``), and what the dense backend (``rag.index.dense``) keeps there: dense.faiss
+contribution, ``rag.lang.glossary``), references.json, boxes.json (each PDF passage's line boxes,
+``rag.index.store.boxes``), and what the dense backend (``rag.index.dense``) keeps there: dense.faiss
 for approximate FAISS kinds, milvus_stale.npy for Milvus rows still to delete.
 
 Modules, one job each: ``layout`` (format, params, per-document records, checks on opening), ``swap``

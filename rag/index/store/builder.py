@@ -29,6 +29,7 @@ from rag.index.embedding import (
     make_embedder,
 )
 from rag.index.integrity import manifest, params_text, write_marker
+from rag.index.store.boxes import document_boxes, write_boxes
 from rag.index.store.dense_writer import write_dense
 from rag.index.store.layout import (
     FORMAT_VERSION,
@@ -282,6 +283,7 @@ def _process(
         toks = all_toks[c0 : c0 + len(cs)]
         out[d.doc_id] = new_part(d, cs, chunk_vecs[c0 : c0 + len(cs)], rows, sent_vecs[s0:s1], toks, sent_texts[s0:s1])
         out[d.doc_id].refs, out[d.doc_id].ref_marks = reference_list(d)
+        out[d.doc_id].boxes = document_boxes(d, cs)
         c0, s0 = c0 + len(cs), s1
     return out
 
@@ -359,6 +361,7 @@ def _fill(
     infos = [p.info for p in parts]
     write_docs(tmp, [old.doc_entry(i) if old else i.to_json() for i in infos])
     write_references(tmp, parts, old.path if old is not None else None)
+    write_boxes(tmp, parts, old.path if old is not None else None)
     dense, written = write_dense(tmp, vectors, chunk_lang, parts, old, settings, report, progress)
     chunking = old.params["chunking"] if old is not None else chunking_params(settings)
     params = {

@@ -15,6 +15,7 @@ from rag.index.dense.base import DenseIndex
 from rag.index.embedding import (
     LANGS,
 )
+from rag.index.store.boxes import read_boxes
 from rag.index.store.chunks import ChunkStore, Ranges
 from rag.index.store.layout import (
     DocInfo,
@@ -49,6 +50,11 @@ class Index:
     def references(self) -> dict:
         """references.json: each document's reference entries and the citation graph's edges."""
         return read_references(self.path)
+
+    @cached_property
+    def boxes(self) -> dict[str, dict[str, list[list]]] | None:
+        """boxes.json: each PDF passage's line boxes (None for an index built before they were kept)."""
+        return read_boxes(self.path)
 
     @property
     def embedder_id(self) -> str:

@@ -21,6 +21,7 @@ from rag.index.dense import backend_for
 from rag.index.dense.base import FLAT_MAX
 from rag.index.embedding import LANGS
 from rag.index.integrity import PARAMS, manifest, params_text, restamp, write_marker
+from rag.index.store.boxes import write_boxes
 from rag.index.store.layout import BuildReport, Progress, write_docs
 from rag.index.store.reader import StoredIndex
 from rag.index.store.refs import write_references
@@ -203,6 +204,7 @@ def _fill(tmp: Path, parts: list[Part], old: StoredIndex, report: BuildReport, p
     infos = [p.info for p in parts]
     write_docs(tmp, [old.doc_entry(i) for i in infos])
     write_references(tmp, parts, old.path)
+    write_boxes(tmp, parts, old.path)
     n_chunks = sum(p.n_chunks for p in parts)
     n_sents = sum(_sentences(p, old) for p in parts)
     # "sources" (doc_id -> sha256, a copy of docs.json's) was dropped from params.json: not carried

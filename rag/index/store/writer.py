@@ -40,6 +40,7 @@ class Part:
     seg: int = 0  # the current index's segment that range is in (rag.index.store.segments)
     refs: list[Reference] | None = None  # new documents: the entries of their reference list (rag.ingest.references)
     ref_marks: list[tuple[int, str]] = field(default_factory=list)  # (offset in text, entry n) of note marks
+    boxes: dict[str, list[list]] = field(default_factory=dict)  # new PDFs: chunk_id -> its lines' boxes (boxes.json)
 
     @property
     def n_chunks(self) -> int:

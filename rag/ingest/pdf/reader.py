@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from rag.ingest.pdf.chars import _circled, page_chars, segments
 from rag.ingest.pdf.furniture import running_furniture
 from rag.ingest.pdf.headings import body_type, heading_levels, numbered
-from rag.ingest.pdf.layout import body_size, order
+from rag.ingest.pdf.layout import body_size, order, rows
 from rag.ingest.pdf.records import PdfPage, Segment
 from rag.ingest.pdf.tables import find_tables
 from rag.records import Table
@@ -109,9 +109,11 @@ def read_pdf(
             for i, (segs, score) in ocr(data, blank, progress, max_pixels, notes).items():
                 pages[i], conf[i] = segs, score
     tables: list[list[Table]] = []
+    table_rows: list[list[Segment]] = []
     for i, segs in enumerate(pages):
         found, taken = find_tables(segs, i + 1) if i not in conf else ([], set())
         tables.append(found)  # a table's caption and rows leave the body text: they are read as its passage
+        table_rows.append(rows([s for j, s in enumerate(segs) if j in taken]) if taken else [])
         pages[i] = [s for j, s in enumerate(segs) if j not in taken]
     ordered = [order(segs) for segs in pages]
     furniture = running_furniture(ordered, [h for _, h in sizes])
@@ -128,5 +130,7 @@ def read_pdf(
         # no unnumbered heading set larger than the body: those in bold are the top level
         h = {j: 1 if flat and not numbered(pages[i][j].text) else level for j, level in heads[i].items()}
         lines = tuple(page_lines(pages[i], h))
-        out.append(PdfPage(i + 1, lines, conf.get(i), gone, tuple(pages[i]), sizes[i], tuple(tables[i])))
+        out.append(
+            PdfPage(i + 1, lines, conf.get(i), gone, tuple(pages[i]), sizes[i], tuple(tables[i]), tuple(table_rows[i]))
+        )
     return out

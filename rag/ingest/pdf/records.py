@@ -35,3 +35,4 @@ class PdfPage:
     segments: tuple[Segment, ...] = ()
     size: tuple[float, float] = (0.0, 0.0)  # width and height in points
     tables: tuple[Table, ...] = ()  # captioned tables found on the page, their text not in ``lines``
+    table_rows: tuple[Segment, ...] = ()  # the tables' lines (caption, rows), one segment per row, top to bottom
