@@ -61,3 +61,14 @@ def test_chinese_words_translate_to_english_words_of_the_vocabulary():
         ("错误", ["error"]),
     ]
     assert translate_to_english([], vocab) == []
+
+
+def test_inflections_are_the_regular_forms_of_a_dictionary_word():
+    from rag.lang.translation import inflections, translate_to_english
+
+    assert inflections("publish") == ["publish", "publishs", "publishes", "published", "publishing"]
+    assert inflections("make") == ["make", "makes", "makees", "maked", "making"]
+    assert inflections("vary") == ["vary", "varys", "varyes", "varyed", "varying", "varies", "varied"]
+    assert inflections("play")[-1] == "playing"  # a vowel before the y: no -ies form
+    # a Chinese word finds its English gloss in the inflected form a passage holds it in (出版: publish)
+    assert translate_to_english(["出版"], {"published": 0, "publisher": 1}) == [("出版", ["published"])]

@@ -215,16 +215,26 @@ def english_glosses() -> dict[str, list[str]]:
     return dict(table)
 
 
+def inflections(word: str) -> list[str]:
+    """An English dictionary word and its regular inflections (plural, 3rd person, past, gerund), the
+    forms a passage's unstemmed tokens may hold it in: publish -> published, vary -> varies, make -> making."""
+    stem = word[:-1] if word.endswith("e") else word
+    out = [word, word + "s", word + "es", stem + "ed", stem + "ing"]
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        out += [word[:-1] + "ies", word[:-1] + "ied"]
+    return list(dict.fromkeys(out))
+
+
 def translate_to_english(tokens: list[str], vocab: Mapping[str, int]) -> list[tuple[str, list[str]]]:
     """Groups (Chinese word, English alternatives found in ``vocab``) for the Chinese words of a
     tokenised question: the dictionary translation of a Chinese question over English passages.
-    A gloss also counts in its plural form (the passages' tokens are not stemmed)."""
+    A gloss also counts in its regular inflections (the passages' tokens are not stemmed)."""
     glosses = english_glosses()
     groups = []
     for t in dict.fromkeys(tokens):
         alts: list[str] = []
         for g in glosses.get(t, ()):
-            for form in (g, g + "s", g + "es"):
+            for form in inflections(g):
                 if form in vocab and form not in alts:
                     alts.append(form)
         if alts:
