@@ -173,11 +173,13 @@ def test_cross_lingual_question_terms_share_one_group_with_their_translations(as
     from rag.answer.retrieval import Retriever
 
     plain = assistant.retriever
-    r = Retriever(plain.index, plain.embedder, plain.settings.model_copy(update={"crosslingual_term_groups": True}))
+    r = Retriever(plain.index, plain.embedder, plain.settings.model_copy(update={"crosslingual_term_groups": "merged"}))
     question = "Which ministers adopted the data governance framework?"
     apart = term_groups(plain.encode(question), plain)
-    assert ("governance",) in dict(apart)  # the default: the English word a group of its own
+    # the default ("quote") decides with the groups apart: the English word a group of its own
+    assert ("governance",) in dict(apart)
     en = term_groups(r.encode(question), r)
+    assert term_groups(plain.encode(question), plain, merge=True) == en  # what "quote" chooses spans with
     governance = [alts for alts, _ in en if "governance" in alts]
     # the English word and its Chinese translations are one group, not two
     assert len(governance) == 1 and any("\u4e00" <= c <= "\u9fff" for a in governance[0] for c in a)

@@ -164,3 +164,13 @@ def test_chinese_question_retrieves_english_passages_through_its_translation(ass
     passage = Retriever(r.index, r.embedder, r.settings.model_copy(update={"language_fusion": "passage"}))
     hits = passage.retrieve(q, 3)
     assert hits[0].chunk.doc_id == "en_notes.md" and "fishing and ship anchors" in hits[0].chunk.text
+
+
+def test_translated_ranking_weighs_at_least_the_floor_exact():
+    sc = CandidateScores(dense={}, bm25={0: 9.0, 1: 4.0}, best_sentence={}, translated={2: 7.0, 0: 6.0})
+    s = load_settings(fusion="rrf", rrf_k=60, dense_margin_weight=0.0, language_fusion="share")
+    # 90% of the corpus in the question's language: the translation weighs 0.1 without a floor, 0.5 with one
+    assert fuse(sc, s, own_share=0.9) == pytest.approx({0: 0.9 / 61 + 0.1 / 62, 1: 0.9 / 62, 2: 0.1 / 61})
+    assert fuse(sc, s, own_share=0.9, floor=0.5) == pytest.approx({0: 0.9 / 61 + 0.5 / 62, 1: 0.9 / 62, 2: 0.5 / 61})
+    # a floor below the other language's share changes nothing
+    assert fuse(sc, s, own_share=0.3, floor=0.5) == fuse(sc, s, own_share=0.3)

@@ -216,7 +216,11 @@ def rrf(rankings: Iterable[tuple[dict[int, int], float]], rrf_k: int) -> dict[in
 
 
 def fuse(
-    sc: CandidateScores, settings: Settings, own_share: float = 1.0, own: Callable[[int], bool] | None = None
+    sc: CandidateScores,
+    settings: Settings,
+    own_share: float = 1.0,
+    own: Callable[[int], bool] | None = None,
+    floor: float = 0.0,
 ) -> dict[int, float]:
     """Combine dense and BM25 scores into one score per chunk (method from settings).
 
@@ -236,7 +240,7 @@ def fuse(
             other = (_ranks({i: s for i, s in sc.translated.items() if not own(i)}), settings.translated_weight)
         else:
             plain = (_ranks(sc.bm25), settings.bm25_weight * own_share)
-            other = (_ranks(sc.translated), settings.translated_weight * (1 - own_share))
+            other = (_ranks(sc.translated), settings.translated_weight * max(1 - own_share, floor))
         out = rrf([(_ranks(sc.dense), settings.dense_weight), plain, other], settings.rrf_k)
         # ranks hide how decisive the dense match is; a calibrated margin term keeps that
         for i, m in sc.calibrated.items():
@@ -359,7 +363,11 @@ class Retriever:
         sc = score_candidates(self.index, query, max(depth, k * 3), subset, self.settings.lazy_sentence_passages)
         q_lang = LANGS.index(query.lang)
         fused = fuse(
-            sc, self.settings, self.language_share(query.lang), lambda i: int(self.index.chunk_lang[i]) == q_lang
+            sc,
+            self.settings,
+            self.language_share(query.lang),
+            lambda i: int(self.index.chunk_lang[i]) == q_lang,
+            self.settings.translated_floor_en if query.lang == "en" else 0.0,
         )
         order = sorted(fused, key=lambda i: (-fused[i], i))
         if allowed is not None and subset is None:
