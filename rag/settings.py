@@ -148,6 +148,20 @@ class Settings(BaseSettings):
     translated_weight: float = F(
         1.0, "retrieval", "Weight of the BM25 ranking of an English question translated by dictionary.", ge=0
     )
+    translated_floor_en: float = F(
+        0.5,
+        "retrieval",
+        "An English question's dictionary-translated BM25 ranking weighs at least this (x translated_weight), "
+        "however small the corpus's Chinese share (a Chinese question's one-word-gloss translation keeps the share).",
+        ge=0,
+        le=1,
+    )
+    language_fusion: Literal["share", "passage"] = F(
+        "share",
+        "retrieval",
+        "How BM25 of the question and of its dictionary translation enter the fusion: weighed by the corpus's "
+        "share in the question's language ('share'), or each ranking only the passages in its language ('passage').",
+    )
     dense_margin_weight: float = F(0.2, "retrieval", "RRF plus this x (cosine - the query's language baseline).", ge=0)
     candidates: int = F(50, "retrieval", "Per-retriever depth before fusion.", ge=1)
     align_strength: float = F(
@@ -181,6 +195,13 @@ class Settings(BaseSettings):
     )
     abstain_threshold_crosslingual: float | None = F(
         None, "answer", "The same when question and span are in two languages.", ge=0
+    )
+    crosslingual_term_groups: Literal["apart", "quote", "merged"] = F(
+        "quote",
+        "answer",
+        "An English question's word and its Chinese translations as term groups in span scoring: two groups "
+        "('apart', what the answer model was trained on), one group ('merged'), or 'quote': whether to answer is "
+        "decided with 'apart' (the model's calibration) and the spans quoted are chosen with 'merged' (eval/NOTES.md).",
     )
     max_question_chars: int = F(2000, "answer", "Longer questions are refused.", ge=10)
     citation_style: Literal["plain", "gbt7714", "apa"] = F(

@@ -166,3 +166,24 @@ def test_language_shares_are_counted_once_and_as_before(assistant):
     for lang in LANGS:
         assert r.language_share(lang) == float((langs == LANGS.index(lang)).mean())
     assert np.flatnonzero(r.index.lang_counts).tolist() == np.unique(langs).tolist()
+
+
+def test_cross_lingual_question_terms_share_one_group_with_their_translations(assistant):
+    from rag.answer.evidence import term_groups
+    from rag.answer.retrieval import Retriever
+
+    plain = assistant.retriever
+    r = Retriever(plain.index, plain.embedder, plain.settings.model_copy(update={"crosslingual_term_groups": "merged"}))
+    question = "Which ministers adopted the data governance framework?"
+    apart = term_groups(plain.encode(question), plain)
+    # the default ("quote") decides with the groups apart: the English word a group of its own
+    assert ("governance",) in dict(apart)
+    en = term_groups(r.encode(question), r)
+    assert term_groups(plain.encode(question), plain, merge=True) == en  # what "quote" chooses spans with
+    governance = [alts for alts, _ in en if "governance" in alts]
+    # the English word and its Chinese translations are one group, not two
+    assert len(governance) == 1 and any("\u4e00" <= c <= "\u9fff" for a in governance[0] for c in a)
+    assert not any(alts == ("governance",) for alts, _ in en)
+    zh = term_groups(r.encode("海底电缆故障的原因是什么？"), r)
+    cable = [alts for alts, _ in zh if alts[0] == "电缆"]
+    assert cable and "cable" in cable[0]

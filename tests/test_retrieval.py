@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from rag.answer.retrieval import CandidateScores, dedup, fuse, normalize_query, rrf
+from rag.answer.retrieval import CandidateScores, Retriever, dedup, fuse, normalize_query, rrf
 from rag.errors import InvalidInputError
 from rag.records import Hit
 from rag.settings import load_settings
@@ -131,3 +131,46 @@ def test_sentence_rows_of_passages_are_their_ranges_in_order():
     assert _sentence_rows(idx, np.array([3])).tolist() == [5]
     assert _sentence_rows(idx, np.array([1])).tolist() == []
     assert _sentence_rows(idx, np.zeros(0, np.int64)).dtype == np.int64
+
+
+def test_passage_language_fusion_ranks_each_bm25_list_over_its_own_language_exact():
+    # passages 0 and 1 are in the question's language, 2 and 3 are not
+    sc = CandidateScores(
+        dense={0: 0.9, 2: 0.8}, bm25={2: 9.0, 0: 5.0, 1: 4.0}, best_sentence={}, translated={3: 7.0, 0: 6.0, 2: 1.0}
+    )
+    own = {0, 1}.__contains__
+    s = load_settings(fusion="rrf", rrf_k=60, dense_margin_weight=0.0, language_fusion="passage")
+    # plain BM25 ranks 0 then 1 (2 is left out); the translation ranks 3 then 2 (0 is left out)
+    assert fuse(sc, s, own_share=0.5, own=own) == pytest.approx(
+        {0: 1 / 61 + 1 / 61, 1: 1 / 62, 2: 1 / 62 + 1 / 62, 3: 1 / 61}
+    )
+    # the corpus-share weighting: both lists whole, weighed by the share
+    share = load_settings(fusion="rrf", rrf_k=60, dense_margin_weight=0.0, language_fusion="share")
+    assert fuse(sc, share, own_share=0.25, own=own) == pytest.approx(
+        {0: 1 / 61 + 0.25 / 62 + 0.75 / 62, 1: 0.25 / 63, 2: 1 / 62 + 0.25 / 61 + 0.75 / 63, 3: 0.75 / 61}
+    )
+
+
+def test_chinese_question_retrieves_english_passages_through_its_translation(assistant):
+    from rag.answer.retrieval import translated_groups
+
+    r = assistant.retriever
+    q = r.encode("海底电缆故障的原因是什么？")
+    groups = dict(translated_groups(r.index, q))
+    assert "cable" in groups["电缆"] and "cables" in groups["电缆"]
+    assert all(a in r.index.bm25.vocab_dict for alts in groups.values() for a in alts)
+    # with each BM25 list over its own language's passages, the translation puts the English passage
+    # first (without it, measured: the Chinese paper's passage on undersea cables comes first)
+    passage = Retriever(r.index, r.embedder, r.settings.model_copy(update={"language_fusion": "passage"}))
+    hits = passage.retrieve(q, 3)
+    assert hits[0].chunk.doc_id == "en_notes.md" and "fishing and ship anchors" in hits[0].chunk.text
+
+
+def test_translated_ranking_weighs_at_least_the_floor_exact():
+    sc = CandidateScores(dense={}, bm25={0: 9.0, 1: 4.0}, best_sentence={}, translated={2: 7.0, 0: 6.0})
+    s = load_settings(fusion="rrf", rrf_k=60, dense_margin_weight=0.0, language_fusion="share")
+    # 90% of the corpus in the question's language: the translation weighs 0.1 without a floor, 0.5 with one
+    assert fuse(sc, s, own_share=0.9) == pytest.approx({0: 0.9 / 61 + 0.1 / 62, 1: 0.9 / 62, 2: 0.1 / 61})
+    assert fuse(sc, s, own_share=0.9, floor=0.5) == pytest.approx({0: 0.9 / 61 + 0.5 / 62, 1: 0.9 / 62, 2: 0.5 / 61})
+    # a floor below the other language's share changes nothing
+    assert fuse(sc, s, own_share=0.3, floor=0.5) == fuse(sc, s, own_share=0.3)

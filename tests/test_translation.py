@@ -47,3 +47,28 @@ def test_english_question_over_chinese_text_finds_it(assistant):
     hits = assistant.retriever.retrieve("When did the ASEAN digital ministers adopt the data governance framework?", 3)
     assert hits[0].chunk.doc_id == "zh_paper.txt"
     assert "东盟数字数据治理框架" in hits[0].chunk.text
+
+
+def test_chinese_words_translate_to_english_words_of_the_vocabulary():
+    from rag.lang.translation import english_glosses, translate_to_english
+
+    assert "system" in english_glosses()["系统"]
+    vocab = {w: i for i, w in enumerate(["system", "systems", "error", "ship"])}
+    # glosses and their plurals found in the vocabulary, in dictionary order; unknown words and
+    # words without an English word of the vocabulary give no group; a repeated word one group
+    assert translate_to_english(["系统", "错误", "系统", "量子", "抽取"], vocab) == [
+        ("系统", ["system", "systems"]),
+        ("错误", ["error"]),
+    ]
+    assert translate_to_english([], vocab) == []
+
+
+def test_inflections_are_the_regular_forms_of_a_dictionary_word():
+    from rag.lang.translation import inflections, translate_to_english
+
+    assert inflections("publish") == ["publish", "publishs", "publishes", "published", "publishing"]
+    assert inflections("make") == ["make", "makes", "makees", "maked", "making"]
+    assert inflections("vary") == ["vary", "varys", "varyes", "varyed", "varying", "varies", "varied"]
+    assert inflections("play")[-1] == "playing"  # a vowel before the y: no -ies form
+    # a Chinese word finds its English gloss in the inflected form a passage holds it in (出版: publish)
+    assert translate_to_english(["出版"], {"published": 0, "publisher": 1}) == [("出版", ["published"])]

@@ -20,7 +20,7 @@ from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
 from rag.lang.entities import Entity, checkable, mentions, norm, question_entities
 from rag.lang.text import detect_lang, split_sentences, tokenize
-from rag.lang.translation import translate
+from rag.lang.translation import translate, translate_to_english
 from rag.records import Hit
 
 # --- what a question asks for (linguistic cues, not topics) ----------------------------------------
@@ -78,13 +78,29 @@ def max_idf(retriever: Retriever) -> float:
     return math.log(1 + (n + 0.5) / 0.5)
 
 
-def term_groups(query: Query, retriever: Retriever) -> list[tuple[tuple[str, ...], float]]:
-    """The query's terms as (alternatives, IDF) groups: its own tokens, plus for an English question over
-    Chinese text the dictionary translations of its words."""
+def term_groups(query: Query, retriever: Retriever, merge: bool | None = None) -> list[tuple[tuple[str, ...], float]]:
+    """The query's terms as (alternatives, IDF) groups: its own tokens, each with its dictionary
+    translations when the index holds text in the other language (a Chinese word with its English
+    glosses; an English word or phrase with its Chinese words, as one group with ``merge``, else as a
+    group of its own), so either language's sentence can hold it. ``merge`` None: the settings say
+    (``crosslingual_term_groups == "merged"``)."""
     groups: dict[tuple[str, ...], float] = {(t,): idf(retriever, t) for t in query.tokens}
+    if query.lang == "zh" and retriever.index.lang_counts[LANGS.index("en")]:
+        # a Chinese word also matches its English glosses (one group, weighed by the Chinese word's IDF)
+        english = dict(translate_to_english(query.tokens, retriever.index.bm25.vocab_dict))
+        groups = {(t[0], *english.get(t[0], ())): w for t, w in groups.items()}
     if query.lang == "en" and retriever.index.glossary:
-        for _, alts in translate(query.normalized, retriever.index.glossary):
-            groups[tuple(alts)] = max(idf(retriever, a) for a in alts)
+        if merge is None:
+            merge = retriever.settings.crosslingual_term_groups == "merged"
+        for phrase, alts in translate(query.normalized, retriever.index.glossary):
+            if not merge:
+                groups[tuple(alts)] = max(idf(retriever, a) for a in alts)
+                continue
+            # the English words and their translations are one group: a Chinese sentence that holds the
+            # translation shares the term as an English one holding the word does
+            words = tuple(w for w in phrase.lower().split() if (w,) in groups)
+            weight = max([idf(retriever, a) for a in alts] + [groups.pop((w,)) for w in words])
+            groups[(*words, *alts)] = weight
     return list(groups.items())
 
 
@@ -129,6 +145,7 @@ class Evidence:
     vecs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     langs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     tokens: list[frozenset[str]] = field(default_factory=list)
+    merge: bool | None = None  # an English word and its translations one term group (None: as settings say)
 
     @classmethod
     def gather(cls, query: Query | None, hits: Sequence[Hit], retriever: Retriever) -> "Evidence":
@@ -181,7 +198,7 @@ class Evidence:
     @cached_property
     def groups(self) -> list[tuple[tuple[str, ...], float]]:
         """The question's term groups with IDF weights."""
-        return term_groups(self.question, self.retriever)
+        return term_groups(self.question, self.retriever, self.merge)
 
     @cached_property
     def entities(self) -> list[Entity]:

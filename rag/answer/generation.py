@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
@@ -121,7 +121,10 @@ class ExtractiveGenerator:
 
     def score(self, query: Query, hits: list[Hit], retriever: Retriever) -> tuple[Evidence, list[RankedSpan]]:
         """Every quotable span of the hits with its probability of answering, best first."""
-        ev = Evidence.gather(query, hits, retriever)
+        return self.rank(Evidence.gather(query, hits, retriever))
+
+    def rank(self, ev: Evidence) -> tuple[Evidence, list[RankedSpan]]:
+        """Every span of gathered evidence with its probability of answering, best first."""
         spans = ev.spans()
         p = self.model.probability(features(ev, spans), FEATURES)
         out = []
@@ -174,6 +177,8 @@ class ExtractiveGenerator:
             return Generated(
                 abstention(query.lang), (), True, (), self.name, confidence, " ".join(c.text for c in draft)
             )
+        if retriever.settings.crosslingual_term_groups == "quote" and ev.merge is None:
+            chosen = self.requote(ev, chosen)
         # keep spans of one passage together, in reading order
         first_rank: dict[int, int] = {}
         for c in chosen:
@@ -191,6 +196,17 @@ class ExtractiveGenerator:
         # two spans of one passage: one number, not [1] and [2] for the same passage
         answer, cited, _ = merge_repeated_passages(("" if query.lang == "zh" else " ").join(parts), citations)
         return Generated(answer, cited, False, quoted_support(answer), self.name, confidence)
+
+    def requote(self, ev: Evidence, chosen: list[RankedSpan]) -> list[RankedSpan]:
+        """The spans to quote once answering is decided, chosen with an English question's words and their
+        Chinese translations as one term group each: as two groups (what decided, and what the answer model
+        is calibrated on) an English word no Chinese sentence can hold outvotes a Chinese sentence that
+        holds its translation, so a sentence naming the question's English words in brackets wins."""
+        merged = replace(ev, merge=True)
+        if merged.groups == ev.groups:  # nothing translated: the same ranking
+            return chosen
+        _, ranked = self.rank(merged)
+        return self.select(merged, ranked, threshold=0.0) or chosen
 
     def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
         """Yield the answer span by span, then the final Generated."""

@@ -6,7 +6,7 @@ longer to import than answering a question does, so the question path does not l
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -19,7 +19,7 @@ from rag.index.embedding import LANGS, Embedder
 from rag.index.store import Index
 from rag.index.store.segments import blocked_matmul
 from rag.lang.text import detect_lang, tokenize
-from rag.lang.translation import translate
+from rag.lang.translation import translate, translate_to_english
 from rag.records import Hit
 from rag.settings import Settings
 
@@ -75,6 +75,16 @@ class CandidateScores:
     calibrated: dict[int, float] = field(default_factory=dict)  # dense minus the query's baseline in that language
 
 
+def translated_groups(index: Index, query: Query) -> list[tuple[str, list[str]]]:
+    """The question's dictionary translation as BM25 groups: an English question's words in Chinese (the
+    index's glossary), a Chinese question's words in English (when the index holds English passages)."""
+    if query.lang == "en" and index.glossary:
+        return translate(query.normalized, index.glossary)
+    if query.lang == "zh" and index.lang_counts[LANGS.index("en")]:
+        return translate_to_english(query.tokens, index.bm25.vocab_dict)
+    return []
+
+
 def score_candidates(
     index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25
 ) -> CandidateScores:
@@ -109,9 +119,8 @@ def score_candidates(
                 best_sentence[ci] = int(si)
                 dense[ci] = max(dense.get(ci, -1.0), float(ssims[si]))
     bm25 = top_bm25(index.bm25, query.tokens, depth) if query.tokens else {}
-    translated: dict[int, float] = {}
-    if query.lang == "en" and index.glossary:
-        translated = top_structured(index.bm25, translate(query.normalized, index.glossary), depth)
+    groups = translated_groups(index, query)
+    translated = top_structured(index.bm25, groups, depth) if groups else {}
     if index.sentence_search == "top":  # lazily embedded sentences: only those of each list's first passages
         firsts = [
             i for scores in (dense, bm25, translated) for i in sorted(scores, key=lambda i: (-scores[i], i))[:lazy_top]
@@ -174,15 +183,12 @@ def _score_subset(index: Index, query: Query, subset: np.ndarray) -> CandidateSc
         for i, s in (top_bm25(index.bm25, query.tokens, len(index.chunks)) if query.tokens else {}).items()
         if i in allowed
     }
-    translated: dict[int, float] = {}
-    if query.lang == "en" and index.glossary:
-        translated = {
-            i: s
-            for i, s in top_structured(
-                index.bm25, translate(query.normalized, index.glossary), len(index.chunks)
-            ).items()
-            if i in allowed
-        }
+    groups = translated_groups(index, query)
+    translated = (
+        {i: s for i, s in top_structured(index.bm25, groups, len(index.chunks)).items() if i in allowed}
+        if groups
+        else {}
+    )
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
     return CandidateScores(dense, bm25, best_sentence, translated, calibrated)
@@ -209,25 +215,33 @@ def rrf(rankings: Iterable[tuple[dict[int, int], float]], rrf_k: int) -> dict[in
     return out
 
 
-def fuse(sc: CandidateScores, settings: Settings, own_share: float = 1.0) -> dict[int, float]:
+def fuse(
+    sc: CandidateScores,
+    settings: Settings,
+    own_share: float = 1.0,
+    own: Callable[[int], bool] | None = None,
+    floor: float = 0.0,
+) -> dict[int, float]:
     """Combine dense and BM25 scores into one score per chunk (method from settings).
 
     ``own_share`` is the share of the corpus written in the question's language: plain BM25 can only
-    match that part and the dictionary-translated query only the rest, so RRF weighs them by it.
+    match that part and the dictionary-translated query only the rest, so RRF weighs them by it. With
+    ``language_fusion = "passage"`` and ``own`` (whether a passage is in the question's language), the
+    plain BM25 ranking holds only the question's-language passages and the translated one only the
+    others, each at its full weight: a passage is not ranked by a query in a language it is not written in.
     """
     if settings.fusion == "dense":
         return dict(sc.dense)
     if settings.fusion == "bm25":
         return dict(sc.bm25)
     if settings.fusion == "rrf":
-        out = rrf(
-            [
-                (_ranks(sc.dense), settings.dense_weight),
-                (_ranks(sc.bm25), settings.bm25_weight * own_share),
-                (_ranks(sc.translated), settings.translated_weight * (1 - own_share)),
-            ],
-            settings.rrf_k,
-        )
+        if settings.language_fusion == "passage" and own is not None:
+            plain = (_ranks({i: s for i, s in sc.bm25.items() if own(i)}), settings.bm25_weight)
+            other = (_ranks({i: s for i, s in sc.translated.items() if not own(i)}), settings.translated_weight)
+        else:
+            plain = (_ranks(sc.bm25), settings.bm25_weight * own_share)
+            other = (_ranks(sc.translated), settings.translated_weight * max(1 - own_share, floor))
+        out = rrf([(_ranks(sc.dense), settings.dense_weight), plain, other], settings.rrf_k)
         # ranks hide how decisive the dense match is; a calibrated margin term keeps that
         for i, m in sc.calibrated.items():
             out[i] = out.get(i, 0.0) + settings.dense_margin_weight * m
@@ -347,7 +361,14 @@ class Retriever:
             subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(indexed))])
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
         sc = score_candidates(self.index, query, max(depth, k * 3), subset, self.settings.lazy_sentence_passages)
-        fused = fuse(sc, self.settings, self.language_share(query.lang))
+        q_lang = LANGS.index(query.lang)
+        fused = fuse(
+            sc,
+            self.settings,
+            self.language_share(query.lang),
+            lambda i: int(self.index.chunk_lang[i]) == q_lang,
+            self.settings.translated_floor_en if query.lang == "en" else 0.0,
+        )
         order = sorted(fused, key=lambda i: (-fused[i], i))
         if allowed is not None and subset is None:
             # by each passage's document number (chunk_docs), not by reading every candidate passage

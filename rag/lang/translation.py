@@ -200,6 +200,48 @@ def translate(question: str, glossary: Mapping[str, list[str]]) -> list[tuple[st
     return groups
 
 
+@lru_cache(maxsize=1)
+def english_glosses() -> dict[str, list[str]]:
+    """Chinese word (2+ characters) -> the one-word English glosses CC-CEDICT gives it, in the
+    dictionary's order: the reverse of ``full_dictionary``, for Chinese questions over English text."""
+    table: dict[str, list[str]] = defaultdict(list)
+    for simplified, defs in _cedict():
+        if len(simplified) < 2:
+            continue
+        for d in defs:
+            for key in sorted(_gloss_keys(d)):
+                if " " not in key and key not in _STOP and key not in table[simplified]:
+                    table[simplified].append(key)
+    return dict(table)
+
+
+def inflections(word: str) -> list[str]:
+    """An English dictionary word and its regular inflections (plural, 3rd person, past, gerund), the
+    forms a passage's unstemmed tokens may hold it in: publish -> published, vary -> varies, make -> making."""
+    stem = word[:-1] if word.endswith("e") else word
+    out = [word, word + "s", word + "es", stem + "ed", stem + "ing"]
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        out += [word[:-1] + "ies", word[:-1] + "ied"]
+    return list(dict.fromkeys(out))
+
+
+def translate_to_english(tokens: list[str], vocab: Mapping[str, int]) -> list[tuple[str, list[str]]]:
+    """Groups (Chinese word, English alternatives found in ``vocab``) for the Chinese words of a
+    tokenised question: the dictionary translation of a Chinese question over English passages.
+    A gloss also counts in its regular inflections (the passages' tokens are not stemmed)."""
+    glosses = english_glosses()
+    groups = []
+    for t in dict.fromkeys(tokens):
+        alts: list[str] = []
+        for g in glosses.get(t, ()):
+            for form in inflections(g):
+                if form in vocab and form not in alts:
+                    alts.append(form)
+        if alts:
+            groups.append((t, alts[:MAX_ALTERNATIVES]))
+    return groups
+
+
 def structured_bm25(bm25, groups: list[tuple[str, list[str]]]) -> np.ndarray | None:
     """Sum over groups of the best BM25 score among each group's alternatives (None if no group)."""
     if not groups:
