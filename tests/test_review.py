@@ -22,9 +22,11 @@ PAPERS_EN = ROOT / "eval" / "review" / "papers_en"
     "question, topic",
     [
         ("各文如何看待网络主权？", "网络主权"),
-        ("各文对联合国的作用有何看法？", "联合国的作用"),
+        ("各文对联合国的作用有何看法？", "联合国"),  # a relational noun after the subject asks about the subject
+        ("各文如何看待美国在网络空间治理中的角色？", "美国在网络空间治理"),
         ("各文提出了哪些中国方案？", "中国方案"),
-        ("How does each paper view the role of systematic reviews in policy?", "role of systematic reviews in policy"),
+        ("How does each paper view the role of systematic reviews in policy?", "systematic reviews in policy"),
+        ("What does each paper say about the impact of funding?", "funding"),
         ("What does each paper say about bias?", "bias"),
         ("What is each paper's position on small sample sizes?", "small sample sizes"),
         ("How is publication bias treated in each paper?", "publication bias"),
