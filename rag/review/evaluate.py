@@ -124,11 +124,11 @@ def summary_table(report: dict) -> str:
     for name, r in report["suites"].items():
         for group, s in r["summary"].items():
             lines.append(f"| {name} | {group} | " + " | ".join(str(s[m]) for m in HEADLINE) + " |")
-    for name, r in report["suites"].items():
-        if "stance" in r:
-            s = r["stance"]
-            lines.append(
-                f"\n{name} agreements: {s['shown']} shown, {s['right']} of {s['labelled']} labelled right "
-                f"(precision {s['precision']}), same-point recall {s['same_recall']}, {s['unlabelled']} unlabelled"
-            )
+    stance = [(name, r["stance"]) for name, r in report["suites"].items() if "stance" in r]
+    lines += [""] if stance else []
+    for name, s in stance:
+        lines.append(
+            f"{name} agreements: {s['shown']} shown, {s['right']} of {s['labelled']} labelled right "
+            f"(precision {s['precision']}), same-point recall {s['same_recall']}, {s['unlabelled']} unlabelled"
+        )
     return "\n".join(lines)
