@@ -22,9 +22,11 @@ PAPERS_EN = ROOT / "eval" / "review" / "papers_en"
     "question, topic",
     [
         ("各文如何看待网络主权？", "网络主权"),
-        ("各文对联合国的作用有何看法？", "联合国的作用"),
+        ("各文对联合国的作用有何看法？", "联合国"),  # a relational noun after the subject asks about the subject
+        ("各文如何看待美国在网络空间治理中的角色？", "美国在网络空间治理"),
         ("各文提出了哪些中国方案？", "中国方案"),
-        ("How does each paper view the role of systematic reviews in policy?", "role of systematic reviews in policy"),
+        ("How does each paper view the role of systematic reviews in policy?", "systematic reviews in policy"),
+        ("What does each paper say about the impact of funding?", "funding"),
         ("What does each paper say about bias?", "bias"),
         ("What is each paper's position on small sample sizes?", "small sample sizes"),
         ("How is publication bias treated in each paper?", "publication bias"),
@@ -197,13 +199,19 @@ def test_review_suite_reaches_its_floors(tmp_path, shared_corpus):
 
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     rep = evaluate_review([ROOT / "eval" / "review" / "suites.toml"], s)
-    # measured .61 / .47 recall, .67 / .68 evidence (eval/NOTES.md, issue 27 round 2): floors two points below
-    for name, floor in {"review-zh": 0.58, "review-en": 0.43}.items():
+    # measured .63 / .47 recall, .67 / .68 evidence, false ND .07 / .10, correct ND .83 / .94, pooled .93 / .90
+    # (eval/NOTES.md, issue 27 round 3): floors about two points below, never lowered
+    for name, floor in {"review-zh": 0.60, "review-en": 0.44}.items():
         o = rep["suites"][name]["summary"]["overall"]
         assert rep["suites"][name]["meta"]["gold_problems"] == []
         assert o["point_recall"] >= floor, (name, o)
-        assert o["evidence_cited"] >= 0.62, (name, o)
-        assert o["false_not_discussed"] <= 0.15, (name, o)
-        assert o["correct_not_discussed"] >= 0.65, (name, o)
-        assert o["pooled_coverage"] >= 0.85, (name, o)
+        assert o["evidence_cited"] >= 0.65, (name, o)
+        assert o["false_not_discussed"] <= 0.12, (name, o)
+        assert o["correct_not_discussed"] >= 0.80, (name, o)
+        assert o["pooled_coverage"] >= 0.88, (name, o)
         assert o["cell_chars_max"] <= 600, (name, o)
+    # agreements across papers: right 19 of 23 on review-zh; no "opposite" label and no unrelated pair shown on
+    # review-en (its 11 unrelated pairs)
+    zh, en = rep["suites"]["review-zh"]["stance"], rep["suites"]["review-en"]["stance"]
+    assert zh["precision"] >= 0.80 and zh["unlabelled"] <= 2, zh
+    assert zh["opposite_shown"] == en["opposite_shown"] == 0 and en["right"] == en["labelled"], en

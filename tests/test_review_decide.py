@@ -3,7 +3,10 @@ question's terms, fitted on its own features, and saved and read back with the m
 
 from __future__ import annotations
 
-from rag.review.decide import DENSE_FEATURES, FEATURES, Model, fit, load_model, save_model
+import numpy as np
+
+from rag.review.decide import DENSE_FEATURES, FEATURES, Model, features, fit, load_fallback, load_model, save_model
+from rag.review.extract import DocSentences, Scored
 
 
 def _row(null_z: float, lex_best: float, lexical: float) -> dict[str, float]:
@@ -11,7 +14,7 @@ def _row(null_z: float, lex_best: float, lexical: float) -> dict[str, float]:
 
 
 def test_the_fallback_decides_only_without_term_evidence():
-    main = Model((0.0, 0.0, 10.0), -2.0)  # discusses only with a term match (lex_best)
+    main = Model(tuple(10.0 if n == "lex_best" else 0.0 for n in FEATURES), -2.0)  # only with a term match
     dense = Model((0.0, 2.0), 0.0, features=DENSE_FEATURES)  # discusses when null_z is positive
     both = Model(main.weights, main.bias, dense=dense)
     close = _row(null_z=2.0, lex_best=0.0, lexical=0.0)  # no paper uses the terms: dense evidence decides
@@ -24,7 +27,7 @@ def test_fit_on_dense_features_and_round_trip(tmp_path):
     rows = [_row(v, 0.0, 0.0) for v in (-3, -2, -1.5, 1.5, 2, 3)]
     dense = fit(rows, [0, 0, 0, 1, 1, 1], features=DENSE_FEATURES)
     assert dense.features == DENSE_FEATURES and dense.weights[DENSE_FEATURES.index("null_z")] > 0
-    both = Model((0.1, 0.2, 0.3), 0.4, dense=dense)
+    both = Model(tuple(0.1 * (i + 1) for i in range(len(FEATURES))), 0.4, dense=dense)
     path = tmp_path / "m.json"
     save_model(both, path, "test")
     back = load_model(str(path))
@@ -36,3 +39,31 @@ def test_fit_on_dense_features_and_round_trip(tmp_path):
 def test_the_shipped_model_has_its_fallback():
     m = load_model()
     assert m.features == FEATURES and m.dense is not None and m.dense.features == DENSE_FEATURES
+
+    assert load_fallback() == m.dense
+
+
+def _paper(lexical: list[float], library_terms: float, own_lang: float) -> Scored:
+    n = len(lexical)
+    sents = DocSentences(
+        "p.txt", np.arange(n), np.zeros(n, dtype=np.int64), tuple("s" for _ in range(n)),
+        tuple(frozenset() for _ in range(n)), np.ones(n, dtype=bool),
+    )  # fmt: skip
+    z = np.asarray(lexical, dtype=np.float64)
+    return Scored(sents, z / 10, z, z, np.zeros((n, 2), np.float32), 0.5, library_terms, own_lang=own_lang)
+
+
+def test_unmatched_topic_terms_count_only_in_the_question_language():
+    """`unmatched` is the IDF share of the topic's terms no reviewed paper uses: read where the papers are in
+    the question's language, 0 across languages (a missed dictionary translation says nothing) and 0 when
+    no paper uses any of the terms (the fallback decides those)."""
+    assert features(_paper([0.0, 0.4, 1.0], 0.6, own_lang=1.0), 1.0)["unmatched"] == 0.4
+    assert features(_paper([0.0, 0.4, 1.0], 0.6, own_lang=0.1), 1.0)["unmatched"] == 0.0
+    assert features(_paper([0.0, 0.0, 0.0], 0.0, own_lang=1.0), 1.0)["unmatched"] == 0.0
+    assert features(_paper([0.0, 0.4, 1.0], 0.6, own_lang=1.0), 1.0)["lex_best"] == 1.0
+
+
+def test_the_shipped_model_counts_unmatched_terms_against_discussing():
+    m = load_model()
+    w = dict(zip(m.features, m.weights))
+    assert w["unmatched"] < 0 < w["lex_best"] and w["null_z"] > 0

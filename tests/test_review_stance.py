@@ -1,4 +1,4 @@
-"""Agreement and difference across papers: the stance cues (rag.review.stance), the pooled answer's
+"""Agreement and difference across papers: the same-point gate (rag.review.stance) and its gold, the pooled answer's
 "same point" / "opposite stances" sentences in the question's language, and the Markdown and XLSX
 outputs that show each side with its quote."""
 
@@ -8,32 +8,75 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import GoldFileError
 from rag.review.batch.inputs import Question, Questions
 from rag.review.compose import relations_text
-from rag.review.stance import OPPOSITE, SAME, cues, relation
+from rag.review.scoring import StancePair, load_stance_gold, norm, read_texts, score_stance
+from rag.review.stance import OPPOSITE, SAME, SAME_OVERLAP, overlap, relation
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
-    "text, n",
+    "a, b, rel",
     [
-        ("The method does not reduce bias.", 1),
-        ("However, the sample was small.", 1),
-        ("Although small, the sample was enough, but only just.", 0),  # concessives qualify, not oppose
-        ("这一趋势不断加强。", 0),  # 不断: continuing, no negation
-        ("改变不平等的体系。", 0),  # 不平等: a word, not a denial
-        ("国家不应当干预。", 1),
-        ("他们反对这种做法。", 1),
-        ("虽然如此，但效果明显。", 0),
+        ("States should regulate the network.", "States should regulate the network firmly.", SAME),
+        ("States should regulate the network.", "Trials were registered before enrolment.", ""),
+        ("中国主张尊重网络主权。", "各国应当尊重网络主权。", SAME),
+        ("中国主张尊重网络主权。", "数字鸿沟进一步扩大。", ""),
+        ("States should regulate the network.", "", ""),
     ],
 )
-def test_negation_and_contrast_cues(text, n):
-    assert cues(text) == n
+def test_same_point_only_when_the_quotes_share_their_wording(a, b, rel):
+    assert relation(a, b) == rel
 
 
-def test_relation_is_opposite_when_one_side_only_is_negated():
-    assert relation("States should regulate the network.", "States should not regulate the network.") == OPPOSITE
-    assert relation("States should regulate the network.", "Governments must regulate it.") == SAME
-    assert relation("This is not enough.", "That is not sufficient either.") == SAME
+def test_overlap_is_the_jaccard_share_of_terms_of_two_or_more_characters():
+    assert overlap("alpha beta gamma", "alpha beta delta") == pytest.approx(2 / 4)
+    assert overlap("a alpha", "alpha") == 1.0  # one-letter tokens do not count
+    assert SAME_OVERLAP == 0.2
+
+
+def test_stance_gold_is_labelled_and_its_english_quotes_are_verbatim():
+    gold = load_stance_gold(ROOT / "eval" / "review" / "stance_gold_en.jsonl")
+    texts = {d: norm(t) for d, t in read_texts(ROOT / "eval" / "review" / "papers_en").items()}
+    assert len(gold) >= 10 and {p.label for p in gold} <= {"same", "unrelated", "opposite"}
+    assert all(
+        len(q) < 40 and norm(q) in texts[d] for p in gold for d, q in ((p.doc_a, p.quote_a), (p.doc_b, p.quote_b))
+    )
+
+
+def test_stance_gold_chinese_quotes_are_verbatim(shared_corpus):
+    gold = load_stance_gold(ROOT / "eval" / "review" / "stance_gold_zh.jsonl")
+    texts = {d: norm(t) for d, t in read_texts(shared_corpus).items()}
+    assert len(gold) >= 30
+    assert all(
+        len(q) < 40 and norm(q) in texts[d] for p in gold for d, q in ((p.doc_a, p.quote_a), (p.doc_b, p.quote_b))
+    )
+
+
+def test_stance_scorer_counts_right_labels_recall_and_unlabelled():
+    gold = [
+        StancePair("q1", "a.txt", "States should", "b.txt", "Regulate it", "same"),
+        StancePair("q1", "a.txt", "Rules help", "b.txt", "Rules do not", "unrelated"),
+        StancePair("q2", "a.txt", "Other", "b.txt", "Thing", "same"),
+    ]
+    shown = [
+        ("q1", "b.txt", "…Regulate it now…", "a.txt", "States should regulate.", SAME),  # sides swapped
+        ("q1", "a.txt", "Rules help.", "b.txt", "Rules do not help.", SAME),
+        ("q1", "a.txt", "Unknown.", "b.txt", "Pair.", SAME),
+    ]
+    got = score_stance(gold, shown)
+    assert {k: got[k] for k in ("shown", "labelled", "right", "precision", "same_recall", "unlabelled")} == {
+        "shown": 3, "labelled": 2, "right": 1, "precision": 0.5, "same_recall": 0.5, "unlabelled": 1,
+    }  # fmt: skip
+
+
+def test_stance_gold_rejects_an_unknown_label(tmp_path):
+    bad = tmp_path / "stance_gold.jsonl"
+    bad.write_text('{"id": "q", "a": "a", "quote_a": "x", "b": "b", "quote_b": "y", "label": "agree"}\n', "utf-8")
+    with pytest.raises(GoldFileError, match="line 1: label 'agree' is not one of same, unrelated, opposite"):
+        load_stance_gold(bad)
 
 
 def test_relations_text_in_the_question_language():

@@ -1,7 +1,7 @@
 """Fit the "not discussed" model (rag/data/review_model.json) on one review suite's gold and report it on
 every suite: features of each (question, paper) cell, labels from the gold (points or "not addressed").
 
-    python eval/review/fit.py eval/review/suites.toml --train review-en [--dense-train review-zh] [--write]
+    python eval/review/fit.py eval/review/suites.toml --train review-en [--dense-train review-zh] [--keep-dense] [--write]
 
 Leave-one-paper-out on the training suite shows how well it generalises to a paper it never saw; the
 other suites are held out entirely. The dense-only fallback (used when no reviewed paper has any of the
@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.answer.pipeline import Assistant
 from rag.eval.suites import ensure_index, load_suites, suite_settings
 from rag.review.api import encode_many, evidence, null_model
-from rag.review.decide import DENSE_FEATURES, FEATURES, MODEL, Model, fit, load_model, save_model
+from rag.review.decide import DENSE_FEATURES, FEATURES, MODEL, Model, fit, load_fallback, load_model, save_model
 from rag.review.extract import doc_sentences
 from rag.review.frame import topic_of
 from rag.review.scoring import load_review_gold
@@ -56,15 +56,23 @@ def main() -> None:
     ap.add_argument("--train", required=True)
     ap.add_argument("--dense-train", default="")
     ap.add_argument("--dense-only", action="store_true", help="keep the shipped main model; refit the fallback")
+    ap.add_argument("--keep-dense", action="store_true", help="keep the shipped fallback; refit the main model")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     settings = load_settings()
     data = {s.name: cells(s, settings) for s in load_suites([args.suites])}
-    train = data[args.train]
+    # the main model decides only the cells with term evidence (the fallback decides the rest): fit it on those
+    train = [r for r in data[args.train] if r[2]["lexical"]]
     held = []
+    dense_on = args.dense_train or args.train
+    dense = fit([r[2] for r in data[dense_on]], [r[3] for r in data[dense_on]], features=DENSE_FEATURES)
+    if args.keep_dense:
+        shipped = load_fallback()
+        assert shipped is not None, "the shipped model has no dense fallback to keep"
+        dense = shipped
     for doc in sorted({r[1] for r in train}):  # leave one paper out
-        m = fit([r[2] for r in train if r[1] != doc], [r[3] for r in train if r[1] != doc])
-        held += [(r[0], r[1], r[2], r[3], m.prob(r[2])) for r in train if r[1] == doc]
+        m = replace(fit([r[2] for r in train if r[1] != doc], [r[3] for r in train if r[1] != doc]), dense=dense)
+        held += [(r[0], r[1], r[2], r[3], m.prob(r[2])) for r in data[args.train] if r[1] == doc]
     pos = [h for h in held if h[3]]
     neg = [h for h in held if not h[3]]
     print(
@@ -76,8 +84,6 @@ def main() -> None:
         print("main model: the shipped one (rag/data/review_model.json)")
     else:
         model = fit([r[2] for r in train], [r[3] for r in train])
-    dense_on = args.dense_train or args.train
-    dense = fit([r[2] for r in data[dense_on]], [r[3] for r in data[dense_on]], features=DENSE_FEATURES)
     both = replace(model, dense=dense)
     for name, rows in data.items():
         print(f"{name}{' (train)' if name == args.train else ' (held out)'}: {rates(model, rows)}")
@@ -94,7 +100,8 @@ def main() -> None:
             if args.dense_only
             else f"fitted on {args.train} ({len(train)} cells)"
         )
-        note = f"main model {main}; dense fallback fitted by eval/review/fit.py on {dense_on}"
+        fallback = "shipped earlier (fitted on review-zh)" if args.keep_dense else f"fitted on {dense_on}"
+        note = f"main model {main}; dense fallback {fallback} (eval/review/fit.py)"
         save_model(both, MODEL, note)
         print(f"wrote {MODEL}")
 

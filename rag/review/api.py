@@ -49,8 +49,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Agreement:
-    """Two papers' points on the same matter (mutually nearest points, unusually similar): the same point,
-    or opposite stances when negation or contrast cues mark one side only (``relation``)."""
+    """Two papers' points that make the same point (mutually nearest, unusually similar and worded alike;
+    ``relation`` is SAME — opposite stances are not detected, rag.review.stance)."""
 
     doc_a: str
     quote_a: str
@@ -219,8 +219,8 @@ def compare(
     retriever: Retriever, cells: list[Cell], scored: list[Scored]
 ) -> tuple[tuple[Agreement, ...], dict[str, tuple[str, ...]]]:
     """Points two papers share: mutually nearest points of two papers whose similarity is above what the
-    points reach with 95% of the other paper's sentences (each point's own reference distribution); the
-    rest are the paper's distinct emphasis."""
+    points reach with 95% of the other paper's sentences (each point's own reference distribution) and
+    that share a fifth of their terms (``rag.review.stance``); the rest are the paper's distinct emphasis."""
     idx = retriever.index
     by_doc = {s.sents.doc: s for s in scored}
     vec = {c.doc: np.asarray(idx.sent_vecs[[p.row for p in c.points]], dtype=np.float32) for c in cells if c.points}
@@ -236,9 +236,10 @@ def compare(
                 ib = int(np.argmax(sims[ia]))
                 if int(np.argmax(sims[:, ib])) != ia:
                     continue
-                if sims[ia, ib] >= max(ref_a[ia], ref_b[ib]):
-                    qa, qb = a.points[ia].quote, b.points[ib].quote
-                    out.append(Agreement(a.doc, qa, b.doc, qb, float(sims[ia, ib]), relation(qa, qb)))
+                qa, qb = a.points[ia].quote, b.points[ib].quote
+                # shown only when confident: unusually close for both papers and worded alike (stance.py)
+                if sims[ia, ib] >= max(ref_a[ia], ref_b[ib]) and relation(qa, qb) == SAME:
+                    out.append(Agreement(a.doc, qa, b.doc, qb, float(sims[ia, ib]), SAME))
                     shared |= {(a.doc, ia), (b.doc, ib)}
     distinct = {c.doc: tuple(p.quote for k, p in enumerate(c.points) if (c.doc, k) not in shared) for c in docs}
     return tuple(out), distinct

@@ -18,7 +18,7 @@ from rag.review.extract import Scored
 MODEL = Path(__file__).resolve().parent.parent / "data" / "review_model.json"
 # what the model reads (features() also reports top, dense_top, share, missing and lexical for diagnosis: with
 # them the model fitted on one gold set transferred worse to the other, eval/NOTES.md)
-FEATURES = ("gap", "null_z", "lex_best")
+FEATURES = ("gap", "null_z", "lex_best", "unmatched")
 # when no reviewed paper uses any of the question's terms (a Chinese question over English papers), the term
 # feature is 0 everywhere and says nothing: a second model over the dense evidence alone decides
 DENSE_FEATURES = ("gap", "null_z")
@@ -39,6 +39,7 @@ def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0))
             "share": 0.0,
             "missing": 1.0,
             "lexical": 0.0,
+            "unmatched": 0.0,
         }
     k = min(3, len(z))
     top = float(np.sort(z)[-k:].mean())
@@ -54,6 +55,9 @@ def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0))
         "share": float(np.mean(z > 1.0)),  # share of the paper's sentences clearly about the topic
         "missing": (1.0 - s.terms) if lexical else 0.0,  # the topic's words the paper never uses
         "lexical": float(lexical),
+        # the topic's terms no reviewed paper uses — read only where the papers are written in the question's
+        # language (across languages a missing term is mostly a dictionary translation that missed)
+        "unmatched": (1.0 - s.library_terms) if lexical and s.own_lang >= 0.5 else 0.0,
     }
 
 
@@ -94,6 +98,12 @@ def load_model(path: str = str(MODEL)) -> Model:
     d = json.loads(Path(path).read_text("utf-8"))
     main = _model(d, FEATURES)
     return replace(main, dense=_model(d["dense"], DENSE_FEATURES)) if d.get("dense") else main
+
+
+def load_fallback(path: str = str(MODEL)) -> Model | None:
+    """The shipped dense-only fallback alone (whatever features the main model of that file reads)."""
+    d = json.loads(Path(path).read_text("utf-8"))
+    return _model(d["dense"], DENSE_FEATURES) if d.get("dense") else None
 
 
 def fit(

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from rag.eval.suites import Suite, ensure_index, load_suites, suite_settings
 from rag.review.api import DISCUSSED, QuestionReview, review_questions
-from rag.review.scoring import GoldQuestion, ScoredCell, check_gold, load_review_gold, read_texts, score
+from rag.review.scoring import (
+    GoldQuestion,
+    ScoredCell,
+    check_gold,
+    load_review_gold,
+    load_stance_gold,
+    read_texts,
+    score,
+    score_stance,
+    stance_gold_path,
+)
 from rag.settings import Settings
 
 # the metrics a review report leads with, and the direction that is better
@@ -75,6 +85,10 @@ def evaluate_review_suite(
         cells, pooled = review_cells(reviews, assistant.retriever)
     seconds = time.perf_counter() - t0
     out = score(gold, cells, pooled)
+    stance = stance_gold_path(suite.gold)
+    if baseline != "by-doc" and stance.is_file():
+        shown = [(r.id, a.doc_a, a.quote_a, a.doc_b, a.quote_b, a.relation) for r in reviews for a in r.agreements]
+        out["stance"] = score_stance(load_stance_gold(stance), shown)
     out["meta"] = {
         "suite": suite.name,
         "gold": suite.gold.name,
@@ -110,4 +124,11 @@ def summary_table(report: dict) -> str:
     for name, r in report["suites"].items():
         for group, s in r["summary"].items():
             lines.append(f"| {name} | {group} | " + " | ".join(str(s[m]) for m in HEADLINE) + " |")
+    stance = [(name, r["stance"]) for name, r in report["suites"].items() if "stance" in r]
+    lines += [""] if stance else []
+    for name, s in stance:
+        lines.append(
+            f"{name} agreements: {s['shown']} shown, {s['right']} of {s['labelled']} labelled right "
+            f"(precision {s['precision']}), same-point recall {s['same_recall']}, {s['unlabelled']} unlabelled"
+        )
     return "\n".join(lines)

@@ -137,6 +137,7 @@ class Scored:
     library_terms: float = 0.0  # the same over every reviewed paper (0: no lexical evidence exists)
     groups: tuple[tuple[tuple[str, ...], float], ...] = ()  # the topic's term groups (alternatives, IDF)
     rank: np.ndarray | None = None  # z with the feedback score added: what points are chosen by
+    own_lang: float = 1.0  # share of the paper's sentences in the question's language
 
 
 def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> list[Scored]:
@@ -174,7 +175,12 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
     library = max((x.terms for x in out), default=0.0)
     kept = tuple(groups)
     ranks = feedback(idx.sent_lang, out)
-    return [Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library, kept, r) for x, r in zip(out, ranks)]
+    code = LANGS.index(query.lang) if query.lang in LANGS else -1
+    share = [float(np.mean(g == code)) if len(g) else 0.0 for g in d_langs]
+    return [
+        Scored(x.sents, x.dense, x.lexical, x.z, x.vecs, x.terms, library, kept, r, o)
+        for x, r, o in zip(out, ranks, share)
+    ]
 
 
 FEEDBACK_TOP = 5  # the reviewed sentences that best answer the question, whose centroid is searched again

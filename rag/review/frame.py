@@ -24,6 +24,8 @@ _FRAMES_EN = [
     r"^\s*(?:how|what)\s+(?:is|are|was|were)\b",
     r"^\s*(?:what|which|how)\b",
     r"\b(?:described|discussed|viewed|treated|understood|seen|characteri[sz]ed|explained|addressed)\s*\??\s*$",
+    # a relational noun before the subject asks about the subject ("the role of X in Y")
+    r"^\s*(?:the\s+)?(?:role|roles|place|position|situation|impact|influence)\s+(?:of|played by)\s+",
 ]
 _WHO_ZH = r"(?:各文|各篇(?:文章|论文|文献)?|每篇(?:文章|论文|文献)?|这些(?:文章|论文|文献)|各(?:位)?作者|三篇(?:文章|论文)|各(?:文章|论文|文献)|诸文)"
 _VERB_ZH = (
@@ -36,6 +38,8 @@ _FRAMES_ZH = [
     rf"(?:{_VERB_ZH})",
     r"(?:的)?(?:看法|观点|论述|立场|主张|认识)(?:是什么|为何|如何|有哪些)?",
     r"(?:是什么|有哪些|如何|怎样|为何|哪些)\s*$",
+    # a relational noun after the subject asks about the subject ("X在Y中的作用": X's part in Y)
+    r"中?的(?:作用|角色|处境|地位|影响|态度|立场|做法|定位)\s*$",
 ]
 _TRAIL = re.compile(r"[\s?？。.!！,，:：;；]+$")
 _LEAD = re.compile(r"^[\s,，:：]+|^(?:对|关于|就|the)\s+", re.I)

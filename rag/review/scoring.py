@@ -185,3 +185,78 @@ def _recovered(p: GoldPoint, text: str) -> bool:
 def read_texts(folder: Path) -> dict[str, str]:
     """The text papers (.txt, .md) of a corpus folder by document id (their file name)."""
     return {p.name: p.read_text("utf-8") for p in sorted(Path(folder).iterdir()) if p.suffix in (".txt", ".md")}
+
+
+# --- agreement across papers ---------------------------------------------------------------------
+
+STANCE_LABELS = ("same", "unrelated", "opposite")
+
+
+@dataclass(frozen=True)
+class StancePair:
+    """A labelled pair of two papers' points for one question (quotes given by their opening words)."""
+
+    qid: str
+    doc_a: str
+    quote_a: str
+    doc_b: str
+    quote_b: str
+    label: str  # same | unrelated | opposite
+
+
+def stance_gold_path(gold: Path) -> Path:
+    """Where a review gold file's stance gold lives: ``stance_<name>`` beside it."""
+    return Path(gold).with_name(f"stance_{Path(gold).name}")
+
+
+def load_stance_gold(path: Path) -> list[StancePair]:
+    """Read a stance gold file (JSONL: id, a, quote_a, b, quote_b, label); a malformed line is named."""
+    out = []
+    for n, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            pair = StancePair(str(d["id"]), d["a"], d["quote_a"], d["b"], d["quote_b"], d["label"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GoldFileError(f"{path} line {n}: not a stance record ({type(exc).__name__}: {exc})") from None
+        if pair.label not in STANCE_LABELS:
+            raise GoldFileError(f"{path} line {n}: label {pair.label!r} is not one of {', '.join(STANCE_LABELS)}")
+        out.append(pair)
+    return out
+
+
+def _same_pair(p: StancePair, qid: str, doc_a: str, quote_a: str, doc_b: str, quote_b: str) -> bool:
+    sides = ((p.doc_a, norm(p.quote_a)), (p.doc_b, norm(p.quote_b)))
+    got = ((doc_a, norm(quote_a.strip("…"))), (doc_b, norm(quote_b.strip("…"))))
+    match = all(d == gd and q.startswith(gq) for (gd, gq), (d, q) in zip(sides, got))
+    return p.qid == qid and (match or all(d == gd and q.startswith(gq) for (gd, gq), (d, q) in zip(sides, got[::-1])))
+
+
+def score_stance(gold: list[StancePair], shown: Iterable[tuple[str, str, str, str, str, str]]) -> dict:
+    """How right the agreements shown are (``shown``: (question id, doc a, quote a, doc b, quote b,
+    relation)): of those the gold labels, how many have the gold's label (precision), and how many of the
+    gold's "same" pairs were shown as same (recall); unlabelled ones are counted apart."""
+    shown = list(shown)
+    labelled = right = unlabelled = 0
+    found: set[int] = set()
+    for qid, da, qa, db, qb, rel in shown:
+        hit = next((i for i, p in enumerate(gold) if _same_pair(p, qid, da, qa, db, qb)), None)
+        if hit is None:
+            unlabelled += 1
+            continue
+        labelled += 1
+        right += gold[hit].label == rel
+        if gold[hit].label == rel == "same":
+            found.add(hit)
+    same = sum(p.label == "same" for p in gold)
+    return {
+        "shown": len(shown),
+        "labelled": labelled,
+        "right": right,
+        "precision": _r(right, labelled),
+        "same_recall": _r(len(found), same),
+        "opposite_shown": sum(s[5] == "opposite" for s in shown),
+        "unlabelled": unlabelled,
+        "gold_pairs": len(gold),
+    }
