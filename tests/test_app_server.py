@@ -17,6 +17,7 @@ import httpx
 import pytest
 from conftest import rag_cli
 from gradio_client import Client, handle_file
+from helpers import free_port
 
 from app.render import (
     answer_with_references,
@@ -43,12 +44,6 @@ QUESTIONS = [
     "国际电信联盟于哪一年成立了量子信息技术焦点组？",
     "How long did repairs take after the 2008 Mediterranean cable cuts?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
