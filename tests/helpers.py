@@ -55,6 +55,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
 def start(args: list[str], ready_url: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
     """Start the `rag` console script and wait until ``ready_url`` answers (any status)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
