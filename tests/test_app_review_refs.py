@@ -18,8 +18,6 @@ import rispy
 from conftest import StepTimes, open_app, served_app
 from openpyxl import Workbook, load_workbook
 
-from app.references import SCOPES, export_file, works_of
-from app.review_tab import ReviewTab
 from rag.index.store import build_index
 from rag.refs.bibexport import EXPORT_FORMATS
 from rag.settings import load_settings
@@ -242,6 +240,9 @@ FMT_LABELS = {"bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON", "gbt7714
 
 
 def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer_first(served):
+    from app.references import SCOPES, export_file, works_of  # gradio: imported only when this runs
+    from app.review_tab import ReviewTab
+
     demo, _, root, s = served
     service = demo.rag_service
     tab = ReviewTab(service, s, root)
