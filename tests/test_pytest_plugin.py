@@ -31,27 +31,19 @@ def test_pytest_finds_the_plugin_by_its_entry_point_and_with_p(tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rag-plugin-check\nVersion: 0\n")
     (dist / "entry_points.txt").write_text("[pytest11]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items()))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
-    for extra in ([], ["-p", "rag.eval.testing"]):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:rag",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:langsmith_plugin",
-                "--fixtures",
-                "-q",
-                *extra,
-            ],
+    runs = {  # both at once: each is a pytest start-up
+        tuple(extra): subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:rag", "-p", "no:cacheprovider", "-p", "no:langsmith_plugin"]
+            + ["--fixtures", "-q", *extra],
             cwd=tmp_path,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
         )
-        assert proc.returncode == 0, (extra, proc.stdout[-1500:], proc.stderr[-1500:])
-        assert "rag_eval [session scope]" in proc.stdout, extra
+        for extra in ([], ["-p", "rag.eval.testing"])
+    }
+    for extra, proc in runs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (extra, out[-1500:], err[-1500:])
+        assert "rag_eval [session scope]" in out, extra
