@@ -184,7 +184,73 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
     ),
     (re.compile(r"^cannot render page (\d+) of `(.*)` \((.*)\)$"), r"无法渲染 `\2` 的第 \1 页（\3）"),
     (re.compile(r"^not in the index: (.*); pick documents from `rag info`$"), r"索引中没有：\1；请从文献列表中选择"),
+    (re.compile(r"^indexing failed \((.*)\); the index is unchanged$"), r"建立索引失败（\1）；索引没有改变"),
+    (
+        re.compile(r"^the sources of (\d+) indexed documents are missing \(e\.g\. (.*)\); .*$"),
+        r"已索引文献中有 \1 篇的源文件不见了（例如 \2）；请用 rag index PATH 重建索引",
+    ),
+    (
+        re.compile(r"^the source of `(.*)` is gone from (.*); it cannot be re-read$"),
+        r"`\1` 的源文件已不在 \2；无法重新读取",
+    ),
+    (re.compile(r"^unknown set of references (.*); pick one of: (.*)$"), r"未知的参考文献范围 \1；可选：\2"),
+    (re.compile(r"^unknown format (.*); use one of: (.*)$"), r"未知的格式 \1；可选：\2"),
+    (
+        re.compile(r"^no document '(.*)' in index '(.*)' \(it has e\.g\. (.*)\); .*$"),
+        r"索引“\2”中没有文献“\1”（例如有：\3）",
+    ),
+    (
+        re.compile(r"^the metadata edits file (.*) cannot be read \((.*)\); fix or delete it$"),
+        r"元数据修改文件 \1 无法读取（\2）；请修正或删除它",
+    ),
+    # why a file was skipped (rag.ingest.loading, rag.ingest.pdf_guard)
+    (re.compile(r"^unknown text encoding \(save it as UTF-8\)$"), "无法识别的文本编码（请另存为 UTF-8）"),
+    (re.compile(r"^binary file \(control characters\)$"), "二进制文件（含控制字符）"),
+    (re.compile(r"^unreadable PDF \((.*)\)$"), r"无法读取的 PDF（\1）"),
+    (
+        re.compile(r"^PDF has no text: no text layer, and OCR found none on its pages(.*)$"),
+        r"PDF 中没有文字：既无文字层，OCR 也未识别出文字\1",
+    ),
+    (re.compile(r"^cannot read \((.*)\)$"), r"无法读取（\1）"),
+    (re.compile(r"^empty file$"), "空文件"),
+    (re.compile(r"^password-protected PDF; .*$"), "PDF 有密码保护；请另存一份无密码的副本再添加"),
+    (
+        re.compile(r"^PDF has (\d+) pages, more than (\d+); .*$"),
+        r"PDF 有 \1 页，超过上限 \2 页；未读取（可调高 RAG_PDF_MAX_PAGES）",
+    ),
+    (
+        re.compile(r"^compressed stream inflates to over (.*) MB \(a compression bomb\?\); .*$"),
+        r"压缩流解压后超过 \1 MB（疑似压缩炸弹）；未读取（可调高 RAG_PDF_MAX_STREAM_MB）",
+    ),
+    (re.compile(r"^its streams inflate to over (.*) MB; .*$"), r"各数据流解压后超过 \1 MB；未读取"),
+    # notes on how a document was read (shown under an upload)
+    (
+        re.compile(r"^(.*?)page (\d+) is (.*) x (.*) in; OCR read it at (.*) dpi to stay under (.*) Mpx .*$"),
+        r"\1第 \2 页为 \3 × \4 英寸；为不超过 \6 百万像素，OCR 以 \5 dpi 识别",
+    ),
+    (
+        re.compile(
+            r"^(.*): (\d+) running header/footer or page-number line\(s\) \((.*) of (.*) characters\) left out .*$"
+        ),
+        r"\1：\2 行页眉、页脚或页码（\4 个字符中的 \3 个）作为页面装饰删去",
+    ),
+    (
+        re.compile(r"^(.*): (.*) of its text \((.*) of (.*) characters\) was left out as page furniture .*$"),
+        r"\1：\2 的文字（\4 个字符中的 \3 个）作为页面装饰（页码、页眉、重复 3 次以上的行）删去",
+    ),
 ]
+
+# the stages long work reports (adding, editing, re-indexing documents), for the progress bar
+_STAGES_ZH = {
+    "checking files": "正在检查文件",
+    "reading documents": "正在读取文献",
+    "embedding": "正在计算向量",
+    "building dense index": "正在建立向量索引",
+    "indexing BM25": "正在建立关键词索引",
+    "writing index": "正在写入索引",
+    "done": "完成",
+}
+_STAGE_PATTERNS_ZH = [(re.compile(r"^reading (.+)$"), r"正在读取 \1"), (re.compile(r"^OCR (.+)$"), r"正在 OCR 识别 \1")]
 
 
 def t(lang: str, key: str, **values) -> str:
@@ -202,6 +268,18 @@ def message(lang: str, text: str) -> str:
         if pattern.match(text):
             return pattern.sub(zh, text)
     return text
+
+
+def stage(lang: str, label: str) -> str:
+    """A progress label (a stage of long work, e.g. "embedding") in ``lang``."""
+    if lang != "zh":
+        return label
+    if label in _STAGES_ZH:
+        return _STAGES_ZH[label]
+    for pattern, zh in _STAGE_PATTERNS_ZH:
+        if pattern.match(label):
+            return pattern.sub(zh, label)
+    return label
 
 
 def browser_language(accept_language: str | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry or version checks
@@ -34,12 +35,54 @@ from rag.settings import Settings  # noqa: E402
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AskTab:
+    """The Ask tab: the chat and its controls (left), the sources, copy box and page view (right)."""
+
+    tab: gr.Tab
+    chat: gr.Chatbot
+    question: gr.Textbox
+    send: gr.Button
+    k: gr.Slider
+    docs: gr.Dropdown
+    show_scores: gr.Checkbox
+    new: gr.Button
+    download: gr.DownloadButton
+    download_answers: gr.DownloadButton
+    style: gr.Dropdown
+    sources: gr.HTML
+    copy_box: gr.Textbox
+    page_pick: gr.Dropdown
+    page_image: gr.Image
+    page_info: gr.HTML
+    cite_click: gr.Textbox
+
+
+@dataclass(frozen=True)
+class DocumentsTab:
+    """The Documents tab: the library table, the metadata form and its actions, uploads, who cites whom."""
+
+    tab: gr.Tab
+    table: gr.Dataframe
+    doc_pick: gr.Dropdown
+    edit_title: gr.Textbox
+    edit_authors: gr.Textbox
+    edit_year: gr.Textbox
+    save: gr.Button
+    reindex: gr.Button
+    remove: gr.Button
+    library_status: gr.Markdown
+    upload: gr.File
+    upload_status: gr.Markdown
+    refresh: gr.Button
+    citations: gr.Markdown
+
+
 def build_app(settings: Settings, service: AppService | None = None) -> gr.Blocks:
     """The Blocks app over ``settings``' index (loaded once here, shared by every session)."""
     service = service or AppService(settings)
     bench = Workbench(service, settings)
     export_dir = Path(tempfile.mkdtemp(prefix="rag-app-"))
-
     h = ChatHandlers(settings, service, export_dir)
 
     # delete_cache: Gradio's copies of uploads and exports older than a day go, checked hourly
@@ -49,206 +92,213 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             header = gr.Markdown(header_text(service), elem_id="header")
             lang = gr.Radio(CHOICES, value="en", label=t("en", "language"), elem_id="lang", scale=0, min_width=180)
         with gr.Tabs():
-            with gr.Tab(t("en", "tab_ask"), id="ask") as tab_ask:
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        chat = gr.Chatbot(
-                            # no per-message copy: it would copy the link markup; the copy box has clean text
-                            elem_id="chat",
-                            height=520,
-                            show_label=False,
-                            latex_delimiters=[],
-                            buttons=[],
-                            feedback_options=None,
-                            layout="bubble",
-                            placeholder=t("en", "chat_placeholder"),
-                        )
-                        with gr.Row(equal_height=True):
-                            question = gr.Textbox(
-                                show_label=False,
-                                placeholder=t("en", "question_placeholder"),
-                                lines=1,
-                                max_lines=6,
-                                scale=8,
-                                elem_id="question",
-                                autofocus=True,
-                            )
-                            send = gr.Button(
-                                t("en", "ask"), variant="primary", scale=1, min_width=80, elem_id="ask-btn"
-                            )
-                        with gr.Row(equal_height=True):
-                            k = gr.Slider(
-                                1, 20, value=settings.top_k, step=1, label=t("en", "top_k"), scale=2, elem_id="top-k"
-                            )
-                            docs = gr.Dropdown(
-                                choices=doc_choices(service),
-                                value=[],
-                                multiselect=True,
-                                scale=3,
-                                label=t("en", "doc_filter"),
-                                elem_id="doc-filter",
-                            )
-                            show_scores = gr.Checkbox(
-                                label=t("en", "show_scores"), value=False, scale=1, elem_id="show-scores"
-                            )
-                        with gr.Row():
-                            new = gr.Button(t("en", "new_conversation"), size="sm", elem_id="new-conversation")
-                            download = gr.DownloadButton(
-                                t("en", "download_md"), value=None, size="sm", interactive=False, elem_id="download"
-                            )
-                            download_answers = gr.DownloadButton(
-                                t("en", "download_jsonl"),
-                                value=None,
-                                size="sm",
-                                interactive=False,
-                                elem_id="download-answers",
-                            )
-                            style = gr.Dropdown(
-                                choices=list(STYLES),
-                                value=settings.citation_style,
-                                label=t("en", "style"),
-                                scale=1,
-                                elem_id="citation-style",
-                            )
-                    with gr.Column(scale=2):
-                        sources = gr.HTML(sources_html([]), elem_id="sources", label="Sources", max_height=640)
-                        copy_box = gr.Textbox(
-                            label=t("en", "copy"),
-                            lines=3,
-                            max_lines=12,
-                            interactive=False,
-                            buttons=["copy"],
-                            elem_id="copy-answer",
-                        )
-                        page_pick = gr.Dropdown(
-                            choices=[], value=None, label=t("en", "page_pick"), visible=False, elem_id="page-pick"
-                        )
-                        page_image = gr.Image(
-                            type="pil",
-                            format="png",
-                            interactive=False,
-                            visible=False,
-                            buttons=["fullscreen"],
-                            elem_id="page-view",
-                        )
-                        page_info = gr.HTML("", elem_id="page-caption")
-                        # written by the page script when an [n] of a PDF passage is clicked ("turn:n")
-                        cite_click = gr.Textbox(value="", show_label=False, elem_id="cite-click", container=False)
-            with gr.Tab(t("en", "tab_docs"), id="documents") as tab_docs:
-                table = gr.Dataframe(
-                    value=document_rows(service.library()),
-                    headers=document_headers(),
-                    interactive=False,
-                    wrap=True,
-                    elem_id="documents",
-                )
-                with gr.Row(equal_height=True):
-                    doc_pick = gr.Dropdown(
-                        choices=doc_choices(service),
-                        value=None,
-                        label=t("en", "doc_pick"),
-                        elem_id="doc-pick",
-                        scale=3,
-                    )
-                    edit_title = gr.Textbox(label=t("en", "edit_title"), elem_id="edit-title", scale=3)
-                    edit_authors = gr.Textbox(label=t("en", "edit_authors"), elem_id="edit-authors", scale=3)
-                    edit_year = gr.Textbox(label=t("en", "edit_year"), elem_id="edit-year", scale=1, min_width=90)
-                with gr.Row():
-                    save = gr.Button(t("en", "save"), size="sm", variant="primary", elem_id="save-metadata")
-                    reindex = gr.Button(t("en", "reindex"), size="sm", elem_id="reindex-document")
-                    remove = gr.Button(t("en", "remove"), size="sm", variant="stop", elem_id="remove-document")
-                library_status = gr.Markdown(elem_id="library-status")
-                upload = gr.File(
-                    label=t("en", "upload", mb=settings.upload_max_mb),
-                    # no file_types: Gradio would refuse a whole batch for one bad file; we report each
-                    file_count="multiple",
-                    elem_id="upload",
-                )
-                upload_status = gr.Markdown(elem_id="upload-status")
-                refresh = gr.Button(t("en", "refresh"), size="sm")
-                citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
-            review = ReviewTab(service, settings, export_dir).build(lang, doc_choices(service), style)
+            ask = _ask_tab(settings, service)
+            lib = _documents_tab(settings, service)
+            review = ReviewTab(service, settings, export_dir).build(lang, doc_choices(service), style=ask.style)
             ReferencesTab(service, export_dir / "references").build(lang, exchanges, review)
-
-        outputs = [chat, sources, exchanges, copy_box, download, question]
-        inputs = [question, exchanges, k, docs, show_scores, lang]
-        styled = [copy_box, download, download_answers]
-        labelled = [
-            header,
-            tab_ask,
-            tab_docs,
-            chat,
-            question,
-            send,
-            k,
-            docs,
-            show_scores,
-            new,
-            download,
-            download_answers,
-            style,
-            copy_box,
-            page_pick,
-            upload,
-            refresh,
-            table,
-            doc_pick,
-            edit_title,
-            edit_authors,
-            edit_year,
-            save,
-            reindex,
-            remove,
-            lang,
-        ]
-
-        def after_answer(answered) -> None:
-            """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
-            answered.then(h.restyle, [exchanges, style], styled, api_visibility="private").then(
-                h.cited_pages, exchanges, [page_pick, page_image], api_visibility="private"
-            )
-
-        after_answer(question.submit(h.respond, inputs, outputs, api_name="chat"))
-        after_answer(send.click(h.respond, inputs, outputs, api_visibility="private"))
-        style.change(h.restyle, [exchanges, style], styled, api_visibility="private")
-        page_pick.change(
-            bench.open_page, [page_pick, exchanges, lang], [page_image, page_info], api_visibility="private"
-        )
-        cite_click.change(
-            bench.open_page, [cite_click, exchanges, lang], [page_image, page_info], api_visibility="private"
-        )
-        for shown in (show_scores.change, lang.change):
-            shown(h.rerender, [exchanges, show_scores, lang], [chat, sources], api_visibility="private")
-        for clear in (new.click, chat.clear):  # both start a new conversation
-            clear(
-                h.new_conversation,
-                lang,
-                [chat, sources, exchanges, copy_box, download, page_pick, page_image, page_info],
-                api_visibility="private",
-            ).then(h.restyle, [exchanges, style], styled, api_visibility="private")
-        upload.upload(
-            bench.add_documents,
-            [upload, lang],
-            [upload_status, table, docs, header, upload, doc_pick],
-            api_name="add_documents",
-        ).then(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
-        refresh.click(bench.refresh_documents, lang, [table, docs, header], api_name="documents")
-        managed = [table, docs, header, doc_pick, library_status]
-        doc_pick.change(bench.pick_document, doc_pick, [edit_title, edit_authors, edit_year], api_visibility="private")
-        edit_form = [doc_pick, edit_title, edit_authors, edit_year, lang]
-        save.click(bench.library_action("save"), edit_form, managed, api_visibility="private")
-        reindex.click(bench.library_action("reindex"), edit_form, managed, api_visibility="private")
-        remove.click(bench.library_action("remove"), edit_form, managed, api_visibility="private")
-        lang.change(bench.relabel, lang, labelled, api_visibility="private")
+        _wire_ask(ask, h, bench, exchanges, lang)
+        _wire_documents(lib, ask, bench, service, header, lang)
+        lang.change(bench.relabel, lang, _labelled(ask, lib, header, lang), api_visibility="private")
         demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
-            bench.refresh_documents, lang, [table, docs, header], api_visibility="private"
+            bench.refresh_documents, lang, [lib.table, ask.docs, header], api_visibility="private"
         )
-        for event in (refresh.click, demo.load):  # who cites whom (after an upload too, above)
-            event(lambda: citations_markdown(service.citation_graph()), None, citations, api_visibility="private")
+        for event in (lib.refresh.click, demo.load):  # who cites whom (after an upload too, in _wire_documents)
+            event(lambda: citations_markdown(service.citation_graph()), None, lib.citations, api_visibility="private")
         gr.api(h.ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher
     return demo
+
+
+def _ask_tab(settings: Settings, service: AppService) -> AskTab:
+    """The Ask tab's components, laid out (their events are wired by ``_wire_ask``)."""
+    with gr.Tab(t("en", "tab_ask"), id="ask") as tab:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    # no per-message copy: it would copy the link markup; the copy box has clean text
+                    elem_id="chat",
+                    height=520,
+                    show_label=False,
+                    latex_delimiters=[],
+                    buttons=[],
+                    feedback_options=None,
+                    layout="bubble",
+                    placeholder=t("en", "chat_placeholder"),
+                )
+                controls = _chat_controls(settings, service)
+            with gr.Column(scale=2):
+                side = _sources_column()
+    return AskTab(tab=tab, chat=chat, **controls, **side)
+
+
+def _chat_controls(settings: Settings, service: AppService) -> dict:
+    """Under the chat: the question box, passages per answer, the document filter, downloads and style."""
+    with gr.Row(equal_height=True):
+        question = gr.Textbox(
+            show_label=False,
+            placeholder=t("en", "question_placeholder"),
+            lines=1,
+            max_lines=6,
+            scale=8,
+            elem_id="question",
+            autofocus=True,
+        )
+        send = gr.Button(t("en", "ask"), variant="primary", scale=1, min_width=80, elem_id="ask-btn")
+    with gr.Row(equal_height=True):
+        k = gr.Slider(1, 20, value=settings.top_k, step=1, label=t("en", "top_k"), scale=2, elem_id="top-k")
+        docs = gr.Dropdown(
+            choices=doc_choices(service),
+            value=[],
+            multiselect=True,
+            scale=3,
+            label=t("en", "doc_filter"),
+            elem_id="doc-filter",
+        )
+        show_scores = gr.Checkbox(label=t("en", "show_scores"), value=False, scale=1, elem_id="show-scores")
+    with gr.Row():
+        new = gr.Button(t("en", "new_conversation"), size="sm", elem_id="new-conversation")
+        download = gr.DownloadButton(
+            t("en", "download_md"), value=None, size="sm", interactive=False, elem_id="download"
+        )
+        download_answers = gr.DownloadButton(
+            t("en", "download_jsonl"), value=None, size="sm", interactive=False, elem_id="download-answers"
+        )
+        style = gr.Dropdown(
+            choices=list(STYLES),
+            value=settings.citation_style,
+            label=t("en", "style"),
+            scale=1,
+            elem_id="citation-style",
+        )
+    return {
+        "question": question,
+        "send": send,
+        "k": k,
+        "docs": docs,
+        "show_scores": show_scores,
+        "new": new,
+        "download": download,
+        "download_answers": download_answers,
+        "style": style,
+    }
+
+
+def _sources_column() -> dict:
+    """Beside the chat: the sources panel, the answer to copy, and the cited page's view."""
+    sources = gr.HTML(sources_html([]), elem_id="sources", label="Sources", max_height=640)
+    copy_box = gr.Textbox(
+        label=t("en", "copy"), lines=3, max_lines=12, interactive=False, buttons=["copy"], elem_id="copy-answer"
+    )
+    page_pick = gr.Dropdown(choices=[], value=None, label=t("en", "page_pick"), visible=False, elem_id="page-pick")
+    page_image = gr.Image(
+        type="pil", format="png", interactive=False, visible=False, buttons=["fullscreen"], elem_id="page-view"
+    )
+    page_info = gr.HTML("", elem_id="page-caption")
+    # written by the page script when an [n] of a PDF passage is clicked ("turn:n")
+    cite_click = gr.Textbox(value="", show_label=False, elem_id="cite-click", container=False)
+    return {
+        "sources": sources,
+        "copy_box": copy_box,
+        "page_pick": page_pick,
+        "page_image": page_image,
+        "page_info": page_info,
+        "cite_click": cite_click,
+    }
+
+
+def _documents_tab(settings: Settings, service: AppService) -> DocumentsTab:
+    """The Documents tab's components, laid out (their events are wired by ``_wire_documents``)."""
+    with gr.Tab(t("en", "tab_docs"), id="documents") as tab:
+        table = gr.Dataframe(
+            value=document_rows(service.library()),
+            headers=document_headers(),
+            interactive=False,
+            wrap=True,
+            elem_id="documents",
+        )
+        with gr.Row(equal_height=True):
+            doc_pick = gr.Dropdown(
+                choices=doc_choices(service), value=None, label=t("en", "doc_pick"), elem_id="doc-pick", scale=3
+            )
+            edit_title = gr.Textbox(label=t("en", "edit_title"), elem_id="edit-title", scale=3)
+            edit_authors = gr.Textbox(label=t("en", "edit_authors"), elem_id="edit-authors", scale=3)
+            edit_year = gr.Textbox(label=t("en", "edit_year"), elem_id="edit-year", scale=1, min_width=90)
+        with gr.Row():
+            save = gr.Button(t("en", "save"), size="sm", variant="primary", elem_id="save-metadata")
+            reindex = gr.Button(t("en", "reindex"), size="sm", elem_id="reindex-document")
+            remove = gr.Button(t("en", "remove"), size="sm", variant="stop", elem_id="remove-document")
+        library_status = gr.Markdown(elem_id="library-status")
+        upload = gr.File(
+            label=t("en", "upload", mb=settings.upload_max_mb),
+            # no file_types: Gradio would refuse a whole batch for one bad file; we report each
+            file_count="multiple",
+            elem_id="upload",
+        )
+        upload_status = gr.Markdown(elem_id="upload-status")
+        refresh = gr.Button(t("en", "refresh"), size="sm")
+        citations = gr.Markdown(citations_markdown(service.citation_graph()), elem_id="citations")
+    return DocumentsTab(
+        tab, table, doc_pick, edit_title, edit_authors, edit_year, save, reindex, remove, library_status, upload,
+        upload_status, refresh, citations,
+    )  # fmt: skip
+
+
+def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State, lang: gr.Radio) -> None:
+    """The Ask tab's events: answer (streamed), restyle, open a cited page, re-render, a new conversation."""
+    outputs = [a.chat, a.sources, exchanges, a.copy_box, a.download, a.question]
+    inputs = [a.question, exchanges, a.k, a.docs, a.show_scores, lang]
+    styled = [a.copy_box, a.download, a.download_answers]
+
+    def after_answer(answered) -> None:
+        """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
+        answered.then(h.restyle, [exchanges, a.style], styled, api_visibility="private").then(
+            h.cited_pages, exchanges, [a.page_pick, a.page_image], api_visibility="private"
+        )
+
+    after_answer(a.question.submit(h.respond, inputs, outputs, api_name="chat"))
+    after_answer(a.send.click(h.respond, inputs, outputs, api_visibility="private"))
+    a.style.change(h.restyle, [exchanges, a.style], styled, api_visibility="private")
+    shown_page = [a.page_image, a.page_info]
+    a.page_pick.change(bench.open_page, [a.page_pick, exchanges, lang], shown_page, api_visibility="private")
+    a.cite_click.change(bench.open_page, [a.cite_click, exchanges, lang], shown_page, api_visibility="private")
+    for shown in (a.show_scores.change, lang.change):
+        shown(h.rerender, [exchanges, a.show_scores, lang], [a.chat, a.sources], api_visibility="private")
+    cleared = [a.chat, a.sources, exchanges, a.copy_box, a.download, a.page_pick, a.page_image, a.page_info]
+    for clear in (a.new.click, a.chat.clear):  # both start a new conversation
+        clear(h.new_conversation, lang, cleared, api_visibility="private").then(
+            h.restyle, [exchanges, a.style], styled, api_visibility="private"
+        )
+
+
+def _wire_documents(
+    d: DocumentsTab, a: AskTab, bench: Workbench, service: AppService, header: gr.Markdown, lang: gr.Radio
+) -> None:
+    """The Documents tab's events: upload, refresh, pick a document, save / re-index / remove it."""
+    d.upload.upload(
+        bench.add_documents,
+        [d.upload, lang],
+        [d.upload_status, d.table, a.docs, header, d.upload, d.doc_pick],
+        api_name="add_documents",
+    ).then(lambda: citations_markdown(service.citation_graph()), None, d.citations, api_visibility="private")
+    d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header], api_name="documents")
+    managed = [d.table, a.docs, header, d.doc_pick, d.library_status]
+    d.doc_pick.change(
+        bench.pick_document, d.doc_pick, [d.edit_title, d.edit_authors, d.edit_year], api_visibility="private"
+    )
+    edit_form = [d.doc_pick, d.edit_title, d.edit_authors, d.edit_year, lang]
+    d.save.click(bench.library_action("save"), edit_form, managed, api_visibility="private")
+    d.reindex.click(bench.library_action("reindex"), edit_form, managed, api_visibility="private")
+    d.remove.click(bench.library_action("remove"), edit_form, managed, api_visibility="private")
+
+
+def _labelled(a: AskTab, d: DocumentsTab, header: gr.Markdown, lang: gr.Radio) -> list:
+    """The components ``Workbench.relabel`` gives new labels, in the order it returns them."""
+    return [
+        header, a.tab, d.tab, a.chat, a.question, a.send, a.k, a.docs, a.show_scores, a.new, a.download,
+        a.download_answers, a.style, a.copy_box, a.page_pick, d.upload, d.refresh, d.table, d.doc_pick,
+        d.edit_title, d.edit_authors, d.edit_year, d.save, d.reindex, d.remove, lang,
+    ]  # fmt: skip
 
 
 def launch_app(

@@ -7,7 +7,7 @@ import html
 
 import gradio as gr
 
-from app.i18n import browser_language, message, pick, t
+from app.i18n import browser_language, message, pick, stage, t
 from app.render import citation_of, document_headers, document_rows
 from app.service import AppService
 from rag.errors import RagError
@@ -58,7 +58,8 @@ class Workbench:
         if not files:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         paths = files if isinstance(files, list) else [files]
-        report = self.service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=desc))
+        shown = pick(lang)
+        report = self.service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=stage(shown, desc)))
         table, choices, header = self.refresh_documents(lang)
         return report.markdown(pick(lang)), table, choices, header, None, gr.update(choices=doc_choices(self.service))
 
@@ -74,7 +75,7 @@ class Workbench:
 
         def run(doc_id, title, authors, year, lang, progress=gr.Progress()):
             lang = pick(lang)
-            tick = lambda frac, desc: progress(frac, desc=desc)  # noqa: E731
+            tick = lambda frac, desc: progress(frac, desc=stage(lang, desc))  # noqa: E731
             try:
                 if action == "save":
                     secs = self.service.edit_metadata(doc_id, title or "", authors or "", year or "", tick)

@@ -32,6 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))  # milvus_local: the test-only server launcher
 
 import bench_scale  # noqa: E402
 from bench_scale import _du, _link_copy, _mem, milvus_fill, milvus_params, summarize  # noqa: E402
@@ -151,7 +152,7 @@ def _child(fn: str, *args, cache: Path | None = None, env: dict | None = None) -
 def run_scale(n: int, data: Path, queries: int, faiss_kind: str, server_kinds: list[str], levels: list[str]) -> dict:
     """One scale: FAISS exact and ``faiss_kind``, then the server kinds, each queried in a fresh process per
     consistency level (``RAG_MILVUS_CONSISTENCY``)."""
-    from rag.eval.testing import milvus_server
+    from milvus_local import milvus_server
 
     idx_dir = data / "idx"
     res: dict = {"passages": n, "queries": queries, "builds": {}, "summary": {}, "server_mem": {}, "updates": {}}

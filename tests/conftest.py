@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import CHROMIUM, CHROMIUM_ARGS, free_port
 
 from rag.settings import Settings, load_settings
 
@@ -117,6 +121,54 @@ def shared_assistant(shared_settings):
     return Assistant.open(shared_settings)
 
 
+@contextlib.contextmanager
+def served_app(settings: Settings) -> Iterator[tuple[object, str]]:
+    """The real app server (in process) on a free local port: ``(demo, url)``, closed on exit."""
+    from app.ui import launch_app
+
+    demo, url = launch_app(settings, port=free_port(), block=False)
+    try:
+        yield demo, url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's headless Chromium through Playwright, one browser per test module."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class StepTimes(dict):
+    """Seconds per user-visible step of a browser test, printed as they are taken (run with -s)."""
+
+    def timed(self, name: str, since: float) -> None:
+        """Record (and print) the time since ``since`` (a ``time.perf_counter()`` value) under ``name``."""
+        self[name] = time.perf_counter() - since
+        print(f"[time] {name}: {self[name]:.2f} s")
+
+
+def open_app(chromium, url: str, locale: str = "en-US", timeout_ms: int = 60000, times: StepTimes | None = None):
+    """A new browser context (``locale``, clipboard and downloads allowed) with the app loaded: ``(ctx, page)``."""
+    ctx = chromium.new_context(locale=locale, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+    page = ctx.new_page()
+    page.set_default_timeout(timeout_ms)
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    if times is not None:
+        times.timed(f"open the app ({locale})", t0)
+    return ctx, page
+
+
 def rag_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the installed `rag` console script for real."""
     exe = Path(sys.executable).parent / "rag"
@@ -142,6 +194,7 @@ SLOW_FIXTURES = {
     "built",
     "planted",
     "report",
+    "chromium",
 }
 
 
@@ -159,6 +212,7 @@ def pytest_collection_modifyitems(config, items):
             "build_index",
             "Assistant",
             "launch_app",
+            "served_app",
             "AppService",
         }:
             item.add_marker(pytest.mark.slow)

@@ -11,6 +11,18 @@ from pathlib import Path
 
 import httpx
 
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium: Playwright drives it, nothing is downloaded
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def make_pdf(lines: list[str]) -> bytes:
     """A minimal, valid one-page PDF whose text layer holds ``lines`` (ASCII)."""
@@ -37,9 +49,17 @@ def make_pdf(lines: list[str]) -> bytes:
 
 
 def free_port() -> int:
+    """A TCP port nothing listens on now (on 127.0.0.1)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
 
 
 def start(args: list[str], ready_url: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:

@@ -4,27 +4,14 @@ and find the cited sentence highlighted in the sources panel; follow up; upload 
 from __future__ import annotations
 
 import shutil
-import socket
-from pathlib import Path
 
 import pytest
+from conftest import served_app
+from helpers import CHROMIUM, CHROMIUM_ARGS
 
-from app.ui import launch_app
 from rag.index.store import build_index
 from rag.refs.render import answer_text
 from rag.settings import load_settings
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +23,8 @@ def app_server(tmp_path_factory, fixture_corpus, fixture_settings):
         index_dir=root / "index", cache_dir=fixture_settings.embedding_cache_dir, chunk_size=120, chunk_overlap=30
     )
     build_index([root / "corpus"], s)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo, url = launch_app(s, port=port, block=False)
-    yield demo, url
-    demo.close()
+    with served_app(s) as (demo, url):
+        yield demo, url
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +37,7 @@ def browser(tmp_path_factory):
         ctx = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=str(CHROMIUM),
-            args=ARGS,
+            args=CHROMIUM_ARGS,
             headless=True,
             viewport={"width": 1400, "height": 1000},
         )

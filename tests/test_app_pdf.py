@@ -8,6 +8,7 @@ from dataclasses import replace
 import httpx
 import numpy as np
 import pytest
+from conftest import served_app
 from pdfmake import FONT_PATH, draw, layout
 from test_pdf import paper
 
@@ -79,18 +80,7 @@ def test_only_the_index_own_unchanged_pdfs_are_opened(pdf_app, tmp_path):
 
 
 def test_file_route_refuses_the_pdf_source(pdf_app):
-    import socket
-
-    from app.ui import launch_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-
     _, _, s, root = pdf_app
-    demo, url = launch_app(s, port=port, block=False)
-    try:
+    with served_app(s) as (_, url):
         for path in (root / "papers" / "paper.pdf", s.index_path / "chunks.jsonl"):
             assert httpx.get(f"{url}gradio_api/file={path.resolve()}").status_code == 403
-    finally:
-        demo.close()

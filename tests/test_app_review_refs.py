@@ -9,38 +9,29 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import bibtexparser
 import pytest
 import rispy
+from conftest import StepTimes, open_app, served_app
 from openpyxl import Workbook, load_workbook
 
-from app.references import SCOPES, export_file, works_of
-from app.review_tab import ReviewTab
-from app.ui import launch_app
 from rag.index.store import build_index
 from rag.refs.bibexport import EXPORT_FORMATS
 from rag.settings import load_settings
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 REAL = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
 PAPERS = ("en_acl2007_p07-1088.pdf", "en_hindawi_rehab.pdf")
 QUESTIONS = [
     "How does each paper evaluate its method?",
     "What does each paper say about patients' experiences of heart failure programmes?",
 ]
-TIMES: dict[str, float] = {}
+TIMES = StepTimes()
+timed = TIMES.timed
 
 pytestmark = pytest.mark.slow
-
-
-def timed(name: str, since: float) -> None:
-    TIMES[name] = time.perf_counter() - since
-    print(f"[time] {name}: {TIMES[name]:.2f} s")
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +43,8 @@ def served(tmp_path_factory):
         shutil.copyfile(REAL / name, root / "papers" / name)
     s = load_settings(index_dir=root / "index", cache_dir=root / "cache")
     build_index([root / "papers"], s)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo, url = launch_app(s, port=port, block=False)
-    yield demo, url, root, s
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def open_app(chromium, url: str, locale: str = "en-US"):
-    ctx = chromium.new_context(locale=locale, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
-    page = ctx.new_page()
-    page.set_default_timeout(120000)
-    page.goto(url)
-    page.wait_for_selector("#question textarea")
-    return ctx, page
+    with served_app(s) as (demo, url):
+        yield demo, url, root, s
 
 
 def matrix_cells(page) -> dict[tuple[int, str], dict]:
@@ -116,7 +83,7 @@ def run_review(page) -> None:
 def test_review_tab_matrix_matches_the_downloaded_workbook_markdown_and_jsonl(served, chromium, tmp_path):
     demo, url, _, _ = served
     docs = list(demo.rag_service.assistant.retriever.index.docs)
-    ctx, page = open_app(chromium, url)
+    ctx, page = open_app(chromium, url, timeout_ms=120000)
     try:
         t0 = time.perf_counter()
         page.get_by_role("tab", name="Review").click()
@@ -179,7 +146,7 @@ def test_review_from_an_uploaded_workbook_of_questions_and_one_paper(served, chr
     wb.active.append(["id", "question"])
     wb.active.append(["q-hf", QUESTIONS[1]])
     wb.save(book)
-    ctx, page = open_app(chromium, url)
+    ctx, page = open_app(chromium, url, timeout_ms=120000)
     try:
         page.get_by_role("tab", name="Review").click()
         page.locator("#review-upload input[type=file]").set_input_files(str(book))
@@ -231,7 +198,7 @@ def parse(fmt: str, text: str) -> int:
 
 def test_references_of_an_answer_a_review_and_the_library_download_and_parse(served, chromium, tmp_path):
     demo, url, _, _ = served
-    ctx, page = open_app(chromium, url)
+    ctx, page = open_app(chromium, url, timeout_ms=120000)
     question = "What did patients say about structured heart failure programmes?"
     try:
         t0 = time.perf_counter()
@@ -273,6 +240,9 @@ FMT_LABELS = {"bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON", "gbt7714
 
 
 def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer_first(served):
+    from app.references import SCOPES, export_file, works_of  # gradio: imported only when this runs
+    from app.review_tab import ReviewTab
+
     demo, _, root, s = served
     service = demo.rag_service
     tab = ReviewTab(service, s, root)
@@ -306,7 +276,7 @@ def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer
 
 def test_the_new_tabs_and_the_sources_panel_speak_the_browsers_language_and_switch(served, chromium):
     _, url, _, _ = served
-    ctx, page = open_app(chromium, url, "zh-CN")
+    ctx, page = open_app(chromium, url, "zh-CN", timeout_ms=120000)
     try:
         page.get_by_role("tab", name="综述").wait_for()
         page.locator("#sources").get_by_text("每个回答所依据的段落显示在这里").wait_for()

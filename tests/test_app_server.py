@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import rag_cli
+from conftest import rag_cli, served_app
 from gradio_client import Client, handle_file
+from helpers import free_port
 
 from app.render import (
     answer_with_references,
@@ -26,7 +27,6 @@ from app.render import (
     sources_html,
 )
 from app.service import Exchange
-from app.ui import launch_app
 from rag.answer.pipeline import clean_question
 from rag.index.store import build_index
 from rag.settings import load_settings
@@ -45,17 +45,10 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(fixture_settings):
-    demo, url = launch_app(fixture_settings, port=free_port(), block=False)
-    yield demo, url
-    demo.close()
+    with served_app(fixture_settings) as (demo, url):
+        yield demo, url
 
 
 @pytest.fixture(scope="module")
@@ -211,9 +204,8 @@ def upload_server(tmp_path_factory, fixture_corpus, fixture_settings):
         upload_max_mb=0.01,
     )
     build_index([root / "corpus"], s)
-    demo, url = launch_app(s, port=free_port(), block=False)
-    yield s, url
-    demo.close()
+    with served_app(s) as (_, url):
+        yield s, url
 
 
 def test_upload_through_the_api_is_searchable_at_once(upload_server, tmp_path):

@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
 import time
 
 import pypdfium2 as pdfium
 import pytest
+from conftest import StepTimes, open_app, served_app
 from pdfmake import FONT_PATH, draw, layout, text_pdf
 from PIL import Image
 from test_pdf import paper
 
-from app.ui import launch_app
 from rag.index.store import build_index
 from rag.index.store.boxes import passage_boxes, read_boxes
 from rag.ingest.pageview import stored_marks
 from rag.settings import load_settings
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-TIMES: dict[str, float] = {}
+TIMES = StepTimes()
+timed = TIMES.timed
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei")]
 
@@ -47,11 +45,6 @@ The crews replaced the post in June and the drift stopped.
 """
 
 
-def timed(name: str, since: float) -> None:
-    TIMES[name] = time.perf_counter() - since
-    print(f"[time] {name}: {TIMES[name]:.2f} s")
-
-
 @pytest.fixture(scope="module")
 def workbench(tmp_path_factory):
     """The app over an index of two real PDFs (a two-column Chinese paper, an English report)."""
@@ -64,33 +57,8 @@ def workbench(tmp_path_factory):
     (papers / "gauges.pdf").write_bytes(text_pdf(ENGLISH)[0])
     s = load_settings(index_dir=root / "index", cache_dir=root / "cache")
     build_index([papers], s)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo, url = launch_app(s, port=port, block=False)
-    yield demo, url, root, s
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def open_app(chromium, url: str, locale: str = "en-US"):
-    ctx = chromium.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
-    page.set_default_timeout(60000)
-    t0 = time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector("#question textarea")
-    timed(f"open the app ({locale})", t0)
-    return ctx, page
+    with served_app(s) as (demo, url):
+        yield demo, url, root, s
 
 
 def ask(page, question: str, turn: int) -> float:
@@ -121,7 +89,7 @@ def test_click_a_citation_opens_the_cited_page_with_the_quote_boxed(workbench, c
     expected = demo.rag_service.assistant.ask("1960年的第60号记录由谁保存？")
     cite = expected.citations[0]
     assert cite.page
-    ctx, page = open_app(chromium, url)
+    ctx, page = open_app(chromium, url, times=TIMES)
     try:
         TIMES["ask a question"] = ask(page, "1960年的第60号记录由谁保存？", 0)
         t0 = time.perf_counter()
@@ -170,7 +138,7 @@ def test_click_a_citation_opens_the_cited_page_with_the_quote_boxed(workbench, c
 
 def test_the_interface_follows_the_browser_language_and_switches(workbench, chromium):
     _, url, _, _ = workbench
-    ctx, page = open_app(chromium, url, "zh-CN")
+    ctx, page = open_app(chromium, url, "zh-CN", times=TIMES)
     try:
         page.wait_for_function("document.querySelector('#question textarea').placeholder === '就这些文献提问……'")
         page.get_by_role("tab", name="文献库").wait_for()
@@ -203,7 +171,7 @@ def _pick(page, doc: str) -> None:
 
 def test_the_library_manager_lists_edits_reindexes_removes_and_refuses_duplicates(workbench, chromium, tmp_path):
     demo, url, root, s = workbench
-    ctx, page = open_app(chromium, url)
+    ctx, page = open_app(chromium, url, times=TIMES)
     try:
         page.get_by_role("tab", name="Documents").click()
         row = _row(page, "archive.pdf")

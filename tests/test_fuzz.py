@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import random
 import re
-import socket
 
 import pytest
-from conftest import rag_cli
+from conftest import rag_cli, served_app
 from gradio_client import Client
 
-from app.ui import launch_app
 from rag.answer.generation import ABSTAIN
 from rag.errors import InvalidInputError
 from rag.lang.text import strip_invisible
@@ -139,12 +137,8 @@ def test_cli(fixture_settings, assistant, tmp_path):
 
 @pytest.fixture(scope="module")
 def api(fixture_settings):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo, url = launch_app(fixture_settings, port=port, block=False)
-    yield Client(url, verbose=False)
-    demo.close()
+    with served_app(fixture_settings) as (_, url):
+        yield Client(url, verbose=False)
 
 
 def test_api(api, assistant):

@@ -78,3 +78,93 @@ def test_every_module_imports():
     code = "import importlib, sys\nfor n in sys.argv[1:]:\n    importlib.import_module(n)\n"
     proc = subprocess.run([sys.executable, "-c", code, *names], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def import_graph(root: Path, patterns: tuple[str, ...] = ("rag/**/*.py", "app/*.py")) -> dict[str, set[str]]:
+    """Module -> the project modules it imports anywhere in its text: at the top, under ``if TYPE_CHECKING``
+    or inside a function (lint-imports' layers allow an import that only a type hint needs; a cycle does not)."""
+    import ast
+
+    paths = {
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+        for pattern in patterns
+        for p in root.glob(pattern)
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in paths}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from . import x / from ..a import b
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                for a in node.names:  # a submodule if it is one, else a name in the module
+                    deps |= {f"{base}.{a.name}"} if f"{base}.{a.name}" in paths else {base} & paths.keys()
+        graph[name] = deps - {name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                group = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    group.append(w)
+                    if w == v:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_no_import_cycles_even_through_type_hints():
+    """0 cycles in the import graph of rag/ and app/, counting imports under TYPE_CHECKING and in functions."""
+    assert import_cycles(import_graph(ROOT)) == []
+
+
+def test_the_cycle_finder_sees_a_loop_closed_by_a_type_hint(tmp_path):
+    """The check above can fail: a loop closed only under ``if TYPE_CHECKING`` (and a relative import) is found."""
+    pkg = tmp_path / "rag" / "pkg"
+    pkg.mkdir(parents=True)
+    (tmp_path / "rag" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from rag.pkg.b import B\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nB = 1\nif TYPE_CHECKING:\n    from .c import C\n")
+    (pkg / "c.py").write_text("def f():\n    from rag.pkg import a\n")
+    (pkg / "d.py").write_text("import rag.pkg.a\n")
+    graph = import_graph(tmp_path, ("rag/**/*.py",))
+    assert graph["rag.pkg.b"] == {"rag.pkg.c"} and graph["rag.pkg.d"] == {"rag.pkg.a"}
+    assert import_cycles(graph) == [["rag.pkg.a", "rag.pkg.b", "rag.pkg.c"]]

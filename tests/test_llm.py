@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import replace
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import rag_cli
+from helpers import free_port
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -472,12 +472,6 @@ def test_failure_after_the_first_token_is_not_retried():
     assert got == ["Half an "] and len(c.model.calls) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Stub:
     """A tiny HTTP server answering /v1/chat/completions (SSE) and /api/chat (NDJSON) from a script
     of behaviours: '429', 'hang', 'trickle' or the reply text."""
@@ -595,7 +589,7 @@ def test_ollama_endpoint_over_http(stub):
 
 
 def test_unreachable_endpoint_is_one_line_and_fails_fast_after(monkeypatch):
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     s = load_settings(llm="openai:m", llm_base_url=url, llm_backoff=0.05, llm_max_retries=2)
     c = ChatClient(s)
     t = time.monotonic()
@@ -643,7 +637,7 @@ def test_app_never_hangs_on_a_slow_model(stub, assistant):
 
 def test_cli_llm_options(fixture_settings, tmp_path):
     index = str(fixture_settings.index_path.resolve())
-    port = _free_port()
+    port = free_port()
     bad = rag_cli("ask", CABLE_Q, "--index", index, "--llm", "gpt-4o", cwd=tmp_path)
     assert bad.returncode == 1 and bad.stderr.startswith("error: --llm / RAG_LLM 'gpt-4o' is not PROVIDER:MODEL")
     nokey = rag_cli(

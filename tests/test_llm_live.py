@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import rag_cli
+from helpers import free_port
 from test_llm import CABLE_Q, INJECTION_NOTE
 
 from rag.answer.llm import TranslationExpander, answer_messages, strip_scaffolding, without_instructions
@@ -47,12 +47,6 @@ MODEL = os.environ.get("RAG_TEST_LLM_MODEL", "gemma3-270m")
 API_KEY = os.environ.get("RAG_TEST_LLM_API_KEY", "")
 REQUIRED = os.environ.get("RAG_REQUIRE_LIVE_LLM", "") == "1"
 MAX_TOKENS = 64  # enough for two sentences; keeps the run short on a CPU
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _up(url: str) -> bool:
@@ -83,7 +77,7 @@ def endpoint(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("llm-server")
     gguf = assemble(root / MODEL_NAME)
-    port = _free_port()
+    port = free_port()
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
         [

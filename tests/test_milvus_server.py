@@ -9,12 +9,13 @@ import shutil
 import numpy as np
 import pytest
 from conftest import SHARED
+from helpers import port_open
+from milvus_local import milvus_server
 
 from rag.answer.pipeline import Assistant
 from rag.errors import BackendUnavailableError
 from rag.eval.evaluation import evaluate
 from rag.eval.gold import load_gold
-from rag.eval.testing import milvus_server, port_open
 from rag.index.dense.base import positions
 from rag.index.store import build_index, remove_documents
 from rag.settings import load_settings

@@ -329,6 +329,51 @@ def test_commands_fail_in_one_line(fixture_settings, tmp_path):
             ]
 
 
+def test_serve_beyond_loopback_needs_a_key_or_insecure(tmp_path):
+    """Refused before the port or the index is touched; a key or --insecure lets it go on (to the missing index)."""
+    from pydantic import SecretStr
+
+    from rag.errors import IndexNotFoundError, InvalidInputError
+    from rag.servers.openai_api import run_server
+    from rag.settings import load_settings
+
+    s = load_settings(index_dir=tmp_path / "nothing")
+    for host in ("0.0.0.0", "::", "192.0.2.1"):
+        with pytest.raises(InvalidInputError) as refused:
+            run_server(s, host=host, port=free_port())
+        assert str(refused.value) == (
+            f"`rag serve --host {host}` would serve every machine that can reach it without a key; give one with "
+            "--api-key KEY or RAG_API_KEY (clients send 'Authorization: Bearer KEY'), or serve on 127.0.0.1, "
+            "or pass --insecure to serve it open"
+        )
+    with pytest.raises(IndexNotFoundError):  # past the check: the missing index is what fails now
+        run_server(s, host="0.0.0.0", port=free_port(), insecure=True)
+    with pytest.raises(IndexNotFoundError):
+        run_server(s.model_copy(update={"api_key": SecretStr(KEY)}), host="0.0.0.0", port=free_port())
+    with pytest.raises(IndexNotFoundError):  # loopback needs neither
+        run_server(s, host="127.0.0.1", port=free_port())
+
+
+def test_cli_serve_on_every_interface_without_a_key_is_one_line(tmp_path):
+    port = str(free_port())
+    proc = rag_cli("serve", "--index", str(tmp_path / "nothing"), "--host", "0.0.0.0", "--port", port, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: `rag serve --host 0.0.0.0` would serve every machine that can reach it without a key; give one "
+        "with --api-key KEY or RAG_API_KEY (clients send 'Authorization: Bearer KEY'), or serve on 127.0.0.1, "
+        "or pass --insecure to serve it open"
+    ]
+    opened = rag_cli(
+        "serve", "--index", str(tmp_path / "nothing"), "--host", "0.0.0.0", "--port", port, "--insecure", cwd=tmp_path
+    )
+    assert opened.returncode == 1 and opened.stderr.startswith("error: no index at "), opened.stderr
+    keyed = rag_cli(
+        "serve", "--index", str(tmp_path / "nothing"), "--host", "0.0.0.0", "--port", port, cwd=tmp_path,
+        env={"RAG_API_KEY": KEY},
+    )  # fmt: skip
+    assert keyed.returncode == 1 and keyed.stderr.startswith("error: no index at "), keyed.stderr
+
+
 @slow
 def test_clients_that_hang_up_mid_stream_free_their_slots(server, client, model, assistant):
     body = {"model": model, "stream": True, "messages": [{"role": "user", "content": EN_Q}]}

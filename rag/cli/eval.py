@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -65,6 +67,7 @@ def eval_cmd(
     """Score retrieval, answers and refusals on gold questions, or on several suites side by side (each
     corpus indexed once and kept); exit 3 if a metric dropped below the baseline."""
     from rag.eval.evaluation import DEFAULT_QUESTIONS, DEFAULT_TOLERANCE
+    from rag.eval.reporting import without_volatile
 
     if review:
         _eval_review(gold, settings_from(index=index, llm=llm, llm_base_url=llm_base_url), report, by_doc, as_json)
@@ -75,11 +78,30 @@ def eval_cmd(
     base = _read_baseline(baseline) if baseline else None
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
     if any(p.is_dir() or p.suffix.lower() == ".toml" for p in gold):
-        ok = _eval_suites(gold, settings, report, base, tol, allow, as_json, details, stable)
+        run = _eval_suites(gold, settings, base, as_json, details)
     else:
-        ok = _eval_gold(gold, settings, report, base, tol, allow, as_json, stable)
-    if not ok:
+        run = _eval_gold(gold, settings, base, as_json)
+    result = without_volatile(run.result) if stable else run.result
+    comparison = run.compare(result, base, tol, allow) if base else None
+    if report:
+        for f in run.write(result, report, comparison):
+            warn(f"wrote {f}")
+    if as_json:
+        emit({**result, "comparison": comparison} if comparison else result)
+    else:
+        typer.echo(run.summary(result, comparison))
+    if comparison and not comparison["ok"]:
         raise typer.Exit(3)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """An evaluation's result and how to gate, write and summarise it (one gold file, or suites)."""
+
+    result: dict
+    compare: Callable[[dict, dict, float, float], dict]
+    write: Callable[[dict, Path, dict | None], Iterable[Path]]
+    summary: Callable[[dict, dict | None], str]
 
 
 def _eval_review(paths: list[Path], settings: Settings, report: Path | None, by_doc: bool, as_json: bool) -> None:
@@ -106,13 +128,12 @@ def _eval_review(paths: list[Path], settings: Settings, report: Path | None, by_
                 warn(f"{name}: gold: {problem}")
 
 
-def _eval_gold(
-    gold: list[Path], settings: Settings, report, base, tol: float, allow: float, as_json: bool, stable: bool
-) -> bool:
+def _eval_gold(gold: list[Path], settings: Settings, base: dict | None, as_json: bool) -> _Run:
+    """One gold file against ``settings``' index."""
     from rag.answer.pipeline import Assistant
     from rag.eval.evaluation import compare, evaluate
     from rag.eval.gold import load_gold
-    from rag.eval.reporting import without_volatile, write_reports
+    from rag.eval.reporting import write_reports
 
     if len(gold) != 1:
         raise InvalidInputError("give one gold file (for --index), or suite folders / a .toml suite list")
@@ -125,33 +146,13 @@ def _eval_gold(
             k=settings.top_k,
             progress=(lambda d, t: progress("evaluating", d, t)) if progress else None,
         )
-    if stable:
-        result = without_volatile(result)
-    comparison = compare(result, base, tol, allow) if base else None
-    if report:
-        for f in write_reports(result, report, comparison, base):
-            warn(f"wrote {f}")
-    if as_json:
-        emit({**result, "comparison": comparison} if comparison else result)
-    else:
-        typer.echo(_eval_summary(result, comparison))
-    return not comparison or comparison["ok"]
+    return _Run(result, compare, lambda r, path, c: write_reports(r, path, c, base), _eval_summary)
 
 
-def _eval_suites(
-    paths: list[Path],
-    settings: Settings,
-    report,
-    base,
-    tol: float,
-    allow: float,
-    as_json: bool,
-    details: bool,
-    stable: bool,
-) -> bool:
-    from rag.eval.reporting import without_volatile
+def _eval_suites(paths: list[Path], settings: Settings, base: dict | None, as_json: bool, details: bool) -> _Run:
+    """Every suite side by side, each corpus indexed once and kept."""
     from rag.eval.suite_report import write_suite_reports
-    from rag.eval.suites import HEADLINE, compare_suites, evaluate_suites, load_suites
+    from rag.eval.suites import compare_suites, evaluate_suites, load_suites
 
     suites = load_suites(paths)
     if base is not None and "suites" not in base:
@@ -160,15 +161,13 @@ def _eval_suites(
         )
     with progress_bar(enabled=not as_json) as progress:
         result = evaluate_suites(suites, settings, settings.top_k, progress)
-    if stable:
-        result = without_volatile(result)
-    comparison = compare_suites(result, base, tol, allow) if base else None
-    if report:
-        for f in write_suite_reports(result, report, comparison, details):
-            warn(f"wrote {f}")
-    if as_json:
-        emit({**result, "comparison": comparison} if comparison else result)
-        return not comparison or comparison["ok"]
+    return _Run(result, compare_suites, lambda r, path, c: write_suite_reports(r, path, c, details), _suites_summary)
+
+
+def _suites_summary(result: dict, comparison: dict | None) -> str:
+    """The suites side by side, the macro average and the gate per suite."""
+    from rag.eval.suites import HEADLINE
+
     cols = ["R@5", "facts", "support", "refused-", "refused+", "precision", "p50 ms"]
     lines = [f"{'suite':16} {'n':>5} " + " ".join(f"{c:>9}" for c in cols)]
     for name, v in [*result["summary"]["by_suite"].items(), ("macro average", {**result["summary"]["macro"], "n": ""})]:
@@ -188,8 +187,7 @@ def _eval_suites(
                     + ", ".join(f"{d['metric']} {d['baseline']:.3f} -> {d['current']:.3f}" for d in c["drops"])
                 )
             )
-    typer.echo("\n".join(lines))
-    return not comparison or comparison["ok"]
+    return "\n".join(lines)
 
 
 def _read_baseline(path: Path) -> dict:

@@ -18,7 +18,12 @@ def serve_cmd(
     host: str = HostOpt,
     port: int = typer.Option(8000, "--port", help="Port to serve on."),
     api_key: Optional[str] = typer.Option(
-        None, "--api-key", help="Require 'Authorization: Bearer KEY' on every request. [env: RAG_API_KEY]"
+        None,
+        "--api-key",
+        help="Require 'Authorization: Bearer KEY' on every request (needed to serve beyond 127.0.0.1). [env: RAG_API_KEY]",
+    ),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Serve beyond 127.0.0.1 without an API key (anyone who can reach it can ask)."
     ),
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
@@ -27,7 +32,7 @@ def serve_cmd(
     from rag.servers.openai_api import run_server
 
     settings = settings_from(index=index, api_key=api_key, llm=llm, llm_base_url=llm_base_url)
-    run_server(settings, host=host, port=port)
+    run_server(settings, host=host, port=port, insecure=insecure)
 
 
 @app.command("mcp")

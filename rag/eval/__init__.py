@@ -1,2 +1,2 @@
 """Evaluation: gold files, the evaluator and its reports, the public suites, and the pytest plugin
-(testing: rag_eval, assert_quality, milvus_server)."""
+(testing: the rag_eval fixture and assert_quality)."""

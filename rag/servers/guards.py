@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
+from rag.errors import InvalidInputError
 from rag.settings import Settings
 
 MAX_JSON_DEPTH = 64
@@ -47,6 +48,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def refuse_open_exposure(command: str, host: str, api_key: str | None, escape: str = "") -> None:
+    """Refuse to serve beyond this machine without a key (anyone who can reach it could ask): one line naming
+    the key's option and variable; ``escape`` names a flag that serves it open anyway."""
+    if not api_key and not is_loopback(host):
+        raise InvalidInputError(
+            f"`rag {command} --host {host}` would serve every machine that can reach it without a key; "
+            "give one with --api-key KEY or RAG_API_KEY (clients send 'Authorization: Bearer KEY'), "
+            f"or serve on 127.0.0.1{escape}"
+        )
 
 
 def host_name(header: str) -> str:

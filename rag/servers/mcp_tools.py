@@ -15,8 +15,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from rag.answer.pipeline import MAX_K
-from rag.errors import InvalidInputError, RagError
-from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback
+from rag.errors import RagError
+from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback, refuse_open_exposure
 from rag.service import MAX_NEIGHBOURS, Service, check_port
 from rag.settings import Settings
 
@@ -133,12 +133,8 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def check_exposure(host: str, port: int | None, api_key: str | None) -> None:
     """Refuse to serve HTTP beyond this machine without a key (anyone who can reach it could ask)."""
-    if port is not None and not api_key and not is_loopback(host):
-        raise InvalidInputError(
-            f"`rag mcp --host {host}` would serve every machine that can reach it without a key; "
-            "give one with --api-key KEY or RAG_API_KEY (clients send 'Authorization: Bearer KEY'), "
-            "or serve on 127.0.0.1"
-        )
+    if port is not None:  # stdio listens nowhere
+        refuse_open_exposure("mcp", host, api_key)
 
 
 def http_app(server: MCPServer, settings: Settings, host: str, api_key: str | None) -> Any:

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import GeneratorError, InvalidInputError, RagError
 from rag.records import Answer
-from rag.servers.guards import RETRY_AFTER, Busy, Gate, Guard, Lease, Rules, is_loopback
+from rag.servers.guards import RETRY_AFTER, Busy, Gate, Guard, Lease, Rules, is_loopback, refuse_open_exposure
 from rag.service import Service, check_port
 from rag.settings import Settings
 
@@ -369,13 +369,16 @@ async def _events(
         yield f"data: {json.dumps(error_body(f'unexpected {type(exc).__name__} (a bug in rag)', 'server_error'))}\n\n"
 
 
-def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Load the index once and serve the API until interrupted."""
+def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, insecure: bool = False) -> None:
+    """Load the index once and serve the API until interrupted; beyond this machine only with a key, or
+    ``insecure`` (with a warning)."""
     import uvicorn
 
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    if not insecure:  # before the port and the index: a refused exposure fails fast
+        refuse_open_exposure("serve", host, key, ", or pass --insecure to serve it open")
     check_port(host, port)
     served = Service(settings)
-    key = settings.api_key.get_secret_value() if settings.api_key else None
     api = create_app(served, key, host)
     where = f"http://{host}:{port}/v1"
     guard = "API key required" if key else "no API key"

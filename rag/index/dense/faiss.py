@@ -12,18 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import InvalidInputError
-from rag.index.dense.base import (
-    HNSW_EF_CONSTRUCTION,
-    HNSW_M,
-    HNSW_MAX,
-    PQ_BYTES,
-    DenseJob,
-    Plan,
-    Written,
-    choose_kind,
-    positions,
-    vid_table,
-)
+from rag.index.dense import base as dense  # the build parameters every backend shares
+from rag.index.dense.base import DenseJob, Plan, Written, choose_kind, positions, vid_table
 from rag.index.dense.registry import register
 from rag.index.native import faiss as load_faiss
 from rag.settings import Settings
@@ -139,11 +129,15 @@ def build_faiss(kind: str, vectors: np.ndarray, vids: np.ndarray, progress=None)
 
     n, dim = vectors.shape
     if kind == "hnsw":
-        base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        base = faiss.IndexHNSWFlat(dim, dense.HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efConstruction = dense.HNSW_EF_CONSTRUCTION
     elif kind == "ivfpq":
         quantizer = faiss.IndexFlatIP(dim)
-        m = PQ_BYTES if dim % PQ_BYTES == 0 else next(d for d in (64, 32, 24, 16, 8, 4, 2, 1) if dim % d == 0)
+        m = (
+            dense.PQ_BYTES
+            if dim % dense.PQ_BYTES == 0
+            else next(d for d in (64, 32, 24, 16, 8, 4, 2, 1) if dim % d == 0)
+        )
         # 2^nbits codewords per sub-quantizer; faiss wants ~39 training points per codeword
         nbits = max(1, min(8, int(np.log2(max(n // 39, 2)))))
         base = faiss.IndexIVFPQ(quantizer, dim, ivf_lists(n), m, nbits, faiss.METRIC_INNER_PRODUCT)
@@ -175,7 +169,7 @@ class FaissBackend:
 
     def plan(self, n: int, dim: int, settings: Settings) -> Plan:
         """By size and ``RAG_DENSE_MEMORY_MB``; flat has no index file to extend."""
-        kind = choose_kind(n, dim, settings.dense_index, settings.dense_memory_mb, HNSW_MAX)
+        kind = choose_kind(n, dim, settings.dense_index, settings.dense_memory_mb, dense.HNSW_MAX)
         return Plan(kind, extendable=kind != "flat")
 
     def same_place(self, params: dict, settings: Settings) -> bool:

@@ -18,17 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import BackendUnavailableError, IndexCorruptError
-from rag.index.dense.base import (
-    HNSW_EF_CONSTRUCTION,
-    HNSW_M,
-    PQ_BYTES,
-    DenseJob,
-    Plan,
-    Written,
-    choose_kind,
-    positions,
-    vid_table,
-)
+from rag.index.dense import base as dense  # the build parameters every backend shares
+from rag.index.dense.base import DenseJob, Plan, Written, choose_kind, positions, vid_table
 from rag.index.dense.registry import register
 from rag.settings import Settings
 
@@ -232,9 +223,9 @@ def _dtype(name: str):
 
 def _milvus_build_params(kind: str, dim: int) -> dict:
     if kind == "hnsw":
-        return {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+        return {"M": dense.HNSW_M, "efConstruction": dense.HNSW_EF_CONSTRUCTION}
     if kind == "ivfpq":
-        return {"nlist": 1024, "m": PQ_BYTES if dim % PQ_BYTES == 0 else 8, "nbits": 8}
+        return {"nlist": 1024, "m": dense.PQ_BYTES if dim % dense.PQ_BYTES == 0 else 8, "nbits": 8}
     return {}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -16,12 +16,20 @@ from rag.index.embedding import (
 )
 from rag.index.store.chunks import chunk_record
 from rag.index.store.layout import DocInfo
+from rag.index.store.segments import Segment
 from rag.ingest.references.parse import Reference
 from rag.lang.text import detect_lang
 from rag.records import Chunk, Document
 
-if TYPE_CHECKING:
-    from rag.index.store.reader import StoredIndex
+
+class CurrentIndex(Protocol):
+    """What writing reads of the current index (a ``reader.StoredIndex``): its vocabulary and segments.
+
+    A protocol, not the reader's class: the reader imports the handle, whose box and reference readers
+    sit beside the writers that take a ``Part``; naming the reader here closed an import loop."""
+
+    terms: Terms
+    segments: list[Segment]
 
 
 @dataclass
@@ -85,7 +93,7 @@ def new_part(
     )
 
 
-def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: int) -> dict:
+def write_parts(tmp: Path, parts: list[Part], old: CurrentIndex | None, dim: int) -> dict:
     """Stream the documents' arrays into ``tmp`` in order: chunk store, vectors, sentences, tokens."""
     from numpy.lib.format import open_memmap
 
@@ -157,7 +165,7 @@ def write_parts(tmp: Path, parts: list[Part], old: "StoredIndex | None", dim: in
     return {"chunks": int(n), "sentences": int(m), "terms": terms}
 
 
-def _n_sentences(p: Part, old: StoredIndex | None) -> int:
+def _n_sentences(p: Part, old: CurrentIndex | None) -> int:
     """How many sentences a document has (one carried over: as many as in the current index)."""
     if p.old:
         assert old is not None  # a part carried over comes from the current index
