@@ -166,3 +166,62 @@ def test_language_shares_are_counted_once_and_as_before(assistant):
     for lang in LANGS:
         assert r.language_share(lang) == float((langs == LANGS.index(lang)).mean())
     assert np.flatnonzero(r.index.lang_counts).tolist() == np.unique(langs).tolist()
+
+
+def test_variants_of_a_latin_term():
+    from rag.answer.absent_terms import variants
+
+    assert variants("developed")[0] == "developed" and {"develop", "develops"} <= set(variants("developed"))
+    assert {"cabling", "cabled"} <= set(variants("cables"))
+    assert "cables" in variants("cable") and "cable" in variants("cables")
+    assert variants("海底光缆") == ["海底光缆"]
+
+
+def test_states_quantity_ignores_list_markers_and_citation_numbers():
+    from rag.answer.evidence import states_quantity
+
+    assert not states_quantity("How many?", "The aims were to 1) count; 2) compare [3] and (4).")
+    assert not states_quantity("How many ships, 20 or more?", "About 20 ships were used [4, 7].")
+    assert states_quantity("How many?", "a total of 361 extractions")
+    assert states_quantity("How many?", "seven medical doctors")
+    assert states_quantity("有几个？", "共有三个")
+
+
+def test_question_words_are_not_terms_a_document_lacks():
+    from rag.answer.absent_terms import QUESTION_WORD
+
+    assert all(QUESTION_WORD.match(w) for w in ("many", "much", "这家", "哪一年", "几个", "多长", "什么"))
+    assert not any(QUESTION_WORD.match(w) for w in ("manyfold", "cables", "研发", "版面费", "price"))
+
+
+def test_in_document_reads_postings_not_passages(assistant, monkeypatch):
+    from rag.answer.absent_terms import in_document
+
+    r = assistant.retriever
+    index = r.index
+    store = _CountingStore(index.chunks)
+    monkeypatch.setattr(index, "chunks", store)
+    en = next(d for d in index.doc_order if d.startswith("en_"))
+    zh = next(d for d in index.doc_order if d.startswith("zh_"))
+    assert in_document(r, "cable", en) and in_document(r, "anchor", en)  # "cables", "anchors" in the text
+    assert in_document(r, "cable-anchors", en)  # each part of a hyphenated term
+    assert not in_document(r, "frontotemporal", en) and not in_document(r, "cable", zh)
+    assert store.read == []
+
+
+def test_doc_missing_counts_the_terms_the_document_lacks(assistant):
+    r = assistant.retriever
+    cols = [FEATURES.index(f) for f in ("doc_missing", "doc_missing_max", "number_absent")]
+
+    def best_row(question: str) -> np.ndarray:
+        q = r.encode(question)
+        ev = Evidence.gather(q, r.retrieve(q, 3), r)
+        spans = ev.spans()
+        x = features(ev, spans)
+        en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
+        return x[en[0]][cols]
+
+    present = best_row("When was the International Cable Protection Committee founded?")
+    assert present[0] == 0.0 and present[1] == 0.0
+    near = best_row("How many watts do the repair ships of the International Cable Protection Committee use?")
+    assert 0.0 < near[0] < 1.0 and near[1] > 0.9  # "watts": in no passage, so the highest IDF
