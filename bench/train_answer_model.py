@@ -298,6 +298,48 @@ def residual(data: dict, args) -> None:
     print(f"wrote {args.out}")
 
 
+def add_vetoes(data: dict, args) -> None:
+    """Add ``args.add_veto`` features as vetoes to the model at ``args.out`` (weights and threshold kept):
+    a span where one fires gets probability 0. Records, per suite, the answered questions of the training
+    documents whose best span it rules out (right / wrong / unanswerable), then the validation figures."""
+    from dataclasses import replace as dc_replace
+
+    from rag.answer.answer_model import load_model
+
+    base = load_model(str(args.out))
+    model = dc_replace(base, vetoes=tuple(dict.fromkeys(base.vetoes + tuple(args.add_veto))))
+    split = training_split(data, args.train)
+    effect, report = {}, {}
+    for n, d in data.items():
+        before = question_table(d, base.probability(d["X"], FEATURES))
+        after = question_table(d, model.probability(d["X"], FEATURES))
+        tr = [
+            (b, a)
+            for b, a, v in zip(before, after, split[n])
+            if (n in args.train and not v) and b["p"] >= base.threshold > a["p"]
+        ]
+        effect[n] = {
+            "right": sum(b["answerable"] and b["right"] for b, _ in tr),
+            "wrong": sum(b["answerable"] and not b["right"] for b, _ in tr),
+            "unanswerable": sum(not b["answerable"] for b, _ in tr),
+        }
+        val_rows = [r for r, v in zip(after, split[n]) if v]
+        report[n] = {"validation": metrics(val_rows, base.threshold)} if val_rows else {}
+        if val_rows:
+            v = report[n]["validation"]
+            print(
+                f"  {n:14} validation n={v['n']:4}  unanswerable refused {v['unanswerable_refused']:.3f}  "
+                f"answerable refused {v['answerable_refused']:.3f}  precision {v['precision']:.3f}"
+            )
+        if n in args.train:
+            print(f"  {n:14} training documents, answers it refuses: {effect[n]}")
+    meta = dict(base.meta)
+    meta["vetoes"] = {"features": list(model.vetoes), "refused_on_training_documents": effect, "validation": report}
+    final = dc_replace(model, meta=meta)
+    args.out.write_text(json.dumps(final.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suites", type=Path, nargs="*", default=[ROOT / "eval" / "suites.toml"])
@@ -316,6 +358,13 @@ def main() -> None:
         default=0,
         help="per training suite, this many near-miss unanswerable questions made from training documents' "
         "answerable ones (a rare term the document contains swapped for one it never contains)",
+    )
+    ap.add_argument(
+        "--add-veto",
+        nargs="*",
+        default=[],
+        help="keep the model at --out as it is and add these binary features as vetoes (a span where one "
+        "fires is never quoted); prints what each refuses on the training documents",
     )
     ap.add_argument("--drop", nargs="*", default=[], help="features to leave out")
     ap.add_argument(
@@ -360,6 +409,9 @@ def main() -> None:
 
     if args.residual:
         residual(data, args)
+        return
+    if args.add_veto:
+        add_vetoes(data, args)
         return
     split = {}
     for name, d in data.items():

@@ -225,3 +225,40 @@ def test_doc_missing_counts_the_terms_the_document_lacks(assistant):
     assert present[0] == 0.0 and present[1] == 0.0
     near = best_row("How many watts do the repair ships of the International Cable Protection Committee use?")
     assert 0.0 < near[0] < 1.0 and near[1] > 0.9  # "watts": in no passage, so the highest IDF
+
+
+def test_a_veto_rules_a_span_out_and_survives_the_file(tmp_path):
+    from dataclasses import replace
+
+    shipped = load_model()
+    assert shipped.vetoes == ()  # the shipped model quotes as before
+    vetoed = replace(shipped, vetoes=("asked_unnamed_en",))
+    x = np.zeros((2, len(FEATURES)), np.float32)
+    x[:, FEATURES.index("dense")] = 0.9
+    x[1, FEATURES.index("asked_unnamed_en")] = 1.0
+    p0, p1 = shipped.probability(x, FEATURES), vetoed.probability(x, FEATURES)
+    assert p1[0] == p0[0] > 0 and p1[1] == 0.0 < p0[1]
+    path = tmp_path / "vetoed.json"
+    path.write_text(json.dumps(vetoed.to_dict()), encoding="utf-8")
+    again = load_model(str(path))
+    assert again.vetoes == ("asked_unnamed_en",) and again.probability(x, FEATURES).tolist() == p1.tolist()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**vetoed.to_dict(), "vetoes": [3]}), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="cannot read the answer model"):
+        load_model(str(bad))
+
+
+def test_asked_unnamed_en_fires_when_no_span_names_the_counted_thing(assistant):
+    r = assistant.retriever
+    col = FEATURES.index("asked_unnamed_en")
+
+    def fired(question: str) -> list[float]:
+        q = r.encode(question)
+        ev = Evidence.gather(q, r.retrieve(q, 3), r)
+        spans = ev.spans()
+        en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
+        return sorted({float(v) for v in features(ev, spans)[en, col]})
+
+    assert fired("How many weeks did the first transatlantic telegraph cable work?")[0] == 0.0  # "three weeks"
+    assert fired("How many watts do the repair ships use?") == [1.0]
+    assert fired("When was the International Cable Protection Committee founded?") == [0.0]  # asks no count

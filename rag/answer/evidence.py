@@ -245,7 +245,7 @@ FEATURES = tuple(
         "missing_idf entities ent_sentence ent_passage ent_missing asks_number number_fit number_miss "
         "asks_list list_fit reference rank fused_rel log_len cross cross_dense novelty joined kind_meta "
         "kind_footnote bigram bigram_passage dense_rank lex_rank asked_sentence asked_window "
-        "doc_missing doc_missing_max number_absent"
+        "doc_missing doc_missing_max number_absent asked_unnamed_en"
     ).split()
 )
 
@@ -348,6 +348,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
         s_lang = detect_lang(s.text)
         cross = float(s_lang != q_lang)
         fits = fresh_number(q.normalized, s.text)
+        window_text = " ".join(ev.texts[r] for r in range(lo, hi_))
         rows.append(
             [
                 d,
@@ -384,9 +385,10 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 1.0 / dr,
                 1.0 / lr,
                 names_asked(ev.asked, s.text, s_lang),
-                names_asked(ev.asked, " ".join(ev.texts[r] for r in range(lo, hi_)), s_lang),
+                (named := names_asked(ev.asked, window_text, s_lang)),
                 *doc_absent[h.chunk.doc_id],
                 float(asks_quantity and not states_quantity(q.normalized, s.text)),
+                float(q_lang == "en" == s_lang and named == 0.0),  # an English span pair: see eval/NOTES.md
             ]
         )
     return np.asarray(rows, dtype=np.float32)
