@@ -311,8 +311,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
             max(absent, default=0.0) / maxi,
         )
     # the question's terms found nowhere in a span's document: a near miss asks for a detail the document
-    # never mentions. Compared only when the question's language is among the document's passage
-    # languages or it has translations (an English question over a Chinese paper shares no tokens with it)
+    # never mentions (question words aside; see rag/answer/absent_terms.py)
     doc_absent: dict[str, tuple[float, float]] = {}
     own = {(t,) for t in q.tokens}
     for p in ev.passages:
