@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,8 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rag.answer.absent_terms import in_document  # noqa: E402
 from rag.answer.answer_model import DEFAULT, AnswerModel  # noqa: E402
-from rag.answer.evidence import FEATURES, Evidence, features  # noqa: E402
+from rag.answer.evidence import FEATURES, Evidence, features, idf, max_idf  # noqa: E402
 from rag.answer.pipeline import Assistant  # noqa: E402
 from rag.eval.gold import load_gold  # noqa: E402
 from rag.eval.suites import Suite, ensure_index, load_suites, suite_settings  # noqa: E402
@@ -38,7 +41,7 @@ from rag.settings import load_settings  # noqa: E402
 
 TRAIN_SUITES = ("cmrc2018", "squad2", "cmrc2018-en")
 # the English-over-Chinese suite is small (31 questions) but the only cross-lingual data: its spans weigh more
-SUITE_WEIGHTS = {"cmrc2018-en": 10.0}
+SUITE_WEIGHTS = {"cmrc2018-en": 10.0, "cmrc2018-en+near": 10.0}
 VAL_SHARE = 0.3
 
 
@@ -73,12 +76,68 @@ def label(text: str, keywords) -> bool:
     return any(squash(a).casefold() in t for grp in keywords for a in grp)
 
 
-def collect(suite: Suite, settings, k: int) -> dict:
+def _script(term: str) -> str:
+    """'latin', 'han' or '' (a term of neither kind, or a number, is never swapped)."""
+    if re.fullmatch(r"[a-z][a-z\-]{3,}", term):
+        return "latin"
+    if re.fullmatch(r"[\u4e00-\u9fff]{2,}", term):
+        return "han"
+    return ""
+
+
+def near_misses(a, qs, groups: list[str], val: set[str], limit: int, seed: str) -> list:
+    """Near-miss unanswerable questions made from answerable ones of the training documents: the
+    question's rarest term that its document contains is replaced by a rare term of another question of
+    the suite (same script) that the document never contains — the same document, asked about a detail
+    it does not report. Deterministic for a seed; at most ``limit``."""
+    from dataclasses import replace as dc_replace
+
+    r = a.retriever
+    top = max_idf(r) or 1.0
+    encoded = [(g, r.encode(g.question)) for g in qs]
+    pool: dict[str, list[str]] = {"latin": [], "han": []}
+    for _, q in encoded:
+        for t in q.tokens:
+            kind = _script(t)
+            if kind and idf(r, t) >= 0.5 * top:
+                pool[kind].append(t)
+    pool = {k: sorted(set(v)) for k, v in pool.items()}
+    out = []
+    rng = random.Random(seed)
+    cands = [(i, g, q) for i, (g, q) in enumerate(encoded) if g.answerable and g.evidence and groups[i] not in val]
+    rng.shuffle(cands)
+    for i, g, q in cands:
+        if len(out) >= limit:
+            break
+        doc = g.evidence[0].doc
+        present = sorted((t for t in set(q.tokens) if _script(t) and in_document(r, t, doc)), key=lambda t: -idf(r, t))
+        for t in present[:1]:
+            kind = _script(t)
+            choices = [c for c in rng.sample(pool[kind], min(40, len(pool[kind]))) if not in_document(r, c, doc)]
+            if not choices:
+                continue
+            pat = re.compile(re.escape(t) if kind == "han" else rf"\b{re.escape(t)}\b", re.I)
+            text, n = pat.subn(choices[0], g.question, count=1)
+            if n:
+                out.append(
+                    (
+                        groups[i],
+                        dc_replace(g, id="nearmiss:" + g.id, question=text, answerable=False, evidence=(), keywords=()),
+                    )
+                )
+    return out
+
+
+def collect(suite: Suite, settings, k: int, near: int = 0) -> dict:
     """Features and labels of every span of every question of a suite (and per-question facts)."""
     ensure_index(suite, settings)
     a = Assistant.open(suite_settings(suite, settings))
     qs = load_gold(suite.gold)
     groups = groups_of(qs)
+    if near:
+        made = near_misses(a, qs, groups, validation_groups(groups), near, suite.name)
+        qs = [g for _, g in made]
+        groups = [grp for grp, _ in made]
     X, y, qid = [], [], []
     meta = []
     t0 = time.perf_counter()
@@ -239,6 +298,48 @@ def residual(data: dict, args) -> None:
     print(f"wrote {args.out}")
 
 
+def add_vetoes(data: dict, args) -> None:
+    """Add ``args.add_veto`` features as vetoes to the model at ``args.out`` (weights and threshold kept):
+    a span where one fires gets probability 0. Records, per suite, the answered questions of the training
+    documents whose best span it rules out (right / wrong / unanswerable), then the validation figures."""
+    from dataclasses import replace as dc_replace
+
+    from rag.answer.answer_model import load_model
+
+    base = load_model(str(args.out))
+    model = dc_replace(base, vetoes=tuple(dict.fromkeys(base.vetoes + tuple(args.add_veto))))
+    split = training_split(data, args.train)
+    effect, report = {}, {}
+    for n, d in data.items():
+        before = question_table(d, base.probability(d["X"], FEATURES))
+        after = question_table(d, model.probability(d["X"], FEATURES))
+        tr = [
+            (b, a)
+            for b, a, v in zip(before, after, split[n])
+            if (n in args.train and not v) and b["p"] >= base.threshold > a["p"]
+        ]
+        effect[n] = {
+            "right": sum(b["answerable"] and b["right"] for b, _ in tr),
+            "wrong": sum(b["answerable"] and not b["right"] for b, _ in tr),
+            "unanswerable": sum(not b["answerable"] for b, _ in tr),
+        }
+        val_rows = [r for r, v in zip(after, split[n]) if v]
+        report[n] = {"validation": metrics(val_rows, base.threshold)} if val_rows else {}
+        if val_rows:
+            v = report[n]["validation"]
+            print(
+                f"  {n:14} validation n={v['n']:4}  unanswerable refused {v['unanswerable_refused']:.3f}  "
+                f"answerable refused {v['answerable_refused']:.3f}  precision {v['precision']:.3f}"
+            )
+        if n in args.train:
+            print(f"  {n:14} training documents, answers it refuses: {effect[n]}")
+    meta = dict(base.meta)
+    meta["vetoes"] = {"features": list(model.vetoes), "refused_on_training_documents": effect, "validation": report}
+    final = dc_replace(model, meta=meta)
+    args.out.write_text(json.dumps(final.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suites", type=Path, nargs="*", default=[ROOT / "eval" / "suites.toml"])
@@ -251,6 +352,20 @@ def main() -> None:
     ap.add_argument("--max-false-refusal", type=float, default=0.08)
     ap.add_argument("--c", type=float, default=0.3, help="inverse regularisation strength")
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument(
+        "--near",
+        type=int,
+        default=0,
+        help="per training suite, this many near-miss unanswerable questions made from training documents' "
+        "answerable ones (a rare term the document contains swapped for one it never contains)",
+    )
+    ap.add_argument(
+        "--add-veto",
+        nargs="*",
+        default=[],
+        help="keep the model at --out as it is and add these binary features as vetoes (a span where one "
+        "fires is never quoted); prints what each refuses on the training documents",
+    )
     ap.add_argument("--drop", nargs="*", default=[], help="features to leave out")
     ap.add_argument(
         "--residual",
@@ -277,13 +392,34 @@ def main() -> None:
             f, X=data[s.name]["X"], y=data[s.name]["y"], q=data[s.name]["q"], meta=json.dumps(data[s.name]["meta"])
         )
 
+    if args.near:
+        for s in suites:
+            if s.name not in args.train:
+                continue
+            key = f"{s.name}+near"
+            f = args.cache / f"{key.replace('/', '_')}-{args.near}.npz"
+            if f.exists() and not args.fresh:
+                z = np.load(f, allow_pickle=False)
+                data[key] = {"X": z["X"], "y": z["y"], "q": z["q"], "meta": json.loads(str(z["meta"]))}
+                if data[key]["X"].shape[1] == len(FEATURES):
+                    continue
+            data[key] = collect(s, settings, args.k, near=args.near)
+            np.savez(f, X=data[key]["X"], y=data[key]["y"], q=data[key]["q"], meta=json.dumps(data[key]["meta"]))
+        args.train = list(args.train) + [f"{n}+near" for n in args.train if f"{n}+near" in data]
+
     if args.residual:
         residual(data, args)
+        return
+    if args.add_veto:
+        add_vetoes(data, args)
         return
     split = {}
     for name, d in data.items():
         groups = [m["group"] for m in d["meta"]]
-        val = validation_groups(groups) if name in args.train else set(groups)
+        if name.endswith("+near"):  # made from training documents only: all of it is training data
+            val = set()
+        else:
+            val = validation_groups(groups) if name in args.train else set(groups)
         split[name] = np.array([m["group"] in val for m in d["meta"]])
     used = tuple(f for f in FEATURES if f not in args.drop)
     cols = [FEATURES.index(f) for f in used]

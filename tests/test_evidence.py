@@ -187,3 +187,99 @@ def test_cross_lingual_question_terms_share_one_group_with_their_translations(as
     zh = term_groups(r.encode("海底电缆故障的原因是什么？"), r)
     cable = [alts for alts, _ in zh if alts[0] == "电缆"]
     assert cable and "cable" in cable[0]
+
+
+def test_variants_of_a_latin_term():
+    from rag.answer.absent_terms import variants
+
+    assert variants("developed")[0] == "developed" and {"develop", "develops"} <= set(variants("developed"))
+    assert {"cabling", "cabled"} <= set(variants("cables"))
+    assert "cables" in variants("cable") and "cable" in variants("cables")
+    assert variants("海底光缆") == ["海底光缆"]
+
+
+def test_states_quantity_ignores_list_markers_and_citation_numbers():
+    from rag.answer.evidence import states_quantity
+
+    assert not states_quantity("How many?", "The aims were to 1) count; 2) compare [3] and (4).")
+    assert not states_quantity("How many ships, 20 or more?", "About 20 ships were used [4, 7].")
+    assert states_quantity("How many?", "a total of 361 extractions")
+    assert states_quantity("How many?", "seven medical doctors")
+    assert states_quantity("有几个？", "共有三个")
+
+
+def test_question_words_are_not_terms_a_document_lacks():
+    from rag.answer.absent_terms import QUESTION_WORD
+
+    assert all(QUESTION_WORD.match(w) for w in ("many", "much", "这家", "哪一年", "几个", "多长", "什么"))
+    assert not any(QUESTION_WORD.match(w) for w in ("manyfold", "cables", "研发", "版面费", "price"))
+
+
+def test_in_document_reads_postings_not_passages(assistant, monkeypatch):
+    from rag.answer.absent_terms import in_document
+
+    r = assistant.retriever
+    index = r.index
+    store = _CountingStore(index.chunks)
+    monkeypatch.setattr(index, "chunks", store)
+    en = next(d for d in index.doc_order if d.startswith("en_"))
+    zh = next(d for d in index.doc_order if d.startswith("zh_"))
+    assert in_document(r, "cable", en) and in_document(r, "anchor", en)  # "cables", "anchors" in the text
+    assert in_document(r, "cable-anchors", en)  # each part of a hyphenated term
+    assert not in_document(r, "frontotemporal", en) and not in_document(r, "cable", zh)
+    assert store.read == []
+
+
+def test_doc_missing_counts_the_terms_the_document_lacks(assistant):
+    r = assistant.retriever
+    cols = [FEATURES.index(f) for f in ("doc_missing", "doc_missing_max", "number_absent")]
+
+    def best_row(question: str) -> np.ndarray:
+        q = r.encode(question)
+        ev = Evidence.gather(q, r.retrieve(q, 3), r)
+        spans = ev.spans()
+        x = features(ev, spans)
+        en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
+        return x[en[0]][cols]
+
+    present = best_row("When was the International Cable Protection Committee founded?")
+    assert present[0] == 0.0 and present[1] == 0.0
+    near = best_row("How many watts do the repair ships of the International Cable Protection Committee use?")
+    assert 0.0 < near[0] < 1.0 and near[1] > 0.9  # "watts": in no passage, so the highest IDF
+
+
+def test_a_veto_rules_a_span_out_and_survives_the_file(tmp_path):
+    from dataclasses import replace
+
+    shipped = load_model()
+    assert shipped.vetoes == ()  # the shipped model quotes as before
+    vetoed = replace(shipped, vetoes=("asked_unnamed_en",))
+    x = np.zeros((2, len(FEATURES)), np.float32)
+    x[:, FEATURES.index("dense")] = 0.9
+    x[1, FEATURES.index("asked_unnamed_en")] = 1.0
+    p0, p1 = shipped.probability(x, FEATURES), vetoed.probability(x, FEATURES)
+    assert p1[0] == p0[0] > 0 and p1[1] == 0.0 < p0[1]
+    path = tmp_path / "vetoed.json"
+    path.write_text(json.dumps(vetoed.to_dict()), encoding="utf-8")
+    again = load_model(str(path))
+    assert again.vetoes == ("asked_unnamed_en",) and again.probability(x, FEATURES).tolist() == p1.tolist()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**vetoed.to_dict(), "vetoes": [3]}), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="cannot read the answer model"):
+        load_model(str(bad))
+
+
+def test_asked_unnamed_en_fires_when_no_span_names_the_counted_thing(assistant):
+    r = assistant.retriever
+    col = FEATURES.index("asked_unnamed_en")
+
+    def fired(question: str) -> list[float]:
+        q = r.encode(question)
+        ev = Evidence.gather(q, r.retrieve(q, 3), r)
+        spans = ev.spans()
+        en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
+        return sorted({float(v) for v in features(ev, spans)[en, col]})
+
+    assert fired("How many weeks did the first transatlantic telegraph cable work?")[0] == 0.0  # "three weeks"
+    assert fired("How many watts do the repair ships use?") == [1.0]
+    assert fired("When was the International Cable Protection Committee founded?") == [0.0]  # asks no count

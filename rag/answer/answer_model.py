@@ -34,6 +34,9 @@ class AnswerModel:
     threshold: float  # answer when the best span's probability reaches this
     extra_threshold: float  # a further span is quoted only when its own probability reaches this
     meta: dict
+    # binary features that rule a span out (probability 0) wherever they fire, e.g. "asked_unnamed_en";
+    # each one's effect on the training documents is recorded in meta["vetoes"]
+    vetoes: tuple[str, ...] = ()
 
     def probability(self, x: np.ndarray, names: tuple[str, ...] | None = None) -> np.ndarray:
         """P(the span answers) for each row of features; ``names`` are the columns of ``x`` (default:
@@ -41,10 +44,14 @@ class AnswerModel:
         if not len(x):
             return np.zeros(0)
         x = np.asarray(x, dtype=np.float64)
-        if names is not None and tuple(names) != self.features:
-            x = x[:, [names.index(f) for f in self.features]]
+        cols = tuple(names) if names is not None else self.features
+        ruled_out = np.zeros(len(x), bool)
+        for v in self.vetoes:
+            ruled_out |= x[:, cols.index(v)] > 0.5
+        if cols != self.features:
+            x = x[:, [cols.index(f) for f in self.features]]
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        return np.where(ruled_out, 0.0, 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))))
 
     def to_dict(self) -> dict:
         """The JSON form ``load_model`` reads."""
@@ -57,6 +64,7 @@ class AnswerModel:
             "threshold": self.threshold,
             "extra_threshold": self.extra_threshold,
             "meta": self.meta,
+            **({"vetoes": list(self.vetoes)} if self.vetoes else {}),
         }
 
 
@@ -76,9 +84,12 @@ def load_model(path: str | None = None) -> AnswerModel:
             float(d["threshold"]),
             float(d.get("extra_threshold", d["threshold"])),
             dict(d.get("meta", {})),
+            tuple(d.get("vetoes", ())),
         )
         if not (len(model.mean) == len(model.scale) == len(model.coef) == n) or not math.isfinite(model.intercept):
             raise ValueError("sizes")
+        if any(not isinstance(v, str) for v in model.vetoes):
+            raise ValueError("vetoes")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(
             f"cannot read the answer model {p} ({type(exc).__name__}); retrain it with "

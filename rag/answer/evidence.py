@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from rag.answer.absent_terms import ASKS_QUANTITY, QUESTION_WORD, in_document
 from rag.answer.asked import Asked, asked_for, names_asked
 from rag.answer.injection import is_instruction
 from rag.answer.retrieval import Query, Retriever
@@ -260,7 +261,8 @@ FEATURES = tuple(
         "dense dense_cal dense_cal_gap dense_gap dense_passage_gap lex lex_gap lex_passage lex_window "
         "missing_idf entities ent_sentence ent_passage ent_missing asks_number number_fit number_miss "
         "asks_list list_fit reference rank fused_rel log_len cross cross_dense novelty joined kind_meta "
-        "kind_footnote bigram bigram_passage dense_rank lex_rank asked_sentence asked_window"
+        "kind_footnote bigram bigram_passage dense_rank lex_rank asked_sentence asked_window "
+        "doc_missing doc_missing_max number_absent asked_unnamed_en"
     ).split()
 )
 
@@ -281,6 +283,16 @@ def fresh_number(question: str, text: str) -> bool:
     return bool(s - q) or (bool(HAS_NUMBER.search(text)) and not s)
 
 
+# list markers ("1)", "(2)") and bracketed citation numbers ("[3]", "[4, 7]") state no quantity
+_MARKERS = re.compile(r"[\(\[（［]\s*\d{1,3}(?:\s*[,，\-–]\s*\d{1,3})*\s*[\)\]）］]|(?<![\d.])\d{1,2}[\)）]")
+
+
+def states_quantity(question: str, text: str) -> bool:
+    """Whether ``text`` states a number the question does not already give, list markers and bracketed
+    citation numbers aside (what an answer to "how many/much" must contain)."""
+    return fresh_number(question, _MARKERS.sub(" ", text))
+
+
 def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     """One row of FEATURES per span (see eval/NOTES.md for what each measures)."""
     if not spans:
@@ -299,6 +311,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     maxi = max_idf(ev.retriever) or 1.0
     asks_number = bool(ASKS_NUMBER.search(q.normalized))
     asks_list = bool(ASKS_LIST.search(q.normalized))
+    asks_quantity = asks_number or bool(ASKS_QUANTITY.search(q.normalized))
     asks_source = bool(ASKS_SOURCE.search(q.normalized))
     passage_dense = {}
     for hi, p in enumerate(ev.passages):
@@ -314,6 +327,24 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
             float(found < len(ents)),
             max(absent, default=0.0) / maxi,
         )
+    # the question's terms found nowhere in a span's document: a near miss asks for a detail the document
+    # never mentions (question words aside; see rag/answer/absent_terms.py)
+    doc_absent: dict[str, tuple[float, float]] = {}
+    own = {(t,) for t in q.tokens}
+    for p in ev.passages:
+        d = p.hit.chunk.doc_id
+        if d in doc_absent:
+            continue
+        groups = [
+            (alts, w)
+            for alts, w in ev.groups
+            # a document in another language is not compared: its translations are too incomplete (measured:
+            # every cmrc2018-en answerable question had a translated term its document lacks)
+            if q_lang in p.langs and alts in own and not QUESTION_WORD.match(alts[0])
+        ]
+        total_w = sum(w for _, w in groups)
+        absent = [w for alts, w in groups if not any(in_document(ev.retriever, a, d) for a in alts)]
+        doc_absent[d] = (sum(absent) / total_w if total_w else 0.0, max(absent, default=0.0) / maxi)
     qb = bigrams(q.normalized)
     dense_rank = np.argsort(np.argsort(-dense, kind="stable"), kind="stable") + 1
     lex_rank = np.argsort(np.argsort(-lex, kind="stable"), kind="stable") + 1
@@ -333,6 +364,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
         s_lang = detect_lang(s.text)
         cross = float(s_lang != q_lang)
         fits = fresh_number(q.normalized, s.text)
+        window_text = " ".join(ev.texts[r] for r in range(lo, hi_))
         rows.append(
             [
                 d,
@@ -369,7 +401,10 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 1.0 / dr,
                 1.0 / lr,
                 names_asked(ev.asked, s.text, s_lang),
-                names_asked(ev.asked, " ".join(ev.texts[r] for r in range(lo, hi_)), s_lang),
+                (named := names_asked(ev.asked, window_text, s_lang)),
+                *doc_absent[h.chunk.doc_id],
+                float(asks_quantity and not states_quantity(q.normalized, s.text)),
+                float(q_lang == "en" == s_lang and named == 0.0),  # an English span pair: see eval/NOTES.md
             ]
         )
     return np.asarray(rows, dtype=np.float32)

@@ -1,0 +1,69 @@
+"""Terms of a question that a document never uses: a near-miss question asks the right document for a
+detail it does not report ("how many *watts*…" of a paper that gives no power figure). Looked up in the
+BM25 postings against the document's contiguous passage range, so no passage is read."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from rag.answer.retrieval import Retriever
+
+# words of the asking rather than of the thing asked about ("how *many*", "*这家*公司", "*哪一年*"): a
+# document need not contain them, so they never count as a term the document lacks
+QUESTION_WORD = re.compile(
+    r"^(?:(?:many|much|long|often|old|far|big|large|small|tall|high|what|which|when|where|who|whom|whose|why|how)$"
+    r"|[这那哪几多怎]|什么|何|是否|有没有|分别)",
+)
+
+# further ways of asking for a quantity, used only by the ``number_absent`` feature (ASKS_NUMBER feeds the
+# shipped model's features, which must not move without retraining it)
+ASKS_QUANTITY = re.compile(
+    r"how (large|small|fast|heavy|wide|deep|strong)|by how much|at what (rate|speed|level|price|cost|age|temperature)|"
+    r"what (was|is|were|are) the (mean|average|median|total|maximum|minimum|annual|retail)\b",
+    re.I,
+)
+
+
+def variants(term: str) -> list[str]:
+    """The forms of a Latin term looked up in the index: itself, its plural / past / gerund forms and
+    its stems ("develop" finds "developed"); Han terms are kept whole."""
+    if not term.isascii():
+        return [term]
+    out = [term]
+    for base in [term, *(term[: -len(x)] for x in ("ies", "es", "s", "ed", "ing") if term.endswith(x))]:
+        if len(base) >= 3:
+            out += [base, base + "s", base + "es", base + "ed", base + "ing", base + "y"]
+    return list(dict.fromkeys(out))
+
+
+def in_document(retriever: Retriever, term: str, doc_id: str) -> bool:
+    """Whether ``term`` (a form of it; for a hyphenated term, every part) occurs in a passage of the
+    document ``doc_id``, read from the BM25 postings (sorted by passage) against the document's contiguous
+    passage range: O(log postings) per form, no passage read."""
+    parts = (
+        [x for x in re.split(r"[-_/]", term) if x]
+        if term.isascii() and term not in retriever.index.bm25.vocab_dict
+        else []
+    )
+    if len(parts) > 1:
+        return all(in_document(retriever, x, doc_id) for x in parts)
+    idx = retriever.index
+    bm = idx.bm25
+    if hasattr(bm, "postings"):  # a segmented index: its segments' rows are not global positions
+        return True
+    try:
+        rows = idx.doc_range(doc_id)
+    except KeyError:
+        return True
+    indptr, indices = bm.scores["indptr"], bm.scores["indices"]
+    for form in variants(term):
+        tid = bm.vocab_dict.get(form)
+        if tid is None:
+            continue
+        post = indices[int(indptr[tid]) : int(indptr[tid + 1])]
+        i = int(np.searchsorted(post, rows.start))
+        if i < len(post) and int(post[i]) < rows.stop:
+            return True
+    return False
