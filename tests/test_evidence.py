@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rag.answer.answer_model import load_model
-from rag.answer.evidence import FEATURES, Evidence, bigrams, features
+from rag.answer.cues import bigrams
+from rag.answer.evidence import FEATURES, Evidence, features
 from rag.errors import InvalidInputError
 from rag.lang.entities import mentions, norm, question_entities
 from rag.lang.translation import build_glossary, romanised_names, translate
@@ -199,7 +200,7 @@ def test_variants_of_a_latin_term():
 
 
 def test_states_quantity_ignores_list_markers_and_citation_numbers():
-    from rag.answer.evidence import states_quantity
+    from rag.answer.cues import states_quantity
 
     assert not states_quantity("How many?", "The aims were to 1) count; 2) compare [3] and (4).")
     assert not states_quantity("How many ships, 20 or more?", "About 20 ships were used [4, 7].")

@@ -7,7 +7,6 @@ verifier scores a written answer's sentences against the same passages.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +15,20 @@ import numpy as np
 
 from rag.answer.absent_terms import ASKS_QUANTITY, QUESTION_WORD, in_document
 from rag.answer.asked import Asked, asked_for, names_asked
+from rag.answer.cues import (
+    ANAPHOR,
+    ASKS_LIST,
+    ASKS_NUMBER,
+    ASKS_SOURCE,
+    HAS_LIST,
+    REFERENCE,
+    ROADMAP,
+    TERMINAL,
+    WORDISH,
+    bigrams,
+    fresh_number,
+    states_quantity,
+)
 from rag.answer.injection import is_instruction
 from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
@@ -23,44 +36,6 @@ from rag.lang.entities import Entity, checkable, mentions, norm, question_entiti
 from rag.lang.text import detect_lang, split_sentences, tokenize
 from rag.lang.translation import translate, translate_to_english
 from rag.records import Hit
-
-# --- what a question asks for (linguistic cues, not topics) ----------------------------------------
-
-ASKS_NUMBER = re.compile(
-    r"多少|几[个名项次届年位家份种天岁倍人条部座所米公里]|哪一?年|何时|什么时[候间]|哪一?天|哪个月|比例|百分之|多大|多长|多久|多高|多远|"
-    r"how (many|much|long|often|old|far|big|large|tall|high)|\bwhen\b|what (year|date|share|percentage|proportion|number|amount)|"
-    r"which year|in what year",
-    re.I,
-)
-ASKS_LIST = re.compile(
-    r"哪些|哪几|哪[两二三四五六]|分别|\bwhich \w+s\b|what (are|were) the|\blist\b|\b(two|three|four|five)\b", re.I
-)
-ASKS_SOURCE = re.compile(
-    r"出自|来源|来自哪|引用|哪份|哪篇|哪本|文献|source|cite|which (book|article|paper|document)", re.I
-)
-HAS_NUMBER = re.compile(
-    r"\d|[一二两三四五六七八九十百千万亿]+(个|名|项|次|届|年|月|日|倍|家|国|方|岁|人|天)|百分之|[半双]数|"
-    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion)\b",
-    re.I,
-)
-HAS_LIST = re.compile(r"[^，。；]{2,}、[^，。；]{2,}|[^，。]{2,}(和|与|及|以及|and|or)[^，。]{2,}")
-REFERENCE = re.compile(
-    r"<https?://|https?://|\bpp?\.\s*\d|\bet al\.|出版社|第\s*\d+\s*[-—–]?\s*\d*\s*页|^[^，。]{1,40}[:：]\s*《|"
-    r"^[A-Z][^,]{1,40}, [“\"*]"
-)
-# a sentence leaning on the one before it ("该…", "This…"): quoted together with its predecessor
-ANAPHOR = re.compile(
-    r"^[^，。]{0,6}[，,]?\s*(该|此|这|其(?![一二三四五六七八九十次])|上述|它|他们|this|these|that|those|it\b|its\b|they\b|such\b)",
-    re.I,
-)
-# a roadmap sentence announces content instead of stating it ("本文将梳理…")
-ROADMAP = re.compile(
-    r"^[^，。]{0,4}[，,]?\s*本文(将|拟|旨在|试图)|^(首先|其次|继而|最后|然后)[，,]?\s*(本文|对)|^(this|the present) (paper|article|study) (will|aims|seeks)",
-    re.I,
-)
-_TERMINAL = re.compile(r"[。！？!?.…”」』)）\]]$")
-_WORDISH = re.compile(r"[0-9A-Za-z]|[\u4e00-\u9fff]")
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 
 
 def idf(retriever: Retriever, term: str) -> float:
@@ -233,8 +208,8 @@ class Evidence:
             for i in range(p.first, p.first + p.count):
                 text = self.texts[i]
                 _, a, b = self.bounds[i]
-                complete = _TERMINAL.search(text) or len(text) > 60 or meta  # front matter: lines
-                usable = len(_WORDISH.findall(text)) >= (3 if meta else 8) and complete
+                complete = TERMINAL.search(text) or len(text) > 60 or meta  # front matter: lines
+                usable = len(WORDISH.findall(text)) >= (3 if meta else 8) and complete
                 if usable and not ROADMAP.search(text):
                     out.append(Span(hi, a, b, text, (i,)))
                     if prev is not None and ANAPHOR.search(text) and self.bounds[prev][2] <= a:
@@ -265,32 +240,6 @@ FEATURES = tuple(
         "doc_missing doc_missing_max number_absent asked_unnamed_en"
     ).split()
 )
-
-
-def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams of Han runs and lower-cased Latin words of a text: overlap that survives
-    paraphrase and word segmentation differences."""
-    t = norm(text)
-    out = {m.group()[i : i + 2] for m in re.finditer(r"[\u3400-\u9fff]+", t) for i in range(len(m.group()) - 1)}
-    out |= set(re.findall(r"[a-z0-9]{2,}", t))
-    return frozenset(out)
-
-
-def fresh_number(question: str, text: str) -> bool:
-    """Whether ``text`` states a number (or a counted quantity) the question does not already give."""
-    q = set(_DIGITS.findall(question))
-    s = set(_DIGITS.findall(text))
-    return bool(s - q) or (bool(HAS_NUMBER.search(text)) and not s)
-
-
-# list markers ("1)", "(2)") and bracketed citation numbers ("[3]", "[4, 7]") state no quantity
-_MARKERS = re.compile(r"[\(\[（［]\s*\d{1,3}(?:\s*[,，\-–]\s*\d{1,3})*\s*[\)\]）］]|(?<![\d.])\d{1,2}[\)）]")
-
-
-def states_quantity(question: str, text: str) -> bool:
-    """Whether ``text`` states a number the question does not already give, list markers and bracketed
-    citation numbers aside (what an answer to "how many/much" must contain)."""
-    return fresh_number(question, _MARKERS.sub(" ", text))
 
 
 def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:

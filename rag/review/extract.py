@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.evidence import REFERENCE, ROADMAP, term_groups
+from rag.answer.cues import REFERENCE, ROADMAP
+from rag.answer.evidence import term_groups
 from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
 from rag.lang.text import tokenize
