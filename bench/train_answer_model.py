@@ -2,6 +2,8 @@
 
     python bench/train_answer_model.py                      # collect, train, validate, write the model
     python bench/train_answer_model.py --gold my_gold.jsonl --corpus my_papers/   # retrain on your own gold
+    python bench/train_answer_model.py --sentence-vectors pooled   # the model for pooled indexes
+                                                                   # (rag/data/answer_model_pooled.json)
 
 For every gold question the real pipeline retrieves its passages and lists the quotable spans with
 their features (rag/answer/evidence.py); a span is labelled an answer when it holds one of the question's
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.answer.absent_terms import in_document  # noqa: E402
-from rag.answer.answer_model import DEFAULT, AnswerModel  # noqa: E402
+from rag.answer.answer_model import DEFAULT, POOLED, AnswerModel  # noqa: E402
 from rag.answer.evidence import FEATURES, Evidence, features, idf, max_idf  # noqa: E402
 from rag.answer.pipeline import Assistant  # noqa: E402
 from rag.eval.gold import load_gold  # noqa: E402
@@ -283,6 +285,7 @@ def residual(data: dict, args) -> None:
         "fitted": "on the training documents, the base model's log-odds as offset (threshold unchanged)",
         "validation": report,
         "created": time.strftime("%Y-%m-%d"),
+        "sentence_vectors": args.sentence_vectors,
     }
     final = AnswerModel(
         model.features,
@@ -346,8 +349,14 @@ def main() -> None:
     ap.add_argument(
         "--train", nargs="*", default=list(TRAIN_SUITES), help="suites to train on (their training documents)"
     )
-    ap.add_argument("--out", type=Path, default=DEFAULT)
-    ap.add_argument("--cache", type=Path, default=ROOT / "index" / "answer-model-data")
+    ap.add_argument("--out", type=Path, default=None, help="default: the shipped model for --sentence-vectors")
+    ap.add_argument("--cache", type=Path, default=None, help="default: index/answer-model-data[-MODE]")
+    ap.add_argument(
+        "--sentence-vectors",
+        choices=("separate", "pooled"),
+        default="separate",
+        help="collect on indexes built this way (pooled: in <index_dir>-pooled, embeddings from the same cache)",
+    )
     ap.add_argument("--fresh", action="store_true", help="collect features again instead of reading --cache")
     ap.add_argument("--max-false-refusal", type=float, default=0.08)
     ap.add_argument("--c", type=float, default=0.3, help="inverse regularisation strength")
@@ -375,8 +384,19 @@ def main() -> None:
         "log-odds as the offset (the threshold kept): other suites' answers move only where these fire",
     )
     args = ap.parse_args()
+    pooled = args.sentence_vectors == "pooled"
+    args.out = args.out or (POOLED if pooled else DEFAULT)
+    args.cache = args.cache or ROOT / "index" / ("answer-model-data-pooled" if pooled else "answer-model-data")
 
     settings = load_settings()
+    if pooled:  # its own index folder (the suites' indexes keep their kind), the same embedding cache
+        settings = settings.model_copy(
+            update={
+                "sentence_vectors": "pooled",
+                "index_dir": settings.index_dir.with_name(settings.index_dir.name + "-pooled"),
+                "cache_dir": settings.cache_dir or settings.index_dir / ".cache",
+            }
+        )
     suites = load_suites(args.suites)
     data = {}
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -464,6 +484,7 @@ def main() -> None:
         "max_false_refusal": args.max_false_refusal,
         "validation": report,
         "created": time.strftime("%Y-%m-%d"),
+        "sentence_vectors": args.sentence_vectors,
     }
     final = AnswerModel(used, mean, scale, coef, intercept, threshold, threshold, meta)
     args.out.write_text(json.dumps(final.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -20,6 +20,18 @@ import numpy as np
 from rag.errors import InvalidInputError
 
 DEFAULT = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
+# fitted on indexes whose passage vectors are pooled from their sentences' (``sentence_vectors`` "pooled"):
+# the features of passage similarity and rank differ from whole-passage vectors' (eval/NOTES.md)
+POOLED = DEFAULT.with_name("answer_model_pooled.json")
+
+
+def model_path(explicit: Path | str | None, index_params: dict | None) -> str | None:
+    """The answer-model file for an index: ``explicit`` (RAG_ANSWER_MODEL) when set, else the pooled model
+    when the index's params say its passage vectors are pooled (and that file ships), else None (the default)."""
+    if explicit:
+        return str(explicit)
+    pooled = (index_params or {}).get("chunking", {}).get("sentence_vectors") == "pooled"
+    return str(POOLED) if pooled and POOLED.is_file() else None
 
 
 @dataclass(frozen=True)

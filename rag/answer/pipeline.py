@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from rag.answer.answer_model import load_model
+from rag.answer.answer_model import load_model, model_path
 from rag.answer.citations import merge_repeated_passages
 from rag.answer.generation import ABSTAIN, ExtractiveGenerator, Generated, Generator, abstention_selected
 from rag.answer.retrieval import Query, Retriever
@@ -21,14 +21,15 @@ from rag.records import Answer, Hit
 from rag.settings import Settings
 
 
-def make_generator(settings: Settings) -> Generator:
+def make_generator(settings: Settings, index_params: dict | None = None) -> Generator:
     """The answer generator selected by settings (extractive is the offline default; ``settings.llm``
-    names a language model whose answers are checked against the passages, see rag/answer/llm.py)."""
+    names a language model whose answers are checked against the passages, see rag/answer/llm.py);
+    ``index_params`` (the index's params.json) choose the answer model fitted on its kind of vectors."""
     extractive = ExtractiveGenerator(
         max_sentences=settings.max_answer_sentences,
         threshold=settings.abstain_threshold,
         cross_threshold=settings.abstain_threshold_crosslingual,
-        model=load_model(str(settings.answer_model) if settings.answer_model else None),
+        model=load_model(model_path(settings.answer_model, index_params)),
     )
     if settings.llm:
         from rag.answer.llm import make_llm_generator
@@ -100,7 +101,7 @@ class Assistant:
         """Load the configured index (refusing an embedder mismatch) and its models."""
         index = load_index(settings)
         embedder = make_embedder(settings.embedder, settings.batch_size)
-        return cls(settings, Retriever(index, embedder, settings), make_generator(settings))
+        return cls(settings, Retriever(index, embedder, settings), make_generator(settings, index.params))
 
     def _linked(self, doc: str, chunk_id: str, text: str) -> tuple[dict, ...]:
         """The entries of ``doc``'s reference list a cited passage's in-text citations point to."""

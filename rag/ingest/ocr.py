@@ -13,10 +13,13 @@ one process — an upload checked, then indexed, then a cited page opened in the
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -30,8 +33,19 @@ OCR_MAX_SIDE = 1984  # a multiple of 32 under it: the detector takes sides in mu
 # onnxruntime's intra-op threads; 1, measured on the shared 2-core machine: its second thread spin-waits,
 # and under load that spinning cost CPU and wall time (see docs/pdf-reading.md for the figures)
 OCR_THREADS = 1
+# the detector's input, longer side: rapidocr-onnxruntime 1.4.4 ignores ``det_limit_side_len`` with limit type
+# "max" (it picks 960/1500/2000 from the image size), so the detector ran on the whole <= 1984 px render; at
+# 1536 it takes ~43% less CPU with the suite's gold quotes read and the recogniser still cropping each line
+# from the full render; 1280 glued two words of tests/test_ocr.py's scan, 960 lost a gold quote
+# (docs/pdf-reading.md, "OCR speed, round 2")
+OCR_DET_SIDE = 1536
+# pages read at once, each by its own one-thread engine, while the machine has a core to spare: two pages
+# side by side scale where onnxruntime's second intra-op thread only spin-waited (docs/pdf-reading.md)
+OCR_WORKERS = 2
 
-_LOCK = threading.Lock()  # one recogniser per process; onnxruntime sessions are not shared across threads here
+_LOCK = threading.Lock()  # guards the page cache
+_ENGINE_LOCKS = [threading.Lock() for _ in range(OCR_WORKERS)]  # one call at a time per engine
+_slot = threading.local()  # which engine an OCR worker thread reads with (0 in any other thread)
 CACHE_PAGES = 512  # pages kept; a page's reading is a few kilobytes
 SHORT_WORD_RANK = 200  # a piece under 4 letters must be among the 200 commonest English words (a, of, on...)
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
@@ -41,12 +55,31 @@ _CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z])")  # andGlobal, theIETF (not McDona
 _read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float, str]] = OrderedDict()
 
 
-@lru_cache(maxsize=1)
-def _engine() -> Any:
+@lru_cache(maxsize=OCR_WORKERS)
+def _engine(slot: int = 0) -> Any:
     from rapidocr_onnxruntime import RapidOCR
 
     # the angle classifier is off: it only turns upside-down lines, which a scanned paper does not have
-    return RapidOCR(intra_op_num_threads=OCR_THREADS, inter_op_num_threads=1, use_cls=False)
+    engine = RapidOCR(intra_op_num_threads=OCR_THREADS, inter_op_num_threads=1, use_cls=False)
+    _limit_detector(engine.text_det, OCR_DET_SIDE)
+    return engine
+
+
+def _limit_detector(det: Any, side: int) -> None:
+    """Make RapidOCR's detector shrink an image longer than ``side`` to ``side`` before detection (smaller
+    images keep the library's own sizing). Left as it is when the installed version has no such hook."""
+    own = getattr(det, "get_preprocess", None)
+    if own is None or not all(hasattr(det, a) for a in ("mean", "std")):
+        return
+    try:
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+    except ImportError:
+        return
+
+    def preprocess(max_wh: int) -> Any:
+        return DetPreProcess(side, "max", det.mean, det.std) if max_wh > side else own(max_wh)
+
+    det.get_preprocess = preprocess
 
 
 @lru_cache(maxsize=1)
@@ -94,8 +127,9 @@ def ocr_image(image: Any) -> tuple[list[Segment], float]:
     import numpy as np
 
     arr = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else np.asarray(image)
-    with _LOCK:
-        result, _ = _engine()(arr)
+    slot = getattr(_slot, "n", 0)
+    with _ENGINE_LOCKS[slot]:
+        result, _ = _engine(slot)(arr)
     segs: list[Segment] = []
     total = weight = 0.0
     for box, text, score in result or []:
@@ -110,33 +144,91 @@ def ocr_image(image: Any) -> tuple[list[Segment], float]:
     return segs, (total / weight if weight else 0.0)
 
 
+def ocr_workers(pages: int, cores: int | None = None, load: float | None = None) -> int:
+    """How many pages to read at once: one engine per core (at most OCR_WORKERS) while the 1-minute load
+    average leaves a core to spare (under cores - 0.5, this process included), else one: on a busy machine
+    a second engine only waits for a core."""
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # no load average on this platform: assume busy
+            load = float(cores)
+    return max(1, min(OCR_WORKERS, cores, pages)) if load < cores - 0.5 else 1
+
+
+def _take_slot(counter: Any) -> None:
+    _slot.n = next(counter)
+
+
 def ocr_pages(
     data: bytes,
     indexes: Sequence[int],
     progress: Callable[[int, int], None] | None = None,
     max_pixels: int | None = None,
     notes: list[str] | None = None,
+    workers: int | None = None,
 ) -> dict[int, tuple[list[Segment], float]]:
     """OCR the pages ``indexes`` (from 0) of a PDF: per page its text segments in PDF points and the
-    mean confidence; ``progress(0, total)`` first, then ``progress(done, total)`` after each page. A page
-    whose image at OCR_DPI would exceed ``max_pixels`` is rendered smaller, so it fits, and said so in
-    ``notes``; one longer than OCR_MAX_SIDE pixels is rendered at that size, without a note (the reader
-    would shrink it to that anyway)."""
+    mean confidence; ``progress(0, total)`` first, then ``progress(done, total)`` after each page, in page
+    order. A page whose image at OCR_DPI would exceed ``max_pixels`` is rendered smaller, so it fits, and
+    said so in ``notes``; one longer than OCR_MAX_SIDE pixels is rendered at that size, without a note (the
+    reader would shrink it to that anyway). Pages are rendered here, one at a time (PDFium is not
+    thread-safe), and read by ``workers`` engines at once (default: ``ocr_workers``)."""
     import pypdfium2 as pdfium
 
     cap = max_pixels or PdfLimits().ocr_max_pixels
     key = hashlib.sha256(data).hexdigest()
     out: dict[int, tuple[list[Segment], float]] = {}
+    if not indexes:
+        return out
+    with _LOCK:
+        misses = sum((key, cap, i) not in _read for i in indexes)
+    n = workers or ocr_workers(misses)
+    pool = (
+        ThreadPoolExecutor(n, initializer=_take_slot, initargs=(itertools.count(),)) if n > 1 and misses > 1 else None
+    )
+    # per page in order: the cached reading, or (the OCR job, scale, note)
+    pending: deque[tuple[int, Any]] = deque()
+    done = 0
     doc = None
-    if progress and indexes:
+    if progress:
         progress(0, len(indexes))  # shown before the first page: a page takes seconds
+
+    def finish() -> None:
+        nonlocal done
+        i, item = pending.popleft()
+        if isinstance(item, tuple) and isinstance(item[0], Future):
+            job, scale, note = item
+            segs, conf = job.result()
+            item = (
+                [
+                    Segment(s.text, s.x0 / scale, s.x1 / scale, s.top / scale, s.bottom / scale, s.size / scale)
+                    for s in segs
+                ],
+                conf,
+                note,
+            )
+            with _LOCK:
+                _read[(key, cap, i)] = item
+                while len(_read) > CACHE_PAGES:
+                    _read.popitem(last=False)
+        out[i] = (list(item[0]), item[1])
+        if item[2] and notes is not None:  # told on every reading, the cached ones too
+            notes.append(item[2])
+        done += 1
+        if progress:
+            progress(done, len(indexes))
+
     try:
-        for done, i in enumerate(indexes, start=1):
+        for i in indexes:
             with _LOCK:
                 hit = _read.get((key, cap, i))
                 if hit is not None:
                     _read.move_to_end((key, cap, i))
-            if hit is None:
+            if hit is not None:
+                pending.append((i, hit))
+            else:
                 doc = doc or pdfium.PdfDocument(data)
                 page = doc[i]
                 w, h = page.get_size()
@@ -145,26 +237,21 @@ def ocr_pages(
                 note = raster_note(i + 1, w, h, scale, cap) if scale < OCR_DPI / 72 else ""
                 scale = min(scale, OCR_MAX_SIDE / max(w, h, 1.0))  # the reader would shrink it to this anyway
                 image = page.render(scale=scale).to_pil()
-                segs, conf = ocr_image(image)
+                job: Future = Future()
+                if pool is None:
+                    job.set_result(ocr_image(image))
+                else:
+                    job = pool.submit(ocr_image, image)
                 del image
-                hit = (
-                    [
-                        Segment(s.text, s.x0 / scale, s.x1 / scale, s.top / scale, s.bottom / scale, s.size / scale)
-                        for s in segs
-                    ],
-                    conf,
-                    note,
-                )
-                with _LOCK:
-                    _read[(key, cap, i)] = hit
-                    while len(_read) > CACHE_PAGES:
-                        _read.popitem(last=False)
-            out[i] = (list(hit[0]), hit[1])
-            if hit[2] and notes is not None:  # told on every reading, the cached ones too
-                notes.append(hit[2])
-            if progress:
-                progress(done, len(indexes))
+                pending.append((i, (job, scale, note)))
+            # at most one page rendered ahead of each engine: memory stays a few page images
+            while len(pending) > n or (pending and not isinstance(pending[0][1][0], Future)):
+                finish()
+        while pending:
+            finish()
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if doc is not None:
             doc.close()
     return out

@@ -127,6 +127,8 @@ def chunking_params(s: Settings) -> dict:
     out = {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v3"}
     if s.sentence_vectors != "separate":  # recorded only when not the default, so older indexes stay current
         out["sentence_vectors"] = s.sentence_vectors
+    if s.sentence_vectors == "pooled":  # the weighted mean, not renormalised: older pooled indexes are rebuilt
+        out["pooling"] = "mean"
     return out
 
 
