@@ -84,3 +84,19 @@ def test_a_point_can_be_a_piece_of_a_long_sentence(tmp_path):
     p = part[0]
     assert not p.whole and p.shown == f"…{p.quote}…" and len(p.quote) <= 150
     assert p.quote in long and p.quote in r.index.chunks[p.position].text
+
+
+def test_a_chinese_question_is_scored_on_its_own_words_not_their_glosses(small_assistant):
+    """The answer path matches a Chinese word's English glosses; a review does not (the "not discussed" model
+    learnt what a term in the question's language means): the English notes' sentences on cables get no
+    term score from 电缆."""
+    from rag.answer.evidence import term_groups
+    from rag.review.extract import doc_sentences, score_docs
+
+    r = small_assistant.retriever
+    query = r.encode("海底电缆故障")
+    assert ("电缆", "cable", "cables") in [alts for alts, _ in term_groups(query, r)]
+    (s,) = score_docs(r, query, [doc_sentences(r, "en_notes.md")])
+    assert [alts for alts, _ in s.groups] == [("海底",), ("电缆",), ("故障",)]
+    cable = [i for i, t in enumerate(s.sents.texts) if "cable" in t.lower()]
+    assert cable and all(s.lexical[i] == 0.0 for i in cable)

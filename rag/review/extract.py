@@ -2,7 +2,8 @@
 topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap), the
 2-8 that carry distinct points (as many as fit the ~600-character cell) chosen by maximal marginal
 relevance, kept in the paper's order; a sentence over a quarter of the cell is quoted in its most
-relevant part.
+relevant part, and one over a third of it is cut into clause runs (``rag.review.pieces``), each embedded and
+scored like a sentence, which fill the room the sentences leave.
 
 Scores are standardised over the sentences of the papers under review for this question, so the same
 rule reads a library of three papers or three hundred, in Chinese or English, without constants fitted
@@ -27,8 +28,8 @@ MIN_POINTS = 2
 MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
 CELL_CHARS = 600  # an answered cell stays a summary, not the paper
 LONG_SENTENCE = CELL_CHARS // 4  # a point leaves room for three more: a longer sentence is quoted in part
-# longer sentences are left out: as candidates (quoted in part) they took the cell's room from shorter
-# points and lowered recall on both gold sets (eval/NOTES.md)
+# longer sentences are not candidates themselves: quoted in part they took the cell's room from shorter
+# points and lowered recall on both gold sets (eval/NOTES.md); their pieces are
 SENTENCE_CHARS = CELL_CHARS // 3
 MARK_CHARS = 5  # the quotation marks, the brackets of the citation mark and the space after it
 
@@ -150,6 +151,11 @@ def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
 # long sentences contribute their clause runs as candidates, chosen only once the whole sentences that stand
 # out have been placed (eval/NOTES.md, review round 4: ranked with the sentences they cost more than they gave)
 PIECES = True
+# a Chinese question's words are read without their dictionary glosses (rag.answer.evidence.term_groups adds
+# them for answers): over the English papers the glosses cost review-en 3 "not discussed" decisions, .017
+# recall and .12 evidence, because the decision model learnt what a term in the question's own language
+# means (eval/NOTES.md, review round 4)
+GLOSSES = False
 
 
 def _embed(retriever: Retriever, texts: list[str]) -> np.ndarray:
@@ -202,6 +208,8 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
     idx = retriever.index
     base = np.einsum("ij,ij->i", query.aligned, idx.centroids)  # an average passage's score per language
     groups = _longest(term_groups(query, retriever))
+    if not GLOSSES and query.lang == "zh":  # the Chinese words alone, without their English glosses
+        groups = [(alts[:1], w) for alts, w in groups]
     total = sum(w for _, w in groups) or 1.0
     parts = []
     d_langs: list[np.ndarray] = []
