@@ -17,11 +17,11 @@ import numpy as np
 
 from rag.answer.evidence import REFERENCE, ROADMAP, term_groups
 from rag.answer.retrieval import Query, Retriever
-from rag.index.embedding import LANGS, VectorCache
+from rag.index.embedding import LANGS
 from rag.index.store import Index
 from rag.lang.text import tokenize
 from rag.review.clip import clip
-from rag.review.pieces import pieces
+from rag.review.pieces import embed_pieces, sentence_pieces
 
 MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
 MIN_POINTS = 2
@@ -119,23 +119,18 @@ def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
             kinds.append(c.kind)
     # front matter (abstract, keywords, affiliations): only its complete sentences can be points
     usable = [_usable(t) and (k != "meta" or _ends(t)) for t, k in zip(texts, kinds)]
-    n = len(texts)
-    piece = [False] * n
-    if PIECES:
-        for i in range(n):
-            t = texts[i]
-            if kinds[i] != "body" or len(t) <= SENTENCE_CHARS or ROADMAP.search(t) or REFERENCE.search(t):
-                continue
-            for a, b in pieces(t, LONG_SENTENCE):
-                if _wordy(t[a:b]):
-                    rows.append(rows[i])
-                    chunks.append(chunks[i])
-                    texts.append(t[a:b])
-                    usable.append(False)
-                    piece.append(True)
+    piece = [False] * len(texts)
+    # a body sentence too long to be a candidate: its pieces are, after the sentences
+    cut = [i for i, (t, k) in enumerate(zip(texts, kinds)) if PIECES and k == "body" and len(t) > SENTENCE_CHARS]
+    for i, text in sentence_pieces([texts[i] for i in cut], cut, LONG_SENTENCE):
+        rows.append(rows[i])
+        chunks.append(chunks[i])
+        texts.append(text)
+        usable.append(False)
+        piece.append(True)
     toks = tuple(frozenset(tokenize(t)) for t in texts)
     extra = [t for t, p in zip(texts, piece) if p]
-    vecs = _embed(retriever, extra) if extra else None
+    vecs = embed_pieces(retriever, extra) if extra else None
     return DocSentences(
         doc,
         np.asarray(rows, dtype=np.int64),
@@ -156,19 +151,6 @@ PIECES = True
 # recall and .12 evidence, because the decision model learnt what a term in the question's own language
 # means (eval/NOTES.md, review round 4)
 GLOSSES = False
-
-
-def _embed(retriever: Retriever, texts: list[str]) -> np.ndarray:
-    """Passage vectors of the pieces, as a sentence is embedded (kept in the embedding cache)."""
-    try:
-        cache = VectorCache(retriever.settings.embedding_cache_dir, retriever.embedder)
-        return cache.embed_passages(texts)
-    except OSError:  # a read-only cache folder: embed without keeping the vectors
-        return np.asarray(retriever.embedder.embed_passages(texts), dtype=np.float32)
-
-
-def _wordy(text: str) -> bool:
-    return sum(ch.isalpha() or "\u4e00" <= ch <= "\u9fff" for ch in text) >= 12
 
 
 def _ends(text: str) -> bool:

@@ -6,8 +6,16 @@ the sentence, so a quote of it stays exact."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 
+import numpy as np
+
+from rag.answer.evidence import REFERENCE, ROADMAP
+from rag.answer.retrieval import Retriever
+from rag.index.embedding import VectorCache
 from rag.review.clip import clauses
+
+MIN_LETTERS = 12  # a piece with fewer letters (or Chinese characters) says too little to be a point
 
 # where an over-long English clause may be cut: before a coordinating or relative word
 _JOIN = re.compile(r"\s+(?=(?:and|but|or|which|that|while|whereas|although|because|whether|where|when)\s)", re.I)
@@ -59,3 +67,22 @@ def pieces(text: str, limit: int) -> list[tuple[int, int]]:
         if b > a:
             out.append((a, b))
     return out
+
+
+def sentence_pieces(texts: Sequence[str], ids: Sequence[int], limit: int) -> Iterator[tuple[int, str]]:
+    """(id, piece text) of every wordy piece of each long sentence (not a roadmap or a reference entry)."""
+    for i, t in zip(ids, texts):
+        if ROADMAP.search(t) or REFERENCE.search(t):
+            continue
+        for a, b in pieces(t, limit):
+            if sum(ch.isalpha() or "\u4e00" <= ch <= "\u9fff" for ch in t[a:b]) >= MIN_LETTERS:
+                yield i, t[a:b]
+
+
+def embed_pieces(retriever: Retriever, texts: list[str]) -> np.ndarray:
+    """Passage vectors of the pieces, as a sentence is embedded (kept in the embedding cache)."""
+    try:
+        cache = VectorCache(retriever.settings.embedding_cache_dir, retriever.embedder)
+        return cache.embed_passages(texts)
+    except OSError:  # a read-only cache folder: embed without keeping the vectors
+        return np.asarray(retriever.embedder.embed_passages(texts), dtype=np.float32)
