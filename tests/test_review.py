@@ -199,9 +199,9 @@ def test_review_suite_reaches_its_floors(tmp_path, shared_corpus):
 
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     rep = evaluate_review([ROOT / "eval" / "review" / "suites.toml"], s)
-    # measured .63 / .47 recall, .67 / .68 evidence, false ND .07 / .10, correct ND .83 / .94, pooled .93 / .90
-    # (eval/NOTES.md, issue 27 round 3): floors about two points below, never lowered
-    for name, floor in {"review-zh": 0.60, "review-en": 0.44}.items():
+    # measured .63 / .50 recall, .67 / .73 evidence, false ND .07 / .10, correct ND .83 / .94, pooled .93 / .90
+    # (eval/NOTES.md, issue 27 round 4): floors about two points below, never lowered
+    for name, floor in {"review-zh": 0.60, "review-en": 0.48}.items():
         o = rep["suites"][name]["summary"]["overall"]
         assert rep["suites"][name]["meta"]["gold_problems"] == []
         assert o["point_recall"] >= floor, (name, o)

@@ -230,8 +230,10 @@ def compare(
     for i, a in enumerate(docs):
         for b in docs[i + 1 :]:
             sims = vec[a.doc] @ vec[b.doc].T
-            ref_a = np.quantile(vec[a.doc] @ by_doc[b.doc].vecs.T, 0.95, axis=1)
-            ref_b = np.quantile(vec[b.doc] @ by_doc[a.doc].vecs.T, 0.95, axis=1)
+            # each point against the other paper's whole sentences (not the pieces of its long ones)
+            sb, sa = by_doc[b.doc], by_doc[a.doc]
+            ref_a = np.quantile(vec[a.doc] @ sb.vecs[sb.sents.sentence].T, 0.95, axis=1)
+            ref_b = np.quantile(vec[b.doc] @ sa.vecs[sa.sents.sentence].T, 0.95, axis=1)
             for ia in range(sims.shape[0]):
                 ib = int(np.argmax(sims[ia]))
                 if int(np.argmax(sims[:, ib])) != ia:

@@ -2,7 +2,8 @@
 topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap), the
 2-8 that carry distinct points (as many as fit the ~600-character cell) chosen by maximal marginal
 relevance, kept in the paper's order; a sentence over a quarter of the cell is quoted in its most
-relevant part.
+relevant part, and one over a third of it is cut into clause runs (``rag.review.pieces``), each embedded and
+scored like a sentence, which fill the room the sentences leave.
 
 Scores are standardised over the sentences of the papers under review for this question, so the same
 rule reads a library of three papers or three hundred, in Chinese or English, without constants fitted
@@ -18,16 +19,18 @@ from rag.answer.cues import REFERENCE, ROADMAP
 from rag.answer.evidence import term_groups
 from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
+from rag.index.store import Index
 from rag.lang.text import tokenize
 from rag.review.clip import clip
+from rag.review.pieces import embed_pieces, sentence_pieces
 
 MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
 MIN_POINTS = 2
 MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
 CELL_CHARS = 600  # an answered cell stays a summary, not the paper
 LONG_SENTENCE = CELL_CHARS // 4  # a point leaves room for three more: a longer sentence is quoted in part
-# longer sentences are left out: as candidates (quoted in part) they took the cell's room from shorter
-# points and lowered recall on both gold sets (eval/NOTES.md)
+# longer sentences are not candidates themselves: quoted in part they took the cell's room from shorter
+# points and lowered recall on both gold sets (eval/NOTES.md); their pieces are
 SENTENCE_CHARS = CELL_CHARS // 3
 MARK_CHARS = 5  # the quotation marks, the brackets of the citation mark and the space after it
 
@@ -42,6 +45,20 @@ class DocSentences:
     texts: tuple[str, ...]
     tokens: tuple[frozenset[str], ...]
     usable: np.ndarray  # bool: a wordy, complete sentence that is not a roadmap or a heading
+    # the pieces of sentences too long to quote whole come after the sentences: clause runs, each with its
+    # own vector, candidates for points but kept out of the standardisation and the "not discussed" decision
+    piece: np.ndarray | None = None  # bool per entry: a piece of a long sentence
+    piece_vecs: np.ndarray | None = None  # the pieces' vectors, in order
+
+    @property
+    def candidate(self) -> np.ndarray:
+        """Entries that can be points: the usable sentences and the pieces."""
+        return self.usable if self.piece is None else self.usable | self.piece
+
+    @property
+    def sentence(self) -> np.ndarray:
+        """Entries that are whole sentences (what scores are standardised over)."""
+        return np.ones(len(self.rows), dtype=bool) if self.piece is None else ~self.piece
 
 
 @dataclass(frozen=True)
@@ -101,12 +118,40 @@ def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
             chunks.append(pos)
             texts.append(c.text[a:b].strip())
             kinds.append(c.kind)
-    toks = tuple(frozenset(tokenize(t)) for t in texts)
     # front matter (abstract, keywords, affiliations): only its complete sentences can be points
-    usable = np.array([_usable(t) and (k != "meta" or _ends(t)) for t, k in zip(texts, kinds)], dtype=bool)
+    usable = [_usable(t) and (k != "meta" or _ends(t)) for t, k in zip(texts, kinds)]
+    piece = [False] * len(texts)
+    # a body sentence too long to be a candidate: its pieces are, after the sentences
+    cut = [i for i, (t, k) in enumerate(zip(texts, kinds)) if PIECES and k == "body" and len(t) > SENTENCE_CHARS]
+    for i, text in sentence_pieces([texts[i] for i in cut], cut, LONG_SENTENCE):
+        rows.append(rows[i])
+        chunks.append(chunks[i])
+        texts.append(text)
+        usable.append(False)
+        piece.append(True)
+    toks = tuple(frozenset(tokenize(t)) for t in texts)
+    extra = [t for t, p in zip(texts, piece) if p]
+    vecs = embed_pieces(retriever, extra) if extra else None
     return DocSentences(
-        doc, np.asarray(rows, dtype=np.int64), np.asarray(chunks, dtype=np.int64), tuple(texts), toks, usable
+        doc,
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(chunks, dtype=np.int64),
+        tuple(texts),
+        toks,
+        np.asarray(usable, dtype=bool),
+        np.asarray(piece, dtype=bool) if extra else None,
+        vecs,
     )
+
+
+# long sentences contribute their clause runs as candidates, chosen only once the whole sentences that stand
+# out have been placed (eval/NOTES.md, review round 4: ranked with the sentences they cost more than they gave)
+PIECES = True
+# a Chinese question's words are read without their dictionary glosses (rag.answer.evidence.term_groups adds
+# them for answers): over the English papers the glosses cost review-en 3 "not discussed" decisions, .017
+# recall and .12 evidence, because the decision model learnt what a term in the question's own language
+# means (eval/NOTES.md, review round 4)
+GLOSSES = False
 
 
 def _ends(text: str) -> bool:
@@ -146,11 +191,13 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
     idx = retriever.index
     base = np.einsum("ij,ij->i", query.aligned, idx.centroids)  # an average passage's score per language
     groups = _longest(term_groups(query, retriever))
+    if not GLOSSES and query.lang == "zh":  # the Chinese words alone, without their English glosses
+        groups = [(alts[:1], w) for alts, w in groups]
     total = sum(w for _, w in groups) or 1.0
     parts = []
     d_langs: list[np.ndarray] = []
     for d in docs:
-        vecs = np.asarray(idx.sent_vecs[d.rows], dtype=np.float32) if len(d.rows) else np.zeros((0, 1), np.float32)
+        vecs = _vectors(idx, d)
         langs = np.asarray(idx.sent_lang[d.rows], dtype=np.int64)
         d_langs.append(langs)
         dense = np.einsum("ij,ij->i", vecs, query.aligned[langs]) - base[langs] if len(d.rows) else np.zeros(0)
@@ -158,9 +205,11 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
             [sum(w for alts, w in groups if any(a in t for a in alts)) / total for t in d.tokens], dtype=np.float64
         )
         parts.append((d, dense, lexical, vecs))
-    all_dense = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
-    all_lex = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
-    all_langs = np.concatenate(d_langs) if d_langs else np.zeros(0, np.int64)
+    # the pieces are scored against the sentences' distribution, not part of it
+    whole = [p[0].sentence for p in parts]
+    all_dense = np.concatenate([p[1][w] for p, w in zip(parts, whole)]) if parts else np.zeros(0)
+    all_lex = np.concatenate([p[2][w] for p, w in zip(parts, whole)]) if parts else np.zeros(0)
+    all_langs = np.concatenate([g[w] for g, w in zip(d_langs, whole)]) if d_langs else np.zeros(0, np.int64)
     out = []
     for (d, dense, lexical, vecs), langs in zip(parts, d_langs):
         # dense scores are standardised within each language: a question scores sentences in its own
@@ -170,7 +219,7 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
             m = langs == lang
             zd[m] = _z(dense[m], all_dense[all_langs == lang])
         z = zd + _z(lexical, all_lex)
-        used = frozenset().union(*d.tokens) if d.tokens else frozenset()
+        used = frozenset().union(*d.tokens) if d.tokens else frozenset()  # pieces add no new term
         terms = sum(w for alts, w in groups if any(a in used for a in alts)) / total
         out.append(Scored(d, dense, lexical, z, vecs, terms))
     library = max((x.terms for x in out), default=0.0)
@@ -203,7 +252,9 @@ def feedback(sent_lang: np.ndarray, scored: list[Scored]) -> list[np.ndarray]:
     centre = centre / (np.linalg.norm(centre) or 1.0)
     sims = [x.vecs @ centre for x in scored]
     langs = [np.asarray(sent_lang[x.sents.rows], dtype=np.int64) for x in scored]
-    s_all, l_all = np.concatenate(sims), np.concatenate(langs)
+    whole = [x.sents.sentence for x in scored]
+    s_all = np.concatenate([a[w] for a, w in zip(sims, whole)])
+    l_all = np.concatenate([a[w] for a, w in zip(langs, whole)])
     out = []
     for x, sim, lang in zip(scored, sims, langs):
         zf = np.zeros(len(sim))
@@ -211,6 +262,19 @@ def feedback(sent_lang: np.ndarray, scored: list[Scored]) -> list[np.ndarray]:
             m = lang == g
             zf[m] = _z(sim[m], s_all[l_all == g])
         out.append(x.z + FEEDBACK_WEIGHT * zf)
+    return out
+
+
+def _vectors(idx: Index, d: DocSentences) -> np.ndarray:
+    """Per entry of ``d``: the index's sentence vector, or the piece's own."""
+    if not len(d.rows):
+        return np.zeros((0, 1), np.float32)
+    if d.piece is None or d.piece_vecs is None:
+        return np.asarray(idx.sent_vecs[d.rows], dtype=np.float32)
+    out = np.empty((len(d.rows), d.piece_vecs.shape[1]), np.float32)
+    whole = ~d.piece
+    out[whole] = np.asarray(idx.sent_vecs[d.rows[whole]], dtype=np.float32)
+    out[d.piece] = d.piece_vecs
     return out
 
 
@@ -262,7 +326,8 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mar
     own = z[usable]
     # a point must stand one standard deviation above the paper's own sentences and above the library's
     cut = max(float(own.mean() + own.std()), float(pool_z.mean() + pool_z.std()))
-    cand = [int(i) for i in usable[np.argsort(-own, kind="stable")] if z[i] >= cut]
+    every = np.flatnonzero(s.sents.candidate)
+    cand = [int(i) for i in every[np.argsort(-z[every], kind="stable")] if z[i] >= cut]
     if len(cand) < MIN_POINTS:
         cand = [int(i) for i in usable[np.argsort(-own, kind="stable")][:MIN_POINTS]]
     rel = z[cand]
@@ -271,7 +336,14 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mar
     chosen: list[int] = []
     used = 0
     left = list(range(len(cand)))
-    while left and len(chosen) < MAX_POINTS:
+    # the pieces of long sentences come second: they fill the room the whole sentences leave
+    later: list[int] = []
+    if s.sents.piece is not None:
+        later = [i for i in left if s.sents.piece[cand[i]]]
+        left = [i for i in left if not s.sents.piece[cand[i]]]
+    while (left or later) and len(chosen) < MAX_POINTS:
+        if not left:
+            left, later = later, []
         if chosen:
             sims = s.vecs[[cand[i] for i in left]] @ s.vecs[[cand[j] for j in chosen]].T
             red = sims.max(axis=1)
@@ -283,7 +355,8 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mar
         a, b = clip(s.sents.texts[cand[best]], s.groups, LONG_SENTENCE)
         text = s.sents.texts[cand[best]][a:b]
         mark = len(str(first_mark + len(chosen)))  # the digits of this point's citation mark (at most)
-        size = len(text) + MARK_CHARS + mark + (2 if b - a < len(s.sents.texts[cand[best]]) else 0)  # ellipses
+        part = b - a < len(s.sents.texts[cand[best]]) or (s.sents.piece is not None and s.sents.piece[cand[best]])
+        size = len(text) + MARK_CHARS + mark + (2 if part else 0)  # ellipses
         if used + size > CELL_CHARS:
             continue  # a shorter later candidate may still fit
         if any(text in s.sents.texts[cand[j]] or s.sents.texts[cand[j]] in text for j in chosen):
@@ -298,9 +371,8 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mar
         c = idx.chunks[pos]
         full = s.sents.texts[i]
         a, b = clip(full, s.groups, LONG_SENTENCE)
-        out.append(
-            Point(full[a:b], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i]), b - a == len(full))
-        )
+        whole = b - a == len(full) and not (s.sents.piece is not None and s.sents.piece[i])
+        out.append(Point(full[a:b], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i]), whole))
     return out
 
 
