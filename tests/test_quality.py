@@ -68,13 +68,15 @@ def test_every_suite_keeps_its_floor(report):
         max_false_refusal_rate=0.05,
         answered_precision=0.80,
     )
-    assert_quality(s["cmrc2018-en"], recall_at_5=0.80, correct_refusal_rate=0.6)
+    assert_quality(
+        s["cmrc2018-en"], recall_at_5=0.80, key_fact_coverage=0.45, correct_refusal_rate=0.6, answered_precision=0.65
+    )
     assert_quality(
         s["squad2"], recall_at_5=0.96, key_fact_coverage=0.80, citation_support=0.80, max_false_refusal_rate=0.05
     )
     # real PDFs (eval/real_pdfs): the layout reader (rag/ingest/pdf); tables and near-miss refusals lag (eval/NOTES.md)
     assert_quality(
-        s["real-pdfs"], recall_at_5=0.75, citation_support=0.50, answered_precision=0.42, max_false_refusal_rate=0.16
+        s["real-pdfs"], recall_at_5=0.75, citation_support=0.50, answered_precision=0.48, max_false_refusal_rate=0.16
     )
     macro = report["summary"]["macro"]
     assert set(report["summary"]["by_suite"]) == {
