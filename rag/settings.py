@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
     )
+    named_documents: bool = F(
+        True,
+        "retrieval",
+        "A question naming a document by its title (whole, a quoted part, or the short name before its colon) "
+        "is answered from that document's passages (rag/answer/named_docs.py).",
+    )
     language_fusion: Literal["share", "passage"] = F(
         "share",
         "retrieval",

@@ -9,6 +9,7 @@ from dataclasses import replace
 from rag.answer.answer_model import load_model, model_path
 from rag.answer.citations import merge_repeated_passages
 from rag.answer.generation import ABSTAIN, ExtractiveGenerator, Generated, Generator, abstention_selected
+from rag.answer.named_docs import named_documents
 from rag.answer.retrieval import Query, Retriever
 from rag.errors import InvalidInputError
 from rag.index.embedding import make_embedder
@@ -134,7 +135,7 @@ class Assistant:
         t0 = time.perf_counter()
         query = self.retriever.encode(question)
         selected = set(docs) if docs else set()
-        hits = self.retriever.retrieve(query, k, selected or None)
+        hits = self.retriever.retrieve(query, k, selected or self.named(question) or None)
         if selected and (mine := self._discussed_elsewhere(query, hits, k, selected)) is not None:
             message = abstention_selected(query.lang)
             yield message
@@ -147,6 +148,10 @@ class Assistant:
             elif selected and isinstance(piece, str) and piece.strip() in ABSTAIN.values():
                 piece = abstention_selected(query.lang)
             yield piece
+
+    def named(self, question: str) -> list[str]:
+        """The documents the question names by title, whose passages alone answer it ([] for the library)."""
+        return named_documents(question, self.retriever.index.docs) if self.settings.named_documents else []
 
     def _discussed_elsewhere(self, query: Query, hits: list[Hit], k: int | None, selected: set[str]) -> float | None:
         """Whether a question limited to ``selected`` documents is about something only other documents
