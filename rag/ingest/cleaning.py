@@ -14,12 +14,13 @@ from pathlib import Path
 
 from rag.ingest.loading import SourceFile
 from rag.ingest.metadata import split_names
+from rag.ingest.pdf.apparatus import APPARATUS_KINDS, FRONT_KIND, apparatus_kinds
 from rag.ingest.pdf.front import find_title
 from rag.ingest.pdf.tables import placed
 from rag.ingest.references.detect import list_entry
 from rag.lang.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.lang.text import is_cjk
-from rag.records import Document, Footnote, page_label
+from rag.records import Aside, Document, Footnote, page_label
 
 _CN_NUM = "一二三四五六七八九十"
 _HEADING_PATTERNS = [
@@ -252,6 +253,10 @@ def clean_document(src: SourceFile) -> Document:
                 break
     if not authors:
         authors = _bio_authors(lines)
+    # contents lines and page-1 front matter: passages of their own, kept out of answer evidence
+    for i, kind in apparatus_kinds([ln.text for ln in lines], [ln.kind for ln in lines], line_page, title_idx).items():
+        lines[i].kind = kind
+    asides: list[Aside] = []
 
     st = _State()
     para = ""
@@ -279,13 +284,17 @@ def clean_document(src: SourceFile) -> Document:
             articles += 1
             if articles > 1:
                 break  # a journal's abstract page: what follows belongs to the next article
-        if ln.kind == "meta" and st.heading_path and st.heading_path[0][1] in ("摘要", "Abstract"):
+        if ln.kind in ("meta", FRONT_KIND) and st.heading_path and st.heading_path[0][1] in ("摘要", "Abstract"):
             flush()
             st.heading_path = []  # the abstract ends where the keywords begin
             st.sections.append((_next_offset(st.body), ""))
         if ln.kind == "meta" and idx != title_idx and not _NOISE_META.match(ln.text):
             front.append(" ".join(cjk_punct(MARK_RE.sub("", ln.text)).split()))
             front_pages.append(line_page[idx])
+        if ln.kind in APPARATUS_KINDS:
+            text = " ".join(cjk_punct(MARK_RE.sub("", ln.text.lstrip("#"))).split())
+            asides.append(Aside(ln.kind, text, line_page[idx]))
+            continue
         if ln.kind in ("blank", "furniture", "meta"):
             continue
         if ln.kind == "footnote" and notes_heading:
@@ -364,6 +373,7 @@ def clean_document(src: SourceFile) -> Document:
         furniture_lines=src.furniture[0],
         tables=tuple(placed(t, st.pages, sections) for t in src.tables),
         lines=src.lines,
+        asides=tuple(asides),
     )
 
 
