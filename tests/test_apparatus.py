@@ -13,11 +13,13 @@ from rag.ingest.loading import load_sources
 from rag.ingest.pdf.apparatus import (
     CONTENTS_KIND,
     FRONT_KIND,
+    apparatus_kinds,
     apparatus_note,
     contents_lines,
     evidence_kinds_out,
     is_front_line,
 )
+from rag.lang.normalize import normalize
 from rag.records import Chunk, Hit
 
 needs_font = pytest.mark.skipif(not FONT_PATH.exists(), reason="needs fonts-wqy-microhei")
@@ -172,3 +174,18 @@ def test_a_text_files_lines_are_never_page_1_front_matter(tmp_path):
     doc = clean_document(src)
     assert not [a for a in doc.asides if a.kind == FRONT_KIND]
     assert apparatus_note(doc) == ""
+
+
+def test_leader_lines_whose_page_numbers_a_broken_font_turned_into_marks_are_contents():
+    texts = [
+        "目 录",
+        "摘要 ..........................I",
+        "1.1 引言 ························①",
+        "1.2 方法 ·······················②",
+    ]
+    texts += ["2.1 结果 ·······················[22]", "致谢 ..........................17"]
+    texts += ["附录 ·························" + normalize("③"), "第一章 引言"]  # as the cleaner reads "③": a mark
+    kinds = ["heading", "body", "footnote", "footnote", "footnote", "body", "body", "heading"]
+    assert apparatus_kinds(texts, kinds, [5] * 8, -1) == {i: CONTENTS_KIND for i in range(7)}
+    # a note that is no leader line stays a note
+    assert apparatus_kinds(["① 见某书第 12 页。"] * 4, ["footnote"] * 4, [5] * 4, -1) == {}

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.loading import SourceFile
-from rag.ingest.metadata import split_names
-from rag.ingest.pdf.apparatus import APPARATUS_KINDS, FRONT_KIND, apparatus_kinds
+from rag.ingest.metadata import bio_authors, split_names
+from rag.ingest.pdf.apparatus import APPARATUS_KINDS, FRONT_KIND, mark_apparatus
 from rag.ingest.pdf.front import find_title
 from rag.ingest.pdf.tables import placed
 from rag.ingest.references.detect import list_entry
 from rag.lang.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.lang.text import is_cjk
-from rag.records import Aside, Document, Footnote, page_label
+from rag.records import Document, Footnote, page_label
 
 _CN_NUM = "一二三四五六七八九十"
 _HEADING_PATTERNS = [
@@ -252,11 +252,8 @@ def clean_document(src: SourceFile) -> Document:
                 ln.kind = "meta"  # the byline
                 break
     if not authors:
-        authors = _bio_authors(lines)
-    # contents lines and page-1 front matter: passages of their own, kept out of answer evidence
-    for i, kind in apparatus_kinds([ln.text for ln in lines], [ln.kind for ln in lines], line_page, title_idx).items():
-        lines[i].kind = kind
-    asides: list[Aside] = []
+        authors = bio_authors([ln.text for ln in lines])
+    asides = mark_apparatus(lines, line_page, title_idx)  # contents and page-1 front matter: out of evidence
 
     st = _State()
     para = ""
@@ -291,11 +288,7 @@ def clean_document(src: SourceFile) -> Document:
         if ln.kind == "meta" and idx != title_idx and not _NOISE_META.match(ln.text):
             front.append(" ".join(cjk_punct(MARK_RE.sub("", ln.text)).split()))
             front_pages.append(line_page[idx])
-        if ln.kind in APPARATUS_KINDS:
-            text = " ".join(cjk_punct(MARK_RE.sub("", ln.text.lstrip("#"))).split())
-            asides.append(Aside(ln.kind, text, line_page[idx]))
-            continue
-        if ln.kind in ("blank", "furniture", "meta"):
+        if ln.kind in ("blank", "furniture", "meta", *APPARATUS_KINDS):
             continue
         if ln.kind == "footnote" and notes_heading:
             entry = list_entry(ln.text, notes_heading, st.footnotes[-1] if st.footnotes else None, line_page[idx])
@@ -373,7 +366,7 @@ def clean_document(src: SourceFile) -> Document:
         furniture_lines=src.furniture[0],
         tables=tuple(placed(t, st.pages, sections) for t in src.tables),
         lines=src.lines,
-        asides=tuple(asides),
+        asides=asides,
     )
 
 
@@ -400,11 +393,3 @@ def _starts_paragraph(lines: list[_Line], idx: int) -> bool:
     """After a finished sentence, a following line opens a paragraph unless the layout is one line per column row."""
     prev = next((ln for ln in reversed(lines[:idx]) if ln.kind == "body"), None)
     return prev is None or len(prev.text) > 60 or lines[idx - 1].kind == "blank"
-
-
-def _bio_authors(lines: list[_Line]) -> tuple[str, ...]:
-    """Authors from an '作者简介：NAME，...' or 'NAME系...大学' line."""
-    for ln in lines[:80]:
-        if m := re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", ln.text):
-            return (m.group(1),)
-    return ()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Protocol
 
-from rag.records import Document
+from rag.lang.normalize import MARK_CLOSE, MARK_OPEN, MARK_RE, cjk_punct
+from rag.records import Aside, Document
 
 CONTENTS_KIND = "contents"  # the Chunk.kind of a passage of table-of-contents lines
 FRONT_KIND = "front"  # the Chunk.kind of a passage of page-1 front matter that is not prose
@@ -21,7 +23,10 @@ TOC_MIN_RUN = 4  # lines ending in a page number in a row (blank lines aside) th
 TOC_HEADED_RUN = 2  # the same under a "Contents"/"目录" heading
 _TOC_HEADING = re.compile(r"^(?:table\s*of\s*contents|contents|目\s*录|目\s*次)$", re.I)
 # a dot leader ("Methods ........ 12", "绪论……1", "Results · · · · 7") before a page number
-_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$|(?:[…⋯·]\s?){2,}\s*\d{1,4}\s*$|_{4,}\s*\d{1,4}\s*$")
+# the page: a number, a roman numeral (front pages), or what a broken font map made of a number ("①", "[22]")
+# (the cleaner has turned "①" into a note mark, MARK_OPEN 1 MARK_CLOSE, by then)
+_PAGE = rf"(?:\d{{1,4}}|[IVXLCivxlc]{{1,6}}|[\u2460-\u2473]|\[\d{{1,4}}\]|{MARK_OPEN}\d{{1,4}}{MARK_CLOSE})"
+_LEADER = re.compile(rf"(?:(?:\.\s?){{4,}}|(?:[…⋯·]\s?){{2,}}|_{{4,}})\s*{_PAGE}\s*$")
 _SECTION_NO = re.compile(
     r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[IVX]{1,5}\.|第\s*[一二三四五六七八九十\d]{1,3}\s*[章节部分篇])\s*"
 )
@@ -39,6 +44,12 @@ def _page_entry(line: str) -> int | None:
     if letters < 2 or re.search(r"\d", text) or text[-1:] in ".。;；,，:：":
         return None  # a table row ("Wheat 12 15"), a sentence or a label with its value
     return int(m.group("page"))
+
+
+def _leader_page(line: str) -> int:
+    """The page number after a dot leader (0 when it is not written in digits)."""
+    m = re.search(r"(\d{1,4})\D?\s*$", line.strip())
+    return int(m.group(1)) if m else 0
 
 
 def contents_lines(lines: Sequence[str]) -> set[int]:
@@ -66,7 +77,7 @@ def contents_lines(lines: Sequence[str]) -> set[int]:
     for i, t in enumerate(lines):
         if not t.strip():
             continue
-        page = _page_entry(t) if not _LEADER.search(t.strip()) else int(re.findall(r"\d+", t)[-1])
+        page = _page_entry(t) if not _LEADER.search(t.strip()) else _leader_page(t)
         if page is not None and page >= last_page - 1:  # a contents list's pages go up (subentries may repeat)
             run.append(i)
             last_page = page
@@ -223,7 +234,8 @@ def apparatus_kinds(texts: Sequence[str], kinds: Sequence[str], pages: Sequence[
     last = max(pages, default=0)
     out: dict[int, str] = {}
     for i in contents_lines(texts):
-        if kinds[i] not in _CONTENTS_FROM:
+        # a leader line the cleaner took for a note ("1.1 ······①": a page number through a broken font map)
+        if kinds[i] not in _CONTENTS_FROM and not (kinds[i] == "footnote" and _LEADER.search(texts[i].strip())):
             continue
         number = re.findall(r"\d+", texts[i])
         if last and number and int(number[-1]) > last + 20 and not _TOC_HEADING.match(texts[i].strip("# ")):
@@ -247,3 +259,20 @@ def apparatus_kinds(texts: Sequence[str], kinds: Sequence[str], pages: Sequence[
         else:
             previous = -1
     return out
+
+
+class _Line(Protocol):
+    text: str
+    kind: str
+
+
+def mark_apparatus(lines: Sequence[_Line], pages: Sequence[int], title_idx: int) -> tuple[Aside, ...]:
+    """Relabel the cleaner's lines that are apparatus (``apparatus_kinds``) with their kind, and return them
+    as Asides in order (note marks and a type heading's "#" taken off, spaces squeezed)."""
+    kinds = apparatus_kinds([ln.text for ln in lines], [ln.kind for ln in lines], pages, title_idx)
+    for i, kind in kinds.items():
+        lines[i].kind = kind
+    return tuple(
+        Aside(kind, " ".join(cjk_punct(MARK_RE.sub("", lines[i].text.lstrip("#"))).split()), pages[i])
+        for i, kind in sorted(kinds.items())
+    )
