@@ -17,6 +17,16 @@ class Footnote:
 
 
 @dataclass(frozen=True)
+class Aside:
+    """A line of a document's apparatus kept out of the body: a table-of-contents entry or a line of the
+    first page's front matter (kind as the Chunk.kind of its passage: "contents" or "front")."""
+
+    kind: str
+    text: str
+    page: int = 0
+
+
+@dataclass(frozen=True)
 class Table:
     """A table of a PDF page: its label ("Table 2", "表2"), caption, rows of cells (the header row first) and
     the page it is printed on."""
@@ -131,6 +141,7 @@ class Document:
     furniture_lines: int = 0  # PDFs: running header, footer and page-number lines the reader left out
     tables: tuple[Table, ...] = ()  # PDFs: tables found on text pages, kept out of ``text`` (their own passages)
     lines: tuple[PageLine, ...] = ()  # PDFs: the reader's lines with their boxes, in reading order
+    asides: tuple[Aside, ...] = ()  # contents lines and page-1 front matter, out of ``text`` (own passages)
 
     def page_at(self, offset: int) -> int:
         """The PDF page a character offset of the cleaned text is on (0 when not a PDF)."""
@@ -182,6 +193,7 @@ class Chunk:
     start: int  # character span in the cleaned document text (footnotes: in the note)
     end: int
     kind: str = "body"  # "body" | "footnote" | "meta" (front matter) | "reference" (a reference entry) | "table"
+    # | "contents" (table-of-contents lines) | "front" (page-1 front matter: affiliations, dates, licence, ...)
     page: str = ""  # PDFs: the page or pages the passage is printed on, "12" or "12-13"
     ocr: float | None = None  # the mean OCR confidence when the passage was read from scanned pages
 

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         "Reference-list entries and citation notes as answer evidence: 'auto' = only for a question about what a "
         "paper cites, 'on' = always, 'off' = never (they stay searchable).",
     )
+    apparatus_evidence: Literal["auto", "on", "off"] = F(
+        "auto",
+        "retrieval",
+        "Table-of-contents lines and page-1 front matter (affiliations, e-mail, dates, keywords, licence, journal "
+        "and classification lines) as answer evidence: 'auto' = only for a question that asks for them, "
+        "'on' = always, 'off' = never (they stay searchable).",
+    )
     top_k: int = F(5, "retrieval", "Passages retrieved per question.", ge=1, le=100)
     fusion: Literal["rrf", "weighted", "dense", "bm25"] = F(
         "rrf", "retrieval", "How the dense and BM25 rankings are combined."

@@ -15,6 +15,7 @@ from rag.errors import InvalidInputError
 from rag.index.embedding import make_embedder
 from rag.index.native import limit_blas_threads
 from rag.index.store import load_index
+from rag.ingest.pdf.apparatus import evidence_kinds_out
 from rag.ingest.references.cite import linked_entries
 from rag.ingest.references.detect import REFERENCE_KIND, asks_about_references
 from rag.lang.text import has_words, strip_invisible
@@ -47,12 +48,14 @@ MAX_K = 100  # as Settings.top_k allows
 DOC_FILTER_MARGIN = 0.05
 
 
-def evidence_hits(question: str, hits: list[Hit], mode: str) -> list[Hit]:
+def evidence_hits(question: str, hits: list[Hit], mode: str, apparatus: str = "auto") -> list[Hit]:
     """The retrieved passages an answer may rest on: reference-list entries and citation notes only
-    when ``mode`` is "on", or "auto" and the question asks what a paper cites."""
-    if mode == "on" or (mode == "auto" and asks_about_references(question)):
-        return hits
-    return [h for h in hits if h.chunk.kind != REFERENCE_KIND]
+    when ``mode`` is "on", or "auto" and the question asks what a paper cites; table-of-contents lines
+    and page-1 front matter likewise by ``apparatus`` (under "auto": when the question asks for them)."""
+    out = set(evidence_kinds_out(question, apparatus))
+    if not (mode == "on" or (mode == "auto" and asks_about_references(question))):
+        out.add(REFERENCE_KIND)
+    return [h for h in hits if h.chunk.kind not in out]
 
 
 def clean_question(text: object) -> str:
@@ -183,7 +186,7 @@ class Assistant:
         t1 = time.perf_counter()
         t0 = t1 if t0 is None else t0
         final: Generated | None = None
-        usable = evidence_hits(question, hits, self.settings.reference_evidence)
+        usable = evidence_hits(question, hits, self.settings.reference_evidence, self.settings.apparatus_evidence)
         for piece in self.generator.stream(query, usable, self.retriever):
             if isinstance(piece, Generated):
                 final = piece

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
+from rag.ingest.pdf.apparatus import CONTENTS_KIND, FRONT_KIND
 from rag.ingest.pdf.tables import table_passages
 from rag.ingest.references.detect import REFERENCE_KIND, is_reference_note
 from rag.lang.text import cut_long, is_cjk, split_sentences
@@ -133,7 +134,46 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
                     ocr=doc.ocr_confidence(page_label(note.page, note.page)),
                 )
             )
+    out += aside_chunks(doc, size)
     return out
+
+
+APPARATUS_SECTION = {CONTENTS_KIND: "Contents / 目录", FRONT_KIND: "Front matter / 首页信息"}
+
+
+def aside_chunks(doc: Document, size: int) -> list[Chunk]:
+    """The contents lines and page-1 front matter as passages of their kind: consecutive lines of one kind
+    and page, one per line, up to ``size`` units a passage (a longer line is a passage of its own)."""
+    groups: list[tuple[str, int, list[str]]] = []
+    for a in doc.asides:
+        if groups and groups[-1][:2] == (a.kind, a.page) and _units("\n".join([*groups[-1][2], a.text])) <= size:
+            groups[-1][2].append(a.text)
+        else:
+            groups.append((a.kind, a.page, [a.text]))
+    out = []
+    for m, (kind, page, lines) in enumerate(groups):
+        text = "\n".join(lines)
+        label = page_label(page, page)
+        out.append(
+            Chunk(
+                f"{doc.doc_id}#a{m}",
+                doc.doc_id,
+                doc.title,
+                APPARATUS_SECTION[kind],
+                text,
+                0,
+                len(text),
+                kind=kind,
+                page=label,
+                ocr=doc.ocr_confidence(label),
+            )
+        )
+    return out
+
+
+def _units(text: str) -> float:
+    """Units of a whole text."""
+    return measure(text)(0, len(text))
 
 
 def chunk_sentences(chunk: Chunk) -> list[tuple[int, int]]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.loading import SourceFile
-from rag.ingest.metadata import split_names
+from rag.ingest.metadata import bio_authors, split_names
+from rag.ingest.pdf.apparatus import APPARATUS_KINDS, FRONT_KIND, mark_apparatus
 from rag.ingest.pdf.front import find_title
 from rag.ingest.pdf.tables import placed
 from rag.ingest.references.detect import list_entry
@@ -251,7 +252,8 @@ def clean_document(src: SourceFile) -> Document:
                 ln.kind = "meta"  # the byline
                 break
     if not authors:
-        authors = _bio_authors(lines)
+        authors = bio_authors([ln.text for ln in lines])
+    asides = mark_apparatus(lines, line_page, title_idx)  # contents and page-1 front matter: out of evidence
 
     st = _State()
     para = ""
@@ -279,14 +281,14 @@ def clean_document(src: SourceFile) -> Document:
             articles += 1
             if articles > 1:
                 break  # a journal's abstract page: what follows belongs to the next article
-        if ln.kind == "meta" and st.heading_path and st.heading_path[0][1] in ("摘要", "Abstract"):
+        if ln.kind in ("meta", FRONT_KIND) and st.heading_path and st.heading_path[0][1] in ("摘要", "Abstract"):
             flush()
             st.heading_path = []  # the abstract ends where the keywords begin
             st.sections.append((_next_offset(st.body), ""))
         if ln.kind == "meta" and idx != title_idx and not _NOISE_META.match(ln.text):
             front.append(" ".join(cjk_punct(MARK_RE.sub("", ln.text)).split()))
             front_pages.append(line_page[idx])
-        if ln.kind in ("blank", "furniture", "meta"):
+        if ln.kind in ("blank", "furniture", "meta", *APPARATUS_KINDS):
             continue
         if ln.kind == "footnote" and notes_heading:
             entry = list_entry(ln.text, notes_heading, st.footnotes[-1] if st.footnotes else None, line_page[idx])
@@ -364,6 +366,7 @@ def clean_document(src: SourceFile) -> Document:
         furniture_lines=src.furniture[0],
         tables=tuple(placed(t, st.pages, sections) for t in src.tables),
         lines=src.lines,
+        asides=asides,
     )
 
 
@@ -390,11 +393,3 @@ def _starts_paragraph(lines: list[_Line], idx: int) -> bool:
     """After a finished sentence, a following line opens a paragraph unless the layout is one line per column row."""
     prev = next((ln for ln in reversed(lines[:idx]) if ln.kind == "body"), None)
     return prev is None or len(prev.text) > 60 or lines[idx - 1].kind == "blank"
-
-
-def _bio_authors(lines: list[_Line]) -> tuple[str, ...]:
-    """Authors from an '作者简介：NAME，...' or 'NAME系...大学' line."""
-    for ln in lines[:80]:
-        if m := re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", ln.text):
-            return (m.group(1),)
-    return ()

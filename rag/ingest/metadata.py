@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -274,3 +275,11 @@ def describe(doc: Document, text: str, pdf: Bib = Bib(), library: Bib = Bib(), l
     return replace(
         doc, bib=bib, library=library, title=library.title or bib.title or doc.title, authors=names or doc.authors
     )
+
+
+def bio_authors(lines: Sequence[str]) -> tuple[str, ...]:
+    """Authors from an '作者简介：NAME，...' line among a document's first 80 lines."""
+    for t in lines[:80]:
+        if m := re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", t):
+            return (m.group(1),)
+    return ()

@@ -37,7 +37,7 @@ from rag.index.store.layout import (
     DocInfo,
     Progress,
     chunking_params,
-    dropped_note,
+    document_notes,
     passage_text,
     read_docs,
     sentence_search,
@@ -164,11 +164,7 @@ def _build(
         if old and _same_sources(old, found, settings):  # nothing new but duplicates
             _up_to_date(old, report, settings)
             return
-    report.notes += [
-        note
-        for d in cleaned.values()
-        if (note := dropped_note(d.doc_id, d.source_chars, d.dropped_chars, d.furniture_lines))
-    ]
+    report.notes += [note for d in cleaned.values() for note in document_notes(d)]
     report.added = [d for d in cleaned if d not in old_ids]
     report.updated = [d for d in cleaned if d in old_ids]
     report.removed = sorted(set(old_ids) - {d for d, _, _, _ in found})

@@ -19,6 +19,7 @@ from rag.index.integrity import damaged, is_ours, params_intact
 from rag.index.integrity import verify as verify_files
 from rag.ingest.dedupe import Duplicate
 from rag.ingest.loading import Skipped
+from rag.ingest.pdf.apparatus import apparatus_note
 from rag.records import Bib, Chunk, Document
 from rag.settings import Settings
 
@@ -112,6 +113,13 @@ def dropped_note(doc_id: str, source_chars: int, dropped_chars: int, furniture_l
         f"{doc_id}: {dropped_chars / source_chars:.0%} of its text ({dropped_chars:,} of {source_chars:,} characters) "
         "was left out as page furniture (page numbers, running headers, lines repeated 3 or more times)"
     )
+
+
+def document_notes(d: Document) -> list[str]:
+    """What the index report says of one cleaned document: text left out as page furniture, and its
+    table-of-contents and front-matter lines kept out of answer evidence."""
+    notes = (dropped_note(d.doc_id, d.source_chars, d.dropped_chars, d.furniture_lines), apparatus_note(d))
+    return [n for n in notes if n]
 
 
 def passage_text(chunk: Chunk, context: str) -> str:
