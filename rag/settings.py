@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         le=1000,
     )
     pooled_whole_passages: int = F(
-        15,
+        25,
         "index",
         "With an index built with sentence_vectors 'pooled': passages per retriever list (dense, BM25, translated) "
         "scored with their whole-passage vectors, embedded when a question first needs them and cached like any "

@@ -87,7 +87,7 @@ def translated_groups(index: Index, query: Query) -> list[tuple[str, list[str]]]
 
 
 def score_candidates(
-    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25, whole_top: int = 15
+    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25, whole_top: int = 25
 ) -> CandidateScores:
     """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
     with the query aligned to its language) and BM25 scores.
@@ -171,7 +171,7 @@ def _candidate_sentences(
             dense[ci] = max(dense.get(ci, -1.0), float(sim))
 
 
-def _score_subset(index: Index, query: Query, subset: np.ndarray, whole_top: int = 15) -> CandidateScores:
+def _score_subset(index: Index, query: Query, subset: np.ndarray, whole_top: int = 25) -> CandidateScores:
     """Every passage of ``subset`` scored (dense, best sentence, BM25), for document-filtered questions
     on an approximate index: exact within the selected documents."""
     vecs = np.asarray(index.chunk_vecs[subset])
