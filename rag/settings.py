@@ -52,7 +52,8 @@ class Settings(BaseSettings):
         "index",
         "Sentence vectors: 'separate' = each sentence embedded on its own (a second pass); 'late' = pooled from "
         "its passage's pass (native engine): about half the embedding, measured worse answers (eval/NOTES.md); "
-        "'pooled' = only sentences are embedded and a passage vector is their length-weighted mean; 'lazy' = only "
+        "'pooled' = only sentences are embedded and a passage vector is their length-weighted mean (a question "
+        "embeds the whole text of each retriever's first pooled_whole_passages passages); 'lazy' = only "
         "passages are embedded at build time and a sentence when a question first needs it (the sentences of "
         "each retriever's first lazy_sentence_passages passages; cached like any vector).",
     )
@@ -61,6 +62,15 @@ class Settings(BaseSettings):
         "index",
         "With sentence_vectors 'lazy': passages per retriever whose sentences are embedded on first use.",
         ge=1,
+        le=1000,
+    )
+    pooled_whole_passages: int = F(
+        25,
+        "index",
+        "With an index built with sentence_vectors 'pooled': passages per retriever list (dense, BM25, translated) "
+        "scored with their whole-passage vectors, embedded when a question first needs them and cached like any "
+        "vector; 0 = pooled vectors only (measured: eval/NOTES.md, round 3).",
+        ge=0,
         le=1000,
     )
     dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = F(

@@ -28,6 +28,8 @@ def test_the_pooled_model_ships_fitted_on_pooled_indexes():
 def test_the_model_follows_the_index_params(tmp_path):
     mine = tmp_path / "mine.json"
     assert model_path(None, POOLED_PARAMS) == str(POOLED)
+    # a pooled index whose first candidates get whole-passage vectors scores like a separate one
+    assert model_path(None, POOLED_PARAMS, 15) is None
     assert model_path(None, {"chunking": {"size": 400}}) is None  # whole-passage vectors: the default model
     assert model_path(None, {"chunking": {"sentence_vectors": "lazy"}}) is None
     assert model_path(None, None) is None
@@ -36,7 +38,9 @@ def test_the_model_follows_the_index_params(tmp_path):
 
 @pytest.mark.slow  # builds an index
 def test_an_assistant_on_a_pooled_index_answers_with_the_pooled_model(tmp_path, fixture_corpus):
-    s = load_settings(index_dir=tmp_path / "i", cache_dir=tmp_path / "c", sentence_vectors="pooled")
+    s = load_settings(
+        index_dir=tmp_path / "i", cache_dir=tmp_path / "c", sentence_vectors="pooled", pooled_whole_passages=0
+    )
     build_index([fixture_corpus], s)
     assert json.loads((s.index_path / "params.json").read_text("utf-8"))["chunking"]["sentence_vectors"] == "pooled"
     a = Assistant.open(s)
@@ -45,3 +49,6 @@ def test_an_assistant_on_a_pooled_index_answers_with_the_pooled_model(tmp_path, 
     # the same index opened with the model named in the settings uses that one
     b = Assistant.open(s.model_copy(update={"answer_model": DEFAULT}))
     assert b.generator.model is load_model(str(DEFAULT))
+    # with whole-passage vectors for the first candidates (the default), the default model
+    c = Assistant.open(s.model_copy(update={"pooled_whole_passages": 15}))
+    assert c.generator.model is load_model(None)

@@ -25,13 +25,16 @@ DEFAULT = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
 POOLED = DEFAULT.with_name("answer_model_pooled.json")
 
 
-def model_path(explicit: Path | str | None, index_params: dict | None) -> str | None:
+def model_path(explicit: Path | str | None, index_params: dict | None, whole_passages: int = 0) -> str | None:
     """The answer-model file for an index: ``explicit`` (RAG_ANSWER_MODEL) when set, else the pooled model
-    when the index's params say its passage vectors are pooled (and that file ships), else None (the default)."""
+    when the index's params say its passage vectors are pooled (and that file ships) and the retriever scores
+    by them alone (``whole_passages`` 0), else None (the default). With whole-passage vectors for its first
+    candidates (RAG_POOLED_WHOLE_PASSAGES > 0) a pooled index scores its hits as a separate one does, and
+    the default model answers better there (eval/NOTES.md, "Pooled passage vectors, round 3")."""
     if explicit:
         return str(explicit)
     pooled = (index_params or {}).get("chunking", {}).get("sentence_vectors") == "pooled"
-    return str(POOLED) if pooled and POOLED.is_file() else None
+    return str(POOLED) if pooled and not whole_passages and POOLED.is_file() else None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def make_generator(settings: Settings, index_params: dict | None = None) -> Gene
         max_sentences=settings.max_answer_sentences,
         threshold=settings.abstain_threshold,
         cross_threshold=settings.abstain_threshold_crosslingual,
-        model=load_model(model_path(settings.answer_model, index_params)),
+        model=load_model(model_path(settings.answer_model, index_params, settings.pooled_whole_passages)),
     )
     if settings.llm:
         from rag.answer.llm import make_llm_generator

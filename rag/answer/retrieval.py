@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.answer.pooled import whole_passage_scores
 from rag.errors import InvalidInputError
 from rag.index.bm25 import top_bm25, top_structured
 from rag.index.embedding import LANGS, Embedder
@@ -86,7 +87,7 @@ def translated_groups(index: Index, query: Query) -> list[tuple[str, list[str]]]
 
 
 def score_candidates(
-    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25
+    index: Index, query: Query, depth: int, subset: np.ndarray | None = None, lazy_top: int = 25, whole_top: int = 25
 ) -> CandidateScores:
     """Dense scores (a chunk scores the max of its own and its sentences' similarity, each compared
     with the query aligned to its language) and BM25 scores.
@@ -97,7 +98,7 @@ def score_candidates(
     sentence vectors are embedded lazily scores the sentences of each list's first ``lazy_top`` passages.
     """
     if subset is not None:
-        return _score_subset(index, query, subset)
+        return _score_subset(index, query, subset, whole_top)
     n = len(index.chunks)
     depth = min(depth, n)
     dense: dict[int, float] = {}
@@ -128,6 +129,7 @@ def score_candidates(
         _candidate_sentences(index, query, depth, firsts, dense, best_sentence)
     elif not exhaustive:
         _candidate_sentences(index, query, depth, [*dense, *bm25, *translated], dense, best_sentence)
+    whole_passage_scores(index, query.aligned, dense, (bm25, translated), whole_top)  # pooled indexes only
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)  # per language
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
     return CandidateScores(dense, bm25, best_sentence, translated, calibrated)
@@ -169,7 +171,7 @@ def _candidate_sentences(
             dense[ci] = max(dense.get(ci, -1.0), float(sim))
 
 
-def _score_subset(index: Index, query: Query, subset: np.ndarray) -> CandidateScores:
+def _score_subset(index: Index, query: Query, subset: np.ndarray, whole_top: int = 25) -> CandidateScores:
     """Every passage of ``subset`` scored (dense, best sentence, BM25), for document-filtered questions
     on an approximate index: exact within the selected documents."""
     vecs = np.asarray(index.chunk_vecs[subset])
@@ -177,6 +179,7 @@ def _score_subset(index: Index, query: Query, subset: np.ndarray) -> CandidateSc
     dense = {int(i): float(s) for i, s in zip(subset, sims)}
     best_sentence: dict[int, int] = {}
     _candidate_sentences(index, query, len(subset) * 1000, subset.tolist(), dense, best_sentence)
+    whole_passage_scores(index, query.aligned, dense, (), whole_top)
     allowed = set(subset.tolist())
     bm25 = {
         i: s
@@ -360,7 +363,10 @@ class Retriever:
             # approximate index: score the selected documents' passages exhaustively (never k = all)
             subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(indexed))])
         depth = self.settings.candidates if allowed is None else len(self.index.chunks)
-        sc = score_candidates(self.index, query, max(depth, k * 3), subset, self.settings.lazy_sentence_passages)
+        s = self.settings
+        sc = score_candidates(
+            self.index, query, max(depth, k * 3), subset, s.lazy_sentence_passages, s.pooled_whole_passages
+        )
         q_lang = LANGS.index(query.lang)
         fused = fuse(
             sc,

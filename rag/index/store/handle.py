@@ -45,6 +45,8 @@ class Index:
     chunk_docs: np.ndarray  # per chunk: position of its document in ``doc_order``
     doc_order: list[str]
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
+    # whole-passage vectors embedded on first use when chunk_vecs are pooled from sentences (else None)
+    whole_vecs: np.ndarray | None = field(default=None, repr=False)
 
     @cached_property
     def references(self) -> dict:

@@ -33,7 +33,7 @@ from rag.index.store.layout import (
     read_params,
     readable_path,
 )
-from rag.index.store.lazy_vectors import LazySentenceVectors, sentence_texts
+from rag.index.store.lazy_vectors import LazySentenceVectors, WholeCentroids, passage_texts, sentence_texts
 from rag.index.store.segments import open_segments, segment_layout
 from rag.lang.glossary import MergedGlossary
 from rag.records import Chunk
@@ -149,7 +149,7 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
     if "segments" in params:
         from rag.index.store.segmented_index import load_segmented
 
-        return lazy_sentences(load_segmented(path, params, settings), settings)
+        return lazy_whole(lazy_sentences(load_segmented(path, params, settings), settings), settings)
     try:
         doc_list = read_docs(path)
         docs = {d.doc_id: d for d in doc_list}
@@ -211,7 +211,35 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
         np.asarray(arrays["chunk_docs.npy"]),
         [d.doc_id for d in doc_list],
     )
-    return lazy_sentences(index, settings)
+    return lazy_whole(lazy_sentences(index, settings), settings)
+
+
+CENTROID_SAMPLE = 64  # passages per language whose whole vectors correct a pooled index's centroids (16: eval/NOTES.md)
+
+
+def lazy_whole(index: Index, settings: Settings) -> Index:
+    """An index whose passage vectors are pooled from its sentences' (``sentence_vectors`` "pooled") gets
+    whole-passage vectors embedded on first use (``Index.whole_vecs``, used by the retriever for its
+    first candidates) and, unless those are off (``pooled_whole_passages`` 0), per-language centroids
+    corrected towards whole-passage vectors' (``WholeCentroids``); any other index is returned as it is."""
+    if index.params.get("chunking", {}).get("sentence_vectors") != "pooled":
+        return index
+    whole = cast(
+        np.ndarray,
+        LazySentenceVectors(
+            passage_texts(index.chunks, index.params["chunking"].get("context", "section")),
+            len(index.chunks),
+            int(index.chunk_vecs.shape[1]),
+            lambda: make_embedder(settings.embedder, settings.batch_size),
+            settings.embedding_cache_dir,
+        ),
+    )
+    index.whole_vecs = whole
+    if settings.pooled_whole_passages:  # the baseline the answer model was fitted with (whole-passage vectors)
+        index.centroids = cast(
+            np.ndarray, WholeCentroids(index.centroids, index.chunk_vecs, index.chunk_lang, whole, CENTROID_SAMPLE)
+        )
+    return index
 
 
 def lazy_sentences(index: Index, settings: Settings) -> Index:
