@@ -9,7 +9,8 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from rag.cli.commands import app
-from rag.settings import GROUPS, Settings, env_name, group_of, load_settings, settings_markdown
+from rag.cli.config import env_name, group_of, settings_markdown
+from rag.settings import GROUPS, Settings, load_settings
 
 
 def config(tmp_path, monkeypatch, *args: str, env: dict[str, str] | None = None, dotenv: str | None = None):

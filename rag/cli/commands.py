@@ -279,8 +279,9 @@ def config_cmd(
     markdown: bool = typer.Option(False, "--markdown", help="Print the settings reference (docs/settings.md)."),
 ) -> None:
     """Print the effective settings by stage and where each came from (default, env, .env or cli)."""
+    from rag.cli.config import describe, settings_markdown, sources
     from rag.errors import InvalidInputError
-    from rag.settings import Settings, describe, settings_markdown, sources
+    from rag.settings import Settings
 
     if markdown:
         typer.echo(settings_markdown(), nl=False)
