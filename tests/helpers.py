@@ -95,3 +95,21 @@ def stop(proc: subprocess.Popen) -> str:
         proc.kill()
         _, err = proc.communicate()
     return err
+
+
+def index_settings(tmp_path: Path, **kw):
+    """Settings for a small real index in ``tmp_path`` (its own embedding cache; 120/30 passages)."""
+    from rag.settings import load_settings
+
+    return load_settings(
+        index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", chunk_size=120, chunk_overlap=30, **kw
+    )
+
+
+def cached_vectors(settings) -> int:
+    """How many vectors the settings' embedding cache holds."""
+    import sqlite3
+
+    (path,) = settings.embedding_cache_dir.glob("*.sqlite")
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])

@@ -3,49 +3,35 @@ on first use (equal to what a "separate" build stores), so they rank as on a sep
 
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
+from helpers import cached_vectors, index_settings
 
 from rag.answer.retrieval import Retriever, score_candidates
 from rag.index.embedding import make_embedder
 from rag.index.store import build_index
 from rag.index.store.reader import load_index
-from rag.settings import load_settings
 
 QUESTION = "新加坡个人数据保护委员会成立于哪一年？"
-
-
-def _settings(tmp_path, **kw):
-    return load_settings(
-        index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", chunk_size=120, chunk_overlap=30, **kw
-    )
-
-
-def _cached(s) -> int:
-    (path,) = s.embedding_cache_dir.glob("*.sqlite")
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
 
 def test_whole_passage_vectors_equal_the_separate_builds_and_are_cached(tmp_path, fixture_corpus, fixture_settings):
     """A pooled index's whole-passage rows are the separate build's passage vectors, embedded only when
     read and kept in the embedding cache (a second reader embeds nothing); other indexes have none."""
-    s = _settings(tmp_path, sentence_vectors="pooled")
+    s = index_settings(tmp_path, sentence_vectors="pooled")
     build_index([fixture_corpus], s)
     idx = load_index(s)
     separate = load_index(fixture_settings)
     assert separate.whole_vecs is None
     assert idx.whole_vecs is not None and idx.whole_vecs.shape == separate.chunk_vecs.shape
-    before = _cached(s)
+    before = cached_vectors(s)
     rows = np.array([2, 0, 5, 2])
     np.testing.assert_allclose(idx.whole_vecs[rows], separate.chunk_vecs[rows], atol=1e-5)
-    assert _cached(s) == before + 3  # rows 2, 0 and 5
+    assert cached_vectors(s) == before + 3  # rows 2, 0 and 5
     # the pooled vectors are not the whole-passage ones: that is what the rescoring is for
     assert float(np.max(np.abs(np.asarray(idx.chunk_vecs[rows]) - separate.chunk_vecs[rows]))) > 1e-2
     again = load_index(s)
     np.testing.assert_allclose(again.whole_vecs[[0, 5]], separate.chunk_vecs[[0, 5]], atol=1e-5)
-    assert _cached(s) == before + 3
+    assert cached_vectors(s) == before + 3
 
 
 def test_first_candidates_score_as_on_a_separate_index(tmp_path, fixture_corpus, fixture_settings, monkeypatch):
@@ -55,7 +41,7 @@ def test_first_candidates_score_as_on_a_separate_index(tmp_path, fixture_corpus,
     from rag.index.store import reader
 
     monkeypatch.setattr(reader, "CENTROID_SAMPLE", 0)  # only what the candidates embed is counted
-    s = _settings(tmp_path, sentence_vectors="pooled")
+    s = index_settings(tmp_path, sentence_vectors="pooled")
     build_index([fixture_corpus], s)
     embedder = make_embedder(s.embedder, s.batch_size)
     pooled, separate = load_index(s), load_index(fixture_settings)
@@ -82,7 +68,7 @@ def test_a_question_embeds_only_each_lists_first_passages(tmp_path, fixture_corp
     from rag.index.store import reader
 
     monkeypatch.setattr(reader, "CENTROID_SAMPLE", 1)
-    s = _settings(tmp_path, sentence_vectors="pooled", pooled_whole_passages=2)
+    s = index_settings(tmp_path, sentence_vectors="pooled", pooled_whole_passages=2)
     build_index([fixture_corpus], s)
     r = Retriever(load_index(s), make_embedder(s.embedder, s.batch_size), s)
     hits = r.retrieve(QUESTION, 3)
@@ -97,7 +83,7 @@ def test_centroids_are_corrected_towards_whole_passage_vectors(tmp_path, fixture
     off (0) they are the stored means of the pooled vectors."""
     from rag.index.store import reader
 
-    s = _settings(tmp_path, sentence_vectors="pooled")
+    s = index_settings(tmp_path, sentence_vectors="pooled")
     build_index([fixture_corpus], s)
     separate = load_index(fixture_settings)
     stored = np.asarray(load_index(s.model_copy(update={"pooled_whole_passages": 0})).centroids)
