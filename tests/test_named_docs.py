@@ -80,3 +80,22 @@ def test_a_question_naming_a_title_is_answered_from_that_document(tmp_path):
     everywhere = Assistant.open(s.model_copy(update={"named_documents": False}))
     assert everywhere.named(question) == []
     assert {h.chunk.doc_id for h in everywhere.ask(question).retrieved} == {"tidal.md", "wind.md"}
+
+
+def test_the_named_title_is_taken_out_of_the_question_searched_inside_it():
+    from rag.answer.named_docs import without_titles
+
+    titles = [DOCS["c.pdf"].title]
+    assert without_titles("《复发事件下一般半参数比率回归模型》的中图分类号是什么？", titles) == "的中图分类号是什么？"
+    # a quoted part of a title goes; the rest of the question stays as asked
+    assert without_titles("《自动化学报》稿件末页的作者简介不能超过多少字？", [DOCS["b.pdf"].title]) == (
+        "稿件末页的作者简介不能超过多少字？"
+    )
+    # a whole title, in any case, without quotes
+    assert without_titles("How many cases were studied in understanding breast cancer?", [DOCS["d.pdf"].title]) == (
+        "How many cases were studied in ?"
+    )
+    # a short name is kept (it names things in the text too), and nothing left means the question itself
+    q = "How many MapReduce jobs run each day?"
+    assert without_titles(q, [DOCS["a.pdf"].title]) == q
+    assert without_titles("《复发事件下一般半参数比率回归模型》", titles) == "《复发事件下一般半参数比率回归模型》"

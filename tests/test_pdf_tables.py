@@ -148,3 +148,20 @@ def test_a_caption_above_rows_of_cells_is_a_table():
         Table("Table 3", "Table 3. Scores by group.", (("Group", "Score"), ("A", "1.5"), ("B", "2.5")), 4)
     ]
     assert taken == set(range(7))
+
+
+def test_a_table_passage_is_led_by_its_documents_title_and_section_for_both_retrievers():
+    """Its cells are numbers and abbreviations: the title and the section naming the table lead what is
+    embedded and BM25-indexed, whatever RAG_PASSAGE_CONTEXT says; other passages follow the setting."""
+    from rag.index.store.layout import passage_text
+    from rag.records import Chunk
+
+    rows = "Method\tFPS\t\tOurs\t90\t\tTable 2: Speed."
+    table = Chunk("d#t0.0", "d", "Stereo Matching in Real Time", "Results / Table 2", rows, 0, len(rows), "table", "5")
+    lead = "Stereo Matching in Real Time Results / Table 2\n"
+    assert passage_text(table, "section") == lead + rows
+    assert passage_text(table, "none") == lead + rows
+    assert passage_text(table, "title+section") == lead + rows
+    body = Chunk("d#1", "d", "Stereo Matching in Real Time", "Results", "We ran it.", 0, 10, "body", "5")
+    assert passage_text(body, "section") == "Results\nWe ran it."
+    assert passage_text(body, "none") == "We ran it."

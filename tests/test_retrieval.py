@@ -94,6 +94,21 @@ def test_top_k_and_document_filter(assistant):
         assistant.retriever.retrieve("数据保护", 2, docs=["nope.txt"])
 
 
+def test_excluded_kinds_are_dropped_before_the_top_k_cut(assistant):
+    """A kind no answer may rest on never takes one of the k slots: the k hits are the first k of the
+    deeper ranking with that kind taken out."""
+    r = assistant.retriever
+    q = "What share of intercontinental data traffic travels through submarine cables?"
+    deep = r.retrieve(q, 30)
+    kind = deep[0].chunk.kind
+    others = [h.chunk.chunk_id for h in deep if h.chunk.kind != kind]
+    assert len(others) >= 4 and len(others) < len(deep)
+    hits = r.retrieve(q, 4, exclude=frozenset({kind}))
+    assert [h.chunk.chunk_id for h in hits] == others[:4]
+    assert [h.rank for h in hits] == [1, 2, 3, 4]
+    assert r.retrieve(q, 4, exclude=frozenset()) == r.retrieve(q, 4)
+
+
 def test_overlapping_chunks_are_deduplicated(assistant):
     idx = assistant.retriever.index
     body = [i for i, c in enumerate(idx.chunks) if c.kind == "body" and c.doc_id == "zh_paper.txt"]

@@ -59,3 +59,22 @@ def named_documents(question: str, docs: Mapping[str, Titled]) -> list[str]:
         if whole or part or (name and name in words):
             out.append(doc_id)
     return out if 0 < len(out) <= MOST and len(out) < len(docs) else []
+
+
+def without_titles(question: str, titles: list[str]) -> str:
+    """The question with the named titles taken out (a whole title, or the 《quoted》/“quoted” part of one),
+    for searching inside the named documents: there every passage is about the title, so its words rank
+    nothing and only crowd out what the question asks. Short names stay (they also name things in the
+    text: "MapReduce jobs"). The question itself when nothing is taken out or no word would be left."""
+    keys = [key(t) for t in titles if key(t)]
+    out = question
+    for m in reversed(list(_QUOTED.finditer(question))):
+        s = key(next(g for g in m.groups() if g))
+        if len(s) >= MIN_QUOTED and any(s in t and len(s) >= MIN_SHARE * len(t) for t in keys):
+            out = out[: m.start()] + " " + out[m.end() :]
+    for t in titles:
+        at = out.lower().find(t.lower())
+        if len(key(t)) >= MIN_TITLE and at >= 0:
+            out = out[:at] + " " + out[at + len(t) :]
+    out = " ".join(out.split())
+    return out if out != " ".join(question.split()) and len(key(out)) >= 2 else question

@@ -9,7 +9,7 @@ from dataclasses import replace
 from rag.answer.answer_model import load_model, model_path
 from rag.answer.citations import merge_repeated_passages
 from rag.answer.generation import ABSTAIN, ExtractiveGenerator, Generated, Generator, abstention_selected
-from rag.answer.named_docs import named_documents
+from rag.answer.named_docs import named_documents, without_titles
 from rag.answer.retrieval import Query, Retriever
 from rag.errors import InvalidInputError
 from rag.index.embedding import make_embedder
@@ -48,13 +48,19 @@ MAX_K = 100  # as Settings.top_k allows
 DOC_FILTER_MARGIN = 0.05
 
 
-def evidence_hits(question: str, hits: list[Hit], mode: str, apparatus: str = "auto") -> list[Hit]:
-    """The retrieved passages an answer may rest on: reference-list entries and citation notes only
-    when ``mode`` is "on", or "auto" and the question asks what a paper cites; table-of-contents lines
-    and page-1 front matter likewise by ``apparatus`` (under "auto": when the question asks for them)."""
+def kinds_out(question: str, mode: str, apparatus: str = "auto") -> frozenset[str]:
+    """The passage kinds no answer to ``question`` may rest on: reference-list entries and citation notes
+    unless ``mode`` is "on", or "auto" and the question asks what a paper cites; table-of-contents lines
+    and page-1 front matter likewise by ``apparatus`` (under "auto": unless the question asks for them)."""
     out = set(evidence_kinds_out(question, apparatus))
     if not (mode == "on" or (mode == "auto" and asks_about_references(question))):
         out.add(REFERENCE_KIND)
+    return frozenset(out)
+
+
+def evidence_hits(question: str, hits: list[Hit], mode: str, apparatus: str = "auto") -> list[Hit]:
+    """The retrieved passages an answer may rest on: those whose kind ``kinds_out`` does not name."""
+    out = kinds_out(question, mode, apparatus)
     return [h for h in hits if h.chunk.kind not in out]
 
 
@@ -138,7 +144,7 @@ class Assistant:
         t0 = time.perf_counter()
         query = self.retriever.encode(question)
         selected = set(docs) if docs else set()
-        hits = self.retriever.retrieve(query, k, selected or self.named(question) or None)
+        hits = self.search(question, query, k, selected)
         if selected and (mine := self._discussed_elsewhere(query, hits, k, selected)) is not None:
             message = abstention_selected(query.lang)
             yield message
@@ -151,6 +157,23 @@ class Assistant:
             elif selected and isinstance(piece, str) and piece.strip() in ABSTAIN.values():
                 piece = abstention_selected(query.lang)
             yield piece
+
+    def search(self, question: str, query: Query, k: int | None, selected: set[str] | None = None) -> list[Hit]:
+        """The passages ``question`` is answered from: the top ``k`` of the selected documents, else of the
+        documents it names by title (searched without the title's words, which every passage there is
+        about), else of the library; kinds no answer may rest on (``kinds_out``) are left out before the
+        cut, so they never take a slot. ``evaluate_question`` retrieves through this too."""
+        s = self.settings
+        exclude = kinds_out(question, s.reference_evidence, s.apparatus_evidence)
+        if selected:
+            return self.retriever.retrieve(query, k, selected, exclude)
+        named = self.named(question)
+        if named:
+            titles = [self.retriever.index.docs[d].title for d in named]
+            inside = without_titles(question, titles)
+            if inside != question:
+                query = self.retriever.encode(inside)
+        return self.retriever.retrieve(query, k, named or None, exclude)
 
     def named(self, question: str) -> list[str]:
         """The documents the question names by title, whose passages alone answer it ([] for the library)."""

@@ -255,8 +255,15 @@ def fuse(
     }
 
 
-def dedup(index: Index, order: list[int], max_overlap: float = 0.5, limit: int | None = None) -> list[int]:
-    """Drop a chunk when most of its span is already covered by a higher-ranked chunk (stop at ``limit``)."""
+def dedup(
+    index: Index,
+    order: list[int],
+    max_overlap: float = 0.5,
+    limit: int | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> list[int]:
+    """Drop a chunk when most of its span is already covered by a higher-ranked chunk, or when its kind is
+    in ``exclude`` (stop at ``limit``)."""
     kept: list[int] = []
     seen: dict[int, object] = {}  # each chunk read once (the chunk store parses on access)
 
@@ -267,6 +274,8 @@ def dedup(index: Index, order: list[int], max_overlap: float = 0.5, limit: int |
 
     for i in order:
         c = get(i)
+        if c.kind in exclude:
+            continue
         covered = False
         for j in kept:
             o = get(j)
@@ -322,18 +331,25 @@ class Retriever:
         aligned = align(vec, lang, self.index.lang_means, self.settings.align_strength)
         return Query(question, q, vec, tokenize(q), lang, aligned)
 
-    def retrieve(self, query: str | Query, k: int | None = None, docs: Iterable[str] | None = None) -> list[Hit]:
-        """Top-k hits for ``query``, optionally restricted to some document ids; when the expanders offer
-        extra queries, the question's ranking and theirs fused by reciprocal rank."""
+    def retrieve(
+        self,
+        query: str | Query,
+        k: int | None = None,
+        docs: Iterable[str] | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[Hit]:
+        """Top-k hits for ``query``, optionally restricted to some document ids; passages whose kind is in
+        ``exclude`` are dropped before the top-k cut (they would take a slot no answer may use); when the
+        expanders offer extra queries, the question's ranking and theirs fused by reciprocal rank."""
         k = k or self.settings.top_k
         query = self.encode(query) if isinstance(query, str) else query
         extra = self._expansions(query)
         if not extra:
-            return self._search(query, k, docs)
+            return self._search(query, k, docs, exclude)
         depth = max(3 * k, 15)  # deeper rankings, so a passage ranked well in one list still counts
         lists = [
-            (self._search(query, depth, docs), 1.0),
-            *((self._search(self.encode(text), depth, docs), w) for text, w in extra),
+            (self._search(query, depth, docs, exclude), 1.0),
+            *((self._search(self.encode(text), depth, docs, exclude), w) for text, w in extra),
         ]
         fused = rrf([({h.position: h.rank for h in hits}, w) for hits, w in lists], self.settings.rrf_k)
         first: dict[int, Hit] = {}  # a passage keeps the dense and BM25 scores of the first ranking holding it
@@ -352,8 +368,10 @@ class Retriever:
         target = self.main_language()
         return [e for x in self.expanders for e in x.expand(query, target)]
 
-    def _search(self, query: Query, k: int, docs: Iterable[str] | None) -> list[Hit]:
-        """Top-k hits for the query alone (dense + BM25 fused, de-duplicated)."""
+    def _search(
+        self, query: Query, k: int, docs: Iterable[str] | None, exclude: frozenset[str] = frozenset()
+    ) -> list[Hit]:
+        """Top-k hits for the query alone (dense + BM25 fused, de-duplicated, ``exclude``'s kinds dropped)."""
         allowed = set(docs) if docs else None
         indexed = {d for d in allowed if d in self.index.docs} if allowed is not None else set()
         if allowed is not None and not indexed:
@@ -381,7 +399,7 @@ class Retriever:
             wanted = [int(self.index.chunk_docs[r.start]) for r in map(self.index.doc_range, indexed) if len(r)]
             mine = np.isin(self.index.chunk_docs[np.asarray(order, dtype=np.int64)], wanted)
             order = [i for i, ok in zip(order, mine.tolist()) if ok]
-        order = dedup(self.index, order, limit=k)
+        order = dedup(self.index, order, limit=k, exclude=exclude)
         return [
             Hit(self.index.chunks[i], fused[i], r, sc.dense.get(i), sc.bm25.get(i), int(i))
             for r, i in enumerate(order, start=1)

@@ -121,15 +121,16 @@ def evaluate_question(assistant, g: GoldQuestion, k: int) -> dict:
 
     Retrieval runs once, ``max(KS)`` deep: the answer is generated from its first ``k`` hits, which
     are exactly what a ``k``-deep retrieval returns (the same candidates, fused and de-duplicated in
-    order; a question naming a document by title searches that document, as ``ask`` does), so the answer
-    equals ``assistant.ask(question, k)``.
+    order; ``Assistant.search``, as ``ask`` does: a question naming a document by title searches that document,
+    and passages no answer may rest on are left out before the cut), so the answer equals
+    ``assistant.ask(question, k)``.
     """
     from rag.answer.pipeline import check_question
 
     t = time.perf_counter()
     question = check_question(g.question, assistant.settings.max_question_chars)
     query = assistant.retriever.encode(question)
-    deep = assistant.retriever.retrieve(query, max(KS, default=k), assistant.named(question) or None)
+    deep = assistant.search(question, query, max(KS, default=k))
     *_, answer = assistant.answer_hits(question, query, deep[:k], t)
     latency = (time.perf_counter() - t) * 1000
     quotes = [e.quote for e in g.evidence]

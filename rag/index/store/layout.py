@@ -123,10 +123,15 @@ def document_notes(d: Document) -> list[str]:
 
 
 def passage_text(chunk: Chunk, context: str) -> str:
-    """What gets embedded and BM25-indexed for a chunk: its text, optionally led by title/section."""
-    if context == "none":
+    """What gets embedded and BM25-indexed for a chunk: its text, optionally led by title/section. A table
+    is always led by its document's title and its section (which names the table): its cells are numbers
+    and abbreviations, so without them neither retriever sees what the table is about."""
+    if chunk.kind == "table":
+        head = f"{chunk.title} {chunk.section}".strip()
+    elif context == "none":
         return chunk.text
-    head = chunk.section if context == "section" else f"{chunk.title} {chunk.section}".strip()
+    else:
+        head = chunk.section if context == "section" else f"{chunk.title} {chunk.section}".strip()
     return f"{head}\n{chunk.text}" if head and not chunk.text.startswith(head) else chunk.text
 
 
