@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         "A question naming a document by its title (whole, a quoted part, or the short name before its colon) "
         "is answered from that document's passages (rag/answer/named_docs.py).",
     )
+    untitled_weight: float = F(
+        1.0,
+        "retrieval",
+        "Such a question is also searched without the title's words (every passage of the named document is "
+        "about the title): that ranking's weight when fused with the question's own (0: not searched).",
+        ge=0,
+    )
     language_fusion: Literal["share", "passage"] = F(
         "share",
         "retrieval",

@@ -160,20 +160,20 @@ class Assistant:
 
     def search(self, question: str, query: Query, k: int | None, selected: set[str] | None = None) -> list[Hit]:
         """The passages ``question`` is answered from: the top ``k`` of the selected documents, else of the
-        documents it names by title (searched without the title's words, which every passage there is
-        about), else of the library; kinds no answer may rest on (``kinds_out``) are left out before the
+        documents it names by title (also searched without the title's words, which every passage there is
+        about: the two rankings fused), else of the library; kinds no answer may rest on (``kinds_out``) are left out before the
         cut, so they never take a slot. ``evaluate_question`` retrieves through this too."""
         s = self.settings
         exclude = kinds_out(question, s.reference_evidence, s.apparatus_evidence)
         if selected:
             return self.retriever.retrieve(query, k, selected, exclude)
         named = self.named(question)
+        also = []
         if named:
-            titles = [self.retriever.index.docs[d].title for d in named]
-            inside = without_titles(question, titles)
-            if inside != question:
-                query = self.retriever.encode(inside)
-        return self.retriever.retrieve(query, k, named or None, exclude)
+            inside = without_titles(question, [self.retriever.index.docs[d].title for d in named])
+            if inside != question and s.untitled_weight > 0:
+                also.append((self.retriever.encode(inside), s.untitled_weight))
+        return self.retriever.retrieve(query, k, named or None, exclude, also)
 
     def named(self, question: str) -> list[str]:
         """The documents the question names by title, whose passages alone answer it ([] for the library)."""

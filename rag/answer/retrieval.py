@@ -337,19 +337,21 @@ class Retriever:
         k: int | None = None,
         docs: Iterable[str] | None = None,
         exclude: frozenset[str] = frozenset(),
+        also: Sequence[tuple[Query, float]] = (),
     ) -> list[Hit]:
         """Top-k hits for ``query``, optionally restricted to some document ids; passages whose kind is in
-        ``exclude`` are dropped before the top-k cut (they would take a slot no answer may use); when the
-        expanders offer extra queries, the question's ranking and theirs fused by reciprocal rank."""
+        ``exclude`` are dropped before the top-k cut (they would take a slot no answer may use); when
+        ``also`` holds further queries (with their weights) or the expanders offer some, the question's
+        ranking and theirs fused by reciprocal rank."""
         k = k or self.settings.top_k
         query = self.encode(query) if isinstance(query, str) else query
-        extra = self._expansions(query)
+        extra = [*also, *((self.encode(text), w) for text, w in self._expansions(query))]
         if not extra:
             return self._search(query, k, docs, exclude)
         depth = max(3 * k, 15)  # deeper rankings, so a passage ranked well in one list still counts
         lists = [
             (self._search(query, depth, docs, exclude), 1.0),
-            *((self._search(self.encode(text), depth, docs, exclude), w) for text, w in extra),
+            *((self._search(q, depth, docs, exclude), w) for q, w in extra),
         ]
         fused = rrf([({h.position: h.rank for h in hits}, w) for hits, w in lists], self.settings.rrf_k)
         first: dict[int, Hit] = {}  # a passage keeps the dense and BM25 scores of the first ranking holding it
