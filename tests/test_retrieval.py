@@ -70,6 +70,16 @@ def test_expanders_rankings_are_fused_with_the_questions(request, corpus, k):
     assert base.with_expanders([FixedExpander([])]).retrieve(q, k) == base.retrieve(q, k)  # nothing offered
 
 
+def test_further_queries_are_fused_like_an_expanders(assistant):
+    """``also`` (the untitled question of a named document) is fused exactly as an expander's query is."""
+    base = assistant.retriever
+    q = "How are submarine cables protected?"
+    other = "东盟数字数据治理框架是什么时候通过的？"
+    by_expander = base.with_expanders([FixedExpander([(other, 2.0)])]).retrieve(q, 4)
+    assert base.retrieve(q, 4, also=[(base.encode(other), 2.0)]) == by_expander
+    assert by_expander != base.retrieve(q, 4)
+
+
 @pytest.mark.parametrize(
     "question,doc",
     [

@@ -6,13 +6,14 @@ longer to import than answering a question does, so the question path does not l
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
+from rag.answer.fusion import CandidateScores, fuse, rrf
 from rag.answer.pooled import whole_passage_scores
 from rag.errors import InvalidInputError
 from rag.index.bm25 import top_bm25, top_structured
@@ -63,17 +64,6 @@ def align(vec: np.ndarray, lang: str, means: dict[str, np.ndarray], strength: fl
         v = vec if target == lang or strength == 0 else vec + strength * (means[target] - means[lang])
         out.append(v / np.linalg.norm(v))
     return np.asarray(out, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class CandidateScores:
-    """Per-chunk scores before fusion."""
-
-    dense: dict[int, float]
-    bm25: dict[int, float]
-    best_sentence: dict[int, int]  # chunk -> index of its best-matching sentence (dense)
-    translated: dict[int, float] = field(default_factory=dict)  # BM25 of the dictionary-translated query
-    calibrated: dict[int, float] = field(default_factory=dict)  # dense minus the query's baseline in that language
 
 
 def translated_groups(index: Index, query: Query) -> list[tuple[str, list[str]]]:
@@ -195,64 +185,6 @@ def _score_subset(index: Index, query: Query, subset: np.ndarray, whole_top: int
     base = np.einsum("ij,ij->i", query.aligned, index.centroids)
     calibrated = {i: s - float(base[index.chunk_lang[i]]) for i, s in dense.items()}
     return CandidateScores(dense, bm25, best_sentence, translated, calibrated)
-
-
-def _ranks(scores: dict[int, float]) -> dict[int, int]:
-    return {i: r for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1)}
-
-
-def _minmax(scores: dict[int, float]) -> dict[int, float]:
-    if not scores:
-        return {}
-    lo, hi = min(scores.values()), max(scores.values())
-    return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in scores.items()}
-
-
-def rrf(rankings: Iterable[tuple[dict[int, int], float]], rrf_k: int) -> dict[int, float]:
-    """Reciprocal rank fusion: each passage scores the sum over the rankings (passage -> rank, weight)
-    that hold it of ``weight / (rrf_k + rank)``."""
-    out: dict[int, float] = {}
-    for ranks, w in rankings:
-        for i, r in ranks.items():
-            out[i] = out.get(i, 0.0) + w / (rrf_k + r)
-    return out
-
-
-def fuse(
-    sc: CandidateScores,
-    settings: Settings,
-    own_share: float = 1.0,
-    own: Callable[[int], bool] | None = None,
-    floor: float = 0.0,
-) -> dict[int, float]:
-    """Combine dense and BM25 scores into one score per chunk (method from settings).
-
-    ``own_share`` is the share of the corpus written in the question's language: plain BM25 can only
-    match that part and the dictionary-translated query only the rest, so RRF weighs them by it. With
-    ``language_fusion = "passage"`` and ``own`` (whether a passage is in the question's language), the
-    plain BM25 ranking holds only the question's-language passages and the translated one only the
-    others, each at its full weight: a passage is not ranked by a query in a language it is not written in.
-    """
-    if settings.fusion == "dense":
-        return dict(sc.dense)
-    if settings.fusion == "bm25":
-        return dict(sc.bm25)
-    if settings.fusion == "rrf":
-        if settings.language_fusion == "passage" and own is not None:
-            plain = (_ranks({i: s for i, s in sc.bm25.items() if own(i)}), settings.bm25_weight)
-            other = (_ranks({i: s for i, s in sc.translated.items() if not own(i)}), settings.translated_weight)
-        else:
-            plain = (_ranks(sc.bm25), settings.bm25_weight * own_share)
-            other = (_ranks(sc.translated), settings.translated_weight * max(1 - own_share, floor))
-        out = rrf([(_ranks(sc.dense), settings.dense_weight), plain, other], settings.rrf_k)
-        # ranks hide how decisive the dense match is; a calibrated margin term keeps that
-        for i, m in sc.calibrated.items():
-            out[i] = out.get(i, 0.0) + settings.dense_margin_weight * m
-        return out
-    dn, bn = _minmax(sc.dense), _minmax(sc.bm25)
-    return {
-        i: settings.dense_weight * dn.get(i, 0.0) + settings.bm25_weight * bn.get(i, 0.0) for i in set(dn) | set(bn)
-    }
 
 
 def dedup(
