@@ -139,6 +139,7 @@ def test_markers_link_to_entries():
 def test_reference_questions():
     assert asks_about_references("论文脚注引用的公约编号是多少？")
     assert asks_about_references("Which papers does it cite on retrieval?")
+    assert asks_about_references("这项统计出自哪份报告？")  # the source a statement comes from
     assert not asks_about_references("约翰把互联网治理划分为哪三个领域？")
 
 

@@ -174,7 +174,7 @@ def is_reference_chunk(chunk: Chunk) -> bool:
 
 
 _ASKS = re.compile(
-    r"参考文献|引用|引述|援引|引证|脚注|注释|尾注|出处|引文|书目"
+    r"参考文献|引用|引述|援引|引证|脚注|注释|尾注|出处|出自|引文|书目"
     r"|\bcit(?:e|es|ed|ing|ation|ations)\b|\breferences?\b|bibliograph|\bfoot-?notes?\b|\bend-?notes?\b",
     re.I,
 )
