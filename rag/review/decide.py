@@ -32,8 +32,8 @@ def features(
 ) -> dict[str, float]:
     """The evidence one paper offers for a question (``best_top``: the best paper's ``top``; ``null``: the
     mean and spread of the paper's dense top under off-topic questions in the question's language;
-    ``best_lex``: the best ``lex_best`` of any reviewed paper, which a paper in another language than the
-    question's is measured against)."""
+    ``best_lex``: the best ``lex_best`` of the reviewed papers in another language than the question's, which
+    such a paper is measured against)."""
     use = s.sents.usable if s.sents.usable.any() else np.ones(len(s.z), dtype=bool)
     z = s.z[use]
     if not len(z):
@@ -76,6 +76,13 @@ def features(
 def paper_lex(s: Scored) -> float:
     """The largest share of the topic's terms one sentence of the paper holds."""
     return float(s.lexical.max()) if len(s.lexical) else 0.0
+
+
+def cross_lex(scored: list[Scored]) -> float:
+    """The best ``paper_lex`` among the papers in another language than the question's: what such a paper is
+    measured against (the same dictionary translations miss in all of them, while a paper in the question's
+    own language holds its words as written)."""
+    return max((paper_lex(s) for s in scored if s.own_lang < 0.5), default=0.0)
 
 
 def paper_top(s: Scored) -> float:
