@@ -112,7 +112,8 @@ def test_a_nearly_as_likely_span_that_fills_the_slot_is_quoted_instead():
     z = np.log(plain / (1 - plain))
     assert z[0] - z[1] < 2.0  # within the margin
     p = model.probability(x, FEATURES)
-    assert p.tolist() == pytest.approx([0.0, plain[0], plain[2]], rel=1e-12)  # answered as before, the filling span quoted
+    # answered as before, the filling span quoted
+    assert p.tolist() == pytest.approx([0.0, plain[0], plain[2]], rel=1e-12)
     hard = replace(model, veto_margin=None).probability(x, FEATURES)
     assert hard.tolist() == pytest.approx([0.0, plain[1], plain[2]], rel=1e-12)
     far = replace(model, veto_margin=float(z[0] - z[1]) / 2).probability(x, FEATURES)
