@@ -31,6 +31,7 @@ from rag.answer.cues import (
 )
 from rag.answer.injection import is_instruction
 from rag.answer.retrieval import Query, Retriever
+from rag.answer.slot_check import slot_of, slot_unaligned
 from rag.index.embedding import LANGS
 from rag.lang.entities import Entity, checkable, mentions, norm, question_entities
 from rag.lang.text import detect_lang, split_sentences, tokenize
@@ -237,7 +238,7 @@ FEATURES = tuple(
         "missing_idf entities ent_sentence ent_passage ent_missing asks_number number_fit number_miss "
         "asks_list list_fit reference rank fused_rel log_len cross cross_dense novelty joined kind_meta "
         "kind_footnote bigram bigram_passage dense_rank lex_rank asked_sentence asked_window "
-        "doc_missing doc_missing_max number_absent asked_unnamed_en"
+        "doc_missing doc_missing_max number_absent asked_unnamed_en slot_unaligned"
     ).split()
 )
 
@@ -262,6 +263,8 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     asks_list = bool(ASKS_LIST.search(q.normalized))
     asks_quantity = asks_number or bool(ASKS_QUANTITY.search(q.normalized))
     asks_source = bool(ASKS_SOURCE.search(q.normalized))
+    # the measure phrase a quantity question asks to be filled (rag/answer/slot_check.py)
+    slot = slot_of(q.normalized, ev.retriever.index.glossary)
     passage_dense = {}
     for hi, p in enumerate(ev.passages):
         passage_dense[hi] = float(sims[p.first : p.first + p.count].max()) if p.count else 0.0
@@ -354,6 +357,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 *doc_absent[h.chunk.doc_id],
                 float(asks_quantity and not states_quantity(q.normalized, s.text)),
                 float(q_lang == "en" == s_lang and named == 0.0),  # an English span pair: see eval/NOTES.md
+                slot_unaligned(slot, window_text, s_lang),
             ]
         )
     return np.asarray(rows, dtype=np.float32)
