@@ -163,3 +163,84 @@ def names_asked(asked: Asked | None, text: str, text_lang: str) -> float:
         elif re.search(rf"(?<![a-z0-9]){re.escape(f)}", t):
             return 1.0
     return 0.0
+
+
+# --- the kind of answer asked for, matched against a candidate span (chooses the quote, never refuses) ---
+
+# numbers that point at a figure, table, section, equation, page or note rather than state a quantity
+_POINTERS = re.compile(
+    r"\b(?:fig(?:ure)?s?|tables?|tab|sections?|sec|chapters?|ch|eqs?|equations?|appendix|pages?|pp?|steps?|notes?)"
+    r"\.?\s*\(?[0-9ivxlcIVXLC]+(?:\.\d+)*\)?(?:\s*\([a-z]\))?"
+    r"|[图表式]\s*\d+(?:[.\-]\d+)*|第\s*\d+\s*[章节页条]|[\(\[（［]\s*\d{1,3}(?:\s*[,，\-–]\s*\d{1,3})*\s*[\)\]）］]"
+    r"|(?<![\d.])\d{1,2}[\)）]",
+    re.I,
+)
+_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*[个名位项次家种条篇份只件台座所例组类张本部门天年月倍人岁]")
+_EN_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|"
+    "million|billion|dozen"
+)
+_EN_NUMBER_WORD = re.compile(rf"\b(?:{_EN_WORDS})", re.I)
+# the wording of a question whose answer is a number (a "when" may be answered by an era or an event: not here)
+ASKS_AMOUNT = re.compile(
+    r"多少|几[个名项次届年位家份种天岁倍人条部座所米]|哪一?年|比例|百分之|多大|多长|多久|多高|多远|"
+    r"how (?:many|much|long|old|far|big|large|tall|high|fast|heavy|wide|deep)\b|by how much|"
+    r"at what (?:rate|speed|level|price|cost|age|temperature)|what (?:year|share|percentage|proportion|number|amount)\b|"
+    r"which year|in what year",
+    re.I,
+)
+ASKS_YEAR = re.compile(r"哪一?年|何年|什么年份|\b(?:which|what|in what) year\b|\bwhat year\b", re.I)
+_YEAR = re.compile(r"(?<!\d)(?:1[0-9]|20)\d{2}(?!\d)")
+# a number written before what it counts ("64 known metabolites", "5-7 个关键词", "71天")
+_EN_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|\b(?:{words}))\s+(?:[a-z][\w\-]*\s+){{0,2}}"
+_ZH_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|[一二两三四五六七八九十百千万]+)\s*[个名位项次家种条篇份只件台座所例组类张本部门]?\s*"
+# Chinese units written after a number for the English unit names of _UNITS (notation, not topics)
+_ZH_UNITS = {"day": ("天", "日"), "year": ("年",), "hour": ("小时",), "minute": ("分钟",), "percent": ("%", "％")}
+
+
+def states_number(text: str) -> bool:
+    """Whether ``text`` states a number other than a pointer to a figure, table, section or note, a list
+    marker or a bracketed citation number ("Figure 3 (a) shows…" states none)."""
+    t = _POINTERS.sub(" ", unicodedata.normalize("NFKC", text))
+    return bool(_NUMBER.search(t) or _EN_NUMBER_WORD.search(t))
+
+
+def counts_asked(asked: Asked, text: str) -> bool:
+    """Whether ``text`` gives a number right before what is asked for: "64 known metabolites", "5-7 个关键词",
+    "+71天" (a unit symbol or a Chinese unit after a number counts too)."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    stem = asked.forms[0] if asked.forms else asked.head
+    zh_units = _ZH_UNITS.get(stem, ())
+    for f in (*asked.forms, *zh_units):
+        if is_cjk(f[0]) or f in ("%",):
+            if re.search(_ZH_COUNTED + re.escape(f), t):
+                return True
+        elif re.search(_EN_COUNTED.format(words=_EN_WORDS) + re.escape(f) + r"(?![a-z])", t):
+            return True
+    return any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units)
+
+
+def answer_misfit(question: str, asked: Asked | None, text: str, text_lang: str) -> float:
+    """How badly a span fits the kind of answer the question's wording asks for, in units of the quote
+    penalty (0: fits): a question asking a number (how many/much, at what rate, 多少, 哪一年) against a span
+    stating none (1), a year against a span without one (1); a count of something named ("how many
+    hours", "几个关键词") against a span that names it without a number before it (.5) or not at all (1)."""
+    miss = 0.0
+    asks_quantity = bool(ASKS_AMOUNT.search(unicodedata.normalize("NFKC", question)))
+    if asks_quantity and not states_number(text):
+        miss += 1.0
+    elif ASKS_YEAR.search(question) and not _YEAR.search(text):
+        miss += 1.0
+    if asked is not None:
+        if not names_asked(asked, text, text_lang) and not counts_asked(asked, text):
+            miss += 1.0
+        elif asks_quantity and not counts_asked(asked, text):
+            miss += 0.5 if _checkable(asked, text_lang) else 0.0
+    return miss
+
+
+def _checkable(asked: Asked, text_lang: str) -> bool:
+    """Whether a span in ``text_lang`` can be checked for what is asked (a Chinese head in English text cannot)."""
+    if asked.lang == text_lang:
+        return True
+    return asked.lang == "en" and (any(is_cjk(f[0]) for f in asked.forms) or asked.forms[0] in _ZH_UNITS)

@@ -32,6 +32,7 @@ from rag.answer.cues import (
 from rag.answer.injection import is_instruction
 from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
+from rag.ingest.pdf.apparatus import CONTENTS_KIND, FRONT_KIND
 from rag.lang.entities import Entity, checkable, mentions, norm, question_entities
 from rag.lang.text import detect_lang, split_sentences, tokenize
 from rag.lang.translation import translate, translate_to_english
@@ -81,6 +82,8 @@ def term_groups(query: Query, retriever: Retriever, merge: bool | None = None) -
 
 
 # --- the evidence ---------------------------------------------------------------------------------
+
+LINE_KINDS = frozenset({"meta", CONTENTS_KIND, FRONT_KIND})
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,9 @@ class Evidence:
         out: list[Span] = []
         for hi, p in enumerate(self.passages):
             prev: int | None = None
-            meta = p.hit.chunk.kind == "meta"
+            # front matter, the front-matter lines of page 1 and table-of-contents lines are lines, not prose:
+            # complete without a full stop ("中图分类 O212.7", "Keywords: …")
+            meta = p.hit.chunk.kind in LINE_KINDS
             for i in range(p.first, p.first + p.count):
                 text = self.texts[i]
                 _, a, b = self.bounds[i]

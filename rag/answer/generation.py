@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
-from rag.answer.asked import names_asked
+from rag.answer.asked import answer_misfit
 from rag.answer.citations import cited_sentences, merge_repeated_passages
 from rag.answer.evidence import FEATURES, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
@@ -218,15 +218,14 @@ class ExtractiveGenerator:
 
 
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
-    """The span to quote first (the best already clears the threshold): the most probable, unless the question
-    says what it counts or names and a span that names it is nearly as probable."""
-    asked = ev.asked
-    if asked is None:
-        return ranked[0]
+    """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
+    as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
+    what it names: rag/answer/asked.py ``answer_misfit``)."""
+    asked, question = ev.asked, ev.question.normalized
 
     def score(c: RankedSpan) -> float:
         p = min(max(c.p, 1e-9), 1 - 1e-9)
-        return math.log(p / (1 - p)) - ASKED_PENALTY * (1.0 - names_asked(asked, c.text, detect_lang(c.text)))
+        return math.log(p / (1 - p)) - ASKED_PENALTY * answer_misfit(question, asked, c.text, detect_lang(c.text))
 
     return max(ranked, key=score)
 
