@@ -220,27 +220,98 @@ def counts_asked(asked: Asked, text: str) -> bool:
     return any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units)
 
 
-def answer_misfit(question: str, asked: Asked | None, text: str, text_lang: str) -> float:
+def wanted(question: str, glossary: Mapping[str, list[str]] | None, vocab: Mapping[str, int] | None) -> Asked | None:
+    """What the question asks to be counted or named, read more widely than ``asked_for`` (which feeds the
+    answer model's features and must not move without retraining it): also "多少小节" (no classifier), and a
+    Chinese head with its English glosses found in the index (a Chinese question over English passages)."""
+    a = asked_for(question, glossary)
+    q = unicodedata.normalize("NFKC", question)
+    if a is None and any(is_cjk(c) for c in q):
+        m = _ZH_BARE.search(q)
+        toks = tokenize(m.group("a")) if m else []
+        word = toks[0] if toks else ""
+        if len(word) >= 2 and word not in _ZH_GENERIC and all(is_cjk(c) for c in word):
+            a = Asked(word, "zh", (word,))
+    if a is not None and a.lang == "zh" and vocab is not None:
+        from rag.lang.translation import translate_to_english
+
+        english = [f for _, alts in translate_to_english([a.head], vocab) for f in alts]
+        a = Asked(a.head, a.lang, tuple(dict.fromkeys([*a.forms, *english])), a.units)
+    return a
+
+
+_ZH_BARE = re.compile(r"(?:多少|几)(?P<a>[\u4e00-\u9fff]{2,6})")
+
+
+def _mentioned(asked: Asked, text: str, text_lang: str) -> float | None:
+    """1.0 / 0.0 whether ``text`` names what is asked (any of its forms in the text's script), None when
+    no form can be looked for in that script (a Chinese head without glosses against English text)."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    cjk = [f for f in asked.forms if is_cjk(f[0])]
+    latin = [f for f in asked.forms if not is_cjk(f[0])]
+    zh_units = _ZH_UNITS.get(asked.forms[0], ()) if asked.lang == "en" else ()
+    if text_lang == "zh":
+        if not cjk and not zh_units:
+            return None
+        return float(any(f in t for f in cjk) or counts_asked(asked, text))
+    if not latin:
+        return None
+    if any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units):
+        return 1.0
+    return float(any(re.search(rf"(?<![a-z0-9]){re.escape(f)}", t) for f in latin))
+
+
+def answer_misfit(
+    question: str, asked: Asked | None, text: str, text_lang: str, counted_elsewhere: bool = False
+) -> float:
     """How badly a span fits the kind of answer the question's wording asks for, in units of the quote
     penalty (0: fits): a question asking a number (how many/much, at what rate, 多少, 哪一年) against a span
     stating none (1), a year against a span without one (1); a count of something named ("how many
-    hours", "几个关键词") against a span that names it without a number before it (.5) or not at all (1)."""
+    hours", "几个关键词") against a span that does not name it (1) or names it without a number before it (.5),
+    each .5 more when another candidate does give the number before it (``counted_elsewhere``)."""
     miss = 0.0
     asks_quantity = bool(ASKS_AMOUNT.search(unicodedata.normalize("NFKC", question)))
     if asks_quantity and not states_number(text):
         miss += 1.0
     elif ASKS_YEAR.search(question) and not _YEAR.search(text):
         miss += 1.0
-    if asked is not None:
-        if not names_asked(asked, text, text_lang) and not counts_asked(asked, text):
+    if asked is not None and (named := _mentioned(asked, text, text_lang)) is not None:
+        if asks_quantity and not counts_asked(asked, text):
+            miss += (0.5 if named else 1.0) + (0.5 if counted_elsewhere else 0.0)
+        elif not named:
             miss += 1.0
-        elif asks_quantity and not counts_asked(asked, text):
-            miss += 0.5 if _checkable(asked, text_lang) else 0.0
     return miss
 
 
-def _checkable(asked: Asked, text_lang: str) -> bool:
-    """Whether a span in ``text_lang`` can be checked for what is asked (a Chinese head in English text cannot)."""
-    if asked.lang == text_lang:
-        return True
-    return asked.lang == "en" and (any(is_cjk(f[0]) for f in asked.forms) or asked.forms[0] in _ZH_UNITS)
+# "X是什么" / "what is the X of": the label a line of front matter gives its value under ("中图分类号", "DOI")
+_ZH_LABEL = re.compile(r"(?P<x>[\u4e00-\u9fff]{2,10})(?:是什么|是多少|为何|是哪个|是)[？?]?$")
+_EN_LABEL = re.compile(r"\bwhat (?:is|are|was|were) (?:the|its|their) (?P<x>[a-z][\w\-]*(?:\s+[a-z][\w\-]*){0,2}?)(?:\s+(?:of|for|in|on)\b|\?|$)", re.I)
+_LINE_LABEL = re.compile(r"^\s*(?P<l>[^\d:：;；]{2,24}?)\s*(?:[:：]|\s(?=\S*\d)|(?=[A-Za-z]*\d))")
+
+
+def asked_label(question: str) -> str:
+    """The label a question asks the value of ("…的中图分类号是什么" -> "中图分类号"; "What is the DOI of …" ->
+    "doi"), or "" when its wording is not of that form."""
+    q = unicodedata.normalize("NFKC", question).strip()
+    m = _ZH_LABEL.search(q)
+    if m:
+        x = m.group("x")
+        return x.rsplit("的", 1)[-1] if len(x.rsplit("的", 1)[-1]) >= 2 else ""
+    m = _EN_LABEL.search(q)
+    return m.group("x").lower() if m else ""
+
+
+def labels_value(label: str, line: str) -> bool:
+    """Whether ``line`` is "label value" for the asked ``label``: its leading label shares most of the asked
+    one (3 in 4 of its character pairs; every word of an English one) and a value follows it."""
+    if not label:
+        return False
+    t = unicodedata.normalize("NFKC", line)
+    m = _LINE_LABEL.match(t)
+    if not m or not t[m.end() :].strip():
+        return False
+    own = m.group("l").strip().lower()
+    if is_cjk(label[0]):
+        pairs = {label[i : i + 2] for i in range(len(label) - 1)}
+        return len(pairs) > 0 and sum(p in own for p in pairs) >= 0.75 * len(pairs)
+    return all(re.search(rf"(?<![a-z]){re.escape(w)}", own) for w in label.split())

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
-from rag.answer.asked import answer_misfit
+from rag.answer.asked import answer_misfit, asked_label, counts_asked, labels_value
 from rag.answer.citations import cited_sentences, merge_repeated_passages
-from rag.answer.evidence import FEATURES, Evidence, Span, features
+from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.lang.text import detect_lang, split_sentences, squash
 from rag.records import Citation, Hit, Support
@@ -218,14 +218,23 @@ class ExtractiveGenerator:
 
 
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
-    """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
-    as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
-    what it names: rag/answer/asked.py ``answer_misfit``)."""
-    asked, question = ev.asked, ev.question.normalized
+    """The span to quote first (the best already clears the threshold): a line of front matter that gives the
+    value under the label the question asks for ("中图分类 O212.7" for "…的中图分类号是什么"), else the most
+    probable, unless a span nearly as probable fits better the kind of answer the question's wording asks
+    for (a number, a year, a count of what it names: rag/answer/asked.py ``answer_misfit``)."""
+    question = ev.question.normalized
+    label = asked_label(question)
+    if label:
+        lines = [c for c in ranked if ev.hits[c.span.hit].chunk.kind in LINE_KINDS and labels_value(label, c.text)]
+        if lines:
+            return lines[0]
+    asked = ev.wanted
+    counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
 
     def score(c: RankedSpan) -> float:
         p = min(max(c.p, 1e-9), 1 - 1e-9)
-        return math.log(p / (1 - p)) - ASKED_PENALTY * answer_misfit(question, asked, c.text, detect_lang(c.text))
+        miss = answer_misfit(question, asked, c.text, detect_lang(c.text), counted)
+        return math.log(p / (1 - p)) - ASKED_PENALTY * miss
 
     return max(ranked, key=score)
 
