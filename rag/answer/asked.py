@@ -175,7 +175,9 @@ _POINTERS = re.compile(
     r"|(?<![\d.])\d{1,2}[\)）]",
     re.I,
 )
-_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*[个名位项次家种条篇份只件台座所例组类张本部门天年月倍人岁]")
+_NUMBER = re.compile(
+    r"\d|[一二两三四五六七八九十百千万亿]+\s*[个名位项次家种条篇份只件台座所例组类张本部门天年月倍人岁]"
+)
 _EN_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|"
     "million|billion|dozen"
@@ -285,7 +287,10 @@ def answer_misfit(
 
 # "X是什么" / "what is the X of": the label a line of front matter gives its value under ("中图分类号", "DOI")
 _ZH_LABEL = re.compile(r"(?P<x>[\u4e00-\u9fff]{2,10})(?:是什么|是多少|为何|是哪个|是)[？?]?$")
-_EN_LABEL = re.compile(r"\bwhat (?:is|are|was|were) (?:the|its|their) (?P<x>[a-z][\w\-]*(?:\s+[a-z][\w\-]*){0,2}?)(?:\s+(?:of|for|in|on)\b|\?|$)", re.I)
+_EN_LABEL = re.compile(
+    r"\bwhat (?:is|are|was|were) (?:the|its|their) (?P<x>[a-z][\w\-]*(?:\s+[a-z][\w\-]*){0,2}?)(?:\s+(?:of|for|in|on)\b|\?|$)",
+    re.I,
+)
 _LINE_LABEL = re.compile(r"^\s*(?P<l>[^\d:：;；]{2,24}?)\s*(?:[:：]|\s(?=\S*\d)|(?=[A-Za-z]*\d))")
 
 
