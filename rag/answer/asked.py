@@ -175,8 +175,10 @@ _POINTERS = re.compile(
     r"|(?<![\d.])\d{1,2}[\)）]",
     re.I,
 )
+# a lone 一 before a classifier is mostly an article ("一个镇", "a town"), not a count
 _NUMBER = re.compile(
-    r"\d|[一二两三四五六七八九十百千万亿]+\s*[个名位项次家种条篇份只件台座所例组类张本部门天年月倍人岁]"
+    r"\d|(?:[二两三四五六七八九十百千万亿]|一(?=[一二两三四五六七八九十百千万亿]))[一二两三四五六七八九十百千万亿]*"
+    r"\s*[个名位项次家种条篇份只件台座所例组类张本部门天年月倍人岁]"
 )
 _EN_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|"
@@ -195,7 +197,11 @@ ASKS_YEAR = re.compile(r"哪一?年|何年|什么年份|\b(?:which|what|in what)
 _YEAR = re.compile(r"(?<!\d)(?:1[0-9]|20)\d{2}(?!\d)")
 # a number written before what it counts ("64 known metabolites", "5-7 个关键词", "71天")
 _EN_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|\b(?:{words}))\s+(?:[a-z][\w\-]*\s+){{0,2}}"
-_ZH_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|[一二两三四五六七八九十百千万]+)\s*[个名位项次家种条篇份只件台座所例组类张本部门]?\s*"
+_ZH_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|[一二两三四五六七八九十百千]+)\s*[万亿]?\s*[个名位项次家种条篇份只件台座所例组类张本部门]?\s*的?\s*"
+# Chinese also writes the counted thing first: "人口8.57万", "关键词：5-7 个"
+_ZH_THEN_NUMBER = (
+    r"\s*(?:为|是|有|约|达|共|[:：])?\s*[约近逾超]?\s*(?:\d|[一二两三四五六七八九十百千]+[万亿个名位项次家种条篇份])"
+)
 # Chinese units written after a number for the English unit names of _UNITS (notation, not topics)
 _ZH_UNITS = {"day": ("天", "日"), "year": ("年",), "hour": ("小时",), "minute": ("分钟",), "percent": ("%", "％")}
 
@@ -215,7 +221,9 @@ def counts_asked(asked: Asked, text: str) -> bool:
     zh_units = _ZH_UNITS.get(stem, ())
     for f in (*asked.forms, *zh_units):
         if is_cjk(f[0]) or f in ("%",):
-            if re.search(_ZH_COUNTED + re.escape(f), t):
+            if re.search(_ZH_COUNTED + re.escape(f), t) or (
+                len(f) >= 2 and re.search(re.escape(f) + _ZH_THEN_NUMBER, t)
+            ):
                 return True
         elif re.search(_EN_COUNTED.format(words=_EN_WORDS) + re.escape(f) + r"(?![a-z])", t):
             return True
@@ -234,6 +242,10 @@ def wanted(question: str, glossary: Mapping[str, list[str]] | None, vocab: Mappi
         word = toks[0] if toks else ""
         if len(word) >= 2 and word not in _ZH_GENERIC and all(is_cjk(c) for c in word):
             a = Asked(word, "zh", (word,))
+    if a is not None and a.lang == "en":
+        # British and American spellings of a unit or noun ("kilometres", "kilometers")
+        variants = [re.sub(r"er(s?)$", r"re\1", f) for f in a.forms] + [re.sub(r"re(s?)$", r"er\1", f) for f in a.forms]
+        a = Asked(a.head, a.lang, tuple(dict.fromkeys([*a.forms, *variants])), a.units)
     if a is not None and a.lang == "zh" and vocab is not None:
         from rag.lang.translation import translate_to_english
 
@@ -242,25 +254,33 @@ def wanted(question: str, glossary: Mapping[str, list[str]] | None, vocab: Mappi
     return a
 
 
-_ZH_BARE = re.compile(r"(?:多少|几)(?P<a>[\u4e00-\u9fff]{2,6})")
+# "多少小节": a noun right after 多少/几, not a classifier ("几位是…") nor a verb
+_ZH_BARE = re.compile(r"(?:多少|几)(?![个名位项次届年家份种天岁倍人条部座所米是有为])(?P<a>[\u4e00-\u9fff]{2,6})")
 
 
 def _mentioned(asked: Asked, text: str, text_lang: str) -> float | None:
-    """1.0 / 0.0 whether ``text`` names what is asked (any of its forms in the text's script), None when
-    no form can be looked for in that script (a Chinese head without glosses against English text)."""
+    """1.0 / 0.0 whether ``text`` names what is asked by a form in its own script, None when it cannot be
+    told: a translation (a Chinese head's English glosses, an English head's Chinese words) counts when
+    found but its absence says nothing (dictionary glosses miss the word a text uses)."""
     t = unicodedata.normalize("NFKC", text).lower()
-    cjk = [f for f in asked.forms if is_cjk(f[0])]
-    latin = [f for f in asked.forms if not is_cjk(f[0])]
-    zh_units = _ZH_UNITS.get(asked.forms[0], ()) if asked.lang == "en" else ()
-    if text_lang == "zh":
-        if not cjk and not zh_units:
-            return None
-        return float(any(f in t for f in cjk) or counts_asked(asked, text))
-    if not latin:
-        return None
-    if any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units):
+    own = [f for f in asked.forms if is_cjk(f[0]) == (asked.lang == "zh")]
+    other = [f for f in asked.forms if f not in own]
+    if (text_lang == "zh") == (asked.lang == "zh"):
+        if any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units):
+            return 1.0
+        return float(any(_found(f, t) for f in own))
+    if any(_found(f, t) for f in other) or counts_asked(asked, text):
         return 1.0
-    return float(any(re.search(rf"(?<![a-z0-9]){re.escape(f)}", t) for f in latin))
+    if asked.lang == "en" and text_lang == "zh" and asked.forms[0] in _ZH_UNITS:
+        return 0.0  # a unit is notation in either script: "71天" would give it
+    return None
+
+
+def _found(form: str, lowered: str) -> bool:
+    """Whether a form occurs in lower-cased text (a Latin one as a word start: "bar" in "bars", not "crowbar")."""
+    if is_cjk(form[0]):
+        return form in lowered
+    return re.search(rf"(?<![a-z0-9]){re.escape(form)}", lowered) is not None
 
 
 def answer_misfit(
@@ -277,10 +297,11 @@ def answer_misfit(
         miss += 1.0
     elif ASKS_YEAR.search(question) and not _YEAR.search(text):
         miss += 1.0
-    if asked is not None and (named := _mentioned(asked, text, text_lang)) is not None:
+    if asked is not None:
+        named = _mentioned(asked, text, text_lang)
         if asks_quantity and not counts_asked(asked, text):
-            miss += (0.5 if named else 1.0) + (0.5 if counted_elsewhere else 0.0)
-        elif not named:
+            miss += {1.0: 0.5, 0.0: 1.0, None: 0.0}[named] + (0.5 if counted_elsewhere else 0.0)
+        elif named == 0.0:
             miss += 1.0
     return miss
 

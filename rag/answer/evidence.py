@@ -235,11 +235,12 @@ class Evidence:
         return out
 
 
-_PAIRS = (("《", "》"), ("(", ")"), ("（", "）"), ("“", "”"), ("[", "]"))
+# titles and brackets: a quotation ("…") may hold several sentences, a title or a bracket seldom does
+_PAIRS = (("《", "》"), ("(", ")"), ("（", "）"), ("[", "]"))
 
 
 def unclosed(text: str) -> int:
-    """How many titles, brackets and quotations ``text`` opens and does not close."""
+    """How many titles and brackets ``text`` opens and does not close."""
     return sum(max(text.count(o) - text.count(c), 0) for o, c in _PAIRS)
 
 
