@@ -162,7 +162,7 @@ def test_a_span_stating_no_number_is_not_quoted_for_a_number_when_one_nearly_as_
 
 
 def test_a_front_matter_line_under_the_asked_label_is_quoted():
-    """ "…的中图分类号是什么": the page-1 line "中图分类 O212.7" is quoted before a likelier abstract sentence;
+    """ "…的中图分类号是什么": the page-1 line "中图分类 O212.7" is quoted alone, before a likelier abstract sentence;
     the same line in a body passage is not preferred (only lines of front matter are label: value)."""
     from types import SimpleNamespace
 
@@ -170,13 +170,20 @@ def test_a_front_matter_line_under_the_asked_label_is_quoted():
 
     question = "《某论文》的中图分类号是什么？"
     hits = [SimpleNamespace(chunk=SimpleNamespace(kind="body")), SimpleNamespace(chunk=SimpleNamespace(kind="front"))]
-    ev = SimpleNamespace(question=SimpleNamespace(lang="zh", normalized=question), groups=[], wanted=None, hits=hits)
+    ev = SimpleNamespace(
+        question=SimpleNamespace(lang="zh", normalized=question), groups=[(("论文",), 1.0)], wanted=None, hits=hits
+    )
     gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
-    abstract = _scored(0, 0, 30, 0.9, set(), "本文研究了一个回归模型中参数的估计问题。")
+    abstract = _scored(0, 0, 30, 0.9, {0}, "本文研究了一个回归模型中参数的估计问题。")
     line = _scored(1, 0, 12, 0.1, set(), "中图分类 O212.7")
     assert [c.text for c in gen.select(ev, [abstract, line])] == ["中图分类 O212.7"]
+    # the line is the whole answer: no further span is added for the question's other terms
+    three = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=3)
+    assert [c.text for c in three.select(ev, [abstract, line])] == ["中图分类 O212.7"]
     ev.hits = [hits[0], hits[0]]
     assert [c.text for c in gen.select(ev, [abstract, line])] == [abstract.text]
+    # a body line: the likeliest span first, then the line for nothing new (no question term it adds)
+    assert [c.text for c in three.select(ev, [abstract, line])] == [abstract.text]
 
 
 def test_anaphoric_sentence_is_quoted_with_its_antecedent(shared_assistant):

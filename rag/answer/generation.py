@@ -148,6 +148,9 @@ class ExtractiveGenerator:
         need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
         if not ranked or ranked[0].p < need:
             return []
+        line = _label_line(ev, ranked)
+        if line is not None:  # "X是什么" answered by the line "X value": the line is the whole answer
+            return [line]
         first = _with_antecedent(_naming_asked(ev, ranked), ranked)
         chosen, covered = [first], set(first.groups)
         weights = [w for _, w in ev.groups]
@@ -218,16 +221,10 @@ class ExtractiveGenerator:
 
 
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
-    """The span to quote first (the best already clears the threshold): a line of front matter that gives the
-    value under the label the question asks for ("中图分类 O212.7" for "…的中图分类号是什么"), else the most
-    probable, unless a span nearly as probable fits better the kind of answer the question's wording asks
-    for (a number, a year, a count of what it names: rag/answer/asked.py ``answer_misfit``)."""
+    """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
+    as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
+    what it names: rag/answer/asked.py ``answer_misfit``)."""
     question = ev.question.normalized
-    label = asked_label(question)
-    if label:
-        lines = [c for c in ranked if ev.hits[c.span.hit].chunk.kind in LINE_KINDS and labels_value(label, c.text)]
-        if lines:
-            return lines[0]
     asked = ev.wanted
     counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
 
@@ -237,6 +234,16 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
         return math.log(p / (1 - p)) - ASKED_PENALTY * miss
 
     return max(ranked, key=score)
+
+
+def _label_line(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan | None:
+    """The most probable line of front matter giving the value under the label the question asks for
+    ("中图分类 O212.7" for "…的中图分类号是什么"), or None."""
+    label = asked_label(ev.question.normalized)
+    if not label:
+        return None
+    kinds = [ev.hits[c.span.hit].chunk.kind in LINE_KINDS for c in ranked]
+    return next((c for c, line in zip(ranked, kinds) if line and labels_value(label, c.text)), None)
 
 
 def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:
