@@ -199,9 +199,7 @@ _YEAR = re.compile(r"(?<!\d)(?:1[0-9]|20)\d{2}(?!\d)")
 _EN_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|\b(?:{words}))\s+(?:[a-z][\w\-]*\s+){{0,2}}"
 _ZH_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|[一二两三四五六七八九十百千]+)\s*[万亿]?\s*[个名位项次家种条篇份只件台座所例组类张本部门]?\s*的?\s*"
 # Chinese also writes the counted thing first: "人口8.57万", "关键词：5-7 个"
-_ZH_THEN_NUMBER = (
-    r"\s*(?:为|是|有|约|达|共|[:：])?\s*[约近逾超]?\s*(?:\d|[一二两三四五六七八九十百千]+[万亿个名位项次家种条篇份])"
-)
+_ZH_THEN_NUMBER = r"\s*(?:可达|达到|约为|为|是|有|约|达|共|在|[:：])?\s*[约近逾超]?\s*(?:\d|[一二两三四五六七八九十百千]+[万亿个名位项次家种条篇份])"
 # Chinese units written after a number for the English unit names of _UNITS (notation, not topics)
 _ZH_UNITS = {"day": ("天", "日"), "year": ("年",), "hour": ("小时",), "minute": ("分钟",), "percent": ("%", "％")}
 
@@ -283,6 +281,9 @@ def _found(form: str, lowered: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(form)}", lowered) is not None
 
 
+MAX_MISFIT = 1.5
+
+
 def answer_misfit(
     question: str, asked: Asked | None, text: str, text_lang: str, counted_elsewhere: bool = False
 ) -> float:
@@ -290,7 +291,8 @@ def answer_misfit(
     penalty (0: fits): a question asking a number (how many/much, at what rate, 多少, 哪一年) against a span
     stating none (1), a year against a span without one (1); a count of something named ("how many
     hours", "几个关键词") against a span that does not name it (1) or names it without a number before it (.5),
-    each .5 more when another candidate does give the number before it (``counted_elsewhere``)."""
+    each .5 more when another candidate does give the number before it (``counted_elsewhere``); at most
+    MAX_MISFIT in all."""
     miss = 0.0
     asks_quantity = bool(ASKS_AMOUNT.search(unicodedata.normalize("NFKC", question)))
     if asks_quantity and not states_number(text):
@@ -303,7 +305,9 @@ def answer_misfit(
             miss += {1.0: 0.5, 0.0: 1.0, None: 0.0}[named] + (0.5 if counted_elsewhere else 0.0)
         elif named == 0.0:
             miss += 1.0
-    return miss
+    # at most 3 in log-odds: a far likelier span (often the right passage's) is not given up for a number of
+    # the same thing said of something else
+    return min(miss, MAX_MISFIT)
 
 
 # "X是什么" / "what is the X of": the label a line of front matter gives its value under ("中图分类号", "DOI")
