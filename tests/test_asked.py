@@ -100,7 +100,9 @@ def test_the_misfit_of_a_span_with_the_kind_of_answer_asked():
     assert answer_misfit(q, a, "64 known metabolites accumulated.", "en") == 0.0
     assert answer_misfit(q, a, "Metabolites rose by 20 percent.", "en") == 0.5  # named, not counted
     assert answer_misfit(q, a, "Metabolites rose by 20 percent.", "en", counted_elsewhere=True) == 1.0
-    assert answer_misfit(q, a, "1) quantify the effects; 2) compare them.", "en") == 1.5  # no number, not named: 2, capped
+    assert (
+        answer_misfit(q, a, "1) quantify the effects; 2) compare them.", "en") == 1.5
+    )  # no number, not named: 2, capped
     assert answer_misfit("In which year was it printed?", None, "It was printed in London.", "en") == 1.0
     assert answer_misfit("In which year was it printed?", None, "It was printed in 1696.", "en") == 0.0
     assert answer_misfit("巴尔本的书是哪一年出版的？", None, "答洛克先生的意见》第7页和第53页)", "zh") == 1.0
