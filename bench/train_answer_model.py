@@ -248,7 +248,7 @@ def residual(data: dict, args) -> None:
         if n not in args.train:
             continue
         keep = ~split[n][d["q"]]
-        p0 = np.clip(base.probability(d["X"][keep], FEATURES), 1e-12, 1 - 1e-12)
+        p0 = np.clip(base.probability(d["X"][keep], FEATURES, d["q"][keep]), 1e-12, 1 - 1e-12)
         parts.append((np.log(p0 / (1 - p0)), d["X"][keep][:, cols], d["y"][keep], SUITE_WEIGHTS.get(n, 1.0)))
     z0 = np.concatenate([z for z, *_ in parts])
     X = np.vstack([x for _, x, *_ in parts]).astype(np.float64)
@@ -270,7 +270,7 @@ def residual(data: dict, args) -> None:
     )
     report = {}
     for n, d in data.items():
-        rows = question_table(d, model.probability(d["X"], FEATURES))
+        rows = question_table(d, model.probability(d["X"], FEATURES, d["q"]))
         val_rows = [r for r, v in zip(rows, split[n]) if v]
         report[n] = {"validation": metrics(val_rows, base.threshold)}
         v = report[n]["validation"]
@@ -314,8 +314,8 @@ def add_vetoes(data: dict, args) -> None:
     split = training_split(data, args.train)
     effect, report = {}, {}
     for n, d in data.items():
-        before = question_table(d, base.probability(d["X"], FEATURES))
-        after = question_table(d, model.probability(d["X"], FEATURES))
+        before = question_table(d, base.probability(d["X"], FEATURES, d["q"]))
+        after = question_table(d, model.probability(d["X"], FEATURES, d["q"]))
         tr = [
             (b, a)
             for b, a, v in zip(before, after, split[n])
@@ -453,7 +453,7 @@ def main() -> None:
     train_rows = []
     tables = {}
     for n, d in data.items():
-        rows = question_table(d, model.probability(d["X"], FEATURES))
+        rows = question_table(d, model.probability(d["X"], FEATURES, d["q"]))
         tables[n] = rows
         if n in args.train:
             train_rows += [r for r, v in zip(rows, split[n]) if not v]

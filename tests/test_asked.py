@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.asked import asked_for, names_asked
+from rag.answer.asked import asked_for, names_asked, wanted
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,73 @@ def test_a_text_names_the_asked_thing_by_stem_unit_or_translation():
     assert names_asked(workers, "工厂共有工人三百名。", "zh") == 1.0
     assert names_asked(workers, "工厂占地三百亩。", "zh") == 0.0
     assert names_asked(None, "anything", "en") == 1.0
+
+
+# --- the kind of answer asked for, matched against candidate spans (chooses the quote only) ---
+
+
+def test_pointers_to_figures_markers_and_citations_state_no_number():
+    from rag.answer.asked import states_number
+
+    assert not states_number("Figure 3 (a) shows the progress of a normal execution.")
+    assert not states_number("The objectives were to 1) quantify the effects; 2) compare profiles [28].")
+    assert not states_number("如图 2 所示，见第 3 节。")
+    assert states_number("The rate peaks at about 13 GB/s.")
+    assert states_number("A total of forty-six adults participated.")
+    assert states_number("共有三个缔约方。")
+
+
+def test_a_number_right_before_the_counted_thing_counts_it():
+    from rag.answer.asked import counts_asked
+
+    metabolites = asked_for("How many known metabolites changed 1.5 fold or more?")
+    assert counts_asked(metabolites, "64 known metabolites accumulated 1.5 fold.")
+    assert not counts_asked(metabolites, "We compared metabolite profiles under stress.")
+    days = asked_for("By how many days did the turnover days rise?")
+    assert counts_asked(days, "存货周转天数同比+71天至346天。")  # a Chinese unit after a number
+    assert not counts_asked(days, "存货金额同比+53.5%至123.3亿元。")
+    keywords = asked_for("论文模板要求写几个关键词？")
+    assert counts_asked(keywords, "应有 5-7 个关键词")
+    assert not counts_asked(keywords, "不超过5个，每个关键词中间用分号分隔。")
+
+
+def test_the_misfit_of_a_span_with_the_kind_of_answer_asked():
+    from rag.answer.asked import answer_misfit
+
+    q = "How many known metabolites changed?"
+    a = asked_for(q)
+    assert answer_misfit(q, a, "64 known metabolites accumulated.", "en") == 0.0
+    assert answer_misfit(q, a, "Metabolites rose by 20 percent.", "en") == 0.5  # named, not counted
+    assert answer_misfit(q, a, "Metabolites rose by 20 percent.", "en", counted_elsewhere=True) == 1.0
+    assert (
+        answer_misfit(q, a, "1) quantify the effects; 2) compare them.", "en") == 1.5
+    )  # no number, not named: 2, capped
+    assert answer_misfit("In which year was it printed?", None, "It was printed in London.", "en") == 1.0
+    assert answer_misfit("In which year was it printed?", None, "It was printed in 1696.", "en") == 0.0
+    assert answer_misfit("巴尔本的书是哪一年出版的？", None, "答洛克先生的意见》第7页和第53页)", "zh") == 1.0
+    # a Chinese head with no English gloss cannot be checked in an English span: no penalty for naming
+    assert (
+        answer_misfit("最多可以录多少小节？", wanted("最多可以录多少小节？", None, None), "Up to 999 bars.", "en")
+        == 0.0
+    )
+
+
+def test_the_wide_reading_adds_bare_counts_and_english_glosses():
+    vocab = {"bar": 0, "bars": 1, "track": 2}
+    a = wanted("用它逐轨录制一首歌时最多可以录多少小节？", None, vocab)
+    assert a is not None and a.head == "小节" and "bars" in a.forms
+    assert asked_for("用它逐轨录制一首歌时最多可以录多少小节？") is None  # the model's feature reads as before
+    assert wanted("这座桥是哪一年建成的？", None, vocab) is None
+
+
+def test_the_label_a_question_asks_the_value_of():
+    from rag.answer.asked import asked_label, labels_value
+
+    assert asked_label("《复发事件下的回归模型》的中图分类号是什么？") == "中图分类号"
+    assert asked_label("What is the DOI of the paper?") == "doi"
+    assert asked_label("这篇文章的作者是谁？") == ""
+    assert labels_value("中图分类号", "中图分类 O212.7")
+    assert not labels_value("中图分类号", "MR(2000) 主题分类 62G05; 62N01")
+    assert not labels_value("中图分类号", "中图分类")  # a label without a value
+    assert labels_value("doi", "DOI: 10.1000/xyz123")
+    assert not labels_value("doi", "Keywords: regression; recurrent events")

@@ -253,7 +253,8 @@ def test_a_veto_rules_a_span_out_and_survives_the_file(tmp_path):
     from dataclasses import replace
 
     shipped = load_model()
-    assert shipped.vetoes == ()  # the shipped model quotes as before
+    assert shipped.vetoes == ("slot_unaligned",)  # the shipped veto (tests/test_slot_check.py)
+    shipped = replace(shipped, vetoes=())
     vetoed = replace(shipped, vetoes=("asked_unnamed_en",))
     x = np.zeros((2, len(FEATURES)), np.float32)
     x[:, FEATURES.index("dense")] = 0.9
@@ -284,3 +285,41 @@ def test_asked_unnamed_en_fires_when_no_span_names_the_counted_thing(assistant):
     assert fired("How many weeks did the first transatlantic telegraph cable work?")[0] == 0.0  # "three weeks"
     assert fired("How many watts do the repair ships use?") == [1.0]
     assert fired("When was the International Cable Protection Committee founded?") == [0.0]  # asks no count
+
+
+def _evidence_of(kind: str, text: str):
+    """Evidence over one passage of ``kind`` whose sentences are split as the index splits them."""
+    from types import SimpleNamespace
+
+    from rag.answer.evidence import Evidence, Passage
+    from rag.lang.text import split_sentences
+
+    hit = SimpleNamespace(chunk=SimpleNamespace(kind=kind, text=text))
+    ev = Evidence(None, [hit], retriever=None)  # type: ignore[arg-type]
+    for a, b in split_sentences(text):
+        ev.texts.append(text[a:b])
+        ev.bounds.append((0, a, b))
+    ev.passages.append(Passage(hit, 0, len(ev.texts), frozenset(), text, frozenset({"zh"}), len(ev.texts)))  # type: ignore[arg-type]
+    return ev
+
+
+def test_a_sentence_cut_inside_a_title_is_also_quoted_with_the_one_that_closes_it():
+    text = "(尼古拉·某某《新币论。答某先生关于货币价值的意见》1696年伦敦版第16页)物的价值在于有用。"
+    spans = [s.text for s in _evidence_of("body", text).spans()]
+    assert "(尼古拉·某某《新币论。答某先生关于货币价值的意见》1696年伦敦版第16页)物的价值在于有用。" in spans
+    closed = [s.text for s in _evidence_of("body", "这是一句完整的话，没有括号。下一句也是完整的话。").spans()]
+    assert closed == ["这是一句完整的话，没有括号。", "下一句也是完整的话。"]  # nothing joined
+
+
+def test_front_matter_lines_are_quotable_without_a_full_stop():
+    line = "中图分类 O212.7\n关键词 回归模型； 复发事件"
+    assert [s.text for s in _evidence_of("front", line).spans()] == ["中图分类 O212.7", "关键词 回归模型； 复发事件"]
+    assert [s.text for s in _evidence_of("body", line).spans()] == []  # body lines need a full stop
+
+
+def test_when_opening_a_clause_before_the_interrogative_asks_no_time():
+    from rag.answer.cues import ASKS_NUMBER
+
+    assert not ASKS_NUMBER.search("When passing by the kitchen, what did the narrator fall over?")
+    assert ASKS_NUMBER.search("When was the bridge built?")
+    assert ASKS_NUMBER.search("What happened when the war ended?")  # as before

@@ -93,9 +93,9 @@ def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
     from rag.answer.answer_model import load_model
 
     ev = SimpleNamespace(
-        question=SimpleNamespace(lang="zh"),
+        question=SimpleNamespace(lang="zh", normalized="甲乙丙丁？"),
         groups=[(("甲",), 1.0), (("乙",), 1.0), (("丙",), 1.0), (("丁",), 1.0)],
-        asked=None,
+        wanted=None,
     )
     model = load_model()
     gen = ExtractiveGenerator(threshold=0.5, cross_threshold=0.5, model=model, min_new_terms=0.2)
@@ -113,31 +113,77 @@ def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
 
 
 def test_a_span_naming_what_is_counted_is_quoted_first_but_never_decides_a_refusal():
-    """'How many X': once the best span clears the threshold, a span naming X beats a likelier one that
-    gives a number of something else unless that one is much likelier (2 in log-odds); the cue never
-    refuses and never answers on its own."""
+    """'How many X': once the best span clears the threshold, a span giving a number of X beats a likelier one
+    that gives a number of something else (1.5 misfits: X not named, .5 more as another span counts X; 2 in
+    log-odds each) unless that one is much likelier; the cue never refuses and never answers on its own."""
     from types import SimpleNamespace
 
     from rag.answer.answer_model import load_model
     from rag.answer.asked import asked_for
 
+    question = "How many bridges cross the river?"
     ev = SimpleNamespace(
-        question=SimpleNamespace(lang="en"),
+        question=SimpleNamespace(lang="en", normalized=question),
         groups=[(("bridges",), 1.0)],
-        asked=asked_for("How many bridges cross the river?"),
+        wanted=asked_for(question),
     )
     gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
-    other = _scored(0, 0, 30, 0.9, {0}, "The river is 300 km long.")  # log-odds 2.20
-    naming = _scored(1, 0, 30, 0.6, {0}, "Seven bridges cross the river.")  # 0.41 > 2.20 - 2
+    other = _scored(0, 0, 30, 0.9, {0}, "The river is 300 km long.")  # log-odds 2.20 - 3 = -0.80
+    naming = _scored(1, 0, 30, 0.6, {0}, "Seven bridges cross the river.")  # 0.41
     assert [c.text for c in gen.select(ev, [other, naming])] == ["Seven bridges cross the river."]
-    much_likelier = _scored(0, 0, 30, 0.99, {0}, "The river is 300 km long.")  # 4.60 - 2 > 0.41
+    much_likelier = _scored(0, 0, 30, 0.99, {0}, "The river is 300 km long.")  # 4.60 - 3 > 0.41
     assert [c.text for c in gen.select(ev, [much_likelier, naming])] == ["The river is 300 km long."]
-    unlikely = _scored(1, 0, 30, 0.4, {0}, "Seven bridges cross the river.")  # -0.41 < 0.20
+    unlikely = _scored(1, 0, 30, 0.25, {0}, "Seven bridges cross the river.")  # -1.10 < -0.80
     assert [c.text for c in gen.select(ev, [other, unlikely])] == ["The river is 300 km long."]
     # the best span below the threshold: refused, whatever the others name
     assert gen.select(ev, [_scored(0, 0, 30, 0.65, {0}, "The river is 300 km long."), naming]) == []
-    ev.asked = None  # nothing asked for: the likeliest span
+    # nothing asked for by name, and both state a number: the likeliest span
+    ev.wanted = None
     assert [c.text for c in gen.select(ev, [other, naming])] == ["The river is 300 km long."]
+
+
+def test_a_span_stating_no_number_is_not_quoted_for_a_number_when_one_nearly_as_likely_does():
+    """A question asking a quantity ("at what rate"): a span that points at a figure but states no quantity
+    gives way to one nearly as likely stating a number (2 in log-odds); a much likelier one keeps its place."""
+    from types import SimpleNamespace
+
+    from rag.answer.answer_model import load_model
+
+    question = "At what rate does reading input peak?"
+    ev = SimpleNamespace(
+        question=SimpleNamespace(lang="en", normalized=question), groups=[(("rate",), 1.0)], wanted=None
+    )
+    gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
+    pointer = _scored(0, 0, 30, 0.93, {0}, "Figure 3 (a) shows the progress of the input rate.")  # 2.59 - 2
+    stated = _scored(0, 40, 70, 0.8, {0}, "The rate peaks at about 13 GB/s.")  # 1.39
+    assert [c.text for c in gen.select(ev, [pointer, stated])] == ["The rate peaks at about 13 GB/s."]
+    likelier = _scored(0, 0, 30, 0.99, {0}, "Figure 3 (a) shows the progress of the input rate.")  # 4.60 - 2
+    assert [c.text for c in gen.select(ev, [likelier, stated])] == [likelier.text]
+
+
+def test_a_front_matter_line_under_the_asked_label_is_quoted():
+    """ "…的中图分类号是什么": the page-1 line "中图分类 O212.7" is quoted alone, before a likelier abstract sentence;
+    the same line in a body passage is not preferred (only lines of front matter are label: value)."""
+    from types import SimpleNamespace
+
+    from rag.answer.answer_model import load_model
+
+    question = "《某论文》的中图分类号是什么？"
+    hits = [SimpleNamespace(chunk=SimpleNamespace(kind="body")), SimpleNamespace(chunk=SimpleNamespace(kind="front"))]
+    ev = SimpleNamespace(
+        question=SimpleNamespace(lang="zh", normalized=question), groups=[(("论文",), 1.0)], wanted=None, hits=hits
+    )
+    gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
+    abstract = _scored(0, 0, 30, 0.9, {0}, "本文研究了一个回归模型中参数的估计问题。")
+    line = _scored(1, 0, 12, 0.1, set(), "中图分类 O212.7")
+    assert [c.text for c in gen.select(ev, [abstract, line])] == ["中图分类 O212.7"]
+    # the line is the whole answer: no further span is added for the question's other terms
+    three = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=3)
+    assert [c.text for c in three.select(ev, [abstract, line])] == ["中图分类 O212.7"]
+    ev.hits = [hits[0], hits[0]]
+    assert [c.text for c in gen.select(ev, [abstract, line])] == [abstract.text]
+    # a body line: the likeliest span first, then the line for nothing new (no question term it adds)
+    assert [c.text for c in three.select(ev, [abstract, line])] == [abstract.text]
 
 
 def test_anaphoric_sentence_is_quoted_with_its_antecedent(shared_assistant):

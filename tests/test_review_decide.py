@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.review.decide import DENSE_FEATURES, FEATURES, Model, features, fit, load_fallback, load_model, save_model
+from rag.review.decide import (
+    DENSE_FEATURES,
+    FEATURES,
+    Model,
+    cross_lex,
+    features,
+    fit,
+    load_fallback,
+    load_model,
+    save_model,
+)
 from rag.review.extract import DocSentences, Scored
 
 
@@ -67,3 +77,23 @@ def test_the_shipped_model_counts_unmatched_terms_against_discussing():
     m = load_model()
     w = dict(zip(m.features, m.weights))
     assert w["unmatched"] < 0 < w["lex_best"] and w["null_z"] > 0
+
+
+def test_best_term_share_across_languages_is_read_against_the_best_paper():
+    """A paper in another language than the question's: its best sentence's term share is divided by the
+    best reviewed paper's (dictionary translations that miss everywhere do not count against it); in the
+    question's own language, and when no paper holds a term, the share stays as it is."""
+    assert features(_paper([0.0, 0.2, 0.25], 0.6, own_lang=0.1), 1.0, best_lex=0.5)["lex_best"] == 0.5
+    assert features(_paper([0.0, 0.2, 0.25], 0.6, own_lang=1.0), 1.0, best_lex=0.5)["lex_best"] == 0.25
+    assert features(_paper([0.0, 0.0, 0.0], 0.6, own_lang=0.1), 1.0, best_lex=0.0)["lex_best"] == 0.0
+    assert features(_paper([0.0, 0.2, 0.25], 0.6, own_lang=0.1), 1.0)["lex_best"] == 0.25  # no library figure
+
+
+def test_cross_language_papers_are_measured_against_the_best_of_their_kind():
+    """In a mixed library the reference is the best paper in another language than the question's, not a
+    paper in the question's language (which holds the words as written)."""
+    own = _paper([0.0, 1.0], 1.0, own_lang=0.9)
+    other = [_paper([0.1, 0.3], 1.0, own_lang=0.1), _paper([0.2, 0.6], 1.0, own_lang=0.2)]
+    assert cross_lex([own, *other]) == 0.6
+    assert cross_lex([own]) == 0.0
+    assert features(other[0], 1.0, best_lex=cross_lex([own, *other]))["lex_best"] == 0.5

@@ -52,10 +52,17 @@ class AnswerModel:
     # binary features that rule a span out (probability 0) wherever they fire, e.g. "asked_unnamed_en";
     # each one's effect on the training documents is recorded in meta["vetoes"]
     vetoes: tuple[str, ...] = ()
+    # with vetoes: a span no veto rules out whose log-odds are within this of the likeliest span's (ruled out
+    # or not) takes that span's probability, so the question is answered as before and it is quoted instead
+    # (None: a ruled-out span is simply dropped)
+    veto_margin: float | None = None
 
-    def probability(self, x: np.ndarray, names: tuple[str, ...] | None = None) -> np.ndarray:
+    def probability(
+        self, x: np.ndarray, names: tuple[str, ...] | None = None, questions: np.ndarray | None = None
+    ) -> np.ndarray:
         """P(the span answers) for each row of features; ``names`` are the columns of ``x`` (default:
-        the model's own features, in order), of which the model uses those it was trained on."""
+        the model's own features, in order), of which the model uses those it was trained on; ``questions``
+        the question of each row (default: all rows are one question's spans, as the generator asks)."""
         if not len(x):
             return np.zeros(0)
         x = np.asarray(x, dtype=np.float64)
@@ -65,8 +72,21 @@ class AnswerModel:
             ruled_out |= x[:, cols.index(v)] > 0.5
         if cols != self.features:
             x = x[:, [cols.index(f) for f in self.features]]
-        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return np.where(ruled_out, 0.0, 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))))
+        z = np.clip(((x - self.mean) / self.scale) @ self.coef + self.intercept, -40, 40)
+        p = np.where(ruled_out, 0.0, 1.0 / (1.0 + np.exp(-z)))
+        if self.veto_margin is None or not ruled_out.any():
+            return p
+        qs = np.zeros(len(x), np.int64) if questions is None else np.asarray(questions)
+        for q in np.unique(qs[ruled_out]):
+            rows = np.flatnonzero(qs == q)
+            top = rows[int(np.argmax(z[rows]))]
+            kept = rows[~ruled_out[rows]]
+            if not ruled_out[top] or not len(kept):
+                continue
+            best = kept[int(np.argmax(z[kept]))]
+            if z[best] >= z[top] - self.veto_margin:
+                p[best] = 1.0 / (1.0 + np.exp(-z[top]))
+        return p
 
     def to_dict(self) -> dict:
         """The JSON form ``load_model`` reads."""
@@ -80,6 +100,7 @@ class AnswerModel:
             "extra_threshold": self.extra_threshold,
             "meta": self.meta,
             **({"vetoes": list(self.vetoes)} if self.vetoes else {}),
+            **({"veto_margin": self.veto_margin} if self.veto_margin is not None else {}),
         }
 
 
@@ -100,9 +121,12 @@ def load_model(path: str | None = None) -> AnswerModel:
             float(d.get("extra_threshold", d["threshold"])),
             dict(d.get("meta", {})),
             tuple(d.get("vetoes", ())),
+            None if d.get("veto_margin") is None else float(d["veto_margin"]),
         )
         if not (len(model.mean) == len(model.scale) == len(model.coef) == n) or not math.isfinite(model.intercept):
             raise ValueError("sizes")
+        if model.veto_margin is not None and not (math.isfinite(model.veto_margin) and model.veto_margin >= 0):
+            raise ValueError("veto_margin")
         if any(not isinstance(v, str) for v in model.vetoes):
             raise ValueError("vetoes")
     except (OSError, ValueError, KeyError, TypeError) as exc:

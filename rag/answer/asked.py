@@ -163,3 +163,185 @@ def names_asked(asked: Asked | None, text: str, text_lang: str) -> float:
         elif re.search(rf"(?<![a-z0-9]){re.escape(f)}", t):
             return 1.0
     return 0.0
+
+
+# --- the kind of answer asked for, matched against a candidate span (chooses the quote, never refuses) ---
+
+# numbers that point at a figure, table, section, equation, page or note rather than state a quantity
+_POINTERS = re.compile(
+    r"\b(?:fig(?:ure)?s?|tables?|tab|sections?|sec|chapters?|ch|eqs?|equations?|appendix|pages?|pp?|steps?|notes?)"
+    r"\.?\s*\(?[0-9ivxlcIVXLC]+(?:\.\d+)*\)?(?:\s*\([a-z]\))?"
+    r"|[图表式]\s*\d+(?:[.\-]\d+)*|第\s*\d+\s*[章节页条]|[\(\[（［]\s*\d{1,3}(?:\s*[,，\-–]\s*\d{1,3})*\s*[\)\]）］]"
+    r"|(?<![\d.])\d{1,2}[\)）]",
+    re.I,
+)
+# a lone 一 before a classifier is mostly an article ("一个镇", "a town"), not a count
+_NUMBER = re.compile(
+    r"\d|(?:[二两三四五六七八九十百千万亿]|一(?=[一二两三四五六七八九十百千万亿]))[一二两三四五六七八九十百千万亿]*"
+    r"\s*[个名位项次家种条篇份只件台座所例组类张本部门天年月倍人岁]"
+)
+_EN_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|"
+    "million|billion|dozen"
+)
+_EN_NUMBER_WORD = re.compile(rf"\b(?:{_EN_WORDS})", re.I)
+# the wording of a question whose answer is a number (a "when" may be answered by an era or an event: not here)
+ASKS_AMOUNT = re.compile(
+    r"多少|几[个名项次届年位家份种天岁倍人条部座所米]|哪一?年|比例|百分之|多大|多长|多久|多高|多远|"
+    r"how (?:many|much|long|old|far|big|large|tall|high|fast|heavy|wide|deep)\b|by how much|"
+    r"at what (?:rate|speed|level|price|cost|age|temperature)|what (?:year|share|percentage|proportion|number|amount)\b|"
+    r"which year|in what year",
+    re.I,
+)
+ASKS_YEAR = re.compile(r"哪一?年|何年|什么年份|\b(?:which|what|in what) year\b|\bwhat year\b", re.I)
+_YEAR = re.compile(r"(?<!\d)(?:1[0-9]|20)\d{2}(?!\d)")
+# a number written before what it counts ("64 known metabolites", "5-7 个关键词", "71天")
+_EN_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|\b(?:{words}))\s+(?:[a-z][\w\-]*\s+){{0,2}}"
+_ZH_COUNTED = r"(?:\d[\d,.]*(?:\s*[-–~]\s*\d[\d,.]*)?|[一二两三四五六七八九十百千]+)\s*[万亿]?\s*[个名位项次家种条篇份只件台座所例组类张本部门]?\s*的?\s*"
+# Chinese also writes the counted thing first: "人口8.57万", "关键词：5-7 个"
+_ZH_THEN_NUMBER = r"\s*(?:可达|达到|约为|为|是|有|约|达|共|在|[:：])?\s*[约近逾超]?\s*(?:\d|[一二两三四五六七八九十百千]+[万亿个名位项次家种条篇份])"
+# Chinese units written after a number for the English unit names of _UNITS (notation, not topics)
+_ZH_UNITS = {"day": ("天", "日"), "year": ("年",), "hour": ("小时",), "minute": ("分钟",), "percent": ("%", "％")}
+
+
+def states_number(text: str) -> bool:
+    """Whether ``text`` states a number other than a pointer to a figure, table, section or note, a list
+    marker or a bracketed citation number ("Figure 3 (a) shows…" states none)."""
+    t = _POINTERS.sub(" ", unicodedata.normalize("NFKC", text))
+    return bool(_NUMBER.search(t) or _EN_NUMBER_WORD.search(t))
+
+
+def counts_asked(asked: Asked, text: str) -> bool:
+    """Whether ``text`` gives a number right before what is asked for: "64 known metabolites", "5-7 个关键词",
+    "+71天" (a unit symbol or a Chinese unit after a number counts too)."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    stem = asked.forms[0] if asked.forms else asked.head
+    zh_units = _ZH_UNITS.get(stem, ())
+    for f in (*asked.forms, *zh_units):
+        if is_cjk(f[0]) or f in ("%",):
+            if re.search(_ZH_COUNTED + re.escape(f), t) or (
+                len(f) >= 2 and re.search(re.escape(f) + _ZH_THEN_NUMBER, t)
+            ):
+                return True
+        elif re.search(_EN_COUNTED.format(words=_EN_WORDS) + re.escape(f) + r"(?![a-z])", t):
+            return True
+    return any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units)
+
+
+def wanted(question: str, glossary: Mapping[str, list[str]] | None, vocab: Mapping[str, int] | None) -> Asked | None:
+    """What the question asks to be counted or named, read more widely than ``asked_for`` (which feeds the
+    answer model's features and must not move without retraining it): also "多少小节" (no classifier), and a
+    Chinese head with its English glosses found in the index (a Chinese question over English passages)."""
+    a = asked_for(question, glossary)
+    q = unicodedata.normalize("NFKC", question)
+    if a is None and any(is_cjk(c) for c in q):
+        m = _ZH_BARE.search(q)
+        toks = tokenize(m.group("a")) if m else []
+        word = toks[0] if toks else ""
+        if len(word) >= 2 and word not in _ZH_GENERIC and all(is_cjk(c) for c in word):
+            a = Asked(word, "zh", (word,))
+    if a is not None and a.lang == "en":
+        # British and American spellings of a unit or noun ("kilometres", "kilometers")
+        variants = [re.sub(r"er(s?)$", r"re\1", f) for f in a.forms] + [re.sub(r"re(s?)$", r"er\1", f) for f in a.forms]
+        a = Asked(a.head, a.lang, tuple(dict.fromkeys([*a.forms, *variants])), a.units)
+    if a is not None and a.lang == "zh" and vocab is not None:
+        from rag.lang.translation import translate_to_english
+
+        english = [f for _, alts in translate_to_english([a.head], vocab) for f in alts]
+        a = Asked(a.head, a.lang, tuple(dict.fromkeys([*a.forms, *english])), a.units)
+    return a
+
+
+# "多少小节": a noun right after 多少/几, not a classifier ("几位是…") nor a verb
+_ZH_BARE = re.compile(r"(?:多少|几)(?![个名位项次届年家份种天岁倍人条部座所米是有为])(?P<a>[\u4e00-\u9fff]{2,6})")
+
+
+def _mentioned(asked: Asked, text: str, text_lang: str) -> float | None:
+    """1.0 / 0.0 whether ``text`` names what is asked by a form in its own script, None when it cannot be
+    told: a translation (a Chinese head's English glosses, an English head's Chinese words) counts when
+    found but its absence says nothing (dictionary glosses miss the word a text uses)."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    own = [f for f in asked.forms if is_cjk(f[0]) == (asked.lang == "zh")]
+    other = [f for f in asked.forms if f not in own]
+    if (text_lang == "zh") == (asked.lang == "zh"):
+        if any(re.search(rf"\d\s*{re.escape(u)}(?![a-z])", t) for u in asked.units):
+            return 1.0
+        return float(any(_found(f, t) for f in own))
+    if any(_found(f, t) for f in other) or counts_asked(asked, text):
+        return 1.0
+    if asked.lang == "en" and text_lang == "zh" and asked.forms[0] in _ZH_UNITS:
+        return 0.0  # a unit is notation in either script: "71天" would give it
+    return None
+
+
+def _found(form: str, lowered: str) -> bool:
+    """Whether a form occurs in lower-cased text (a Latin one as a word start: "bar" in "bars", not "crowbar")."""
+    if is_cjk(form[0]):
+        return form in lowered
+    return re.search(rf"(?<![a-z0-9]){re.escape(form)}", lowered) is not None
+
+
+MAX_MISFIT = 1.5
+
+
+def answer_misfit(
+    question: str, asked: Asked | None, text: str, text_lang: str, counted_elsewhere: bool = False
+) -> float:
+    """How badly a span fits the kind of answer the question's wording asks for, in units of the quote
+    penalty (0: fits): a question asking a number (how many/much, at what rate, 多少, 哪一年) against a span
+    stating none (1), a year against a span without one (1); a count of something named ("how many
+    hours", "几个关键词") against a span that does not name it (1) or names it without a number before it (.5),
+    each .5 more when another candidate does give the number before it (``counted_elsewhere``); at most
+    MAX_MISFIT in all."""
+    miss = 0.0
+    asks_quantity = bool(ASKS_AMOUNT.search(unicodedata.normalize("NFKC", question)))
+    if asks_quantity and not states_number(text):
+        miss += 1.0
+    elif ASKS_YEAR.search(question) and not _YEAR.search(text):
+        miss += 1.0
+    if asked is not None:
+        named = _mentioned(asked, text, text_lang)
+        if asks_quantity and not counts_asked(asked, text):
+            miss += {1.0: 0.5, 0.0: 1.0, None: 0.0}[named] + (0.5 if counted_elsewhere else 0.0)
+        elif named == 0.0:
+            miss += 1.0
+    # at most 3 in log-odds: a far likelier span (often the right passage's) is not given up for a number of
+    # the same thing said of something else
+    return min(miss, MAX_MISFIT)
+
+
+# "X是什么" / "what is the X of": the label a line of front matter gives its value under ("中图分类号", "DOI")
+_ZH_LABEL = re.compile(r"(?P<x>[\u4e00-\u9fff]{2,10})(?:是什么|是多少|为何|是哪个|是)[？?]?$")
+_EN_LABEL = re.compile(
+    r"\bwhat (?:is|are|was|were) (?:the|its|their) (?P<x>[a-z][\w\-]*(?:\s+[a-z][\w\-]*){0,2}?)(?:\s+(?:of|for|in|on)\b|\?|$)",
+    re.I,
+)
+_LINE_LABEL = re.compile(r"^\s*(?P<l>[^\d:：;；]{2,24}?)\s*(?:[:：]|\s(?=\S*\d)|(?=[A-Za-z]*\d))")
+
+
+def asked_label(question: str) -> str:
+    """The label a question asks the value of ("…的中图分类号是什么" -> "中图分类号"; "What is the DOI of …" ->
+    "doi"), or "" when its wording is not of that form."""
+    q = unicodedata.normalize("NFKC", question).strip()
+    m = _ZH_LABEL.search(q)
+    if m:
+        x = m.group("x")
+        return x.rsplit("的", 1)[-1] if len(x.rsplit("的", 1)[-1]) >= 2 else ""
+    m = _EN_LABEL.search(q)
+    return m.group("x").lower() if m else ""
+
+
+def labels_value(label: str, line: str) -> bool:
+    """Whether ``line`` is "label value" for the asked ``label``: its leading label shares most of the asked
+    one (3 in 4 of its character pairs; every word of an English one) and a value follows it."""
+    if not label:
+        return False
+    t = unicodedata.normalize("NFKC", line)
+    m = _LINE_LABEL.match(t)
+    if not m or not t[m.end() :].strip():
+        return False
+    own = m.group("l").strip().lower()
+    if is_cjk(label[0]):
+        pairs = {label[i : i + 2] for i in range(len(label) - 1)}
+        return len(pairs) > 0 and sum(p in own for p in pairs) >= 0.75 * len(pairs)
+    return all(re.search(rf"(?<![a-z]){re.escape(w)}", own) for w in label.split())

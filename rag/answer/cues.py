@@ -10,9 +10,12 @@ from rag.lang.entities import norm
 
 # --- what a question asks for (linguistic cues, not topics) ----------------------------------------
 
+# "when" asks a time unless it opens a clause before the question's own interrogative ("When passing by the
+# kitchen, what did he fall over?")
 ASKS_NUMBER = re.compile(
     r"多少|几[个名项次届年位家份种天岁倍人条部座所米公里]|哪一?年|何时|什么时[候间]|哪一?天|哪个月|比例|百分之|多大|多长|多久|多高|多远|"
-    r"how (many|much|long|often|old|far|big|large|tall|high)|\bwhen\b|what (year|date|share|percentage|proportion|number|amount)|"
+    r"how (many|much|long|often|old|far|big|large|tall|high)|\bwhen\b(?!.*\b(?:what|which|who|whom|whose|where|why|how)\b)|"
+    r"what (year|date|share|percentage|proportion|number|amount)|"
     r"which year|in what year",
     re.I,
 )

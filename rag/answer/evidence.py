@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from rag.answer.absent_terms import ASKS_QUANTITY, QUESTION_WORD, in_document
-from rag.answer.asked import Asked, asked_for, names_asked
+from rag.answer.asked import Asked, asked_for, names_asked, wanted
 from rag.answer.cues import (
     ANAPHOR,
     ASKS_LIST,
@@ -31,7 +31,9 @@ from rag.answer.cues import (
 )
 from rag.answer.injection import is_instruction
 from rag.answer.retrieval import Query, Retriever
+from rag.answer.slot_check import slot_of, slot_unaligned
 from rag.index.embedding import LANGS
+from rag.ingest.pdf.apparatus import CONTENTS_KIND, FRONT_KIND
 from rag.lang.entities import Entity, checkable, mentions, norm, question_entities
 from rag.lang.text import detect_lang, split_sentences, tokenize
 from rag.lang.translation import translate, translate_to_english
@@ -81,6 +83,8 @@ def term_groups(query: Query, retriever: Retriever, merge: bool | None = None) -
 
 
 # --- the evidence ---------------------------------------------------------------------------------
+
+LINE_KINDS = frozenset({"meta", CONTENTS_KIND, FRONT_KIND})
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,12 @@ class Evidence:
         return asked_for(self.question.normalized, self.retriever.index.glossary)
 
     @cached_property
+    def wanted(self) -> Asked | None:
+        """What the question asks to be counted or named, read widely (with glosses): chooses the quote only."""
+        idx = self.retriever.index
+        return wanted(self.question.normalized, idx.glossary, idx.bm25.vocab_dict)
+
+    @cached_property
     def similarities(self) -> np.ndarray:
         """Cosine of each sentence with the query aligned to the sentence's language."""
         if not len(self.texts):
@@ -204,7 +214,9 @@ class Evidence:
         out: list[Span] = []
         for hi, p in enumerate(self.passages):
             prev: int | None = None
-            meta = p.hit.chunk.kind == "meta"
+            # front matter, the front-matter lines of page 1 and table-of-contents lines are lines, not prose:
+            # complete without a full stop ("中图分类 O212.7", "Keywords: …")
+            meta = p.hit.chunk.kind in LINE_KINDS
             for i in range(p.first, p.first + p.count):
                 text = self.texts[i]
                 _, a, b = self.bounds[i]
@@ -215,8 +227,22 @@ class Evidence:
                     if prev is not None and ANAPHOR.search(text) and self.bounds[prev][2] <= a:
                         pa = self.bounds[prev][1]
                         out.append(Span(hi, pa, b, p.hit.chunk.text[pa:b], (prev, i), joined=True))
+                if i + 1 < p.first + p.count and unclosed(text) and unclosed(text + self.texts[i + 1]) < unclosed(text):
+                    # a sentence cut inside a title or a bracket (a full stop OCR read or a title holds): quoted
+                    # with the sentence that closes it, so "(《Title。Subtitle》1696年…)" stays one quote
+                    b2 = self.bounds[i + 1][2]
+                    out.append(Span(hi, a, b2, p.hit.chunk.text[a:b2], (i, i + 1)))
                 prev = i if usable else None
         return out
+
+
+# titles and brackets: a quotation ("…") may hold several sentences, a title or a bracket seldom does
+_PAIRS = (("《", "》"), ("(", ")"), ("（", "）"), ("[", "]"))
+
+
+def unclosed(text: str) -> int:
+    """How many titles and brackets ``text`` opens and does not close."""
+    return sum(max(text.count(o) - text.count(c), 0) for o, c in _PAIRS)
 
 
 def _position(index, hit: Hit) -> int | None:
@@ -237,7 +263,7 @@ FEATURES = tuple(
         "missing_idf entities ent_sentence ent_passage ent_missing asks_number number_fit number_miss "
         "asks_list list_fit reference rank fused_rel log_len cross cross_dense novelty joined kind_meta "
         "kind_footnote bigram bigram_passage dense_rank lex_rank asked_sentence asked_window "
-        "doc_missing doc_missing_max number_absent asked_unnamed_en"
+        "doc_missing doc_missing_max number_absent asked_unnamed_en slot_unaligned"
     ).split()
 )
 
@@ -262,6 +288,8 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     asks_list = bool(ASKS_LIST.search(q.normalized))
     asks_quantity = asks_number or bool(ASKS_QUANTITY.search(q.normalized))
     asks_source = bool(ASKS_SOURCE.search(q.normalized))
+    # the measure phrase a quantity question asks to be filled (rag/answer/slot_check.py)
+    slot = slot_of(q.normalized, ev.retriever.index.glossary)
     passage_dense = {}
     for hi, p in enumerate(ev.passages):
         passage_dense[hi] = float(sims[p.first : p.first + p.count].max()) if p.count else 0.0
@@ -354,6 +382,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 *doc_absent[h.chunk.doc_id],
                 float(asks_quantity and not states_quantity(q.normalized, s.text)),
                 float(q_lang == "en" == s_lang and named == 0.0),  # an English span pair: see eval/NOTES.md
+                slot_unaligned(slot, window_text, s_lang),
             ]
         )
     return np.asarray(rows, dtype=np.float32)

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
-from rag.answer.asked import names_asked
+from rag.answer.asked import answer_misfit, asked_label, counts_asked, labels_value
 from rag.answer.citations import cited_sentences, merge_repeated_passages
-from rag.answer.evidence import FEATURES, Evidence, Span, features
+from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.lang.text import detect_lang, split_sentences, squash
 from rag.records import Citation, Hit, Support
@@ -148,6 +148,9 @@ class ExtractiveGenerator:
         need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
         if not ranked or ranked[0].p < need:
             return []
+        line = _label_line(ev, ranked)
+        if line is not None:  # "X是什么" answered by the line "X value": the line is the whole answer
+            return [line]
         first = _with_antecedent(_naming_asked(ev, ranked), ranked)
         chosen, covered = [first], set(first.groups)
         weights = [w for _, w in ev.groups]
@@ -218,17 +221,29 @@ class ExtractiveGenerator:
 
 
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
-    """The span to quote first (the best already clears the threshold): the most probable, unless the question
-    says what it counts or names and a span that names it is nearly as probable."""
-    asked = ev.asked
-    if asked is None:
-        return ranked[0]
+    """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
+    as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
+    what it names: rag/answer/asked.py ``answer_misfit``)."""
+    question = ev.question.normalized
+    asked = ev.wanted
+    counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
 
     def score(c: RankedSpan) -> float:
         p = min(max(c.p, 1e-9), 1 - 1e-9)
-        return math.log(p / (1 - p)) - ASKED_PENALTY * (1.0 - names_asked(asked, c.text, detect_lang(c.text)))
+        miss = answer_misfit(question, asked, c.text, detect_lang(c.text), counted)
+        return math.log(p / (1 - p)) - ASKED_PENALTY * miss
 
     return max(ranked, key=score)
+
+
+def _label_line(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan | None:
+    """The most probable line of front matter giving the value under the label the question asks for
+    ("中图分类 O212.7" for "…的中图分类号是什么"), or None."""
+    label = asked_label(ev.question.normalized)
+    if not label:
+        return None
+    kinds = [ev.hits[c.span.hit].chunk.kind in LINE_KINDS for c in ranked]
+    return next((c for c, line in zip(ranked, kinds) if line and labels_value(label, c.text)), None)
 
 
 def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:

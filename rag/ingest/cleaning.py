@@ -236,6 +236,8 @@ def clean_document(src: SourceFile) -> Document:
     # the title in the first page's largest type and the byline under it: front matter
     title_lines = find_title([ln.text for ln in provisional], src.layout) if src.layout.title else []
     if title_lines:
+        # the byline found under another line than the layout's title is not this title's
+        authors = authors if title_idx == title_lines[0] else ()
         title, title_idx = normalize(src.layout.title), title_lines[0]
         authors = tuple(p.full() for p in src.layout.authors) or authors
     typed = src.encoding == "pdf" and sum(t.startswith("#") for t in raw_lines) >= 2

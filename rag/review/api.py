@@ -16,7 +16,7 @@ from rag.errors import InvalidInputError
 from rag.index.embedding import ANCHORS
 from rag.lang.text import detect_lang, tokenize
 from rag.review.compose import cell_text, pooled_text, relations_text, short_ref
-from rag.review.decide import Model, features, load_model, paper_top
+from rag.review.decide import Model, cross_lex, features, load_model, paper_top
 from rag.review.extract import (
     DocSentences,
     Point,
@@ -212,7 +212,8 @@ def evidence(
     tops = [paper_top(s) for s in scored]
     best = max(tops) if tops else 0.0
     nulls = nulls or [(0.0, 1.0)] * len(scored)
-    return scored, [features(s, best, n) for s, n in zip(scored, nulls)]
+    best_lex = cross_lex(scored)
+    return scored, [features(s, best, n, best_lex) for s, n in zip(scored, nulls)]
 
 
 def compare(

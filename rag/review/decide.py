@@ -22,11 +22,18 @@ FEATURES = ("gap", "null_z", "lex_best", "unmatched")
 # when no reviewed paper uses any of the question's terms (a Chinese question over English papers), the term
 # feature is 0 everywhere and says nothing: a second model over the dense evidence alone decides
 DENSE_FEATURES = ("gap", "null_z")
+# a paper in another language than the question's has its best term share read relative to the best paper's
+# (eval/NOTES.md, review round 5)
+RELATIVE_LEX = True
 
 
-def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
+def features(
+    s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0), best_lex: float = 0.0
+) -> dict[str, float]:
     """The evidence one paper offers for a question (``best_top``: the best paper's ``top``; ``null``: the
-    mean and spread of the paper's dense top under off-topic questions in the question's language)."""
+    mean and spread of the paper's dense top under off-topic questions in the question's language;
+    ``best_lex``: the best ``lex_best`` of the reviewed papers in another language than the question's, which
+    such a paper is measured against)."""
     use = s.sents.usable if s.sents.usable.any() else np.ones(len(s.z), dtype=bool)
     z = s.z[use]
     if not len(z):
@@ -44,6 +51,11 @@ def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0))
     k = min(3, len(z))
     top = float(np.sort(z)[-k:].mean())
     lexical = s.library_terms > 0  # some paper uses the topic's words: their absence here means something
+    lex_best = float(s.lexical.max()) if len(s.lexical) else 0.0
+    if RELATIVE_LEX and s.own_lang < 0.5 and best_lex > 0:
+        # across languages the topic's words are dictionary translations, some of which miss in every paper:
+        # the share is read against what the best paper reaches, as ``unmatched`` is not read at all
+        lex_best = lex_best / best_lex
     return {
         "top": top,
         "gap": top - best_top,
@@ -51,7 +63,7 @@ def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0))
         "dense_top": float(np.sort(s.dense[use])[-k:].mean()),
         # the same against off-topic questions: how unusual this closeness is for this paper and language
         "null_z": (float(np.sort(s.dense[use])[-k:].mean()) - null[0]) / null[1],
-        "lex_best": float(s.lexical.max()) if len(s.lexical) else 0.0,
+        "lex_best": lex_best,
         "share": float(np.mean(z > 1.0)),  # share of the paper's sentences clearly about the topic
         "missing": (1.0 - s.terms) if lexical else 0.0,  # the topic's words the paper never uses
         "lexical": float(lexical),
@@ -59,6 +71,18 @@ def features(s: Scored, best_top: float, null: tuple[float, float] = (0.0, 1.0))
         # language (across languages a missing term is mostly a dictionary translation that missed)
         "unmatched": (1.0 - s.library_terms) if lexical and s.own_lang >= 0.5 else 0.0,
     }
+
+
+def paper_lex(s: Scored) -> float:
+    """The largest share of the topic's terms one sentence of the paper holds."""
+    return float(s.lexical.max()) if len(s.lexical) else 0.0
+
+
+def cross_lex(scored: list[Scored]) -> float:
+    """The best ``paper_lex`` among the papers in another language than the question's: what such a paper is
+    measured against (the same dictionary translations miss in all of them, while a paper in the question's
+    own language holds its words as written)."""
+    return max((paper_lex(s) for s in scored if s.own_lang < 0.5), default=0.0)
 
 
 def paper_top(s: Scored) -> float:

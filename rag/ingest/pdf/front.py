@@ -91,7 +91,7 @@ def _spaced_label(text: str) -> bool:
     """A banner set in spaced capitals ('R E S E A R C H  A R T I C L E') or in capitals only, short."""
     tokens = text.split()
     singles = sum(1 for t in tokens if len(t) == 1)
-    return singles >= 4 or (text.isupper() and len(tokens) <= 3)
+    return singles >= 4 or (text.isupper() and not _han(text) and len(tokens) <= 3)
 
 
 def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, ...]:
@@ -156,7 +156,7 @@ def _year(page: PdfPage, last: int, text: str) -> str:
     head = [s.text for s in segs[: max(last, 0)]] + list(
         page.furniture
     )  # a journal's citation line: "... (2014), 26:1"
-    for line in head + [s.text for s in segs[-3:]]:
+    for line in map(normalize, head + [s.text for s in segs[-3:]]):  # radicals (⽉ for 月) folded
         if (_VENUE.search(line) or (line in head and _PAREN_YEAR.search(line))) and (m := _YEAR_ONLY.search(line)):
             return m.group(1)
     if m := _ARXIV.search(text):
@@ -177,12 +177,42 @@ def front_page_bib(pages: list[PdfPage]) -> Bib:
         return Bib()
     height = page.size[1] or max(s.bottom for s in page.segments)
     title, last = title_block(page, height)
+    if not title:  # a thesis's cover names the degree; its title stands over the abstract a few pages on
+        title = title_over_abstract(pages[:6])
     text = "\n".join(s.text for s in page.segments) + "\n" + "\n".join(page.furniture)
     year = _year(page, last, text)
     if not (title or year):
         return Bib()
     authors = authors_after(page, last, page.segments[last].size) if title else ()
     return Bib(title=title, authors=authors, year=year, source="layout")
+
+
+_ABSTRACT = re.compile(r"^\s*(?:摘\s*要|abstract)\s*$", re.I)
+
+
+def title_over_abstract(pages: list[PdfPage]) -> str:
+    """The lines set in larger type right above an abstract heading in the upper part of one of
+    ``pages`` (a thesis repeats its title over its abstract); '' when no page has one."""
+    for page in pages:
+        segs = list(page.segments)
+        height = page.size[1] or max((s.bottom for s in segs), default=0.0)
+        head = next((k for k, s in enumerate(segs) if _ABSTRACT.match(s.text)), -1)
+        if head < 1 or segs[head].top > 0.4 * height:
+            continue
+        body = body_size(segs)
+        above: list[Segment] = []
+        for s in reversed(segs[:head]):
+            if (
+                s.size < TITLE_RATIO * body
+                or _NOT_TITLE.search(s.text)
+                or (above and above[0].top - s.bottom > 2 * s.size)
+            ):
+                break
+            above.insert(0, s)
+        text = _MARKS.sub("", _join([s.text for s in above])).strip() if above else ""
+        if (_words(text) >= MIN_WORDS or _han(text) >= MIN_HAN) and not _spaced_label(text):
+            return " ".join(text.split()) if not _han(text) else text
+    return ""
 
 
 def find_title(lines: list[str], layout: Bib) -> list[int]:

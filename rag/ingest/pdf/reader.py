@@ -16,6 +16,7 @@ from rag.ingest.pdf.furniture import running_furniture
 from rag.ingest.pdf.headings import body_type, heading_levels, numbered
 from rag.ingest.pdf.layout import body_size, order, rows
 from rag.ingest.pdf.records import PdfPage, Segment
+from rag.ingest.pdf.relayer import prefer_layer
 from rag.ingest.pdf.tables import find_tables
 from rag.records import Table
 
@@ -107,7 +108,8 @@ def read_pdf(
         blank = [i for i, segs in enumerate(pages) if not segs or i in garbled]
         if blank and ocr is not None:
             for i, (segs, score) in ocr(data, blank, progress, max_pixels, notes).items():
-                pages[i], conf[i] = segs, score
+                # a garbled page's readable lines are kept as its fonts spell them
+                pages[i], conf[i] = (prefer_layer(segs, pages[i]) if i in garbled else segs), score
     tables: list[list[Table]] = []
     table_rows: list[list[Segment]] = []
     for i, segs in enumerate(pages):
