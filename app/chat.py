@@ -8,15 +8,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.i18n import message, pick, t
-from app.render import (
-    answer_with_references,
-    chat_messages,
-    conversation_jsonl,
-    conversation_markdown,
-    page_choices,
-    sources_html,
-)
+from app.export import answer_with_references, conversation_jsonl, conversation_markdown
+from app.i18n import LANGS, browser_language, message, pick, t
+from app.render import chat_messages, page_choices, sources_html
 from app.service import AppService, Exchange
 from rag.answer.pipeline import check_k, clean_question
 from rag.errors import RagError
@@ -34,28 +28,29 @@ class ChatHandlers:
         self.service = service
         self.export_dir = export_dir
 
-    def export(self, exchanges: list[Exchange], session: str, style: str | None = None) -> str:
-        """The conversation as Markdown with its references in ``style`` (default: the configured one), as a file."""
+    def export(self, exchanges: list[Exchange], session: str, style: str | None = None, lang: str = "en") -> str:
+        """The conversation as Markdown with its references in ``style`` (default: the configured one) and our
+        own words in ``lang``, as a file."""
         idx = self.service.assistant.retriever.index
         path = self.export_dir / f"conversation-{(session or 'local')[:12]}.md"
-        path.write_text(
-            conversation_markdown(exchanges, idx.path.name, idx.docs, style or self.settings.citation_style),
-            encoding="utf-8",
-        )
+        style = style or self.settings.citation_style
+        path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs, style, lang), encoding="utf-8")
         return str(path)
 
-    def restyle(self, exchanges, style, request: gr.Request):
-        """Copy text, Markdown export and the answers as .jsonl (for `rag refs`) in the chosen style."""
+    def restyle(self, exchanges, style, lang, request: gr.Request):
+        """Copy text, Markdown export (our words in ``lang``) and the answers as .jsonl (for `rag refs`) in the
+        chosen style."""
         exchanges = list(exchanges or [])
         session = getattr(request, "session_hash", None) or "local"
         if not exchanges:
             return "", gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
         style = check_style(style, self.settings.citation_style)
+        lang = pick(lang)
         answers = self.export_dir / f"conversation-{session[:12]}.jsonl"
         answers.write_text(conversation_jsonl(exchanges), encoding="utf-8")
         return (
-            answer_with_references(exchanges[-1], style),
-            gr.update(value=self.export(exchanges, session, style), interactive=True),
+            answer_with_references(exchanges[-1], style, lang),
+            gr.update(value=self.export(exchanges, session, style, lang), interactive=True),
             gr.update(value=str(answers), interactive=True),
         )
 
@@ -95,8 +90,8 @@ class ChatHandlers:
             chat_messages(exchanges, lang=lang),
             sources_html(exchanges, bool(show_scores), lang),
             exchanges,
-            answer_with_references(ex),
-            gr.update(value=self.export(exchanges, session), interactive=True),
+            answer_with_references(ex, lang=lang),
+            gr.update(value=self.export(exchanges, session, lang=lang), interactive=True),
             "",
         )
 
@@ -118,17 +113,26 @@ class ChatHandlers:
             "",
         )
 
-    def ask(self, question: str, k: int = 0, docs: list[str] | None = None) -> dict:
-        """One stand-alone question; returns the same JSON record as `rag ask --json`."""
+    def ask(
+        self,
+        question: str,
+        k: int = 0,
+        docs: list[str] | None = None,
+        lang: str = "",
+        request: gr.Request | None = None,
+    ) -> dict:
+        """One stand-alone question; returns the same JSON record as `rag ask --json`. Errors are in ``lang``
+        ("en" or "zh"; empty: the language of the request's Accept-Language header, else English)."""
+        if lang not in LANGS:
+            headers = getattr(request, "headers", None) or {}
+            lang = browser_language(headers.get("accept-language"))
         try:
             return self.service.ask_record(question, None if k in (None, 0, "") else check_k(k), docs or None)
         except RagError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(message(lang, str(exc)), print_exception=False) from None
         except Exception as exc:
             log.exception("API ask failed")
-            raise gr.Error(
-                f"something went wrong while answering ({type(exc).__name__})", print_exception=False
-            ) from None
+            raise gr.Error(t(lang, "went_wrong_answering", kind=type(exc).__name__), print_exception=False) from None
 
     def cited_pages(self, exchanges):
         """The picker of the pages the conversation cites (shown when there are any); the page view closed."""

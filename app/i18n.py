@@ -127,6 +127,49 @@ TEXT: dict[str, dict[str, str]] = {
     "refs_export": {"en": "Make the file", "zh": "生成文件"},
     "refs_download": {"en": "Download references", "zh": "下载参考文献"},
     "refs_ready": {"en": "{n} works in {fmt}: `{name}`", "zh": "{n} 条文献（{fmt}）：`{name}`"},
+    # the sources panel
+    "sources": {"en": "Sources", "zh": "出处"},
+    "show_source": {"en": "show source {n}", "zh": "显示出处 {n}"},
+    "question_chars": {"en": "… ({n} characters)", "zh": "……（共 {n} 个字符）"},
+    "score_sentence": {"en": "sentence {v}", "zh": "句子 {v}"},
+    "score_rank": {"en": "rank {v}", "zh": "排名 {v}"},
+    "score_fused": {"en": "fused {v}", "zh": "融合 {v}"},
+    "score_dense": {"en": "dense {v}", "zh": "向量 {v}"},
+    "score_bm25": {"en": "bm25 {v}", "zh": "关键词 {v}"},
+    "th_rank": {"en": "#", "zh": "排名"},
+    "th_document": {"en": "document", "zh": "文件"},
+    "th_fused": {"en": "fused", "zh": "融合"},
+    "th_dense": {"en": "dense", "zh": "向量"},
+    "th_bm25": {"en": "bm25", "zh": "关键词"},
+    "th_passage": {"en": "passage", "zh": "段落"},
+    "page_mark": {"en": ", p. {p}", "zh": "，第 {p} 页"},
+    "pages_mark": {"en": ", pp. {p}", "zh": "，第 {p} 页"},
+    # the conversation as downloaded (Markdown) and the copy text
+    "md_title": {"en": "# Conversation with rag", "zh": "# 与 rag 的对话"},
+    "md_index": {
+        "en": "Index `{index}` ({n} documents) · exported {when}",
+        "zh": "索引 `{index}`（{n} 篇文献）· 导出于 {when}",
+    },
+    "md_q": {"en": "Q{n}", "zh": "问{n}"},
+    "md_searched": {"en": "*searched for: {q}*", "zh": "*检索的是：{q}*"},
+    "md_closest": {"en": "Closest passages (none answers the question):", "zh": "最接近的段落（都没有回答这个问题）："},
+    "md_sources": {"en": "Sources:", "zh": "出处："},
+    "md_references": {"en": "## References", "zh": "## 参考文献"},
+    "md_cited_in": {"en": " — cited in {where}", "zh": " —— 引用于 {where}"},
+    "copy_sources": {"en": "Sources", "zh": "出处"},
+    "copy_section": {"en": "    section: {s}", "zh": "    章节：{s}"},
+    "copy_quote": {"en": "    quote: “{q}”", "zh": "    引文：“{q}”"},
+    "copy_rests_on": {"en": "    rests on ref. {n}: {raw}", "zh": "    依据参考文献 {n}：{raw}"},
+    # the Documents tab's citation view
+    "cites_head": {"en": "### Citations within the library", "zh": "### 文献库内的引用"},
+    "cites_line": {
+        "en": "- **{doc}**: {refs} references; cites {cites}; cited by {by}",
+        "zh": "- **{doc}**：{refs} 条参考文献；引用了 {cites}；被 {by} 引用",
+    },
+    "cites_none": {"en": "no document of the library", "zh": "（文献库中没有）"},
+    "cited_by_none": {"en": "none", "zh": "（无）"},
+    "outside_head": {"en": "### Most-cited works outside the library", "zh": "### 文献库之外被引最多的文献"},
+    "outside_line": {"en": "{i}. {title}{year} — cited {n}×", "zh": "{i}. {title}{year} —— 被引 {n} 次"},
 }
 
 # the library's messages a user meets in the app, in Chinese (anything else is shown as the library wrote it)
@@ -141,6 +184,14 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
         r"问题有 \1 个字符；请控制在 \2 个以内",
     ),
     (re.compile(r"^pick a document of the index first$"), "请先选择索引中的一篇文献"),
+    (
+        re.compile(r"^k \(passages to retrieve\) must be a whole number from (\d+) to (\d+), got (.*)$"),
+        r"k（检索段落数）必须是 \1 到 \2 之间的整数，而不是 \3",
+    ),
+    (
+        re.compile(r"^none of the selected documents is in the index; .*$"),
+        "所选文献都不在索引中；请从文献列表中选择",
+    ),
     (re.compile(r"^the year must be four digits, like 2021, not (.*)$"), r"年份必须是四位数字，例如 2021，而不是 \1"),
     (
         re.compile(r"^removing every document would leave index '(.*)' empty; .*$"),

@@ -1,31 +1,23 @@
 """What the page shows, as plain functions: chat messages with clickable [n] markers, the sources
-panel with each cited sentence highlighted, the copyable answer and the Markdown export.
+panel with each cited sentence highlighted, the library table and its citation view, our own words in the
+interface language (the copyable answer and the Markdown export are in app/export.py).
 
 Everything taken from papers or users is escaped here; the markup we add is the only markup."""
 
 from __future__ import annotations
 
 import html
-import json
 import re
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
+from app.export import cited, page_text
 from app.i18n import t as tr
 from app.library import DocRow
 from app.service import Exchange
-from rag.index.store import DocInfo
 from rag.records import Answer, Citation, Hit
 from rag.refs.render import (
     CLOSEST,
-    CLOSEST_HEAD,
-    answer_text,
     citation_label,
-    closest_label,
-    md_citation,
-    md_reference,
-    page_mark,
-    reference_list,
 )
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -42,13 +34,14 @@ def cite_id(turn: int, n: int | str) -> str:
     return f"src-{turn}-{n}"
 
 
-def linkify(answer_text: str, turn: int) -> str:
+def linkify(answer_text: str, turn: int, lang: str = "en") -> str:
     """The answer as chat Markdown, each [n] a link to its passage in the sources panel."""
     parts = MARKER.split(answer_text)
     out = []
     for i, part in enumerate(parts):
         if i % 2:
-            out.append(f'<a class="cite" href="#{cite_id(turn, part)}" title="show source {part}">[{part}]</a>')
+            tip = tr(lang, "show_source", n=part)
+            out.append(f'<a class="cite" href="#{cite_id(turn, part)}" title="{tip}">[{part}]</a>')
         else:
             out.append(md_text(part))
     return "".join(out)
@@ -69,15 +62,15 @@ def assistant_markdown(ex: Exchange, turn: int, lang: str | None = None) -> str:
     if a.abstained:
         body = f'<span class="abstain">{md_text(a.answer)}</span>\n\n{md_text(_abstain_hint(a, lang))}'
     else:
-        body = linkify(a.answer, turn)
+        body = linkify(a.answer, turn, lang or "en")
     if ex.rewrite is not None and ex.rewrite.rewritten:
         body += f'\n\n<span class="searched">{tr(lang or "en", "searched_for")}: {md_text(ex.rewrite.query)}</span>'
     return body
 
 
-def shown_question(q: str, limit: int = 600) -> str:
+def shown_question(q: str, limit: int = 600, lang: str = "en") -> str:
     """The user's question as shown in the chat (very long ones cut, with their length)."""
-    return md_text(q if len(q) <= limit else q[:limit] + f"… ({len(q)} characters)")
+    return md_text(q if len(q) <= limit else q[:limit] + tr(lang, "question_chars", n=len(q)))
 
 
 def chat_messages(
@@ -86,12 +79,13 @@ def chat_messages(
     """Chatbot messages for the conversation, plus a question being answered (question, text so far)."""
     msgs: list[dict] = []
     for t, ex in enumerate(exchanges):
-        msgs.append({"role": "user", "content": shown_question(ex.question)})
+        msgs.append({"role": "user", "content": shown_question(ex.question, lang=lang or "en")})
         msgs.append({"role": "assistant", "content": assistant_markdown(ex, t, lang)})
     if pending is not None:
         q, partial = pending
-        msgs.append({"role": "user", "content": shown_question(q)})
-        msgs.append({"role": "assistant", "content": linkify(partial, len(exchanges)) + " ▍" if partial else "…"})
+        msgs.append({"role": "user", "content": shown_question(q, lang=lang or "en")})
+        shown = linkify(partial, len(exchanges), lang or "en") + " ▍" if partial else "…"
+        msgs.append({"role": "assistant", "content": shown})
     return msgs
 
 
@@ -112,22 +106,32 @@ def highlighted(text: str, quote: str) -> str:
     )
 
 
-def _scores(hit: Hit | None, cite: Citation | None = None) -> str:
+def _scores(hit: Hit | None, cite: Citation | None = None, lang: str = "en") -> str:
     bits = []
     if cite is not None:
-        bits.append(f"sentence {cite.score:.3f}")
+        bits.append(tr(lang, "score_sentence", v=f"{cite.score:.3f}"))
     if hit is not None:
-        bits.append(f"rank {hit.rank} · fused {hit.score:.4f}")
+        bits += [tr(lang, "score_rank", v=hit.rank), tr(lang, "score_fused", v=f"{hit.score:.4f}")]
         if hit.dense is not None:
-            bits.append(f"dense {hit.dense:.3f}")
+            bits.append(tr(lang, "score_dense", v=f"{hit.dense:.3f}"))
         if hit.bm25 is not None:
-            bits.append(f"bm25 {hit.bm25:.2f}")
+            bits.append(tr(lang, "score_bm25", v=f"{hit.bm25:.2f}"))
     return f'<div class="p-scores">{" · ".join(bits)}</div>' if bits else ""
 
 
-def _card(elem_id: str, label: str, title: str, section: str, doc: str, body: str, scores: str, page: str = "") -> str:
+def _card(
+    elem_id: str,
+    label: str,
+    title: str,
+    section: str,
+    doc: str,
+    body: str,
+    scores: str,
+    page: str = "",
+    lang: str = "en",
+) -> str:
     sec = f"§ {html.escape(section)} · " if section else ""
-    sec += f"{html.escape(page_mark(page).lstrip(', '))} · " if page else ""
+    sec += f"{html.escape(page_text(page, lang).lstrip(', ，'))} · " if page else ""
     data_page = f' data-page="{html.escape(page)}"' if page else ""  # the page script opens this page on a click
     return (
         f'<div class="passage" id="{elem_id}"{data_page}><div class="p-head"><span class="p-num">{html.escape(label)}</span> '
@@ -156,8 +160,9 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool, lang: str = "en") -
                     c.section,
                     c.doc_id,
                     html.escape(c.text),
-                    _scores(h) if show_scores else "",
+                    _scores(h, lang=lang) if show_scores else "",
                     c.page,
+                    lang,
                 )
             )
     else:
@@ -171,8 +176,9 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool, lang: str = "en") -
                     cit.section,
                     cit.doc,
                     highlighted(cit.text, cit.quote),
-                    _scores(hits.get(cit.chunk_id), cit) if show_scores else "",
+                    _scores(hits.get(cit.chunk_id), cit, lang) if show_scores else "",
                     cit.page,
+                    lang,
                 )
             )
     extra = ""
@@ -183,10 +189,12 @@ def turn_sources(ex: Exchange, turn: int, show_scores: bool, lang: str = "en") -
             f"<td>{html.escape(h.chunk.text[:80])}…</td></tr>"
             for h in a.retrieved
         )
+        heads = "".join(
+            f"<th>{tr(lang, 'th_' + c)}</th>" for c in ("rank", "document", "fused", "dense", "bm25", "passage")
+        )
         extra = (
             f'<details class="retrieved"><summary>{tr(lang, "all_retrieved", n=len(a.retrieved))}</summary><table>'
-            f"<tr><th>#</th><th>document</th><th>fused</th><th>dense</th><th>bm25</th><th>passage</th></tr>"
-            f"{rows}</table></details>"
+            f"<tr>{heads}</tr>{rows}</table></details>"
         )
     return "".join([head, *cards, extra])
 
@@ -213,7 +221,7 @@ def page_choices(exchanges: Sequence[Exchange]) -> list[tuple[str, str]]:
     for t in range(len(exchanges) - 1, -1, -1):
         a = exchanges[t].answer
         if a is not None:
-            return [(citation_label(c), f"{t}:{c.n}") for c in _cited(exchanges[t]) if c.page]
+            return [(citation_label(c), f"{t}:{c.n}") for c in cited(exchanges[t]) if c.page]
     return []
 
 
@@ -222,68 +230,7 @@ def citation_of(exchanges: Sequence[Exchange], choice: str) -> Citation | None:
     turn, _, n = str(choice or "").partition(":")
     if not (turn.isdigit() and n.isdigit()) or int(turn) >= len(exchanges):
         return None
-    return next((c for c in _cited(exchanges[int(turn)]) if c.n == int(n)), None)
-
-
-# --- copy and export ----------------------------------------------------------------------------
-
-
-def answer_with_references(ex: Exchange | None, style: str = "plain") -> str:
-    """Plain text for the clipboard: the answer, then its numbered sources (in a citation ``style``: their
-    works' references) with their quotes."""
-    if ex is None or ex.answer is None:
-        return ""
-    return answer_text(ex.answer, passages=False, style=style)
-
-
-def conversation_jsonl(exchanges: Sequence[Exchange]) -> str:
-    """The conversation's answers as JSON lines (`rag ask --json` records): `rag refs` exports their works."""
-    return "".join(
-        json.dumps({**ex.answer.to_dict(), "id": f"Q{t}"}, ensure_ascii=False) + "\n"
-        for t, ex in enumerate(exchanges, start=1)
-        if ex.answer is not None
-    )
-
-
-def _cited(ex: Exchange) -> tuple[Citation, ...]:
-    a = ex.answer
-    return () if ex.error or a is None or a.abstained else a.citations
-
-
-def conversation_markdown(
-    exchanges: Sequence[Exchange], index_name: str, docs: Mapping[str, DocInfo], style: str = "plain"
-) -> str:
-    """The whole conversation as Markdown, each answer with its sources, then a reference list (in a
-    citation ``style``)."""
-    refs = reference_list(_cited(ex) for ex in exchanges)
-    ref_of = {r.doc: r.n for r in refs}
-    lines = [
-        "# Conversation with rag",
-        "",
-        f"Index `{index_name}` ({len(docs)} documents) · exported {time.strftime('%Y-%m-%d %H:%M')}",
-        "",
-    ]
-    for t, ex in enumerate(exchanges, start=1):
-        lines += [f"## Q{t}. {ex.question}", ""]
-        if ex.rewrite is not None and ex.rewrite.rewritten:
-            lines += [f"*searched for: {ex.rewrite.query}*", ""]
-        if ex.error or ex.answer is None:
-            lines += [f"> {ex.error}", ""]
-            continue
-        a = ex.answer
-        lines += [a.answer, ""]
-        if a.abstained:
-            lines += [CLOSEST_HEAD, ""] + [f"- {closest_label(h)}" for h in a.retrieved[:CLOSEST]] + [""]
-            continue
-        lines += ["Sources:", ""] + [md_citation(c, ref_of[c.doc]) for c in a.citations] + [""]
-    if refs:
-        lines += ["## References", ""]
-        for r in refs:
-            info = docs.get(r.doc)
-            where = ", ".join(f"Q{t}[{n}]" for t, n in r.cited)
-            lines.append(f"{md_reference(r, info.authors if info else (), style)} — cited in {where}")
-        lines.append("")
-    return "\n".join(lines)
+    return next((c for c in cited(exchanges[int(turn)]) if c.n == int(n)), None)
 
 
 def document_rows(rows: Sequence[DocRow], lang: str = "en") -> list[list]:
@@ -311,7 +258,7 @@ def document_headers(lang: str = "en") -> list[str]:
     return [tr(lang, f"col_{c}") for c in DOC_COLUMNS]
 
 
-def citations_markdown(graph: dict, top: int = 10) -> str:
+def citations_markdown(graph: dict, top: int = 10, lang: str = "en") -> str:
     """The Documents tab's citation view: for each document, the library's documents it cites and those
     citing it; then the outside works the library cites most ({"nodes", "edges"} of ``rag refs --graph``)."""
     docs = {n["id"]: n for n in graph["nodes"] if n["kind"] == "document"}
@@ -323,23 +270,28 @@ def citations_markdown(graph: dict, top: int = 10) -> str:
         title = docs[doc]["title"] if doc in docs else ""
         return f"{md_text(title)} ({md_text(doc)})" if title else md_text(doc)
 
-    lines = ["### Citations within the library", ""]
+    lines = [tr(lang, "cites_head"), ""]
     for doc in docs:
         cites = sorted({e["target"] for e in internal if e["source"] == doc})
         by = sorted({e["source"] for e in internal if e["target"] == doc})
         refs = sum(1 for e in graph["edges"] if e["source"] == doc)
         lines.append(
-            f"- **{name(doc)}**: {refs} references; cites "
-            + (", ".join(name(d) for d in cites) or "no document of the library")
-            + "; cited by "
-            + (", ".join(name(d) for d in by) or "none")
+            tr(
+                lang,
+                "cites_line",
+                doc=name(doc),
+                refs=refs,
+                cites=", ".join(name(d) for d in cites) or tr(lang, "cites_none"),
+                by=", ".join(name(d) for d in by) or tr(lang, "cited_by_none"),
+            )
         )
     outside = sorted((n for n in graph["nodes"] if n["kind"] == "reference"), key=lambda n: (-n["cited_by"], n["id"]))[
         :top
     ]
     if outside:
-        lines += ["", "### Most-cited works outside the library", ""]
+        lines += ["", tr(lang, "outside_head"), ""]
         for i, n in enumerate(outside, 1):
             year = f" ({n['year']})" if n.get("year") else ""
-            lines.append(f"{i}. {md_text(n['title'] or n['id'])}{year} — cited {n['cited_by']}×")
+            title = md_text(n["title"] or n["id"])
+            lines.append(tr(lang, "outside_line", i=i, title=title, year=year, n=n["cited_by"]))
     return "\n".join(lines) + "\n"

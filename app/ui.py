@@ -15,7 +15,7 @@ import gradio as gr  # noqa: E402
 
 from app.assets import CSS, JS  # noqa: E402
 from app.chat import ChatHandlers  # noqa: E402
-from app.i18n import CHOICES, t  # noqa: E402
+from app.i18n import CHOICES, pick, t  # noqa: E402
 from app.references import ReferencesTab  # noqa: E402
 from app.render import (  # noqa: E402
     citations_markdown,
@@ -102,12 +102,18 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
             bench.refresh_documents, lang, [lib.table, ask.docs, header], api_visibility="private"
         )
-        for event in (lib.refresh.click, demo.load):  # who cites whom (after an upload too, in _wire_documents)
-            event(lambda: citations_markdown(service.citation_graph()), None, lib.citations, api_visibility="private")
+        # who cites whom (after an upload too, in _wire_documents), in the interface language
+        for event in (lib.refresh.click, demo.load, lang.change):
+            event(_citations(service), lang, lib.citations, api_visibility="private")
         gr.api(h.ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher
     return demo
+
+
+def _citations(service: AppService):
+    """The handler showing who cites whom in the library, in the interface language."""
+    return lambda lang: citations_markdown(service.citation_graph(), lang=pick(lang))
 
 
 def _ask_tab(settings: Settings, service: AppService) -> AskTab:
@@ -186,7 +192,10 @@ def _chat_controls(settings: Settings, service: AppService) -> dict:
 
 def _sources_column() -> dict:
     """Beside the chat: the sources panel, the answer to copy, and the cited page's view."""
-    sources = gr.HTML(sources_html([]), elem_id="sources", label="Sources", max_height=640)
+    # labelled (a container shows the label): "Sources" / "出处" follows the interface language
+    sources = gr.HTML(
+        sources_html([]), elem_id="sources", label=t("en", "sources"), show_label=True, container=True, max_height=640
+    )
     copy_box = gr.Textbox(
         label=t("en", "copy"), lines=3, max_lines=12, interactive=False, buttons=["copy"], elem_id="copy-answer"
     )
@@ -249,16 +258,18 @@ def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State,
     outputs = [a.chat, a.sources, exchanges, a.copy_box, a.download, a.question]
     inputs = [a.question, exchanges, a.k, a.docs, a.show_scores, lang]
     styled = [a.copy_box, a.download, a.download_answers]
+    restyled = [exchanges, a.style, lang]
 
     def after_answer(answered) -> None:
         """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
-        answered.then(h.restyle, [exchanges, a.style], styled, api_visibility="private").then(
+        answered.then(h.restyle, restyled, styled, api_visibility="private").then(
             h.cited_pages, exchanges, [a.page_pick, a.page_image], api_visibility="private"
         )
 
     after_answer(a.question.submit(h.respond, inputs, outputs, api_name="chat"))
     after_answer(a.send.click(h.respond, inputs, outputs, api_visibility="private"))
-    a.style.change(h.restyle, [exchanges, a.style], styled, api_visibility="private")
+    for restyle in (a.style.change, lang.change):  # the copy text and downloads in the style and language
+        restyle(h.restyle, restyled, styled, api_visibility="private")
     shown_page = [a.page_image, a.page_info]
     a.page_pick.change(bench.open_page, [a.page_pick, exchanges, lang], shown_page, api_visibility="private")
     a.cite_click.change(bench.open_page, [a.cite_click, exchanges, lang], shown_page, api_visibility="private")
@@ -267,7 +278,7 @@ def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State,
     cleared = [a.chat, a.sources, exchanges, a.copy_box, a.download, a.page_pick, a.page_image, a.page_info]
     for clear in (a.new.click, a.chat.clear):  # both start a new conversation
         clear(h.new_conversation, lang, cleared, api_visibility="private").then(
-            h.restyle, [exchanges, a.style], styled, api_visibility="private"
+            h.restyle, restyled, styled, api_visibility="private"
         )
 
 
@@ -280,7 +291,7 @@ def _wire_documents(
         [d.upload, lang],
         [d.upload_status, d.table, a.docs, header, d.upload, d.doc_pick],
         api_name="add_documents",
-    ).then(lambda: citations_markdown(service.citation_graph()), None, d.citations, api_visibility="private")
+    ).then(_citations(service), lang, d.citations, api_visibility="private")
     d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header], api_name="documents")
     managed = [d.table, a.docs, header, d.doc_pick, d.library_status]
     d.doc_pick.change(
@@ -296,7 +307,7 @@ def _labelled(a: AskTab, d: DocumentsTab, header: gr.Markdown, lang: gr.Radio) -
     """The components ``Workbench.relabel`` gives new labels, in the order it returns them."""
     return [
         header, a.tab, d.tab, a.chat, a.question, a.send, a.k, a.docs, a.show_scores, a.new, a.download,
-        a.download_answers, a.style, a.copy_box, a.page_pick, d.upload, d.refresh, d.table, d.doc_pick,
+        a.download_answers, a.style, a.copy_box, a.page_pick, a.sources, d.upload, d.refresh, d.table, d.doc_pick,
         d.edit_title, d.edit_authors, d.edit_year, d.save, d.reindex, d.remove, lang,
     ]  # fmt: skip
 

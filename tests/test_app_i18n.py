@@ -1,7 +1,9 @@
 """The app in Chinese: every word it shows follows the interface language. The labels come from one table
-(app/i18n.py); the messages and progress labels the app, the loader and the library manager write in
-English are found by walking their source, filled with sample values and put through the app's
-translation in zh mode: one left in English fails here, naming it."""
+(app/i18n.py); the messages and progress labels the app, the loader, the library manager and the question
+checks (the chat and the `ask` API) write in English are found by walking their source, filled with sample
+values and put through the app's translation in zh mode: one left in English fails here, naming it. The
+sources panel (scores too), the chat, the copy text, the downloaded conversation and the citation view are
+rendered in zh from Chinese-only data: any English word left is one of ours, and fails."""
 
 from __future__ import annotations
 
@@ -11,7 +13,13 @@ import re
 import pytest
 from conftest import ROOT
 
+from app.export import answer_with_references, conversation_markdown
 from app.i18n import TEXT, message, stage, t
+from app.render import chat_messages, citations_markdown, sources_html
+from app.service import Exchange
+from rag.answer.conversation import Rewrite
+from rag.index.store import DocInfo
+from rag.records import Answer, Bib, Chunk, Citation, Hit, Person
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -26,6 +34,9 @@ MESSAGE_SOURCES = {
     "rag/index/store/layout.py": {"returns": {"dropped_note"}},
     "rag/index/store/sidecar.py": {"calls": {"InvalidInputError"}},
     "rag/index/store/edit.py": {"calls": {"InvalidInputError"}},
+    # the question checks behind the chat and the `ask` API endpoint
+    "rag/answer/pipeline.py": {"calls": {"InvalidInputError"}},
+    "rag/answer/retrieval.py": {"calls": {"InvalidInputError"}},
 }
 # where the stages of long work are named (the progress bar of an upload, an edit, a re-index)
 STAGE_SOURCES = ["app/service.py", "rag/index/store/builder.py", "rag/index/store/update.py", "rag/ingest/library.py",
@@ -103,3 +114,113 @@ def test_the_walk_finds_an_untranslated_message():
     assert text == "the frobnicator of 7 is out of order"
     assert not CJK.search(message("zh", text))
     assert message("zh", "empty file") == "空文件" and message("en", "empty file") == "empty file"
+
+
+# --- what the app renders itself ------------------------------------------------------------------
+
+ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+TAG = re.compile(r"<[^>]*>")
+OURS_ANYWAY = {"rag"}  # the program's name
+
+
+def english_words(shown: str) -> list[str]:
+    """The English words of what the user reads: HTML tags dropped, their tooltips (title="...") kept."""
+    text = TAG.sub(" ", re.sub(r'title="([^"]*)"', r"> \1 <", shown))
+    return sorted({w for w in ENGLISH_WORD.findall(text) if w not in OURS_ANYWAY})
+
+
+def _chinese_conversation() -> list[Exchange]:
+    """Two answers and a refusal over Chinese-only documents (names, titles, sections, quotes, pages),
+    with an in-text reference, so anything English in the rendering is the app's own."""
+    passage = "一、发展现状\n二〇一六年八月，墨子号卫星发射升空。次年，京沪干线开通。"
+    quote = "二〇一六年八月，墨子号卫星发射升空。"
+
+    def hit(i: int) -> Hit:
+        chunk = Chunk(f"量子#{i}", "量子", "量子通信", "一、发展现状", passage, 0, len(passage), page=str(i))
+        return Hit(chunk, 0.03 - i / 1000, i, 0.8, 4.5)
+
+    bib = Bib(type="article-journal", title="量子通信", authors=(Person("张伟"),), year="2021", journal="通信学报")
+    refs = ({"n": "3", "raw": "王芳．量子密钥分发．物理学报，二〇一五．", "target": "王芳"},)
+    cites = (
+        Citation(1, "量子", "量子通信", "一、发展现状", "量子#1", passage, quote, 0.91, page="3", bib=bib, refs=refs),
+        Citation(
+            2, "量子", "量子通信", "一、发展现状", "量子#2", passage, "次年，京沪干线开通。", 0.88, page="3-4", bib=bib
+        ),
+    )
+    hits = tuple(hit(i) for i in range(1, 6))
+    answered = Answer("墨子号何时发射？", f"{quote}[1]次年，京沪干线开通。[2]", False, cites, hits, {"total": 20.0})
+    refused = Answer("火星上有几座城市？", "资料中没有找到答案。", True, (), hits, {"total": 20.0})
+    return [
+        Exchange("墨子号何时发射？", Rewrite("它何时发射？", "墨子号何时发射？", "substitute", "墨子号"), answered),
+        Exchange("火星上有几座城市？", None, refused),
+        Exchange("问" * 700, None, answered),
+    ]
+
+
+def _everything_rendered(lang: str) -> dict[str, str]:
+    exchanges = _chinese_conversation()
+    docs = {"量子": DocInfo("量子", "/文献/量子", "量子通信", ("张伟",), "h", 10, 4, 0)}
+    graph = {
+        "nodes": [
+            {"id": "甲", "kind": "document", "title": "甲文", "year": "", "cited_by": 0},
+            {"id": "乙", "kind": "document", "title": "乙文", "year": "", "cited_by": 1},
+            {"id": "丙", "kind": "reference", "title": "丙书", "year": "2009", "cited_by": 2},
+        ],
+        "edges": [
+            {"source": "甲", "target": "乙", "n": "1", "internal": True, "match": "doi"},
+            {"source": "甲", "target": "丙", "n": "2", "internal": False, "match": ""},
+        ],
+    }
+    shown = {
+        "sources panel": sources_html(exchanges, show_scores=True, lang=lang),
+        "chat": " ".join(m["content"] for m in chat_messages(exchanges, ("墨子号？", "墨子号[1]"), lang)),
+        "citation view": citations_markdown(graph, lang=lang),
+    }
+    for style in ("plain", "gbt7714"):
+        shown[f"copy text ({style})"] = "\n".join(answer_with_references(ex, style, lang) for ex in exchanges)
+        shown[f"downloaded conversation ({style})"] = conversation_markdown(exchanges, "默认", docs, style, lang)
+    return shown
+
+
+def test_the_sources_panel_copy_text_export_and_citation_view_speak_chinese():
+    left = {part: english_words(text) for part, text in _everything_rendered("zh").items()}
+    assert {part: words for part, words in left.items() if words} == {}
+    zh = _everything_rendered("zh")
+    assert "句子 0.910 · 排名 1 · 融合 0.0290 · 向量 0.800 · 关键词 4.50" in zh["sources panel"]
+    assert "第 3-4 页" in zh["sources panel"] and "<th>排名</th><th>文件</th>" in zh["sources panel"]
+    md = zh["downloaded conversation (plain)"]
+    assert md.startswith("# 与 rag 的对话\n\n索引 `默认`（1 篇文献）· 导出于 ")
+    assert "*检索的是：墨子号何时发射？*" in md and "出处：" in md and "## 参考文献" in md
+    assert "- [2] *量子通信* — §一、发展现状，第 3-4 页 (R1): “次年，京沪干线开通。”" in md
+    assert "- R1. 张伟. 量子通信. `量子` —— 引用于 问1[1], 问1[2], 问3[1], 问3[2]" in md
+    assert "    引文：“二〇一六年八月，墨子号卫星发射升空。”" in zh["copy text (plain)"]
+
+
+def test_the_english_rendering_is_caught_by_the_same_check():
+    """The check above can fail: the English rendering of the same conversation is full of our words."""
+    en = {part: english_words(text) for part, text in _everything_rendered("en").items()}
+    assert {"sentence", "rank", "fused", "dense", "bm", "document", "passage"} <= set(en["sources panel"])
+    assert {"Conversation", "Sources", "References", "cited", "searched", "Closest"} <= set(
+        en["downloaded conversation (plain)"]
+    )
+    assert {"quote", "rests", "ref"} <= set(en["copy text (plain)"]) and "section" in en["copy text (gbt7714)"]
+    assert {"Citations", "library", "references", "cites", "Most"} <= set(en["citation view"])
+    assert {"characters", "show", "source", "searched"} <= set(en["chat"])
+
+
+def test_every_message_raised_to_the_page_goes_through_the_translation():
+    """A gr.Error / gr.Warning / gr.Info in the app shows ``t(...)`` or ``message(...)``, never raw text."""
+    raw = []
+    for path in sorted((ROOT / "app").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"Error", "Warning", "Info"}
+                and node.args
+            ):
+                arg = node.args[0]
+                name = arg.func.id if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) else ""
+                if name not in {"t", "message"}:
+                    raw.append(f"{path.name}:{node.lineno}")
+    assert raw == []

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
+from app.export import answer_with_references, conversation_markdown
 from app.render import (
-    answer_with_references,
     assistant_markdown,
     chat_messages,
-    conversation_markdown,
     document_rows,
     highlighted,
     linkify,
@@ -210,7 +209,7 @@ def test_document_rows_in_both_languages():
 
 
 def test_copy_text_and_export_in_a_citation_style_and_answers_for_rag_refs(tmp_path):
-    from app.render import conversation_jsonl
+    from app.export import conversation_jsonl
     from rag.records import Bib, Person
     from rag.refs.bibexport import cited_works, read_answers
 

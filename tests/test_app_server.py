@@ -19,13 +19,8 @@ from conftest import rag_cli, served_app
 from gradio_client import Client, handle_file
 from helpers import free_port
 
-from app.render import (
-    answer_with_references,
-    assistant_markdown,
-    conversation_markdown,
-    shown_question,
-    sources_html,
-)
+from app.export import answer_with_references, conversation_markdown
+from app.render import assistant_markdown, shown_question, sources_html
 from app.service import Exchange
 from rag.answer.pipeline import clean_question
 from rag.index.store import build_index

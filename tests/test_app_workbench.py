@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 
 import pypdfium2 as pdfium
@@ -230,3 +231,67 @@ def test_the_library_manager_lists_edits_reindexes_removes_and_refuses_duplicate
     finally:
         ctx.close()
         print("[times]", {k: round(v, 2) for k, v in TIMES.items()})
+
+
+def test_in_chinese_the_sources_panel_and_the_downloaded_conversation_are_chinese(workbench, chromium, tmp_path):
+    """Switched to Chinese, an answer's sources panel (its label, scores, pages, the retrieved table), the
+    copy text and the downloaded conversation carry no English word of ours; the `ask` API's errors follow
+    its ``lang`` argument or the request's Accept-Language."""
+    from gradio_client import Client
+    from test_app_i18n import english_words
+
+    _, url, _, _ = workbench
+    ctx, page = open_app(chromium, url, "en-US", times=TIMES)
+    try:
+        page.locator("#sources").get_by_text("Sources", exact=True).wait_for()
+        page.locator("#lang").get_by_text("中文").click()
+        page.wait_for_function("document.querySelector('#question textarea').placeholder === '就这些文献提问……'")
+        page.locator("#sources").get_by_text("出处", exact=True).wait_for()
+        page.locator("#show-scores").get_by_text("显示检索分数").click()
+        TIMES["ask in Chinese"] = ask(page, "1960年的第60号记录由谁保存？", 0)
+        panel = page.locator("#sources .rag-sources section#turn-0")
+        scores = panel.locator(".p-scores").first.inner_text()
+        assert re.fullmatch(r"句子 [\d.]+ · 排名 \d+ · 融合 [\d.]+ · 向量 [\d.]+ · 关键词 [\d.]+", scores), scores
+        assert re.search(r"第 \d+(-\d+)? 页", panel.locator(".p-meta").first.inner_text())
+        assert panel.locator(".turn-head").inner_text().startswith("问题 1 的出处")
+        assert panel.locator("details.retrieved th").all_text_contents() == [
+            "排名",
+            "文件",
+            "融合",
+            "向量",
+            "关键词",
+            "段落",
+        ]
+        # our words in the panel (the passages' own text and the documents' names aside)
+        ours = panel.locator(".turn-head, .p-num, .p-scores, .p-meta, details.retrieved summary, details.retrieved th")
+        shown = " ".join(ours.all_text_contents()).replace("archive.pdf", "").replace("gauges.pdf", "")
+        assert english_words(shown) == []
+        page.wait_for_function("document.querySelector('#copy-answer textarea').value.includes('引文：')")
+        assert "quote:" not in page.locator("#copy-answer textarea").input_value()
+        page.wait_for_function("!document.querySelector('#download').disabled")
+        with page.expect_download() as got:
+            page.click("#download")
+        md = (tmp_path / "conversation.md").as_posix()
+        got.value.save_as(md)
+        text = open(md, encoding="utf-8").read()
+        assert text.startswith("# 与 rag 的对话\n\n索引 `")
+        assert "## 问1. 1960年的第60号记录由谁保存？" in text and "出处：" in text and "## 参考文献" in text
+        assert "引用于 问1[1]" in text
+        # our words in the file (quotes, titles in *...* and `names` are the papers' and the index's own)
+        assert english_words(re.sub(r"“[^”]*”|`[^`]*`|\*[^*]+\*", "", text)) == []
+    finally:
+        ctx.close()
+    # the API: Chinese when asked for (argument or Accept-Language), English by default
+    zh = "问题中没有文字（只有标点、符号或不可见字符）；请输入问题"
+    with pytest.raises(Exception) as err:
+        Client(url, verbose=False).predict("？？？", 0, [], "zh", api_name="/ask")
+    assert str(err.value) == zh
+    with pytest.raises(Exception) as err:
+        Client(url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"}).predict("？？？", api_name="/ask")
+    assert str(err.value) == zh
+    with pytest.raises(Exception) as err:
+        Client(url, verbose=False).predict("x", 1000, [], "zh", api_name="/ask")
+    assert str(err.value) == "k（检索段落数）必须是 1 到 100 之间的整数，而不是 1000"
+    with pytest.raises(Exception) as err:
+        Client(url, verbose=False).predict("x", 1000, api_name="/ask")
+    assert str(err.value) == "k (passages to retrieve) must be a whole number from 1 to 100, got 1000"
