@@ -49,9 +49,10 @@ OCR_WORKERS = 2
 # onnxruntime 6.40, OpenVINO f32 2.93 (the same text, character for character), OpenVINO bf16 1.66 (every gold
 # quote read; 1.7% of the characters differ from onnxruntime's reading); docs/pdf-reading.md, "round 3"
 OCR_RUNTIME = "openvino"
-# OpenVINO's inference precision: "bf16" where the CPU computes it natively (AMX or AVX512-BF16; OpenVINO
-# computes f32 on a CPU without), "f32" to read exactly as onnxruntime does
-OCR_PRECISION = "bf16"
+# OpenVINO's inference precision: "f32" reads exactly as onnxruntime does on every CPU, so a scan's text (and its
+# quotes) does not depend on the machine that indexed it; "bf16" is ~1.8x faster where the CPU computes it
+# natively (AMX or AVX512-BF16) but its text differs there (1.7% of the characters)
+OCR_PRECISION = "f32"
 
 log = logging.getLogger(__name__)
 _LOCK = threading.Lock()  # guards the page cache
