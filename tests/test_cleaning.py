@@ -86,3 +86,20 @@ def test_a_byline_mixing_chinese_and_english_names_keeps_each_name_whole(tmp_pat
     d = _doc(tmp_path, "p.txt")
     assert d.title == "跨境数据流动规则与个人信息保护制度的比较研究"
     assert d.authors == ("张三", "John Smith", "李四")
+
+
+def test_an_abstract_after_the_reference_list_ends_it():
+    """A Chinese paper's English title page after its references: the abstract is text again, not an entry."""
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import SourceFile
+
+    body = "第一节的正文说明了这种方法的主要思想和结论。"
+    abstract = "Abstract In this article, we propose a general class of models for event data."
+    entry = "[1] Wang Z. Some Problems. J. Eq., 2000, 161: 307-320"
+    lines = ["某种方法的研究", "", "一、引言", body, "", "参考文献", entry, "", abstract, "More of the abstract."]
+    doc = clean_document(SourceFile("a.txt", "a.txt", "\n".join(lines), "0", "utf-8"))
+    assert doc.text.endswith(
+        "In this article, we propose a general class of models for event data. More of the abstract."
+    )
+    assert [(n.label, n.text) for n in doc.footnotes] == [("1", "Wang Z. Some Problems. J. Eq., 2000, 161: 307-320")]
+    assert doc.sections[-1][1] == "Abstract"

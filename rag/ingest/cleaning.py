@@ -111,6 +111,9 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             ln.kind = "blank"
             continue
         key = re.sub(r"\s+", "", t)
+        if in_notes and len(t) > 30 and re.match(r"(内容提要|内容摘要|摘\s*要|Abstract\b)", t):
+            in_notes, ln.kind, prev_kind = False, "abstract", "abstract"  # an abstract after the references ends them
+            continue
         if _PAGE_NO.match(t) or (repeats and short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
             ln.kind = "furniture"
         elif title_key and key.rstrip("*") == title_key and i > 12:
