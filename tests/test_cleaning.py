@@ -103,3 +103,46 @@ def test_an_abstract_after_the_reference_list_ends_it():
     )
     assert [(n.label, n.text) for n in doc.footnotes] == [("1", "Wang Z. Some Problems. J. Eq., 2000, 161: 307-320")]
     assert doc.sections[-1][1] == "Abstract"
+
+
+def _pdf_doc(lines: list[str]):
+    from rag.ingest.loading import SourceFile
+
+    return clean_document(SourceFile("a.pdf", "a.pdf", "\n".join(lines), "0", "pdf"))
+
+
+def test_a_typed_references_heading_after_a_short_section_opens_the_list():
+    """A PDF reader's "# References" right after a short acknowledgements section: its entries are
+    reference entries (initial-first author-year), not body text of the acknowledgements."""
+    lines = [
+        "# A study of extraction",
+        "",
+        "# 1 Introduction",
+        "The method is described in full detail in this section of the paper.",
+        "",
+        "# Acknowledgements",
+        "This research was supported in part by a grant.",
+        "# References",
+        "E. Agichtein. 2005. Extracting Relations From Large",
+        "Text Collections. Ph.D. thesis.",
+        "M. Banko, M. Cararella, and",
+        "O. Etzioni. 2007. Open information extraction. In Procs. of IJCAI 2007.",
+        "R. L. Campbell, R. Banner, and M.",
+        "D. Naylor. 2001. Discharge planning. Nursing, 33.",
+        "",
+        "# A Appendix",
+        "The appendix reports the remaining results of the experiments.",
+    ]
+    doc = _pdf_doc(lines)
+    assert [(n.section, n.text) for n in doc.footnotes] == [
+        ("References", "E. Agichtein. 2005. Extracting Relations From Large Text Collections. Ph.D. thesis."),
+        (
+            "References",
+            "M. Banko, M. Cararella, and O. Etzioni. 2007. Open information extraction. In Procs. of IJCAI 2007.",
+        ),
+        ("References", "R. L. Campbell, R. Banner, and M. D. Naylor. 2001. Discharge planning. Nursing, 33."),
+    ]
+    assert "Agichtein" not in doc.text and doc.text.endswith(
+        "The appendix reports the remaining results of the experiments."
+    )
+    assert "This research was supported in part by a grant." in doc.text

@@ -90,6 +90,10 @@ def test_entry_starts_and_labels():
     assert entry_label("continued line of an entry") is None
     assert starts_entry("Wang, L., & Martin, A. (2018). A survey.", "Rocchio, J. J. (1971). Relevance. Prentice Hall.")
     assert not starts_entry("Wang, L., & Martin, A. (2018).", "Rocchio, J. J. (1971). Relevance feedback in")
+    assert starts_entry("E. Agichtein. 2006. Confidence estimation.", "E. Agichtein. 2005. Extracting relations.")
+    assert starts_entry("M. Banko, M. Cararella, and O. Etzioni.", "Z. Harris. 1985. Distributional structure.")
+    assert not starts_entry("D. Naylor, “Discharge planning,” 1998.", "R. L. Campbell, R. Banner, and M.")
+    assert not starts_entry("E. Agichtein is cited.", "Z. Harris. 1985. Distributional structure.")
 
 
 def test_citation_notes_and_remarks():

@@ -120,6 +120,10 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             ln.kind = "furniture"  # running header repeating the title
         elif re.fullmatch(r"【[^】]{1,12}】", key):
             ln.kind = "furniture"  # journal column name
+        elif m := re.match(r"^(#{1,6})\s+\S", t):
+            # a heading the reader marked by its type ("# References"): opens a list, or ends one (an appendix)
+            ln.kind, ln.level = "heading", len(m.group(1))
+            in_notes = _heading_text(t).replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS
         elif in_notes:
             ln.kind = "footnote"
         elif t.startswith(MARK_OPEN):
@@ -132,8 +136,6 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             ln.kind = "meta"  # wrapped keyword line
         elif _ABSTRACT_PREFIX.match(t.replace(" ", "")) and len(t) > 30:
             ln.kind = "abstract"
-        elif m := re.match(r"^(#{1,6})\s+\S", t):
-            ln.kind, ln.level = "heading", len(m.group(1))  # Markdown heading
         elif level := _heading_level(t, numbered):
             ln.kind, ln.level = "heading", level
             if t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:

@@ -26,6 +26,7 @@ _AUTHOR_YEAR_START = re.compile(
     r"|[A-Z][A-Z'’\-]+\s+[A-Z](?:\s|,|\.)"  # "BAKER S K"
     r"|[\u3400-\u9fff·]{2,8}\s*[,，、.．:：]"  # "王某某，" / "王某某."
     r"|[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+[A-Z]\.)?,\s"  # "Patricia Abril, "
+    r"|[A-Z]\.(?:\s?[A-Z]\.)*\s+[A-Z][\w'’\-]+(?:,\s|\.\s+(?:19|20)\d\d)"  # "M. Banko, " / "E. Agichtein. 2005"
     rf"|[A-Z][\w'’\-]+(?:\s+[A-Z]{{1,3}})?,?[^()]{{0,80}}\({YEAR}[a-z]?\))"  # "Bates DM, DebRoy S (2003)"
 )
 _TITLE_MARK = re.compile(r"《[^》]{2,}》|“[^”]{6,}”|\"[^\"]{6,}\"|\*[^*]{3,}\*|\[[JMCDRNPS](?:/OL)?\]|\[EB/OL\]")
@@ -64,6 +65,8 @@ def starts_entry(line: str, previous: str) -> bool:
     and the entry before it is finished."""
     if not previous:
         return True
+    if re.search(r"(?:^|[\s,])[A-Z]\.$", previous.rstrip()):
+        return False  # "..., and M." ends on an author's initial: the next line holds the rest of the name
     return previous.rstrip()[-1:] in ".。)）" and bool(_AUTHOR_YEAR_START.match(line.strip()))
 
 
