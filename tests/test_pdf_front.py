@@ -99,3 +99,29 @@ def test_real_text_pdfs_titles_first_authors_and_years():
     assert wrong_titles == []
     assert wrong_authors == []
     assert sorted(wrong_years) == ["long_en_breast_cancer.pdf"]
+
+
+def test_one_name_per_line_each_over_its_affiliation():
+    """A byline set one name a line, each followed by its affiliation in smaller type: every name is kept."""
+    page = _page(
+        [("一种回归模型的估计方法研究", 18.0), ("王大明", 12.0), ("(某某学院数学系, 某市 100000)", 6.5)]
+        + [("李 华", 12.0), ("(某某大学统计学院, 某市 200000)", 6.5), ("张小军", 12.0)]
+        + [("(某某研究所, 某市 300000)", 6.5), ("(E-mail: a@b.cn)", 8.0)]
+        + [("摘 要 本文研究了一个模型中参数的估计问题, 给出了一种估计方法并证明了其性质.", 9.0)]
+        + [("第二个作者", 12.0)]  # past the abstract: not a name of the byline
+    )
+    assert [a.full() for a in front_page_bib([page]).authors] == ["王大明", "李华", "张小军"]
+
+
+def test_placeholder_names_of_a_template_are_no_authors():
+    """A template's byline repeats one placeholder ("作者名 1) 作者名 2) ..."): no authors, from the layout or the text."""
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import SourceFile
+
+    byline = "作者名 1) 作者名 2),3) 作者名 3)( ∗ 字体为 3 号仿宋 * 作者)"
+    page = _page([("题目字体为 2 号黑体的论文模板", 22.0), (byline, 16.0), ("①)(单位全名部门 (系) 全名)", 7.5)] + BODY)
+    assert front_page_bib([page]).authors == ()
+    text = "\n".join(
+        ["题目字体为 2 号黑体的论文模板", "作者名, 作者名, 作者名", "", "摘 要 这是摘要的内容，说明了方法。"]
+    )
+    assert clean_document(SourceFile("t.txt", "t.txt", text, "0", "utf-8")).authors == ()

@@ -201,6 +201,9 @@ def _title_and_authors(lines: list[_Line], fallback: str, markdown: bool) -> tup
     for i, ln in head:
         if i > ti and len(ln.text) <= 40 and ln.kind == "body":
             authors = _split_names(ln.text)
+            # a name said twice or holding a bracket ("作者名, 作者名, 作者)"): a template's placeholders
+            if len(set(authors)) < len(authors) or any(re.search(r"[()（）]", a) for a in authors):
+                authors = ()
             break
     return title, authors, ti
 

@@ -111,11 +111,30 @@ def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, 
         r"universit|department|institut|abstract|大学|学院|研究所|摘\s*要", text, re.I
     ):
         return ()
+    people = _names(text, segs[last + 1 : last + 20])
+    if len(people) == 1:
+        # one name per line, each followed by its affiliation in smaller type: the names further down
+        for s in after[len(row) :]:
+            if abs(s.size - first.size) < 0.5:
+                more = _names(s.text, [])
+                if not more:
+                    break
+                people += more
+            elif s.size > first.size or not re.match(r"\s*[(（]", s.text):
+                break  # the abstract or the body: the byline is over
+    # a name said twice ("作者名, 作者名") is a template's placeholder, not a byline of people
+    return tuple(people) if len({p.full() for p in people}) == len(people) else ()
+
+
+def _names(text: str, below: list[Segment]) -> list[Person]:
+    """The people a byline's text names, or [] when it is not a byline of names."""
     text = attach_accents(text)
     names = [n.strip(" .") for n in re.split(r",|，|、|;|\band\b|&", _NAME_MARKS.sub(",", text)) if n.strip(" .")]
-    names = _unglued(names, segs[last + 1 : last + 20])
+    names = _unglued(names, below)
     names = [n for n in names if len(n) > 1 and not re.search(r"\d", n)]
-    people = []
+    if any(re.search(r"[()（）]", n) for n in names):
+        return []  # a bracket left inside a name: an instruction or a remark, not a byline
+    people: list[Person] = []
     for n in names:
         han = _han(n)
         # Chinese names have 2 or 3 characters (4 in a list of several)
@@ -125,8 +144,8 @@ def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, 
             words = n.split()
             people.append(Person(words[-1], " ".join(words[:-1])))
         else:
-            return ()  # not a byline of names
-    return tuple(people)
+            return []  # not a byline of names
+    return people
 
 
 def _unglued(names: list[str], below: list[Segment]) -> list[str]:
