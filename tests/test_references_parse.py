@@ -290,3 +290,18 @@ def test_reference_lists_split_into_entries(tmp_path, text, want):
     f.write_text(text, "utf-8")
     refs = references_of(clean_document(read_source(f, f.name)))
     assert [(r.n, r.year, r.title, r.pages) for r in refs] == want
+
+
+def test_given_name_first_author_lists_stay_authors():
+    """ "First M. Last, First M. Last, and First M. Last. Title." is a list of three people, not one
+    author "First M" with the others as the title."""
+    r = parse_reference(
+        "Ann C. Smith-Jones, Bob H. Smith-Jones, and Carl A. Brown. Sorting on networks of workstations. "
+        "In Proceedings of the 1997 Conference, May 1997."
+    )
+    assert r.authors == ("Ann C. Smith-Jones", "Bob H. Smith-Jones", "Carl A. Brown")
+    assert r.title == "Sorting on networks of workstations"
+    assert parse_reference("Wang X S, Gu Y. A survey of methods. Journal of Tests, 2019.").authors == (
+        "Wang X S",
+        "Gu Y",
+    )

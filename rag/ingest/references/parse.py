@@ -335,6 +335,8 @@ def _chicago(text: str) -> dict:
     else:
         # Vancouver names ("Wang X S, Gu Y, Chen C L P.") end at the first full stop after their initials
         v = re.match(rf"^((?:{_VNAME}\s*,\s*)*{_VNAME}(?:\s*,?\s*et al)?)\s*\.\s+", text)
+        if v and re.match(r"[A-Z][\w'’\-]+\s*,", text[v.end() :]):
+            v = None  # "Andrea C. Arpaci-Dusseau, Remzi H. ...": given names first, the family name after the initial
         head, rest = (v.group(1), text[v.end() :]) if v else _sentence(text)
         if rest:
             f["authors"] = _split_authors(head)
