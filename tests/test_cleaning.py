@@ -146,3 +146,17 @@ def test_a_typed_references_heading_after_a_short_section_opens_the_list():
         "The appendix reports the remaining results of the experiments."
     )
     assert "This research was supported in part by a grant." in doc.text
+
+
+def test_a_list_heading_said_twice_and_a_bare_number_are_no_entries():
+    """ "参考文献" repeated at the list's head and a last "[3]" with no text: two entries, no empty one."""
+    from rag.ingest.loading import SourceFile
+
+    body = "第一节的正文说明了这种方法的主要思想和结论。"
+    lines = ["某种方法的研究", "", "一、引言", body, "参考文献", "", "参考文献"]
+    lines += ["[1] Wang Z. Some Problems. J. Eq., 2000, 161: 307-320", "[2] Li M. Minimax. Boston: B, 1996", "[3]"]
+    doc = clean_document(SourceFile("a.txt", "a.txt", "\n".join(lines), "0", "utf-8"))
+    assert [(n.label, n.text) for n in doc.footnotes] == [
+        ("1", "Wang Z. Some Problems. J. Eq., 2000, 161: 307-320"),
+        ("2", "Li M. Minimax. Boston: B, 1996"),
+    ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.loading import SourceFile
-from rag.ingest.metadata import bio_authors, split_names
+from rag.ingest.metadata import bio_authors, byline_names
 from rag.ingest.pdf.apparatus import APPARATUS_KINDS, FRONT_KIND, mark_apparatus
 from rag.ingest.pdf.front import find_title
 from rag.ingest.pdf.tables import placed
@@ -124,6 +124,8 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             # a heading the reader marked by its type ("# References"): opens a list, or ends one (an appendix)
             ln.kind, ln.level = "heading", len(m.group(1))
             in_notes = _heading_text(t).replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS
+        elif in_notes and t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:
+            ln.kind, ln.level = "heading", 1  # the list's heading said again (a page's head): not an entry
         elif in_notes:
             ln.kind = "footnote"
         elif t.startswith(MARK_OPEN):
@@ -200,37 +202,9 @@ def _title_and_authors(lines: list[_Line], fallback: str, markdown: bool) -> tup
     authors: tuple[str, ...] = ()
     for i, ln in head:
         if i > ti and len(ln.text) <= 40 and ln.kind == "body":
-            authors = _split_names(ln.text)
-            # a name said twice or holding a bracket ("作者名, 作者名, 作者)"): a template's placeholders
-            if len(set(authors)) < len(authors) or any(re.search(r"[()（）]", a) for a in authors):
-                authors = ()
+            authors = byline_names(ln.text)
             break
     return title, authors, ti
-
-
-def _split_names(t: str) -> tuple[str, ...]:
-    """Author names from a byline; spaced-out Han names are grouped at their widest gaps."""
-    t = MARK_RE.sub("", t).strip().rstrip("*")
-    if not any(is_cjk(c) for c in t):
-        return tuple(n.strip() for n in re.split(r",|，|、| and ", t) if n.strip())
-    if re.search(r"[A-Za-z]{2}", t):  # Chinese and Latin names mixed: a Latin name's words stay together
-        return tuple(split_names(t))
-    tokens = re.split(r"(\s+)", t)
-    words, gaps = tokens[0::2], [len(g) for g in tokens[1::2]]
-    if not gaps:
-        return (t,)
-    if all(len(w) >= 2 for w in words):
-        return tuple(words)
-    cut = (min(gaps) + max(gaps)) / 2
-    names, cur = [], words[0]
-    for w, g in zip(words[1:], gaps):
-        if g > cut:
-            names.append(cur)
-            cur = w
-        else:
-            cur += w
-    names.append(cur)
-    return tuple(names)
 
 
 def clean_document(src: SourceFile) -> Document:
@@ -364,7 +338,7 @@ def clean_document(src: SourceFile) -> Document:
         authors=authors,
         text=body,
         sections=sections,
-        footnotes=tuple(st.footnotes),
+        footnotes=tuple(n for n in st.footnotes if n.text),  # a bare "[3]" with nothing after it cites nothing
         sha256=src.sha256,
         front_matter=_front_matter(title, authors, front),
         source_chars=sum(len(ln.text) for ln in lines) + src.furniture[1],

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
+from rag.lang.normalize import MARK_RE
+from rag.lang.text import is_cjk
 from rag.records import Bib, Document, Person
 
 FIRST_PAGE = 3000  # characters of a text without page breaks read as its first page
@@ -283,3 +285,36 @@ def bio_authors(lines: Sequence[str]) -> tuple[str, ...]:
         if m := re.match(r"^作者简介\s*[:：]\s*([^，,。\s]{2,4})", t):
             return (m.group(1),)
     return ()
+
+
+def byline_names(t: str) -> tuple[str, ...]:
+    """Author names from a byline (spaced-out Han names grouped at their widest gaps); none when a name
+    is said twice or holds a bracket ("作者名, 作者名, 作者)": a template's placeholders)."""
+    names = _byline_names(t)
+    if len(set(names)) < len(names) or any(re.search(r"[()（）]", n) for n in names):
+        return ()
+    return names
+
+
+def _byline_names(t: str) -> tuple[str, ...]:
+    t = MARK_RE.sub("", t).strip().rstrip("*")
+    if not any(is_cjk(c) for c in t):
+        return tuple(n.strip() for n in re.split(r",|，|、| and ", t) if n.strip())
+    if re.search(r"[A-Za-z]{2}", t):  # Chinese and Latin names mixed: a Latin name's words stay together
+        return tuple(split_names(t))
+    tokens = re.split(r"(\s+)", t)
+    words, gaps = tokens[0::2], [len(g) for g in tokens[1::2]]
+    if not gaps:
+        return (t,)
+    if all(len(w) >= 2 for w in words):
+        return tuple(words)
+    cut = (min(gaps) + max(gaps)) / 2
+    names, cur = [], words[0]
+    for w, g in zip(words[1:], gaps):
+        if g > cut:
+            names.append(cur)
+            cur = w
+        else:
+            cur += w
+    names.append(cur)
+    return tuple(names)
