@@ -100,7 +100,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         _wire_documents(lib, ask, bench, service, header, lang)
         lang.change(bench.relabel, lang, _labelled(ask, lib, header, lang), api_visibility="private")
         demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
-            bench.refresh_documents, lang, [lib.table, ask.docs, header], api_visibility="private"
+            bench.refresh_documents, lang, [lib.table, ask.docs, header, lib.doc_pick], api_visibility="private"
         )
         # who cites whom (after an upload too, in _wire_documents), in the interface language
         for event in (lib.refresh.click, demo.load, lang.change):
@@ -292,7 +292,7 @@ def _wire_documents(
         [d.upload_status, d.table, a.docs, header, d.upload, d.doc_pick],
         api_name="add_documents",
     ).then(_citations(service), lang, d.citations, api_visibility="private")
-    d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header], api_name="documents")
+    d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header, d.doc_pick], api_name="documents")
     managed = [d.table, a.docs, header, d.doc_pick, d.library_status]
     d.doc_pick.change(
         bench.pick_document, d.doc_pick, [d.edit_title, d.edit_authors, d.edit_year], api_visibility="private"

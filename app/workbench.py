@@ -40,17 +40,20 @@ class Workbench:
         self.settings = settings
 
     def refresh_documents(self, lang="en"):
-        """Table, document filter choices and header, as the index now is."""
+        """Table, document filter choices, header and the manager's picker choices, as the index now is
+        (on page load too: a tab opened after an upload must list the uploaded papers)."""
         lang = pick(lang)
+        choices = doc_choices(self.service)
         return (
             doc_table(self.service, lang),
-            gr.update(choices=doc_choices(self.service)),
+            gr.update(choices=choices),
             header_text(self.service, lang),
+            gr.update(choices=choices),
         )
 
     def library_refreshed(self, lang, status: str = ""):
         """Table, document filter, header, the manager's picker (cleared) and its status line."""
-        table, choices, head = self.refresh_documents(lang)
+        table, choices, head, _ = self.refresh_documents(lang)
         return table, choices, head, gr.update(choices=doc_choices(self.service), value=None), status
 
     def add_documents(self, files, lang, progress=gr.Progress()):
@@ -60,8 +63,8 @@ class Workbench:
         paths = files if isinstance(files, list) else [files]
         shown = pick(lang)
         report = self.service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=stage(shown, desc)))
-        table, choices, header = self.refresh_documents(lang)
-        return report.markdown(pick(lang)), table, choices, header, None, gr.update(choices=doc_choices(self.service))
+        table, choices, header, picker = self.refresh_documents(lang)
+        return report.markdown(pick(lang)), table, choices, header, None, picker
 
     def pick_document(self, doc_id):
         """The edit form filled with the picked document's title, authors and year."""

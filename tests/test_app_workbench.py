@@ -295,3 +295,59 @@ def test_in_chinese_the_sources_panel_and_the_downloaded_conversation_are_chines
     with pytest.raises(Exception) as err:
         Client(url, verbose=False).predict("x", 1000, api_name="/ask")
     assert str(err.value) == "k (passages to retrieve) must be a whole number from 1 to 100, got 1000"
+
+
+LATE = """Orchard Frost in Spring
+
+Ana Ruiz
+
+Abstract: How growers protect blossoms from late frost.
+
+Methods
+
+Growers ran wind machines on nights when the air near the ground fell below freezing.
+Sprinklers coated the buds with ice, which held them at zero degrees while the water froze.
+"""
+
+
+def _picker_options(page, close: bool = True) -> list[str]:
+    """The library manager's document picker's options, as the page lists them (left open if not ``close``)."""
+    page.locator("#doc-pick input").click()
+    page.locator("[role=option]").first.wait_for()
+    options = page.locator("[role=option]").all_inner_texts()
+    if close:
+        page.keyboard.press("Escape")
+    return options
+
+
+def test_the_document_picker_follows_the_library_after_reload_and_refresh(workbench, chromium, tmp_path):
+    """A tab opened before a document was added lists it after "Refresh list"; a tab opened after it lists
+    it at once (both were stale: the picker kept the documents present when the app started)."""
+    demo, url, _, _ = workbench
+    service = demo.rag_service
+    old, _ = open_app(chromium, url, times=TIMES)
+    try:
+        page = old.pages[0]
+        page.get_by_role("tab", name="Documents").click()
+        assert not any("(late.pdf)" in o for o in _picker_options(page))
+        late = tmp_path / "late.pdf"
+        late.write_bytes(text_pdf(LATE)[0])
+        report = service.add_documents([late])  # as another tab's upload would
+        assert "late.pdf" in service.assistant.retriever.index.docs, report.markdown("en")
+        page.get_by_role("button", name="Refresh list").click()
+        page.wait_for_function("document.querySelector('#documents').innerText.includes('late.pdf')")
+        assert any("(late.pdf)" in o for o in _picker_options(page))
+        fresh, page2 = open_app(chromium, url, times=TIMES)
+        try:
+            page2.get_by_role("tab", name="Documents").click()
+            _row(page2, "late.pdf").wait_for()
+            assert any("(late.pdf)" in o for o in _picker_options(page2, close=False))
+            page2.locator("[role=option]", has_text="(late.pdf)").first.click()  # and the edit form fills
+            page2.wait_for_function("document.querySelector('#edit-title textarea, #edit-title input').value !== ''")
+            assert page2.locator("#edit-title textarea, #edit-title input").input_value() == "Orchard Frost in Spring"
+        finally:
+            fresh.close()
+    finally:
+        old.close()
+        if "late.pdf" in service.assistant.retriever.index.docs:
+            service.remove_document("late.pdf")
