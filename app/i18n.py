@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from rag.ingest.chunking import APPARATUS_SECTION
+
 LANGS = ("en", "zh")
 CHOICES = [("English", "en"), ("中文", "zh")]
 
@@ -158,6 +160,11 @@ TEXT: dict[str, dict[str, str]] = {
     "md_cited_in": {"en": " — cited in {where}", "zh": " —— 引用于 {where}"},
     "copy_sources": {"en": "Sources", "zh": "出处"},
     "copy_section": {"en": "    section: {s}", "zh": "    章节：{s}"},
+    "copy_page": {"en": "    page: {p}", "zh": "    页码：{p}"},
+    "warning": {"en": "Warning", "zh": "提示"},
+    "src_text": {"en": "text", "zh": "文本"},
+    "src_uploaded": {"en": "uploaded", "zh": "已上传"},
+    "src_edited": {"en": "edited", "zh": "已编辑"},
     "copy_quote": {"en": "    quote: “{q}”", "zh": "    引文：“{q}”"},
     "copy_rests_on": {"en": "    rests on ref. {n}: {raw}", "zh": "    依据参考文献 {n}：{raw}"},
     # the Documents tab's citation view
@@ -331,6 +338,16 @@ def stage(lang: str, label: str) -> str:
         if pattern.match(label):
             return pattern.sub(zh, label)
     return label
+
+
+def shown_section(section: str, lang: str) -> str:
+    """A section label in ``lang``: of a bilingual label the index gives a page's apparatus ("Front matter /
+    首页信息"), the side in that language; any other section as the paper names it."""
+    for label in APPARATUS_SECTION.values():
+        if section == label or section.startswith(label + " / "):
+            en, _, zh = label.partition(" / ")
+            return (zh if lang == "zh" else en) + section[len(label) :]
+    return section
 
 
 def browser_language(accept_language: str | None) -> str:

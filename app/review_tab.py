@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.i18n import message, pick, t
+from app.i18n import message, pick, shown_section, t
 from app.service import AppService
 from rag.errors import InvalidInputError, RagError
 from rag.refs.render import check_style
@@ -88,7 +88,10 @@ def review(
 
 
 def _where(p: Mapping, lang: str) -> str:
-    bits = [t(lang, "page_n", p=p["page"]) if p.get("page") else "", f"§{p['section']}" if p.get("section") else ""]
+    bits = [
+        t(lang, "page_n", p=p["page"]) if p.get("page") else "",
+        f"§{shown_section(p['section'], lang)}" if p.get("section") else "",
+    ]
     return ", ".join(b for b in bits if b)
 
 

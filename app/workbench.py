@@ -4,6 +4,7 @@ Blocks app wires to its components (app/ui.py), over the one AppService every se
 from __future__ import annotations
 
 import html
+import re
 
 import gradio as gr
 
@@ -30,6 +31,17 @@ def doc_choices(service: AppService) -> list[tuple[str, str]]:
 def doc_table(service: AppService, lang: str = "en") -> list[list]:
     """The library table's rows in ``lang``."""
     return document_rows(service.library(), lang)
+
+
+def _caption(doc: str, page: int, marked: int, boxes: str, lang: str) -> tuple[str, str]:
+    """The page view's label ("doc, p. 5") and its caption element carrying the marked boxes (in points)."""
+    note = "" if marked else t(lang, "quote_not_found")
+    where = f"{doc}, {t(lang, 'page_n', p=page)}{note}"
+    caption = (
+        f'<div id="page-info" data-doc="{html.escape(doc)}" data-page="{page}" '
+        f'data-marked="{marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
+    )
+    return where, caption
 
 
 class Workbench:
@@ -102,17 +114,22 @@ class Workbench:
         try:
             view = self.service.page_view(cite)
         except RagError as exc:
-            gr.Warning(message(pick(lang), str(exc)))
+            gr.Warning(message(pick(lang), str(exc)), title=t(pick(lang), "warning"))
             return gr.update(value=None, visible=False), ""
-        lang = pick(lang)
-        note = "" if view.marked else t(lang, "quote_not_found")
-        where = f"{cite.doc}, {t(lang, 'page_n', p=view.page)}{note}"
         boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
-        caption = (
-            f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
-            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
-        )
+        where, caption = _caption(cite.doc, view.page, view.marked, boxes, pick(lang))
         return gr.update(value=view.image, visible=True, label=where), caption
+
+    def recaption(self, caption, lang):
+        """The open page's caption and label in ``lang`` (after a switch), from the caption's own data."""
+        got = dict(re.findall(r'data-(doc|page|marked|boxes)="([^"]*)"', str(caption or "")))
+        if not got.get("page", "").isdigit():
+            return gr.skip(), gr.skip()
+        marked = int(got["marked"]) if got.get("marked", "").isdigit() else 0
+        where, new = _caption(
+            html.unescape(got.get("doc", "")), int(got["page"]), marked, got.get("boxes", ""), pick(lang)
+        )
+        return gr.update(label=where), new
 
     def relabel(self, lang):
         """Every label, placeholder and button in the chosen language."""

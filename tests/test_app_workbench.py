@@ -351,3 +351,54 @@ def test_the_document_picker_follows_the_library_after_reload_and_refresh(workbe
         old.close()
         if "late.pdf" in service.assistant.retriever.index.docs:
             service.remove_document("late.pdf")
+
+
+def test_a_chinese_browser_sees_no_english_of_ours(workbench, chromium):
+    """A browser asking for Chinese (no click on 中文): the citation view, the copy box, the sources panel,
+    the links' tooltips and a warning's title carry no English word of ours (each was left in English)."""
+    from test_app_i18n import english_words
+
+    demo, url, _, _ = workbench
+    docs = demo.rag_service.assistant.retriever.index.docs
+    names = sorted({*docs, *(d.title for d in docs.values() if d.title)}, key=len, reverse=True)
+    ctx, page = open_app(chromium, url, "zh-CN", times=TIMES)
+
+    def ours(text: str) -> list[str]:
+        for name in names:
+            text = text.replace(name, "")
+        return english_words(re.sub(r"“[^”]*”", "", text))
+
+    try:
+        page.wait_for_function("document.querySelector('#question textarea').placeholder === '就这些文献提问……'")
+        page.get_by_role("tab", name="文献库").click()
+        cites = page.locator("#citations")
+        cites.get_by_text("文献库内的引用").wait_for()
+        time.sleep(1.5)  # a late English rendering (the page-load race) would land by now
+        assert ours(cites.inner_text()) == [], cites.inner_text()
+        page.get_by_role("tab", name="提问").click()
+        ask(page, "1960年的第60号记录由谁保存？", 0)
+        page.wait_for_function("document.querySelector('#copy-answer textarea').value.includes('引文：')")
+        time.sleep(1.0)
+        copy = page.locator("#copy-answer textarea").input_value()
+        assert ours(copy.split("\n\n", 1)[1]) == [], copy
+        assert page.locator("#chat a.cite").first.get_attribute("title") == "显示出处 1"
+        meta = page.locator("#sources .p-meta").first.inner_text()
+        assert ours(meta) == [] and "第" in meta, meta
+        page.fill("#question textarea", "   ")
+        page.click("#ask-btn")
+        toast = page.locator(".toast-body").first
+        toast.wait_for()
+        assert "Warning" not in toast.inner_text() and "提示" in toast.inner_text(), toast.inner_text()
+        # the open page's caption follows a switch of language, and goes with the next answer
+        page.locator("#chat a.cite").first.click()
+        info = page.locator("#page-info")
+        info.wait_for()
+        n = info.get_attribute("data-page")
+        assert info.inner_text() == f"archive.pdf, 第 {n} 页"
+        page.locator("#lang").get_by_text("English").click()
+        page.wait_for_function(f"document.querySelector('#page-info').innerText === 'archive.pdf, p. {n}'")
+        ask(page, "Why did gauge 14 drift?", 1)
+        info.wait_for(state="detached")
+        assert not page.locator("#page-view img").is_visible()
+    finally:
+        ctx.close()
