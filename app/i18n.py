@@ -129,6 +129,7 @@ TEXT: dict[str, dict[str, str]] = {
     "refs_export": {"en": "Make the file", "zh": "生成文件"},
     "refs_download": {"en": "Download references", "zh": "下载参考文献"},
     "refs_ready": {"en": "{n} works in {fmt}: `{name}`", "zh": "{n} 条文献（{fmt}）：`{name}`"},
+    "refs_ready_one": {"en": "1 work in {fmt}: `{name}`", "zh": "1 条文献（{fmt}）：`{name}`"},
     # the sources panel
     "sources": {"en": "Sources", "zh": "出处"},
     "show_source": {"en": "show source {n}", "zh": "显示出处 {n}"},
@@ -271,6 +272,10 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
     ),
     (re.compile(r"^cannot read \((.*)\)$"), r"无法读取（\1）"),
     (re.compile(r"^empty file$"), "空文件"),
+    (
+        re.compile(r"^unreadable PDF: the file is damaged or incomplete; download or export it again$"),
+        "无法读取的 PDF：文件已损坏或不完整；请重新下载或导出",
+    ),
     (re.compile(r"^password-protected PDF; .*$"), "PDF 有密码保护；请另存一份无密码的副本再添加"),
     (
         re.compile(r"^PDF has (\d+) pages, more than (\d+); .*$"),

@@ -158,6 +158,8 @@ class AppService(Service):
         limit = self.settings.upload_max_mb * 1024 * 1024
         if size > limit:
             return f"{_size(size)} is over the {_size(limit)} upload limit"
+        if size == 0:
+            return "empty file"
         if Path(name).suffix.lower() == ".pdf":
             with open(path, "rb") as fh:
                 if not fh.read(1024).lstrip().startswith(b"%PDF"):
@@ -165,6 +167,9 @@ class AppService(Service):
         try:
             src = read_source(path, name, limits=limits_of(self.settings))
         except Exception as why:  # loading's skip reasons: binary, empty, broken PDF, no text layer
+            # a parser's class name ("unreadable PDF (PdfiumError)") tells a user nothing: say what to do
+            if str(why).startswith("unreadable PDF"):
+                return "unreadable PDF: the file is damaged or incomplete; download or export it again"
             return str(why)
         dup = next((d.doc_id for d in self.documents() if d.sha256 == src.sha256), None)
         return f"already in the index as `{dup}`" if dup else ""
