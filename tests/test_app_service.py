@@ -180,7 +180,12 @@ def test_bad_uploads_are_reported_and_the_good_one_still_added(private, tmp_path
     }
     for name, data in files.items():
         (inbox / name).write_bytes(data)
-    report = svc.add_documents([inbox / n for n in files] + [inbox / "vanished.md"])
+    steps: list = []
+    names = [*files, "vanished.md"]
+    report = svc.add_documents([inbox / n for n in names], progress=lambda frac, desc: steps.append((frac, desc)))
+    # the bar moves while each file is read (it sat at "checking files - 0%" until all were read and OCR'd)
+    reading = [s for s in steps if s[1].startswith("reading ")][: len(names)]
+    assert reading == [(pytest.approx(0.8 * i / len(names)), f"reading {n}") for i, n in enumerate(names)]
     assert report.added == ["good.md"] and report.error == ""
     assert dict(report.skipped) == {
         "tool.exe": "unsupported type '.exe' (use .txt, .md or .pdf)",
