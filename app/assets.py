@@ -25,6 +25,19 @@ JS = """
       box.dispatchEvent(new Event('input', {bubbles: true}));
     }
   }, true);
+  // Gradio titles a toast with its kind in English ("Warning"); in the Chinese interface, ours instead
+  const TITLES = {Warning: '提示', Error: '错误', Info: '信息', Success: '完成'};
+  const zh = () => [...document.querySelectorAll('#lang input:checked')].some(
+    (i) => i.value === 'zh' || ((i.closest('label') || {}).innerText || '').includes('中文'));
+  new MutationObserver(() => {
+    if (!zh()) return;
+    document.querySelectorAll('.toast-title-row span').forEach((span) => {
+      for (const node of span.childNodes) {
+        const word = node.nodeType === 3 ? node.nodeValue.trim() : '';
+        if (TITLES[word]) node.nodeValue = TITLES[word] + ' ';
+      }
+    });
+  }).observe(document.body, {childList: true, subtree: true});
 }
 """
 

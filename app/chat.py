@@ -60,7 +60,7 @@ class ChatHandlers:
         exchanges = list(exchanges or [])
         q = clean_question(question)
         if not q:
-            gr.Warning(t(lang, "empty_question"))
+            gr.Warning(t(lang, "empty_question"), title=t(lang, "warning"))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         yield chat_messages(exchanges, (q, ""), lang), gr.skip(), gr.skip(), gr.skip(), gr.skip(), ""
@@ -135,6 +135,11 @@ class ChatHandlers:
             raise gr.Error(t(lang, "went_wrong_answering", kind=type(exc).__name__), print_exception=False) from None
 
     def cited_pages(self, exchanges):
-        """The picker of the pages the conversation cites (shown when there are any); the page view closed."""
+        """The picker of the pages the conversation cites (shown when there are any); the page view and its
+        caption closed (a caption left would name a page no longer shown)."""
         choices = page_choices(exchanges or [])
-        return gr.update(choices=choices, value=None, visible=bool(choices)), gr.update(value=None, visible=False)
+        return (
+            gr.update(choices=choices, value=None, visible=bool(choices)),
+            gr.update(value=None, visible=False),
+            "",
+        )

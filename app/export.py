@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 
+from app.i18n import shown_section
 from app.i18n import t as tr
 from app.service import Exchange
 from rag.index.store import DocInfo
@@ -44,6 +45,7 @@ def cited(ex: Exchange) -> tuple[Citation, ...]:
 
 def source_text(title: str, section: str, doc: str, page: str, lang: str = "en") -> str:
     """Where a passage comes from, "title — §section, p. 12 (doc)", the page in ``lang``."""
+    section = shown_section(section, lang)
     if lang != "zh":
         return source_label(title, section, doc, page)
     return f"{one_line(title)}{section_mark(one_line(section))}{page_text(one_line(page), lang)} ({one_line(doc)})"
@@ -58,17 +60,21 @@ def _closest_text(h: Hit, lang: str) -> str:
 
 
 def _copy_lines(a: Answer, style: str, lang: str) -> list[str]:
-    """``sources_lines`` (without passages) with our own words in ``lang``."""
-    if lang != "zh":
-        return sources_lines(a, passages=False, style=style)
+    """``sources_lines`` (without passages) with our own words in ``lang``; in a citation style the cited
+    page stays, on the section line (the work's reference has no page of the passage)."""
     if a.abstained:
+        if lang != "zh":
+            return sources_lines(a, passages=False, style=style)
         return [tr(lang, "md_closest")] + [f"  - {_closest_text(h, lang)}" for h in a.retrieved[:CLOSEST]]
     lines = [tr(lang, "copy_sources")]
     for c in a.citations:
-        plain = f"[{c.n}] {source_text(c.title, c.section, c.doc, c.page, lang)}"
+        section = shown_section(c.section, lang)
+        plain = f"[{c.n}] {source_text(c.title, section, c.doc, c.page, lang)}"
         lines.append(plain if style == "plain" else cited_reference(c, style))
-        if style != "plain" and c.section:
-            lines.append(tr(lang, "copy_section", s=c.section))
+        if style != "plain" and section:
+            lines.append(tr(lang, "copy_section", s=section) + page_text(one_line(c.page), lang))
+        elif style != "plain" and c.page:
+            lines.append(tr(lang, "copy_page", p=one_line(c.page)))
         lines.append(tr(lang, "copy_quote", q=c.quote))
         lines += [
             tr(lang, "copy_rests_on", n=r.get("n", ""), raw=r.get("raw", ""))
@@ -98,7 +104,7 @@ def conversation_jsonl(exchanges: Sequence[Exchange]) -> str:
 def _md_citation(c: Citation, ref: int, lang: str) -> str:
     if lang != "zh":
         return md_citation(c, ref)
-    where = f"{section_mark(one_line(c.section))}{page_text(one_line(c.page), lang)}"
+    where = f"{section_mark(one_line(shown_section(c.section, lang)))}{page_text(one_line(c.page), lang)}"
     return f"- [{c.n}] *{one_line(c.title)}*{where} (R{ref}): “{one_line(c.quote)}”"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from rag.ingest.chunking import APPARATUS_SECTION
+
 LANGS = ("en", "zh")
 CHOICES = [("English", "en"), ("中文", "zh")]
 
@@ -127,6 +129,7 @@ TEXT: dict[str, dict[str, str]] = {
     "refs_export": {"en": "Make the file", "zh": "生成文件"},
     "refs_download": {"en": "Download references", "zh": "下载参考文献"},
     "refs_ready": {"en": "{n} works in {fmt}: `{name}`", "zh": "{n} 条文献（{fmt}）：`{name}`"},
+    "refs_ready_one": {"en": "1 work in {fmt}: `{name}`", "zh": "1 条文献（{fmt}）：`{name}`"},
     # the sources panel
     "sources": {"en": "Sources", "zh": "出处"},
     "show_source": {"en": "show source {n}", "zh": "显示出处 {n}"},
@@ -158,6 +161,11 @@ TEXT: dict[str, dict[str, str]] = {
     "md_cited_in": {"en": " — cited in {where}", "zh": " —— 引用于 {where}"},
     "copy_sources": {"en": "Sources", "zh": "出处"},
     "copy_section": {"en": "    section: {s}", "zh": "    章节：{s}"},
+    "copy_page": {"en": "    page: {p}", "zh": "    页码：{p}"},
+    "warning": {"en": "Warning", "zh": "提示"},
+    "src_text": {"en": "text", "zh": "文本"},
+    "src_uploaded": {"en": "uploaded", "zh": "已上传"},
+    "src_edited": {"en": "edited", "zh": "已编辑"},
     "copy_quote": {"en": "    quote: “{q}”", "zh": "    引文：“{q}”"},
     "copy_rests_on": {"en": "    rests on ref. {n}: {raw}", "zh": "    依据参考文献 {n}：{raw}"},
     # the Documents tab's citation view
@@ -264,6 +272,10 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
     ),
     (re.compile(r"^cannot read \((.*)\)$"), r"无法读取（\1）"),
     (re.compile(r"^empty file$"), "空文件"),
+    (
+        re.compile(r"^unreadable PDF: the file is damaged or incomplete; download or export it again$"),
+        "无法读取的 PDF：文件已损坏或不完整；请重新下载或导出",
+    ),
     (re.compile(r"^password-protected PDF; .*$"), "PDF 有密码保护；请另存一份无密码的副本再添加"),
     (
         re.compile(r"^PDF has (\d+) pages, more than (\d+); .*$"),
@@ -331,6 +343,16 @@ def stage(lang: str, label: str) -> str:
         if pattern.match(label):
             return pattern.sub(zh, label)
     return label
+
+
+def shown_section(section: str, lang: str) -> str:
+    """A section label in ``lang``: of a bilingual label the index gives a page's apparatus ("Front matter /
+    首页信息"), the side in that language; any other section as the paper names it."""
+    for label in APPARATUS_SECTION.values():
+        if section == label or section.startswith(label + " / "):
+            en, _, zh = label.partition(" / ")
+            return (zh if lang == "zh" else en) + section[len(label) :]
+    return section
 
 
 def browser_language(accept_language: str | None) -> str:

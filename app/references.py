@@ -95,7 +95,8 @@ class ReferencesTab:
             path = export_file(works, str(fmt), self.root / session, str(scope))
         except RagError as exc:
             return f"**{message(lang, str(exc))}**", gr.update(value=None, interactive=False)
-        status = t(lang, "refs_ready", n=len(works), fmt=FORMAT_NAMES[str(fmt)], name=path.name)
+        key = "refs_ready_one" if len(works) == 1 else "refs_ready"
+        status = t(lang, key, n=len(works), fmt=FORMAT_NAMES[str(fmt)], name=path.name)
         return status, gr.update(value=str(path), interactive=True)
 
     def build(self, lang: gr.Radio, exchanges: gr.State, review: gr.State) -> None:

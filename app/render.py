@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from app.export import cited, page_text
+from app.i18n import TEXT, shown_section
 from app.i18n import t as tr
 from app.library import DocRow
 from app.service import Exchange
@@ -130,6 +131,7 @@ def _card(
     page: str = "",
     lang: str = "en",
 ) -> str:
+    section = shown_section(section, lang)
     sec = f"§ {html.escape(section)} · " if section else ""
     sec += f"{html.escape(page_text(page, lang).lstrip(', ，'))} · " if page else ""
     data_page = f' data-page="{html.escape(page)}"' if page else ""  # the page script opens this page on a click
@@ -244,10 +246,15 @@ def document_rows(rows: Sequence[DocRow], lang: str = "en") -> list[list]:
             r.pages or "",
             r.passages,
             "; ".join(tr(lang, f"w_{key}", n=n) for key, n in r.warnings),
-            r.source,
+            library_source(r.source, lang),
         ]
         for r in rows
     ]
+
+
+def library_source(source: str, lang: str = "en") -> str:
+    """A library row's source ("PDF · uploaded · edited") in ``lang``: the words ours, the names kept."""
+    return " · ".join(tr(lang, f"src_{part}") if f"src_{part}" in TEXT else part for part in source.split(" · "))
 
 
 DOC_COLUMNS = ("document", "title", "authors", "year", "pages", "passages", "warnings", "source")

@@ -9,12 +9,12 @@ import queue
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
 
-from app.i18n import message, pick, t
+from app.i18n import message, pick, shown_section, t
 from app.service import AppService
 from rag.errors import InvalidInputError, RagError
 from rag.refs.render import check_style
@@ -76,7 +76,21 @@ def review(
         raise InvalidInputError("no usable questions: put one question per line (or a 'question' column)")
     retriever = service.assistant.retriever
     out = folder / "review.jsonl"
-    report = run_review(retriever, qs, out, list(docs) if docs else None, style, progress)
+    chosen = list(docs) if docs else None
+    # one question per run over the same journal: `rag review`'s run reports progress only per step of
+    # several questions, so the page sat at "0 of n" until all were done; each run resumes the journal
+    done, seconds, new = -1, 0.0, 0
+    for i in range(len(qs.items)):
+
+        def tick(d: int, n: int) -> None:
+            nonlocal done
+            if progress and d > done:
+                done = d
+                progress(d, len(qs.items))
+
+        report = run_review(retriever, replace(qs, items=qs.items[: i + 1]), out, chosen, style, tick)
+        seconds, new = seconds + report.seconds, new + report.new
+    report = replace(report, new=new, resumed=len(qs.items) - new, seconds=seconds)
     journal = Journal(out, by_doc=True)
     try:
         records = dict(journal.records)
@@ -88,7 +102,10 @@ def review(
 
 
 def _where(p: Mapping, lang: str) -> str:
-    bits = [t(lang, "page_n", p=p["page"]) if p.get("page") else "", f"§{p['section']}" if p.get("section") else ""]
+    bits = [
+        t(lang, "page_n", p=p["page"]) if p.get("page") else "",
+        f"§{shown_section(p['section'], lang)}" if p.get("section") else "",
+    ]
     return ", ".join(b for b in bits if b)
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".pdf")
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+CHECKING = 0.8  # the share of an upload's progress bar spent checking (reading, OCR) the files
 
 
 @dataclass(frozen=True)
@@ -150,21 +151,31 @@ class AppService(Service):
 
     # --- adding documents -----------------------------------------------------------------------
 
-    def check_upload(self, path: Path, name: str) -> str:
-        """Why an uploaded file cannot be added ('' when it can)."""
+    def check_upload(self, path: Path, name: str, progress: Progress | None = None) -> str:
+        """Why an uploaded file cannot be added ('' when it can); ``progress`` follows the OCR of its pages."""
         if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
             return f"unsupported type '{Path(name).suffix or 'none'}' (use .txt, .md or .pdf)"
         size = path.stat().st_size
         limit = self.settings.upload_max_mb * 1024 * 1024
         if size > limit:
             return f"{_size(size)} is over the {_size(limit)} upload limit"
+        if size == 0:
+            return "empty file"
         if Path(name).suffix.lower() == ".pdf":
             with open(path, "rb") as fh:
                 if not fh.read(1024).lstrip().startswith(b"%PDF"):
                     return "not a PDF file (no %PDF header)"
         try:
-            src = read_source(path, name, limits=limits_of(self.settings))
+            ocr = (
+                (lambda stage, done, total: progress(done / max(total, 1), f"{stage} {done}/{total}"))
+                if progress
+                else None
+            )
+            src = read_source(path, name, ocr, limits=limits_of(self.settings))
         except Exception as why:  # loading's skip reasons: binary, empty, broken PDF, no text layer
+            # a parser's class name ("unreadable PDF (PdfiumError)") tells a user nothing: say what to do
+            if str(why).startswith("unreadable PDF"):
+                return "unreadable PDF: the file is damaged or incomplete; download or export it again"
             return str(why)
         dup = next((d.doc_id for d in self.documents() if d.sha256 == src.sha256), None)
         return f"already in the index as `{dup}`" if dup else ""
@@ -179,10 +190,14 @@ class AppService(Service):
             folder = self.settings.uploads_path
             folder.mkdir(parents=True, exist_ok=True)
             saved: list[tuple[Path, str]] = []
-            for f in files:
+            for i, f in enumerate(files):
                 src = Path(f if isinstance(f, (str, Path)) else getattr(f, "path", None) or getattr(f, "name", ""))
                 name = safe_filename(src.name)
-                reason = self.check_upload(src, name) if src.is_file() else "the upload did not arrive; try again"
+                # checking reads (and OCRs) each file: the slow part of an upload, so the bar moves per file and
+                # per OCR'd page; the index build after it reuses what was read
+                part = lambda frac, desc, i=i: tick(CHECKING * (i + frac) / len(files), desc)  # noqa: E731
+                part(0.0, f"reading {src.name}")
+                reason = self.check_upload(src, name, part) if src.is_file() else "the upload did not arrive; try again"
                 if reason:
                     report.skipped.append((src.name, reason))
                     continue
@@ -195,7 +210,7 @@ class AppService(Service):
                 saved.append((dest, src.name))
             if saved:
                 try:
-                    self._reindex(saved, report, tick)
+                    self._reindex(saved, report, lambda frac, desc: tick(CHECKING + (1 - CHECKING) * frac, desc))
                 except RagError as exc:
                     report.error = str(exc)
                 except Exception as exc:  # never lose the running index over one upload

@@ -99,11 +99,12 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         _wire_ask(ask, h, bench, exchanges, lang)
         _wire_documents(lib, ask, bench, service, header, lang)
         lang.change(bench.relabel, lang, _labelled(ask, lib, header, lang), api_visibility="private")
+        # who cites whom after the browser's language is known (a separate load event raced it: English
+        # could land last in a Chinese page); after a refresh, an upload (_wire_documents) and a switch too
         demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
-            bench.refresh_documents, lang, [lib.table, ask.docs, header], api_visibility="private"
-        )
-        # who cites whom (after an upload too, in _wire_documents), in the interface language
-        for event in (lib.refresh.click, demo.load, lang.change):
+            bench.refresh_documents, lang, [lib.table, ask.docs, header, lib.doc_pick], api_visibility="private"
+        ).then(_citations(service), lang, lib.citations, api_visibility="private")
+        for event in (lib.refresh.click, lang.change):
             event(_citations(service), lang, lib.citations, api_visibility="private")
         gr.api(h.ask, api_name="ask")
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
@@ -263,7 +264,7 @@ def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State,
     def after_answer(answered) -> None:
         """An answer's follow-up steps: its copy text and export in the chosen style, then its cited pages."""
         answered.then(h.restyle, restyled, styled, api_visibility="private").then(
-            h.cited_pages, exchanges, [a.page_pick, a.page_image], api_visibility="private"
+            h.cited_pages, exchanges, [a.page_pick, a.page_image, a.page_info], api_visibility="private"
         )
 
     after_answer(a.question.submit(h.respond, inputs, outputs, api_name="chat"))
@@ -273,6 +274,7 @@ def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State,
     shown_page = [a.page_image, a.page_info]
     a.page_pick.change(bench.open_page, [a.page_pick, exchanges, lang], shown_page, api_visibility="private")
     a.cite_click.change(bench.open_page, [a.cite_click, exchanges, lang], shown_page, api_visibility="private")
+    lang.change(bench.recaption, [a.page_info, lang], shown_page, api_visibility="private")
     for shown in (a.show_scores.change, lang.change):
         shown(h.rerender, [exchanges, a.show_scores, lang], [a.chat, a.sources], api_visibility="private")
     cleared = [a.chat, a.sources, exchanges, a.copy_box, a.download, a.page_pick, a.page_image, a.page_info]
@@ -292,7 +294,7 @@ def _wire_documents(
         [d.upload_status, d.table, a.docs, header, d.upload, d.doc_pick],
         api_name="add_documents",
     ).then(_citations(service), lang, d.citations, api_visibility="private")
-    d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header], api_name="documents")
+    d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header, d.doc_pick], api_name="documents")
     managed = [d.table, a.docs, header, d.doc_pick, d.library_status]
     d.doc_pick.change(
         bench.pick_document, d.doc_pick, [d.edit_title, d.edit_authors, d.edit_year], api_visibility="private"

@@ -4,6 +4,7 @@ Blocks app wires to its components (app/ui.py), over the one AppService every se
 from __future__ import annotations
 
 import html
+import re
 
 import gradio as gr
 
@@ -32,6 +33,17 @@ def doc_table(service: AppService, lang: str = "en") -> list[list]:
     return document_rows(service.library(), lang)
 
 
+def _caption(doc: str, page: int, marked: int, boxes: str, lang: str) -> tuple[str, str]:
+    """The page view's label ("doc, p. 5") and its caption element carrying the marked boxes (in points)."""
+    note = "" if marked else t(lang, "quote_not_found")
+    where = f"{doc}, {t(lang, 'page_n', p=page)}{note}"
+    caption = (
+        f'<div id="page-info" data-doc="{html.escape(doc)}" data-page="{page}" '
+        f'data-marked="{marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
+    )
+    return where, caption
+
+
 class Workbench:
     """The library manager's and the language switch's handlers (state: the service and settings)."""
 
@@ -40,17 +52,20 @@ class Workbench:
         self.settings = settings
 
     def refresh_documents(self, lang="en"):
-        """Table, document filter choices and header, as the index now is."""
+        """Table, document filter choices, header and the manager's picker choices, as the index now is
+        (on page load too: a tab opened after an upload must list the uploaded papers)."""
         lang = pick(lang)
+        choices = doc_choices(self.service)
         return (
             doc_table(self.service, lang),
-            gr.update(choices=doc_choices(self.service)),
+            gr.update(choices=choices),
             header_text(self.service, lang),
+            gr.update(choices=choices),
         )
 
     def library_refreshed(self, lang, status: str = ""):
         """Table, document filter, header, the manager's picker (cleared) and its status line."""
-        table, choices, head = self.refresh_documents(lang)
+        table, choices, head, _ = self.refresh_documents(lang)
         return table, choices, head, gr.update(choices=doc_choices(self.service), value=None), status
 
     def add_documents(self, files, lang, progress=gr.Progress()):
@@ -60,8 +75,8 @@ class Workbench:
         paths = files if isinstance(files, list) else [files]
         shown = pick(lang)
         report = self.service.add_documents(paths, progress=lambda frac, desc: progress(frac, desc=stage(shown, desc)))
-        table, choices, header = self.refresh_documents(lang)
-        return report.markdown(pick(lang)), table, choices, header, None, gr.update(choices=doc_choices(self.service))
+        table, choices, header, picker = self.refresh_documents(lang)
+        return report.markdown(pick(lang)), table, choices, header, None, picker
 
     def pick_document(self, doc_id):
         """The edit form filled with the picked document's title, authors and year."""
@@ -99,17 +114,22 @@ class Workbench:
         try:
             view = self.service.page_view(cite)
         except RagError as exc:
-            gr.Warning(message(pick(lang), str(exc)))
+            gr.Warning(message(pick(lang), str(exc)), title=t(pick(lang), "warning"))
             return gr.update(value=None, visible=False), ""
-        lang = pick(lang)
-        note = "" if view.marked else t(lang, "quote_not_found")
-        where = f"{cite.doc}, {t(lang, 'page_n', p=view.page)}{note}"
         boxes = ";".join(",".join(f"{v:.1f}" for v in b) for b in view.boxes)
-        caption = (
-            f'<div id="page-info" data-doc="{html.escape(cite.doc)}" data-page="{view.page}" '
-            f'data-marked="{view.marked}" data-boxes="{boxes}">{html.escape(where)}</div>'
-        )
+        where, caption = _caption(cite.doc, view.page, view.marked, boxes, pick(lang))
         return gr.update(value=view.image, visible=True, label=where), caption
+
+    def recaption(self, caption, lang):
+        """The open page's caption and label in ``lang`` (after a switch), from the caption's own data."""
+        got = dict(re.findall(r'data-(doc|page|marked|boxes)="([^"]*)"', str(caption or "")))
+        if not got.get("page", "").isdigit():
+            return gr.skip(), gr.skip()
+        marked = int(got["marked"]) if got.get("marked", "").isdigit() else 0
+        where, new = _caption(
+            html.unescape(got.get("doc", "")), int(got["page"]), marked, got.get("boxes", ""), pick(lang)
+        )
+        return gr.update(label=where), new
 
     def relabel(self, lang):
         """Every label, placeholder and button in the chosen language."""

@@ -15,12 +15,17 @@ from conftest import ROOT
 
 from app.export import answer_with_references, conversation_markdown
 from app.i18n import TEXT, message, stage, t
-from app.render import chat_messages, citations_markdown, sources_html
+from app.library import DocRow
+from app.render import chat_messages, citations_markdown, document_rows, sources_html
+from app.review_tab import _where
 from app.service import Exchange
 from rag.answer.conversation import Rewrite
 from rag.index.store import DocInfo
+from rag.ingest.chunking import APPARATUS_SECTION
+from rag.ingest.pdf.apparatus import FRONT_KIND
 from rag.records import Answer, Bib, Chunk, Citation, Hit, Person
 
+FRONT = APPARATUS_SECTION[FRONT_KIND]  # "Front matter / 首页信息"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # where the messages a user of the app can meet are written: calls whose first argument is shown (an
@@ -120,7 +125,7 @@ def test_the_walk_finds_an_untranslated_message():
 
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 TAG = re.compile(r"<[^>]*>")
-OURS_ANYWAY = {"rag"}  # the program's name
+OURS_ANYWAY = {"rag", "PDF"}  # the program's name; a file format's (the same in Chinese)
 
 
 def english_words(shown: str) -> list[str]:
@@ -143,8 +148,8 @@ def _chinese_conversation() -> list[Exchange]:
     refs = ({"n": "3", "raw": "王芳．量子密钥分发．物理学报，二〇一五．", "target": "王芳"},)
     cites = (
         Citation(1, "量子", "量子通信", "一、发展现状", "量子#1", passage, quote, 0.91, page="3", bib=bib, refs=refs),
-        Citation(
-            2, "量子", "量子通信", "一、发展现状", "量子#2", passage, "次年，京沪干线开通。", 0.88, page="3-4", bib=bib
+        Citation(  # a passage of the title page: the index's bilingual apparatus section
+            2, "量子", "量子通信", FRONT, "量子#2", passage, "次年，京沪干线开通。", 0.88, page="3-4", bib=bib
         ),
     )
     hits = tuple(hit(i) for i in range(1, 6))
@@ -175,6 +180,16 @@ def _everything_rendered(lang: str) -> dict[str, str]:
         "sources panel": sources_html(exchanges, show_scores=True, lang=lang),
         "chat": " ".join(m["content"] for m in chat_messages(exchanges, ("墨子号？", "墨子号[1]"), lang)),
         "citation view": citations_markdown(graph, lang=lang),
+        "library table": str(
+            document_rows(
+                [
+                    DocRow("甲", "甲文", "张伟", "2020", 0, 4, (("footnotes", 2),), "text · uploaded · edited"),
+                    DocRow("乙", "乙文", "王芳", "2021", 3, 9, (), "PDF · uploaded"),
+                ],
+                lang,
+            )
+        ),
+        "review matrix places": " ".join(_where({"page": n, "section": FRONT}, lang) for n in (1, "2-3")),
     }
     for style in ("plain", "gbt7714"):
         shown[f"copy text ({style})"] = "\n".join(answer_with_references(ex, style, lang) for ex in exchanges)
@@ -191,9 +206,15 @@ def test_the_sources_panel_copy_text_export_and_citation_view_speak_chinese():
     md = zh["downloaded conversation (plain)"]
     assert md.startswith("# 与 rag 的对话\n\n索引 `默认`（1 篇文献）· 导出于 ")
     assert "*检索的是：墨子号何时发射？*" in md and "出处：" in md and "## 参考文献" in md
-    assert "- [2] *量子通信* — §一、发展现状，第 3-4 页 (R1): “次年，京沪干线开通。”" in md
+    assert "- [2] *量子通信* — §首页信息，第 3-4 页 (R1): “次年，京沪干线开通。”" in md
     assert "- R1. 张伟. 量子通信. `量子` —— 引用于 问1[1], 问1[2], 问3[1], 问3[2]" in md
     assert "    引文：“二〇一六年八月，墨子号卫星发射升空。”" in zh["copy text (plain)"]
+    assert "§ 首页信息 · 第 3-4 页 · " in zh["sources panel"]
+    assert "'文本 · 已上传 · 已编辑'" in zh["library table"] and "'PDF · 已上传'" in zh["library table"]
+    assert zh["review matrix places"] == "第 1 页, §首页信息 第 2-3 页, §首页信息"
+    # in a citation style the cited page stays in the copy text (it was dropped: "section: ..." only)
+    gbt = zh["copy text (gbt7714)"]
+    assert "    章节：一、发展现状，第 3 页\n" in gbt and "    章节：首页信息，第 3-4 页\n" in gbt
 
 
 def test_the_english_rendering_is_caught_by_the_same_check():
@@ -205,6 +226,10 @@ def test_the_english_rendering_is_caught_by_the_same_check():
     )
     assert {"quote", "rests", "ref"} <= set(en["copy text (plain)"]) and "section" in en["copy text (gbt7714)"]
     assert {"Citations", "library", "references", "cites", "Most"} <= set(en["citation view"])
+    assert {"text", "uploaded", "edited", "footnotes"} <= set(en["library table"])
+    assert {"Front", "matter"} <= set(en["sources panel"]) & set(en["review matrix places"])
+    copy = "\n".join(answer_with_references(ex, "gbt7714", "en") for ex in _chinese_conversation())
+    assert "    section: 一、发展现状, p. 3\n" in copy and "    section: Front matter, pp. 3-4\n" in copy
     assert {"characters", "show", "source", "searched"} <= set(en["chat"])
 
 

@@ -226,7 +226,9 @@ def test_references_of_an_answer_a_review_and_the_library_download_and_parse(ser
                 t0 = time.perf_counter()
                 page.locator("#refs-format").get_by_text(FMT_LABELS[fmt], exact=True).click()
                 page.click("#refs-export")
-                page.locator("#refs-status").get_by_text(f"{n} works in {FMT_LABELS[fmt]}").wait_for()
+                page.locator("#refs-status").get_by_text(
+                    f"{n} work{'' if n == 1 else 's'} in {FMT_LABELS[fmt]}"
+                ).wait_for()
                 path = download(page, "#refs-download", tmp_path / scope)
                 timed(f"references of {scope} as {fmt}", t0)
                 assert parse(fmt, path.read_text("utf-8")) == n, (scope, fmt)
@@ -239,16 +241,30 @@ REF_LABELS = {"answer": "the latest answer", "review": "the latest review", "lib
 FMT_LABELS = {"bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON", "gbt7714": "GB/T 7714", "apa": "APA"}
 
 
-def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer_first(served):
+def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer_first(served, monkeypatch):
     from app.references import SCOPES, export_file, works_of  # gradio: imported only when this runs
     from app.review_tab import ReviewTab
 
     demo, _, root, s = served
     service = demo.rag_service
     tab = ReviewTab(service, s, root)
-    steps = list(
-        tab.run("\n".join(QUESTIONS), None, ["en_hindawi_rehab.pdf"], "apa", "zh", progress=lambda *a, **k: None)
-    )
+    # the order of the work: each question reviewed, and each "n of 2 done" the page shows
+    import rag.review.api as api
+
+    order: list[str] = []
+    review_one = api.review_one
+
+    def spied(retriever, qid, *rest):
+        order.append(f"review {qid}")
+        return review_one(retriever, qid, *rest)
+
+    monkeypatch.setattr(api, "review_one", spied)
+    steps = []
+    for step in tab.run(
+        "\n".join(QUESTIONS), None, ["en_hindawi_rehab.pdf"], "apa", "zh", progress=lambda *a, **k: None
+    ):
+        steps.append(step)
+        order.append(step[0])
     shown = [step[0] for step in steps]
     assert shown[:-1] == [
         "正在综述……已完成 0/2 个问题",
@@ -256,6 +272,14 @@ def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer
         "正在综述……已完成 1/2 个问题",
         "正在综述……已完成 2/2 个问题",
     ]
+    # each question's tick comes as it finishes, before the next is reviewed (both came at the end; issue 29)
+    reviewed = [o for o in order if o.startswith("review ")]
+    assert len(reviewed) == 2
+    assert [o for o in order if o.startswith("review ") or "1/2" in o] == [
+        reviewed[0],
+        "正在综述……已完成 1/2 个问题",
+        reviewed[1],
+    ], order
     assert shown[-1].startswith("**2 个问题 × 1 篇文献**")
     result = steps[-1][-1]
     assert sorted(p.name for p in result.folder.iterdir()) == [

@@ -170,6 +170,8 @@ def test_bad_uploads_are_reported_and_the_good_one_still_added(private, tmp_path
         "tool.exe": b"MZ\x90\x00binary",
         "fake.pdf": b"just text pretending to be a PDF",
         "scan.pdf": make_pdf([]),
+        "zero.pdf": b"",
+        "cut.pdf": make_pdf([])[:120],  # a download cut short
         "blob.txt": b"\x00\x01\x02" * 50,
         "empty.md": b"   \n",
         "big.txt": ("long text. " * 400).encode(),
@@ -178,12 +180,19 @@ def test_bad_uploads_are_reported_and_the_good_one_still_added(private, tmp_path
     }
     for name, data in files.items():
         (inbox / name).write_bytes(data)
-    report = svc.add_documents([inbox / n for n in files] + [inbox / "vanished.md"])
+    steps: list = []
+    names = [*files, "vanished.md"]
+    report = svc.add_documents([inbox / n for n in names], progress=lambda frac, desc: steps.append((frac, desc)))
+    # the bar moves while each file is read (it sat at "checking files - 0%" until all were read and OCR'd)
+    reading = [s for s in steps if s[1].startswith("reading ")][: len(names)]
+    assert reading == [(pytest.approx(0.8 * i / len(names)), f"reading {n}") for i, n in enumerate(names)]
     assert report.added == ["good.md"] and report.error == ""
     assert dict(report.skipped) == {
         "tool.exe": "unsupported type '.exe' (use .txt, .md or .pdf)",
         "fake.pdf": "not a PDF file (no %PDF header)",
         "scan.pdf": "PDF has no text: no text layer, and OCR found none on its pages",
+        "zero.pdf": "empty file",
+        "cut.pdf": "unreadable PDF: the file is damaged or incomplete; download or export it again",
         "blob.txt": "binary file (contains NUL bytes)",
         "empty.md": "empty file",
         "big.txt": "4.3 KB is over the 2.0 KB upload limit",

@@ -295,3 +295,110 @@ def test_in_chinese_the_sources_panel_and_the_downloaded_conversation_are_chines
     with pytest.raises(Exception) as err:
         Client(url, verbose=False).predict("x", 1000, api_name="/ask")
     assert str(err.value) == "k (passages to retrieve) must be a whole number from 1 to 100, got 1000"
+
+
+LATE = """Orchard Frost in Spring
+
+Ana Ruiz
+
+Abstract: How growers protect blossoms from late frost.
+
+Methods
+
+Growers ran wind machines on nights when the air near the ground fell below freezing.
+Sprinklers coated the buds with ice, which held them at zero degrees while the water froze.
+"""
+
+
+def _picker_options(page, close: bool = True) -> list[str]:
+    """The library manager's document picker's options, as the page lists them (left open if not ``close``)."""
+    page.locator("#doc-pick input").click()
+    page.locator("[role=option]").first.wait_for()
+    options = page.locator("[role=option]").all_inner_texts()
+    if close:
+        page.keyboard.press("Escape")
+    return options
+
+
+def test_the_document_picker_follows_the_library_after_reload_and_refresh(workbench, chromium, tmp_path):
+    """A tab opened before a document was added lists it after "Refresh list"; a tab opened after it lists
+    it at once (both were stale: the picker kept the documents present when the app started)."""
+    demo, url, _, _ = workbench
+    service = demo.rag_service
+    old, _ = open_app(chromium, url, times=TIMES)
+    try:
+        page = old.pages[0]
+        page.get_by_role("tab", name="Documents").click()
+        assert not any("(late.pdf)" in o for o in _picker_options(page))
+        late = tmp_path / "late.pdf"
+        late.write_bytes(text_pdf(LATE)[0])
+        report = service.add_documents([late])  # as another tab's upload would
+        assert "late.pdf" in service.assistant.retriever.index.docs, report.markdown("en")
+        page.get_by_role("button", name="Refresh list").click()
+        page.wait_for_function("document.querySelector('#documents').innerText.includes('late.pdf')")
+        assert any("(late.pdf)" in o for o in _picker_options(page))
+        fresh, page2 = open_app(chromium, url, times=TIMES)
+        try:
+            page2.get_by_role("tab", name="Documents").click()
+            _row(page2, "late.pdf").wait_for()
+            assert any("(late.pdf)" in o for o in _picker_options(page2, close=False))
+            page2.locator("[role=option]", has_text="(late.pdf)").first.click()  # and the edit form fills
+            page2.wait_for_function("document.querySelector('#edit-title textarea, #edit-title input').value !== ''")
+            assert page2.locator("#edit-title textarea, #edit-title input").input_value() == "Orchard Frost in Spring"
+        finally:
+            fresh.close()
+    finally:
+        old.close()
+        if "late.pdf" in service.assistant.retriever.index.docs:
+            service.remove_document("late.pdf")
+
+
+def test_a_chinese_browser_sees_no_english_of_ours(workbench, chromium):
+    """A browser asking for Chinese (no click on 中文): the citation view, the copy box, the sources panel,
+    the links' tooltips and a warning's title carry no English word of ours (each was left in English)."""
+    from test_app_i18n import english_words
+
+    demo, url, _, _ = workbench
+    docs = demo.rag_service.assistant.retriever.index.docs
+    names = sorted({*docs, *(d.title for d in docs.values() if d.title)}, key=len, reverse=True)
+    ctx, page = open_app(chromium, url, "zh-CN", times=TIMES)
+
+    def ours(text: str) -> list[str]:
+        for name in names:
+            text = text.replace(name, "")
+        return english_words(re.sub(r"“[^”]*”", "", text))
+
+    try:
+        page.wait_for_function("document.querySelector('#question textarea').placeholder === '就这些文献提问……'")
+        page.get_by_role("tab", name="文献库").click()
+        cites = page.locator("#citations")
+        cites.get_by_text("文献库内的引用").wait_for()
+        time.sleep(1.5)  # a late English rendering (the page-load race) would land by now
+        assert ours(cites.inner_text()) == [], cites.inner_text()
+        page.get_by_role("tab", name="提问").click()
+        ask(page, "1960年的第60号记录由谁保存？", 0)
+        page.wait_for_function("document.querySelector('#copy-answer textarea').value.includes('引文：')")
+        time.sleep(1.0)
+        copy = page.locator("#copy-answer textarea").input_value()
+        assert ours(copy.split("\n\n", 1)[1]) == [], copy
+        assert page.locator("#chat a.cite").first.get_attribute("title") == "显示出处 1"
+        meta = page.locator("#sources .p-meta").first.inner_text()
+        assert ours(meta) == [] and "第" in meta, meta
+        page.fill("#question textarea", "   ")
+        page.click("#ask-btn")
+        toast = page.locator(".toast-body").first
+        toast.wait_for()
+        assert "Warning" not in toast.inner_text() and "提示" in toast.inner_text(), toast.inner_text()
+        # the open page's caption follows a switch of language, and goes with the next answer
+        page.locator("#chat a.cite").first.click()
+        info = page.locator("#page-info")
+        info.wait_for()
+        n = info.get_attribute("data-page")
+        assert info.inner_text() == f"archive.pdf, 第 {n} 页"
+        page.locator("#lang").get_by_text("English").click()
+        page.wait_for_function(f"document.querySelector('#page-info').innerText === 'archive.pdf, p. {n}'")
+        ask(page, "Why did gauge 14 drift?", 1)
+        info.wait_for(state="detached")
+        assert not page.locator("#page-view img").is_visible()
+    finally:
+        ctx.close()
