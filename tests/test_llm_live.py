@@ -336,7 +336,7 @@ def test_live_cli_answer_is_the_verified_reply(endpoint, live_index, tmp_path):
     # one request, for the answer, to the model named by --llm
     assert [r["model"] for r in proxy.requests] == [model] and len(proxy.replies) == 1
     a = _assistant(live_index, endpoint)  # the CLI's settings, in process
-    hits = a.retriever.retrieve(a.retriever.encode(q))
+    hits = a.search(q, a.retriever.encode(q), None)  # what `ask` answers from (unusable kinds take no slot)
     assert [r["chunk_id"] for r in rec["retrieved"]] == [h.chunk.chunk_id for h in hits]
     answer, abstained, generator, cites, support = _expected(a, live_index, q, proxy.replies[0], hits)
     assert (rec["answer"], rec["abstained"], rec["generator"]) == (answer, abstained, generator)
