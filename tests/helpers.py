@@ -113,3 +113,15 @@ def cached_vectors(settings) -> int:
     (path,) = settings.embedding_cache_dir.glob("*.sqlite")
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+
+def english_feature_values(assistant, question: str, feature: str) -> list[float]:
+    """The distinct values one answer-model feature takes on the English spans gathered for a question."""
+    from rag.answer.evidence import FEATURES, Evidence, features
+
+    r = assistant.retriever
+    q = r.encode(question)
+    ev = Evidence.gather(q, r.retrieve(q, 3), r)
+    spans = ev.spans()
+    en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
+    return sorted({float(v) for v in features(ev, spans)[en, FEATURES.index(feature)]})

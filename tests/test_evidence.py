@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import english_feature_values
 
 from rag.answer.answer_model import load_model
 from rag.answer.cues import bigrams
@@ -272,15 +273,8 @@ def test_a_veto_rules_a_span_out_and_survives_the_file(tmp_path):
 
 
 def test_asked_unnamed_en_fires_when_no_span_names_the_counted_thing(assistant):
-    r = assistant.retriever
-    col = FEATURES.index("asked_unnamed_en")
-
     def fired(question: str) -> list[float]:
-        q = r.encode(question)
-        ev = Evidence.gather(q, r.retrieve(q, 3), r)
-        spans = ev.spans()
-        en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
-        return sorted({float(v) for v in features(ev, spans)[en, col]})
+        return english_feature_values(assistant, question, "asked_unnamed_en")
 
     assert fired("How many weeks did the first transatlantic telegraph cable work?")[0] == 0.0  # "three weeks"
     assert fired("How many watts do the repair ships use?") == [1.0]

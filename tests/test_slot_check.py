@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import english_feature_values
 
 from rag.answer.answer_model import load_model
-from rag.answer.evidence import FEATURES, Evidence, features
+from rag.answer.evidence import FEATURES
 from rag.answer.slot_check import Slot, slot_of, slot_unaligned
 
 
@@ -84,15 +85,8 @@ def test_the_shipped_model_vetoes_an_unaligned_slot():
 
 
 def test_slot_unaligned_feature_on_the_fixture_index(assistant):
-    r = assistant.retriever
-    col = FEATURES.index("slot_unaligned")
-
     def fired(question: str) -> list[float]:
-        q = r.encode(question)
-        ev = Evidence.gather(q, r.retrieve(q, 3), r)
-        spans = ev.spans()
-        en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
-        return sorted({float(v) for v in features(ev, spans)[en, col]})
+        return english_feature_values(assistant, question, "slot_unaligned")
 
     assert fired("How many watts do the repair ships use?") == [1.0]  # no English span names watts
     assert fired("When was the International Cable Protection Committee founded?") == [0.0]  # no slot
