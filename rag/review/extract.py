@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.cues import REFERENCE, ROADMAP
 from rag.answer.evidence import term_groups
 from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
@@ -23,6 +22,7 @@ from rag.index.store import Index
 from rag.lang.text import tokenize
 from rag.review.clip import clip
 from rag.review.pieces import embed_pieces, sentence_pieces
+from rag.review.quotable import MIN_WORDS, is_heading, quotable, words
 
 MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
 MIN_POINTS = 2
@@ -49,11 +49,16 @@ class DocSentences:
     # own vector, candidates for points but kept out of the standardisation and the "not discussed" decision
     piece: np.ndarray | None = None  # bool per entry: a piece of a long sentence
     piece_vecs: np.ndarray | None = None  # the pieces' vectors, in order
+    # a heading the text kept as a line (Title Case words, "Why Floods Damage Harbours More Than Expected"): it is
+    # read like the sentences (the statistics and the "not discussed" decision are unchanged) but states no
+    # claim, so it is never quoted as a point
+    heading: np.ndarray | None = None
 
     @property
     def candidate(self) -> np.ndarray:
-        """Entries that can be points: the usable sentences and the pieces."""
-        return self.usable if self.piece is None else self.usable | self.piece
+        """Entries that can be points: the usable sentences and the pieces, not the headings."""
+        out = self.usable if self.piece is None else self.usable | self.piece
+        return out if self.heading is None else out & ~self.heading
 
     @property
     def sentence(self) -> np.ndarray:
@@ -119,11 +124,13 @@ def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
             texts.append(c.text[a:b].strip())
             kinds.append(c.kind)
     # front matter (abstract, keywords, affiliations): only its complete sentences can be points
-    usable = [_usable(t) and (k != "meta" or _ends(t)) for t, k in zip(texts, kinds)]
+    usable = [quotable(t, SENTENCE_CHARS, k == "meta") for t, k in zip(texts, kinds)]
     piece = [False] * len(texts)
     # a body sentence too long to be a candidate: its pieces are, after the sentences
     cut = [i for i, (t, k) in enumerate(zip(texts, kinds)) if PIECES and k == "body" and len(t) > SENTENCE_CHARS]
     for i, text in sentence_pieces([texts[i] for i in cut], cut, LONG_SENTENCE):
+        if words(text) < MIN_WORDS:  # a run of citation marks or numbers ("[7].") says nothing
+            continue
         rows.append(rows[i])
         chunks.append(chunks[i])
         texts.append(text)
@@ -141,6 +148,7 @@ def _read_doc(retriever: Retriever, doc: str) -> DocSentences:
         np.asarray(usable, dtype=bool),
         np.asarray(piece, dtype=bool) if extra else None,
         vecs,
+        np.asarray([is_heading(t) for t in texts], dtype=bool),
     )
 
 
@@ -152,22 +160,6 @@ PIECES = True
 # recall and .12 evidence, because the decision model learnt what a term in the question's own language
 # means (eval/NOTES.md, review round 4)
 GLOSSES = False
-
-
-def _ends(text: str) -> bool:
-    return text[-1:] in "。！？!?.…”」』)）;；" if text else False
-
-
-def _usable(text: str) -> bool:
-    words = sum(ch.isalpha() or "\u4e00" <= ch <= "\u9fff" for ch in text)
-    terminal = _ends(text)
-    return (
-        words >= 12
-        and (terminal or len(text) > 60)
-        and len(text) <= SENTENCE_CHARS
-        and not ROADMAP.search(text)
-        and not REFERENCE.search(text)  # a cited work's entry is not the paper's point
-    )
 
 
 @dataclass(frozen=True)
@@ -329,7 +321,10 @@ def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mar
     every = np.flatnonzero(s.sents.candidate)
     cand = [int(i) for i in every[np.argsort(-z[every], kind="stable")] if z[i] >= cut]
     if len(cand) < MIN_POINTS:
-        cand = [int(i) for i in usable[np.argsort(-own, kind="stable")][:MIN_POINTS]]
+        quotable_rows = np.flatnonzero(s.sents.usable & s.sents.candidate)
+        cand = [int(i) for i in quotable_rows[np.argsort(-z[quotable_rows], kind="stable")][:MIN_POINTS]]
+        if not cand:
+            return []
     rel = z[cand]
     lo, hi = float(rel.min()), float(rel.max())
     norm = (rel - lo) / (hi - lo) if hi > lo else np.ones_like(rel)
