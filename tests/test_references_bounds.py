@@ -135,3 +135,13 @@ def test_real_pdfs_lists_end_where_the_text_goes_on():
     page9 = [r for r, n in zip(references_of(frontiers), frontiers.footnotes) if n.page == 9]
     assert [r.year for r in page9] == ["2013", "1967", "1996", "2004", "2005", "2008", "1992", "1985", "2009"]
     assert "framework of the German Excellence Initiative" in frontiers.text
+
+
+def test_a_text_files_blank_lines_do_not_end_its_notes():
+    """In a text file a blank line is no vertical gap: a note wrapped after one still continues its note."""
+    from rag.ingest.loading import SourceFile
+
+    text = "一 引言\n\n正文说明了研究的方法。①\n\n注释\n\n①张三：《一本书的题名》，《某某日报》\n\n"
+    text += "2020 年 8 月 25 日。②李四：《另一篇文章》，《某某学报》2019 年第 3 期。\n"
+    doc = clean_document(SourceFile("n.txt", "n.txt", text, "0", "utf-8"))
+    assert [(r.n, r.year) for r in references_of(doc)] == [("1", "2020"), ("2", "2019")]

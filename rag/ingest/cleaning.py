@@ -105,7 +105,7 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
     out = [_Line(t.strip()) for t in lines]
     short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
     in_notes = False
-    bounds = ListBounds()  # where the list under a notes heading ends (and picks up again)
+    bounds = ListBounds(gaps=not repeats)  # where the list under a notes heading ends (and picks up again)
     prev_kind = "blank"
     for i, ln in enumerate(out):
         t = ln.text

@@ -70,6 +70,7 @@ class ListBounds:
     previous: str = ""
     gap: bool = False
     paused: int = 0  # lines left during which the next numbered entry opens the list again
+    gaps: bool = True  # a vertical gap is a blank line (PDF pages; a text file's blank lines are not gaps)
 
     def start(self) -> None:
         """A list heading was read: a new list begins."""
@@ -84,7 +85,7 @@ class ListBounds:
         if ends_list(line, self.previous, self.gap, self.expected()):
             self.paused = RESUME_LINES if self.expected() else 0
             return False
-        label = _label(line)
+        label = entry_label(line.strip())  # a note's circled mark does not make a numbered list
         if label is not None and (self.label is None or label == self.expected()):
             self.label = label
         self.previous, self.gap = line, False
@@ -92,7 +93,7 @@ class ListBounds:
 
     def blank(self) -> None:
         """A blank line (a vertical gap) was read inside the list."""
-        if self.previous:
+        if self.previous and self.gaps:
             self.gap = True
 
     def resumes(self, line: str) -> bool:
