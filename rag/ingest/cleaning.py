@@ -17,6 +17,7 @@ from rag.ingest.metadata import bio_authors, byline_names
 from rag.ingest.pdf.apparatus import APPARATUS_KINDS, FRONT_KIND, mark_apparatus
 from rag.ingest.pdf.front import find_title
 from rag.ingest.pdf.tables import placed
+from rag.ingest.references.bounds import ListBounds
 from rag.ingest.references.detect import list_entry
 from rag.lang.normalize import CJK_PUNCT, MARK_OPEN, MARK_RE, cjk_punct, normalize, squeeze
 from rag.lang.text import is_cjk
@@ -104,16 +105,23 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
     out = [_Line(t.strip()) for t in lines]
     short = Counter(re.sub(r"\d+", "#", ln.text) for ln in out if 0 < len(ln.text) <= 60)
     in_notes = False
+    bounds = ListBounds(gaps=not repeats)  # where the list under a notes heading ends (and picks up again)
     prev_kind = "blank"
     for i, ln in enumerate(out):
         t = ln.text
         if not t:
             ln.kind = "blank"
+            bounds.blank()
             continue
         key = re.sub(r"\s+", "", t)
         if in_notes and len(t) > 30 and re.match(r"(内容提要|内容摘要|摘\s*要|Abstract\b)", t):
             in_notes, ln.kind, prev_kind = False, "abstract", "abstract"  # an abstract after the references ends them
             continue
+        if in_notes and not t.startswith("#") and not _PAGE_NO.match(t):
+            in_notes = bounds.read(t)  # a heading, a page's foot note or prose after a gap ends the list
+            prev_kind = prev_kind if in_notes else "body"  # what ends the list does not continue its last entry
+        elif not in_notes and bounds.resumes(t):
+            in_notes = True  # the list's next numbered entry after a page's foot notes
         if _PAGE_NO.match(t) or (repeats and short[re.sub(r"\d+", "#", t)] >= 3 and not _heading_level(t)):
             ln.kind = "furniture"
         elif title_key and key.rstrip("*") == title_key and i > 12:
@@ -124,6 +132,7 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             # a heading the reader marked by its type ("# References"): opens a list, or ends one (an appendix)
             ln.kind, ln.level = "heading", len(m.group(1))
             in_notes = _heading_text(t).replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS
+            bounds.start()
         elif in_notes and t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:
             ln.kind, ln.level = "heading", 1  # the list's heading said again (a page's head): not an entry
         elif in_notes:
@@ -142,6 +151,7 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             ln.kind, ln.level = "heading", level
             if t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:
                 in_notes = True
+                bounds.start()
         if ln.kind != "blank":
             prev_kind = ln.kind
     return out

@@ -174,7 +174,7 @@ def is_affiliation(t: str) -> bool:
 _ASKS_FRONT = re.compile(
     r"e-?mail|邮箱|电子邮|orcid|correspond|通讯作者|通信作者|联系"
     r"|affiliat|universit|institut|单位|机构|哪所|哪家"
-    r"|received|accepted|submitted|revised|收稿|修回|录用|接受|投稿|发表|出版|published|publication"
+    r"|receiv|receipt|accepted|submitted|revised|收稿|收到|修回|录用|接受|投稿|发表|出版|published|publication"
     r"|key\s*words?|关键词|关键字|index terms"
     r"|copyright|licen[cs]e|版权|许可|open access|开放获取"
     r"|\bdoi\b|volume|\bvol\b|issue|卷|期刊|journal|citation|cite|引用格式"

@@ -26,6 +26,7 @@ OcrPages = Callable[
     [bytes, Sequence[int], Progress | None, int | None, list[str] | None], dict[int, tuple[list[Segment], float]]
 ]
 _NOTE_LABEL = re.compile(r"^(\[(\d{1,2})\]|(\d{1,2})[.)]?\s)")
+BOLD_WEIGHT = 600  # a heading over a page's foot notes is set at least this heavy (or larger than the body)
 UNMAPPED_MIN = 20  # a page with at least this many characters its fonts map to no text ...
 UNMAPPED_SHARE = 0.3  # ... making up this share of its characters is OCR'd instead
 _NOISY = ("pdfminer", "pypdf", "pdfplumber", "PIL", "pypdfium2")
@@ -52,9 +53,13 @@ def page_lines(segs: list[Segment], headings: dict[int, int] | None = None) -> l
     if not segs:
         return []
     size = body_size(segs)
-    last_body = max((s.bottom for s in segs if s.size >= 0.9 * size), default=0.0)
-    notes = [s for s in segs if s.top >= last_body - 0.5 and s.size < 0.9 * size]
-    body = [s for s in segs if s not in notes]
+    heads = {j for j in range(len(segs) - 1) if _notes_heading(segs[j], segs[j + 1], size)}
+    last_body = max((s.bottom for j, s in enumerate(segs) if s.size >= 0.9 * size and j not in heads), default=0.0)
+    foot = {j for j, s in enumerate(segs) if s.top >= last_body - 0.5 and s.size < 0.9 * size}
+    # a heading over a block set small at the page's foot (a reference list under the columns) is read with it
+    foot |= {j for j in heads if segs[j].top >= last_body - 0.5 and j + 1 in foot}
+    notes = [s for j, s in enumerate(segs) if j in foot]
+    body = [s for j, s in enumerate(segs) if j not in foot]
     pos = {id(s): j for j, s in enumerate(segs)}
     steps = [b.top - a.top for a, b in zip(body, body[1:]) if 0 < b.top - a.top < 3 * a.size]
     leading = sorted(steps)[len(steps) // 2] if steps else size * 1.4
@@ -67,11 +72,23 @@ def page_lines(segs: list[Segment], headings: dict[int, int] | None = None) -> l
         level = (headings or {}).get(pos[id(s)], 0)
         lines.append(f"{'#' * level} {s.text}" if level else s.text)
     for s in notes:
+        if s.size >= 0.9 * size:  # the notes block's heading
+            level = (headings or {}).get(pos[id(s)], 0)
+            lines += ["", f"{'#' * level} {s.text}" if level else s.text]
+            continue
         m = _NOTE_LABEL.match(s.text)
         note = _circled(m.group(2) or m.group(3)) + s.text[m.end() :].lstrip() if m else s.text
         # an empty line before a note's first line: normalisation folds one line break before a circled marker
         lines += ["", note] if note[:1] in "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳" else [note]
     return lines
+
+
+def _notes_heading(s: Segment, nxt: Segment, size: float) -> bool:
+    """Whether a line is a heading set over small type that follows it (a reference list at a page's foot):
+    short, in bold or larger type than the page's body, without a closing stop, the next line smaller."""
+    heading = s.size >= 1.04 * size or (s.weight >= BOLD_WEIGHT > nxt.weight and s.size >= 0.9 * size)
+    small = nxt.size < 0.9 * size and nxt.top > s.top
+    return heading and small and len(s.text.strip()) <= 40 and s.text.rstrip()[-1:] not in ".。:：;；,，"
 
 
 def read_pdf(

@@ -20,7 +20,9 @@ LIST_HEADINGS = frozenset(
 NOTE_HEADINGS = frozenset("notes endnotes 注释 注 尾注".split())
 REFERENCE_KIND = "reference"  # the Chunk.kind of a passage that is an entry of a reference list
 
-_NUMBERED = re.compile(r"^\s*(?:[\[［]\s*(\d{1,4})\s*[\]］]|(\d{1,3})\s*[.．](?=\s*\D)|[(（](\d{1,3})[)）])\s*")
+_NUMBERED = re.compile(
+    r"^\s*(?:[\[［]\s*(\d{1,4})\s*[\]］]|(\d{1,3})\s*[.．](?=\s*\D)|[(（](\d{1,3})[)）](?!\s*\d))\s*"
+)  # not "(75)90026-6", a DOI wrapped onto the next line
 _AUTHOR_YEAR_START = re.compile(
     r"^(?:[A-Z][A-Za-z'’\-]+,\s*(?:[A-Z]\.|[A-Z][a-z]+)"  # "Smith, J." / "Smith, John"
     r"|[A-Z][A-Z'’\-]+\s+[A-Z](?:\s|,|\.)"  # "BAKER S K"
@@ -29,6 +31,7 @@ _AUTHOR_YEAR_START = re.compile(
     r"|[A-Z]\.(?:\s?[A-Z]\.)*\s+[A-Z][\w'’\-]+(?:,\s|\.\s+(?:19|20)\d\d)"  # "M. Banko, " / "E. Agichtein. 2005"
     rf"|[A-Z][\w'’\-]+(?:\s+[A-Z]{{1,3}})?,?[^()]{{0,80}}\({YEAR}[a-z]?\))"  # "Bates DM, DebRoy S (2003)"
 )
+_ENDS_DOI = re.compile(r"\bdoi:?\s*10\.\d{4,9}/\S*(?:\s\S+)?$", re.I)  # "doi: 10.1016/j.x. 2012.12.006"
 _TITLE_MARK = re.compile(r"《[^》]{2,}》|“[^”]{6,}”|\"[^\"]{6,}\"|\*[^*]{3,}\*|\[[JMCDRNPS](?:/OL)?\]|\[EB/OL\]")
 _WHERE_MARK = re.compile(
     rf"(?<!\d){YEAR}(?!\d)|第\s*\d+(?:\s*[-–—]+\s*\d+)?\s*[页期卷]|pp?\.\s*\d|出版社|Press|vol\.|No\.\s*\d|\d+\s*\(\d+\)",
@@ -67,7 +70,8 @@ def starts_entry(line: str, previous: str) -> bool:
         return True
     if re.search(r"(?:^|[\s,])[A-Z]\.$", previous.rstrip()):
         return False  # "..., and M." ends on an author's initial: the next line holds the rest of the name
-    return previous.rstrip()[-1:] in ".。)）" and bool(_AUTHOR_YEAR_START.match(line.strip()))
+    finished = previous.rstrip()[-1:] in ".。)）" or bool(_ENDS_DOI.search(previous))
+    return finished and bool(_AUTHOR_YEAR_START.match(line.strip()))
 
 
 def list_entry(line: str, heading: str, last: Footnote | None, page: int) -> Footnote | None:
@@ -83,8 +87,10 @@ def list_entry(line: str, heading: str, last: Footnote | None, page: int) -> Foo
         label = None  # "300. ACM, New York" wrapped from "pages 291-300": not the next entry's number
     if label is None and bare_label(line) == expected and (in_list or expected == "1"):
         label = expected  # "1 Wang X S, ...": a bare number, taken only as the next one
-    if label is None and not (
-        is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else ""))
+    numbered = in_list and last is not None and last.label.isdigit()
+    if label is None and (
+        numbered  # a numbered list's entries open with their number: a line without one continues the last
+        or not (is_list_heading(heading) and (not in_list or starts_entry(line, last.text if last else "")))
     ):
         return None
     text = squeeze(cjk_punct(line))
