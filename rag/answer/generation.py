@@ -227,8 +227,8 @@ class ExtractiveGenerator:
 
 def _entities_named(ev: Evidence, text: str) -> int:
     """How many of the question's numbers, titles and codes (a name written in capitals or with digits)
-    ``text`` mentions: the entities any text holds as written. A name found only through its dictionary
-    translation (Code -> 代码) is left out: a name's words are seldom translated."""
+    ``text`` mentions: the entities any text holds as written. Other names are left out: one matched through its
+    words' dictionary translations is seldom written so in the other language."""
     t = norm(text)
     literal = [
         e for e in ev.entities if e.kind in ("number", "title") or e.text.isupper() or any(c.isdigit() for c in e.text)
