@@ -317,3 +317,23 @@ def test_when_opening_a_clause_before_the_interrogative_asks_no_time():
     assert not ASKS_NUMBER.search("When passing by the kitchen, what did the narrator fall over?")
     assert ASKS_NUMBER.search("When was the bridge built?")
     assert ASKS_NUMBER.search("What happened when the war ended?")  # as before
+
+
+def test_a_requoted_span_names_as_many_question_entities_as_the_deciding_one(assistant):
+    from dataclasses import replace
+
+    from rag.answer.generation import ExtractiveGenerator
+
+    g = ExtractiveGenerator()
+    question = "Which four strategic priorities did the data governance framework set, as of 2022?"
+    query = assistant.retriever.encode(question)
+    ev, ranked = g.score(query, assistant.retriever.retrieve(question, 5), assistant.retriever)
+    assert [e.text for e in ev.entities] == ["2022"]
+    # with the English words merged with their translations the framework sentence (no 2022) ranks first
+    _, merged = g.rank(replace(ev, merge=True))
+    assert "2022" not in merged[0].text and "框架确立了" in merged[0].text
+    decided = next(c for c in ranked if "2022" in c.text)
+    # the quote chosen once answering is decided keeps the question's year the deciding span named
+    assert [c.text for c in g.requote(ev, [decided])] == [
+        "截至2022年，东盟10个成员国中已有7个制定了专门的个人数据保护立法。"
+    ]

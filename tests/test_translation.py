@@ -72,3 +72,14 @@ def test_inflections_are_the_regular_forms_of_a_dictionary_word():
     assert inflections("play")[-1] == "playing"  # a vowel before the y: no -ies form
     # a Chinese word finds its English gloss in the inflected form a passage holds it in (出版: publish)
     assert translate_to_english(["出版"], {"published": 0, "publisher": 1}) == [("出版", ["published"])]
+
+
+def test_inflected_forms_do_not_crowd_out_a_later_gloss():
+    from rag.lang.translation import english_glosses, translate_to_english
+
+    assert english_glosses()["架构"][:4] == ["construct", "build", "infrastructure", "architecture"]
+    forms = ["construct", "constructs", "constructed", "build", "builds", "building", "architecture"]
+    vocab = {w: i for i, w in enumerate(forms)}
+    # 7 forms, more than MAX_ALTERNATIVES (6): the cap counts glosses, so the forms of the first two
+    # glosses leave room for the fourth
+    assert translate_to_english(["架构"], vocab) == [("架构", forms)]

@@ -15,6 +15,7 @@ from rag.answer.asked import answer_misfit, asked_label, counts_asked, labels_va
 from rag.answer.citations import cited_sentences, merge_repeated_passages
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
+from rag.lang.entities import mentions, norm
 from rag.lang.text import detect_lang, split_sentences, squash
 from rag.records import Citation, Hit, Support
 
@@ -209,6 +210,10 @@ class ExtractiveGenerator:
         if merged.groups == ev.groups:  # nothing translated: the same ranking
             return chosen
         _, ranked = self.rank(merged)
+        # the merged groups only weigh words: a requoted span never names fewer of the question's numbers and
+        # codes than the span that decided (a table row naming the asked code lost to a sentence of title words)
+        held = _entities_named(ev, chosen[0].text)
+        ranked = [c for c in ranked if _entities_named(ev, c.text) >= held]
         return self.select(merged, ranked, threshold=0.0) or chosen
 
     def stream(self, query: Query, hits: list[Hit], retriever: Retriever) -> Iterator[str | Generated]:
@@ -218,6 +223,17 @@ class ExtractiveGenerator:
             if piece:
                 yield piece
         yield g
+
+
+def _entities_named(ev: Evidence, text: str) -> int:
+    """How many of the question's numbers, titles and codes (a name written in capitals or with digits)
+    ``text`` mentions: the entities any text holds as written. Other names are left out: one matched through its
+    words' dictionary translations is seldom written so in the other language."""
+    t = norm(text)
+    literal = [
+        e for e in ev.entities if e.kind in ("number", "title") or e.text.isupper() or any(c.isdigit() for c in e.text)
+    ]
+    return sum(mentions(t, e) for e in literal)
 
 
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:

@@ -228,17 +228,23 @@ def inflections(word: str) -> list[str]:
 def translate_to_english(tokens: list[str], vocab: Mapping[str, int]) -> list[tuple[str, list[str]]]:
     """Groups (Chinese word, English alternatives found in ``vocab``) for the Chinese words of a
     tokenised question: the dictionary translation of a Chinese question over English passages.
-    A gloss also counts in its regular inflections (the passages' tokens are not stemmed)."""
+    A gloss also counts in its regular inflections (the passages' tokens are not stemmed); the cap is on
+    glosses, not forms, so the inflections of the first glosses do not crowd out a later sense
+    (架构: construct, constructed, build, builds, ... would leave no room for "architecture")."""
     glosses = english_glosses()
     groups = []
     for t in dict.fromkeys(tokens):
         alts: list[str] = []
+        kept = 0
         for g in glosses.get(t, ()):
-            for form in inflections(g):
-                if form in vocab and form not in alts:
-                    alts.append(form)
+            forms = [f for f in inflections(g) if f in vocab and f not in alts]
+            if forms:
+                alts.extend(forms)
+                kept += 1
+                if kept == MAX_ALTERNATIVES:
+                    break
         if alts:
-            groups.append((t, alts[:MAX_ALTERNATIVES]))
+            groups.append((t, alts))
     return groups
 
 
