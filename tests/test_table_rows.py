@@ -57,6 +57,9 @@ def test_a_question_naming_a_row_quotes_the_header_and_that_row(tmp_path):
     (c,) = answer.citations
     assert c.section.endswith("Table 1") and c.page == "1"
     assert c.text.startswith("Type\tHMM-T\tN-GRAMS\t\tConquered\t0.917")
+    # two rows named: both, in table order, under the header
+    both = a.ask("What area under the precision/recall curve does HMM-T reach for Headquartered and for Founded?")
+    assert both.answer == "Type\tHMM-T\tN-GRAMS[1] Founded\t0.827\t0.636[1] Headquartered\t0.734\t0.589[1]"
     # a question naming no row's label keeps the answer model's choice
     other = a.ask("Which relation types were used in the type checking experiments?")
     assert "[1] Headquartered\t0.734\t0.589[1]" not in other.answer

@@ -159,7 +159,7 @@ class ExtractiveGenerator:
             return [line]
         first = _with_antecedent(_naming_asked(ev, ranked), ranked)
         row = _asked_row(ev, ranked, first)
-        if row is not None:  # a table's row the question names: its header and the row are the answer
+        if row is not None:  # rows of a table the question names: its header and those rows are the answer
             return row
         chosen, covered = [first], set(first.groups)
         weights = [w for _, w in ev.groups]
@@ -256,27 +256,27 @@ def _label_line(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan | None:
 
 
 def _asked_row(ev: Evidence, ranked: list[RankedSpan], first: RankedSpan) -> list[RankedSpan] | None:
-    """The header line and the row of a table the question names (rag/answer/table_rows.py), quoted instead
+    """The header lines and the rows of a table the question names (rag/answer/table_rows.py), quoted instead
     of ``first`` when ``first`` is a block of that same table (it holds every row of the block, or is
-    another block), or when the question asks for a quantity, the row's label holds MIN_OVERRIDE_SHARE of
-    its terms and the row, read with its header, fits the kind of answer asked for (``answer_misfit``) as
+    another block), or when the question asks for a quantity, a row's label holds MIN_OVERRIDE_SHARE of
+    its terms and the rows, read with their header, fit the kind of answer asked for (``answer_misfit``) as
     well as ``first``; else None."""
     named = named_row(ev, [c.span.hit for c in ranked])
     if named is None:
         return None
-    own = ev.hits[named.row.hit].chunk
+    own = ev.hits[named.header.hit].chunk
     was = ev.hits[first.span.hit].chunk
     if not (was.kind == "table" and (was.doc_id, was.section) == (own.doc_id, own.section)):
         question, asked = ev.question.normalized, ev.wanted
         if named.share < MIN_OVERRIDE_SHARE or not ASKS_AMOUNT.search(unicodedata.normalize("NFKC", question)):
             return None
         counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
-        row = f"{named.header.text} {named.row.text}"
+        row = " ".join(s.text for s in (named.header, *named.rows))
         if answer_misfit(question, asked, row, detect_lang(row), counted) > answer_misfit(
             question, asked, first.text, detect_lang(first.text), counted
         ):
             return None
-    return [RankedSpan(s, first.p, frozenset()) for s in (named.header, named.row)]
+    return [RankedSpan(s, first.p, frozenset()) for s in (named.header, *named.rows)]
 
 
 def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:

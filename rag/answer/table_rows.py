@@ -17,15 +17,16 @@ from rag.lang.text import tokenize
 # the share of a row label's words the question must hold: a label the question names, not one that shares a
 # word with it (a label "Presence of X (%)" named by a question "... carried X?" holds 2 of 3)
 MIN_LABEL_COVER = 0.5
+MAX_ROWS = 3  # rows a question names at most ("X, Y and Z"); more are named by a word the rows share
 CELL = "\t"
 
 
 @dataclass(frozen=True)
 class TableRow:
-    """A row a question names: the header and row spans to quote, and how much of the question it names."""
+    """The rows a question names: the header and row spans to quote, and how much of the question they name."""
 
     header: Span
-    row: Span
+    rows: tuple[Span, ...]
     share: float
 
 
@@ -66,10 +67,12 @@ def _span(ev: Evidence, hi: int, a: int, b: int) -> Span | None:
 
 
 def named_row(ev: Evidence, likeliest: Sequence[int]) -> TableRow | None:
-    """The table row the question names (see the module docstring), looked for in the table passages in
+    """The table rows the question names (see the module docstring), looked for in the table passages in
     the order of ``likeliest`` (hit positions, the answer model's likeliest passage first: it decides which
-    table is asked about): in the first that has one, the row whose label holds the largest IDF-weighted
-    share of the question's terms that the block's other labels lack; None when there is none or two rows tie."""
+    table is asked about): in the first that has one, every row it names ("X and Y" asks for two), in table
+    order; ``share`` is the largest IDF-weighted share of the question's terms a named label holds that the
+    block's other labels lack. None when no row is named, or more than MAX_ROWS are (a word of the table's
+    topic, not a row's name)."""
     groups = ev.groups
     total = sum(w for _, w in groups) or 1.0
     tables = {hi for hi, p in enumerate(ev.passages) if p.hit.chunk.kind == "table"}
@@ -85,7 +88,7 @@ def named_row(ev: Evidence, likeliest: Sequence[int]) -> TableRow | None:
             top += 1
         rows = lines[top:-1]
         labels = [frozenset(tokenize(row_label(text[a:b]))) for a, b in rows]
-        scored: list[tuple[float, int]] = []
+        named: list[tuple[float, int]] = []
         for r, (a, b) in enumerate(rows):
             if _labels_only(text[a:b]):
                 continue  # a group name holds no value
@@ -94,13 +97,14 @@ def named_row(ev: Evidence, likeliest: Sequence[int]) -> TableRow | None:
             cover = sum(any(t in alts for alts, _ in asked) for t in labels[r]) / max(len(labels[r]), 1)
             share = sum(w for alts, w in asked if not any(x in others for x in alts)) / total
             if share > 0 and cover >= MIN_LABEL_COVER:
-                scored.append((share, r))
-        if not scored:
+                named.append((share, r))
+        if not named:
             continue
-        scored.sort(reverse=True)
-        if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        if len(named) > MAX_ROWS:
             return None
-        share, r = scored[0]
-        header, row = _span(ev, hi, 0, lines[top - 1][1]), _span(ev, hi, *rows[r])
-        return TableRow(header, row, share) if header is not None and row is not None else None
+        header = _span(ev, hi, 0, lines[top - 1][1])
+        spans = [_span(ev, hi, *rows[r]) for _, r in named]
+        if header is None or any(s is None for s in spans):
+            return None
+        return TableRow(header, tuple(s for s in spans if s is not None), max(share for share, _ in named))
     return None
