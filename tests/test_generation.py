@@ -96,6 +96,7 @@ def test_selection_takes_the_likeliest_then_spans_with_new_question_terms():
         question=SimpleNamespace(lang="zh", normalized="甲乙丙丁？"),
         groups=[(("甲",), 1.0), (("乙",), 1.0), (("丙",), 1.0), (("丁",), 1.0)],
         wanted=None,
+        passages=[],  # no table passage: no row of a table to quote
     )
     model = load_model()
     gen = ExtractiveGenerator(threshold=0.5, cross_threshold=0.5, model=model, min_new_terms=0.2)
@@ -126,6 +127,7 @@ def test_a_span_naming_what_is_counted_is_quoted_first_but_never_decides_a_refus
         question=SimpleNamespace(lang="en", normalized=question),
         groups=[(("bridges",), 1.0)],
         wanted=asked_for(question),
+        passages=[],
     )
     gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
     other = _scored(0, 0, 30, 0.9, {0}, "The river is 300 km long.")  # log-odds 2.20 - 3 = -0.80
@@ -151,7 +153,7 @@ def test_a_span_stating_no_number_is_not_quoted_for_a_number_when_one_nearly_as_
 
     question = "At what rate does reading input peak?"
     ev = SimpleNamespace(
-        question=SimpleNamespace(lang="en", normalized=question), groups=[(("rate",), 1.0)], wanted=None
+        question=SimpleNamespace(lang="en", normalized=question), groups=[(("rate",), 1.0)], wanted=None, passages=[]
     )
     gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
     pointer = _scored(0, 0, 30, 0.93, {0}, "Figure 3 (a) shows the progress of the input rate.")  # 2.59 - 2
@@ -171,7 +173,11 @@ def test_a_front_matter_line_under_the_asked_label_is_quoted():
     question = "《某论文》的中图分类号是什么？"
     hits = [SimpleNamespace(chunk=SimpleNamespace(kind="body")), SimpleNamespace(chunk=SimpleNamespace(kind="front"))]
     ev = SimpleNamespace(
-        question=SimpleNamespace(lang="zh", normalized=question), groups=[(("论文",), 1.0)], wanted=None, hits=hits
+        question=SimpleNamespace(lang="zh", normalized=question),
+        groups=[(("论文",), 1.0)],
+        wanted=None,
+        hits=hits,
+        passages=[],
     )
     gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
     abstract = _scored(0, 0, 30, 0.9, {0}, "本文研究了一个回归模型中参数的估计问题。")

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
-from rag.answer.asked import answer_misfit, asked_label, counts_asked, labels_value
+from rag.answer.asked import ASKS_AMOUNT, answer_misfit, asked_label, counts_asked, labels_value
 from rag.answer.citations import cited_sentences, merge_repeated_passages
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
+from rag.answer.table_rows import named_row
 from rag.lang.entities import mentions, norm
 from rag.lang.text import detect_lang, split_sentences, squash
 from rag.records import Citation, Hit, Support
@@ -24,6 +26,10 @@ from rag.records import Citation, Hit, Support
 # span clears the threshold; it never refuses (measured, eval/NOTES.md: refusing on this cue cost
 # cmrc2018 answerable questions whose retrieved passages lacked the answer)
 ASKED_PENALTY = 2.0
+# the share of a quantity question's terms (IDF-weighted) a table row's label must name for the row to be quoted
+# instead of a likelier span of another passage: on real-pdfs the rows its table questions name hold .12, the
+# rows that merely share a system's name with a question .04-.07 (eval/NOTES.md)
+MIN_OVERRIDE_SHARE = 0.1
 
 ABSTAIN = {"zh": "资料中没有找到答案。", "en": "The sources do not answer this."}
 # the refusal of a question limited to some documents (`--doc`, the app's document filter)
@@ -153,6 +159,9 @@ class ExtractiveGenerator:
         if line is not None:  # "X是什么" answered by the line "X value": the line is the whole answer
             return [line]
         first = _with_antecedent(_naming_asked(ev, ranked), ranked)
+        row = _asked_row(ev, ranked, first)
+        if row is not None:  # rows of a table the question names: its header and those rows are the answer
+            return row
         chosen, covered = [first], set(first.groups)
         weights = [w for _, w in ev.groups]
         total = sum(weights) or 1.0
@@ -260,6 +269,30 @@ def _label_line(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan | None:
         return None
     kinds = [ev.hits[c.span.hit].chunk.kind in LINE_KINDS for c in ranked]
     return next((c for c, line in zip(ranked, kinds) if line and labels_value(label, c.text)), None)
+
+
+def _asked_row(ev: Evidence, ranked: list[RankedSpan], first: RankedSpan) -> list[RankedSpan] | None:
+    """The header lines and the rows of a table the question names (rag/answer/table_rows.py), quoted instead
+    of ``first`` when ``first`` is a block of that same table (it holds every row of the block, or is
+    another block), or when the question asks for a quantity, a row's label holds MIN_OVERRIDE_SHARE of
+    its terms and the rows, read with their header, fit the kind of answer asked for (``answer_misfit``) as
+    well as ``first``; else None."""
+    named = named_row(ev, [c.span.hit for c in ranked])
+    if named is None:
+        return None
+    own = ev.hits[named.header.hit].chunk
+    was = ev.hits[first.span.hit].chunk
+    if not (was.kind == "table" and (was.doc_id, was.section) == (own.doc_id, own.section)):
+        question, asked = ev.question.normalized, ev.wanted
+        if named.share < MIN_OVERRIDE_SHARE or not ASKS_AMOUNT.search(unicodedata.normalize("NFKC", question)):
+            return None
+        counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
+        row = " ".join(s.text for s in (named.header, *named.rows))
+        if answer_misfit(question, asked, row, detect_lang(row), counted) > answer_misfit(
+            question, asked, first.text, detect_lang(first.text), counted
+        ):
+            return None
+    return [RankedSpan(s, first.p, frozenset()) for s in (named.header, *named.rows)]
 
 
 def _with_antecedent(c: RankedSpan, ranked: list[RankedSpan]) -> RankedSpan:
