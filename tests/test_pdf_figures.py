@@ -45,6 +45,9 @@ def test_a_flow_chart_leaves_the_paragraph_it_stood_in():
     ]
     body = "\n".join(page.lines)
     assert "n = 423" not in body and "Flow chart" not in body
+    # the page's stored lines hold each box whole, so a quote from one box is marked on that box alone
+    held = [s for s in page.table_rows if s.text == "Participants who developed dementia n = 423"]
+    assert [(round(s.x0), round(s.top), round(s.x1), round(s.bottom)) for s in held] == [(300, 354, 385, 388)]
     assert "(attack, cardiopathy, cardiovascular), stroke, high\nblood pressure, or diabetes" in body
 
 
@@ -66,12 +69,18 @@ def test_labels_in_body_type_or_too_few_stay_in_the_body():
     line = "a line of prose in the body of the page"
     body = [Segment(line, 50, 300, 100 + 12 * i, 109 + 12 * i, 9.0) for i in range(6)]
     cap = Segment("Figure 2. A caption.", 50, 300, 210, 218, 8.0)
-    assert find_figures([*body, cap], 1) == ([], set())
+    assert find_figures([*body, cap], 1) == ([], set(), [])
     big = [Segment("box", 60, 90, 180 + 8 * i, 186 + 8 * i, 9.0) for i in range(3)]
-    assert find_figures([*body, *big, cap], 1) == ([], set())
+    assert find_figures([*body, *big, cap], 1) == ([], set(), [])
     two = [Segment("box a", 60, 90, 180, 186, 6.0), Segment("box b", 60, 90, 190, 196, 6.0)]
-    assert find_figures([*body, *two, cap], 1) == ([], set())
+    assert find_figures([*body, *two, cap], 1) == ([], set(), [])
     three = [*two, Segment("box c", 120, 150, 190, 196, 6.0)]
-    figs, taken = find_figures([*body, *three, cap], 1)
+    figs, taken, lines = find_figures([*body, *three, cap], 1)
     assert [(f.label, f.rows) for f in figs] == [("Figure 2", (("box a box b",), ("box c",)))]
     assert taken == {6, 7, 8, 9}
+    # each box one line, around its lines, then the caption: the figure passage's lines in its order
+    assert [(x.text, x.x0, x.x1, x.top, x.bottom) for x in lines] == [
+        ("box a box b", 60, 90, 180, 196),
+        ("box c", 120, 150, 190, 196),
+        ("Figure 2. A caption.", 50, 300, 210, 218),
+    ]

@@ -30,14 +30,16 @@ CAPTION_LINES = 6  # a caption wraps onto at most this many more lines
 _END = re.compile(r"[.。]$")
 
 
-def find_figures(segs: list[Segment], page: int) -> tuple[list[Table], set[int]]:
-    """The captioned figures with text labels among a page's segments (see the module docstring) and the
-    indexes of the segments they take (labels and caption), which leave the body text."""
+def find_figures(segs: list[Segment], page: int) -> tuple[list[Table], set[int], list[Segment]]:
+    """The captioned figures with text labels among a page's segments (see the module docstring), the
+    indexes of the segments they take (labels and caption), which leave the body text, and the figures' lines
+    as their passages read them (one segment per box, then the caption's lines), for the line boxes."""
     if not segs:
-        return [], set()
+        return [], set(), []
     size = body_size(segs)
     figures: list[Table] = []
     taken: set[int] = set()
+    lines: list[Segment] = []
     for ci, c in enumerate(segs):
         m = FIGURE.match(c.text)
         if m is None or ci in taken:
@@ -49,9 +51,10 @@ def find_figures(segs: list[Segment], page: int) -> tuple[list[Table], set[int]]
         boxes = _boxes([segs[i] for i in labels])
         label = f"Figure {m.group(2)}" if m.group(1) else f"图{m.group(4)}"
         text = _join_lines([segs[i].text for i in caption])
-        figures.append(Table(label, text, tuple((b,) for b in boxes), page))
+        figures.append(Table(label, text, tuple((b.text,) for b in boxes), page))
         taken |= set(labels) | set(caption)
-    return figures, taken
+        lines += boxes + [segs[i] for i in caption]
+    return figures, taken, lines
 
 
 def _labels_above(segs: list[Segment], ci: int, size: float, taken: set[int]) -> list[int]:
@@ -110,9 +113,9 @@ def _caption(segs: list[Segment], ci: int, size: float, taken: set[int]) -> list
     return out
 
 
-def _boxes(labels: list[Segment]) -> list[str]:
-    """Label lines grouped into boxes (each under the one above it, close and overlapping across), each box's
-    lines joined, boxes top to bottom and left to right."""
+def _boxes(labels: list[Segment]) -> list[Segment]:
+    """Label lines grouped into boxes (each under the one above it, close and overlapping across), each box one
+    segment (its lines joined, the box around them), boxes top to bottom and left to right."""
     boxes: list[list[Segment]] = []
     for s in sorted(labels, key=lambda s: (s.top, s.x0)):
         home = next(
@@ -138,4 +141,16 @@ def _boxes(labels: list[Segment]) -> list[str]:
             rows[-1].append(b)
         else:
             rows.append([b])
-    return [" ".join(s.text for s in b) for row in rows for b in sorted(row, key=lambda b: b[0].x0)]
+    return [
+        Segment(
+            " ".join(s.text for s in b),
+            min(s.x0 for s in b),
+            max(s.x1 for s in b),
+            min(s.top for s in b),
+            max(s.bottom for s in b),
+            b[0].size,
+            b[0].weight,
+        )
+        for row in rows
+        for b in sorted(row, key=lambda b: b[0].x0)
+    ]

@@ -117,10 +117,9 @@ def read_pdf(
         found, taken = find_tables(segs, i + 1) if i not in conf else ([], set())
         rest = [s for j, s in enumerate(segs) if j not in taken]
         # a figure's labels and caption leave the body text too, read as the figure's passage
-        figures, drawn = find_figures(rest, i + 1) if i not in conf else ([], set())
+        figures, drawn, boxes = find_figures(rest, i + 1) if i not in conf else ([], set(), [])
         tables.append(found + figures)  # a table's caption and rows leave the body text: they are read as its passage
-        out_of_body = [s for j, s in enumerate(segs) if j in taken] + [s for j, s in enumerate(rest) if j in drawn]
-        table_rows.append(rows(out_of_body) if out_of_body else [])
+        table_rows.append((rows([s for j, s in enumerate(segs) if j in taken]) if taken else []) + boxes)
         pages[i] = [s for j, s in enumerate(rest) if j not in drawn]
     ordered = [order(segs) for segs in pages]
     furniture = running_furniture(ordered, [h for _, h in sizes])
