@@ -76,6 +76,11 @@ def test_pointers_to_figures_markers_and_citations_state_no_number():
     assert states_number("The rate peaks at about 13 GB/s.")
     assert states_number("A total of forty-six adults participated.")
     assert states_number("共有三个缔约方。")
+    # a small number naming a group, phase or type is a label, not an amount; a number of groups is one
+    assert not states_number("Zero flow days rose for the catchments in group 1.")
+    assert not states_number("Phase II began with type 2 patients.")
+    assert states_number("The subjects were split into 2 groups.")
+    assert states_number("Group 1 had 12 members.")
 
 
 def test_a_number_right_before_the_counted_thing_counts_it():
@@ -111,6 +116,22 @@ def test_the_misfit_of_a_span_with_the_kind_of_answer_asked():
         answer_misfit("最多可以录多少小节？", wanted("最多可以录多少小节？", None, None), "Up to 999 bars.", "en")
         == 0.0
     )
+
+
+def test_a_which_school_question_wants_a_sentence_naming_one():
+    """ "哪所学校/哪家公司": a Chinese span naming no person, place or organisation (besides the question's own)
+    misfits by 1; one naming a place or an organisation fits; an English span is not judged."""
+    from rag.answer.asked import answer_misfit
+
+    q = "这份模板是哪所学校的？"
+    assert answer_misfit(q, None, "本模板符合学校的格式要求。", "zh") == 1.0
+    assert answer_misfit(q, None, "本文介绍珠海分校的论文模板。", "zh") == 0.0
+    assert answer_misfit(q, None, "A template of a university.", "en") == 0.0
+    # the place the question names itself is no answer; another one is
+    assert answer_misfit("北京的这家公司是哪家？", None, "这家公司在北京。", "zh") == 1.0
+    assert answer_misfit("北京的这家公司是哪家？", None, "这家公司后来迁往上海。", "zh") == 0.0
+    # "哪个" asks anything: not judged
+    assert answer_misfit("这是哪个方法？", None, "本方法很快。", "zh") == 0.0
 
 
 def test_the_wide_reading_adds_bare_counts_and_english_glosses():

@@ -204,3 +204,29 @@ def test_answers_carry_the_model_confidence(assistant):
     ans = assistant.ask("墨子号卫星是什么时候发射的？")
     assert 0.0 < ans.confidence <= 1.0 and ans.to_dict()["confidence"] == round(ans.confidence, 4)
     assert ans.confidence >= assistant.generator.threshold
+
+
+def test_a_quoted_reference_number_is_not_read_as_a_citation_mark(tmp_path):
+    """A quoted sentence holding the paper's own reference "[12]": the answer writes it ［12］, so every [n] of
+    the answer is one of its citations; the citation keeps the paper's text."""
+    from helpers import index_settings
+
+    from rag.answer.citations import MARK, unmarked
+    from rag.index.store import build_index
+
+    assert unmarked("as shown in [12] and [3].") == "as shown in ［12］ and ［3］."
+    assert unmarked("a list [a] and [] stay") == "a list [a] and [] stay"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "paper.txt").write_text(
+        "Cable repair\n\nThe repair ships needed eleven days to mend the cables after the cuts [12]. "
+        "Weather delayed the second ship by two more days.\n",
+        encoding="utf-8",
+    )
+    s = index_settings(tmp_path)
+    build_index([corpus], s)
+    ans = Assistant.open(s).ask("How many days did the repair ships need to mend the cables?")
+    assert not ans.abstained
+    assert "eleven days to mend the cables after the cuts ［12］.[1]" in ans.answer
+    assert {int(n) for n in MARK.findall(ans.answer)} == {c.n for c in ans.citations} == {1}
+    assert ans.citations[0].quote.endswith("after the cuts [12].")

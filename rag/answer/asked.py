@@ -167,10 +167,12 @@ def names_asked(asked: Asked | None, text: str, text_lang: str) -> float:
 
 # --- the kind of answer asked for, matched against a candidate span (chooses the quote, never refuses) ---
 
-# numbers that point at a figure, table, section, equation, page or note rather than state a quantity
+# numbers that point at a figure, table, section, equation, page or note rather than state a quantity, and
+# small numbers naming a group, phase or version ("group 1", "phase II", "type 2"): labels, not amounts
 _POINTERS = re.compile(
     r"\b(?:fig(?:ure)?s?|tables?|tab|sections?|sec|chapters?|ch|eqs?|equations?|appendix|pages?|pp?|steps?|notes?)"
     r"\.?\s*\(?[0-9ivxlcIVXLC]+(?:\.\d+)*\)?(?:\s*\([a-z]\))?"
+    r"|\b(?:groups?|experiments?|phases?|stages?|waves?|sessions?|rounds?|versions?|types?|models?)\s+(?:\d{1,2}|[IVX]{1,4})\b(?![.,]\d)"
     r"|[图表式]\s*\d+(?:[.\-]\d+)*|第\s*\d+\s*[章节页条]|[\(\[（［]\s*\d{1,3}(?:\s*[,，\-–]\s*\d{1,3})*\s*[\)\]）］]"
     r"|(?<![\d.])\d{1,2}[\)）]",
     re.I,
@@ -282,6 +284,16 @@ def _found(form: str, lowered: str) -> bool:
 
 
 MAX_MISFIT = 1.5
+# "哪所学校", "哪家公司", "哪座城市", "哪国", "哪位作者": the answer names an institution, a place or a person
+_ZH_WHICH_NAME = re.compile(r"哪[所家座国位]")
+_PROPER_TAGS = ("nr", "nrt", "nrfg", "ns", "nt")  # people, places, organisations (jieba's nz is too loose here)
+
+
+def names_someone(question: str, text: str) -> bool:
+    """Whether a Chinese ``text`` names a person, place or organisation the question does not (jieba's tags)."""
+    from rag.lang.segment import pos_cut
+
+    return any(f in _PROPER_TAGS and len(w) >= 1 and w not in question for w, f in pos_cut(text))
 
 
 def answer_misfit(
@@ -289,7 +301,8 @@ def answer_misfit(
 ) -> float:
     """How badly a span fits the kind of answer the question's wording asks for, in units of the quote
     penalty (0: fits): a question asking a number (how many/much, at what rate, 多少, 哪一年) against a span
-    stating none (1), a year against a span without one (1); a count of something named ("how many
+    stating none (1), a year against a span without one (1), a Chinese "哪所/哪家/哪位…" against a span naming no
+    person, place or organisation besides the question's (1); a count of something named ("how many
     hours", "几个关键词") against a span that does not name it (1) or names it without a number before it (.5),
     each .5 more when another candidate does give the number before it (``counted_elsewhere``); at most
     MAX_MISFIT in all."""
@@ -299,6 +312,8 @@ def answer_misfit(
         miss += 1.0
     elif ASKS_YEAR.search(question) and not _YEAR.search(text):
         miss += 1.0
+    elif _ZH_WHICH_NAME.search(question) and text_lang == "zh" and not names_someone(question, text):
+        miss += 1.0  # "which school" answered by a sentence naming none
     if asked is not None:
         named = _mentioned(asked, text, text_lang)
         if asks_quantity and not counts_asked(asked, text):

@@ -14,6 +14,8 @@ from rag.records import Citation, Support
 
 MARK = re.compile(r"\[(\d+)\]")
 _MARKS = re.compile(r"\s*((?:\[\d+\])+)")
+# a bracketed number quoted from a paper (its reference "[12]") as the answer writes it: not read as a citation mark
+QUOTED_MARK = "［{}］"
 
 _KW = r"(?:passages?|sources?|refs?|references?|docs?|documents?|id|no\.?|段落|资料|文献|来源|材料|片段|参考|段)"
 _NUMS = rf"\d+(?:\s*(?:[,，、;；&]|and|-|–|—|~|～|至|到)\s*(?:{_KW}\s*[:：#]?\s*)?\d+)*"
@@ -22,6 +24,12 @@ _PAREN = re.compile(rf"[ \t]*[（(]\s*(?P<kw>{_KW}\s*[:：#]?\s*)?(?P<nums>{_NUM
 # a bare "(1)" is a citation only where one goes: before punctuation, a line end or another mark
 _CITE_FOLLOWS = re.compile(r"\s*(?:[。．.!！?？；;，,:：]|$|\n|[【\[（(])")
 _MAX_RANGE = 10
+
+
+def unmarked(quote: str) -> str:
+    """A quote as an answer writes it: the paper's own bracketed numbers ("[12]", a reference) in full-width
+    brackets, so the answer's only ``[n]`` marks are its citations (the citation keeps the paper's text)."""
+    return MARK.sub(lambda m: QUOTED_MARK.format(m.group(1)), quote)
 
 
 def _numbers(spec: str) -> list[int]:

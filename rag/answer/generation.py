@@ -13,7 +13,7 @@ from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
 from rag.answer.asked import ASKS_AMOUNT, answer_misfit, asked_label, counts_asked, labels_value
-from rag.answer.citations import cited_sentences, merge_repeated_passages
+from rag.answer.citations import cited_sentences, merge_repeated_passages, unmarked
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.table_rows import named_row
@@ -204,8 +204,9 @@ class ExtractiveGenerator:
             citations.append(
                 Citation(n, ch.doc_id, ch.title, ch.section, ch.chunk_id, ch.text, c.text, round(c.p, 4), ch.page)
             )
-            # every sentence of a span carries the mark, so no answer sentence goes uncited
-            parts.extend(f"{c.text[a:b]}[{n}]" for a, b in split_sentences(c.text))
+            # every sentence of a span carries the mark, so no answer sentence goes uncited; a reference number
+            # the paper wrote in brackets would read as one of the answer's marks, pointing at no passage
+            parts.extend(f"{unmarked(c.text[a:b])}[{n}]" for a, b in split_sentences(c.text))
         # two spans of one passage: one number, not [1] and [2] for the same passage
         answer, cited, _ = merge_repeated_passages(("" if query.lang == "zh" else " ").join(parts), citations)
         return Generated(answer, cited, False, quoted_support(answer), self.name, confidence)

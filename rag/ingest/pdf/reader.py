@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from rag.ingest.pdf.chars import _circled, page_chars, segments
+from rag.ingest.pdf.figures import find_figures
 from rag.ingest.pdf.furniture import running_furniture
 from rag.ingest.pdf.headings import body_type, heading_levels, numbered
 from rag.ingest.pdf.layout import body_size, order, rows
@@ -131,9 +132,12 @@ def read_pdf(
     table_rows: list[list[Segment]] = []
     for i, segs in enumerate(pages):
         found, taken = find_tables(segs, i + 1) if i not in conf else ([], set())
-        tables.append(found)  # a table's caption and rows leave the body text: they are read as its passage
-        table_rows.append(rows([s for j, s in enumerate(segs) if j in taken]) if taken else [])
-        pages[i] = [s for j, s in enumerate(segs) if j not in taken]
+        rest = [s for j, s in enumerate(segs) if j not in taken]
+        # a figure's labels and caption leave the body text too, read as the figure's passage
+        figures, drawn, boxes = find_figures(rest, i + 1) if i not in conf else ([], set(), [])
+        tables.append(found + figures)  # a table's caption and rows leave the body text: they are read as its passage
+        table_rows.append((rows([s for j, s in enumerate(segs) if j in taken]) if taken else []) + boxes)
+        pages[i] = [s for j, s in enumerate(rest) if j not in drawn]
     ordered = [order(segs) for segs in pages]
     furniture = running_furniture(ordered, [h for _, h in sizes])
     out = []
