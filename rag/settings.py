@@ -166,10 +166,12 @@ class Settings(BaseSettings):
         1.0, "retrieval", "Weight of the BM25 ranking of an English question translated by dictionary.", ge=0
     )
     translated_floor_en: float = F(
-        0.5,
+        0.9,
         "retrieval",
         "An English question's dictionary-translated BM25 ranking weighs at least this (x translated_weight), "
-        "however small the corpus's Chinese share (a Chinese question's one-word-gloss translation keeps the share).",
+        "however small the corpus's Chinese share: it is the only lexical list that reaches a Chinese passage, so "
+        "at 0.5 a mostly English library's plain list (.9) outvoted it (a Chinese question's one-word-gloss "
+        "translation keeps the share).",
         ge=0,
         le=1,
     )

@@ -199,3 +199,45 @@ def test_translated_ranking_weighs_at_least_the_floor_exact():
     assert fuse(sc, s, own_share=0.9, floor=0.5) == pytest.approx({0: 0.9 / 61 + 0.5 / 62, 1: 0.9 / 62, 2: 0.5 / 61})
     # a floor below the other language's share changes nothing
     assert fuse(sc, s, own_share=0.3, floor=0.5) == fuse(sc, s, own_share=0.3)
+
+
+def test_a_mostly_english_librarys_chinese_passage_is_reached_by_the_translated_ranking(tmp_path):
+    # an English question over a library 3/4 English: the Chinese passage that answers it is matched
+    # lexically only by the dictionary translation; at the old floor (0.5) the plain list's English
+    # passages (weight .75) kept it below a passage that only shares the question's words
+    from rag.answer.pipeline import Assistant
+    from rag.index.store import build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "en_a.md").write_text(
+        "# Field notes on river gauges\n\n## Background\n\nThe English summary of each station report gives the "
+        "background of the gauge, its history and the\nsection of river it measures. Readers of the journal asked "
+        "how long each background section should be.\n\n## Methods\n\nFlow was recorded every fifteen minutes "
+        "and checked against manual readings twice a year.\n",
+        encoding="utf-8",
+    )
+    (corpus / "en_b.md").write_text(
+        "# Writing for the bulletin\n\n## Background\n\nAuthors often ask how long an English abstract should be "
+        "and which section comes at the end of a paper.\nThe editors keep the background of each issue short and "
+        "send the proofs back within a week.\n\n## Review\n\nEvery paper is read by two referees before the "
+        "editors decide.\n",
+        encoding="utf-8",
+    )
+    (corpus / "zh_c.txt").write_text(
+        "稿件格式说明\n\n正文之后附英文背景介绍，篇幅为 300 单词左右，说明研究的背景与意义。\n\n"
+        "参考文献按照出现顺序编号，作者姓名全部列出。图表需要中英文双语标题。\n",
+        encoding="utf-8",
+    )
+    s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+    build_index([corpus], s)
+    r = Assistant.open(s).retriever
+    question = "How long should the English background section at the end of a paper be?"
+    assert r.settings.translated_floor_en == 0.9 and r.language_share("en") == 0.75
+
+    def passages(floor: float) -> list[str]:
+        at = Retriever(r.index, r.embedder, r.settings.model_copy(update={"translated_floor_en": floor}))
+        return [h.chunk.chunk_id for h in at.retrieve(question, 3)]
+
+    assert passages(0.9) == ["en_b.md#0", "zh_c.txt#0", "en_a.md#0"]
+    assert passages(0.5) == ["en_b.md#0", "en_a.md#0", "zh_c.txt#0"]
