@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
@@ -42,6 +43,13 @@ def _compile_engine_meanwhile() -> threading.Thread:
     thread = threading.Thread(target=fast_e5.build, args=args, name="rag-engine-build", daemon=True)
     thread.start()
     return thread
+
+
+def pytest_collection_finish(session):
+    """Everything collection loaded (rag, numpy, langchain, the test modules: a few hundred MB of objects) is
+    moved out of the collector's sight: a full collection walks every tracked object, and the tests' own
+    allocations (syntax trees, dictionaries) would otherwise trigger dozens of them."""
+    gc.freeze()
 
 
 def pytest_unconfigure(config):
