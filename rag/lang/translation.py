@@ -30,19 +30,27 @@ MAX_ALTERNATIVES = 6
 
 
 # compiled once: _gloss_keys runs on each of CC-CEDICT's ~200,000 definitions
+# (most definitions are one plain gloss: the regexes run only where their characters occur)
 _ASIDES = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\|.*")
 _PARTS = re.compile(r"[;,]")
-_ARTICLE = re.compile(r"^(to|a|an|the) ")
+_ARTICLES = ("to ", "a ", "an ", "the ")
 _KEY = re.compile(r"[a-z][a-z' \-]*")
+_NOT_LETTER = re.compile(r"[^a-z]")
+_HEAD_END = re.compile(r"[;,(]")
 
 
 def _gloss_keys(definition: str) -> list[str]:
     """Lookup keys from one CC-CEDICT definition: the whole gloss and its comma/semicolon parts."""
-    d = _ASIDES.sub("", definition).strip().lower()
-    keys = {d} | {p.strip() for p in _PARTS.split(d)}
+    d = definition
+    if "(" in d or "[" in d or "CL:" in d or "|" in d:
+        d = _ASIDES.sub("", d)
+    d = d.strip().lower()
+    keys = {d, *(p.strip() for p in _PARTS.split(d))} if ("," in d or ";" in d) else {d}
     out = []
     for k in keys:
-        k = _ARTICLE.sub("", k).strip(" .")
+        if k.startswith(_ARTICLES):  # one leading article or "to" dropped
+            k = k.split(" ", 1)[1]
+        k = k.strip(" .")
         if k and len(k.split()) <= MAX_WORDS and _KEY.fullmatch(k):
             out.append(k)
     return out
@@ -57,7 +65,7 @@ def _entries() -> list[tuple[str, str, list[str]]]:
         for line in fh:
             m = _ENTRY.match(line)
             if m and not line.startswith("#"):
-                reading = re.sub(r"[^a-z]", "", m.group(3).lower().replace("u:", "v"))
+                reading = _NOT_LETTER.sub("", m.group(3).lower().replace("u:", "v"))
                 rows.append((m.group(2), reading, m.group(4).split("/")))
     return rows
 
@@ -126,7 +134,7 @@ def proper_names() -> frozenset[str]:
     out = set()
     for _, defs in _cedict():
         for d in defs:
-            head = re.split(r"[;,(]", d, maxsplit=1)[0].strip()
+            head = _HEAD_END.split(d, maxsplit=1)[0].strip()
             if head[:1].isupper() and not head.isupper() and len(head.split()) <= MAX_WORDS:
                 out.add(head.lower())
     return frozenset(out)
