@@ -4,6 +4,7 @@ error messages translated; the language a browser asks for picks the default."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from rag.ingest.chunking import APPARATUS_SECTION
 
@@ -353,6 +354,15 @@ def shown_section(section: str, lang: str) -> str:
             en, _, zh = label.partition(" / ")
             return (zh if lang == "zh" else en) + section[len(label) :]
     return section
+
+
+def where(p: Mapping, lang: str) -> str:
+    """Where a review point or nearest sentence sits, in ``lang``: its page and section ("p. 3, §Methods")."""
+    bits = [
+        t(lang, "page_n", p=p["page"]) if p.get("page") else "",
+        f"§{shown_section(p['section'], lang)}" if p.get("section") else "",
+    ]
+    return ", ".join(b for b in bits if b)
 
 
 def browser_language(accept_language: str | None) -> str:

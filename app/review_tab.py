@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.i18n import message, pick, shown_section, t
+from app.i18n import message, pick, t, where
 from app.service import AppService
 from rag.errors import InvalidInputError, RagError
 from rag.refs.render import check_style
@@ -101,14 +101,6 @@ def review(
     return ReviewResult(folder, qs, records, tuple(report.docs), style, report)
 
 
-def _where(p: Mapping, lang: str) -> str:
-    bits = [
-        t(lang, "page_n", p=p["page"]) if p.get("page") else "",
-        f"§{shown_section(p['section'], lang)}" if p.get("section") else "",
-    ]
-    return ", ".join(b for b in bits if b)
-
-
 def matrix_html(result: ReviewResult, docinfo: Mapping, lang: str = "en") -> str:
     """The question × paper matrix: each cell the paper's points (quote, mark, page) or "not discussed" with
     the nearest sentence; each cell carries its question row, paper and status for scripts and tests."""
@@ -132,7 +124,7 @@ def matrix_html(result: ReviewResult, docinfo: Mapping, lang: str = "en") -> str
                     + "".join(
                         f'<li data-page="{html.escape(str(p.get("page") or ""))}"><span class="quote">'
                         f"“{html.escape(p['quote'])}”</span> [{p['n']}]"
-                        f' <span class="where">{html.escape(_where(p, lang))}</span></li>'
+                        f' <span class="where">{html.escape(where(p, lang))}</span></li>'
                         for p in r["points"]
                     )
                     + "</ol>"
@@ -140,7 +132,7 @@ def matrix_html(result: ReviewResult, docinfo: Mapping, lang: str = "en") -> str
             else:
                 near = r.get("nearest") or {}
                 body = f'<div class="nd">{t(lang, "not_discussed")}</div>' + (
-                    f'<div class="near">{t(lang, "nearest")} ({html.escape(_where(near, lang))}): '
+                    f'<div class="near">{t(lang, "nearest")} ({html.escape(where(near, lang))}): '
                     f"“{html.escape(near['quote'])}”</div>"
                     if near.get("quote")
                     else ""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +29,33 @@ def pytest_configure(config):
     CLI subprocesses the tests start), never into the user's ~/.cache."""
     if "RAG_NATIVE_DIR" not in os.environ:
         os.environ["RAG_NATIVE_DIR"] = config._rag_native_tmp = tempfile.mkdtemp(prefix="rag-native-")
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:  # the whole suite, or a tier of it
+        config._rag_engine_warm = _compile_engine_meanwhile()
+
+
+def _compile_engine_meanwhile() -> threading.Thread:
+    """Compile the embedding engine (a few seconds of the C compiler, in a subprocess) on another core
+    while pytest collects on this one, so the first test that embeds finds it built. Only the file is
+    made: ``library()``'s cache is left for the tests (build() waits on its lock, then reuses the file)."""
+    from rag.index import fast_e5
+
+    args = (fast_e5.compile_flags(fast_e5.cpu_flags()), fast_e5.native_dir())
+    thread = threading.Thread(target=fast_e5.build, args=args, name="rag-engine-build", daemon=True)
+    thread.start()
+    return thread
+
+
+def pytest_collection_finish(session):
+    """Everything collection loaded (rag, numpy, langchain, the test modules: a few hundred MB of objects) is
+    moved out of the collector's sight: a full collection walks every tracked object, and the tests' own
+    allocations (syntax trees, dictionaries) would otherwise trigger dozens of them."""
+    gc.freeze()
 
 
 def pytest_unconfigure(config):
+    warm = getattr(config, "_rag_engine_warm", None)
+    if warm is not None:
+        warm.join(timeout=600)  # the compiler writes into the folder removed below
     made = getattr(config, "_rag_native_tmp", None)
     if made:
         shutil.rmtree(made, ignore_errors=True)

@@ -40,26 +40,34 @@ class Placed:
 
     text: str = ""
     pages: list[int] = field(default_factory=list)
+    # (length of text folded, page of each kept character, the kept characters): folding is most of a
+    # look-up's time, and a test looks up many snippets in one drawn text
+    _folded: tuple[int, list[int], str] | None = field(default=None, repr=False, compare=False)
 
     def add(self, s: str, page: int) -> None:
         self.text += s
         self.pages += [page] * len(s)
 
+    def _fold(self) -> tuple[list[int], str]:
+        if self._folded is None or self._folded[0] != len(self.text):
+            t = self.text
+            circled = [_is_circled(ch) for ch in t] + [False]
+            keep = [
+                (i, nfkc(ch))
+                for i, ch in enumerate(t)
+                if not ch.isspace() and not circled[i] and not (ch == "^" and circled[i + 1])
+            ]
+            self._folded = (len(t), [self.pages[i] for i, _ in keep], "".join(ch for _, ch in keep))
+        return self._folded[1], self._folded[2]
+
     def all_pages_of(self, snippet: str) -> list[tuple[int, int]]:
         """First and last page of every place ``snippet`` was drawn (spaces, line breaks and footnote
         circles ignored, compatibility forms folded as the cleaner folds them)."""
-        t = self.text
-        circled = [_is_circled(ch) for ch in t] + [False]
-        keep = [
-            (i, nfkc(ch))
-            for i, ch in enumerate(t)
-            if not ch.isspace() and not circled[i] and not (ch == "^" and circled[i + 1])
-        ]
-        flat = "".join(ch for _, ch in keep)
+        pages, flat = self._fold()
         target = "".join(nfkc(snippet).split())
         out, at = [], flat.find(target)
         while at >= 0 and target:
-            out.append((self.pages[keep[at][0]], self.pages[keep[at + len(target) - 1][0]]))
+            out.append((pages[at], pages[at + len(target) - 1]))
             at = flat.find(target, at + 1)
         return out
 

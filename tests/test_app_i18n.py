@@ -14,10 +14,9 @@ import pytest
 from conftest import ROOT
 
 from app.export import answer_with_references, conversation_markdown
-from app.i18n import TEXT, message, stage, t
+from app.i18n import TEXT, message, stage, t, where
 from app.library import DocRow
 from app.render import chat_messages, citations_markdown, document_rows, sources_html
-from app.review_tab import _where
 from app.service import Exchange
 from rag.answer.conversation import Rewrite
 from rag.index.store import DocInfo
@@ -189,7 +188,7 @@ def _everything_rendered(lang: str) -> dict[str, str]:
                 lang,
             )
         ),
-        "review matrix places": " ".join(_where({"page": n, "section": FRONT}, lang) for n in (1, "2-3")),
+        "review matrix places": " ".join(where({"page": n, "section": FRONT}, lang) for n in (1, "2-3")),
     }
     for style in ("plain", "gbt7714"):
         shown[f"copy text ({style})"] = "\n".join(answer_with_references(ex, style, lang) for ex in exchanges)

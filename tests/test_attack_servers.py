@@ -35,8 +35,7 @@ from attack_probe import (
 )
 
 from rag.errors import InvalidInputError
-from rag.servers.guards import APP_MAX_BODY_MB, MAX_JSON_DEPTH, host_name, is_loopback, json_depth
-from rag.servers.mcp_tools import check_exposure
+from rag.servers.guards import APP_MAX_BODY_MB, MAX_JSON_DEPTH, check_exposure, host_name, is_loopback, json_depth
 
 PEAK_CEILING_MB = 1536  # the memory ceiling for any one attack
 GROWTH_CEILING_MB = 64  # what an attack refused unread may add to the server's peak

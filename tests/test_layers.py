@@ -4,14 +4,22 @@ formatted (ruff format) and type-checks (mypy)."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent
+
+
+@lru_cache(maxsize=None)
+def parsed(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once per session (the size and the cycle checks both read every module)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
 def test_nothing_imports_upward():
@@ -54,12 +62,10 @@ def test_types_check():
 
 
 def test_no_module_over_400_lines_and_every_public_function_documented():
-    import ast
-
     for path in sorted([*ROOT.glob("rag/**/*.py"), *ROOT.glob("app/*.py")]):
         text = path.read_text(encoding="utf-8")
         assert text.count("\n") <= 400, f"{path.relative_to(ROOT)} has {text.count(chr(10))} lines: split it by job"
-        tree = ast.parse(text)
+        tree = parsed(path)
         methods = [m for c in tree.body if isinstance(c, ast.ClassDef) and not c.name.startswith("_") for m in c.body]
         for node in [*tree.body, *methods]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
@@ -83,8 +89,6 @@ def test_every_module_imports():
 def import_graph(root: Path, patterns: tuple[str, ...] = ("rag/**/*.py", "app/*.py")) -> dict[str, set[str]]:
     """Module -> the project modules it imports anywhere in its text: at the top, under ``if TYPE_CHECKING``
     or inside a function (lint-imports' layers allow an import that only a type hint needs; a cycle does not)."""
-    import ast
-
     paths = {
         ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
         for pattern in patterns
@@ -94,7 +98,7 @@ def import_graph(root: Path, patterns: tuple[str, ...] = ("rag/**/*.py", "app/*.
     for name, path in paths.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.Import):
                 deps |= {a.name for a in node.names if a.name in paths}
             elif isinstance(node, ast.ImportFrom):

@@ -526,8 +526,8 @@ class Stub:
                             }
                             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
-                        if what == "trickle":
-                            time.sleep(0.3)
+                        if what == "trickle":  # a word well within any read timeout, never the whole answer
+                            time.sleep(0.1)
                     if ollama:
                         done = {
                             "model": body.get("model"),
@@ -545,7 +545,8 @@ class Stub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # a short poll: shutdown() waits for the loop's next poll (0.5 s by default) at every test's end
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -608,13 +609,13 @@ def test_unreachable_endpoint_is_one_line_and_fails_fast_after(monkeypatch):
 @pytest.mark.parametrize("behaviour", ["hang", "trickle"])
 def test_slow_model_times_out_with_a_clear_message(stub, behaviour):
     server = stub([behaviour])
-    s = load_settings(llm="openai:m", llm_base_url=server.url + "/v1", llm_timeout=1.0)
+    s = load_settings(llm="openai:m", llm_base_url=server.url + "/v1", llm_timeout=0.5)
     t = time.monotonic()
     with pytest.raises(
-        GeneratorError, match=r"did not answer within 1 s; try again, use a faster model or raise RAG_LLM_TIMEOUT"
+        GeneratorError, match=r"did not answer within 0.5 s; try again, use a faster model or raise RAG_LLM_TIMEOUT"
     ):
         list(ChatClient(s).stream([AIMessage("hi")]))
-    assert time.monotonic() - t < 3.0
+    assert time.monotonic() - t < 2.5
 
 
 def test_app_never_hangs_on_a_slow_model(stub, assistant):

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port, start, stop
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
 from rag.records import Chunk
 
@@ -54,6 +52,10 @@ def middle(assistant) -> int:
 @pytest.fixture(scope="module")
 def calls(fixture_settings, assistant, middle, tmp_path_factory) -> dict:
     """One stdio session with `rag mcp` calling every tool, the results kept for the tests below."""
+    # the MCP client library is imported here, not at the top: collecting this module is part of the fast tier
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
     index = assistant.retriever.index
     params = StdioServerParameters(
         command=RAG,
@@ -200,6 +202,8 @@ def test_concurrent_calls_are_all_answered(calls, assistant):
 
 
 def test_streamable_http_when_given_a_port(fixture_settings, assistant, tmp_path):
+    from mcp import Client
+
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     proc = start(["mcp", "--index", str(fixture_settings.index_path), "--port", str(port)], url, tmp_path)

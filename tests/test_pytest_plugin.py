@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 from conftest import ROOT
 
 
@@ -21,6 +22,17 @@ def test_the_plugin_holds_only_what_users_need():
     assert public == ["assert_quality", "rag_eval"]
 
 
+def test_the_entry_point_names_the_plugin_and_this_session_loads_it(request):
+    """The fast tier's half of the check below: the entry point is declared, and the plugin that pyproject's
+    addopts names with ``-p`` is the module this session loaded."""
+    import rag.eval.testing as plugin
+
+    entries = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["entry-points"]["pytest11"]
+    assert entries == {"rag.eval.testing": "rag.eval.testing"}
+    assert request.config.pluginmanager.get_plugin("rag.eval.testing") is plugin  # with its rag_eval fixture
+
+
+@pytest.mark.slow  # two pytest start-ups in fresh processes: ~1.5 s of wall, ~2.5 s of CPU
 def test_pytest_finds_the_plugin_by_its_entry_point_and_with_p(tmp_path):
     """pyproject's entry point installed as a fresh install would (a dist-info of its own on the path, the
     venv's own entry blocked), then pytest run without and with ``-p rag.eval.testing``."""

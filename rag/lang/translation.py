@@ -29,14 +29,29 @@ MAX_WORDS = 3  # longest English phrase looked up
 MAX_ALTERNATIVES = 6
 
 
+# compiled once: _gloss_keys runs on each of CC-CEDICT's ~200,000 definitions
+# (most definitions are one plain gloss: the regexes run only where their characters occur)
+_ASIDES = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\|.*")
+_PARTS = re.compile(r"[;,]")
+_ARTICLES = ("to ", "a ", "an ", "the ")
+_KEY = re.compile(r"[a-z][a-z' \-]*")
+_NOT_LETTER = re.compile(r"[^a-z]")
+_HEAD_END = re.compile(r"[;,(]")
+
+
 def _gloss_keys(definition: str) -> list[str]:
     """Lookup keys from one CC-CEDICT definition: the whole gloss and its comma/semicolon parts."""
-    d = re.sub(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\|.*", "", definition).strip().lower()
-    keys = {d} | {p.strip() for p in re.split(r"[;,]", d)}
+    d = definition
+    if "(" in d or "[" in d or "CL:" in d or "|" in d:
+        d = _ASIDES.sub("", d)
+    d = d.strip().lower()
+    keys = {d, *(p.strip() for p in _PARTS.split(d))} if ("," in d or ";" in d) else {d}
     out = []
     for k in keys:
-        k = re.sub(r"^(to|a|an|the) ", "", k).strip(" .")
-        if k and len(k.split()) <= MAX_WORDS and re.fullmatch(r"[a-z][a-z' \-]*", k):
+        if k.startswith(_ARTICLES):  # one leading article or "to" dropped
+            k = k.split(" ", 1)[1]
+        k = k.strip(" .")
+        if k and len(k.split()) <= MAX_WORDS and _KEY.fullmatch(k):
             out.append(k)
     return out
 
@@ -50,7 +65,7 @@ def _entries() -> list[tuple[str, str, list[str]]]:
         for line in fh:
             m = _ENTRY.match(line)
             if m and not line.startswith("#"):
-                reading = re.sub(r"[^a-z]", "", m.group(3).lower().replace("u:", "v"))
+                reading = _NOT_LETTER.sub("", m.group(3).lower().replace("u:", "v"))
                 rows.append((m.group(2), reading, m.group(4).split("/")))
     return rows
 
@@ -58,6 +73,13 @@ def _entries() -> list[tuple[str, str, list[str]]]:
 def _cedict() -> list[tuple[str, list[str]]]:
     """(simplified word, English glosses) for every CC-CEDICT entry."""
     return [(w, glosses) for w, _, glosses in _entries()]
+
+
+@lru_cache(maxsize=1)
+def _word_keys() -> list[tuple[str, list[list[str]]]]:
+    """(word of 2+ characters, the lookup keys of each of its definitions) for every CC-CEDICT entry:
+    computed once for both directions (full_dictionary, english_glosses)."""
+    return [(w, [_gloss_keys(d) for d in defs]) for w, defs in _cedict() if len(w) >= 2]
 
 
 @lru_cache(maxsize=1)
@@ -99,11 +121,10 @@ def romanise_with(word: str, words: Mapping[str, set[str]], chars: Mapping[str, 
 def full_dictionary() -> dict[str, list[str]]:
     """English key -> every Chinese word whose gloss names it (not restricted to an index)."""
     table: dict[str, set[str]] = defaultdict(set)
-    for simplified, defs in _cedict():
-        if len(simplified) >= 2:
-            for d in defs:
-                for key in _gloss_keys(d):
-                    table[key].add(simplified)
+    for simplified, per_definition in _word_keys():
+        for keys in per_definition:
+            for key in keys:
+                table[key].add(simplified)
     return {k: sorted(v, key=lambda w: (len(w), w)) for k, v in table.items()}
 
 
@@ -113,7 +134,7 @@ def proper_names() -> frozenset[str]:
     out = set()
     for _, defs in _cedict():
         for d in defs:
-            head = re.split(r"[;,(]", d, maxsplit=1)[0].strip()
+            head = _HEAD_END.split(d, maxsplit=1)[0].strip()
             if head[:1].isupper() and not head.isupper() and len(head.split()) <= MAX_WORDS:
                 out.add(head.lower())
     return frozenset(out)
@@ -205,11 +226,9 @@ def english_glosses() -> dict[str, list[str]]:
     """Chinese word (2+ characters) -> the one-word English glosses CC-CEDICT gives it, in the
     dictionary's order: the reverse of ``full_dictionary``, for Chinese questions over English text."""
     table: dict[str, list[str]] = defaultdict(list)
-    for simplified, defs in _cedict():
-        if len(simplified) < 2:
-            continue
-        for d in defs:
-            for key in sorted(_gloss_keys(d)):
+    for simplified, per_definition in _word_keys():
+        for keys in per_definition:
+            for key in sorted(keys):
                 if " " not in key and key not in _STOP and key not in table[simplified]:
                     table[simplified].append(key)
     return dict(table)

@@ -61,6 +61,13 @@ def refuse_open_exposure(command: str, host: str, api_key: str | None, escape: s
         )
 
 
+def check_exposure(host: str, port: int | None, api_key: str | None) -> None:
+    """`rag mcp`'s check: refuse to serve HTTP beyond this machine without a key (stdio listens nowhere).
+    Here, not in mcp_tools, so checking needs no MCP library loaded."""
+    if port is not None:
+        refuse_open_exposure("mcp", host, api_key)
+
+
 def host_name(header: str) -> str:
     """The name in a Host header: "127.0.0.1:8000" -> "127.0.0.1", "[::1]:8000" -> "::1"."""
     header = header.strip()

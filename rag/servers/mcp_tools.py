@@ -16,7 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from rag.answer.pipeline import MAX_K
 from rag.errors import RagError
-from rag.servers.guards import Busy, Gate, Guard, Rules, is_loopback, refuse_open_exposure
+from rag.servers.guards import Busy, Gate, Guard, Rules, check_exposure, is_loopback
 from rag.service import MAX_NEIGHBOURS, Service, check_port
 from rag.settings import Settings
 
@@ -129,12 +129,6 @@ def stdout_to_stderr() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def check_exposure(host: str, port: int | None, api_key: str | None) -> None:
-    """Refuse to serve HTTP beyond this machine without a key (anyone who can reach it could ask)."""
-    if port is not None:  # stdio listens nowhere
-        refuse_open_exposure("mcp", host, api_key)
 
 
 def http_app(server: MCPServer, settings: Settings, host: str, api_key: str | None) -> Any:
