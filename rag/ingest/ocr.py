@@ -63,10 +63,6 @@ SHORT_WORD_RANK = 200  # a piece under 4 letters must be among the 200 commonest
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 _URL = re.compile(r"(\S*(?:://|www\.)\S*)")
 _CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z])")  # andGlobal, theIETF (not McDonald, iPhone)
-# a sentence's end glued to the next one ("musician.It is"): a word of two or more lower-case letters (Dr, U.S. not), not
-# itself after a dot (java.lang.String, e.g.), its full stop, ? or ! (and a closing quote or bracket), then a
-# capitalised word that no dot follows (a dotted name); decimals, initials (U.S.) and addresses do not match
-_GLUED_END = re.compile(r"(?<![.\w])([A-Z]?[a-z]{2,}[.?!][\"'\u2019\u201d)\]]?)(?=(?:[A-Z][a-z]+|[AI])\b(?!\.\w))")
 # (content hash, pixel cap, page) -> (segments, confidence, the note on a page rendered smaller or '')
 _read: OrderedDict[tuple[str, int, int], tuple[list[Segment], float, str]] = OrderedDict()
 
@@ -172,17 +168,7 @@ def restore_spaces(line: str) -> str:
         return word if word.lower() in rank else " ".join(_split(p) for p in _CAMEL.split(word))
 
     # addresses are left as read: their words are not English prose
-    return "".join(
-        part if _URL.fullmatch(part) else space_sentence_ends(_LETTERS.sub(run, part)) for part in _URL.split(line)
-    )
-
-
-def space_sentence_ends(text: str) -> str:
-    """``text`` with a space put back after an English sentence's end glued to the next capitalised word."""
-    spaced = _GLUED_END.sub(r"\1 ", text)
-    while spaced != text:  # again: a sentence glued at both ends ("ended.Then?Yes") is seen after a dot
-        text, spaced = spaced, _GLUED_END.sub(r"\1 ", spaced)
-    return spaced
+    return "".join(part if _URL.fullmatch(part) else _LETTERS.sub(run, part) for part in _URL.split(line))
 
 
 def ocr_image(image: Any) -> tuple[list[Segment], float]:
