@@ -101,6 +101,7 @@ TEXT: dict[str, dict[str, str]] = {
     "review_xlsx": {"en": "Download .xlsx", "zh": "下载 .xlsx"},
     "review_md": {"en": "Download .md", "zh": "下载 .md"},
     "review_jsonl": {"en": "Download .jsonl", "zh": "下载 .jsonl"},
+    "review_reading": {"en": "Reading the questions…", "zh": "正在读取问题……"},
     "reviewing": {"en": "Reviewing… {done} of {total} questions done", "zh": "正在综述……已完成 {done}/{total} 个问题"},
     "review_done": {
         "en": "**{q} questions × {p} papers**: {d} cells with points, {n} not discussed ({s:.1f} s).",

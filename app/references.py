@@ -79,6 +79,13 @@ def export_file(works: list[tuple[str, Bib]], fmt: str, folder: Path, scope: str
     return path
 
 
+def closed(*shown: gr.components.Component) -> tuple:
+    """``shown`` emptied: a status line blank, a download button closed without a file."""
+    if not shown:
+        return "", gr.update(value=None, interactive=False)
+    return tuple("" if isinstance(c, gr.Markdown) else gr.update(value=None, interactive=False) for c in shown)
+
+
 class ReferencesTab:
     """The References tab's handler (state: the service and an export folder)."""
 
@@ -99,8 +106,8 @@ class ReferencesTab:
         status = t(lang, key, n=len(works), fmt=FORMAT_NAMES[str(fmt)], name=path.name)
         return status, gr.update(value=str(path), interactive=True)
 
-    def build(self, lang: gr.Radio, exchanges: gr.State, review: gr.State) -> None:
-        """The tab's components and events (inside the app's Tabs)."""
+    def build(self, lang: gr.Radio, exchanges: gr.State, review: gr.State) -> list[gr.components.Component]:
+        """The tab's components and events (inside the app's Tabs); returns its status line and download."""
         with gr.Tab(t("en", "tab_refs"), id="references", elem_id="tab-references") as tab:
             scope = gr.Radio(scope_choices("en"), value="answer", label=t("en", "refs_scope"), elem_id="refs-scope")
             fmt = gr.Radio(format_choices(), value="bibtex", label=t("en", "refs_format"), elem_id="refs-format")
@@ -110,7 +117,11 @@ class ReferencesTab:
                     t("en", "refs_download"), size="sm", interactive=False, elem_id="refs-download"
                 )
             status = gr.Markdown(elem_id="refs-status")
-        make.click(self.export, [scope, fmt, exchanges, review, lang], [status, download], api_visibility="private")
+        # the download closes while a new file is written (until then it would serve the previous export's);
+        # the app closes it too when a question is sent (app/ui.py)
+        make.click(closed, None, [status, download], queue=False, api_visibility="private").then(
+            self.export, [scope, fmt, exchanges, review, lang], [status, download], api_visibility="private"
+        )
 
         def relabel(lang_):
             lang_ = pick(lang_)
@@ -123,3 +134,4 @@ class ReferencesTab:
             )
 
         lang.change(relabel, lang, [tab, scope, fmt, make, download], api_visibility="private")
+        return [status, download]

@@ -171,6 +171,10 @@ class ReviewTab:
         """Read the questions, review them (status lines while it runs), then the matrix and the downloads."""
         lang = pick(lang)
         off = gr.update(value=None, interactive=False)
+        # the bar and the status line move before any work: reading an uploaded workbook of questions and
+        # opening the review's journal took up to a second with the page showing nothing
+        progress(0.0, desc=t(lang, "review_reading"))
+        yield t(lang, "review_reading"), gr.skip(), off, off, off, None
         folder = Path(tempfile.mkdtemp(prefix="review-", dir=self.root))
         try:
             qs = questions_of(text, upload, folder)

@@ -16,7 +16,7 @@ import gradio as gr  # noqa: E402
 from app.assets import CSS, JS  # noqa: E402
 from app.chat import ChatHandlers  # noqa: E402
 from app.i18n import CHOICES, pick, t  # noqa: E402
-from app.references import ReferencesTab  # noqa: E402
+from app.references import ReferencesTab, closed  # noqa: E402
 from app.render import (  # noqa: E402
     citations_markdown,
     document_headers,
@@ -95,8 +95,8 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
             ask = _ask_tab(settings, service)
             lib = _documents_tab(settings, service)
             review = ReviewTab(service, settings, export_dir).build(lang, doc_choices(service), style=ask.style)
-            ReferencesTab(service, export_dir / "references").build(lang, exchanges, review)
-        _wire_ask(ask, h, bench, exchanges, lang)
+            refs_shown = ReferencesTab(service, export_dir / "references").build(lang, exchanges, review)
+        _wire_ask(ask, h, bench, exchanges, lang, refs_shown)
         _wire_documents(lib, ask, bench, service, header, lang)
         lang.change(bench.relabel, lang, _labelled(ask, lib, header, lang), api_visibility="private")
         # who cites whom after the browser's language is known (a separate load event raced it: English
@@ -254,7 +254,9 @@ def _documents_tab(settings: Settings, service: AppService) -> DocumentsTab:
     )  # fmt: skip
 
 
-def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State, lang: gr.Radio) -> None:
+def _wire_ask(
+    a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State, lang: gr.Radio, refs_shown: list
+) -> None:
     """The Ask tab's events: answer (streamed), restyle, open a cited page, re-render, a new conversation."""
     outputs = [a.chat, a.sources, exchanges, a.copy_box, a.download, a.question]
     inputs = [a.question, exchanges, a.k, a.docs, a.show_scores, lang]
@@ -267,8 +269,23 @@ def _wire_ask(a: AskTab, h: ChatHandlers, bench: Workbench, exchanges: gr.State,
             h.cited_pages, exchanges, [a.page_pick, a.page_image, a.page_info], api_visibility="private"
         )
 
-    after_answer(a.question.submit(h.respond, inputs, outputs, api_name="chat"))
-    after_answer(a.send.click(h.respond, inputs, outputs, api_visibility="private"))
+    # the downloads close the moment a question is sent, the chat's open again with the new answer's files
+    # (restyle): until then they would serve the previous answer's conversation, .jsonl and references
+    shut = [a.download, a.download_answers, *refs_shown]
+
+    def close():
+        return closed(*shut)
+
+    after_answer(
+        a.question.submit(close, None, shut, queue=False, api_visibility="private").then(
+            h.respond, inputs, outputs, api_name="chat"
+        )
+    )
+    after_answer(
+        a.send.click(close, None, shut, queue=False, api_visibility="private").then(
+            h.respond, inputs, outputs, api_visibility="private"
+        )
+    )
     for restyle in (a.style.change, lang.change):  # the copy text and downloads in the style and language
         restyle(h.restyle, restyled, styled, api_visibility="private")
     shown_page = [a.page_image, a.page_info]

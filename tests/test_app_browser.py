@@ -4,6 +4,7 @@ and find the cited sentence highlighted in the sources panel; follow up; upload 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import served_app
@@ -140,3 +141,38 @@ def test_upload_from_the_browser_then_ask_about_it(page, tmp_path):
     active.wait_for()
     assert "lunar_charter.md" in active.locator(".p-meta").inner_text()
     assert "2031" in active.locator("mark.quote").inner_text()
+
+
+OPEN = "!document.querySelector('#download').disabled && !document.querySelector('#download-answers').disabled"
+
+
+def test_downloads_close_when_a_question_is_sent_until_its_files_are_written(page):
+    """Issue 29 item 7: after a new answer the conversation download served the previous file until the new
+    one was written; now both chat downloads (and the References tab's) close the moment the question is
+    sent, and the file they offer when they open again holds the new answer."""
+    ask(page, "墨子号卫星是什么时候发射的？", 0)
+    page.wait_for_function(OPEN)
+    page.get_by_role("tab", name="References").click()
+    page.click("#refs-export")
+    page.wait_for_function("!document.querySelector('#refs-download').disabled")
+    page.get_by_role("tab", name="Ask").click()
+    page.evaluate(
+        """() => { window.__seen = [];
+        const look = () => window.__seen.push([document.querySelector('#download').disabled,
+          document.querySelectorAll('#chat [data-testid=bot]').length]);
+        new MutationObserver(look).observe(document.body, {subtree: true, childList: true, attributes: true,
+          characterData: true}); }"""
+    )
+    ask(page, "新加坡个人数据保护委员会负责执行哪部法律？", 1)
+    page.wait_for_function(OPEN)
+    seen = page.evaluate("window.__seen")
+    # the download was closed before the second answer showed, and never open again until its file was written
+    closed_at = next(i for i, (disabled, _) in enumerate(seen) if disabled)
+    assert all(bots < 2 for _, bots in seen[: closed_at + 1])
+    reopened_at = next(i for i in range(closed_at, len(seen)) if not seen[i][0])
+    assert all(disabled for disabled, _ in seen[closed_at:reopened_at])
+    # the references of the previous answer are no longer offered: export them again for this one
+    assert page.evaluate("document.querySelector('#refs-download').disabled")
+    with page.expect_download() as info:
+        page.click("#download")
+    assert "新加坡个人数据保护委员会负责执行哪部法律？" in Path(info.value.path()).read_text("utf-8")

@@ -248,3 +248,20 @@ def test_every_message_raised_to_the_page_goes_through_the_translation():
                 if name not in {"t", "message"}:
                     raw.append(f"{path.name}:{node.lineno}")
     assert raw == []
+
+
+def test_the_review_tab_moves_before_reading_the_questions(tmp_path):
+    """Issue 29 item 8: the Review tab read the questions, made its folder and started the review before its
+    first progress tick; now the bar and the status line move first, in the interface language."""
+    from app.review_tab import ReviewTab
+    from rag.settings import load_settings
+
+    ticks: list[tuple[float, str]] = []
+    tab = ReviewTab(None, load_settings(index_dir=tmp_path / "index"), tmp_path / "reviews")  # type: ignore[arg-type]
+    run = tab.run(
+        "各文如何看待网络主权？", None, [], "plain", "zh", progress=lambda f, desc="": ticks.append((f, desc))
+    )
+    status, *_ = next(run)
+    assert (status, ticks) == ("正在读取问题……", [(0.0, "正在读取问题……")])
+    assert not (tmp_path / "reviews").exists()  # nothing done yet: no review folder
+    run.close()

@@ -267,6 +267,7 @@ def test_review_handler_reports_progress_then_the_result_and_refs_need_an_answer
         order.append(step[0])
     shown = [step[0] for step in steps]
     assert shown[:-1] == [
+        "正在读取问题……",
         "正在综述……已完成 0/2 个问题",
         "正在综述……已完成 0/2 个问题",
         "正在综述……已完成 1/2 个问题",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from rag.ingest.references.detect import (
     starts_entry,
 )
 from rag.ingest.references.parse import parse_reference, person
+from rag.ingest.references.record import is_work
+from rag.records import Bib, Person
+from rag.refs.styles import gbt7714, gbt_name
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIELDS = ("n", "authors", "year", "title", "venue", "volume", "issue", "pages", "doi", "arxiv", "url")
@@ -80,6 +84,37 @@ def test_names_split_into_family_and_given():
     assert person("Karpukhin V").family == "Karpukhin"
     assert person("Patricia S. Abril").family == "Abril"
     assert person("王沪宁").family == "王沪宁"
+    # an initial and a two-letter family name (IEEE lists): the initial is the given name, so GB/T 7714
+    # writes "YU W", not the short form "W. Y" (issue 29 item 2)
+    assert [person(n) for n in ("W. Yu", "J. Lu", "K. He")] == [
+        Person("Yu", "W."),
+        Person("Lu", "J."),
+        Person("He", "K."),
+    ]
+    assert [gbt_name(person(n)) for n in ("W. Yu", "J. C. Hoe", "BAKER S K")] == ["YU W", "HOE J C", "BAKER S K"]
+
+
+def test_only_works_are_exported_from_reference_lists():
+    """The library's cited works leave out entries that name no work: a lone number, a code listing, a
+    template's instruction with nothing but its text (exported as bare "[Z]." / "[J]." entries before)."""
+    from rag.index.store.refs import cited_works
+
+    raws = [
+        "90026-6.",
+        "for (i = 0; i < n; i++) { total += x[i]; }",
+        "期刊、会议、书籍名称不能用缩写[Z].",
+        "W. Yu, T. Chen, and J. C. Hoe, “High performance stereo vision,” Journal of Parallel Computing, vol. 20, pp. 1-9, 2010.",
+    ]
+    content = {"docs": {"a.pdf": [parse_reference(r, str(i)).to_dict() for i, r in enumerate(raws, 1)]}}
+    works = cited_works(content)
+    listing = Bib(type="article-journal", title="while (x != 0) { x = step(x); }", year="2019", journal="Listing 3")
+    assert not is_work(listing) and is_work(replace(listing, title="A step function"))
+    assert [(d, gbt7714(b)) for d, b in works] == [
+        (
+            "a.pdf",
+            "YU W, CHEN T, HOE J C. High performance stereo vision[J]. Journal of Parallel Computing, 2010, 20: 1-9.",
+        )
+    ]
 
 
 def test_entry_starts_and_labels():

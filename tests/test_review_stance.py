@@ -130,3 +130,30 @@ def test_xlsx_question_sheet_labels_the_relation(tmp_path):
     assert ["same point", "A (2019)", None, "States should regulate."] in rows
     i = rows.index(["opposite stances", "A (2019)", None, "Rules help."])
     assert rows[i + 1] == [None, "B (2020)", None, "Rules do not help."]
+
+
+def test_xlsx_reference_column_names_the_authors(tmp_path):
+    """The references sheet's entry starts with the authors in every style; a record without authors
+    borrows the ones the index found for the paper (issue 29 item 5: the column showed titles only)."""
+    from openpyxl import load_workbook
+
+    from rag.index.store.layout import DocInfo
+    from rag.records import Bib, Person
+    from rag.review.outputs import write_xlsx
+
+    qs, recs = _records(tmp_path)
+    docinfo = {
+        "a.txt": DocInfo("a.txt", "a.txt", "Rules online", ("Jane Smith",), "0", 1, 1, 0, bib=Bib(title="Rules online")),
+        "b.txt": DocInfo(
+            "b.txt", "b.txt", "网络规则", ("李明",), "0", 1, 1, 0,
+            bib=Bib(type="article-journal", title="网络规则", authors=(Person("李明"),), year="2020", journal="学报"),
+        ),
+    }  # fmt: skip
+    got = {}
+    for style in ("plain", "gbt7714", "apa"):
+        write_xlsx(tmp_path / f"{style}.xlsx", qs, recs, docinfo, ["a.txt", "b.txt"], style)
+        sheet = load_workbook(tmp_path / f"{style}.xlsx")["references"]
+        got[style] = [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert got["plain"] == ["Jane Smith. Rules online", "李明. 网络规则"]
+    assert got["gbt7714"] == ["SMITH J. Rules online[Z].", "李明. 网络规则[J]. 学报, 2020."]
+    assert got["apa"] == ["Smith, J. (n.d.). Rules online.", "李明. (2020). 网络规则. 学报."]

@@ -169,6 +169,24 @@ def test_front_matter_citation_line_and_english_volume_line():
     assert front_matter_bib("Just a note without any bibliographic line.") == Bib()
 
 
+@pytest.mark.parametrize(
+    ("page", "journal", "year", "volume", "issue", "pages"),
+    [
+        ("Journal of Quiet Studies 41 (2011) 12–30\nA Title\nAbstract", "Journal of Quiet Studies", "2011", "41", "", "12-30"),
+        ("Applied Memory Research (2016), 9:2, 101–118 © The Society\nA Title", "Applied Memory Research", "2016", "9", "2", "101-118"),
+        ("Head M, Tail B (2019) A title (with L.) of a study. Open Plant Letters 7(4): e0123456. https://doi.org/x",
+         "Open Plant Letters", "2019", "7", "4", "e0123456"),
+    ],
+)  # fmt: skip
+def test_front_matter_running_head_and_cite_as_line_name_the_journal(page, journal, year, volume, issue, pages):
+    """An uploaded paper whose first page names its journal in a running head or a "cite as" line is a
+    journal article with that journal (issue 29 item 3: exported @misc / [Z] without it)."""
+    bib = front_matter_bib(page)
+    assert (bib.type, bib.journal, bib.year, bib.volume, bib.issue, bib.pages) == (
+        "article-journal", journal, year, volume, issue, pages
+    )  # fmt: skip
+
+
 def test_apa7_missing_volume_issue_or_journal_leaves_no_dangling_parts():
     """APA 9.25: missing elements are left out with their punctuation; an issue without a volume follows the
     journal in parentheses; without a journal, issue and pages are left out rather than printed bare."""

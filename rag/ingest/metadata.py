@@ -38,6 +38,18 @@ _CITE_LINE = re.compile(
 _JOURNAL_EN = re.compile(
     r"^\s*((?:The\s+)?(?:[A-Z][\w&-]*\s+)*Journal of [A-Z][\w&,' -]{2,80}?)\s*(?:[,;(]|Vol|$)", re.M
 )
+# a journal's running head: "Journal of X 310 (2005) 253–265", "Name Of Journal (2014), 26:1, 147–154"
+_HEAD_EN = re.compile(
+    r"^\s*(?P<j>[A-Z][\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|of|and|for|in|on|the|&)){1,9}?)\s+(?:(?P<v>\d{1,4})\s+)?"
+    r"\((?P<y>(?:19|20)\d{2})\)\s*[,:]?\s*(?:(?P<v2>\d{1,4})\s*(?::\s*(?P<i>\d{1,3})|\(\s*(?P<i2>\d{1,3})\s*\))?"
+    r"\s*[,:]\s*)?(?P<p>\d{1,5}\s*[-–—]\s*\d{1,5})\b",
+    re.M,
+)
+# the article's own "cite as" line: "Authors (2018) Title. Journal 13(6): e0197919."
+_CITE_AS_EN = re.compile(
+    r"\((?P<y>(?:19|20)\d{2})\)\s.{10,300}?[.?!]\s+(?P<j>[A-Z][\w&'’ -]{1,60}?)\s+(?P<v>\d{1,4})"
+    r"\s*\((?P<i>\d{1,3})\)\s*:\s*(?P<p>e?\d{1,7}(?:\s*[-–]\s*\d{1,5})?)\b"
+)
 _FOOTNOTE = re.compile(r"^\s*(?:\^|[①-⑳]|\[\d+\]|\d+\s*[)）])")
 _BAD_TITLE = re.compile(
     r"^(?:microsoft\s+\w+\s*-|untitled|title$|doi\s*:|10\.\d{4,9}/|proceedings\b)|\.(?:docx?|pdf|tex|dvi|wpd|rtf|indd)\s*$",
@@ -178,6 +190,13 @@ def front_matter_bib(text: str) -> Bib:
             got.setdefault("volume", en_vol.group(1))
             if iss := _ISSUE_EN.search(ln):
                 got.setdefault("issue", iss.group(1))
+    if "journal" not in got and (m := _HEAD_EN.search(page) or _CITE_AS_EN.search(page)):
+        got["journal"] = m.group("j").strip()
+        for key, value in (("year", m.group("y")), ("pages", re.sub(r"\s*[-–—]\s*", "-", m.group("p")))):
+            got.setdefault(key, value)
+        for key, names in (("volume", ("v", "v2")), ("issue", ("i", "i2"))):
+            if value := next((m.group(n) for n in names if n in m.groupdict() and m.group(n)), ""):
+                got.setdefault(key, value)
     if "journal" not in got and (m := _JOURNAL_EN.search(page)):
         got["journal"] = m.group(1).strip()
     if got.get("journal") or got.get("volume") or got.get("issue") or "中图分类号" in page:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.errors import BatchOutputError
+from rag.ingest.metadata import parse_name, real_authors
 from rag.records import Citation
 from rag.refs.render import Reference, md_reference, reference_entry, reference_list
 from rag.review.api import DISCUSSED
@@ -33,6 +34,15 @@ def references(records: Mapping, docinfo: Mapping, docs: Sequence[str]) -> list[
     cited = [Citation.from_dict(c) for r in records.values() for c in r.get("citations", [])]
     bibs = {c.doc: c.bib for c in cited}
     return [replace(r, bib=getattr(docinfo.get(r.doc), "bib", None) or bibs.get(r.doc) or r.bib) for r in refs]
+
+
+def sheet_reference(r: Reference, docinfo: Mapping, style: str) -> str:
+    """A reference list entry for the workbook: the style's entry, authors first; a record without
+    authors borrows the index's (a paper whose first page named them but whose record did not)."""
+    names = tuple(getattr(docinfo.get(r.doc), "authors", ()) or ())
+    if not real_authors(r.bib.authors) and names:
+        r = replace(r, bib=replace(r.bib, authors=tuple(parse_name(n) for n in names)))
+    return reference_entry(r, style)
 
 
 def _where(p: Mapping) -> str:
@@ -171,7 +181,7 @@ def write_xlsx(
     put(
         rs,
         [["ref", "doc", "title", f"reference ({style})"]]
-        + [[f"R{r.n}", r.doc, r.title, reference_entry(r, style) if style != "plain" else r.title] for r in refs],
+        + [[f"R{r.n}", r.doc, r.title, sheet_reference(r, docinfo, style)] for r in refs],
         [6, 30, 60, 100],
     )
     wb.save(path)

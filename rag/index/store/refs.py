@@ -14,6 +14,7 @@ from rag.errors import InvalidInputError
 from rag.index.store.layout import DocInfo
 from rag.ingest.references.graph import Work, build_edges, graph, outside_key
 from rag.ingest.references.parse import Reference
+from rag.ingest.references.record import is_work
 from rag.records import Bib
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def cited_works(content: dict, doc: str | None = None) -> list[tuple[str, Bib]]:
         for e in entries:
             r = Reference.from_dict(e)
             key = outside_key(r)
-            if key not in seen:
+            if key not in seen and is_work(bib := r.to_bib()):
                 seen.add(key)
-                out.append((d, r.to_bib()))
+                out.append((d, bib))
     return out

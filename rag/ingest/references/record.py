@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 from rag.records import Bib, Person
 
+_WORD = re.compile(r"[^\W\d_]{2}")  # two letters in a row, of any script
+# what a program's text has and a title does not: braces, comparisons, arrows, calls, statement ends
+_CODE = re.compile(r"[{}]|[=!<>]=|->|=>|\+\+|::|\w\(\)|;\s*$|^\s*(?:#include|import|def|return)\b")
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -73,6 +77,19 @@ def _guess_type(ref: Reference) -> str:
     return "book" if ref.publisher else ""
 
 
+def _initials(part: str) -> bool:
+    return len(part.strip(".")) <= 2 and part.strip(".").isupper()
+
+
+def is_work(bib: Bib) -> bool:
+    """Whether a parsed entry names a work one can export: a title with a word in it, not a code listing,
+    and something besides the title (author, year, venue, DOI, address or publisher); a lone number, a
+    template's instructions or a listing caught in the list are not references."""
+    if not _WORD.search(bib.title) or _CODE.search(bib.title):
+        return False
+    return bool(bib.year or bib.journal or bib.doi or bib.url or bib.publisher or any(p.family for p in bib.authors))
+
+
 def person(name: str) -> Person:
     """A name as a Person: Han names whole; "Smith, J." and "J. Smith" split into family and given."""
     name = name.strip()
@@ -84,7 +101,8 @@ def person(name: str) -> Person:
     parts = name.split()
     if len(parts) == 1:
         return Person(parts[0])
-    if parts[0].isupper() and len(parts[0]) > 1 and all(len(p.strip(".")) <= 2 for p in parts[1:]):
+    # an initial first ("W. Yu", "J. Lu") is a given name, not a family name in capitals
+    if parts[0].isupper() and len(parts[0].strip(".")) > 1 and all(_initials(p) for p in parts[1:]):
         return Person(parts[0].title(), " ".join(parts[1:]))  # GB/T 7714: "BAKER S K"
     if all(len(p.strip(".")) <= 2 and p.strip(".").isupper() for p in parts[1:]) and not parts[0].endswith("."):
         return Person(parts[0], " ".join(parts[1:]))  # Vancouver "Karpukhin V"
