@@ -153,3 +153,29 @@ def test_the_label_a_question_asks_the_value_of():
     assert not labels_value("中图分类号", "中图分类")  # a label without a value
     assert labels_value("doi", "DOI: 10.1000/xyz123")
     assert not labels_value("doi", "Keywords: regression; recurrent events")
+
+
+@pytest.mark.parametrize(
+    "question, codes",
+    [
+        ("What is the first value listed for CG.B.2?", ("CG.B.2",)),
+        ("Does TP53 or COVID-19 appear in 2019?", ("TP53", "COVID-19")),
+        ("这种方法是用GTX680实现的吗？", ("GTX680",)),
+        ("How far is 10km in the 1990s, the 2nd time?", ()),  # amounts, a decade, an ordinal
+        ("What did the U.S. report in version 2.1?", ()),  # no letter and digit in one token
+    ],
+)
+def test_the_identifiers_a_question_names_are_tokens_of_letters_and_digits(question, codes):
+    from rag.answer.asked import codes_asked
+
+    assert codes_asked(question) == codes
+
+
+def test_an_identifier_is_named_only_as_a_whole_token():
+    from rag.answer.asked import codes_named
+
+    assert codes_named(("CG.B.2",), "CG.B.2 867.45 0.002") == 1
+    assert codes_named(("CG.B.2",), "the row CG.B.2.") == 1  # a sentence's full stop after it
+    assert codes_named(("CG.B.2",), "CG.B.20 501.61") == 0
+    assert codes_named(("CG.B.2",), "cg.b.2 867.45") == 0  # written as it is: case counts
+    assert codes_named(("GTX680", "TP53"), "用GTX680实现，TP53未列出") == 2

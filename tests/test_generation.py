@@ -163,6 +163,36 @@ def test_a_span_stating_no_number_is_not_quoted_for_a_number_when_one_nearly_as_
     assert [c.text for c in gen.select(ev, [likelier, stated])] == [likelier.text]
 
 
+def test_a_span_whose_passage_names_the_asked_identifier_is_quoted_before_a_nearly_as_likely_one():
+    """A question naming an identifier ("CG.B.2"): a span of a passage that never names it gives way to one nearly
+    as likely whose passage does (2 in log-odds), also a sentence referring back to it; a much likelier one stays."""
+    from types import SimpleNamespace
+
+    from rag.answer.answer_model import load_model
+
+    question = "In the template's long table example, what is the first value listed for CG.B.2?"
+    about = "本文介绍论文模板的使用方法。"
+    row = "CG.A.2 23.05 0.002 CG.B.2 867.45 0.002 CG.B.4 501.61"
+    hits = [SimpleNamespace(chunk=SimpleNamespace(kind="body", text=t)) for t in (about, row)]
+    ev = SimpleNamespace(
+        question=SimpleNamespace(lang="en", normalized=question), groups=[(("table",), 1.0)], wanted=None, hits=hits
+    )
+    ev.passages = []
+    gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
+    abstract = _scored(0, 0, 14, 0.816, {0}, about)  # log-odds 1.49 - 2
+    named = _scored(1, 0, 52, 0.795, {0}, row)  # 1.36
+    assert [c.text for c in gen.select(ev, [abstract, named])] == [row]
+    likelier = _scored(0, 0, 14, 0.97, {0}, about)  # 3.48 - 2 > 1.36
+    assert [c.text for c in gen.select(ev, [likelier, named])] == [about]
+    # the passage names it, the sentence refers back to it: not a miss
+    ev.hits = [SimpleNamespace(chunk=SimpleNamespace(kind="body", text=about + " CG.B.2 is the second row.")), hits[1]]
+    assert [c.text for c in gen.select(ev, [abstract, named])] == [about]
+    # a question naming no identifier: the likeliest span
+    ev.question = SimpleNamespace(lang="en", normalized="What is the first value listed in the long table?")
+    ev.hits = hits
+    assert [c.text for c in gen.select(ev, [abstract, named])] == [about]
+
+
 def test_a_front_matter_line_under_the_asked_label_is_quoted():
     """ "…的中图分类号是什么": the page-1 line "中图分类 O212.7" is quoted alone, before a likelier abstract sentence;
     the same line in a body passage is not preferred (only lines of front matter are label: value)."""

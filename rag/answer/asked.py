@@ -284,6 +284,30 @@ def _found(form: str, lowered: str) -> bool:
 
 
 MAX_MISFIT = 1.5
+# an identifier written with letters and digits ("CG.B.2", "TP53", "GTX680", "A-3"): notation any script writes as
+# is, so a span that answers about it names it; a word or a bare number is not one
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9.\-])(?=[\w.\-]*[A-Za-z])(?=[\w.\-]*\d)[A-Za-z0-9]+(?:[.\-_][A-Za-z0-9]+)*(?![A-Za-z0-9\-]|\.[A-Za-z0-9])",
+    re.ASCII,
+)
+# a number with a unit, an ordinal or a decade ("10km", "2nd", "1990s"): an amount, not an identifier
+_AMOUNT_WORD = re.compile(r"\d+(?:\.\d+)?[a-z]{1,3}")
+
+
+def codes_asked(question: str) -> tuple[str, ...]:
+    """The identifiers written with letters and digits a question names ("…listed for CG.B.2?" -> ("CG.B.2",))."""
+    q = unicodedata.normalize("NFKC", question)
+    return tuple(dict.fromkeys(m.group() for m in _CODE.finditer(q) if not _AMOUNT_WORD.fullmatch(m.group())))
+
+
+def codes_named(codes: tuple[str, ...], text: str) -> int:
+    """How many of ``codes`` ``text`` writes as one token (case-sensitive: "CG.B.2" in "CG.B.2 867.45", not "CG.B.20")."""
+    t = unicodedata.normalize("NFKC", text)
+    return sum(
+        re.search(rf"(?<![A-Za-z0-9.\-]){re.escape(c)}(?![A-Za-z0-9\-]|\.[A-Za-z0-9])", t) is not None for c in codes
+    )
+
+
 # "哪所学校", "哪家公司", "哪座城市", "哪国", "哪位作者": the answer names an institution, a place or a person
 _ZH_WHICH_NAME = re.compile(r"哪[所家座国位]")
 _PROPER_TAGS = ("nr", "nrt", "nrfg", "ns", "nt")  # people, places, organisations (jieba's nz is too loose here)

@@ -12,7 +12,15 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answer.answer_model import AnswerModel, load_model
-from rag.answer.asked import ASKS_AMOUNT, answer_misfit, asked_label, counts_asked, labels_value
+from rag.answer.asked import (
+    ASKS_AMOUNT,
+    answer_misfit,
+    asked_label,
+    codes_asked,
+    codes_named,
+    counts_asked,
+    labels_value,
+)
 from rag.answer.citations import cited_sentences, merge_repeated_passages, unmarked
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
@@ -26,6 +34,9 @@ from rag.records import Citation, Hit, Support
 # span clears the threshold; it never refuses (measured, eval/NOTES.md: refusing on this cue cost
 # cmrc2018 answerable questions whose retrieved passages lacked the answer)
 ASKED_PENALTY = 2.0
+# the misfit (in ASKED_PENALTY units) of a span naming fewer of the question's letter-and-digit identifiers than
+# another candidate does (rag/answer/asked.py ``codes_asked``); like ASKED_PENALTY it only chooses the quote
+CODE_MISFIT = 1.0
 # the share of a quantity question's terms (IDF-weighted) a table row's label must name for the row to be quoted
 # instead of a likelier span of another passage: on real-pdfs the rows its table questions name hold .12, the
 # rows that merely share a system's name with a question .04-.07 (eval/NOTES.md)
@@ -249,14 +260,23 @@ def _entities_named(ev: Evidence, text: str) -> int:
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
     """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
     as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
-    what it names: rag/answer/asked.py ``answer_misfit``)."""
+    what it names: rag/answer/asked.py ``answer_misfit``) or its passage names the identifiers the question names."""
     question = ev.question.normalized
     asked = ev.wanted
     counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
+    codes = codes_asked(question)
+    # counted over the span's passage: an answer sentence often refers back ("本线…", "It…") to the identifier
+    # its passage names, but a passage that never names it is about something else
+    named = {h: codes_named(codes, ev.hits[h].chunk.text) for h in {c.span.hit for c in ranked}} if codes else {}
+    most = max(named.values(), default=0)
 
     def score(c: RankedSpan) -> float:
         p = min(max(c.p, 1e-9), 1 - 1e-9)
         miss = answer_misfit(question, asked, c.text, detect_lang(c.text), counted)
+        # a span whose passage names fewer of the question's identifiers ("CG.B.2") than another candidate's
+        # is about something else: an identifier is written alike in every language, so its absence is evidence
+        if most and named[c.span.hit] < most:
+            miss += CODE_MISFIT
         return math.log(p / (1 - p)) - ASKED_PENALTY * miss
 
     return max(ranked, key=score)
