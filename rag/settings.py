@@ -228,6 +228,20 @@ class Settings(BaseSettings):
     abstain_threshold_crosslingual: float | None = F(
         None, "answer", "The same when question and span are in two languages.", ge=0
     )
+    unknown_terms_share: float = F(
+        0.34,
+        "answer",
+        "Share of an English question's ordinary words the library never uses (no passage holds them, no "
+        "translation in the glossary) from which a span in another language needs unknown_terms_threshold "
+        "(above 1: never).",
+        ge=0,
+    )
+    unknown_terms_threshold: float = F(
+        0.9,
+        "answer",
+        "Probability such a span must reach to be quoted as the answer (eval/NOTES.md, off-topic questions).",
+        ge=0,
+    )
     crosslingual_term_groups: Literal["apart", "quote", "merged"] = F(
         "quote",
         "answer",

@@ -5,6 +5,7 @@ BM25 postings against the document's contiguous passage range, so no passage is 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 import numpy as np
 
@@ -67,3 +68,16 @@ def in_document(retriever: Retriever, term: str, doc_id: str) -> bool:
         if i < len(post) and int(post[i]) < rows.stop:
             return True
     return False
+
+
+def unknown_share(question: str, query_tokens: list[str], vocab: Container[str], translated: set[str]) -> float:
+    """Share of an English question's ordinary words that the library never uses, in either language.
+
+    Ordinary: not a name (capitalised in ``question``), number or question word. Never used: no form of the
+    word in the index's BM25 ``vocab`` and the word not among those its glossary ``translated``. A question
+    about a topic the papers lack is mostly made of such words, yet one generic word's translation can carry
+    the answer model's confidence over a passage in the other language (eval/NOTES.md, off-topic questions)."""
+    names = {w.lower() for w in re.findall(r"\b[A-Z][\w'-]*", question)}
+    words = [t for t in query_tokens if t.isascii() and t.isalpha() and not QUESTION_WORD.match(t)]
+    unknown = [t for t in words if t not in names and t not in translated and not any(v in vocab for v in variants(t))]
+    return len(unknown) / len(words) if words else 0.0

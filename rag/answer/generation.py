@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from rag.answer.absent_terms import unknown_share
 from rag.answer.answer_model import AnswerModel, load_model
 from rag.answer.asked import (
     ASKS_AMOUNT,
@@ -27,6 +28,7 @@ from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.table_rows import named_row
 from rag.lang.entities import mentions, norm
 from rag.lang.text import detect_lang, split_sentences, squash
+from rag.lang.translation import translate
 from rag.records import Citation, Hit, Support
 
 # how much less a span counts, in log-odds, when the question says what it counts or names ("how many
@@ -122,6 +124,8 @@ class ExtractiveGenerator:
         model: AnswerModel | None = None,
         min_new_terms: float = 0.2,
         max_chars: int = 600,
+        unknown_terms_share: float = 0.34,
+        unknown_terms_threshold: float = 0.9,
     ):
         self.model = model or load_model()
         self.max_sentences = max_sentences
@@ -132,6 +136,10 @@ class ExtractiveGenerator:
         )
         self.min_new_terms = min_new_terms  # a further span must add this share of the question's terms
         self.max_chars = max_chars
+        # an English question whose ordinary words the library mostly never uses, answered from a span in
+        # another language: the stricter probability (Settings.unknown_terms_share / _threshold)
+        self.unknown_terms_share = unknown_terms_share
+        self.unknown_terms_threshold = unknown_terms_threshold
 
     def expanders(self) -> list[QueryExpander]:
         """None: the extractive answer retrieves with the question alone."""
@@ -160,10 +168,22 @@ class ExtractiveGenerator:
         """The probability a span in this language pair needs to be quoted as the answer."""
         return self.threshold if detect_lang(text) == query.lang else self.cross_threshold
 
+    def off_topic(self, ev: Evidence, text: str) -> bool:
+        """Whether an English question answered from a span in another language is mostly made of words the
+        library never uses (rag/answer/absent_terms.py unknown_share): its dense similarity, high for any
+        pair of languages, and one translated word would otherwise carry it."""
+        q = ev.question
+        if q.lang != "en" or detect_lang(text) == q.lang or not (idx := ev.retriever.index).glossary:
+            return False
+        translated = {w for phrase, _ in translate(q.normalized, idx.glossary) for w in phrase.lower().split()}
+        return unknown_share(q.text, q.tokens, idx.bm25.vocab_dict, translated) >= self.unknown_terms_share
+
     def select(self, ev: Evidence, ranked: list[RankedSpan], threshold: float | None = None) -> list[RankedSpan]:
         """The best span if it clears the threshold, then spans that are nearly as likely and cover
         question terms still missing (a list, a second part); empty when the best is too unlikely."""
         need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
+        if ranked and threshold is None and self.off_topic(ev, ranked[0].text):
+            need = max(need, self.unknown_terms_threshold)
         if not ranked or ranked[0].p < need:
             return []
         line = _label_line(ev, ranked)
