@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -125,3 +126,22 @@ def english_feature_values(assistant, question: str, feature: str) -> list[float
     spans = ev.spans()
     en = [i for i, s in enumerate(spans) if ev.hits[s.hit].chunk.doc_id.startswith("en_")]
     return sorted({float(v) for v in features(ev, spans)[en, FEATURES.index(feature)]})
+
+
+REAL_PDFS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
+
+
+def real_pdf_page(name: str, number: int) -> bytes:
+    """One page of a real-pdfs suite PDF as a PDF of its own (reading a whole paper takes seconds)."""
+    import pypdfium2 as pdfium
+
+    src = pdfium.PdfDocument(str(REAL_PDFS / name))
+    out = pdfium.PdfDocument.new()
+    try:
+        out.import_pages(src, [number - 1])
+        buf = io.BytesIO()
+        out.save(buf)
+        return buf.getvalue()
+    finally:
+        out.close()
+        src.close()

@@ -3,35 +3,16 @@ prose of the column they stand in; plots and sub-figure captions in small type h
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-import pypdfium2 as pdfium
+from helpers import real_pdf_page
 
 from rag.ingest.pdf import Segment, read_pdf
 from rag.ingest.pdf.figures import find_figures
-
-CORPUS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
-
-
-def _page(name: str, number: int) -> bytes:
-    """One page of a suite PDF as a PDF of its own."""
-    src = pdfium.PdfDocument(str(CORPUS / name))
-    out = pdfium.PdfDocument.new()
-    try:
-        out.import_pages(src, [number - 1])
-        buf = io.BytesIO()
-        out.save(buf)
-        return buf.getvalue()
-    finally:
-        out.close()
-        src.close()
 
 
 def test_a_flow_chart_leaves_the_paragraph_it_stood_in():
     """CUP psychogeriatrics, page 4: a flow chart over both columns; its last boxes stand at the top of the
     right column, whose paragraph began in the left one."""
-    (page,) = read_pdf(_page("en_cup_psychogeriatrics.pdf", 4))
+    (page,) = read_pdf(real_pdf_page("en_cup_psychogeriatrics.pdf", 4))
     (figure,) = page.tables
     assert figure.label == "Figure 1"
     assert figure.caption == "Figure 1. Flow chart detailing the derivation of the study sample."
@@ -54,13 +35,13 @@ def test_a_flow_chart_leaves_the_paragraph_it_stood_in():
 def test_plots_and_small_prose_over_a_caption():
     """IEEE stereo, page 4: two plots' tick labels become their figures' rows; the table note in small type
     above Figure 4 ends the figure (a line of small prose is not a label) and stays in the body."""
-    (page,) = read_pdf(_page("en_ieee_stereo.pdf", 4))
+    (page,) = read_pdf(real_pdf_page("en_ieee_stereo.pdf", 4))
     assert [t.label for t in page.tables if t.label.startswith("Figure")] == ["Figure 3", "Figure 4"]
     fig4 = next(t for t in page.tables if t.label == "Figure 4")
     assert fig4.rows[0] == ("1 0.8 0.6 0.4 0.2 0",)
     assert "respectively" not in " ".join(r[0] for r in fig4.rows)
     # a sub-figure caption in small type right over the caption: no figure (ACL 2022, page 1)
-    (first,) = read_pdf(_page("en_acl2022_tableformer.pdf", 1))
+    (first,) = read_pdf(real_pdf_page("en_acl2022_tableformer.pdf", 1))
     assert not [t for t in first.tables if t.label.startswith("Figure")]
 
 

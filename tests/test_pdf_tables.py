@@ -3,11 +3,8 @@ and table number, their text kept out of the body passages."""
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-import pypdfium2 as pdfium
 import pytest
+from helpers import real_pdf_page
 
 from rag.ingest.chunking import chunk_document
 from rag.ingest.cleaning import clean_document
@@ -17,26 +14,10 @@ from rag.ingest.pdf.tables import find_tables, table_passages
 from rag.lang.text import squash
 from rag.records import Table
 
-CORPUS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
-
-
-def _page(name: str, number: int) -> bytes:
-    """One page of a suite PDF as a PDF of its own (reading a whole paper takes seconds)."""
-    src = pdfium.PdfDocument(str(CORPUS / name))
-    out = pdfium.PdfDocument.new()
-    try:
-        out.import_pages(src, [number - 1])
-        buf = io.BytesIO()
-        out.save(buf)
-        return buf.getvalue()
-    finally:
-        out.close()
-        src.close()
-
 
 def test_a_table_in_one_column_with_its_caption_below():
     """ACL 2007, page 6: Table 1 stands in the left column above its caption; the right column is prose."""
-    (page,) = read_pdf(_page("en_acl2007_p07-1088.pdf", 6))
+    (page,) = read_pdf(real_pdf_page("en_acl2007_p07-1088.pdf", 6))
     (table,) = page.tables
     assert table.label == "Table 1"
     assert table.caption.startswith("Table 1: Type Checking Performance. Listed is area under the precision/recall")
@@ -58,7 +39,7 @@ def test_a_table_in_one_column_with_its_caption_below():
 
 def test_a_chinese_full_width_table_with_a_bilingual_caption():
     """自动化学报 sample, page 3: 表 2 across both columns, captioned in Chinese and English."""
-    (page,) = read_pdf(_page("zh_aas_sample.pdf", 3))
+    (page,) = read_pdf(real_pdf_page("zh_aas_sample.pdf", 3))
     labels = [t.label for t in page.tables]
     assert "表2" in labels
     table = page.tables[labels.index("表2")]
@@ -72,7 +53,7 @@ def test_a_chinese_full_width_table_with_a_bilingual_caption():
 
 def test_table_rows_with_labels_and_values_apart_and_a_dotted_rule():
     """Cambridge UP, page 3: labels far left of their values, a rule of dots under the header."""
-    (page,) = read_pdf(_page("en_cup_psychogeriatrics.pdf", 3))
+    (page,) = read_pdf(real_pdf_page("en_cup_psychogeriatrics.pdf", 3))
     (table,) = page.tables
     assert table.label == "Table 1"
     assert ("Presence of APOE-ε4 (%)a", "25.8", "47.5", "<0.001") in table.rows
@@ -84,7 +65,7 @@ def test_a_table_is_its_own_passage_cited_by_page_and_number(tmp_path):
     """Through cleaning and chunking: one 'table' passage holds caption, header and the row; no body passage
     holds the row's values."""
     pdf = tmp_path / "acl.pdf"
-    pdf.write_bytes(_page("en_acl2007_p07-1088.pdf", 6))
+    pdf.write_bytes(real_pdf_page("en_acl2007_p07-1088.pdf", 6))
     chunks = chunk_document(clean_document(read_source(pdf, "acl.pdf")), 300, 60)
     tables = [c for c in chunks if c.kind == "table"]
     assert len(tables) == 1

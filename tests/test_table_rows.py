@@ -3,16 +3,11 @@ table passage (section "… / Table N", page), not by the whole block of rows (r
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-import pypdfium2 as pdfium
 import pytest
+from helpers import real_pdf_page
 
 from rag.answer.table_rows import row_label
 from rag.settings import load_settings
-
-CORPUS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
 
 
 def test_a_rows_label_is_its_cells_up_to_the_first_value():
@@ -22,20 +17,6 @@ def test_a_rows_label_is_its_cells_up_to_the_first_value():
     assert row_label("CG.B.2\t867.45\t0.002") == "CG.B.2"
     assert row_label("营业收入(百万元)\t18,562\t21,528") == "营业收入(百万元)"
     assert row_label("F Ratio\tF Ratio\tF Ratio") == "F Ratio F Ratio F Ratio"
-
-
-def _page(name: str, number: int) -> bytes:
-    """One page of a suite PDF as a PDF of its own."""
-    src = pdfium.PdfDocument(str(CORPUS / name))
-    out = pdfium.PdfDocument.new()
-    try:
-        out.import_pages(src, [number - 1])
-        buf = io.BytesIO()
-        out.save(buf)
-        return buf.getvalue()
-    finally:
-        out.close()
-        src.close()
 
 
 @pytest.mark.slow
@@ -48,7 +29,7 @@ def test_a_question_naming_a_row_quotes_the_header_and_that_row(tmp_path):
 
     folder = tmp_path / "papers"
     folder.mkdir()
-    (folder / "acl.pdf").write_bytes(_page("en_acl2007_p07-1088.pdf", 6))
+    (folder / "acl.pdf").write_bytes(real_pdf_page("en_acl2007_p07-1088.pdf", 6))
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     build_index([folder], s)
     a = Assistant.open(s)
