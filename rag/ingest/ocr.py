@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 _LOCK = threading.Lock()  # guards the page cache
 _ENGINE_LOCKS = [threading.Lock() for _ in range(OCR_WORKERS)]  # one call at a time per engine
 _slot = threading.local()  # which engine an OCR worker thread reads with (0 in any other thread)
+# OpenVINO inference one call at a time in the process: two engines' requests running at once deadlocked (both
+# threads waiting inside the request's input update, seen in a test run); pre- and post-processing stay parallel
+_OPENVINO_LOCK = threading.Lock()
 CACHE_PAGES = 512  # pages kept; a page's reading is a few kilobytes
 SHORT_WORD_RANK = 200  # a piece under 4 letters must be among the 200 commonest English words (a, of, on...)
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
@@ -107,7 +110,11 @@ def _run_with_openvino(engine: Any) -> bool:
 
     def runner(request: Any) -> Callable[[Any], list[Any]]:
         # what RapidOCR calls its session with: one input batch in, the outputs out (first one used)
-        return lambda batch: [request.infer({0: batch})[0].copy()]
+        def infer(batch: Any) -> list[Any]:
+            with _OPENVINO_LOCK:
+                return [request.infer({0: batch})[0].copy()]
+
+        return infer
 
     engine.text_det.infer = runner(det)
     engine.text_rec.session = runner(rec)
