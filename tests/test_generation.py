@@ -178,6 +178,7 @@ def test_a_span_whose_passage_names_the_asked_identifier_is_quoted_before_a_near
         question=SimpleNamespace(lang="en", normalized=question), groups=[(("table",), 1.0)], wanted=None, hits=hits
     )
     ev.passages = []
+    ev.retriever = SimpleNamespace(index=SimpleNamespace(glossary={}))  # no dictionary: the off-topic check stays out
     gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=1)
     abstract = _scored(0, 0, 14, 0.816, {0}, about)  # log-odds 1.49 - 2
     named = _scored(1, 0, 52, 0.795, {0}, row)  # 1.36
