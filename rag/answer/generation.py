@@ -23,6 +23,7 @@ from rag.answer.asked import (
     labels_value,
 )
 from rag.answer.citations import cited_sentences, merge_repeated_passages, unmarked
+from rag.answer.dated_lines import asked_event, dates_event
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.table_rows import named_row
@@ -304,12 +305,15 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
 
 def _label_line(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan | None:
     """The most probable line of front matter giving the value under the label the question asks for
-    ("中图分类 O212.7" for "…的中图分类号是什么"), or None."""
-    label = asked_label(ev.question.normalized)
-    if not label:
+    ("中图分类 O212.7" for "…的中图分类号是什么"), or dating the event it asks the date of ("本文2006年1月9日
+    收到" for "When did the journal receive …": rag/answer/dated_lines.py), or None."""
+    label, event = asked_label(ev.question.normalized), asked_event(ev.question.normalized)
+    if not label and not event:
         return None
     kinds = [ev.hits[c.span.hit].chunk.kind in LINE_KINDS for c in ranked]
-    return next((c for c, line in zip(ranked, kinds) if line and labels_value(label, c.text)), None)
+    # a question asking when the paper was received (accepted, ...): the line dating that event
+    fits = (lambda t: dates_event(event, t)) if event else (lambda t: labels_value(label, t))
+    return next((c for c, line in zip(ranked, kinds) if line and fits(c.text)), None)
 
 
 def _asked_row(ev: Evidence, ranked: list[RankedSpan], first: RankedSpan) -> list[RankedSpan] | None:
