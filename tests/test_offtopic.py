@@ -80,6 +80,11 @@ def test_unfound_share_weighs_the_glossed_words_the_english_document_never_uses(
     assert unfound_share(r, tokens, doc) == pytest.approx(absent / (absent + present))
     tokens = r.encode("India 的电缆的疫苗需要多少患者？").tokens
     assert unfound_share(r, tokens, doc) == pytest.approx(absent / (absent + present + unseen))
+    # a word glossed only by a phrase is used when the document holds all its words ("Mediterranean Sea")
+    tokens = r.encode("地中海的疫苗需要多少患者？").tokens
+    present = idfs["地中海"] + idfs["需要"]
+    assert unfound_share(r, tokens, doc) == pytest.approx(absent / (absent + present))
+    present = idfs["电缆"] + idfs["需要"]
     # a Latin word the document does not hold is left out
     tokens = r.encode("Zanzibar 的电缆的疫苗需要多少患者？").tokens
     assert unfound_share(r, tokens, doc) == pytest.approx(absent / (absent + present))
