@@ -236,6 +236,14 @@ class Settings(BaseSettings):
         "(above 1: never).",
         ge=0,
     )
+    unfound_terms_share: float = F(
+        0.4,
+        "answer",
+        "Share of a Chinese question's dictionary words (weighed by general-text IDF) that the English document "
+        "of the best span uses in none of their glosses, from which that span needs unknown_terms_threshold "
+        "(above 1: never).",
+        ge=0,
+    )
     unknown_terms_threshold: float = F(
         0.9,
         "answer",
