@@ -146,3 +146,49 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path, monkeypatch, capsys):
         cli.main()
     assert exc.value.code == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["ask", "x", "--bogus"], "error: No such option: --bogus; see `rag ask --help`"),
+        (
+            ["index", "--jsn"],
+            "error: No such option: --jsn (Possible options: --jobs, --json); see `rag index --help`",
+        ),
+        (
+            ["ask", "x", "-k", "abc"],
+            "error: Invalid value for '-k' / '--top-k': Input should be a valid integer, unable to parse string "
+            "as an integer; see `rag ask --help`",
+        ),
+        (["ask"], "error: Missing argument 'question'; see `rag ask --help`"),
+        (["batch", "q.txt"], "error: Missing option '--out' / '-o'; see `rag batch --help`"),
+        (["config", "--set"], "error: Option '--set' requires an argument; see `rag config --help`"),
+        (["frobnicate"], "error: No such command 'frobnicate'; see `rag --help`"),
+    ],
+)
+def test_a_mistyped_command_is_one_error_line_exit_2(monkeypatch, capsys, argv, line):
+    """Wrong flags and missing arguments say so in one line naming the help to read (click printed four)."""
+    import sys
+
+    from rag.cli import commands as cli
+
+    monkeypatch.setattr(sys, "argv", ["rag", *argv])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 2
+    assert capsys.readouterr() == ("", line + "\n")
+
+
+def test_bare_rag_still_shows_the_help_page(monkeypatch, capsys):
+    import sys
+
+    from rag.cli import commands as cli
+
+    monkeypatch.setattr(sys, "argv", ["rag"])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    out = capsys.readouterr()
+    assert exc.value.code == 2
+    assert "Usage: rag [OPTIONS] COMMAND [ARGS]..." in out.out + out.err
+    assert "error:" not in out.out + out.err
