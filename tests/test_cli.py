@@ -192,3 +192,34 @@ def test_bare_rag_still_shows_the_help_page(monkeypatch, capsys):
     assert exc.value.code == 2
     assert "Usage: rag [OPTIONS] COMMAND [ARGS]..." in out.out + out.err
     assert "error:" not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    ("command", "runner", "what"),
+    [("batch", "rag.review.batch.run_batch", "answers"), ("review", "rag.review.run.run_review", "reviewed questions")],
+)
+def test_ctrl_c_in_a_batch_says_the_work_is_kept_and_how_to_go_on(tmp_path, monkeypatch, capsys, command, runner, what):
+    """An interrupted batch or review keeps its finished records (journal); the line says so, not just 'interrupted'."""
+    import importlib
+    import sys
+    from types import SimpleNamespace
+
+    from rag.cli import commands as cli
+
+    def stop(*args, **kw):
+        raise KeyboardInterrupt
+
+    module, name = runner.rsplit(".", 1)
+    monkeypatch.setattr(importlib.import_module(module), name, stop)
+    # no index is opened: the run stops at once (a stand-in assistant with the retriever review reads)
+    monkeypatch.setattr("rag.answer.pipeline.Assistant.open", lambda settings: SimpleNamespace(retriever=None))
+    (tmp_path / "q.txt").write_text("What is MapReduce?\n", encoding="utf-8")
+    out = tmp_path / "answers.md"
+    monkeypatch.setattr(sys, "argv", ["rag", command, str(tmp_path / "q.txt"), "--out", str(out)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 130
+    assert capsys.readouterr() == (
+        "",
+        f"interrupted; the {what} so far are kept: run the same command again (--out {out}) to do the rest\n",
+    )
