@@ -223,3 +223,20 @@ def test_ctrl_c_in_a_batch_says_the_work_is_kept_and_how_to_go_on(tmp_path, monk
         "",
         f"interrupted; the {what} so far are kept: run the same command again (--out {out}) to do the rest\n",
     )
+
+
+def test_a_build_that_drops_documents_names_them_and_how_to_keep_them(tmp_path):
+    """Indexing one new folder into an index drops the documents of the others: the note names them."""
+    from pathlib import Path
+
+    from rag.cli.common import removed_note
+
+    assert removed_note(["a.pdf", "b.pdf"], [Path("new")], "mine") == (
+        "removed 2 document(s) not found in new: a.pdf, b.pdf; to add papers and keep those, "
+        "give every folder: rag index FOLDER... --index mine"
+    )
+    seven = [f"{c}.pdf" for c in "abcdefg"]
+    assert removed_note(seven, [Path("x"), Path("y")], "default") == (
+        "removed 7 document(s) not found in x y: a.pdf, b.pdf, c.pdf, d.pdf, e.pdf and 2 more; to add papers "
+        "and keep those, give every folder: rag index FOLDER... --index default"
+    )

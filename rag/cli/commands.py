@@ -25,6 +25,7 @@ from rag.cli.common import (
     emit,
     human_size,
     progress_bar,
+    removed_note,
     settings_from,
     warn,
 )
@@ -95,6 +96,8 @@ def index_cmd(
         warn(f"skipped {s.path}: {s.reason}")
     for note in report.notes:
         warn(f"note: {note}")
+    if report.removed:
+        warn(f"note: {removed_note(report.removed, paths or [], settings.index)}")
     if as_json:
         emit(report.to_dict())
         return

@@ -59,6 +59,17 @@ def kept_on_interrupt(what: str, out: Path) -> Iterator[None]:
         sys.exit(130)
 
 
+def removed_note(removed: list[str], paths: list[Path], index: str) -> str:
+    """The note naming the documents a build dropped because they are not under the paths given: giving
+    one new folder to add its papers would otherwise empty the index of the others without a name."""
+    shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+    given = " ".join(str(p) for p in paths) or "the library given"
+    return (
+        f"removed {len(removed)} document(s) not found in {given}: {shown}; to add papers and keep those, "
+        f"give every folder: rag index FOLDER... --index {index}"
+    )
+
+
 def human_size(n: float) -> str:
     """A byte count as B, KB, MB or GB."""
     for unit in ("B", "KB", "MB", "GB"):
