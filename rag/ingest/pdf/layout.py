@@ -2,7 +2,8 @@
 
 A region (at first the whole page) is searched for a gutter: an x where few segments cross and both
 both sides hold lines of prose (lines of many words filling the side's width, which a table's
-cells do not).
+cells do not; a side holding two columns, as on a three-column page, has its lines measured against its
+columns' width).
 Segments that cross the gutter (a title, an abstract, a figure caption, a table spanning both columns)
 cut the region into bands; each band is read column by column, left to right, each column again as a
 region (so three columns, or columns inside a band, are found too); the crossing lines are read where
@@ -24,6 +25,8 @@ FULL_LINE = 0.7  # a line of prose fills at least this share of its column's wid
 PROSE_UNITS = 20  # ... with at least this many characters (a Han character counts 2) ...
 PROSE_SHARE = 0.3  # ... and at least this share of a column's lines do (or PROSE_LINES of them)
 PROSE_LINES = 5
+LINE_RANK = 0.9  # a side holding columns: its line width is the one this share of its segments stay within ...
+WIDE_LINES = 12  # ... and at least this many of its lines (and PROSE_SHARE of them) fill that width
 BAND_GAP = 0.8  # a region without a gutter is cut where no line stands for this many type sizes
 
 
@@ -60,8 +63,18 @@ def _prose(side: list[Segment]) -> bool:
     """Whether a side reads as a column of prose: several of its lines fill its width with many words,
     which a table's cells (numbers, short labels) do not."""
     lo, hi = min(s.x0 for s in side), max(s.x1 for s in side)
-    full = sum(1 for s in side if s.x1 - s.x0 >= FULL_LINE * (hi - lo) and _units(s.text) >= PROSE_UNITS)
-    return full >= min(PROSE_LINES, PROSE_SHARE * len(side))
+    if _full(side, hi - lo) >= min(PROSE_LINES, PROSE_SHARE * len(side)):
+        return True
+    # a side holding columns of its own (two of a three-column page): no line spans it, so its lines are
+    # measured against the width its long lines share, and many of them must fill it
+    widths = sorted(s.x1 - s.x0 for s in side)
+    line = widths[int(LINE_RANK * (len(widths) - 1))]
+    return line < FULL_LINE * (hi - lo) and _full(side, line) >= max(WIDE_LINES, PROSE_SHARE * len(side))
+
+
+def _full(side: list[Segment], width: float) -> int:
+    """How many of a side's lines are full lines of prose for a column ``width`` wide."""
+    return sum(1 for s in side if s.x1 - s.x0 >= FULL_LINE * width and _units(s.text) >= PROSE_UNITS)
 
 
 def _units(text: str) -> float:
