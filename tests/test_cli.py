@@ -88,8 +88,8 @@ def test_info_describes_the_index(workdir):
             {"RAG_EMBEDDER": "sentence-transformers:other"},
             "error: index 'default' was built with embedder",
         ),
-        (["ask", "x", "-k", "0"], {}, "error: invalid setting top_k"),
-        (["info"], {"RAG_CHUNK_SIZE": "huge"}, "error: invalid setting chunk_size"),
+        (["ask", "x", "-k", "0"], {}, "error: invalid setting retrieval.top_k"),
+        (["info"], {"RAG_CHUNK_SIZE": "huge"}, "error: invalid setting ingest.chunk_size"),
         (
             ["index", "no/such/dir"],
             {},
@@ -116,7 +116,7 @@ def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, 
     seen = []
 
     def build(paths, settings, **kw):
-        seen.append(settings.jobs)
+        seen.append(settings.store.jobs)
         raise InvalidInputError("stopped by the test")
 
     monkeypatch.delenv("RAG_JOBS", raising=False)

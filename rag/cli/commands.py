@@ -161,7 +161,7 @@ def ask_cmd(
         return
     # text from the documents is printed without control characters: a passage cannot send escape
     # sequences to the terminal
-    typer.echo(strip_invisible(answer_text(answer, style=settings.citation_style)))
+    typer.echo(strip_invisible(answer_text(answer, style=settings.answer.citation_style)))
 
 
 @app.command("info")
@@ -274,14 +274,15 @@ def config_cmd(
     index: Optional[str] = IndexOpt,
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="NAME=VALUE: a setting as a command would set it."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="GROUP.FIELD=VALUE (or an old flat NAME=VALUE): a setting as a command would set it."
+    ),
     as_json: bool = JsonOpt,
     markdown: bool = typer.Option(False, "--markdown", help="Print the settings reference (docs/settings.md)."),
 ) -> None:
-    """Print the effective settings by stage and where each came from (default, env, .env or cli)."""
-    from rag.cli.config import describe, settings_markdown, sources
+    """Print the effective settings (group.field) by stage and where each came from (default, env, .env or cli)."""
+    from rag.cli.config import canonical, describe, settings_markdown, sources
     from rag.errors import InvalidInputError
-    from rag.settings import Settings
 
     if markdown:
         typer.echo(settings_markdown(), nl=False)
@@ -289,10 +290,12 @@ def config_cmd(
     given: dict[str, Any] = {"index": index, "llm": llm, "llm_base_url": llm_base_url}
     for item in set_ or []:
         name, eq, value = item.partition("=")
-        name = name.strip().lower().removeprefix("rag_")
-        if not eq or name not in Settings.model_fields:
-            raise InvalidInputError(f"--set {item!r}: expected NAME=VALUE with a setting's name (see `rag config`)")
-        given[name] = value
+        where = canonical(name)
+        if not eq or where is None:
+            raise InvalidInputError(
+                f"--set {item!r}: expected GROUP.FIELD=VALUE with a setting's name (see `rag config`)"
+            )
+        given[".".join(where)] = value
     rows = describe(settings_from(**given), sources(given))
     if as_json:
         emit({"settings": rows})
@@ -303,7 +306,7 @@ def config_cmd(
             group = row["group"]
             typer.echo(f"[{group}]")
         value = "unset" if row["value"] is None else row["value"]
-        typer.echo(f"  {row['name']} = {value}  ({row['source']})")
+        typer.echo(f"  {row['key']} = {value}  ({row['source']})")
 
 
 def main() -> None:
