@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 from rag.providers import LlmSpec, llm_spec
 
 
-def F(default: Any, description: str, **limits: Any) -> Any:
+def F(default: Any, description: str, *old_form: str, **limits: Any) -> Any:
     """A settings field with its description (shown by `rag config` and docs/settings.md)."""
-    return Field(default, description=description, **limits)
+    # the flat object's form F(default, "group", description) still reads, so a field another branch added to
+    # the flat rag/settings.py merges into its group's class here (the class is its group; move it on sight)
+    return Field(default, description=old_form[0] if old_form else description, **limits)
 
 
 def L(legacy: str, default: Any, description: str, **limits: Any) -> Any:
