@@ -37,20 +37,14 @@ def test_every_field_has_a_stage_group_and_a_description():
     for group, name in fields():
         field = GROUP_MODELS[group].model_fields[name]
         assert field.description and field.description.endswith((".", ")")), name
-    assert {g: len(m.model_fields) for g, m in GROUP_MODELS.items()} == {
-        "store": 21,
-        "ingest": 8,
-        "retrieval": 16,
-        "answer": 9,
-        "generation": 15,
-        "app": 3,
-        "serve": 7,
-    }
+    # the flat object's 79 fields at the split (a branch adding fields raises these; none may be lost)
+    least = {"store": 21, "ingest": 8, "retrieval": 16, "answer": 9, "generation": 15, "app": 3, "serve": 7}
+    assert all(len(GROUP_MODELS[g].model_fields) >= n for g, n in least.items())
 
 
 def test_every_old_flat_name_maps_to_one_field_and_no_group():
     """79 flat names before the groups, one per field; a group named like one would shadow its RAG_ variable."""
-    assert len(FLAT) == len(fields()) == 79 and set(FLAT.values()) == set(fields())
+    assert len(FLAT) == len(fields()) >= 79 and set(FLAT.values()) == set(fields())
     assert not set(FLAT) & set(GROUPS)
     assert FLAT["llm_timeout"] == ("generation", "timeout") and FLAT["top_k"] == ("retrieval", "top_k")
     assert env_names("generation", "timeout") == ("RAG_GENERATION__TIMEOUT", "RAG_LLM_TIMEOUT")
@@ -139,3 +133,17 @@ def test_bad_set_is_one_line(tmp_path, monkeypatch):
     assert "RAG_RETRIEVAL__TOP_K or RAG_TOP_K" in str(out.exception)
     out = config(tmp_path, monkeypatch, "--set", "retrieval.top_k=0")
     assert "invalid setting retrieval.top_k" in str(out.exception)
+
+
+def test_the_flat_objects_field_form_still_reads():
+    """A field another branch wrote as F(default, "group", description) lands in its group's class intact."""
+    from pydantic import BaseModel
+
+    from rag.settings.groups import F
+
+    class Probe(BaseModel):
+        old: float = F(0.5, "retrieval", "Old form.", ge=0)
+        new: int = F(1, "New form.")
+
+    assert [Probe.model_fields[n].description for n in ("old", "new")] == ["Old form.", "New form."]
+    assert Probe(old=2).old == 2.0 and Probe().old == 0.5
