@@ -33,7 +33,7 @@ class ChatHandlers:
         own words in ``lang``, as a file."""
         idx = self.service.assistant.retriever.index
         path = self.export_dir / f"conversation-{(session or 'local')[:12]}.md"
-        style = style or self.settings.citation_style
+        style = style or self.settings.answer.citation_style
         path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs, style, lang), encoding="utf-8")
         return str(path)
 
@@ -44,7 +44,7 @@ class ChatHandlers:
         session = getattr(request, "session_hash", None) or "local"
         if not exchanges:
             return "", gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
-        style = check_style(style, self.settings.citation_style)
+        style = check_style(style, self.settings.answer.citation_style)
         lang = pick(lang)
         answers = self.export_dir / f"conversation-{session[:12]}.jsonl"
         answers.write_text(conversation_jsonl(exchanges), encoding="utf-8")

@@ -178,7 +178,7 @@ class ReviewTab:
         folder = Path(tempfile.mkdtemp(prefix="review-", dir=self.root))
         try:
             qs = questions_of(text, upload, folder)
-            style = check_style(style, self.settings.citation_style)
+            style = check_style(style, self.settings.answer.citation_style)
         except RagError as exc:
             yield f"**{message(lang, str(exc))}**", gr.skip(), off, off, off, None
             return

@@ -115,9 +115,9 @@ class AppService(Service):
         self, question: str, history: Sequence[Exchange] = (), k: int | None = None, docs: Iterable[str] | None = None
     ) -> Iterator[str | Exchange]:
         """Answer text pieces as they come, then the finished Exchange (follow-ups rewritten first)."""
-        q = check_question(question, self.settings.max_question_chars)
+        q = check_question(question, self.settings.answer.max_question_chars)
         rw = self.rewriter.rewrite(q, [e.turn() for e in history if e.answer is not None])
-        if len(rw.query) > self.settings.max_question_chars:
+        if len(rw.query) > self.settings.answer.max_question_chars:
             rw = Rewrite(q, q)
         for piece in routed_stream(self.assistant, rw.query, k or None, list(docs) if docs else None):
             yield Exchange(q, rw, piece) if isinstance(piece, Answer) else piece
@@ -156,7 +156,7 @@ class AppService(Service):
         if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
             return f"unsupported type '{Path(name).suffix or 'none'}' (use .txt, .md or .pdf)"
         size = path.stat().st_size
-        limit = self.settings.upload_max_mb * 1024 * 1024
+        limit = self.settings.app.upload_max_mb * 1024 * 1024
         if size > limit:
             return f"{_size(size)} is over the {_size(limit)} upload limit"
         if size == 0:

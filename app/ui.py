@@ -108,7 +108,7 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         for event in (lib.refresh.click, lang.change):
             event(_citations(service), lang, lib.citations, api_visibility="private")
         gr.api(h.ask, api_name="ask")
-    demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
+    demo.queue(default_concurrency_limit=settings.app.concurrency, max_size=256)
     demo.rag_service = service  # for tests and the launcher
     return demo
 
@@ -154,7 +154,7 @@ def _chat_controls(settings: Settings, service: AppService) -> dict:
         )
         send = gr.Button(t("en", "ask"), variant="primary", scale=1, min_width=80, elem_id="ask-btn")
     with gr.Row(equal_height=True):
-        k = gr.Slider(1, 20, value=settings.top_k, step=1, label=t("en", "top_k"), scale=2, elem_id="top-k")
+        k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label=t("en", "top_k"), scale=2, elem_id="top-k")
         docs = gr.Dropdown(
             choices=doc_choices(service),
             value=[],
@@ -174,7 +174,7 @@ def _chat_controls(settings: Settings, service: AppService) -> dict:
         )
         style = gr.Dropdown(
             choices=list(STYLES),
-            value=settings.citation_style,
+            value=settings.answer.citation_style,
             label=t("en", "style"),
             scale=1,
             elem_id="citation-style",
@@ -241,7 +241,7 @@ def _documents_tab(settings: Settings, service: AppService) -> DocumentsTab:
             remove = gr.Button(t("en", "remove"), size="sm", variant="stop", elem_id="remove-document")
         library_status = gr.Markdown(elem_id="library-status")
         upload = gr.File(
-            label=t("en", "upload", mb=settings.upload_max_mb),
+            label=t("en", "upload", mb=settings.app.upload_max_mb),
             # no file_types: Gradio would refuse a whole batch for one bad file; we report each
             file_count="multiple",
             elem_id="upload",
@@ -350,7 +350,7 @@ def launch_app(
             show_error=False,
             allowed_paths=[],
             blocked_paths=blocked,
-            max_file_size=int(settings.upload_max_mb * 1024 * 1024),
+            max_file_size=int(settings.app.upload_max_mb * 1024 * 1024),
             css=CSS,
             js=JS,
             ssr_mode=False,

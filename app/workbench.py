@@ -151,7 +151,7 @@ class Workbench:
             gr.update(label=t(lang, "copy")),
             gr.update(label=t(lang, "page_pick")),
             gr.update(label=t(lang, "sources")),
-            gr.update(label=t(lang, "upload", mb=self.settings.upload_max_mb)),
+            gr.update(label=t(lang, "upload", mb=self.settings.app.upload_max_mb)),
             gr.update(value=t(lang, "refresh")),
             gr.update(value=doc_table(self.service, lang), headers=document_headers(lang)),
             gr.update(label=t(lang, "doc_pick")),

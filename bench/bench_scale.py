@@ -315,7 +315,14 @@ def child_query(data: str, idx_dir: str, config: str, limit: int) -> dict:
         text = normalize_query(q["question"])
         lang = detect_lang(text)
         queries.append(
-            Query(q["question"], text, v, tokenize(text), lang, align(v, lang, index.lang_means, s.align_strength))
+            Query(
+                q["question"],
+                text,
+                v,
+                tokenize(text),
+                lang,
+                align(v, lang, index.lang_means, s.retrieval.align_strength),
+            )
         )
     for q in queries[:20]:  # warm-up
         r.retrieve(q, 10)

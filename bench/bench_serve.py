@@ -149,7 +149,7 @@ def main() -> None:
     base = next(iter(rows.values()))
     print(
         f"rag serve start-up (index + models loaded, warm-up): {startup:.1f} s; {args.n} gold questions; "
-        f"server answers {settings.serve_concurrency} at once; {os.cpu_count()} CPU cores"
+        f"server answers {settings.serve.concurrency} at once; {os.cpu_count()} CPU cores"
     )
     print()
     print(

@@ -137,7 +137,12 @@ def child_compare(data: str, idx_dir: str, limit: int) -> dict:
             text = normalize_query(q["question"])
             lang = detect_lang(text)
             query = Query(
-                q["question"], text, v, tokenize(text), lang, align(v, lang, index.lang_means, s.align_strength)
+                q["question"],
+                text,
+                v,
+                tokenize(text),
+                lang,
+                align(v, lang, index.lang_means, s.retrieval.align_strength),
             )
             t = time.perf_counter()
             hits = r.retrieve(query, 10)

@@ -114,7 +114,7 @@ def main() -> None:
     dev = pairs(assistant, load_gold(args.gold))
     own = pairs(assistant, load_gold(args.check)) if args.check else []
     print(f"scored {len(dev)} dev and {len(own)} held-out pairs in {time.perf_counter() - t0:.1f} s")
-    current = {False: settings.llm_support_threshold, True: settings.llm_support_threshold_crosslingual}
+    current = {False: settings.generation.support_threshold, True: settings.generation.support_threshold_crosslingual}
     for cross in (False, True):
         name = "cross-language" if cross else "same-language"
         d = [r for r in dev if r["cross"] == cross]

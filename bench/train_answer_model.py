@@ -384,8 +384,8 @@ def main() -> None:
         settings = settings.model_copy(
             update={
                 "sentence_vectors": "pooled",
-                "index_dir": settings.index_dir.with_name(settings.index_dir.name + "-pooled"),
-                "cache_dir": settings.cache_dir or settings.index_dir / ".cache",
+                "index_dir": settings.store.index_dir.with_name(settings.store.index_dir.name + "-pooled"),
+                "cache_dir": settings.store.cache_dir or settings.store.index_dir / ".cache",
             }
         )
     suites = load_suites(args.suites)

@@ -87,7 +87,7 @@ class Service:
         self.model = model_name(settings)
         # questions answered at once; the embedding engine serialises itself (rag/index/embedding.py), this bounds
         # the threads waiting on it and the memory of answers in flight
-        self._slots = threading.BoundedSemaphore(settings.serve_concurrency)
+        self._slots = threading.BoundedSemaphore(settings.serve.concurrency)
         # an extractive answer streams its final text; a model's draft is checked first and sent once checked
         self.live = self._assistant.generator.name == "extractive"
         if warm:  # a long-running server pays the first question's start-up once; a one-shot `rag ask` does not
@@ -132,11 +132,11 @@ class Service:
         # turns would only cost time, so the last HISTORY_TURNS are read
         for question, reply in list(earlier)[-HISTORY_TURNS:]:
             q = clean_question(question)
-            if not q or not has_words(q) or len(q) > self.settings.max_question_chars:
+            if not q or not has_words(q) or len(q) > self.settings.answer.max_question_chars:
                 continue
             query = heuristic.rewrite(q, turns).query if turns else q
             text, refused = md_answer_text(reply)
-            turns.append(Turn(q, query if len(query) <= self.settings.max_question_chars else q, text, refused))
+            turns.append(Turn(q, query if len(query) <= self.settings.answer.max_question_chars else q, text, refused))
         return turns
 
     def prepare(
@@ -144,10 +144,10 @@ class Service:
     ) -> tuple[Rewrite, int | None]:
         """The checked question rewritten from the conversation, and the checked ``k`` (one-line
         InvalidInputError otherwise, as in `rag ask`)."""
-        q = check_question(question, self.settings.max_question_chars)
+        q = check_question(question, self.settings.answer.max_question_chars)
         checked_k = check_k(k)
         rw = self.rewriter.rewrite(q, self.history(earlier)) if earlier else Rewrite(q, q)
-        if len(rw.query) > self.settings.max_question_chars or not has_words(rw.query):
+        if len(rw.query) > self.settings.answer.max_question_chars or not has_words(rw.query):
             rw = Rewrite(q, q)
         return rw, checked_k
 
@@ -181,8 +181,8 @@ class Service:
 
     def search(self, query: object, k: object = None, docs: Iterable[str] | None = None) -> dict[str, Any]:
         """The top-k passages for a query (no answer written), best first, with their scores."""
-        q = check_question(query, self.settings.max_question_chars)
-        checked_k = check_k(k) or self.settings.top_k
+        q = check_question(query, self.settings.answer.max_question_chars)
+        checked_k = check_k(k) or self.settings.retrieval.top_k
         retriever = self.assistant.retriever
         with self._slots:
             hits = retriever.retrieve(retriever.encode(q), checked_k, _docs(docs))

@@ -88,8 +88,8 @@ def test_info_describes_the_index(workdir):
             {"RAG_EMBEDDER": "sentence-transformers:other"},
             "error: index 'default' was built with embedder",
         ),
-        (["ask", "x", "-k", "0"], {}, "error: invalid setting top_k"),
-        (["info"], {"RAG_CHUNK_SIZE": "huge"}, "error: invalid setting chunk_size"),
+        (["ask", "x", "-k", "0"], {}, "error: invalid setting retrieval.top_k"),
+        (["info"], {"RAG_CHUNK_SIZE": "huge"}, "error: invalid setting ingest.chunk_size"),
         (
             ["index", "no/such/dir"],
             {},
@@ -104,7 +104,10 @@ def test_errors_are_one_line_exit_1(workdir, args, env, message):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize(("args", "env", "jobs"), [([], {}, 0), (["--jobs", "3"], {}, 3), ([], {"RAG_JOBS": "1"}, 1)])
+@pytest.mark.parametrize(
+    ("args", "env", "jobs"),
+    [([], {}, 0), (["--jobs", "3"], {}, 3), ([], {"RAG_JOBS": "1"}, 1), ([], {"RAG_STORE__JOBS": "2"}, 2)],
+)
 def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, env, jobs):
     """`rag index` passes jobs=0 (an engine per core past the first batches) unless --jobs or RAG_JOBS says."""
     from typer.testing import CliRunner
@@ -116,10 +119,11 @@ def test_index_runs_an_engine_per_core_unless_told(tmp_path, monkeypatch, args, 
     seen = []
 
     def build(paths, settings, **kw):
-        seen.append(settings.jobs)
+        seen.append(settings.store.jobs)
         raise InvalidInputError("stopped by the test")
 
     monkeypatch.delenv("RAG_JOBS", raising=False)
+    monkeypatch.delenv("RAG_STORE__JOBS", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setattr(rag.index.store, "build_index", build)

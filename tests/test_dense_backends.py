@@ -163,8 +163,8 @@ def test_an_unknown_backend_fails_before_anything_is_written(tmp_path, fixture_c
     s = load_settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", backend="nope")
     with pytest.raises(
         InvalidInputError,
-        match=r"^invalid setting backend: Input should be 'faiss' or 'milvus' "
-        r"\(check RAG_BACKEND or the command-line option\)$",
+        match=r"^invalid setting store.backend: Input should be 'faiss' or 'milvus' "
+        r"\(check RAG_STORE__BACKEND or RAG_BACKEND or the command-line option\)$",
     ):
         build_index([fixture_corpus], s)
     assert not (tmp_path / "index").exists() and not (tmp_path / "cache").exists()

@@ -69,7 +69,7 @@ def test_pooled_passage_vectors_are_their_sentences_weighted_mean(tmp_path, fixt
         mine = [(r, int(a), int(b)) for r, (c, a, b) in enumerate(rows) if int(c) == i]
         want = sum((b - a) * sv[r].astype(np.float64) for r, a, b in mine)
         weight = sum(b - a for _, a, b in mine)
-        head = passage_text(chunk, s.passage_context)[: -len(chunk.text)].strip()
+        head = passage_text(chunk, s.ingest.passage_context)[: -len(chunk.text)].strip()
         if head:
             want = want + len(head) * emb.embed_passages([head])[0]
             weight += len(head)

@@ -207,7 +207,7 @@ def test_eval_cli_gate_exit_codes(fixture_settings, gold_file, tmp_path):
     from conftest import rag_cli
 
     env = {
-        "RAG_INDEX_DIR": str(fixture_settings.index_dir),
+        "RAG_INDEX_DIR": str(fixture_settings.store.index_dir),
         "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir),
         "RAG_CHUNK_SIZE": "120",
         "RAG_CHUNK_OVERLAP": "30",
@@ -328,7 +328,7 @@ def test_eval_stable_writes_identical_reports_twice(mode, tmp_path, gold_file, f
     else:
         args = [str(gold_file)]
         env = {
-            "RAG_INDEX_DIR": str(fixture_settings.index_dir),
+            "RAG_INDEX_DIR": str(fixture_settings.store.index_dir),
             "RAG_CACHE_DIR": str(fixture_settings.embedding_cache_dir),
         }
     files = {}

@@ -215,7 +215,7 @@ def test_killed_update_leaves_previous_index(tmp_path, corpus, fixture_settings,
     (corpus / "cables.md").write_text(NEW_DOC.replace("四十二", "四十三"), encoding="utf-8")
     (corpus / "zh_paper.txt").unlink()
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus), stage],
+        [sys.executable, "-c", KILLER, str(s.store.index_dir), str(s.embedding_cache_dir), str(corpus), stage],
         capture_output=True,
         text=True,
         timeout=300,
@@ -225,4 +225,4 @@ def test_killed_update_leaves_previous_index(tmp_path, corpus, fixture_settings,
     assert [c.chunk_id for c in idx.chunks] == before and "zh_paper.txt" in idx.docs
     report = build_index([corpus], s)  # the next update completes
     assert report.added == ["cables.md"] and report.removed == ["zh_paper.txt"]
-    assert not list(s.index_dir.glob(".index.tmp-*")) and not list(s.index_dir.glob(".default.tmp-*"))
+    assert not list(s.store.index_dir.glob(".index.tmp-*")) and not list(s.store.index_dir.glob(".default.tmp-*"))

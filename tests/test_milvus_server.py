@@ -48,7 +48,7 @@ def _search_sees_exactly_the_index(s) -> None:
     """A search at the configured consistency, straight after a build or update, returns every row of the
     index and no other (no row missing, none superseded)."""
     dense = Assistant.open(s).retriever.index.dense
-    assert dense.store.consistency == s.milvus_consistency
+    assert dense.store.consistency == s.store.milvus_consistency
     rows = dense.store.search(np.ones(dense.store.dim, np.float32), dense.ntotal + 100)
     pos = positions(dense.vid_to_pos, np.array([v for v, _ in rows]))
     assert sorted(pos.tolist()) == list(range(dense.ntotal))
@@ -98,7 +98,7 @@ def test_a_milvus_server_index_is_updated_and_rebuilt(
         chunk_overlap=30,
     )
     build_index([corpus], s)
-    assert s.milvus_consistency == "Bounded"  # the default: no wait for the server's time tick
+    assert s.store.milvus_consistency == "Bounded"  # the default: no wait for the server's time tick
     _search_sees_exactly_the_index(s)
     q = "墨子号卫星是哪一年发射的？"
     want = [h.chunk.chunk_id for h in assistant.retriever.retrieve(q, 5)]
@@ -133,7 +133,7 @@ def test_every_milvus_search_uses_the_consistency_setting(
     build_index([fixture_corpus], s)
     monkeypatch.setenv("RAG_MILVUS_CONSISTENCY", level)
     s = _on_server(monkeypatch, milvus_standalone, tmp_path, fixture_settings.embedding_cache_dir, **kw)
-    assert s.milvus_consistency == level
+    assert s.store.milvus_consistency == level
     b = Assistant.open(s)
     client = b.retriever.index.dense.store.store.client
     sent, search = [], client.search

@@ -43,7 +43,7 @@ def test_first_candidates_score_as_on_a_separate_index(tmp_path, fixture_corpus,
     monkeypatch.setattr(reader, "CENTROID_SAMPLE", 0)  # only what the candidates embed is counted
     s = index_settings(tmp_path, sentence_vectors="pooled")
     build_index([fixture_corpus], s)
-    embedder = make_embedder(s.embedder, s.batch_size)
+    embedder = make_embedder(s.store.embedder, s.store.batch_size)
     pooled, separate = load_index(s), load_index(fixture_settings)
     n = len(pooled.chunks)
     q = Retriever(pooled, embedder, s).encode(QUESTION)
@@ -70,7 +70,7 @@ def test_a_question_embeds_only_each_lists_first_passages(tmp_path, fixture_corp
     monkeypatch.setattr(reader, "CENTROID_SAMPLE", 1)
     s = index_settings(tmp_path, sentence_vectors="pooled", pooled_whole_passages=2)
     build_index([fixture_corpus], s)
-    r = Retriever(load_index(s), make_embedder(s.embedder, s.batch_size), s)
+    r = Retriever(load_index(s), make_embedder(s.store.embedder, s.store.batch_size), s)
     hits = r.retrieve(QUESTION, 3)
     assert hits
     langs = int(np.count_nonzero(np.bincount(np.asarray(r.index.chunk_lang))))

@@ -233,7 +233,7 @@ def test_a_mostly_english_librarys_chinese_passage_is_reached_by_the_translated_
     build_index([corpus], s)
     r = Assistant.open(s).retriever
     question = "How long should the English background section at the end of a paper be?"
-    assert r.settings.translated_floor_en == 0.9 and r.language_share("en") == 0.75
+    assert r.settings.retrieval.translated_floor_en == 0.9 and r.language_share("en") == 0.75
 
     def passages(floor: float) -> list[str]:
         at = Retriever(r.index, r.embedder, r.settings.model_copy(update={"translated_floor_en": floor}))

@@ -157,7 +157,7 @@ def test_review_over_a_real_index(small_assistant):
 
 
 def test_rag_review_cli_writes_every_output_and_resumes(small_settings, tmp_path):
-    env = {"RAG_INDEX_DIR": str(small_settings.index_dir), "RAG_CACHE_DIR": str(small_settings.cache_dir)}
+    env = {"RAG_INDEX_DIR": str(small_settings.store.index_dir), "RAG_CACHE_DIR": str(small_settings.store.cache_dir)}
     qs = tmp_path / "q.txt"
     qs.write_text('What does each paper say about cable repairs?\n=HYPERLINK("x")\n', encoding="utf-8")
     index = small_settings.index_path.name

@@ -136,7 +136,7 @@ def test_killed_segment_update_leaves_previous_generation(tmp_path, corpus, fixt
     before = [c.chunk_id for c in load_index(s).chunks]
     (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(s.index_dir), str(s.embedding_cache_dir), str(corpus)],
+        [sys.executable, "-c", KILLER, str(s.store.index_dir), str(s.embedding_cache_dir), str(corpus)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -146,7 +146,7 @@ def test_killed_segment_update_leaves_previous_generation(tmp_path, corpus, fixt
     assert verify_index(s)["ok"]
     report = build_index([corpus], s)
     assert report.added == ["cables.md"]
-    assert not list(s.index_dir.glob(".index.tmp-*"))
+    assert not list(s.store.index_dir.glob(".index.tmp-*"))
     _same_as_rebuild(tmp_path, corpus, s, "k")
 
 
@@ -191,7 +191,7 @@ def test_adding_a_document_writes_its_words_glossary_without_loading_the_diction
     assert _database() is not None
     (corpus / "cables.md").write_text(NEW_DOC, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-c", ADD_ONE, str(s.index_dir), str(s.embedding_cache_dir), str(corpus)],
+        [sys.executable, "-c", ADD_ONE, str(s.store.index_dir), str(s.embedding_cache_dir), str(corpus)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -207,8 +207,8 @@ def test_an_assistant_caps_the_blas_threads_at_the_setting(fixture_settings, set
         "print(json.dumps([before, blas()]))\n"
     )
     env = {
-        "RAG_INDEX_DIR": str(fixture_settings.index_dir),
-        "RAG_CACHE_DIR": str(fixture_settings.cache_dir),
+        "RAG_INDEX_DIR": str(fixture_settings.store.index_dir),
+        "RAG_CACHE_DIR": str(fixture_settings.store.cache_dir),
         "RAG_CHUNK_SIZE": "120",
         "RAG_CHUNK_OVERLAP": "30",
         "RAG_BLAS_THREADS": setting,

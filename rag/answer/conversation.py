@@ -341,7 +341,7 @@ def make_rewriter(settings: Settings, llm: Callable[[str, Sequence[Turn]], str] 
     """The query rewriter for the configured backend: the heuristic offline, ``llm`` when one is given."""
     # Hook for the LLM backend: when settings name an LLM generator, build its rewrite function here
     # and pass it as ``llm``; everything downstream only sees a QueryRewriter.
-    if llm is None and settings.llm and settings.llm_rewrite:
+    if llm is None and settings.generation.llm and settings.generation.rewrite:
         from rag.answer.llm import make_rewrite_fn
 
         llm = make_rewrite_fn(settings)

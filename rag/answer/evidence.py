@@ -69,7 +69,7 @@ def term_groups(query: Query, retriever: Retriever, merge: bool | None = None) -
         groups = {(t[0], *english.get(t[0], ())): w for t, w in groups.items()}
     if query.lang == "en" and retriever.index.glossary:
         if merge is None:
-            merge = retriever.settings.crosslingual_term_groups == "merged"
+            merge = retriever.settings.answer.crosslingual_term_groups == "merged"
         for phrase, alts in translate(query.normalized, retriever.index.glossary):
             if not merge:
                 groups[tuple(alts)] = max(idf(retriever, a) for a in alts)

@@ -56,23 +56,27 @@ def fuse(
     plain BM25 ranking holds only the question's-language passages and the translated one only the
     others, each at its full weight: a passage is not ranked by a query in a language it is not written in.
     """
-    if settings.fusion == "dense":
+    if settings.retrieval.fusion == "dense":
         return dict(sc.dense)
-    if settings.fusion == "bm25":
+    if settings.retrieval.fusion == "bm25":
         return dict(sc.bm25)
-    if settings.fusion == "rrf":
-        if settings.language_fusion == "passage" and own is not None:
-            plain = (_ranks({i: s for i, s in sc.bm25.items() if own(i)}), settings.bm25_weight)
-            other = (_ranks({i: s for i, s in sc.translated.items() if not own(i)}), settings.translated_weight)
+    if settings.retrieval.fusion == "rrf":
+        if settings.retrieval.language_fusion == "passage" and own is not None:
+            plain = (_ranks({i: s for i, s in sc.bm25.items() if own(i)}), settings.retrieval.bm25_weight)
+            other = (
+                _ranks({i: s for i, s in sc.translated.items() if not own(i)}),
+                settings.retrieval.translated_weight,
+            )
         else:
-            plain = (_ranks(sc.bm25), settings.bm25_weight * own_share)
-            other = (_ranks(sc.translated), settings.translated_weight * max(1 - own_share, floor))
-        out = rrf([(_ranks(sc.dense), settings.dense_weight), plain, other], settings.rrf_k)
+            plain = (_ranks(sc.bm25), settings.retrieval.bm25_weight * own_share)
+            other = (_ranks(sc.translated), settings.retrieval.translated_weight * max(1 - own_share, floor))
+        out = rrf([(_ranks(sc.dense), settings.retrieval.dense_weight), plain, other], settings.retrieval.rrf_k)
         # ranks hide how decisive the dense match is; a calibrated margin term keeps that
         for i, m in sc.calibrated.items():
-            out[i] = out.get(i, 0.0) + settings.dense_margin_weight * m
+            out[i] = out.get(i, 0.0) + settings.retrieval.dense_margin_weight * m
         return out
     dn, bn = _minmax(sc.dense), _minmax(sc.bm25)
     return {
-        i: settings.dense_weight * dn.get(i, 0.0) + settings.bm25_weight * bn.get(i, 0.0) for i in set(dn) | set(bn)
+        i: settings.retrieval.dense_weight * dn.get(i, 0.0) + settings.retrieval.bm25_weight * bn.get(i, 0.0)
+        for i in set(dn) | set(bn)
     }

@@ -230,7 +230,7 @@ class ExtractiveGenerator:
             return Generated(
                 abstention(query.lang), (), True, (), self.name, confidence, " ".join(c.text for c in draft)
             )
-        if retriever.settings.crosslingual_term_groups == "quote" and ev.merge is None:
+        if retriever.settings.answer.crosslingual_term_groups == "quote" and ev.merge is None:
             chosen = self.requote(ev, chosen)
         # keep spans of one passage together, in reading order
         first_rank: dict[int, int] = {}

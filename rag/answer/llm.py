@@ -158,7 +158,7 @@ def rewrite_followup(client: ChatClient, question: str, history: Sequence) -> st
 
 
 def _helper_timeout(client: ChatClient) -> float:
-    return min(client.settings.llm_timeout, 30.0)
+    return min(client.settings.generation.timeout, 30.0)
 
 
 def make_rewrite_fn(settings: Settings, client: ChatClient | None = None) -> Callable[[str, Sequence], str]:
@@ -221,14 +221,14 @@ class LLMGenerator:
         self.name = f"llm:{model_spec(settings)}"
         self._client = client if client is not None else ChatClient(settings)  # no network until the first answer
         self.thresholds = Thresholds(
-            settings.llm_support_threshold,
-            settings.llm_support_threshold_crosslingual,
-            settings.llm_min_supported,
-            settings.llm_unsupported,
+            settings.generation.support_threshold,
+            settings.generation.support_threshold_crosslingual,
+            settings.generation.min_supported,
+            settings.generation.unsupported,
         )
         # one translation cache for every retriever answering through this generator
         self._translator = TranslationExpander(
-            lambda text, target: translate_question(self.client, text, target), settings.llm_translation_weight
+            lambda text, target: translate_question(self.client, text, target), settings.generation.translation_weight
         )
 
     @property
@@ -238,7 +238,7 @@ class LLMGenerator:
 
     def expanders(self) -> list[QueryExpander]:
         """Translated-query fusion, when enabled."""
-        return [self._translator] if self.settings.llm_translate else []
+        return [self._translator] if self.settings.generation.translate else []
 
     def generate(self, query: Query, hits: list[Hit], retriever: Retriever) -> Generated:
         """The verified written answer (or the extractive one standing in)."""

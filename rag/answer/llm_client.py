@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _api_key(settings: Settings, provider: Provider) -> str | None:
-    if settings.llm_api_key is not None:
-        return settings.llm_api_key.get_secret_value()
+    if settings.generation.api_key is not None:
+        return settings.generation.api_key.get_secret_value()
     for var in ("RAG_LLM_API_KEY", *provider.key_env):
         if os.environ.get(var):
             return os.environ[var]
@@ -28,12 +28,12 @@ def _api_key(settings: Settings, provider: Provider) -> str | None:
 def endpoint(settings: Settings) -> str:
     """The base URL requests go to (for messages)."""
     provider = model_spec(settings).endpoint
-    return settings.llm_base_url or provider.base_url or "https://api.openai.com/v1"
+    return settings.generation.base_url or provider.base_url or "https://api.openai.com/v1"
 
 
 def model_spec(settings: Settings) -> LlmSpec:
     """The chat model the settings name; a one-line error when none is configured."""
-    spec = llm_spec(settings.llm)  # a copy made with model_copy(update=...) may still hold the string
+    spec = llm_spec(settings.generation.llm)  # a copy made with model_copy(update=...) may still hold the string
     if spec is None:
         raise InvalidInputError("no language model is configured; set --llm / RAG_LLM to PROVIDER:MODEL")
     return spec
@@ -45,15 +45,15 @@ def make_chat_model(settings: Settings, max_tokens: int | None = None):
 
     spec = model_spec(settings)
     name, model, provider = spec.provider, spec.model, spec.endpoint
-    timeout = httpx.Timeout(settings.llm_timeout, connect=min(10.0, settings.llm_timeout))
-    tokens = max_tokens or settings.llm_max_tokens
+    timeout = httpx.Timeout(settings.generation.timeout, connect=min(10.0, settings.generation.timeout))
+    tokens = max_tokens or settings.generation.max_tokens
     if provider.kind == "ollama":
         from langchain_ollama import ChatOllama
 
         return ChatOllama(
             model=model,
             base_url=endpoint(settings),
-            temperature=settings.llm_temperature,
+            temperature=settings.generation.temperature,
             num_predict=tokens,
             client_kwargs={"timeout": timeout},
         )
@@ -61,21 +61,21 @@ def make_chat_model(settings: Settings, max_tokens: int | None = None):
     from pydantic import SecretStr
 
     key = _api_key(settings, provider)
-    if key is None and settings.llm_base_url is None:
+    if key is None and settings.generation.base_url is None:
         raise InvalidInputError(
             f"no API key for {name}: set {' or '.join((*provider.key_env, 'RAG_LLM_API_KEY'))}, "
             "or point --llm-base-url at a local OpenAI-compatible server"
         )
     # ChatOpenAI sends the limit as max_completion_tokens, which OpenAI-compatible servers (llama.cpp,
     # vLLM, DeepSeek, Qwen) may ignore; they all read the classic max_tokens
-    official = name == "openai" and settings.llm_base_url is None
+    official = name == "openai" and settings.generation.base_url is None
     limit = {"max_tokens": tokens} if official else {"extra_body": {"max_tokens": tokens}}
     # a local server (llama.cpp, vLLM) takes any key; the client insists on one
     return ChatOpenAI(
         model=model,
         base_url=endpoint(settings),
         api_key=SecretStr(key or "not-needed"),
-        temperature=settings.llm_temperature,
+        temperature=settings.generation.temperature,
         timeout=timeout,
         max_retries=0,
         **limit,
@@ -130,7 +130,7 @@ class ChatClient:
         self.settings = settings
         self.model = model if model is not None else make_chat_model(settings)
         self.sleep = sleep
-        self.where = endpoint(settings) if settings.llm is not None else "the model"
+        self.where = endpoint(settings) if settings.generation.llm is not None else "the model"
         self._down: tuple[float, GeneratorError] | None = None  # an unreachable endpoint fails fast for a while
 
     def _delay(self, exc: BaseException, attempt: int) -> float:
@@ -140,10 +140,10 @@ class ChatClient:
             after = float(headers.get("retry-after", ""))
             return min(max(after, 0.0), 30.0)
         except (TypeError, ValueError):
-            return self.settings.llm_backoff * (2**attempt) * (1 + 0.1 * random.random())
+            return self.settings.generation.backoff * (2**attempt) * (1 + 0.1 * random.random())
 
     def _error(self, exc: BaseException, kind: str, attempts: int, limit: float) -> GeneratorError:
-        model = model_spec(self.settings).model if self.settings.llm else "?"
+        model = model_spec(self.settings).model if self.settings.generation.llm else "?"
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         detail = " ".join(str(exc).split())[:160]
         msg = {
@@ -163,7 +163,7 @@ class ChatClient:
     def stream(self, messages: list, timeout: float | None = None) -> Iterator[str]:
         """Text pieces of the model's reply. Retries rate limits and transient failures (before the
         first piece only); everything else, and running past the deadline, is a GeneratorError."""
-        limit = timeout or self.settings.llm_timeout
+        limit = timeout or self.settings.generation.timeout
         deadline = time.monotonic() + limit
         if self._down and time.monotonic() < self._down[0]:
             raise self._down[1]
@@ -181,7 +181,7 @@ class ChatClient:
                         yield piece
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"no complete answer within {limit:g} s")
-                    if pieces >= 2 * self.settings.llm_max_tokens:  # a server that ignores the token limit
+                    if pieces >= 2 * self.settings.generation.max_tokens:  # a server that ignores the token limit
                         log.info("stopped reading the model after %d pieces", pieces)
                         break
                 return
@@ -195,7 +195,7 @@ class ChatClient:
                 if (
                     not started
                     and kind in RETRIED
-                    and attempt < self.settings.llm_max_retries
+                    and attempt < self.settings.generation.max_retries
                     and time.monotonic() + delay < deadline
                 ):
                     log.info("model call failed (%s: %s); retrying in %.1f s", kind, exc, delay)

@@ -28,15 +28,15 @@ def make_generator(settings: Settings, index_params: dict | None = None) -> Gene
     names a language model whose answers are checked against the passages, see rag/answer/llm.py);
     ``index_params`` (the index's params.json) choose the answer model fitted on its kind of vectors."""
     extractive = ExtractiveGenerator(
-        max_sentences=settings.max_answer_sentences,
-        threshold=settings.abstain_threshold,
-        cross_threshold=settings.abstain_threshold_crosslingual,
-        model=load_model(model_path(settings.answer_model, index_params, settings.pooled_whole_passages)),
-        unknown_terms_share=settings.unknown_terms_share,
-        unknown_terms_threshold=settings.unknown_terms_threshold,
-        unfound_terms_share=settings.unfound_terms_share,
+        max_sentences=settings.answer.max_answer_sentences,
+        threshold=settings.answer.abstain_threshold,
+        cross_threshold=settings.answer.abstain_threshold_crosslingual,
+        model=load_model(model_path(settings.answer.answer_model, index_params, settings.store.pooled_whole_passages)),
+        unknown_terms_share=settings.answer.unknown_terms_share,
+        unknown_terms_threshold=settings.answer.unknown_terms_threshold,
+        unfound_terms_share=settings.answer.unfound_terms_share,
     )
-    if settings.llm:
+    if settings.generation.llm:
         from rag.answer.llm import make_llm_generator
 
         return make_llm_generator(settings, extractive)
@@ -107,13 +107,13 @@ class Assistant:
         self.retriever = retriever.with_expanders(generator.expanders())
         self.generator = generator
         # after the index and models are loaded, so every BLAS library in the process is capped
-        limit_blas_threads(settings.blas_threads)
+        limit_blas_threads(settings.retrieval.blas_threads)
 
     @classmethod
     def open(cls, settings: Settings) -> "Assistant":
         """Load the configured index (refusing an embedder mismatch) and its models."""
         index = load_index(settings)
-        embedder = make_embedder(settings.embedder, settings.batch_size)
+        embedder = make_embedder(settings.store.embedder, settings.store.batch_size)
         return cls(settings, Retriever(index, embedder, settings), make_generator(settings, index.params))
 
     def _linked(self, doc: str, chunk_id: str, text: str) -> tuple[dict, ...]:
@@ -142,7 +142,7 @@ class Assistant:
 
     def stream(self, question: str, k: int | None = None, docs: Iterable[str] | None = None) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the complete Answer."""
-        question = check_question(question, self.settings.max_question_chars)
+        question = check_question(question, self.settings.answer.max_question_chars)
         k = check_k(k)
         t0 = time.perf_counter()
         query = self.retriever.encode(question)
@@ -167,20 +167,20 @@ class Assistant:
         about: the two rankings fused), else of the library; kinds no answer may rest on (``kinds_out``) are left out before the
         cut, so they never take a slot. ``evaluate_question`` retrieves through this too."""
         s = self.settings
-        exclude = kinds_out(question, s.reference_evidence, s.apparatus_evidence)
+        exclude = kinds_out(question, s.retrieval.reference_evidence, s.retrieval.apparatus_evidence)
         if selected:
             return self.retriever.retrieve(query, k, selected, exclude)
         named = self.named(question)
         also = []
         if named:
             inside = without_titles(question, [self.retriever.index.docs[d].title for d in named])
-            if inside != question and s.untitled_weight > 0:
-                also.append((self.retriever.encode(inside), s.untitled_weight))
+            if inside != question and s.retrieval.untitled_weight > 0:
+                also.append((self.retriever.encode(inside), s.retrieval.untitled_weight))
         return self.retriever.retrieve(query, k, named or None, exclude, also)
 
     def named(self, question: str) -> list[str]:
         """The documents the question names by title, whose passages alone answer it ([] for the library)."""
-        return named_documents(question, self.retriever.index.docs) if self.settings.named_documents else []
+        return named_documents(question, self.retriever.index.docs) if self.settings.retrieval.named_documents else []
 
     def _discussed_elsewhere(self, query: Query, hits: list[Hit], k: int | None, selected: set[str]) -> float | None:
         """Whether a question limited to ``selected`` documents is about something only other documents
@@ -212,7 +212,9 @@ class Assistant:
         t1 = time.perf_counter()
         t0 = t1 if t0 is None else t0
         final: Generated | None = None
-        usable = evidence_hits(question, hits, self.settings.reference_evidence, self.settings.apparatus_evidence)
+        usable = evidence_hits(
+            question, hits, self.settings.retrieval.reference_evidence, self.settings.retrieval.apparatus_evidence
+        )
         for piece in self.generator.stream(query, usable, self.retriever):
             if isinstance(piece, Generated):
                 final = piece

@@ -260,7 +260,7 @@ class Retriever:
             raise InvalidInputError("the question is empty; type a question")
         vec = self.embedder.embed_queries([q])[0]
         lang = detect_lang(q)
-        aligned = align(vec, lang, self.index.lang_means, self.settings.align_strength)
+        aligned = align(vec, lang, self.index.lang_means, self.settings.retrieval.align_strength)
         return Query(question, q, vec, tokenize(q), lang, aligned)
 
     def retrieve(
@@ -275,7 +275,7 @@ class Retriever:
         ``exclude`` are dropped before the top-k cut (they would take a slot no answer may use); when
         ``also`` holds further queries (with their weights) or the expanders offer some, the question's
         ranking and theirs fused by reciprocal rank."""
-        k = k or self.settings.top_k
+        k = k or self.settings.retrieval.top_k
         query = self.encode(query) if isinstance(query, str) else query
         extra = [*also, *((self.encode(text), w) for text, w in self._expansions(query))]
         if not extra:
@@ -285,7 +285,7 @@ class Retriever:
             (self._search(query, depth, docs, exclude), 1.0),
             *((self._search(q, depth, docs, exclude), w) for q, w in extra),
         ]
-        fused = rrf([({h.position: h.rank for h in hits}, w) for hits, w in lists], self.settings.rrf_k)
+        fused = rrf([({h.position: h.rank for h in hits}, w) for hits, w in lists], self.settings.retrieval.rrf_k)
         first: dict[int, Hit] = {}  # a passage keeps the dense and BM25 scores of the first ranking holding it
         for hits, _ in lists:
             for h in hits:
@@ -314,10 +314,10 @@ class Retriever:
         if allowed is not None and not self.index.dense.exact:
             # approximate index: score the selected documents' passages exhaustively (never k = all)
             subset = np.concatenate([np.arange(r.start, r.stop) for r in map(self.index.doc_range, sorted(indexed))])
-        depth = self.settings.candidates if allowed is None else len(self.index.chunks)
+        depth = self.settings.retrieval.candidates if allowed is None else len(self.index.chunks)
         s = self.settings
         sc = score_candidates(
-            self.index, query, max(depth, k * 3), subset, s.lazy_sentence_passages, s.pooled_whole_passages
+            self.index, query, max(depth, k * 3), subset, s.store.lazy_sentence_passages, s.store.pooled_whole_passages
         )
         q_lang = LANGS.index(query.lang)
         fused = fuse(
@@ -325,7 +325,7 @@ class Retriever:
             self.settings,
             self.language_share(query.lang),
             lambda i: int(self.index.chunk_lang[i]) == q_lang,
-            self.settings.translated_floor_en if query.lang == "en" else 0.0,
+            self.settings.retrieval.translated_floor_en if query.lang == "en" else 0.0,
         )
         order = sorted(fused, key=lambda i: (-fused[i], i))
         if allowed is not None and subset is None:

@@ -136,7 +136,7 @@ class SupportScorer:
             return []
         idx = self.retriever.index
         vecs = self.retriever.embedder.embed_queries([claim_text(s) or s for s in sentences])
-        strength = self.retriever.settings.align_strength
+        strength = self.retriever.settings.retrieval.align_strength
         return [align(v, detect_lang(s), idx.lang_means, strength) for v, s in zip(vecs, sentences)]
 
     def _groups(

@@ -52,7 +52,7 @@ def batch_cmd(
         warn(p.describe(questions))
     validate(qs, out, workers)
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
-    style = check_style(style, settings.citation_style)
+    style = check_style(style, settings.answer.citation_style)
     assistant = Assistant.open(settings)
     with kept_on_interrupt("answers", out):
         with rate_bar(enabled=not as_json, unit="answer" if by_doc else "q") as bar:

@@ -32,6 +32,7 @@ from rag.cli.common import (
 from rag.errors import RagError
 from rag.lang.text import strip_invisible
 from rag.refs.render import answer_text
+from rag.settings import env_names
 
 
 @app.command("index")
@@ -87,7 +88,7 @@ def index_cmd(
         backend=backend,
         keep_duplicates=keep_duplicates or None,
         # unless told (--jobs or RAG_JOBS), `rag index` runs an engine per core (0, see rag/index/embed_workers.py)
-        jobs=jobs if jobs is not None or "RAG_JOBS" in os.environ else 0,
+        jobs=jobs if jobs is not None or any(n in os.environ for n in env_names("store", "jobs")) else 0,
     )
     with progress_bar(enabled=not as_json) as progress:
         library = open_library(paths or [], bib or [], zotero, collection, progress)
@@ -97,7 +98,7 @@ def index_cmd(
     for note in report.notes:
         warn(f"note: {note}")
     if report.removed:
-        warn(f"note: {removed_note(report.removed, paths or [], settings.index)}")
+        warn(f"note: {removed_note(report.removed, paths or [], settings.store.index)}")
     if as_json:
         emit(report.to_dict())
         return
@@ -164,7 +165,7 @@ def ask_cmd(
         return
     # text from the documents is printed without control characters: a passage cannot send escape
     # sequences to the terminal
-    typer.echo(strip_invisible(answer_text(answer, style=settings.citation_style)))
+    typer.echo(strip_invisible(answer_text(answer, style=settings.answer.citation_style)))
 
 
 @app.command("info")
@@ -277,14 +278,15 @@ def config_cmd(
     index: Optional[str] = IndexOpt,
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="NAME=VALUE: a setting as a command would set it."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="GROUP.FIELD=VALUE (or an old flat NAME=VALUE): a setting as a command would set it."
+    ),
     as_json: bool = JsonOpt,
     markdown: bool = typer.Option(False, "--markdown", help="Print the settings reference (docs/settings.md)."),
 ) -> None:
-    """Print the effective settings by stage and where each came from (default, env, .env or cli)."""
-    from rag.cli.config import describe, settings_markdown, sources
+    """Print the effective settings (group.field) by stage and where each came from (default, env, .env or cli)."""
+    from rag.cli.config import canonical, describe, settings_markdown, sources
     from rag.errors import InvalidInputError
-    from rag.settings import Settings
 
     if markdown:
         typer.echo(settings_markdown(), nl=False)
@@ -292,10 +294,12 @@ def config_cmd(
     given: dict[str, Any] = {"index": index, "llm": llm, "llm_base_url": llm_base_url}
     for item in set_ or []:
         name, eq, value = item.partition("=")
-        name = name.strip().lower().removeprefix("rag_")
-        if not eq or name not in Settings.model_fields:
-            raise InvalidInputError(f"--set {item!r}: expected NAME=VALUE with a setting's name (see `rag config`)")
-        given[name] = value
+        where = canonical(name)
+        if not eq or where is None:
+            raise InvalidInputError(
+                f"--set {item!r}: expected GROUP.FIELD=VALUE with a setting's name (see `rag config`)"
+            )
+        given[".".join(where)] = value
     rows = describe(settings_from(**given), sources(given))
     if as_json:
         emit({"settings": rows})
@@ -306,7 +310,7 @@ def config_cmd(
             group = row["group"]
             typer.echo(f"[{group}]")
         value = "unset" if row["value"] is None else row["value"]
-        typer.echo(f"  {row['name']} = {value}  ({row['source']})")
+        typer.echo(f"  {row['key']} = {value}  ({row['source']})")
 
 
 def warn_usage(exc: Exception) -> None:

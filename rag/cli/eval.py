@@ -143,7 +143,7 @@ def _eval_gold(gold: list[Path], settings: Settings, base: dict | None, as_json:
         result = evaluate(
             assistant,
             questions,
-            k=settings.top_k,
+            k=settings.retrieval.top_k,
             progress=(lambda d, t: progress("evaluating", d, t)) if progress else None,
         )
     return _Run(result, compare, lambda r, path, c: write_reports(r, path, c, base), _eval_summary)
@@ -160,7 +160,7 @@ def _eval_suites(paths: list[Path], settings: Settings, base: dict | None, as_js
             "--baseline is a one-gold-file report; give a suites report (rag eval SUITES --report PATH)"
         )
     with progress_bar(enabled=not as_json) as progress:
-        result = evaluate_suites(suites, settings, settings.top_k, progress)
+        result = evaluate_suites(suites, settings, settings.retrieval.top_k, progress)
     return _Run(result, compare_suites, lambda r, path, c: write_suite_reports(r, path, c, details), _suites_summary)
 
 

@@ -41,7 +41,7 @@ def review_cmd(
         warn(p.describe(questions))
     check_review_output(out, questions)
     settings = settings_from(index=index)
-    style = check_style(style, settings.citation_style)
+    style = check_style(style, settings.answer.citation_style)
     assistant = Assistant.open(settings)
     with kept_on_interrupt("reviewed questions", out):
         with rate_bar(enabled=not as_json, unit="q") as bar:

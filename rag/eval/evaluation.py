@@ -128,7 +128,7 @@ def evaluate_question(assistant, g: GoldQuestion, k: int) -> dict:
     from rag.answer.pipeline import check_question
 
     t = time.perf_counter()
-    question = check_question(g.question, assistant.settings.max_question_chars)
+    question = check_question(g.question, assistant.settings.answer.max_question_chars)
     query = assistant.retriever.encode(question)
     deep = assistant.search(question, query, max(KS, default=k))
     *_, answer = assistant.answer_hits(question, query, deep[:k], t)
@@ -228,7 +228,7 @@ def evaluate(
             "embedder": idx.embedder_id,
             "chunking": idx.params["chunking"],
             "generator": assistant.generator.name,
-            "fusion": s.fusion,
+            "fusion": s.retrieval.fusion,
             "abstain_threshold": _threshold(assistant),
             "documents": len(idx.docs),
             "questions": len(rows),

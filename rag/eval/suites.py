@@ -152,7 +152,7 @@ def evaluate_suites(
             assistants[name] = Assistant.open(suite_settings(s, settings))
         a = assistants[name]
         tick = (lambda d, t, label=s.name: progress(f"evaluating {label}", d, t)) if progress else None
-        reports[s.name] = evaluate(a, load_gold(s.gold), k=k or a.settings.top_k, progress=tick)
+        reports[s.name] = evaluate(a, load_gold(s.gold), k=k or a.settings.retrieval.top_k, progress=tick)
         # rows by question id only: the gold files' questions and the corpora's text stay where they are
         for row in reports[s.name]["questions"]:
             for key in ("question", "answer_head", "missing_keywords"):

@@ -68,6 +68,6 @@ def rag_eval():
         if key not in assistants:
             assistants[key] = Assistant.open(load_settings(**settings))
         a = assistants[key]
-        return evaluate(a, load_gold(gold), k=k or a.settings.top_k)
+        return evaluate(a, load_gold(gold), k=k or a.settings.retrieval.top_k)
 
     return run

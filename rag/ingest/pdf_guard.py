@@ -32,7 +32,10 @@ class PdfLimits:
 def limits_of(settings: Settings) -> PdfLimits:
     """The limits a settings object sets."""
     return PdfLimits(
-        settings.pdf_max_pages, settings.pdf_max_stream_mb, settings.pdf_max_inflated_mb, settings.ocr_max_pixels
+        settings.ingest.pdf_max_pages,
+        settings.ingest.pdf_max_stream_mb,
+        settings.ingest.pdf_max_inflated_mb,
+        settings.ingest.ocr_max_pixels,
     )
 
 

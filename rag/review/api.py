@@ -133,7 +133,7 @@ def encode_many(retriever: Retriever, texts: list[str]) -> list[Query]:
     if any(not t for t in norm):
         raise InvalidInputError("a question is empty; give one question per line")
     vecs = retriever.embedder.embed_queries(norm) if norm else np.zeros((0, 1), np.float32)
-    idx, strength = retriever.index, retriever.settings.align_strength
+    idx, strength = retriever.index, retriever.settings.retrieval.align_strength
     out = []
     for text, q, vec in zip(texts, norm, vecs):
         lang = detect_lang(q)

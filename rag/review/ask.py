@@ -69,7 +69,7 @@ def routed_stream(
 ) -> Iterator[str | Answer]:
     """What every interface answers with: a review question (no model configured) gets the pooled review
     answer, any other question the assistant's own stream."""
-    if not assistant.settings.llm and is_review_question(question):
+    if not assistant.settings.generation.llm and is_review_question(question):
         yield review_answer(assistant.retriever, question, list(docs) if docs else None)
     else:
         yield from assistant.stream(question, k, docs)

@@ -230,7 +230,7 @@ def app_middleware(settings: Settings, host: str) -> list[Any]:
     from starlette.middleware import Middleware
 
     rules = Rules(
-        max_body=int(max(APP_MAX_BODY_MB, settings.serve_max_body_mb) * 1024 * 1024),
+        max_body=int(max(APP_MAX_BODY_MB, settings.serve.max_body_mb) * 1024 * 1024),
         local=is_loopback(host),
         json_only=False,
         own_bodies=(UPLOAD_ROUTE,),

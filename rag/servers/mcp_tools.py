@@ -80,8 +80,8 @@ def build_server(served: Service) -> MCPServer:
     however many calls are open."""
     server: MCPServer = MCPServer(name="rag", instructions=INSTRUCTIONS, log_level="WARNING")
     settings = served.settings
-    gate = Gate(settings.serve_concurrency, settings.serve_queue, settings.serve_queue_timeout)
-    threads = anyio.CapacityLimiter(settings.serve_concurrency)
+    gate = Gate(settings.serve.concurrency, settings.serve.queue, settings.serve.queue_timeout)
+    threads = anyio.CapacityLimiter(settings.serve.concurrency)
 
     async def gated(fn: Callable[[], T]) -> T:
         try:
@@ -134,7 +134,7 @@ def stdout_to_stderr() -> Iterator[None]:
 def http_app(server: MCPServer, settings: Settings, host: str, api_key: str | None) -> Any:
     """The streamable HTTP app at /mcp behind the Guard: the body limit (RAG_SERVE_MAX_BODY_MB), nesting,
     Host/Origin when bound to loopback, and the key as a Bearer token when one is set."""
-    limit = int(settings.serve_max_body_mb * 1024 * 1024)
+    limit = int(settings.serve.max_body_mb * 1024 * 1024)
     app = server.streamable_http_app(max_request_body_size=limit, host=host)
     return Guard(app, Rules(max_body=limit, local=is_loopback(host), json_only=False, api_key=api_key))
 
@@ -142,7 +142,7 @@ def http_app(server: MCPServer, settings: Settings, host: str, api_key: str | No
 def run_mcp(settings: Settings, host: str = "127.0.0.1", port: int | None = None) -> None:
     """Load the index once, then serve the tools over stdio (no port) or streamable HTTP on ``host:port``
     (beyond this machine only with a key)."""
-    key = settings.api_key.get_secret_value() if settings.api_key else None
+    key = settings.serve.api_key.get_secret_value() if settings.serve.api_key else None
     check_exposure(host, port, key)
     if port is not None:
         check_port(host, port)

@@ -208,7 +208,7 @@ def guard_rules(settings: Settings, host: str, api_key: str | None) -> Rules:
     """What the Guard enforces for `rag serve` on ``host``: the body limit always; without a key, Host and
     Origin when bound to loopback and JSON bodies only (with one, a page that cannot know it gets 401)."""
     return Rules(
-        max_body=int(settings.serve_max_body_mb * 1024 * 1024),
+        max_body=int(settings.serve.max_body_mb * 1024 * 1024),
         local=is_loopback(host) and not api_key,
         json_only=not api_key,
     )
@@ -221,9 +221,9 @@ def create_app(served: Service, api_key: str | None = None, host: str = "127.0.0
     api = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
     settings = served.settings
     api.add_middleware(Guard, rules=guard_rules(settings, host, api_key))
-    gate = Gate(settings.serve_concurrency, settings.serve_queue, settings.serve_queue_timeout)
+    gate = Gate(settings.serve.concurrency, settings.serve.queue, settings.serve.queue_timeout)
     # answers run in threads of their own: the default pool stays free whatever is being answered
-    threads = anyio.CapacityLimiter(settings.serve_concurrency)
+    threads = anyio.CapacityLimiter(settings.serve.concurrency)
 
     async def in_thread(fn: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=threads)
@@ -296,7 +296,7 @@ def create_app(served: Service, api_key: str | None = None, host: str = "127.0.0
                 f"the model '{body.model}' does not exist; use '{served.model}' (GET /v1/models)",
                 code="model_not_found",
             )
-        check_size(body.messages, settings.serve_max_messages, settings.serve_max_chars)
+        check_size(body.messages, settings.serve.max_messages, settings.serve.max_chars)
         try:
             question, earlier = split_chat(body.messages)
         except RagError as exc:
@@ -374,7 +374,7 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, in
     ``insecure`` (with a warning)."""
     import uvicorn
 
-    key = settings.api_key.get_secret_value() if settings.api_key else None
+    key = settings.serve.api_key.get_secret_value() if settings.serve.api_key else None
     if not insecure:  # before the port and the index: a refused exposure fails fast
         refuse_open_exposure("serve", host, key, ", or pass --insecure to serve it open")
     check_port(host, port)

@@ -169,7 +169,7 @@ class FaissBackend:
 
     def plan(self, n: int, dim: int, settings: Settings) -> Plan:
         """By size and ``RAG_DENSE_MEMORY_MB``; flat has no index file to extend."""
-        kind = choose_kind(n, dim, settings.dense_index, settings.dense_memory_mb, dense.HNSW_MAX)
+        kind = choose_kind(n, dim, settings.store.dense_index, settings.store.dense_memory_mb, dense.HNSW_MAX)
         return Plan(kind, extendable=kind != "flat")
 
     def same_place(self, params: dict, settings: Settings) -> bool:
@@ -205,7 +205,15 @@ class FaissBackend:
         faiss = load_faiss()
 
         index = faiss.read_index(str(path / "dense.faiss"))
-        return FaissAnn(index, kind, vectors, vids, settings.hnsw_ef_search, settings.ivf_nprobe, settings.ivf_rerank)
+        return FaissAnn(
+            index,
+            kind,
+            vectors,
+            vids,
+            settings.store.hnsw_ef_search,
+            settings.store.ivf_nprobe,
+            settings.store.ivf_rerank,
+        )
 
     def retry_cleanup(self, path: Path, params: dict, settings: Settings) -> None:
         """Nothing is left to clean up after a swap."""

@@ -262,10 +262,10 @@ def _store(uri: str, collection: str, kind: str, dim: int, settings: Settings) -
         collection,
         kind,
         dim,
-        settings.hnsw_ef_search,
-        settings.ivf_nprobe,
-        settings.milvus_token,
-        settings.milvus_consistency,
+        settings.store.hnsw_ef_search,
+        settings.store.ivf_nprobe,
+        settings.store.milvus_token,
+        settings.store.milvus_consistency,
     )
 
 
@@ -288,7 +288,7 @@ class MilvusBackend:
 
     def plan(self, n: int, dim: int, settings: Settings) -> Plan:
         """By size alone: the server holds HNSW in its own memory, and its IVF_PQ has no exact re-ranking."""
-        return Plan(choose_kind(n, dim, settings.dense_index, float("inf"), float("inf")), extendable=True)
+        return Plan(choose_kind(n, dim, settings.store.dense_index, float("inf"), float("inf")), extendable=True)
 
     def same_place(self, params: dict, settings: Settings) -> bool:
         """Whether the index's collection is on the Milvus ``settings`` name."""
@@ -296,7 +296,7 @@ class MilvusBackend:
 
     def keep_place(self, params: dict, settings: Settings) -> dict:
         """The index's own Milvus URI."""
-        return {"milvus_uri": params.get("milvus", {}).get("uri", settings.milvus_uri)}
+        return {"milvus_uri": params.get("milvus", {}).get("uri", settings.store.milvus_uri)}
 
     def write(self, job: DenseJob) -> Written:
         """Extend the live collection in place (rows of other builds are ignored by vid), or fill a new
@@ -352,7 +352,7 @@ class MilvusBackend:
     def open(self, path: Path, params: dict, settings: Settings, vectors: np.ndarray, vids: np.ndarray) -> MilvusDense:
         """The index's collection (on ``RAG_MILVUS_URI`` if set, else where it was built)."""
         m = params["milvus"]
-        uri = settings.milvus_uri or m["uri"]
+        uri = settings.store.milvus_uri or m["uri"]
         store = _store(uri, m["collection"], params["dense"]["kind"], int(params["embedder"]["dimension"]), settings)
         if not store.exists():
             raise IndexCorruptError(

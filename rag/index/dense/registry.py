@@ -24,12 +24,13 @@ def _names() -> str:
 
 
 def backend_for(settings: Settings) -> DenseBackend:
-    """The backend new builds use (``settings.backend``); InvalidInputError naming the registered ones."""
-    if settings.backend not in BACKENDS:
+    """The backend new builds use (``settings.store.backend``); InvalidInputError naming the registered ones."""
+    if settings.store.backend not in BACKENDS:
         raise InvalidInputError(
-            f"invalid setting backend: Input should be {_names()} (check RAG_BACKEND or the command-line option)"
+            f"invalid setting store.backend: Input should be {_names()} "
+            "(check RAG_STORE__BACKEND or RAG_BACKEND or the command-line option)"
         )
-    return BACKENDS[settings.backend]
+    return BACKENDS[settings.store.backend]
 
 
 def backend_of(path: Path, params: dict) -> DenseBackend:

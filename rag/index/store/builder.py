@@ -150,7 +150,7 @@ def _build(
         d.doc_id: d for d in (described(src, lib, library) for _, _, src, lib in found if not isinstance(src, str))
     }
     report.notes += [f"{src.doc_id}: {n}" for _, _, src, _ in found if not isinstance(src, str) for n in src.notes]
-    if not settings.keep_duplicates:
+    if not settings.ingest.keep_duplicates:
         for dup in duplicates(found, cleaned, old):
             report.duplicates.append(dup)
             report.notes.append(
@@ -172,7 +172,7 @@ def _build(
     new_parts: dict[str, Part] = {}
     if cleaned:
         if embedder is None:
-            embedder = make_embedder(settings.embedder, settings.batch_size)
+            embedder = make_embedder(settings.store.embedder, settings.store.batch_size)
         new_parts = _process(list(cleaned.values()), settings, embedder, report, progress)
     parts: list[Part] = []
     for doc_id, where, src, _ in found:
@@ -227,8 +227,8 @@ def _same_sources(old: "StoredIndex", found: list[Found], settings: Settings) ->
     return (
         all(isinstance(src, str) for _, _, src, _ in found)
         and sources_manifest(old.docs) == {d: (src if isinstance(src, str) else src.sha256) for d, _, src, _ in found}
-        and old.params["dense"].get("requested") == settings.dense_index
-        and old.params["dense"]["backend"] == settings.backend
+        and old.params["dense"].get("requested") == settings.store.dense_index
+        and old.params["dense"]["backend"] == settings.store.backend
         and backend_for(settings).same_place(old.params, settings)
     )
 
@@ -238,9 +238,9 @@ def _process(
 ) -> dict[str, Part]:
     """Clean documents -> chunks, sentence spans, vectors (through the cache) and BM25 tokens."""
     cache = VectorCache(settings.embedding_cache_dir, embedder)
-    per_doc = [chunk_document(d, settings.chunk_size, settings.chunk_overlap) for d in docs]
+    per_doc = [chunk_document(d, settings.ingest.chunk_size, settings.ingest.chunk_overlap) for d in docs]
     chunks = [c for cs in per_doc for c in cs]
-    texts = [passage_text(c, settings.passage_context) for c in chunks]
+    texts = [passage_text(c, settings.ingest.passage_context) for c in chunks]
     sent_rows = [(i, a, b) for i, c in enumerate(chunks) for a, b in chunk_sentences(c)]
     sent_texts = [chunks[i].text[a:b] for i, a, b in sent_rows]
 
@@ -258,10 +258,12 @@ def _process(
                 lead = len(texts[i]) - len(chunks[i].text)  # the section heading passage_text put first
                 spans[i].append((lead + a, lead + b))
             chunk_vecs, sent_vecs = cache.embed_spans(texts, spans, one_pass, progress=tick("embedding"))
-        elif settings.sentence_vectors == "lazy":  # passages only: sentences are embedded when a question needs them
+        elif (
+            settings.store.sentence_vectors == "lazy"
+        ):  # passages only: sentences are embedded when a question needs them
             chunk_vecs = cache.embed_passages(texts, progress=tick("embedding"))
             sent_vecs = placeholder_vectors(len(sent_texts), chunk_vecs.shape[1])
-        elif settings.sentence_vectors == "pooled":
+        elif settings.store.sentence_vectors == "pooled":
             chunk_vecs, sent_vecs = pooled_vectors(cache, chunks, texts, sent_rows, sent_texts, tick("embedding"))
         else:  # passages and sentences in one stream: batches of similar length across both
             vecs = cache.embed_passages(texts + sent_texts, progress=tick("embedding"))
@@ -392,5 +394,5 @@ def _language_means(
     if old is not None and old.params["alignment"].get("anchors") == anchors_digest():
         with np.load(old.path / "languages.npz") as z:
             return {lang: z[f"mean_{lang}"] for lang in LANGS}
-    embedder = embedder or make_embedder(settings.embedder, settings.batch_size)
+    embedder = embedder or make_embedder(settings.store.embedder, settings.store.batch_size)
     return language_means(VectorCache(settings.embedding_cache_dir, embedder))

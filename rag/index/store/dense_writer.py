@@ -41,7 +41,7 @@ def write_dense(
     od = old.params["dense"] if old else {}
     same = (
         old is not None
-        and od.get("backend") == settings.backend
+        and od.get("backend") == settings.store.backend
         and od.get("kind") == kind
         and plan.extendable
         and backend.same_place(old.params, settings)
@@ -71,15 +71,15 @@ def write_dense(
         next_vid, stored = n, n
     np.save(tmp / "vector_ids.npy", new_vids)
     dense = {
-        "backend": settings.backend,
-        "requested": settings.dense_index,
+        "backend": settings.store.backend,
+        "requested": settings.store.dense_index,
         "kind": kind,
         "metric": "inner_product",
         "next_vid": int(next_vid),
         "stored": int(stored if kind != "flat" else n),
         "updated_in_place": bool(same),
     }
-    report.dense = f"{settings.backend}:{kind}"
+    report.dense = f"{settings.store.backend}:{kind}"
     name = target_name(tmp)
     passages = ChunkStore(tmp / "chunks.jsonl", np.load(tmp / "chunks.offsets.npy"))
     try:

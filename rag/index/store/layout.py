@@ -137,10 +137,15 @@ def passage_text(chunk: Chunk, context: str) -> str:
 
 def chunking_params(s: Settings) -> dict:
     """The chunking settings an index is tied to."""
-    out = {"size": s.chunk_size, "overlap": s.chunk_overlap, "context": s.passage_context, "splitter": "sentence-v3"}
-    if s.sentence_vectors != "separate":  # recorded only when not the default, so older indexes stay current
-        out["sentence_vectors"] = s.sentence_vectors
-    if s.sentence_vectors == "pooled":  # the weighted mean, not renormalised: older pooled indexes are rebuilt
+    out = {
+        "size": s.ingest.chunk_size,
+        "overlap": s.ingest.chunk_overlap,
+        "context": s.ingest.passage_context,
+        "splitter": "sentence-v3",
+    }
+    if s.store.sentence_vectors != "separate":  # recorded only when not the default, so older indexes stay current
+        out["sentence_vectors"] = s.store.sentence_vectors
+    if s.store.sentence_vectors == "pooled":  # the weighted mean, not renormalised: older pooled indexes are rebuilt
         out["pooling"] = "mean"
     return out
 

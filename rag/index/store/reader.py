@@ -88,7 +88,7 @@ class StoredIndex:
         ok = params.get("format_version") == FORMAT_VERSION and (
             strict
             or (
-                same_embedder(params.get("embedder", {}).get("id", ""), settings.embedder)
+                same_embedder(params.get("embedder", {}).get("id", ""), settings.store.embedder)
                 and params.get("chunking") == chunking_params(settings)
             )
         )
@@ -140,9 +140,9 @@ def load_index(settings: Settings, check_embedder: bool = True) -> Index:
             f"{FORMAT_VERSION}; rebuild it with: rag index PATH --force --index {path.name}"
         )
     built_with = params["embedder"]["id"]
-    if check_embedder and not same_embedder(built_with, settings.embedder):
+    if check_embedder and not same_embedder(built_with, settings.store.embedder):
         raise EmbedderMismatchError(
-            f"index '{path.name}' was built with embedder '{built_with}' but '{embedder_id(settings.embedder)}' is "
+            f"index '{path.name}' was built with embedder '{built_with}' but '{embedder_id(settings.store.embedder)}' is "
             f"configured; set RAG_EMBEDDER to match or rebuild with: rag index PATH --index {path.name}"
         )
     verify_files(path, params)
@@ -230,12 +230,12 @@ def lazy_whole(index: Index, settings: Settings) -> Index:
             passage_texts(index.chunks, index.params["chunking"].get("context", "section")),
             len(index.chunks),
             int(index.chunk_vecs.shape[1]),
-            lambda: make_embedder(settings.embedder, settings.batch_size),
+            lambda: make_embedder(settings.store.embedder, settings.store.batch_size),
             settings.embedding_cache_dir,
         ),
     )
     index.whole_vecs = whole
-    if settings.pooled_whole_passages:  # the baseline the answer model was fitted with (whole-passage vectors)
+    if settings.store.pooled_whole_passages:  # the baseline the answer model was fitted with (whole-passage vectors)
         index.centroids = cast(
             np.ndarray, WholeCentroids(index.centroids, index.chunk_vecs, index.chunk_lang, whole, CENTROID_SAMPLE)
         )
@@ -253,7 +253,7 @@ def lazy_sentences(index: Index, settings: Settings) -> Index:
             sentence_texts(index.chunks, index.sent_rows),
             int(index.sent_vecs.shape[0]),
             int(index.sent_vecs.shape[1]),
-            lambda: make_embedder(settings.embedder, settings.batch_size),
+            lambda: make_embedder(settings.store.embedder, settings.store.batch_size),
             settings.embedding_cache_dir,
         ),
     )

@@ -331,9 +331,9 @@ def dense_searchers(path: Path, params: dict, settings: Any, segments: list[Segm
                 kind,
                 seg.vectors,
                 seg.vids,
-                settings.hnsw_ef_search,
-                settings.ivf_nprobe,
-                settings.ivf_rerank,
+                settings.store.hnsw_ef_search,
+                settings.store.ivf_nprobe,
+                settings.store.ivf_rerank,
                 live=live,
             )
             out.append((ann, 0))  # deleted rows are filtered inside its search

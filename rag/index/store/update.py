@@ -34,7 +34,7 @@ from rag.settings import Settings
 
 def segment_fits(old: StoredIndex | None, parts: list[Part], settings: Settings) -> bool:
     """Whether ``parts`` can be written as a segment update of ``old`` rather than a full rewrite."""
-    if old is None or settings.backend != "faiss" or old.params["dense"]["backend"] != "faiss":
+    if old is None or settings.store.backend != "faiss" or old.params["dense"]["backend"] != "faiss":
         return False
     live = sum(p.n_chunks for p in parts)
     kept = {p.seg for p in parts if p.old}
@@ -45,11 +45,11 @@ def segment_fits(old: StoredIndex | None, parts: list[Part], settings: Settings)
         sums = "sum_en" in z.files  # indexes written before sums were kept are merged once
     return (
         sums
-        and live >= settings.merge_min_passages
-        and old.params["dense"].get("requested") == settings.dense_index
+        and live >= settings.store.merge_min_passages
+        and old.params["dense"].get("requested") == settings.store.dense_index
         and kind == old.params["dense"]["kind"]
-        and len(kept) + bool(new_rows) <= settings.merge_max_segments
-        and total - live <= settings.merge_deleted_share * total
+        and len(kept) + bool(new_rows) <= settings.store.merge_max_segments
+        and total - live <= settings.store.merge_deleted_share * total
         and (kind == "flat" or new_rows <= FLAT_MAX)  # a new segment is searched exactly
     )
 

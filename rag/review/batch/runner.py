@@ -192,7 +192,7 @@ def _answer_all(assistant, todo, journal, report, k, workers, progress) -> None:
     batch_assistant = Assistant(
         assistant.settings, Retriever(assistant.retriever.index, primed, assistant.settings), assistant.generator
     )
-    limit = assistant.settings.max_question_chars
+    limit = assistant.settings.answer.max_question_chars
     done, total = report.resumed, report.total
     inflight: dict[Future, tuple[Question, str | None]] = {}
     if progress:
