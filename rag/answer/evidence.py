@@ -30,8 +30,9 @@ from rag.answer.cues import (
     states_quantity,
 )
 from rag.answer.injection import is_instruction
+from rag.answer.other_subject import subject_elsewhere
 from rag.answer.retrieval import Query, Retriever
-from rag.answer.slot_check import kind_unnamed, narrowings, slot_of, slot_unaligned
+from rag.answer.slot_check import kind_unnamed, narrowings, slot_of, unfilled
 from rag.index.embedding import LANGS
 from rag.ingest.pdf.apparatus import CONTENTS_KIND, FRONT_KIND
 from rag.lang.entities import Entity, checkable, mentions, norm, question_entities
@@ -291,10 +292,10 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     # the measure phrase a quantity question asks to be filled (rag/answer/slot_check.py)
     slot = slot_of(q.normalized, ev.retriever.index.glossary)
     pairs, vocab = narrowings(q.normalized, slot), ev.retriever.index.bm25.vocab_dict
-    passage_dense = {}
-    for hi, p in enumerate(ev.passages):
-        passage_dense[hi] = float(sims[p.first : p.first + p.count].max()) if p.count else 0.0
-    per_passage: dict[int, tuple[float, float, float, float]] = {}
+    passage_dense = {
+        hi: float(sims[p.first : p.first + p.count].max()) if p.count else 0.0 for hi, p in enumerate(ev.passages)
+    }
+    per_passage: dict[int, tuple[float, float, float, float, float]] = {}
     for hi, p in enumerate(ev.passages):
         ents = [e for e in ev.entities if checkable(e, set(p.langs), q_lang)]
         found = sum(mentions(p.norm, e) for e in ents)
@@ -304,6 +305,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
             found / len(ents) if ents else 1.0,
             float(found < len(ents)),
             max(absent, default=0.0) / maxi,
+            subject_elsewhere(q.text, p.norm, p.langs, partial(in_document, ev.retriever, doc_id=p.hit.chunk.doc_id)),
         )
     # the question's terms found nowhere in a span's document: a near miss asks for a detail the document
     # never mentions (question words aside; see rag/answer/absent_terms.py)
@@ -335,7 +337,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     for s, d, c, lx, dr, lr in zip(spans, dense, cal, lex, dense_rank, lex_rank):
         p = ev.passages[s.hit]
         h = p.hit
-        n_ent, ent_pass, ent_missing, missing_idf = per_passage[s.hit]
+        n_ent, ent_pass, ent_missing, missing_idf, elsewhere = per_passage[s.hit]
         s_norm = norm(s.text)
         ents = [e for e in ev.entities if checkable(e, set(p.langs), q_lang)]
         ent_sent = sum(mentions(s_norm, e) for e in ents) / len(ents) if ents else 1.0
@@ -387,7 +389,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 *doc_absent[h.chunk.doc_id],
                 float(asks_quantity and not states_quantity(q.normalized, s.text)),
                 float(q_lang == "en" == s_lang and named == 0.0),  # an English span pair: see eval/NOTES.md
-                max(slot_unaligned(slot, window_text, s_lang), unnamed_kind[h.chunk.doc_id]),
+                max(unfilled(slot, q.normalized, window_text, s_lang), unnamed_kind[h.chunk.doc_id], elsewhere),
             ]
         )
     return np.asarray(rows, dtype=np.float32)

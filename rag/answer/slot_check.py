@@ -61,7 +61,7 @@ _EN = [
     # "what five-year survival rate does … report", "what annual budget did …"
     re.compile(
         r"^\s*what (?P<np>(?:[a-z][\w\-]* ){0,3}(?:rate|rates|budget|cost|costs|price|fee|fees|age|salary|"
-        r"income|revenue|yield|score|ratio|temperature|speed|duration|weight|consumption|efficiency)) "
+        r"income|revenue|yield|score|ratio|temperature|speed|duration|weight|consumption|efficiency|charge|charges)) "
         r"(?:did|does|do|was|were|is|are|has|have|had|for|of|in|among)\b",
         re.I,
     ),
@@ -77,10 +77,14 @@ _MEASURE = frozenset(
     "rate budget cost price fee salary income revenue age weight height length size speed temperature "
     "duration population volume distance consumption yield score ratio efficiency power energy capacity "
     "expenditure spending funding payment wage density concentration content frequency pressure depth "
-    "area mass count survival mortality incidence prevalence accuracy time hours watts dollars".split()
+    "area mass count survival mortality incidence prevalence accuracy time hours watts dollars charge".split()
 )
 # Chinese "X是多少": X after its last 的 (or the whole of a short X), when it ends in a measure word
 _ZH = re.compile(r"(?P<x>[\u3400-\u9fff]{2,16})(?:是|为|有|达到|约为)?多少(?:钱|元)?(?:[？?。]|$)")
+# Chinese "多少[量词]X" with X a Latin term ("多少块GPU"): the term is written alike in a text of either language
+_ZH_LATIN = re.compile(
+    r"多少(?:[个块台张次篇位名条项种份只部]|多个)?\s*(?P<x>[A-Za-z][A-Za-z0-9\-]{1,20})\s*(?:[？?。]|$)"
+)
 _ZH_MEASURE = re.compile(
     r"(?:费用?|成本|价格?|收入|利润|预算|工资|薪酬|年龄|面积|人口|产量|销量|效率|比率|[率额量值数])$"
 )
@@ -105,7 +109,7 @@ class Slot:
     """The measure phrase a quantity question asks to be filled: its words, each with the forms a
     sentence may name it by."""
 
-    lang: str  # "en" or "zh"
+    lang: str  # "en" or "zh"; "any": Latin terms a text of either language writes alike
     words: tuple[tuple[str, ...], ...]  # per word of the phrase, its accepted forms (lower case)
     units: tuple[str, ...] = ()  # symbols that name the head right after a number ("20 W")
 
@@ -140,6 +144,9 @@ def slot_of(question: str, glossary: Mapping[str, list[str]] | None = None) -> S
     """The measure phrase a quantity question asks to be filled, or None when its wording says none."""
     q = unicodedata.normalize("NFKC", question).strip()
     if any(is_cjk(c) for c in q):
+        latin = _ZH_LATIN.search(q)
+        if latin:
+            return Slot("any", ((latin.group("x").lower(),),))
         m = _ZH.search(q)
         if not m:
             return None
@@ -183,7 +190,7 @@ def slot_unaligned(slot: Slot | None, text: str, text_lang: str) -> float:
     """1.0 when ``text`` (a sentence with its neighbours) leaves a word of the question's slot unnamed, else
     0.0; 0.0 when there is no slot or the text's language is not the question's (translations are too
     incomplete to decide by)."""
-    if slot is None or text_lang != slot.lang:
+    if slot is None or slot.lang not in (text_lang, "any"):
         return 0.0
     t = unicodedata.normalize("NFKC", text).lower()
     for k, forms in enumerate(slot.words):
@@ -219,3 +226,33 @@ def kind_unnamed(
     dementia") the papers never name, though this one counts the thing ("dementia"), a near miss; else 0.0.
     Only a word the whole library lacks counts: a verb or adjective merely paraphrased is in its vocabulary."""
     return float(any(not known(m) and in_doc(h) for m, h in pairs))
+
+
+# a question that names a currency asks for a sum of money ("多少美元", "how many dollars"): a sentence that
+# states no sum (a number by a currency sign or word) cannot fill it, whatever other numbers it gives
+_ASKS_MONEY = re.compile(
+    r"多少\s*(?:美元|美金|欧元|英镑|日元|港元|港币|人民币|元|块钱|钱)|"
+    r"how (?:many|much) (?:us |u\.s\. )?(?:dollars|euros|pounds|yuan|yen|money)\b",
+    re.I,
+)
+_CURRENCY = (
+    r"(?:美元|美金|欧元|英镑|日元|港元|港币|人民币|元|块钱|dollars?|euros?|pounds?|yuan|yen|usd|eur|gbp|rmb|cny|jpy)"
+)
+_SCALE = r"(?:\s*(?:万|亿|千|百|thousand|million|billion|trillion|[kmb]n?))?"
+_MONEY = re.compile(
+    rf"(?:[$€£¥￥]|\b(?:us|usd|eur|gbp|rmb|cny|jpy)\$?)\s*\d|\d[\d,.]*{_SCALE}\s*{_CURRENCY}(?![a-z])", re.I
+)
+
+
+def money_unstated(question: str, text: str) -> float:
+    """1.0 when the question names a currency to be answered in and ``text`` (a sentence with its
+    neighbours) states no sum of money, else 0.0."""
+    q = unicodedata.normalize("NFKC", question)
+    if not _ASKS_MONEY.search(q):
+        return 0.0
+    return 0.0 if _MONEY.search(unicodedata.normalize("NFKC", text)) else 1.0
+
+
+def unfilled(slot: Slot | None, question: str, text: str, text_lang: str) -> float:
+    """1.0 when ``text`` leaves the question's slot unnamed or states no sum of the currency it asks in."""
+    return max(slot_unaligned(slot, text, text_lang), money_unstated(question, text))
