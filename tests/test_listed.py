@@ -1,5 +1,5 @@
-"""Numbered lists a question asks the items of (rag/answer/listed.py) and the quote chosen for them
-(rag/answer/generation.py ``_naming_asked``). The sentences are made up."""
+"""Numbered lists a question asks the items of (rag/answer/listed.py), questions about what a paper cites,
+and the quote chosen for them (rag/answer/generation.py ``_naming_asked``). The sentences are made up."""
 
 from __future__ import annotations
 
@@ -60,3 +60,24 @@ def test_the_sentence_that_lists_the_items_is_quoted_before_the_likelier_one_tha
         question=SimpleNamespace(normalized="委员会提出的“三项标准”具体是什么？"), wanted=None, hits=[]
     )
     assert _naming_asked(ev, far).text == "委员会针对不足提出了“三项标准”和“两点建议”。"  # type: ignore[arg-type]
+
+
+def test_a_question_about_what_the_paper_cites_quotes_the_note_before_a_likelier_body_sentence():
+    ranked = _ranked(
+        ("2010年，该部长在访问时指出，合作不应受到干扰。", 0.90),
+        ("某部长：《携手合作共创未来：在某国议会的演讲》，某网，2010年5月。", 0.62),
+    )
+    hits = [SimpleNamespace(chunk=SimpleNamespace(kind=k, text="")) for k in ("body", "reference")]
+    ev = SimpleNamespace(
+        question=SimpleNamespace(normalized="该部长的这段论述，脚注注明出自哪篇演讲？"), wanted=None, hits=hits
+    )
+    assert _naming_asked(ev, ranked).text.startswith("某部长：《携手合作")  # type: ignore[arg-type]
+    # the same candidates for a question not about what the paper cites: the likelier body sentence
+    ev = SimpleNamespace(question=SimpleNamespace(normalized="该部长在访问时指出了什么？"), wanted=None, hits=hits)
+    assert _naming_asked(ev, ranked).text.startswith("2010年，该部长")  # type: ignore[arg-type]
+    # no note among the candidates: nothing to prefer
+    body = [SimpleNamespace(chunk=SimpleNamespace(kind="body", text=""))] * 2
+    ev = SimpleNamespace(
+        question=SimpleNamespace(normalized="该部长的这段论述，脚注注明出自哪篇演讲？"), wanted=None, hits=body
+    )
+    assert _naming_asked(ev, ranked).text.startswith("2010年，该部长")  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.listed import numbered_list, spells_out
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.table_rows import named_row
+from rag.ingest.references.detect import REFERENCE_KIND, asks_about_references
 from rag.lang.entities import mentions, norm
 from rag.lang.text import detect_lang, split_sentences, squash
 from rag.lang.translation import translate
@@ -45,6 +46,10 @@ CODE_MISFIT = 1.0
 # when another candidate does (rag/answer/listed.py): MAX_MISFIT, as a number question's span stating no number
 # when another candidate counts the thing asked
 LIST_MISFIT = 1.5
+# the misfit of a span outside the paper's notes and reference entries when the question asks what the paper cites
+# ("脚注注明出自哪篇", "which source is cited") and another candidate is such an entry: as CODE_MISFIT, a hint of the
+# wording, not a veto (a body sentence far likelier still wins)
+SOURCE_MISFIT = 1.0
 # the share of a quantity question's terms (IDF-weighted) a table row's label must name for the row to be quoted
 # instead of a likelier span of another passage: on real-pdfs the rows its table questions name hold .12, the
 # rows that merely share a system's name with a question .04-.07 (eval/NOTES.md)
@@ -294,8 +299,9 @@ def _entities_named(ev: Evidence, text: str) -> int:
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
     """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
     as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
-    what it names: rag/answer/asked.py ``answer_misfit``; the items of a numbered list: rag/answer/listed.py) or its
-    passage names the identifiers the question names."""
+    what it names: rag/answer/asked.py ``answer_misfit``; the items of a numbered list: rag/answer/listed.py; a note
+    or reference entry for a question about what the paper cites) or its passage names the identifiers the question
+    names."""
     question = ev.question.normalized
     asked = ev.wanted
     counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
@@ -307,6 +313,9 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
     # a numbered list asked for and spelled out by some candidate: a sentence that only names the list is its neighbour
     name = numbered_list(question)
     listed = bool(name) and any(spells_out(name, c.text) for c in ranked)
+    # a question about what the paper cites, with a reference entry or note among the candidates
+    notes = {REFERENCE_KIND, "footnote"}
+    sourced = asks_about_references(question) and any(ev.hits[c.span.hit].chunk.kind in notes for c in ranked)
 
     def score(c: RankedSpan) -> float:
         p = min(max(c.p, 1e-9), 1 - 1e-9)
@@ -317,6 +326,8 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
             miss += CODE_MISFIT
         if listed and not spells_out(name, c.text):
             miss += LIST_MISFIT
+        if sourced and ev.hits[c.span.hit].chunk.kind not in notes:
+            miss += SOURCE_MISFIT
         return math.log(p / (1 - p)) - ASKED_PENALTY * miss
 
     return max(ranked, key=score)
