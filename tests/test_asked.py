@@ -147,7 +147,12 @@ def test_the_label_a_question_asks_the_value_of():
 
     assert asked_label("《复发事件下的回归模型》的中图分类号是什么？") == "中图分类号"
     assert asked_label("What is the DOI of the paper?") == "doi"
-    assert asked_label("这篇文章的作者是谁？") == ""
+    # "X是谁" / "who is the X of" asks the person under the label X
+    assert asked_label("这篇文章的作者是谁？") == "作者"
+    assert asked_label("Who is the editor of the journal?") == "editor"
+    assert asked_label("谁是这篇文章的作者？") == ""  # the label must come before the interrogative
+    assert labels_value("作者", "作者：张某、李某")
+    assert not labels_value("作者", "作者简介")  # a label without a value
     assert labels_value("中图分类号", "中图分类 O212.7")
     assert not labels_value("中图分类号", "MR(2000) 主题分类 62G05; 62N01")
     assert not labels_value("中图分类号", "中图分类")  # a label without a value

@@ -349,10 +349,11 @@ def answer_misfit(
     return min(miss, MAX_MISFIT)
 
 
-# "X是什么" / "what is the X of": the label a line of front matter gives its value under ("中图分类号", "DOI")
-_ZH_LABEL = re.compile(r"(?P<x>[\u4e00-\u9fff]{2,10})(?:是什么|是多少|为何|是哪个|是)[？?]?$")
+# "X是什么" / "X是谁" / "what (who) is the X of": the label a line of front matter gives its value under
+# ("中图分类号", "DOI", "作者")
+_ZH_LABEL = re.compile(r"(?P<x>[\u4e00-\u9fff]{2,10})(?:是什么|是多少|为何|是哪个|是谁|是)[？?]?$")
 _EN_LABEL = re.compile(
-    r"\bwhat (?:is|are|was|were) (?:the|its|their) (?P<x>[a-z][\w\-]*(?:\s+[a-z][\w\-]*){0,2}?)(?:\s+(?:of|for|in|on)\b|\?|$)",
+    r"\b(?:what|who) (?:is|are|was|were) (?:the|its|their) (?P<x>[a-z][\w\-]*(?:\s+[a-z][\w\-]*){0,2}?)(?:\s+(?:of|for|in|on)\b|\?|$)",
     re.I,
 )
 _LINE_LABEL = re.compile(r"^\s*(?P<l>[^\d:：;；]{2,24}?)\s*(?:[:：]|\s(?=\S*\d)|(?=[A-Za-z]*\d))")

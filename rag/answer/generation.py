@@ -25,8 +25,10 @@ from rag.answer.asked import (
 from rag.answer.citations import cited_sentences, merge_repeated_passages, unmarked
 from rag.answer.dated_lines import asked_event, dates_event
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
+from rag.answer.listed import numbered_list, spells_out
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.table_rows import named_row
+from rag.ingest.references.detect import REFERENCE_KIND, asks_about_references
 from rag.lang.entities import mentions, norm
 from rag.lang.text import detect_lang, split_sentences, squash
 from rag.lang.translation import translate
@@ -40,6 +42,14 @@ ASKED_PENALTY = 2.0
 # the misfit (in ASKED_PENALTY units) of a span naming fewer of the question's letter-and-digit identifiers than
 # another candidate does (rag/answer/asked.py ``codes_asked``); like ASKED_PENALTY it only chooses the quote
 CODE_MISFIT = 1.0
+# the misfit of a span that does not spell out the numbered list a question asks the items of ("三项标准具体是什么")
+# when another candidate does (rag/answer/listed.py): MAX_MISFIT, as a number question's span stating no number
+# when another candidate counts the thing asked
+LIST_MISFIT = 1.5
+# the misfit of a span outside the paper's notes and reference entries when the question asks what the paper cites
+# ("脚注注明出自哪篇", "which source is cited") and another candidate is such an entry: as CODE_MISFIT, a hint of the
+# wording, not a veto (a body sentence far likelier still wins)
+SOURCE_MISFIT = 1.0
 # the share of a quantity question's terms (IDF-weighted) a table row's label must name for the row to be quoted
 # instead of a likelier span of another passage: on real-pdfs the rows its table questions name hold .12, the
 # rows that merely share a system's name with a question .04-.07 (eval/NOTES.md)
@@ -289,7 +299,9 @@ def _entities_named(ev: Evidence, text: str) -> int:
 def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
     """The span to quote first (the best already clears the threshold): the most probable, unless a span nearly
     as probable fits better the kind of answer the question's wording asks for (a number, a year, a count of
-    what it names: rag/answer/asked.py ``answer_misfit``) or its passage names the identifiers the question names."""
+    what it names: rag/answer/asked.py ``answer_misfit``; the items of a numbered list: rag/answer/listed.py; a note
+    or reference entry for a question about what the paper cites) or its passage names the identifiers the question
+    names."""
     question = ev.question.normalized
     asked = ev.wanted
     counted = asked is not None and any(counts_asked(asked, c.text) for c in ranked)
@@ -298,6 +310,12 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
     # its passage names, but a passage that never names it is about something else
     named = {h: codes_named(codes, ev.hits[h].chunk.text) for h in {c.span.hit for c in ranked}} if codes else {}
     most = max(named.values(), default=0)
+    # a numbered list asked for and spelled out by some candidate: a sentence that only names the list is its neighbour
+    name = numbered_list(question)
+    listed = bool(name) and any(spells_out(name, c.text) for c in ranked)
+    # a question about what the paper cites, with a reference entry or note among the candidates
+    notes = {REFERENCE_KIND, "footnote"}
+    sourced = asks_about_references(question) and any(ev.hits[c.span.hit].chunk.kind in notes for c in ranked)
 
     def score(c: RankedSpan) -> float:
         p = min(max(c.p, 1e-9), 1 - 1e-9)
@@ -306,6 +324,10 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
         # is about something else: an identifier is written alike in every language, so its absence is evidence
         if most and named[c.span.hit] < most:
             miss += CODE_MISFIT
+        if listed and not spells_out(name, c.text):
+            miss += LIST_MISFIT
+        if sourced and ev.hits[c.span.hit].chunk.kind not in notes:
+            miss += SOURCE_MISFIT
         return math.log(p / (1 - p)) - ASKED_PENALTY * miss
 
     return max(ranked, key=score)
