@@ -144,6 +144,12 @@ def test_rag_app_on_an_empty_folder_then_upload_a_pdf_and_ask(chromium, tmp_path
         assert page.locator("#chat [data-testid=bot]").inner_text() == f"⚠️ {empty}"
         page.get_by_role("tab", name="Review").click()
         page.locator("#review-status").get_by_text(shown).wait_for()
+        zh_ctx, zh_page = open_app(chromium, url, locale="zh-CN")  # a Chinese browser reads it in Chinese
+        zh_shown = EMPTY_ZH.format(index=str(lib)).replace("`", "")
+        zh_page.wait_for_function("document.querySelector('#header').innerText.includes('文献库是空的')")
+        assert zh_page.locator("#header").inner_text().endswith(zh_shown)
+        zh_page.locator("#chat").get_by_text(zh_shown).wait_for()
+        zh_ctx.close()
         page.get_by_role("tab", name="Documents").click()
         t0 = time.perf_counter()
         page.locator("#upload input[type=file]").set_input_files([str(PAPER)])
@@ -157,6 +163,9 @@ def test_rag_app_on_an_empty_folder_then_upload_a_pdf_and_ask(chromium, tmp_path
         page.get_by_role("tab", name="Ask").click()
         page.click("#new-conversation")
         page.wait_for_function("document.querySelectorAll('#chat [data-testid=bot]').length === 0")
+        # the empty chat now says how to ask (the upload replaced the empty library's note)
+        page.locator("#chat").get_by_text("Follow-up questions keep the conversation's subject.").wait_for()
+        assert page.locator("#chat").get_by_text(shown).count() == 0
         t0 = time.perf_counter()
         page.fill("#question textarea", "《复发事件下一般半参数比率回归模型》的中图分类号是什么？")
         page.press("#question textarea", "Enter")
