@@ -31,10 +31,11 @@ class ChatHandlers:
     def export(self, exchanges: list[Exchange], session: str, style: str | None = None, lang: str = "en") -> str:
         """The conversation as Markdown with its references in ``style`` (default: the configured one) and our
         own words in ``lang``, as a file."""
-        idx = self.service.assistant.retriever.index
+        idx = None if self.service.empty else self.service.assistant.retriever.index  # none: an empty library
+        name, docs = (idx.path.name, idx.docs) if idx else (self.settings.index_path.name, {})
         path = self.export_dir / f"conversation-{(session or 'local')[:12]}.md"
         style = style or self.settings.answer.citation_style
-        path.write_text(conversation_markdown(exchanges, idx.path.name, idx.docs, style, lang), encoding="utf-8")
+        path.write_text(conversation_markdown(exchanges, name, docs, style, lang), encoding="utf-8")
         return str(path)
 
     def restyle(self, exchanges, style, lang, request: gr.Request):

@@ -18,6 +18,13 @@ TEXT: dict[str, dict[str, str]] = {
         "answers quote the papers and cite every sentence.",
         "zh": "索引 `{index}`：{docs} 篇文献，{passages} 个段落 · 向量模型 `{embedder}` · 回答引用原文，每句都注明出处。",
     },
+    "header_empty": {"en": "Index `{index}`:", "zh": "索引 `{index}`："},
+    "empty_library": {
+        "en": "The library is empty: no papers are indexed yet. Add PDFs (or .txt, .md files) under “Add documents” in "
+        "the Documents tab, or index a folder with `rag index FOLDER --index {index}` and start `rag app` again.",
+        "zh": "文献库是空的：还没有建立索引的文献。请在“文献库”页的“添加文献”处上传 PDF（或 .txt、.md 文件），"
+        "或用 `rag index 文件夹 --index {index}` 为一个文件夹建立索引，再重新启动 `rag app`。",
+    },
     "language": {"en": "Language", "zh": "界面语言"},
     "tab_ask": {"en": "Ask", "zh": "提问"},
     "tab_docs": {"en": "Documents", "zh": "文献库"},
@@ -184,6 +191,10 @@ TEXT: dict[str, dict[str, str]] = {
 
 # the library's messages a user meets in the app, in Chinese (anything else is shown as the library wrote it)
 _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
+    (
+        re.compile(r"^The library is empty: .* `rag index FOLDER --index (.*)` and start `rag app` again\.$"),
+        TEXT["empty_library"]["zh"].format(index=r"\1"),
+    ),
     (re.compile(r"^the question is empty; type a question$"), "问题是空的；请输入问题"),
     (
         re.compile(r"^the question has no words in it .*$"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.i18n import message, pick, t, where
+from app.i18n import LANGS, message, pick, t, where
 from app.service import AppService
 from rag.errors import InvalidInputError, RagError
 from rag.refs.render import check_style
@@ -167,6 +167,10 @@ class ReviewTab:
         self.settings = settings
         self.root = root
 
+    def empty_status(self, lang: str) -> str:
+        """The Review tab's status line in an empty library: what the chat says, how to add papers."""
+        return f"**{message(lang, self.service.empty_note())}**"
+
     def run(self, text, upload, docs, style, lang, progress=gr.Progress()):
         """Read the questions, review them (status lines while it runs), then the matrix and the downloads."""
         lang = pick(lang)
@@ -175,6 +179,9 @@ class ReviewTab:
         # opening the review's journal took up to a second with the page showing nothing
         progress(0.0, desc=t(lang, "review_reading"))
         yield t(lang, "review_reading"), gr.skip(), off, off, off, None
+        if self.service.empty:  # nothing to review yet: the same words as the chat's, not a question-file error
+            yield self.empty_status(lang), gr.skip(), off, off, off, None
+            return
         folder = Path(tempfile.mkdtemp(prefix="review-", dir=self.root))
         try:
             qs = questions_of(text, upload, folder)
@@ -249,7 +256,15 @@ class ReviewTab:
             api_visibility="private",
             concurrency_limit=1,  # reviews are long and CPU-bound: one at a time, the rest queue
         )
-        tab.select(lambda: gr.update(choices=doc_choices(self.service)), None, docs, api_visibility="private")
+
+        def selected(lang_, shown):
+            """The papers to pick from; an empty library's note (gone once papers are added)."""
+            note = self.empty_status(pick(lang_))
+            was_empty = shown in {self.empty_status(lang) for lang in LANGS}
+            now = note if self.service.empty else "" if was_empty else gr.skip()
+            return gr.update(choices=doc_choices(self.service)), now
+
+        tab.select(selected, [lang, status], [docs, status], api_visibility="private")
 
         def relabel(lang_):
             lang_ = pick(lang_)

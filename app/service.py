@@ -95,13 +95,20 @@ class AppService(Service):
     by all sessions, plus the chat's exchanges, the cited page, uploads and the library's edits."""
 
     def __init__(self, settings: Settings, assistant: Assistant | None = None, rewriter: QueryRewriter | None = None):
-        super().__init__(settings, assistant, rewriter)
+        # a missing index (or an empty folder) starts an empty library: the first upload builds the index there
+        super().__init__(settings, assistant, rewriter, empty_ok=True)
         self._build = threading.Lock()  # one index build at a time
+
+    def empty_note(self) -> str:
+        """What an empty library says (to a question, in the header, in the Review tab): how to add papers."""
+        return t("en", "empty_library", index=self.settings.store.index)
 
     def citation_graph(self) -> dict:
         """The index's citation graph ({"nodes", "edges"}, as `rag refs --graph --json` prints it)."""
         from rag.index.store.refs import citation_graph
 
+        if self.empty:
+            return {"nodes": [], "edges": []}
         index = self.assistant.retriever.index
         return citation_graph(index.references, index.docs)
 
@@ -223,7 +230,9 @@ class AppService(Service):
     # --- the library manager --------------------------------------------------------------------
 
     def library(self) -> list[DocRow]:
-        """One row per indexed document, in index order."""
+        """One row per indexed document, in index order (none in an empty library)."""
+        if self.empty:
+            return []
         index = self.assistant.retriever.index
         edits = read_edits(self.settings)
         return [
@@ -277,6 +286,7 @@ class AppService(Service):
 
     def _reindex(self, saved: list[tuple[Path, str]], report: UploadReport, tick: Progress) -> None:
         folder = self.settings.uploads_path
+        before = {d.doc_id for d in self.documents()}
         built = self._rebuild(tick)
         originals = {str(dest.resolve()): orig for dest, orig in saved}
         dup_ids = {d.doc_id for d in built.duplicates}
@@ -291,23 +301,26 @@ class AppService(Service):
             if inside(p, folder):
                 p.unlink(missing_ok=True)  # a bad file must not linger and be re-reported on every upload
                 report.skipped.append((originals.get(str(p.resolve()), p.name), sk.reason))
-        added = self._swap_in()
-        report.added = [d for d in self.assistant.retriever.index.docs if d in added]
+        self._swap_in()
+        if not before:  # an empty library's first papers: pay the first question's start-up now, as `rag app` does
+            self.warm_up()
+        report.added = [d for d in self.assistant.retriever.index.docs if d not in before]
 
     def _rebuild(self, tick: Progress, refresh: set[str] | None = None) -> BuildReport:
         """Build the index again from its own sources (indexed files outside the upload folder, and the
         upload folder) with its own chunking; ``refresh``: documents read again even if unchanged."""
-        current = self.assistant
-        index = current.retriever.index
+        current = None if self.empty else self.assistant  # an empty library's first upload builds the index
+        index = current.retriever.index if current else None
         folder = self.settings.uploads_path
-        others = [Path(d.path) for d in index.docs.values() if not inside(Path(d.path), folder)]
+        docs = index.docs.values() if index else ()
+        others = [Path(d.path) for d in docs if not inside(Path(d.path), folder)]
         missing = [p for p in others if not p.is_file()]
         if missing:
             raise InvalidInputError(
                 f"the sources of {len(missing)} indexed documents are missing (e.g. {missing[0]}); "
                 "rebuild the index with: rag index PATH"
             )
-        ch = index.params.get("chunking", {})
+        ch = index.params.get("chunking", {}) if index else {}
         # rebuild with the index's own chunking so every unchanged passage comes from the embedding cache
         build_settings = self.settings.model_copy(
             update={
@@ -329,7 +342,7 @@ class AppService(Service):
             [*others, folder],
             build_settings,
             progress=on_progress,
-            embedder=current.retriever.embedder,
+            embedder=current.retriever.embedder if current else None,
             refresh=refresh or (),
         )
         return built

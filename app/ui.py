@@ -26,7 +26,7 @@ from app.render import (  # noqa: E402
 )
 from app.review_tab import ReviewTab  # noqa: E402
 from app.service import AppService  # noqa: E402
-from app.workbench import Workbench, doc_choices, header_text  # noqa: E402
+from app.workbench import Workbench, chat_placeholder, doc_choices, header_text  # noqa: E402
 from rag.errors import InvalidInputError  # noqa: E402
 from rag.refs.styles import STYLES  # noqa: E402
 from rag.servers.guards import app_middleware  # noqa: E402
@@ -104,7 +104,9 @@ def build_app(settings: Settings, service: AppService | None = None) -> gr.Block
         # could land last in a Chinese page); after a refresh, an upload (_wire_documents) and a switch too
         demo.load(bench.browser_lang, None, lang, api_visibility="private").then(
             bench.refresh_documents, lang, [lib.table, ask.docs, header, lib.doc_pick], api_visibility="private"
-        ).then(_citations(service), lang, lib.citations, api_visibility="private")
+        ).then(_citations(service), lang, lib.citations, api_visibility="private").then(
+            bench.placeholder, lang, ask.chat, api_visibility="private"
+        )
         for event in (lib.refresh.click, lang.change):
             event(_citations(service), lang, lib.citations, api_visibility="private")
         gr.api(h.ask, api_name="ask")
@@ -132,7 +134,7 @@ def _ask_tab(settings: Settings, service: AppService) -> AskTab:
                     buttons=[],
                     feedback_options=None,
                     layout="bubble",
-                    placeholder=t("en", "chat_placeholder"),
+                    placeholder=chat_placeholder(service),  # an empty library says how to add papers
                 )
                 controls = _chat_controls(settings, service)
             with gr.Column(scale=2):
@@ -311,7 +313,9 @@ def _wire_documents(
         [d.upload, lang],
         [d.upload_status, d.table, a.docs, header, d.upload, d.doc_pick],
         api_name="add_documents",
-    ).then(_citations(service), lang, d.citations, api_visibility="private")
+    ).then(_citations(service), lang, d.citations, api_visibility="private").then(
+        bench.placeholder, lang, a.chat, api_visibility="private"
+    )  # the placeholder: the first upload fills an empty library
     d.refresh.click(bench.refresh_documents, lang, [d.table, a.docs, header, d.doc_pick], api_name="documents")
     managed = [d.table, a.docs, header, d.doc_pick, d.library_status]
     d.doc_pick.change(
@@ -337,6 +341,7 @@ def launch_app(
 ) -> tuple[gr.Blocks, str]:
     """Build and serve the app; returns (app, local URL). ``block=False`` returns once it is serving."""
     check_port(host, port)  # before the index loads: a busy port should fail fast
+    service = service or AppService(settings)
     demo = build_app(settings, service)
     # Nothing on disk is served except what Gradio itself received or produced for a session:
     # no allowed paths, and the index and upload folders explicitly blocked.
@@ -364,7 +369,9 @@ def launch_app(
         raise InvalidInputError(f"cannot serve on {host}:{port} ({exc}); check --host and --port") from None
     url = demo.local_url or f"http://{host}:{port}/"
     if block:
-        sys.stderr.write(f"the app serves {settings.index_path} at {url} ; Ctrl+C to stop\n")
+        what = f"an empty library (no index at {settings.index_path} yet: upload papers in the Documents tab)"
+        served = what if service.empty else settings.index_path
+        sys.stderr.write(f"the app serves {served} at {url} ; Ctrl+C to stop\n")
         try:
             demo.block_thread()
         finally:

@@ -16,10 +16,20 @@ from rag.settings import Settings
 
 
 def header_text(service: AppService, lang: str = "en") -> str:
-    """The header line: index name, documents, passages, embedder."""
+    """The header line: index name, documents, passages, embedder (or that the library is empty)."""
+    if service.empty:
+        empty = t(lang, "header_empty", index=service.settings.index_path.name)
+        return f"## {t(lang, 'title')}\n{empty} {chat_placeholder(service, lang)}"
     idx = service.assistant.retriever.index
     return f"## {t(lang, 'title')}\n" + t(
         lang, "header", index=idx.path.name, docs=len(idx.docs), passages=len(idx.chunks), embedder=idx.embedder_id
+    )
+
+
+def chat_placeholder(service: AppService, lang: str = "en") -> str:
+    """What the empty chat shows: how to ask, or (an empty library) how to add papers first."""
+    return (
+        t(lang, "empty_library", index=service.settings.store.index) if service.empty else t(lang, "chat_placeholder")
     )
 
 
@@ -80,7 +90,7 @@ class Workbench:
 
     def pick_document(self, doc_id):
         """The edit form filled with the picked document's title, authors and year."""
-        doc = self.service.assistant.retriever.index.docs.get(doc_id or "")
+        doc = None if self.service.empty else self.service.assistant.retriever.index.docs.get(doc_id or "")
         if doc is None:
             return "", "", ""
         return doc.title, "; ".join(doc.authors), doc.bib.year
@@ -138,7 +148,7 @@ class Workbench:
             header_text(self.service, lang),
             gr.update(label=t(lang, "tab_ask")),
             gr.update(label=t(lang, "tab_docs")),
-            gr.update(placeholder=t(lang, "chat_placeholder")),
+            gr.update(placeholder=chat_placeholder(self.service, lang)),
             gr.update(placeholder=t(lang, "question_placeholder")),
             gr.update(value=t(lang, "ask")),
             gr.update(label=t(lang, "top_k")),
@@ -163,6 +173,10 @@ class Workbench:
             gr.update(value=t(lang, "remove")),
             gr.update(label=t(lang, "language")),
         )
+
+    def placeholder(self, lang):
+        """The chat's placeholder as the library now is (an upload can fill an empty library)."""
+        return gr.update(placeholder=chat_placeholder(self.service, pick(lang)))
 
     def browser_lang(self, request: gr.Request):
         """The interface language the browser asks for (its Accept-Language header)."""

@@ -18,6 +18,10 @@ class IndexNotFoundError(RagError):
     """The named index does not exist on disk."""
 
 
+class EmptyLibraryError(RagError):
+    """No index was built yet (the app started on an empty library): nothing to answer from."""
+
+
 class IndexCorruptError(RagError):
     """The index directory exists but cannot be read."""
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from rag.answer.conversation import HeuristicRewriter, QueryRewriter, Rewrite, Turn, make_rewriter
 from rag.answer.pipeline import MAX_K, Assistant, check_k, check_question, clean_question
-from rag.errors import InvalidInputError, RagError
+from rag.errors import EmptyLibraryError, InvalidInputError, RagError
 from rag.index.store import DocInfo
+from rag.index.store.layout import unbuilt
 from rag.lang.text import has_words
 from rag.records import Answer, Chunk
 from rag.refs.render import md_answer, md_answer_text
@@ -79,9 +80,13 @@ class Service:
         assistant: Assistant | None = None,
         rewriter: QueryRewriter | None = None,
         warm: bool = True,
+        empty_ok: bool = False,
     ):
         self.settings = settings
-        self._assistant = assistant or Assistant.open(settings)
+        # empty_ok (the app): no index built at the path yet is an empty library to add papers to, not an error;
+        # anything at the path that is not a whole index is still refused by Assistant.open
+        empty = assistant is None and empty_ok and unbuilt(settings.index_path)
+        self._assistant: Assistant | None = None if empty else assistant or Assistant.open(settings)
         self._swap = threading.Lock()  # guards the assistant swapped in after the index changed
         self.rewriter = rewriter or make_rewriter(settings)
         self.model = model_name(settings)
@@ -89,21 +94,39 @@ class Service:
         # the threads waiting on it and the memory of answers in flight
         self._slots = threading.BoundedSemaphore(settings.serve.concurrency)
         # an extractive answer streams its final text; a model's draft is checked first and sent once checked
-        self.live = self._assistant.generator.name == "extractive"
-        if warm:  # a long-running server pays the first question's start-up once; a one-shot `rag ask` does not
+        self.live = self._assistant is None or self._assistant.generator.name == "extractive"
+        if (
+            warm and self._assistant is not None
+        ):  # a long-running server pays the first question's start-up once; a one-shot `rag ask` does not
             self.warm_up()
 
     @property
     def assistant(self) -> Assistant:
-        """The current assistant (a request keeps the one it started with)."""
+        """The current assistant (a request keeps the one it started with); EmptyLibraryError before the
+        first documents of an empty library are indexed."""
         with self._swap:
-            return self._assistant
+            current = self._assistant
+        if current is None:
+            raise EmptyLibraryError(self.empty_note())
+        return current
+
+    @property
+    def empty(self) -> bool:
+        """Whether no index is loaded yet (an app started on an empty library)."""
+        with self._swap:
+            return self._assistant is None
+
+    def empty_note(self) -> str:
+        """What an empty library says to a question: nothing is indexed, and how to add papers."""
+        name = self.settings.store.index
+        return f"no papers are indexed yet (no index at {self.settings.index_path}); add some with: rag index FOLDER --index {name}"
 
     def swap_in(self, fresh: Assistant) -> set[str]:
         """Answer from ``fresh`` from now on; returns the document ids it has that the old one had not."""
         with self._swap:
-            before = set(self._assistant.retriever.index.docs)
+            before = set(self._assistant.retriever.index.docs) if self._assistant is not None else set()
             self._assistant = fresh
+            self.live = fresh.generator.name == "extractive"
         return set(fresh.retriever.index.docs) - before
 
     def warm_up(self) -> None:
@@ -201,8 +224,8 @@ class Service:
         }
 
     def documents(self) -> list[DocInfo]:
-        """Indexed documents, in index order."""
-        return list(self.assistant.retriever.index.docs.values())
+        """Indexed documents, in index order (none in an empty library)."""
+        return [] if self.empty else list(self.assistant.retriever.index.docs.values())
 
     def document_records(self) -> list[dict[str, Any]]:
         """Every indexed document as the tools list it: id, title, authors, passage and footnote counts."""

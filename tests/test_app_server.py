@@ -256,9 +256,15 @@ def test_rag_app_command_serves_the_index(fixture_settings, tmp_path):
     said = proc.stdout.read().splitlines()
     assert said[0] == f"the app serves {fixture_settings.index_path} at {url} ; Ctrl+C to stop"
     assert not any("launch()" in line or "Running on" in line for line in said)
-    bad = rag_cli("app", "--index", "nope", "--port", str(free_port()), cwd=tmp_path)
+    # no index yet starts an empty library (tests/test_app_empty.py); a damaged one is still refused
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / ".rag-index").write_text("")
+    bad = rag_cli("app", "--index", "./broken", "--port", str(free_port()), cwd=tmp_path)
     assert bad.returncode == 1
-    assert bad.stderr == "error: no index at index/nope; build it with: rag index PATH --index nope\n"
+    assert bad.stderr == (
+        "error: index at broken is damaged: params.json is missing or unreadable; rebuild it with: "
+        "rag index PATH --force --index broken\n"
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

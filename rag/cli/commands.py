@@ -266,7 +266,8 @@ def app_cmd(
     llm: Optional[str] = LlmOpt,
     llm_base_url: Optional[str] = LlmUrlOpt,
 ) -> None:
-    """Start the browser app (chat with cited answers, sources panel, document uploads) on the index."""
+    """Start the browser app (chat with cited answers, sources panel, document uploads) on the index (none yet: an
+    empty library to upload papers to)."""
     from app.ui import launch_app
 
     settings = settings_from(index=index, llm=llm, llm_base_url=llm_base_url)

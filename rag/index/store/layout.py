@@ -221,6 +221,14 @@ def open_params(path: Path, full: bool = False) -> dict:
     return params
 
 
+def unbuilt(path: Path) -> bool:
+    """Whether no index was built at ``path`` yet: nothing there (nor a swap's leftover) or an empty folder."""
+    old = path.parent / f".{path.name}.old"
+    if old.is_dir() and is_ours(old):
+        return False  # a swap interrupted between its renames: the previous index is there to read
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
 def readable_path(path: Path) -> Path:
     """Where to read the index named ``path``: itself, or the previous index a swap killed between its
     two renames left at ``.NAME.old`` (readers never move it back: that is for the next writer)."""
