@@ -267,7 +267,6 @@ _MESSAGES_ZH: list[tuple[re.Pattern, str]] = [
     # why a file was skipped (rag.ingest.loading, rag.ingest.pdf_guard)
     (re.compile(r"^unknown text encoding \(save it as UTF-8\)$"), "无法识别的文本编码（请另存为 UTF-8）"),
     (re.compile(r"^binary file \(control characters\)$"), "二进制文件（含控制字符）"),
-    (re.compile(r"^unreadable PDF \((.*)\)$"), r"无法读取的 PDF（\1）"),
     (
         re.compile(r"^PDF has no text: no text layer, and OCR found none on its pages(.*)$"),
         r"PDF 中没有文字：既无文字层，OCR 也未识别出文字\1",

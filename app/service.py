@@ -173,9 +173,6 @@ class AppService(Service):
             )
             src = read_source(path, name, ocr, limits=limits_of(self.settings))
         except Exception as why:  # loading's skip reasons: binary, empty, broken PDF, no text layer
-            # a parser's class name ("unreadable PDF (PdfiumError)") tells a user nothing: say what to do
-            if str(why).startswith("unreadable PDF"):
-                return "unreadable PDF: the file is damaged or incomplete; download or export it again"
             return str(why)
         dup = next((d.doc_id for d in self.documents() if d.sha256 == src.sha256), None)
         return f"already in the index as `{dup}`" if dup else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,7 +354,7 @@ def launch_app(
             css=CSS,
             js=JS,
             ssr_mode=False,
-            quiet=not block,
+            quiet=True,  # Gradio's own lines include a hint to edit launch() that a user cannot follow
             footer_links=["api"],
             pwa=False,
             app_kwargs={"middleware": app_middleware(settings, host)},  # Host/Origin, body size, nesting
@@ -363,6 +364,7 @@ def launch_app(
         raise InvalidInputError(f"cannot serve on {host}:{port} ({exc}); check --host and --port") from None
     url = demo.local_url or f"http://{host}:{port}/"
     if block:
+        sys.stderr.write(f"the app serves {settings.index_path} at {url} ; Ctrl+C to stop\n")
         try:
             demo.block_thread()
         finally:

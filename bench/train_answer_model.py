@@ -258,15 +258,15 @@ def residual(data: dict, args) -> None:
     w = w * np.where(y > 0, len(y) / (2 * max(y.sum(), 1)), len(y) / (2 * max(len(y) - y.sum(), 1)))
     beta = fit_offset(z0, X, y, w, args.c)
     print("  residual weights: " + ", ".join(f"{f} {b:+.3f}" for f, b in zip(new, beta)))
-    model = AnswerModel(
-        base.features + new,
-        np.concatenate([base.mean, np.zeros(len(new))]),
-        np.concatenate([base.scale, np.ones(len(new))]),
-        np.concatenate([base.coef, beta]),
-        base.intercept,
-        base.threshold,
-        base.extra_threshold,
-        {},
+    from dataclasses import replace as dc_replace
+
+    # the base model's vetoes and veto margin are kept: the residual weights were fitted on its log-odds
+    model = dc_replace(
+        base,
+        features=base.features + new,
+        mean=np.concatenate([base.mean, np.zeros(len(new))]),
+        scale=np.concatenate([base.scale, np.ones(len(new))]),
+        coef=np.concatenate([base.coef, beta]),
     )
     report = {}
     for n, d in data.items():
@@ -287,16 +287,7 @@ def residual(data: dict, args) -> None:
         "created": time.strftime("%Y-%m-%d"),
         "sentence_vectors": args.sentence_vectors,
     }
-    final = AnswerModel(
-        model.features,
-        model.mean,
-        model.scale,
-        model.coef,
-        model.intercept,
-        model.threshold,
-        model.extra_threshold,
-        meta,
-    )
+    final = dc_replace(model, meta=meta)
     args.out.write_text(json.dumps(final.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 

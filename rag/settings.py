@@ -236,6 +236,14 @@ class Settings(BaseSettings):
         "(above 1: never).",
         ge=0,
     )
+    unfound_terms_share: float = F(
+        0.4,
+        "answer",
+        "Share of a Chinese question's dictionary words (weighed by general-text IDF) that the English document "
+        "of the best span uses in none of their glosses, from which that span needs unknown_terms_threshold "
+        "(above 1: never).",
+        ge=0,
+    )
     unknown_terms_threshold: float = F(
         0.9,
         "answer",
@@ -352,9 +360,30 @@ class Settings(BaseSettings):
         return self.cache_dir if self.cache_dir is not None else self.index_dir / ".cache"
 
 
+def env_file_problem(path: Path = Path(".env")) -> str | None:
+    """What is wrong with the working directory's .env file, if anything: a line that is not NAME=VALUE
+    (python-dotenv would warn on stderr, once per read, and drop the line's setting), or text not in UTF-8."""
+    if not path.is_file():
+        return None
+    from dotenv.parser import parse_stream
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            bad = next((b.original for b in parse_stream(fh) if b.error), None)
+    except UnicodeDecodeError:
+        return f"{path} is not UTF-8 text; save it as UTF-8"
+    if bad is None:
+        return None
+    text = " ".join(bad.string.split())
+    return f"{path} line {bad.line} ({text[:60]!r}) is not NAME=VALUE; fix or delete that line"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from env, with non-None keyword overrides applied; bad values become InvalidInputError."""
     clean = {k: v for k, v in overrides.items() if v is not None}
+    problem = env_file_problem()
+    if problem:
+        raise InvalidInputError(problem)
     try:
         return Settings(**clean)
     except ValueError as exc:  # pydantic.ValidationError is a ValueError

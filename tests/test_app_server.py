@@ -252,6 +252,10 @@ def test_rag_app_command_serves_the_index(fixture_settings, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # one line of its own, not Gradio's "set `share=True` in `launch()`" a user of the command cannot follow
+    said = proc.stdout.read().splitlines()
+    assert said[0] == f"the app serves {fixture_settings.index_path} at {url} ; Ctrl+C to stop"
+    assert not any("launch()" in line or "Running on" in line for line in said)
     bad = rag_cli("app", "--index", "nope", "--port", str(free_port()), cwd=tmp_path)
     assert bad.returncode == 1
     assert bad.stderr == "error: no index at index/nope; build it with: rag index PATH --index nope\n"

@@ -146,3 +146,97 @@ def test_ctrl_c_says_interrupted_and_exits_130(tmp_path, monkeypatch, capsys):
         cli.main()
     assert exc.value.code == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["ask", "x", "--bogus"], "error: No such option: --bogus; see `rag ask --help`"),
+        (
+            ["index", "--jsn"],
+            "error: No such option: --jsn (Possible options: --jobs, --json); see `rag index --help`",
+        ),
+        (
+            ["ask", "x", "-k", "abc"],
+            "error: Invalid value for '-k' / '--top-k': Input should be a valid integer, unable to parse string "
+            "as an integer; see `rag ask --help`",
+        ),
+        (["ask"], "error: Missing argument 'question'; see `rag ask --help`"),
+        (["batch", "q.txt"], "error: Missing option '--out' / '-o'; see `rag batch --help`"),
+        (["config", "--set"], "error: Option '--set' requires an argument; see `rag config --help`"),
+        (["frobnicate"], "error: No such command 'frobnicate'; see `rag --help`"),
+    ],
+)
+def test_a_mistyped_command_is_one_error_line_exit_2(monkeypatch, capsys, argv, line):
+    """Wrong flags and missing arguments say so in one line naming the help to read (click printed four)."""
+    import sys
+
+    from rag.cli import commands as cli
+
+    monkeypatch.setattr(sys, "argv", ["rag", *argv])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 2
+    assert capsys.readouterr() == ("", line + "\n")
+
+
+def test_bare_rag_still_shows_the_help_page(monkeypatch, capsys):
+    import sys
+
+    from rag.cli import commands as cli
+
+    monkeypatch.setattr(sys, "argv", ["rag"])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    out = capsys.readouterr()
+    assert exc.value.code == 2
+    assert "Usage: rag [OPTIONS] COMMAND [ARGS]..." in out.out + out.err
+    assert "error:" not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    ("command", "runner", "what"),
+    [("batch", "rag.review.batch.run_batch", "answers"), ("review", "rag.review.run.run_review", "reviewed questions")],
+)
+def test_ctrl_c_in_a_batch_says_the_work_is_kept_and_how_to_go_on(tmp_path, monkeypatch, capsys, command, runner, what):
+    """An interrupted batch or review keeps its finished records (journal); the line says so, not just 'interrupted'."""
+    import importlib
+    import sys
+    from types import SimpleNamespace
+
+    from rag.cli import commands as cli
+
+    def stop(*args, **kw):
+        raise KeyboardInterrupt
+
+    module, name = runner.rsplit(".", 1)
+    monkeypatch.setattr(importlib.import_module(module), name, stop)
+    # no index is opened: the run stops at once (a stand-in assistant with the retriever review reads)
+    monkeypatch.setattr("rag.answer.pipeline.Assistant.open", lambda settings: SimpleNamespace(retriever=None))
+    (tmp_path / "q.txt").write_text("What is MapReduce?\n", encoding="utf-8")
+    out = tmp_path / "answers.md"
+    monkeypatch.setattr(sys, "argv", ["rag", command, str(tmp_path / "q.txt"), "--out", str(out)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 130
+    assert capsys.readouterr() == (
+        "",
+        f"interrupted; the {what} so far are kept: run the same command again (--out {out}) to do the rest\n",
+    )
+
+
+def test_a_build_that_drops_documents_names_them_and_how_to_keep_them(tmp_path):
+    """Indexing one new folder into an index drops the documents of the others: the note names them."""
+    from pathlib import Path
+
+    from rag.cli.common import removed_note
+
+    assert removed_note(["a.pdf", "b.pdf"], [Path("new")], "mine") == (
+        "removed 2 document(s) not found in new: a.pdf, b.pdf; to add papers and keep those, "
+        "give every folder: rag index FOLDER... --index mine"
+    )
+    seven = [f"{c}.pdf" for c in "abcdefg"]
+    assert removed_note(seven, [Path("x"), Path("y")], "default") == (
+        "removed 7 document(s) not found in x y: a.pdf, b.pdf, c.pdf, d.pdf, e.pdf and 2 more; to add papers "
+        "and keep those, give every folder: rag index FOLDER... --index default"
+    )

@@ -96,3 +96,31 @@ def test_bad_set_is_one_line(tmp_path, monkeypatch):
     out = config(tmp_path, monkeypatch, "--set", "top_k=0")
     assert isinstance(out.exception, InvalidInputError)
     assert "RAG_TOP_K" in str(out.exception)
+
+
+def test_a_broken_dotenv_file_is_one_error_line_naming_the_line(tmp_path, monkeypatch, capfd):
+    """python-dotenv warned twice on stderr and dropped the line's setting; now the command stops and says
+    which line to fix (and a .env not in UTF-8 is named too)."""
+    import sys
+
+    import pytest
+
+    from rag.cli import commands as cli
+
+    (tmp_path / ".env").write_text("RAG_TOP_K=8\nRAG_FUSION bm25\n", encoding="utf-8")
+    monkeypatch.delenv("RAG_TOP_K", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["rag", "config"])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 1
+    assert capfd.readouterr() == (
+        "",
+        "error: .env line 2 ('RAG_FUSION bm25') is not NAME=VALUE; fix or delete that line\n",
+    )
+    (tmp_path / ".env").write_bytes("RAG_TOP_K=8\n# 中文\n".encode("gbk"))
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert capfd.readouterr() == ("", "error: .env is not UTF-8 text; save it as UTF-8\n")
+    (tmp_path / ".env").write_text("# a comment\n\nexport RAG_TOP_K=8\n", encoding="utf-8")
+    assert load_settings().top_k == 8

@@ -178,6 +178,21 @@ def test_real_processes_print_one_line(built, tmp_path, fixture_settings):
     )
 
 
+def test_a_build_over_a_damaged_index_notes_the_damage_not_the_fix_it_just_ran(tmp_path):
+    """`rag index` over a damaged index says what was damaged and that it started over, not "rebuild it"."""
+    from rag.index.integrity import damaged, rebuilt_note
+
+    err = damaged(tmp_path / "mine", "chunks.jsonl is truncated (50 bytes, 136429 written)")
+    assert str(err) == (
+        f"index at {tmp_path / 'mine'} is damaged: chunks.jsonl is truncated (50 bytes, 136429 written); "
+        "rebuild it with: rag index PATH --force --index mine"
+    )
+    assert rebuilt_note(err) == (
+        f"index at {tmp_path / 'mine'} is damaged: chunks.jsonl is truncated (50 bytes, 136429 written); "
+        "rebuilt from scratch"
+    )
+
+
 def test_damage_never_flows_into_the_next_build(built, tmp_path, fixture_corpus, fixture_settings):
     """An incremental build copies unchanged documents from the current index: never from a damaged one."""
     s = load_settings(
@@ -193,7 +208,7 @@ def test_damage_never_flows_into_the_next_build(built, tmp_path, fixture_corpus,
     assert not report.up_to_date and report.reused == 0 and len(report.added) == 3
     assert report.notes == [
         f"index at {s.index_path} is damaged: tokens.npy has other content than was written "
-        f"(checksum mismatch); rebuild it with: rag index PATH --force --index idx: rebuilt from scratch"
+        f"(checksum mismatch); rebuilt from scratch"
     ]
     fresh = load_index(s)
     pristine = load_index(

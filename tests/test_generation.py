@@ -223,6 +223,43 @@ def test_a_front_matter_line_under_the_asked_label_is_quoted():
     assert [c.text for c in three.select(ev, [abstract, line])] == [abstract.text]
 
 
+def test_the_front_matter_line_dating_the_asked_event_is_quoted():
+    """ "When did the journal receive the paper": the page-1 line "本文…收到" (a date and the event) is quoted
+    alone over a likelier title-bearing passage, in either language; a line dating another event, a dated line of a
+    body passage, or a question asking no date leave the likeliest span."""
+    from types import SimpleNamespace
+
+    from rag.answer.answer_model import load_model
+    from rag.answer.dated_lines import asked_event, dates_event
+
+    assert asked_event("When did the journal receive the paper on rate models?") != ""
+    assert asked_event("该文是什么时候收稿的？") != ""
+    assert asked_event("Who received the paper?") == ""  # no date asked
+    assert asked_event("When was the cable laid?") == ""  # no publishing event
+    received = asked_event("When was the manuscript received?")
+    assert dates_event(received, "Received: 12 March 2019; Accepted: 3 May 2019")
+    assert dates_event(received, "本文 2019 年 3 月 2 日收到. 2019 年 8 月 5 日收到修改稿.")
+    assert not dates_event(received, "Received by the editors")  # no date
+    assert not dates_event(asked_event("When was the paper accepted?"), "本文 2019 年 3 月 2 日收到.")
+
+    def ev_for(question: str, kind: str) -> SimpleNamespace:
+        hits = [SimpleNamespace(chunk=SimpleNamespace(kind="body")), SimpleNamespace(chunk=SimpleNamespace(kind=kind))]
+        q = SimpleNamespace(lang="en", normalized=question)
+        return SimpleNamespace(question=q, groups=[(("paper",), 1.0)], wanted=None, hits=hits, passages=[])
+
+    gen = ExtractiveGenerator(threshold=0.7, cross_threshold=0.7, model=load_model(), max_sentences=3)
+    title = _scored(0, 0, 40, 0.99, {0}, "Journal of Examples 12 A Study of Rate Models.")
+    line = _scored(1, 0, 20, 0.17, set(), "本文 2019 年 3 月 2 日收到.")
+    asked = "When did the journal receive the paper on rate models?"
+    assert [c.text for c in gen.select(ev_for(asked, "front"), [title, line])] == [line.text]
+    assert [c.text for c in gen.select(ev_for(asked, "body"), [title, line])] == [title.text]
+    accepted = "When did the journal accept the paper on rate models?"
+    assert [c.text for c in gen.select(ev_for(accepted, "front"), [title, line])] == [title.text]
+    # the line only chooses the quote: a best span below the threshold is still a refusal
+    low = _scored(0, 0, 40, 0.5, {0}, title.text)
+    assert gen.select(ev_for(asked, "front"), [low, line]) == []
+
+
 def test_anaphoric_sentence_is_quoted_with_its_antecedent(shared_assistant):
     ans = shared_assistant.ask("《布达佩斯网络犯罪公约》目前有多少个缔约方？")
     assert not ans.abstained and "78" in ans.answer

@@ -183,6 +183,14 @@ def test_rag_remove_command(tmp_path, fixture_corpus, fixture_settings):
     proc = rag_cli("index", str(fixture_corpus), *args, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("updated index/default: 1 added, 0 changed, 0 removed, 2 unchanged documents; ")
+    # one file given where the index holds three: the two dropped are named, with how to keep them
+    one = rag_cli("index", str(fixture_corpus / "en_notes.md"), *args, cwd=tmp_path, env=env)
+    assert one.returncode == 0, one.stderr
+    assert one.stderr.splitlines() == [
+        f"note: removed 2 document(s) not found in {fixture_corpus / 'en_notes.md'}: gbk_paper.txt, zh_paper.txt; "
+        "to add papers and keep those, give every folder: rag index FOLDER... --index default"
+    ]
+    assert one.stdout.startswith("updated index/default: 0 added, 0 changed, 2 removed, 1 unchanged documents; ")
 
 
 KILLER = textwrap.dedent(

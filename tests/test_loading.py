@@ -56,12 +56,23 @@ def test_broken_files_are_skipped_and_reported_the_rest_indexed(tmp_path):
         "blank.md": "empty file",
         "binary.txt": "binary file (contains NUL bytes)",
         "image.png": "unsupported type '.png' (use .txt, .md or .pdf)",
-        "broken.pdf": reasons["broken.pdf"],
+        "broken.pdf": "unreadable PDF: the file is damaged or incomplete; download or export it again",
         "missing.txt": "no such file or directory",
         ".hidden.txt": "hidden file (its name starts with '.'); rename it to index it",
         ".git": "hidden folder (its name starts with '.'); rename it to index it",
     }
-    assert reasons["broken.pdf"].startswith("unreadable PDF")
+
+
+def test_a_damaged_pdf_is_one_skip_line_and_nothing_else_on_stderr(tmp_path, capfd):
+    """pypdf's own warnings ("EOF marker not found") stay off the user's terminal; the reason says what to do."""
+    _write(tmp_path, "cut.pdf", b"%PDF-1.4\n1 0 obj garbage\n" + b"\x00" * 100)
+    _write(tmp_path, "note.txt", "Cable repair ships restored capacity.".encode())
+    sources, skipped = load_sources([tmp_path])
+    assert [s.doc_id for s in sources] == ["note.txt"]
+    assert [(s.path.rsplit("/", 1)[-1], s.reason) for s in skipped] == [
+        ("cut.pdf", "unreadable PDF: the file is damaged or incomplete; download or export it again")
+    ]
+    assert capfd.readouterr() == ("", "")
 
 
 def test_pdf_text_layer_is_read(tmp_path):

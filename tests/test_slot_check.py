@@ -9,7 +9,7 @@ from helpers import english_feature_values
 
 from rag.answer.answer_model import load_model
 from rag.answer.evidence import FEATURES
-from rag.answer.slot_check import Slot, slot_of, slot_unaligned
+from rag.answer.slot_check import Slot, kind_unnamed, narrowings, slot_of, slot_unaligned
 
 
 @pytest.mark.parametrize(
@@ -90,6 +90,48 @@ def test_slot_unaligned_feature_on_the_fixture_index(assistant):
 
     assert fired("How many watts do the repair ships use?") == [1.0]  # no English span names watts
     assert fired("When was the International Cable Protection Committee founded?") == [0.0]  # no slot
+
+
+def test_narrowings_are_adjacent_lower_case_words_of_a_quantity_question():
+    q = "How many participants in the life events study developed frontotemporal dementia?"
+    slot = slot_of(q)
+    assert slot is not None
+    assert narrowings(q, slot) == (  # "participants in the life": no pair across a stop word
+        ("life", "events"),
+        ("events", "study"),
+        ("study", "developed"),
+        ("developed", "frontotemporal"),
+        ("frontotemporal", "dementia"),
+    )
+    assert narrowings("When was the Internet Cable Committee founded?", None) == ()  # no slot: no quantity asked
+    assert narrowings("这家企业的研发费用是多少？", slot_of("这家企业的研发费用是多少？")) == ()  # English only
+    # names (capitalised), statistic and asking words and adverbs are not read
+    q = "How many Kenyan runners won the mean total prize?"
+    assert narrowings(q, slot_of(q)) == (("runners", "won"),)
+    q = "How many vessels were badly damaged?"
+    assert narrowings(q, slot_of(q)) == ()
+
+
+def test_kind_unnamed_needs_a_modifier_the_library_lacks_before_a_head_the_document_names():
+    pairs = (("frontotemporal", "dementia"), ("life", "events"))
+    library = {"life", "events", "dementia"}.__contains__
+    assert kind_unnamed(pairs, library, {"dementia"}.__contains__) == 1.0
+    assert kind_unnamed(pairs, library, {"life"}.__contains__) == 0.0  # the document never names the head either
+    known = {"life", "events", "dementia", "frontotemporal"}.__contains__
+    assert kind_unnamed(pairs, known, {"dementia"}.__contains__) == 0.0  # a word the library uses: paraphrase
+    assert kind_unnamed((), library, {"dementia"}.__contains__) == 0.0
+
+
+def test_a_kind_the_library_never_names_vetoes_the_documents_spans(assistant):
+    def fired(question: str) -> list[float]:
+        return english_feature_values(assistant, question, "slot_unaligned")
+
+    # "transoceanic" is in no passage of the library, "cables" is in the notes: every English span is ruled out,
+    # also the one naming the slot ("Repair ships needed about two weeks…")
+    assert fired("How many repair ships restored the transoceanic cables?") == [1.0]
+    # a word the notes use, or none: only the spans that leave the slot unnamed
+    assert fired("How many repair ships restored the transatlantic cables?") == [0.0, 1.0]
+    assert fired("How many repair ships restored the cables?") == [0.0, 1.0]
 
 
 def test_a_nearly_as_likely_span_that_fills_the_slot_is_quoted_instead():

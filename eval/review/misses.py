@@ -4,7 +4,7 @@ language, from what `rag review` (default settings) did with the sentence that h
     python eval/review/misses.py eval/review/suites.toml [--cells] [--terms]
 
 Classes: recovered; the cell answered "not discussed"; a candidate not chosen (the cell was full, or MMR took
-a similar point); ranked below the candidate cut (the paper's own mean + 1 sd, or the library's); a piece of a
+a similar point); ranked below the candidate cut (the paper's own mean + 1 sd, on its own scale); a piece of a
 long sentence that ranks below the cut while the whole sentence is above it (the piece boundary); in no
 quotable sentence. ``--cells`` lists each missed point with its rank in its paper; ``--terms`` prints, for
 each question asked in another language than its papers', the words its topic is matched by and the
@@ -25,6 +25,7 @@ from rag.review.api import DISCUSSED, encode_many, evidence, null_model, review_
 from rag.review.extract import Scored, doc_sentences
 from rag.review.frame import topic_of
 from rag.review.scoring import GoldPoint, load_review_gold, norm
+from rag.review.select import own_relevance
 from rag.settings import load_settings
 
 RECOVERED = "recovered"
@@ -35,15 +36,15 @@ BOUNDARY = "piece boundary (sentence above the cut, its piece below)"
 NOWHERE = "in no quotable sentence"
 
 
-def classify(s: Scored, pool_z: np.ndarray, point: GoldPoint, answer: str, discussed: bool) -> tuple[str, str]:
-    """The class of one gold point of one cell, and where its sentence ranked."""
+def classify(s: Scored, z: np.ndarray, point: GoldPoint, answer: str, discussed: bool) -> tuple[str, str]:
+    """The class of one gold point of one cell (``z``: the paper's own relevance, as points are chosen by),
+    and where its sentence ranked."""
     if norm(point.quote) in answer or all(any(norm(a) in answer for a in g) for g in point.keywords):
         return RECOVERED, ""
     if not discussed:
         return NOT_DISCUSSED, ""
-    z = s.rank if s.rank is not None else s.z
     own = z[s.sents.usable]
-    cut = max(float(own.mean() + own.std()), float(pool_z.mean() + pool_z.std())) if len(own) else 0.0
+    cut = float(own.mean() + own.std()) if len(own) else 0.0
     every = np.flatnonzero(s.sents.candidate)
     rank = {int(i): k for k, i in enumerate(every[np.argsort(-z[every], kind="stable")])}
     hits = [i for i, t in enumerate(s.sents.texts) if norm(point.quote) in norm(t)]
@@ -74,7 +75,6 @@ def suite_misses(suite, settings, show_cells: bool, show_terms: bool) -> Counter
     counts: Counter = Counter()
     for q, query, review in zip(gold, queries, reviews):
         scored, _ = evidence(r, query, sents, nulls[query.lang])
-        pool = np.concatenate([s.z[s.sents.usable] for s in scored if s.sents.usable.any()] or [np.zeros(1)])
         cells = {c.doc: c for c in review.cells}
         if show_terms and scored and scored[0].own_lang < 0.5:
             glossed = [alts for alts, _ in term_groups(query, r)]
@@ -83,7 +83,7 @@ def suite_misses(suite, settings, show_cells: bool, show_terms: bool) -> Counter
         for s in scored:
             c = cells[s.sents.doc]
             for p in q.cells.get(s.sents.doc, ()):
-                kind, where = classify(s, pool, p, norm(c.answer), c.status == DISCUSSED)
+                kind, where = classify(s, own_relevance(r, s), p, norm(c.answer), c.status == DISCUSSED)
                 counts[(q.lang, kind)] += 1
                 if show_cells and kind != RECOVERED:
                     print(f"{suite.name} {q.id} [{q.lang}] {s.sents.doc}: {kind}: {p.quote!r} {where}")

@@ -4,12 +4,15 @@ BM25 postings against the document's contiguous passage range, so no passage is 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Container
+from functools import lru_cache
 
 import numpy as np
 
 from rag.answer.retrieval import Retriever
+from rag.lang.translation import english_glosses, phrase_glosses, translate_to_english
 
 # words of the asking rather than of the thing asked about ("how *many*", "*这家*公司", "*哪一年*"): a
 # document need not contain them, so they never count as a term the document lacks
@@ -81,3 +84,50 @@ def unknown_share(question: str, query_tokens: list[str], vocab: Container[str],
     words = [t for t in query_tokens if t.isascii() and t.isalpha() and not QUESTION_WORD.match(t)]
     unknown = [t for t in words if t not in names and t not in translated and not any(v in vocab for v in variants(t))]
     return len(unknown) / len(words) if words else 0.0
+
+
+@lru_cache(maxsize=1)
+def general_idf() -> tuple[dict[str, float], float]:
+    """jieba's IDF of Chinese words over general text (its ``analyse/idf.txt``), read once, and the
+    median it gives a word it never saw."""
+    import jieba
+
+    out: dict[str, float] = {}
+    with open(os.path.join(os.path.dirname(jieba.__file__), "analyse", "idf.txt"), encoding="utf-8") as f:
+        for line in f:
+            word, _, value = line.rstrip().partition(" ")
+            out[word] = float(value)
+    return out, float(np.median(list(out.values())))
+
+
+def unfound_share(retriever: Retriever, tokens: list[str], doc_id: str) -> float:
+    """IDF-weighted share of a Chinese question's dictionary words that the English document ``doc_id``
+    never uses in any of their glosses.
+
+    Counted: Chinese words CC-CEDICT glosses (a word it cannot translate says nothing; nor does a word
+    inside a longer glossed word of the question, 腺癌 in 乳腺癌), weighed by their general-text IDF (可以,
+    每天 weigh little); a word is used when the document holds one of its one-word glosses (any form) or
+    every word of a longer gloss (乳腺癌: breast, cancer). A Latin word of the question (a name) counts as
+    used when the document holds it and is left out otherwise (OCR and tokenisation split names). A
+    question about a topic the document lacks is largely made of such words, while its e5 similarity to
+    any English passage stays high."""
+    glosses, phrases = english_glosses(), phrase_glosses()
+    idfs, default = general_idf()
+    found = dict(translate_to_english(tokens, retriever.index.bm25.vocab_dict))
+    words = [t for t in dict.fromkeys(tokens) if not QUESTION_WORD.match(t)]
+    known = [t for t in words if not t.isascii() and (glosses.get(t) or phrases.get(t))]
+    known = [t for t in known if not any(t != o and t in o for o in known)]
+
+    def used(word: str) -> bool:
+        if any(in_document(retriever, a, doc_id) for a in [word, *found.get(word, ())]):
+            return True
+        return any(all(in_document(retriever, w, doc_id) for w in p) for p in phrases.get(word, ()))
+
+    absent = total = 0.0
+    for t in known:
+        w = idfs.get(t, default)
+        total += w
+        if not used(t):
+            absent += w
+    total += sum(default for t in words if t.isascii() and t.isalpha() and in_document(retriever, t, doc_id))
+    return absent / total if total else 0.0

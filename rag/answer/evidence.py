@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
-from rag.answer.absent_terms import ASKS_QUANTITY, QUESTION_WORD, in_document
+from rag.answer.absent_terms import ASKS_QUANTITY, QUESTION_WORD, in_document, variants
 from rag.answer.asked import Asked, asked_for, names_asked, wanted
 from rag.answer.cues import (
     ANAPHOR,
@@ -31,7 +31,7 @@ from rag.answer.cues import (
 )
 from rag.answer.injection import is_instruction
 from rag.answer.retrieval import Query, Retriever
-from rag.answer.slot_check import slot_of, slot_unaligned
+from rag.answer.slot_check import kind_unnamed, narrowings, slot_of, slot_unaligned
 from rag.index.embedding import LANGS
 from rag.ingest.pdf.apparatus import CONTENTS_KIND, FRONT_KIND
 from rag.lang.entities import Entity, checkable, mentions, norm, question_entities
@@ -290,6 +290,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     asks_source = bool(ASKS_SOURCE.search(q.normalized))
     # the measure phrase a quantity question asks to be filled (rag/answer/slot_check.py)
     slot = slot_of(q.normalized, ev.retriever.index.glossary)
+    pairs, vocab = narrowings(q.normalized, slot), ev.retriever.index.bm25.vocab_dict
     passage_dense = {}
     for hi, p in enumerate(ev.passages):
         passage_dense[hi] = float(sims[p.first : p.first + p.count].max()) if p.count else 0.0
@@ -307,6 +308,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
     # the question's terms found nowhere in a span's document: a near miss asks for a detail the document
     # never mentions (question words aside; see rag/answer/absent_terms.py)
     doc_absent: dict[str, tuple[float, float]] = {}
+    unnamed_kind: dict[str, float] = {}  # a near miss by a narrower kind (rag/answer/slot_check.py kind_unnamed)
     own = {(t,) for t in q.tokens}
     for p in ev.passages:
         d = p.hit.chunk.doc_id
@@ -322,6 +324,9 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
         total_w = sum(w for _, w in groups)
         absent = [w for alts, w in groups if not any(in_document(ev.retriever, a, d) for a in alts)]
         doc_absent[d] = (sum(absent) / total_w if total_w else 0.0, max(absent, default=0.0) / maxi)
+        unnamed_kind[d] = kind_unnamed(
+            pairs, lambda w: any(v in vocab for v in variants(w)), partial(in_document, ev.retriever, doc_id=d)
+        )
     qb = bigrams(q.normalized)
     dense_rank = np.argsort(np.argsort(-dense, kind="stable"), kind="stable") + 1
     lex_rank = np.argsort(np.argsort(-lex, kind="stable"), kind="stable") + 1
@@ -382,7 +387,7 @@ def features(ev: Evidence, spans: Sequence[Span]) -> np.ndarray:
                 *doc_absent[h.chunk.doc_id],
                 float(asks_quantity and not states_quantity(q.normalized, s.text)),
                 float(q_lang == "en" == s_lang and named == 0.0),  # an English span pair: see eval/NOTES.md
-                slot_unaligned(slot, window_text, s_lang),
+                max(slot_unaligned(slot, window_text, s_lang), unnamed_kind[h.chunk.doc_id]),
             ]
         )
     return np.asarray(rows, dtype=np.float32)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from rag.answer.absent_terms import unknown_share
+from rag.answer.absent_terms import unfound_share, unknown_share
 from rag.answer.answer_model import AnswerModel, load_model
 from rag.answer.asked import (
     ASKS_AMOUNT,
@@ -23,6 +23,7 @@ from rag.answer.asked import (
     labels_value,
 )
 from rag.answer.citations import cited_sentences, merge_repeated_passages, unmarked
+from rag.answer.dated_lines import asked_event, dates_event
 from rag.answer.evidence import FEATURES, LINE_KINDS, Evidence, Span, features
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.table_rows import named_row
@@ -126,6 +127,7 @@ class ExtractiveGenerator:
         max_chars: int = 600,
         unknown_terms_share: float = 0.34,
         unknown_terms_threshold: float = 0.9,
+        unfound_terms_share: float = 0.4,
     ):
         self.model = model or load_model()
         self.max_sentences = max_sentences
@@ -140,6 +142,8 @@ class ExtractiveGenerator:
         # another language: the stricter probability (Settings.unknown_terms_share / _threshold)
         self.unknown_terms_share = unknown_terms_share
         self.unknown_terms_threshold = unknown_terms_threshold
+        # a Chinese question over an English span: the same, from the share its document never uses
+        self.unfound_terms_share = unfound_terms_share
 
     def expanders(self) -> list[QueryExpander]:
         """None: the extractive answer retrieves with the question alone."""
@@ -168,12 +172,17 @@ class ExtractiveGenerator:
         """The probability a span in this language pair needs to be quoted as the answer."""
         return self.threshold if detect_lang(text) == query.lang else self.cross_threshold
 
-    def off_topic(self, ev: Evidence, text: str) -> bool:
-        """Whether an English question answered from a span in another language is mostly made of words the
-        library never uses (rag/answer/absent_terms.py unknown_share): its dense similarity, high for any
-        pair of languages, and one translated word would otherwise carry it."""
+    def off_topic(self, ev: Evidence, best: RankedSpan) -> bool:
+        """Whether a question answered from a span in another language is mostly made of words the library
+        (English question: rag/answer/absent_terms.py unknown_share) or the span's English document (Chinese
+        question: unfound_share) never uses: its dense similarity is high for any pair of languages, and
+        one translated word would otherwise carry it."""
         q = ev.question
-        if q.lang != "en" or detect_lang(text) == q.lang or not (idx := ev.retriever.index).glossary:
+        lang = detect_lang(best.text)
+        if q.lang == "zh" and lang == "en":
+            doc = ev.hits[best.span.hit].chunk.doc_id
+            return unfound_share(ev.retriever, q.tokens, doc) >= self.unfound_terms_share
+        if q.lang != "en" or lang == q.lang or not (idx := ev.retriever.index).glossary:
             return False
         translated = {w for phrase, _ in translate(q.normalized, idx.glossary) for w in phrase.lower().split()}
         return unknown_share(q.text, q.tokens, idx.bm25.vocab_dict, translated) >= self.unknown_terms_share
@@ -182,7 +191,7 @@ class ExtractiveGenerator:
         """The best span if it clears the threshold, then spans that are nearly as likely and cover
         question terms still missing (a list, a second part); empty when the best is too unlikely."""
         need = self.needed(ev.question, ranked[0].text) if ranked and threshold is None else (threshold or 0.0)
-        if ranked and threshold is None and self.off_topic(ev, ranked[0].text):
+        if ranked and threshold is None and self.off_topic(ev, ranked[0]):
             need = max(need, self.unknown_terms_threshold)
         if not ranked or ranked[0].p < need:
             return []
@@ -304,12 +313,15 @@ def _naming_asked(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan:
 
 def _label_line(ev: Evidence, ranked: list[RankedSpan]) -> RankedSpan | None:
     """The most probable line of front matter giving the value under the label the question asks for
-    ("中图分类 O212.7" for "…的中图分类号是什么"), or None."""
-    label = asked_label(ev.question.normalized)
-    if not label:
+    ("中图分类 O212.7" for "…的中图分类号是什么"), or dating the event it asks the date of ("本文2006年1月9日
+    收到" for "When did the journal receive …": rag/answer/dated_lines.py), or None."""
+    label, event = asked_label(ev.question.normalized), asked_event(ev.question.normalized)
+    if not label and not event:
         return None
     kinds = [ev.hits[c.span.hit].chunk.kind in LINE_KINDS for c in ranked]
-    return next((c for c, line in zip(ranked, kinds) if line and labels_value(label, c.text)), None)
+    # a question asking when the paper was received (accepted, ...): the line dating that event
+    fits = (lambda t: dates_event(event, t)) if event else (lambda t: labels_value(label, t))
+    return next((c for c, line in zip(ranked, kinds) if line and fits(c.text)), None)
 
 
 def _asked_row(ev: Evidence, ranked: list[RankedSpan], first: RankedSpan) -> list[RankedSpan] | None:

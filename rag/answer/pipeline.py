@@ -34,6 +34,7 @@ def make_generator(settings: Settings, index_params: dict | None = None) -> Gene
         model=load_model(model_path(settings.answer_model, index_params, settings.pooled_whole_passages)),
         unknown_terms_share=settings.unknown_terms_share,
         unknown_terms_threshold=settings.unknown_terms_threshold,
+        unfound_terms_share=settings.unfound_terms_share,
     )
     if settings.llm:
         from rag.answer.llm import make_llm_generator

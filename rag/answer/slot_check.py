@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rag.answer.asked import _EN_COMPARATIVES, _UNITS, _stem
@@ -194,3 +194,28 @@ def slot_unaligned(slot: Slot | None, text: str, text_lang: str) -> float:
             continue
         return 1.0
     return 0.0
+
+
+# two adjacent lower-case words of the question, the first narrowing the second ("frontotemporal dementia"):
+# capitalised words (names, often written otherwise in the text) are never read
+_PAIR = re.compile(r"(?<![\w\-])([a-z][a-z]{3,}) (?=([a-z][a-z\-]{2,})(?![\w\-]))")
+
+
+def narrowings(question: str, slot: Slot | None) -> tuple[tuple[str, str], ...]:
+    """The (modifier, head) word pairs of an English quantity question that has a slot; neither word one of
+    the asking, of the statistic or a stop word."""
+    if slot is None or slot.lang != "en":
+        return ()
+    q = unicodedata.normalize("NFKC", question)
+    skip = _STOP | _FREE | {"how", "what", "which", "many", "much"}
+    return tuple((m, h) for m, h in _PAIR.findall(q) if m not in skip and h not in skip and not m.endswith("ly"))
+
+
+def kind_unnamed(
+    pairs: tuple[tuple[str, str], ...], known: Callable[[str], bool], in_doc: Callable[[str], bool]
+) -> float:
+    """1.0 when the document names a pair's head but the library never uses its modifier (``known``: a form of
+    the word in the index's vocabulary): the question asks for a count of a kind of thing ("frontotemporal
+    dementia") the papers never name, though this one counts the thing ("dementia"), a near miss; else 0.0.
+    Only a word the whole library lacks counts: a verb or adjective merely paraphrased is in its vocabulary."""
+    return float(any(not known(m) and in_doc(h) for m, h in pairs))

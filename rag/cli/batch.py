@@ -14,6 +14,7 @@ from rag.cli.common import (
     LlmUrlOpt,
     app,
     emit,
+    kept_on_interrupt,
     rate_bar,
     settings_from,
     warn,
@@ -53,8 +54,9 @@ def batch_cmd(
     settings = settings_from(index=index, top_k=k, llm=llm, llm_base_url=llm_base_url)
     style = check_style(style, settings.citation_style)
     assistant = Assistant.open(settings)
-    with rate_bar(enabled=not as_json, unit="answer" if by_doc else "q") as bar:
-        report = run_batch(assistant, qs, out, k=k, workers=workers, by_doc=by_doc, progress=bar, style=style)
+    with kept_on_interrupt("answers", out):
+        with rate_bar(enabled=not as_json, unit="answer" if by_doc else "q") as bar:
+            report = run_batch(assistant, qs, out, k=k, workers=workers, by_doc=by_doc, progress=bar, style=style)
     if report.repaired:
         warn(f"dropped an unfinished record at the end of {report.journal}; it was asked again")
     for p in report.failed:

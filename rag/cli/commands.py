@@ -25,6 +25,7 @@ from rag.cli.common import (
     emit,
     human_size,
     progress_bar,
+    removed_note,
     settings_from,
     warn,
 )
@@ -95,6 +96,8 @@ def index_cmd(
         warn(f"skipped {s.path}: {s.reason}")
     for note in report.notes:
         warn(f"note: {note}")
+    if report.removed:
+        warn(f"note: {removed_note(report.removed, paths or [], settings.index)}")
     if as_json:
         emit(report.to_dict())
         return
@@ -306,21 +309,40 @@ def config_cmd(
         typer.echo(f"  {row['name']} = {value}  ({row['source']})")
 
 
+def warn_usage(exc: Exception) -> None:
+    """A mistyped command, option or value as one ``error:`` line naming the help to read; bare ``rag``
+    keeps its help page."""
+    if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+        if hasattr(exc, "show"):
+            exc.show()
+        return
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        where = ctx.command_path
+    else:  # an option's missing value is found before the command's context exists
+        words = sys.argv[1:2]
+        where = "rag" + "".join(f" {w}" for w in words if not w.startswith("-"))
+    # click's four lines (usage, "Try ...", blank, "Error: ...") say one thing; the help command is kept
+    message = " ".join(str(exc.format_message()).split()).rstrip(".")
+    warn(f"error: {message}; see `{where} --help`")
+
+
 def main() -> None:
     """Console entry point: run the CLI; every failure becomes one ``error:`` line and exit code 1."""
     from typer.exceptions import TyperException
 
     try:
-        code = app(standalone_mode=False)  # the standalone mode would turn EOFError into a bare "Aborted."
+        code = app(
+            standalone_mode=False, prog_name="rag"
+        )  # the standalone mode would turn EOFError into a bare "Aborted."
         if code == 130:  # typer turns Ctrl-C into exit code 130 without a word
             warn("interrupted")
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Abort:
         warn("interrupted")
         sys.exit(130)
-    except TyperException as exc:  # usage errors: the parser's own message and exit code 2
-        if hasattr(exc, "show"):
-            exc.show()
+    except TyperException as exc:  # usage errors: one line with the parser's message, exit code 2
+        warn_usage(exc)
         sys.exit(getattr(exc, "exit_code", 2))
     except RagError as exc:
         warn(f"error: {exc}")

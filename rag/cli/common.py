@@ -3,8 +3,11 @@ warning output, and progress bars on stderr (silent when not a terminal)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -43,6 +46,28 @@ def emit(obj: dict) -> None:
 def warn(msg: str) -> None:
     """Print one line on stderr."""
     sys.stderr.write(msg + "\n")
+
+
+@contextlib.contextmanager
+def kept_on_interrupt(what: str, out: Path) -> Iterator[None]:
+    """Ctrl-C during a resumable run says that the work done is kept and how to go on with it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        # each finished record is already fsynced to the output's journal: nothing done is lost
+        warn(f"interrupted; the {what} so far are kept: run the same command again (--out {out}) to do the rest")
+        sys.exit(130)
+
+
+def removed_note(removed: list[str], paths: list[Path], index: str) -> str:
+    """The note naming the documents a build dropped because they are not under the paths given: giving
+    one new folder to add its papers would otherwise empty the index of the others without a name."""
+    shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+    given = " ".join(str(p) for p in paths) or "the library given"
+    return (
+        f"removed {len(removed)} document(s) not found in {given}: {shown}; to add papers and keep those, "
+        f"give every folder: rag index FOLDER... --index {index}"
+    )
 
 
 def human_size(n: float) -> str:

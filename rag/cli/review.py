@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from rag.cli.common import IndexOpt, JsonOpt, app, emit, rate_bar, settings_from, warn
+from rag.cli.common import IndexOpt, JsonOpt, app, emit, kept_on_interrupt, rate_bar, settings_from, warn
 
 
 @app.command("review")
@@ -43,8 +43,9 @@ def review_cmd(
     settings = settings_from(index=index)
     style = check_style(style, settings.citation_style)
     assistant = Assistant.open(settings)
-    with rate_bar(enabled=not as_json, unit="q") as bar:
-        report = run_review(assistant.retriever, qs, out, docs, style, progress=bar)
+    with kept_on_interrupt("reviewed questions", out):
+        with rate_bar(enabled=not as_json, unit="q") as bar:
+            report = run_review(assistant.retriever, qs, out, docs, style, progress=bar)
     if as_json:
         emit({**report.to_dict(), "malformed": [{"line": p.line, "error": p.message} for p in qs.problems]})
     else:

@@ -131,11 +131,18 @@ def check_files(directory: Path, files: dict[str, dict], full: bool = False) -> 
     return out
 
 
+_FIX = "; rebuild it with: "
+
+
 def damaged(path: Path, what: str) -> IndexCorruptError:
     """The one-line error for a damaged index, naming the damage and the fix."""
-    return IndexCorruptError(
-        f"index at {path} is damaged: {what}; rebuild it with: rag index PATH --force --index {path.name}"
-    )
+    return IndexCorruptError(f"index at {path} is damaged: {what}{_FIX}rag index PATH --force --index {path.name}")
+
+
+def rebuilt_note(exc: Exception) -> str:
+    """The note of a build that found the index damaged and started over: the damage, without the fix
+    (the rebuild) the error tells the user to run."""
+    return f"{str(exc).split(_FIX)[0]}; rebuilt from scratch"
 
 
 def verify(path: Path, params: dict, full: bool = False) -> None:

@@ -199,6 +199,9 @@ def _check_text(text: str) -> str:
     return text
 
 
+UNREADABLE_PDF = "unreadable PDF: the file is damaged or incomplete; download or export it again"
+
+
 def _read_pdf(
     data: bytes, progress: Callable[[int, int], None] | None = None, limits: PdfLimits = PdfLimits()
 ) -> tuple[str, tuple, tuple[str, ...], tuple[int, int], Bib, tuple[Table, ...], tuple[PageLine, ...]]:
@@ -216,8 +219,8 @@ def _read_pdf(
         pages = read_pdf(data, progress, limits.ocr_max_pixels, notes)
     except SkipFile:
         raise
-    except Exception as exc:  # pdfminer and pypdfium2 raise many types on broken files
-        raise SkipFile(f"unreadable PDF ({type(exc).__name__})") from None
+    except Exception:  # pdfminer and pypdfium2 raise many types on broken files; their names tell a user nothing
+        raise SkipFile(UNREADABLE_PDF) from None
     text = "\f".join("\n".join(p.lines) for p in pages)  # form feed marks page breaks for the cleaner
     if not text.strip():
         told = "".join(f" ({n})" for n in notes[:2])

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
+from rag.ingest.pdf_guard import quiet
 from rag.lang.normalize import MARK_RE
 from rag.lang.text import is_cjk
 from rag.records import Bib, Document, Person
@@ -210,11 +211,12 @@ def pdf_bib(data: bytes) -> Bib:
     try:
         from pypdf import PdfReader
 
-        reader = PdfReader(io.BytesIO(data))
-        info: Any = reader.metadata or {}
-        title = str(info.get("/Title") or "").strip()
-        author = str(info.get("/Author") or "").strip()
-        xmp = _xmp_text(reader)
+        with quiet():  # a damaged file's faults are pypdf's warnings on stderr; the metadata is optional
+            reader = PdfReader(io.BytesIO(data))
+            info: Any = reader.metadata or {}
+            title = str(info.get("/Title") or "").strip()
+            author = str(info.get("/Author") or "").strip()
+            xmp = _xmp_text(reader)
     except Exception:  # pypdf raises many types on broken files; metadata is optional
         return Bib()
     got: dict[str, Any] = {}

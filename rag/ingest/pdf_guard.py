@@ -5,9 +5,12 @@ checked; and the raster scale that keeps an OCR'd page under a pixel cap. The PD
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.settings import Settings
@@ -88,18 +91,38 @@ def _inflated_size(data: bytes, start: int, cap: int) -> int:
     return out
 
 
+_NOISY = ("pdfminer", "pypdf", "pdfplumber", "PIL", "pypdfium2")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Library loggers that warn about font tables and broken objects silenced for the duration."""
+    loggers = [logging.getLogger(name) for name in _NOISY]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR + 10)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _structure(data: bytes, limits: PdfLimits) -> str | None:
     """Encryption without an empty password and the page count, from pypdf (no content stream decoded)."""
     try:
         from pypdf import PasswordType, PdfReader
 
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        # pypdf logs a broken file's faults ("EOF marker not found") to stderr; the skip line says it once
+        with quiet():
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            locked = reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED
+            pages = 0 if locked else len(reader.pages)
+        if locked:
             return (
                 "password-protected PDF; save an unprotected copy (open it with its password and print or "
                 "save it as a new PDF, or `qpdf --decrypt --password=PASSWORD in.pdf out.pdf`) and index that"
             )
-        pages = len(reader.pages)
     except Exception:  # pypdf raises many types on broken files: the page reader decides on those
         return None
     if pages > limits.max_pages:

@@ -234,6 +234,20 @@ def english_glosses() -> dict[str, list[str]]:
     return dict(table)
 
 
+@lru_cache(maxsize=1)
+def phrase_glosses() -> dict[str, list[tuple[str, ...]]]:
+    """Chinese word (2+ characters) -> the content words of each of its CC-CEDICT glosses of two or
+    three words (乳腺癌 -> ("breast", "cancer")), the senses ``english_glosses`` leaves out."""
+    table: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for simplified, per_definition in _word_keys():
+        for keys in per_definition:
+            for key in sorted(keys):
+                words = tuple(w for w in key.split() if w not in _STOP)
+                if " " in key and words and words not in table[simplified]:
+                    table[simplified].append(words)
+    return dict(table)
+
+
 def inflections(word: str) -> list[str]:
     """An English dictionary word and its regular inflections (plural, 3rd person, past, gerund), the
     forms a passage's unstemmed tokens may hold it in: publish -> published, vary -> varies, make -> making."""

@@ -25,9 +25,9 @@ from rag.review.extract import (
     nearest,
     null_dense,
     score_docs,
-    select_points,
 )
 from rag.review.frame import question_lang, topic_of
+from rag.review.select import select_points
 from rag.review.stance import SAME, relation
 
 DISCUSSED, NOT_DISCUSSED = "discussed", "not discussed"
@@ -155,7 +155,6 @@ def review_one(
     lang = question_lang(question)
     topic = query.text
     scored, feats = evidence(retriever, query, sents, nulls)
-    pool = np.concatenate([s.z[s.sents.usable] for s in scored if s.sents.usable.any()] or [np.zeros(1)])
     cells: list[Cell] = []
     mark = 0
     for s, f in zip(scored, feats):
@@ -164,7 +163,7 @@ def review_one(
         p = model.prob(f)
         near = nearest(retriever, s)
         if p >= model.threshold:
-            points = select_points(retriever, s, pool, mark + 1)
+            points = select_points(retriever, s, mark + 1)
             marks = tuple(range(mark + 1, mark + 1 + len(points)))
             mark += len(points)
             cells.append(

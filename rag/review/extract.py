@@ -1,9 +1,8 @@
 """What one paper says about a review question: every sentence of the paper scored against the question's
-topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap), the
-2-8 that carry distinct points (as many as fit the ~600-character cell) chosen by maximal marginal
-relevance, kept in the paper's order; a sentence over a quarter of the cell is quoted in its most
-relevant part, and one over a third of it is cut into clause runs (``rag.review.pieces``), each embedded and
-scored like a sentence, which fill the room the sentences leave.
+topic (dense, against the sentence vectors the index stores, plus IDF-weighted term overlap); which of
+them are the paper's points is `rag.review.select`'s call. A sentence over a quarter of the cell is quoted in
+its most relevant part, and one over a third of it is cut into clause runs (``rag.review.pieces``), each
+embedded and scored like a sentence, which fill the room the sentences leave.
 
 Scores are standardised over the sentences of the papers under review for this question, so the same
 rule reads a library of three papers or three hundred, in Chinese or English, without constants fitted
@@ -20,19 +19,14 @@ from rag.answer.retrieval import Query, Retriever
 from rag.index.embedding import LANGS
 from rag.index.store import Index
 from rag.lang.text import tokenize
-from rag.review.clip import clip
 from rag.review.pieces import embed_pieces, sentence_pieces
 from rag.review.quotable import MIN_WORDS, is_heading, quotable, words
 
-MAX_POINTS = 8  # a cell is budgeted by characters (CELL_CHARS); short points leave room for more
-MIN_POINTS = 2
-MMR_LAMBDA = 0.7  # the usual MMR trade-off: relevance first, redundancy second
 CELL_CHARS = 600  # an answered cell stays a summary, not the paper
 LONG_SENTENCE = CELL_CHARS // 4  # a point leaves room for three more: a longer sentence is quoted in part
 # longer sentences are not candidates themselves: quoted in part they took the cell's room from shorter
 # points and lowered recall on both gold sets (eval/NOTES.md); their pieces are
 SENTENCE_CHARS = CELL_CHARS // 3
-MARK_CHARS = 5  # the quotation marks, the brackets of the citation mark and the space after it
 
 
 @dataclass(frozen=True)
@@ -209,8 +203,8 @@ def score_docs(retriever: Retriever, query: Query, docs: list[DocSentences]) -> 
         zd = np.zeros(len(dense))
         for lang in np.unique(langs):
             m = langs == lang
-            zd[m] = _z(dense[m], all_dense[all_langs == lang])
-        z = zd + _z(lexical, all_lex)
+            zd[m] = zscore(dense[m], all_dense[all_langs == lang])
+        z = zd + zscore(lexical, all_lex)
         used = frozenset().union(*d.tokens) if d.tokens else frozenset()  # pieces add no new term
         terms = sum(w for alts, w in groups if any(a in used for a in alts)) / total
         out.append(Scored(d, dense, lexical, z, vecs, terms))
@@ -252,7 +246,7 @@ def feedback(sent_lang: np.ndarray, scored: list[Scored]) -> list[np.ndarray]:
         zf = np.zeros(len(sim))
         for g in np.unique(lang):  # per language, as the question's own dense scores are
             m = lang == g
-            zf[m] = _z(sim[m], s_all[l_all == g])
+            zf[m] = zscore(sim[m], s_all[l_all == g])
         out.append(x.z + FEEDBACK_WEIGHT * zf)
     return out
 
@@ -302,73 +296,10 @@ def null_dense(retriever: Retriever, anchors: list[Query], d: DocSentences) -> t
     return float(t.mean()), float(t.std()) or 1.0
 
 
-def _z(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
+def zscore(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``x`` standardised by the mean and spread of ``pool`` (zeros when the pool does not vary)."""
     sd = float(pool.std()) if len(pool) else 0.0
     return (x - float(pool.mean())) / sd if sd > 0 else np.zeros_like(x, dtype=np.float64)
-
-
-def select_points(retriever: Retriever, s: Scored, pool_z: np.ndarray, first_mark: int = 1) -> list[Point]:
-    """2-8 sentences of the paper that each carry a distinct point (MMR over the sentence vectors): a
-    candidate must stand out from the paper's own sentences and from the reviewed sentences at large;
-    returned in the paper's order within ``CELL_CHARS`` (their marks numbered from ``first_mark``)."""
-    usable = np.flatnonzero(s.sents.usable)
-    if not len(usable):
-        return []
-    z = s.rank if s.rank is not None else s.z
-    own = z[usable]
-    # a point must stand one standard deviation above the paper's own sentences and above the library's
-    cut = max(float(own.mean() + own.std()), float(pool_z.mean() + pool_z.std()))
-    every = np.flatnonzero(s.sents.candidate)
-    cand = [int(i) for i in every[np.argsort(-z[every], kind="stable")] if z[i] >= cut]
-    if len(cand) < MIN_POINTS:
-        quotable_rows = np.flatnonzero(s.sents.usable & s.sents.candidate)
-        cand = [int(i) for i in quotable_rows[np.argsort(-z[quotable_rows], kind="stable")][:MIN_POINTS]]
-        if not cand:
-            return []
-    rel = z[cand]
-    lo, hi = float(rel.min()), float(rel.max())
-    norm = (rel - lo) / (hi - lo) if hi > lo else np.ones_like(rel)
-    chosen: list[int] = []
-    used = 0
-    left = list(range(len(cand)))
-    # the pieces of long sentences come second: they fill the room the whole sentences leave
-    later: list[int] = []
-    if s.sents.piece is not None:
-        later = [i for i in left if s.sents.piece[cand[i]]]
-        left = [i for i in left if not s.sents.piece[cand[i]]]
-    while (left or later) and len(chosen) < MAX_POINTS:
-        if not left:
-            left, later = later, []
-        if chosen:
-            sims = s.vecs[[cand[i] for i in left]] @ s.vecs[[cand[j] for j in chosen]].T
-            red = sims.max(axis=1)
-        else:
-            red = np.zeros(len(left))
-        mmr = MMR_LAMBDA * norm[left] - (1 - MMR_LAMBDA) * red
-        best = left[int(np.argmax(mmr))]
-        left.remove(best)
-        a, b = clip(s.sents.texts[cand[best]], s.groups, LONG_SENTENCE)
-        text = s.sents.texts[cand[best]][a:b]
-        mark = len(str(first_mark + len(chosen)))  # the digits of this point's citation mark (at most)
-        part = b - a < len(s.sents.texts[cand[best]]) or (s.sents.piece is not None and s.sents.piece[cand[best]])
-        size = len(text) + MARK_CHARS + mark + (2 if part else 0)  # ellipses
-        if used + size > CELL_CHARS:
-            continue  # a shorter later candidate may still fit
-        if any(text in s.sents.texts[cand[j]] or s.sents.texts[cand[j]] in text for j in chosen):
-            continue
-        chosen.append(best)
-        used += size
-    idx = retriever.index
-    out = []
-    for j in sorted(chosen, key=lambda j: cand[j]):
-        i = cand[j]
-        pos = int(s.sents.chunks[i])
-        c = idx.chunks[pos]
-        full = s.sents.texts[i]
-        a, b = clip(full, s.groups, LONG_SENTENCE)
-        whole = b - a == len(full) and not (s.sents.piece is not None and s.sents.piece[i])
-        out.append(Point(full[a:b], c.chunk_id, pos, c.page, c.section, float(z[i]), int(s.sents.rows[i]), whole))
-    return out
 
 
 def nearest(retriever: Retriever, s: Scored) -> Point | None:

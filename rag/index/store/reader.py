@@ -18,7 +18,7 @@ from rag.index.embedding import (
     make_embedder,
     same_embedder,
 )
-from rag.index.integrity import damaged
+from rag.index.integrity import damaged, rebuilt_note
 from rag.index.integrity import verify as verify_files
 from rag.index.store.chunks import ChunkStore, Ranges, sentence_starts
 from rag.index.store.handle import Index
@@ -83,7 +83,7 @@ class StoredIndex:
             if strict:
                 raise
             if notes is not None:
-                notes.append(f"{exc}: rebuilt from scratch")
+                notes.append(rebuilt_note(exc))
             return None
         ok = params.get("format_version") == FORMAT_VERSION and (
             strict
@@ -106,7 +106,7 @@ class StoredIndex:
             if strict:
                 raise err from None
             if notes is not None:
-                notes.append(f"{err}: rebuilt from scratch")
+                notes.append(rebuilt_note(err))
             return None
 
     def doc_entry(self, info: DocInfo) -> dict | str:

@@ -6,10 +6,8 @@ Library warnings (pdfminer's, pypdf's) are kept off stderr while a PDF is read."
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from rag.ingest.pdf.chars import _circled, page_chars, segments
 from rag.ingest.pdf.figures import find_figures
@@ -19,6 +17,7 @@ from rag.ingest.pdf.layout import body_size, order, rows
 from rag.ingest.pdf.records import PdfPage, Segment
 from rag.ingest.pdf.relayer import prefer_layer
 from rag.ingest.pdf.tables import find_tables
+from rag.ingest.pdf_guard import quiet
 from rag.records import Table
 
 Progress = Callable[[int, int], None]  # (pages OCR'd, pages to OCR)
@@ -30,21 +29,6 @@ _NOTE_LABEL = re.compile(r"^(\[(\d{1,2})\]|(\d{1,2})[.)]?\s)")
 BOLD_WEIGHT = 600  # a heading over a page's foot notes is set at least this heavy (or larger than the body)
 UNMAPPED_MIN = 20  # a page with at least this many characters its fonts map to no text ...
 UNMAPPED_SHARE = 0.3  # ... making up this share of its characters is OCR'd instead
-_NOISY = ("pdfminer", "pypdf", "pdfplumber", "PIL", "pypdfium2")
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Library loggers that warn about font tables and broken objects silenced for the duration."""
-    loggers = [logging.getLogger(name) for name in _NOISY]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR + 10)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
 
 
 def page_lines(segs: list[Segment], headings: dict[int, int] | None = None) -> list[str]:
