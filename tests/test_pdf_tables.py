@@ -146,3 +146,31 @@ def test_a_table_passage_is_led_by_its_documents_title_and_section_for_both_retr
     body = Chunk("d#1", "d", "Stereo Matching in Real Time", "Results", "We ran it.", 0, 10, "body", "5")
     assert passage_text(body, "section") == "Results\nWe ran it."
     assert passage_text(body, "none") == "We ran it."
+
+
+def test_a_chapter_numbered_caption_and_wrapped_descriptions_are_one_table():
+    """A caption numbered by chapter ("Table 2-1") over rows whose last cell is a description of many words,
+    wrapped onto an indented line: one table of every row; the body prose at the margin under it stays."""
+    segs = [
+        _seg("Table 2-1 Columns of a view", 50, 200, 100),
+        _seg("Column name", 55, 110, 115),
+        _seg("Data type", 130, 170, 115),
+        _seg("Description", 200, 250, 115),
+        _seg("FIRST_ID", 55, 100, 128),
+        _seg("CHAR(30)", 130, 170, 128),
+        _seg("The identifier of the first item that was added to this", 200, 420, 128),
+        _seg("list.", 200, 220, 139),
+        _seg("KIND", 55, 80, 152),
+        _seg("CHAR(7)", 130, 165, 152),
+        _seg("The kind of item:", 200, 270, 152),
+        _seg("ALLOWED: The item may be read by any of the readers.", 212, 430, 163),
+        _seg("LAST_ID", 55, 95, 176),
+        _seg("CHAR(10)", 130, 170, 176),
+        _seg("The identifier of the last item.", 200, 330, 176),
+        _seg("The scores of both groups rose over the years of the study, as the", 50, 400, 200),
+    ]
+    (table,), taken = find_tables(segs, 8)
+    assert table.label == "Table 2-1"
+    assert table.rows[1] == ("FIRST_ID", "CHAR(30)", "The identifier of the first item that was added to this")
+    assert table.rows[-1] == ("LAST_ID", "CHAR(10)", "The identifier of the last item.")
+    assert taken == set(range(15))

@@ -3,7 +3,9 @@ run of text (``rag.ingest.pdf.tables.table_passages``): quoted whole it answers 
 the asked value lost among the others (and a cell such as "[10]" reads as a citation mark). A question that
 names one row's label — most of the label's words, one of them in no other row's label of the block — asks
 about that row, so the answer quotes the table's header lines and that row, cited by the passage's section
-(which names the table) and page."""
+(which names the table) and page. A named line of a few value cells only (fewer than half the widest line's
+cells: "6  6" under "# enc-layers  # dec-layers") is a cell spanning rows, printed once between the rows it
+belongs to: it is quoted with the row above and the row below, or with the one of them the question names."""
 
 from __future__ import annotations
 
@@ -55,6 +57,19 @@ def _labels_only(row: str) -> bool:
     return row_label(row) == row.replace(CELL, " ")
 
 
+def _rows_spanned(text: str, rows: list[tuple[int, int]], r: int, words: frozenset[str]) -> list[int]:
+    """The rows a named line belongs to: the line itself, and when it is a cell spanning rows (a few value
+    cells only, vertically centred between its rows), the rows right above and below it that are full rows —
+    only those of them whose label holds a word of the question when one does."""
+    widths = [text[a:b].count(CELL) + 1 for a, b in rows]
+    if 2 * widths[r] >= max(widths):
+        return [r]
+    near = [j for j in (r - 1, r + 1) if 0 <= j < len(rows) and 2 * widths[j] >= max(widths)]
+    near = [j for j in near if not _labels_only(text[slice(*rows[j])])]
+    asked = [j for j in near if frozenset(tokenize(row_label(text[slice(*rows[j])]))) & words]
+    return sorted([r, *(asked or near)])
+
+
 def _span(ev: Evidence, hi: int, a: int, b: int) -> Span | None:
     """The span of a passage's text [a, b) within one of its sentences, or None when it crosses one."""
     p = ev.passages[hi]
@@ -103,7 +118,9 @@ def named_row(ev: Evidence, likeliest: Sequence[int]) -> TableRow | None:
         if len(named) > MAX_ROWS:
             return None
         header = _span(ev, hi, 0, lines[top - 1][1])
-        spans = [_span(ev, hi, *rows[r]) for _, r in named]
+        words = frozenset(x for alts, _ in groups for x in alts)
+        quoted = sorted({j for _, r in named for j in _rows_spanned(text, rows, r, words)})
+        spans = [_span(ev, hi, *rows[r]) for r in quoted]
         if header is None or any(s is None for s in spans):
             return None
         return TableRow(header, tuple(s for s in spans if s is not None), max(share for share, _ in named))

@@ -1,14 +1,15 @@
 """Tables on a text page, found from the positions of its line segments and anchored on their captions.
 
-A caption is a line opening with "Table 2", "TABLE II", "Tab. 3" or "表 2" (a number, a roman numeral or a
-Chinese numeral after it, then a stop, a colon, a space or the end), with its wrapped lines and a second
-caption line in the other language. The table is the run of rows next to it — below it, or above it when
-nothing tabular stands below — in the caption's column (the page's gutter, when it has one, decides which
-side), where a row is the segments standing at one height: it belongs to the table when it holds two or
-more cells (the reader cuts a line at gaps wider than the type size) or is a short label; the run ends at a
-line of prose (one segment filling most of the column with many characters), another caption or a figure
-caption, or a vertical gap of several lines. A caption without at least MIN_ROWS rows of cells next to it is
-prose that happens to start with "Table 2" and stays in the body.
+A caption is a line opening with "Table 2", "TABLE II", "Tab. 3" or "表 2" (a number — or a chapter's number
+and the table's, "Table 2-1", "表 3.2" — a roman numeral or a Chinese numeral after it, then a stop, a colon,
+a space or the end), with its wrapped lines and a second caption line in the other language. The table is
+the run of rows next to it — below it, or above it when nothing tabular stands below — in the caption's
+column (the page's gutter, when it has one, decides which side), where a row is the segments standing at one
+height: it belongs to the table when it holds two or more cells (the reader cuts a line at gaps wider than
+the type size) or is a short label; the run ends at a line of prose (one segment filling most of the column
+with many characters), another caption or a figure caption, or a vertical gap of several lines. A caption
+without at least MIN_ROWS rows of cells next to it is prose that happens to start with "Table 2" and stays
+in the body.
 
 The table's segments (caption included) leave the page's body text; the table comes out as its caption and
 its rows of cells (``rag.records.Table``), one passage per block of rows (``table_passages``), so a
@@ -25,7 +26,8 @@ from rag.lang.text import is_cjk
 from rag.records import Table
 
 CAPTION = re.compile(
-    r"^\s*(?:(Table|TABLE|Tab\.)\s*([0-9]{1,3}|[IVXL]{1,6})|(表)\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3}))"
+    r"^\s*(?:(Table|TABLE|Tab\.)\s*([0-9]{1,3}(?:[-–.][0-9]{1,3})?|[IVXL]{1,6})"
+    r"|(表)\s*([0-9]{1,3}(?:[-–.][0-9]{1,3})?|[一二三四五六七八九十]{1,3}))"
     r"(?=$|[\s.:：．。、,，]|[\u4e00-\u9fff])"
 )
 OTHER_CAPTION = re.compile(r"^\s*(?:Fig(?:ure|\.)?|FIGURE|图|Scheme|Algorithm)\s*[0-9IVX一二三四五六七八九十]", re.I)
@@ -62,14 +64,26 @@ def _prose(row: list[Segment], width: float) -> bool:
     return len(row) == 1 and row[0].x1 - row[0].x0 >= PROSE_WIDTH * width and _units(row[0].text) >= PROSE_UNITS
 
 
-def _tabular(row: list[Segment], width: float) -> bool:
+def _tabular(row: list[Segment], width: float, cells: tuple[float, float] | None = None) -> bool:
     """Whether a row can stand in a table: two or more cells, none of them a line of prose of a column
-    beside the table, or one short label."""
+    beside the table, or one short label. ``cells`` (the start of the table's second column and its right
+    edge, from its rows so far) admits a line of prose that starts within them: a wrapped description in a
+    table's last column, not a column of prose beside the table (it starts right of the table) or the body
+    under it (it starts at the margin, under the first column)."""
     if OTHER_CAPTION.match(row[0].text) or CAPTION.match(row[0].text):
         return False
+    inside = (lambda s: cells[0] - 1 <= s.x0 < cells[1]) if cells else (lambda s: False)
     if len(row) >= 2:
-        return not any(_column_prose(s, width) for s in row)
-    return _units(row[0].text) < LABEL_UNITS and not _prose(row, width)
+        return not any(_column_prose(s, width) and not inside(s) for s in row)
+    return (_units(row[0].text) < LABEL_UNITS and not _prose(row, width)) or inside(row[0])
+
+
+def _cells(rows: list[list[Segment]]) -> tuple[float, float] | None:
+    """The start of a table's second column and its right edge, from its rows of two or more cells."""
+    full = [r for r in rows if len(r) >= 2]
+    if not full:
+        return None
+    return min(r[1].x0 for r in full), max(s.x1 for r in full for s in r)
 
 
 def _column_prose(s: Segment, width: float) -> bool:
@@ -111,7 +125,7 @@ def _run(rows: list[list[Segment]], start: int, step: int, width: float) -> list
         if _rule(row):
             i += step
             continue
-        if not _tabular(row, width):
+        if not _tabular(row, width, _cells([rows[j] for j in out])):
             break
         out.append(i)
         i += step
