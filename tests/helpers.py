@@ -131,11 +131,12 @@ def english_feature_values(assistant, question: str, feature: str) -> list[float
 REAL_PDFS = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs" / "corpus"
 
 
-def real_pdf_page(name: str, number: int) -> bytes:
-    """One page of a real-pdfs suite PDF as a PDF of its own (reading a whole paper takes seconds)."""
+def real_pdf_page(name: str, number: int, folder: Path = REAL_PDFS) -> bytes:
+    """One page of a real-pdfs suite PDF (or one in ``folder``) as a PDF of its own (reading a whole paper
+    takes seconds)."""
     import pypdfium2 as pdfium
 
-    src = pdfium.PdfDocument(str(REAL_PDFS / name))
+    src = pdfium.PdfDocument(str(folder / name))
     out = pdfium.PdfDocument.new()
     try:
         out.import_pages(src, [number - 1])

@@ -18,10 +18,19 @@ MIN_WORDS = 3  # a title has at least this many words ...
 MIN_HAN = 6  # ... or this many Han characters
 _NOT_TITLE = re.compile(
     r"(arxiv\s*:|\bdoi\b|https?://|www\.|@|\bissn\b|©|\bcopyright\b|\bvol(?:ume)?\.?\s*\d|\bno\.\s*\d|"
-    r"\bjournal of\b|\bproceedings\b|\btransactions on\b|^[\u4e00-\u9fff\s]{2,24}学\s*报$|第\s*\S{1,4}\s*[卷期]|"
-    r"\breceived\b|\baccepted\b)",
+    r"^[\u4e00-\u9fff\s]{2,24}学\s*报$|第\s*\S{1,4}\s*[卷期]|\breceived\b|\baccepted\b)",
     re.I,
 )
+# a venue's name set large (a journal's banner); a line naming a venue and then its own subject after a colon
+# ("Journal of X: Instructions for Authors") is a title about the venue, not its banner
+_VENUE_NAME = re.compile(r"\bjournal of\b|\bproceedings\b|\btransactions on\b", re.I)
+_SUBTITLE = re.compile(r"[:：]\s*\S+\s+\S+")
+# footnote marks a title carries (its funding or author note): a title so marked may be short ("论文题目∗")
+_NOTE_MARK = re.compile(r"[*∗†‡]")
+SHORT_HAN, SHORT_WORDS = 2, 2  # a marked title has at least this many Han characters or words
+_LEAD_MARKS = re.compile(r"^[\s*∗†‡§¶#⋆✉①-⑳]+")
+# ordinals a template numbers its placeholder authors with ("First Author", "第一作者")
+_ORDINAL = re.compile(r"\b(?:first|second|third|fourth|fifth|\d+(?:st|nd|rd|th))\b|第[一二三四五六七八九十\d]+", re.I)
 _MARKS = re.compile(r"[\s*∗†‡§¶#⋆✉①-⑳,，]+$")
 _NAME_MARKS = re.compile(r"[*∗†‡§¶#⋆✉①-⑳]|(?<=[a-z\u00c0-\u024f])\d+|\(\d+\)|\d+\)")
 _Y = r"[^\n]{0,40}?(?<!\d)((?:19|20)\d{2})(?!\d)"  # the first year within 40 characters of a keyword
@@ -59,6 +68,27 @@ def _join(parts: list[str]) -> str:
     return out
 
 
+def _not_title(text: str) -> bool:
+    return bool(_NOT_TITLE.search(text) or (_VENUE_NAME.search(text) and not _SUBTITLE.search(text)))
+
+
+def is_placeholder_byline(text: str) -> bool:
+    """Whether a line is one stand-in name said over and over ("姓名 1① 姓名 2②", "First Author, Second
+    Author", "第一作者姓名第二作者姓名"): a template's byline, never a title."""
+    squashed = "".join(ch for ch in _ORDINAL.sub("", text).lower() if ch.isalpha())
+    return bool(re.fullmatch(r"(.{2,}?)\1+", squashed))
+
+
+def _titled(text: str, marked: bool) -> bool:
+    """Whether a block's text is long enough for a title (shorter when it carries a note mark), not a
+    banner in spaced capitals and not a placeholder byline."""
+    if is_placeholder_byline(text) or _spaced_label(text):
+        return False
+    if marked:
+        return _words(text) >= SHORT_WORDS or _han(text) >= SHORT_HAN
+    return _words(text) >= MIN_WORDS or _han(text) >= MIN_HAN
+
+
 def title_block(page: PdfPage, height: float) -> tuple[str, int]:
     """The title on a first page and the index (in its segments) of its last line; ('', -1) if none."""
     segs = list(page.segments)
@@ -68,7 +98,7 @@ def title_block(page: PdfPage, height: float) -> tuple[str, int]:
     cands = [
         i
         for i, s in enumerate(segs)
-        if s.top < TOP_SHARE * height and s.size >= TITLE_RATIO * body and not _NOT_TITLE.search(s.text)
+        if s.top < TOP_SHARE * height and s.size >= TITLE_RATIO * body and not _not_title(s.text)
     ]
     for size in sorted({round(segs[i].size, 1) for i in cands}, reverse=True):
         same = sorted((i for i in cands if round(segs[i].size, 1) == size), key=lambda i: segs[i].top)
@@ -81,8 +111,10 @@ def title_block(page: PdfPage, height: float) -> tuple[str, int]:
                     last = max(last, j)
                 else:
                     break
-            text = _MARKS.sub("", _join([s.text for s in lines])).strip()
-            if (_words(text) >= MIN_WORDS or _han(text) >= MIN_HAN) and not _spaced_label(text):
+            joined = _join([s.text for s in lines])
+            text = _LEAD_MARKS.sub("", _MARKS.sub("", joined)).strip()
+            marked = bool(_NOTE_MARK.search(joined)) and k == 0 and size == max(round(segs[i].size, 1) for i in cands)
+            if _titled(text, marked):
                 return " ".join(text.split()) if not _han(text) else text, last
     return "", -1
 
@@ -107,9 +139,7 @@ def authors_after(page: PdfPage, last: int, title_size: float) -> tuple[Person, 
         return ()
     row = sorted((s for s in after if abs(s.top - first.top) < 0.5 * first.size), key=lambda s: s.x0)
     text = ", ".join(s.text for s in row)
-    if _NOT_TITLE.search(text) or re.search(
-        r"universit|department|institut|abstract|大学|学院|研究所|摘\s*要", text, re.I
-    ):
+    if _not_title(text) or re.search(r"universit|department|institut|abstract|大学|学院|研究所|摘\s*要", text, re.I):
         return ()
     people = _names(text, segs[last + 1 : last + 20])
     if len(people) == 1:
@@ -198,6 +228,10 @@ def front_page_bib(pages: list[PdfPage]) -> Bib:
     title, last = title_block(page, height)
     if not title:  # a thesis's cover names the degree; its title stands over the abstract a few pages on
         title = title_over_abstract(pages[:6])
+    if not title:  # a notice sets its title in bold body-size type over its first paragraph
+        title = title_over_body(page, height)
+    if not title:  # a page cut from a paper names the work only in its running header
+        title = header_title(pages[:3])
     text = "\n".join(s.text for s in page.segments) + "\n" + "\n".join(page.furniture)
     year = _year(page, last, text)
     if not (title or year):
@@ -221,11 +255,7 @@ def title_over_abstract(pages: list[PdfPage]) -> str:
         body = body_size(segs)
         above: list[Segment] = []
         for s in reversed(segs[:head]):
-            if (
-                s.size < TITLE_RATIO * body
-                or _NOT_TITLE.search(s.text)
-                or (above and above[0].top - s.bottom > 2 * s.size)
-            ):
+            if s.size < TITLE_RATIO * body or _not_title(s.text) or (above and above[0].top - s.bottom > 2 * s.size):
                 break
             above.insert(0, s)
         text = _MARKS.sub("", _join([s.text for s in above])).strip() if above else ""
@@ -263,3 +293,44 @@ def _title_lines(lines: list[str], title: str) -> list[int]:
         if len(got) >= 0.8 * len(want):
             return out
     return []
+
+
+def title_over_body(page: PdfPage, height: float) -> str:
+    """The block of bold lines (one size, not the body's type) right above the first line of body type in
+    the upper part of ``page``: a notice's title set in bold small type over its text; '' when none."""
+    segs = list(page.segments)
+    body = body_size(segs)
+    first = next((k for k, s in enumerate(segs) if abs(s.size - body) < 0.5 and not _bold(s)), -1)
+    if first < 1 or segs[first].top > TOP_SHARE * height:
+        return ""
+    block: list[Segment] = []
+    for s in reversed(segs[:first]):
+        if not _bold(s) or (block and (abs(s.size - block[0].size) > 0.3 or block[0].top - s.bottom > 1.2 * s.size)):
+            break
+        block.insert(0, s)
+    text = _MARKS.sub("", _join([s.text for s in block])).strip() if block else ""
+    if not text or _not_title(text) or text.isupper() or not _titled(text, False):
+        return ""
+    return " ".join(text.split()) if not _han(text) else text
+
+
+# a running header: the page's number at one end of a line ("Title of the Work 9", "12 Title of the Work")
+_PAGE_NO = re.compile(r"^\s*\d{1,4}\s+|\s+\d{1,4}\s*$")
+
+
+def header_title(pages: list[PdfPage]) -> str:
+    """A title printed only in a running header: the first line of the first page (or a header the
+    reader took off as furniture) holding the page number at one end and, besides it, words only (no
+    numbers, no 'et al.', no venue or identifier); '' when none. Used when the page shows no title."""
+    first = pages[0].segments[0] if pages and pages[0].segments else None
+    height = pages[0].size[1] if pages else 0.0
+    heads = [first.text] if first and (not height or first.top < 0.15 * height) else []
+    heads += [t for p in pages for t in p.furniture]
+    for line in heads:
+        if not _PAGE_NO.search(line):
+            continue
+        text = _PAGE_NO.sub("", line).strip()
+        if re.search(r"\d|\bet al\b", text) or _not_title(text) or text.isupper() or not _titled(text, False):
+            continue
+        return " ".join(text.split()) if not _han(text) else text
+    return ""
