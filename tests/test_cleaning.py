@@ -160,3 +160,23 @@ def test_a_list_heading_said_twice_and_a_bare_number_are_no_entries():
         ("1", "Wang Z. Some Problems. J. Eq., 2000, 161: 307-320"),
         ("2", "Li M. Minimax. Boston: B, 1996"),
     ]
+
+
+def test_a_number_broken_off_a_sentence_is_no_heading():
+    """'4.5:1.' on its own line (a figure broken off the sentence before it) is text of the section, not a new one."""
+    from rag.ingest.loading import SourceFile
+
+    text = "\n".join(
+        [
+            "A guide to preparing figures for the journal",
+            "",
+            "2.5 Accessibility",
+            "Any figure lettering has a contrast ratio of at least",
+            "4.5:1.",
+            "3 Supplementary Material",
+            "Material that cannot be printed may be published online.",
+        ]
+    )
+    d = clean_document(SourceFile("t.txt", "t.txt", text, "0", "utf-8"))
+    assert [h for _, h in d.sections] == ["2.5 Accessibility", "3 Supplementary Material"]
+    assert d.section_at(d.text.index("4.5:1.")) == "2.5 Accessibility"

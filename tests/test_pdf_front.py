@@ -125,3 +125,17 @@ def test_placeholder_names_of_a_template_are_no_authors():
         ["题目字体为 2 号黑体的论文模板", "作者名, 作者名, 作者名", "", "摘 要 这是摘要的内容，说明了方法。"]
     )
     assert clean_document(SourceFile("t.txt", "t.txt", text, "0", "utf-8")).authors == ()
+
+
+def test_a_measure_or_a_lone_number_under_the_longest_line_is_no_byline():
+    """A page from a paper's middle has no byline: the short line after its longest one is prose."""
+    from rag.ingest.cleaning import clean_document
+    from rag.ingest.loading import SourceFile
+
+    def authors(line: str) -> tuple[str, ...]:
+        text = "\n".join(["A study of table structure recognition on one machine", line, "", "Body text follows."])
+        return clean_document(SourceFile("t.txt", "t.txt", text, "0", "utf-8")).authors
+
+    assert authors("CPU @2.45 GHz.") == ()
+    assert authors("图字用 6 号宋体") == ()
+    assert authors("Ann Smith, Bob Jones") == ("Ann Smith", "Bob Jones")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from rag.lang.text import _jieba, detect_lang
+from rag.lang.text import _jieba, question_lang
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -274,17 +274,17 @@ def _rewrite_en(question: str, subject: str, prev_query: str) -> tuple[str, Mode
 
 def subject_of(turn: Turn) -> str:
     """What the turn was about: the subject of its query, else of its answer's first sentence."""
-    zh = detect_lang(turn.query) == "zh"
+    zh = question_lang(turn.query) == "zh"
     subject = _zh_subject(turn.query) if zh else _en_subject(turn.query)
     if not subject and turn.answer and not turn.abstained:
         first = re.split(r"(?<=[。！？.!?])\s*|\[\d+\]", turn.answer, maxsplit=1)[0]
-        subject = _zh_subject(first) if detect_lang(first) == "zh" else _en_subject(first)
+        subject = _zh_subject(first) if question_lang(first) == "zh" else _en_subject(first)
     return subject
 
 
 def _terms(turn: Turn) -> str:
     """Fallback subject: the content words of the previous query."""
-    if detect_lang(turn.query) == "zh":
+    if question_lang(turn.query) == "zh":
         return "".join(dict.fromkeys(_zh_content(_pos(turn.query))))
     return " ".join(dict.fromkeys(_en_content(turn.query)))
 
@@ -304,7 +304,7 @@ class HeuristicRewriter:
         terms = "" if subject else _terms(prev)
         if not subject and not terms:
             return Rewrite(question, question)
-        zh = detect_lang(q) == "zh"
+        zh = question_lang(q) == "zh"
         query, mode = (_rewrite_zh if zh else _rewrite_en)(q, subject or terms, prev.query)
         if mode == "none":
             return Rewrite(question, question)

@@ -26,7 +26,7 @@ from rag.answer.llm_client import ChatClient, classify, endpoint, make_chat_mode
 from rag.answer.retrieval import Query, QueryExpander, Retriever
 from rag.answer.verify import Thresholds, verify
 from rag.errors import GeneratorError
-from rag.lang.text import detect_lang
+from rag.lang.text import detect_lang, question_lang
 from rag.records import Hit
 from rag.settings import Settings
 
@@ -154,7 +154,7 @@ def rewrite_followup(client: ChatClient, question: str, history: Sequence) -> st
         client.complete([SystemMessage(system), HumanMessage(user)], timeout=_helper_timeout(client), first_line=True),
         limit=3 * len(question) + 120,
     )
-    return out if out and detect_lang(out) == detect_lang(question) else ""
+    return out if out and detect_lang(out) == question_lang(question) else ""
 
 
 def _helper_timeout(client: ChatClient) -> float:

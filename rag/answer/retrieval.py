@@ -20,7 +20,7 @@ from rag.index.bm25 import top_bm25, top_structured
 from rag.index.embedding import LANGS, Embedder
 from rag.index.store import Index
 from rag.index.store.segments import blocked_matmul
-from rag.lang.text import detect_lang, tokenize
+from rag.lang.text import question_lang, tokenize
 from rag.lang.translation import translate, translate_to_english
 from rag.records import Hit
 from rag.settings import Settings
@@ -259,7 +259,7 @@ class Retriever:
         if not q:
             raise InvalidInputError("the question is empty; type a question")
         vec = self.embedder.embed_queries([q])[0]
-        lang = detect_lang(q)
+        lang = question_lang(q)
         aligned = align(vec, lang, self.index.lang_means, self.settings.retrieval.align_strength)
         return Query(question, q, vec, tokenize(q), lang, aligned)
 

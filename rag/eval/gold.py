@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import GoldFileError
-from rag.lang.text import detect_lang
+from rag.lang.text import question_lang
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _question(d: dict, where: str, n: int) -> GoldQuestion:
         evidence=tuple(GoldEvidence(str(e.get("doc", "")), str(e["quote"])) for e in ev),
         keywords=tuple(tuple(g) for g in kw),
         kind=str(d.get("kind") or ("unanswerable" if not answerable else "other")),
-        lang=str(d.get("lang") or detect_lang(q)),
+        lang=str(d.get("lang") or question_lang(q)),
     )
 
 

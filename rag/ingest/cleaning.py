@@ -147,7 +147,7 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
             ln.kind = "meta"  # wrapped keyword line
         elif _ABSTRACT_PREFIX.match(t.replace(" ", "")) and len(t) > 30:
             ln.kind = "abstract"
-        elif level := _heading_level(t, numbered):
+        elif (level := _heading_level(t, numbered)) and not _broken_off(out, i):
             ln.kind, ln.level = "heading", level
             if t.replace(" ", "").lower().rstrip(":：") in _NOTES_HEADINGS:
                 in_notes = True
@@ -155,6 +155,13 @@ def _classify(lines: list[str], title_key: str, repeats: bool = True, numbered: 
         if ln.kind != "blank":
             prev_kind = ln.kind
     return out
+
+
+def _broken_off(lines: list[_Line], i: int) -> bool:
+    """Whether line ``i`` is a number without a word ("4.5:1.") right after a line of prose ending mid-sentence
+    in a word: the end of that sentence, not a numbered heading (a short line before it is a figure's label)."""
+    before = lines[i - 1].text if i else ""
+    return not any(c.isalpha() for c in lines[i].text) and len(before) >= 30 and before[-1:].isalpha()
 
 
 def _continues_note(lines: list[_Line], i: int) -> bool:

@@ -312,9 +312,16 @@ def byline_names(t: str) -> tuple[str, ...]:
     """Author names from a byline (spaced-out Han names grouped at their widest gaps); none when a name
     is said twice or holds a bracket ("作者名, 作者名, 作者)": a template's placeholders)."""
     names = _byline_names(t)
-    if len(set(names)) < len(names) or any(re.search(r"[()（）]", n) for n in names):
+    if len(set(names)) < len(names) or any(re.search(r"[()（）]", n) or not _namelike(n) for n in names):
         return ()
     return names
+
+
+def _namelike(name: str) -> bool:
+    """Whether a byline piece can be a name: it holds a letter and no measure ("2.45", "@", a number
+    inside Han text): a line of prose or a figure's note under a page's longest line is no byline."""
+    # a number after a name is an affiliation mark ("Li1"); one between Han characters is a measure
+    return any(c.isalpha() for c in name) and not re.search(r"\d[.,:]\d|@|[\u3400-\u9fff]\d+[\u3400-\u9fff]", name)
 
 
 def _byline_names(t: str) -> tuple[str, ...]:

@@ -66,6 +66,18 @@ def detect_lang(text: str) -> str:
     return "zh" if cjk and cjk * 5 >= latin else "en"
 
 
+# a bracketed or quoted span of a question: a name it cites, not its own wording
+_ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)|“[^“”]*”|\"[^\"]*\"|《[^《》]*》|「[^「」]*」|『[^『』]*』")
+
+
+def question_lang(question: str) -> str:
+    """The language of a question's own wording: its bracketed and quoted names set aside."""
+    # "ABC（an English journal title）多久出版一期？" is a Chinese question quoting a long English name,
+    # "What is X (一个中文术语)?" an English one quoting a Chinese term: only the words outside such spans vote
+    rest = _ASIDE.sub(" ", question)
+    return detect_lang(rest) if _HAN.search(rest) or _ASCII_LETTER.search(rest) else detect_lang(question)
+
+
 # --- sentences ---------------------------------------------------------------------------------
 
 _CLOSERS = "”’」』）)]》〉\"'"

@@ -14,7 +14,7 @@ import numpy as np
 from rag.answer.retrieval import Query, Retriever, align, normalize_query
 from rag.errors import InvalidInputError
 from rag.index.embedding import ANCHORS
-from rag.lang.text import detect_lang, tokenize
+from rag.lang.text import question_lang, tokenize
 from rag.review.compose import cell_text, pooled_text, relations_text, short_ref
 from rag.review.decide import Model, cross_lex, features, load_model, paper_top
 from rag.review.extract import (
@@ -26,7 +26,7 @@ from rag.review.extract import (
     null_dense,
     score_docs,
 )
-from rag.review.frame import question_lang, topic_of
+from rag.review.frame import topic_of
 from rag.review.select import select_points
 from rag.review.stance import SAME, relation
 
@@ -136,7 +136,7 @@ def encode_many(retriever: Retriever, texts: list[str]) -> list[Query]:
     idx, strength = retriever.index, retriever.settings.retrieval.align_strength
     out = []
     for text, q, vec in zip(texts, norm, vecs):
-        lang = detect_lang(q)
+        lang = question_lang(q)
         out.append(Query(text, q, vec, tokenize(q), lang, align(vec, lang, idx.lang_means, strength)))
     return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from rag.lang.text import detect_lang
+from rag.lang.text import question_lang
 
 # who is asked: each paper / author / the papers
 _WHO_EN = r"(?:each|every|the|these|both|all(?: the)?|different|individual) (?:papers?|articles?|studies|study|authors?|works?|texts?|sources?)(?:'s?)?"
@@ -48,15 +48,10 @@ _LEAD = re.compile(r"^[\s,，:：]+|^(?:对|关于|就|the)\s+", re.I)
 def topic_of(question: str) -> str:
     """The question without its review frame (the whole question when nothing is left)."""
     q = " ".join(question.split())
-    lang = detect_lang(q)
+    lang = question_lang(q)
     t = _TRAIL.sub("", q)
     for pat in _FRAMES_ZH if lang == "zh" else _FRAMES_EN:
         t = re.sub(pat, " ", t, count=1, flags=re.I)
         t = _TRAIL.sub("", " ".join(t.split()))
     t = _LEAD.sub("", t).strip()
     return t if len(t) >= 2 else q
-
-
-def question_lang(question: str) -> str:
-    """The language answers are framed in: the question's own."""
-    return detect_lang(question)
