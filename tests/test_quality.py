@@ -75,14 +75,24 @@ def test_every_suite_keeps_its_floor(report):
         s["squad2"], recall_at_5=0.96, key_fact_coverage=0.80, citation_support=0.80, max_false_refusal_rate=0.05
     )
     # real PDFs (eval/real_pdfs): the layout reader (rag/ingest/pdf), the near-miss slot veto, the answer-type fit
-    # (measured .96 / .83 / .915 / .938 / .08; floors two or three questions below)
+    # (measured .94 / .83 / .957 / 1.0 / .08; floors two or three questions below)
     assert_quality(
         s["real-pdfs"],
         recall_at_5=0.92,
         citation_support=0.78,
-        answered_precision=0.85,
-        correct_refusal_rate=0.80,
+        answered_precision=0.90,
+        correct_refusal_rate=0.87,
         max_false_refusal_rate=0.12,
+    )
+    # held-out real PDFs (eval/real_pdfs_2), measured before any tuning at .852 / .611 / .607 / .333 / .111 and after
+    # this round's general fixes at .815 / .778 / .815 / .833 / .037; floors two questions below the latter
+    assert_quality(
+        s["real-pdfs-2"],
+        recall_at_5=0.75,
+        citation_support=0.70,
+        answered_precision=0.72,
+        correct_refusal_rate=0.66,
+        max_false_refusal_rate=0.11,
     )
     macro = report["summary"]["macro"]
     assert set(report["summary"]["by_suite"]) == {
@@ -92,7 +102,7 @@ def test_every_suite_keeps_its_floor(report):
         "cmrc2018-en",
         "squad2",
         "real-pdfs",
-        "real-pdfs-2",  # held out (eval/real_pdfs_2): measured and gated against the baseline, no floor of its own
+        "real-pdfs-2",  # held out (eval/real_pdfs_2): gated against the baseline, floors above
     }
     assert 0 < macro["recall@5"] <= 1 and macro["false_refusal_rate"] < 0.15
 
