@@ -146,3 +146,15 @@ def real_pdf_page(name: str, number: int, folder: Path = REAL_PDFS) -> bytes:
     finally:
         out.close()
         src.close()
+
+
+def check_gold_module():
+    """eval/real_pdfs/check_gold.py loaded as the module ``check_gold`` (both real-PDF suites' gold tests use it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_gold", REAL_PDFS.parent / "check_gold.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["check_gold"] = mod  # dataclasses resolve their module by name
+    spec.loader.exec_module(mod)
+    return mod

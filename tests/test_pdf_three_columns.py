@@ -3,28 +3,18 @@ by column: a side of the page holding two columns is prose though no line spans 
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
+from conftest import ROOT
+from helpers import real_pdf_page
 
 from rag.ingest.pdf import read_pdf
 from rag.ingest.pdf.layout import _prose
 from rag.ingest.pdf.records import Segment
 
-NOTICE = Path(__file__).resolve().parents[1] / "eval" / "real_pdfs_2" / "corpus" / "en_federal_register.pdf"
+NOTICE = ("en_federal_register.pdf", ROOT / "eval" / "real_pdfs_2" / "corpus")
 
 
 def _page(number: int) -> bytes:
-    import pypdfium2 as pdfium
-
-    src, out = pdfium.PdfDocument(str(NOTICE)), pdfium.PdfDocument.new()
-    try:
-        out.import_pages(src, [number - 1])
-        buf = io.BytesIO()
-        out.save(buf)
-        return buf.getvalue()
-    finally:
-        out.close()
-        src.close()
+    return real_pdf_page(NOTICE[0], number, NOTICE[1])
 
 
 def test_three_columns_are_read_one_after_the_other():

@@ -4,12 +4,11 @@ the suite wired into eval/suites.toml."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
 from conftest import ROOT
+from helpers import check_gold_module
 
 from rag.eval.gold import load_gold
 from rag.eval.suites import load_suites
@@ -18,16 +17,7 @@ from rag.lang.text import detect_lang
 SUITE = ROOT / "eval" / "real_pdfs_2"
 
 
-def _checker():
-    spec = importlib.util.spec_from_file_location("check_gold", ROOT / "eval" / "real_pdfs" / "check_gold.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["check_gold"] = mod  # dataclasses resolve their module by name
-    spec.loader.exec_module(mod)
-    return mod
-
-
-check_gold = _checker()
+check_gold = check_gold_module()
 
 
 def _check(ocr: bool):

@@ -3,12 +3,11 @@ text, the suite's make-up as its notes state it, and the checker itself catching
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
 from conftest import ROOT
+from helpers import check_gold_module
 
 from rag.eval.gold import load_gold
 from rag.lang.text import detect_lang
@@ -16,16 +15,7 @@ from rag.lang.text import detect_lang
 SUITE = ROOT / "eval" / "real_pdfs"
 
 
-def _checker():
-    spec = importlib.util.spec_from_file_location("check_gold", SUITE / "check_gold.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["check_gold"] = mod  # dataclasses resolve their module by name
-    spec.loader.exec_module(mod)
-    return mod
-
-
-check_gold = _checker()
+check_gold = check_gold_module()
 
 
 def _rows() -> list[dict]:
